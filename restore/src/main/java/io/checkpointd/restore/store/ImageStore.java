@@ -1,0 +1,305 @@
+package io.checkpointd.restore.store;
+
+import io.checkpointd.protocol.replication.EpochBegin;
+import io.checkpointd.protocol.replication.EpochEnd;
+import io.checkpointd.protocol.replication.EpochRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup's image store: the last committed epoch of one protected process, always restorable.
+ *
+ * <pre>
+ * DIR/STATE          committed generation + epoch, base dir, logged epochs, fenced generation (atomic replace)
+ * DIR/base-B/        a materialized CRIU image of epoch B
+ * DIR/log/epoch-N.d  the verified delta of epoch N (records as received), B &lt; N ≤ committed
+ * DIR/log/*.tmp      an epoch being received: ignored and removed at open
+ * </pre>
+ *
+ * An epoch is staged in a temp log file, verified (record count, digest, every page of the new image has data,
+ * the manifest matches), fsynced, renamed, and only then named in STATE: a crash at any instant leaves STATE
+ * naming a complete image. Every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
+ * folded into a new base, so the store holds one image, not a pile that grows with time.
+ */
+public final class ImageStore {
+    private static final Logger log = LoggerFactory.getLogger(ImageStore.class);
+    static final int COMPACT_EPOCHS = 32;
+
+    private final Path dir;
+    private final Path logDir;
+    private StoreState state;
+    private ImagePlan plan;
+    private long logBytes;
+    private EpochWriter open;
+
+    private ImageStore(Path dir) {
+        this.dir = dir;
+        this.logDir = dir.resolve("log");
+    }
+
+    /** Opens (creating if needed) the store in {@code dir}, removing anything a crash left half-written. */
+    public static ImageStore open(Path dir) throws IOException {
+        ImageStore s = new ImageStore(dir);
+        Files.createDirectories(s.logDir);
+        s.state = StoreState.read(dir);
+        s.removeDebris();
+        s.rebuildPlan();
+        return s;
+    }
+
+    public synchronized long committedGeneration() {
+        return state.generation();
+    }
+
+    /** The committed epoch, or -1 if the store holds nothing restorable yet. */
+    public synchronized long committedEpoch() {
+        return state.epoch();
+    }
+
+    public synchronized long fencedGeneration() {
+        return state.fencedGeneration();
+    }
+
+    /** Durably records that {@code generation} and every older one are fenced: never committed or acked again. */
+    public synchronized void fence(long generation) throws IOException {
+        if (generation <= state.fencedGeneration()) return;
+        StoreState next = state.withFenced(generation);
+        next.write(dir);
+        state = next;
+    }
+
+    /** Name → size of every file of the committed image. */
+    public synchronized Map<String, Long> manifest() {
+        return plan.manifest();
+    }
+
+    /** Writes the committed image into {@code target} (a new directory), ready for {@code criu restore}. */
+    public synchronized void materialize(Path target) throws IOException {
+        if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        plan.materialize(target, false);
+    }
+
+    /**
+     * Starts receiving epoch {@code epoch} of {@code generation}.
+     *
+     * @throws EpochRejectedException if the epoch is stale, out of order or not based on the committed epoch
+     */
+    public synchronized EpochWriter begin(long generation, long epoch, EpochBegin begin) throws IOException {
+        if (generation <= state.fencedGeneration()) {
+            throw new EpochRejectedException("generation " + generation + " is fenced (fenced up to " + state.fencedGeneration() + ")");
+        }
+        if (generation < state.generation()) {
+            throw new EpochRejectedException("generation " + generation + " is older than the committed " + state.generation());
+        }
+        if (begin.full()) {
+            if (generation == state.generation() && epoch <= state.epoch()) {
+                throw new EpochRejectedException("epoch " + epoch + " is not after the committed " + state.epoch());
+            }
+        } else if (state.empty() || generation != state.generation() || begin.baseEpoch() != state.epoch()
+                || epoch <= state.epoch()) {
+            throw new EpochRejectedException("delta epoch " + epoch + " on base " + begin.baseEpoch() + " (gen " + generation
+                    + ") does not follow the committed epoch " + state.epoch() + " (gen " + state.generation() + ")");
+        }
+        if (open != null) open.abort();
+        open = new EpochWriter(generation, epoch, begin.full());
+        return open;
+    }
+
+    /** One epoch being received: records are appended to a temp log file and committed all or nothing. */
+    public final class EpochWriter {
+        private final long generation;
+        private final long epoch;
+        private final boolean full;
+        private final Path tmp;
+        private final Path fin;
+        private final FileChannel out;
+        private final MessageDigest digest = sha256();
+        private final DeltaIndex index;
+        private int records;
+        private long position;
+        private boolean done;
+
+        private EpochWriter(long generation, long epoch, boolean full) throws IOException {
+            this.generation = generation;
+            this.epoch = epoch;
+            this.full = full;
+            this.tmp = logDir.resolve("epoch-" + epoch + ".d.tmp");
+            this.fin = logDir.resolve("epoch-" + epoch + ".d");
+            this.index = new DeltaIndex(fin, epoch);
+            this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+        }
+
+        public long epoch() {
+            return epoch;
+        }
+
+        public long generation() {
+            return generation;
+        }
+
+        /** Appends one EPOCH_DATA payload. */
+        public void add(byte[] payload) throws IOException {
+            if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
+            EpochRecord r = EpochRecord.decode(payload);
+            index.add(r, position + 4);
+            digest.update(payload);
+            records++;
+            writeFully(ByteBuffer.allocate(4).putInt(0, payload.length));
+            writeFully(ByteBuffer.wrap(payload));
+        }
+
+        private void writeFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) position += out.write(b);
+        }
+
+        /** Verifies the epoch against {@code end} and the committed image, then commits it durably. */
+        public void commit(EpochEnd end) throws IOException {
+            synchronized (ImageStore.this) {
+                if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
+                try {
+                    if (end.records() != records) throw new EpochRejectedException("epoch " + epoch + ": " + records + " records, sender says " + end.records());
+                    if (!Arrays.equals(digest.digest(), end.digest())) throw new EpochRejectedException("epoch " + epoch + ": digest mismatch");
+                    ImagePlan next = index.applyTo(plan, full);
+                    if (!next.manifest().equals(new TreeMap<>(end.manifest()))) {
+                        throw new EpochRejectedException("epoch " + epoch + ": image does not match the sender's manifest");
+                    }
+                    CommitFault.beforeDurable.run();
+                    out.force(true);
+                    out.close();
+                    Files.move(tmp, fin, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    StoreState.fsyncDir(logDir);
+                    StoreState committed = state.withLogged(generation, epoch, full);
+                    committed.write(dir);
+                    state = committed;
+                    plan = next;
+                    logBytes = full ? position : logBytes + position;
+                    done = true;
+                    open = null;
+                    if (full) removeDebris();
+                } catch (IOException | RuntimeException e) {
+                    abort();
+                    throw e;
+                }
+                maybeCompact();
+            }
+        }
+
+        /** Drops the epoch; the committed image is untouched. */
+        public void abort() {
+            synchronized (ImageStore.this) {
+                done = true;
+                if (open == this) open = null;
+                try {
+                    out.close();
+                    Files.deleteIfExists(tmp);
+                } catch (IOException e) {
+                    log.warn("could not remove {}: {}", tmp, e.toString());
+                }
+            }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void maybeCompact() throws IOException {
+        if (state.log().size() < COMPACT_EPOCHS && (logBytes < 64L << 20 || logBytes < plan.imageBytes())) return;
+        long t0 = System.nanoTime();
+        String name = "base-" + state.epoch();
+        Path tmp = dir.resolve(name + ".tmp");
+        deleteTree(tmp);
+        plan.materialize(tmp, true);
+        Path target = dir.resolve(name);
+        deleteTree(target);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        StoreState.fsyncDir(dir);
+        StoreState next = state.withBase(name, state.epoch());
+        next.write(dir);
+        state = next;
+        removeDebris();
+        plan = ImagePlan.ofBase(target);
+        logBytes = 0;
+        log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** Removes base dirs, log files and temp files that {@link #state} does not name. */
+    private void removeDebris() throws IOException {
+        Set<String> keepLogs = new HashSet<>();
+        for (long e : state.log()) keepLogs.add("epoch-" + e + ".d");
+        try (Stream<Path> s = Files.list(logDir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (!keepLogs.contains(p.getFileName().toString()) && !isOpenTmp(p)) Files.deleteIfExists(p);
+            }
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if ((n.startsWith("base-") && !n.equals(state.base())) || n.endsWith(".tmp")) deleteTree(p);
+            }
+        }
+    }
+
+    private boolean isOpenTmp(Path p) {
+        return open != null && p.equals(open.tmp);
+    }
+
+    private void rebuildPlan() throws IOException {
+        if (!state.base().isEmpty() && !Files.isDirectory(dir.resolve(state.base()))) {
+            throw new IOException("store " + dir + " is damaged: " + state.base() + " named in STATE is missing");
+        }
+        plan = ImagePlan.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
+        logBytes = 0;
+        boolean first = true;
+        for (long e : state.log()) {
+            Path f = logDir.resolve("epoch-" + e + ".d");
+            if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
+            DeltaIndex index = new DeltaIndex(f, e);
+            try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
+                ByteBuffer len = ByteBuffer.allocate(4);
+                long pos = 0, size = in.size();
+                while (pos < size) {
+                    len.clear();
+                    while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
+                    int n = len.getInt(0);
+                    if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
+                    ByteBuffer p = ByteBuffer.allocate(n);
+                    while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
+                    index.add(EpochRecord.decode(p.array()), pos + 4);
+                    pos += 4 + n;
+                }
+            }
+            plan = index.applyTo(plan, first && state.base().isEmpty());
+            logBytes += Files.size(f);
+            first = false;
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
+        }
+    }
+}

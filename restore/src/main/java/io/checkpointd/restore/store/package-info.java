@@ -1,0 +1,6 @@
+/**
+ * The backup's crash-safe image store: verified epoch deltas logged on top of a materialized base image, one
+ * atomically replaced STATE file naming what is committed, compaction into a new base, and materialization of
+ * the committed image for {@code criu restore}.
+ */
+package io.checkpointd.restore.store;
