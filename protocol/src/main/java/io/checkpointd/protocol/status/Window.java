@@ -1,0 +1,50 @@
+package io.checkpointd.protocol.status;
+
+import java.util.Arrays;
+
+/** The last {@code capacity} samples of one figure (pause, ack time, bytes), for last/p50/p99/max. Thread-safe. */
+public final class Window {
+    private final double[] ring;
+    private int next;
+    private long count;
+    private double last;
+
+    public Window(int capacity) {
+        ring = new double[capacity];
+    }
+
+    public synchronized void add(double v) {
+        ring[next] = v;
+        next = (next + 1) % ring.length;
+        count++;
+        last = v;
+    }
+
+    public synchronized long count() {
+        return count;
+    }
+
+    public synchronized double last() {
+        return last;
+    }
+
+    /** @param q in [0, 1]; nearest-rank percentile over the window, 0 when empty */
+    public synchronized double percentile(double q) {
+        int n = (int) Math.min(count, ring.length);
+        if (n == 0) return 0;
+        double[] s = Arrays.copyOf(ring, n);
+        Arrays.sort(s);
+        int idx = (int) Math.ceil(q * n) - 1;
+        return s[Math.max(0, Math.min(n - 1, idx))];
+    }
+
+    /** {"last":…, "p50":…, "p99":…, "max":…, "n":…} */
+    public Json summary() {
+        return Json.object().put("last", round(last())).put("p50", round(percentile(0.5))).put("p99", round(percentile(0.99)))
+                .put("max", round(percentile(1.0))).put("n", count());
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000.0) / 1000.0;
+    }
+}
