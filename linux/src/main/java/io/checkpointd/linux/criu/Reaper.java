@@ -73,7 +73,8 @@ public final class Reaper {
     public static String describe(int id) {
         Optional<String> stat;
         try {
-            stat = Optional.of(Files.readString(Path.of("/proc/" + id + "/stat")));
+            // not Files.readString: on JDK 17 it trusts the 0 size procfs reports and returns a truncated string
+            stat = Optional.of(String.join("\n", Files.readAllLines(Path.of("/proc/" + id + "/stat"))));
         } catch (IOException e) {
             return id + " (gone)";
         }
