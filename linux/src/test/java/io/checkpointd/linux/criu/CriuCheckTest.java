@@ -23,4 +23,17 @@ class CriuCheckTest {
         assertThat(f).containsOnlyKeys("mem_track", "lazy_pages", "pidfd_store");
         System.out.println("criu feature check: " + f);
     }
+
+    @Test
+    void concurrentCallsFromSeveralThreadsAllSucceed() throws Exception {
+        Criu criu = CriuTestSupport.assumeCriu();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            java.util.List<java.util.concurrent.Future<Map<String, Boolean>>> fs = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) fs.add(pool.submit(criu::featureCheck));
+            for (var f : fs) assertThat(f.get()).containsKey("pidfd_store");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
