@@ -1,0 +1,60 @@
+package io.checkpointd.linux.criu;
+
+import com.sun.jna.Library;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * Raw libcriu (the {@code criu_local_*} half of {@code criu.h}, CRIU 4.2). Package-private: {@link Criu} checks every
+ * result. C {@code bool} parameters are passed as Java {@code boolean} (an int 0/1, which the x86-64 and aarch64
+ * ABIs accept for {@code _Bool}). All string setters strdup their argument in CRIU >= 4.0, so JNA's temporary
+ * native strings are safe.
+ */
+interface LibCriu extends Library {
+    int criu_local_init_opts(PointerByReference opts);
+
+    void criu_local_free_opts(Pointer opts);
+
+    int criu_local_set_service_binary(Pointer opts, String path);
+
+    void criu_local_set_pid(Pointer opts, int pid);
+
+    void criu_local_set_images_dir_fd(Pointer opts, int fd);
+
+    void criu_local_set_work_dir_fd(Pointer opts, int fd);
+
+    int criu_local_set_parent_images(Pointer opts, String path);
+
+    void criu_local_set_leave_running(Pointer opts, boolean value);
+
+    void criu_local_set_tcp_established(Pointer opts, boolean value);
+
+    void criu_local_set_tcp_close(Pointer opts, boolean value);
+
+    void criu_local_set_shell_job(Pointer opts, boolean value);
+
+    void criu_local_set_file_locks(Pointer opts, boolean value);
+
+    void criu_local_set_track_mem(Pointer opts, boolean value);
+
+    void criu_local_set_log_level(Pointer opts, int level);
+
+    int criu_local_set_log_file(Pointer opts, String name);
+
+    int criu_local_set_freeze_cgroup(Pointer opts, String name);
+
+    void criu_local_set_ghost_limit(Pointer opts, int limitBytes);
+
+    int criu_local_check(Pointer opts);
+
+    int criu_local_dump(Pointer opts);
+
+    int criu_local_restore(Pointer opts);
+
+    int criu_local_restore_child(Pointer opts);
+
+    int criu_local_get_version(Pointer opts);
+
+    /** {@code struct criu_feature_check { bool mem_track; bool lazy_pages; bool pidfd_store; }}: 3 bytes. */
+    int criu_local_feature_check(Pointer opts, Pointer features, long size);
+}

@@ -1,0 +1,113 @@
+package io.checkpointd.linux.criu;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What to restore and how; build with {@link #builder(Path)}. Immutable. {@code fileLocks}, {@code shellJob} and
+ * {@code tcpMode} should match what the dump used.
+ */
+public final class RestoreOptions {
+    /** Default bound on waiting for the image's pids/tids to be free before restoring. */
+    public static final Duration DEFAULT_PIDS_FREE_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Path imagesDir;
+    private final boolean detached;
+    private final TcpMode tcpMode;
+    private final String logFile;
+    private final int logLevel;
+    private final boolean fileLocks;
+    private final boolean shellJob;
+    private final Path workDir;
+    private final Duration pidsFreeTimeout;
+
+    private RestoreOptions(Builder b) {
+        this.imagesDir = b.imagesDir;
+        this.detached = b.detached;
+        this.tcpMode = b.tcpMode;
+        this.logFile = b.logFile;
+        this.logLevel = b.logLevel;
+        this.fileLocks = b.fileLocks;
+        this.shellJob = b.shellJob;
+        this.workDir = b.workDir;
+        this.pidsFreeTimeout = b.pidsFreeTimeout;
+    }
+
+    public static Builder builder(Path imagesDir) {
+        return new Builder(imagesDir);
+    }
+
+    public Path imagesDir() { return imagesDir; }
+
+    /**
+     * True (default): {@code criu_restore}, the restored root is re-parented to the caller's nearest child subreaper
+     * (see {@link Reaper#becomeChildSubreaper()}) or to pid 1. False: {@code criu_restore_child}, the root becomes a
+     * direct child of this JVM. Either way this JVM (or pid 1) must reap it: use {@link Reaper}.
+     */
+    public boolean detached() { return detached; }
+
+    public TcpMode tcpMode() { return tcpMode; }
+
+    public String logFile() { return logFile; }
+
+    public int logLevel() { return logLevel; }
+
+    public boolean fileLocks() { return fileLocks; }
+
+    public boolean shellJob() { return shellJob; }
+
+    public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
+
+    public Path effectiveWorkDir() { return workDir != null ? workDir : imagesDir; }
+
+    /** How long restore waits for the pids/tids of the image to be free; zero skips the wait. */
+    public Duration pidsFreeTimeout() { return pidsFreeTimeout; }
+
+    @Override
+    public String toString() {
+        return "RestoreOptions[imagesDir=" + imagesDir + ", detached=" + detached + ", tcp=" + tcpMode + ", log="
+                + logFile + "@" + logLevel + ", fileLocks=" + fileLocks + ", shellJob=" + shellJob + ", workDir="
+                + workDir + ", pidsFreeTimeout=" + pidsFreeTimeout + "]";
+    }
+
+    /** Builder for {@link RestoreOptions}. Not thread-safe. */
+    public static final class Builder {
+        private final Path imagesDir;
+        private boolean detached = true;
+        private TcpMode tcpMode = TcpMode.DEFAULT;
+        private String logFile = "restore.log";
+        private int logLevel = 2;
+        private boolean fileLocks = true;
+        private boolean shellJob;
+        private Path workDir;
+        private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
+
+        private Builder(Path imagesDir) {
+            this.imagesDir = Objects.requireNonNull(imagesDir, "imagesDir");
+        }
+
+        public Builder detached(boolean v) { this.detached = v; return this; }
+
+        public Builder tcpMode(TcpMode v) { this.tcpMode = Objects.requireNonNull(v, "tcpMode"); return this; }
+
+        public Builder logFile(String name) { this.logFile = DumpOptions.checkLogName(name); return this; }
+
+        public Builder logLevel(int level) { this.logLevel = DumpOptions.checkLevel(level); return this; }
+
+        public Builder fileLocks(boolean v) { this.fileLocks = v; return this; }
+
+        public Builder shellJob(boolean v) { this.shellJob = v; return this; }
+
+        public Builder workDir(Path dir) { this.workDir = dir; return this; }
+
+        public Builder pidsFreeTimeout(Duration d) {
+            if (d.isNegative()) throw new IllegalArgumentException("negative timeout");
+            this.pidsFreeTimeout = d;
+            return this;
+        }
+
+        public RestoreOptions build() { return new RestoreOptions(this); }
+    }
+}
