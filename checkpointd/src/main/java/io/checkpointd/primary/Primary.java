@@ -1,0 +1,446 @@
+package io.checkpointd.primary;
+
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.criu.CriuException;
+import io.checkpointd.linux.criu.DumpOptions;
+import io.checkpointd.linux.criu.TcpMode;
+import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.linux.proc.ProcessIdentity;
+import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.ship.ReplicationClient;
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.control.ProxyControlClient;
+import io.checkpointd.protocol.replication.EpochBegin;
+import io.checkpointd.protocol.replication.EpochEnd;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.protocol.status.Json;
+import io.checkpointd.protocol.status.StatusFile;
+import io.checkpointd.protocol.status.Window;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary: every epoch, <b>freeze</b> the process (cgroup freezer), <b>seal</b> its output at the proxy,
+ * <b>capture</b> a consistent checkpoint (this engine: a full CRIU dump, leave-running, into tmpfs), <b>thaw</b>;
+ * then, while the process runs on, compute the <b>delta</b> against the previous capture (4 KiB pages by virtual
+ * address, image files whole) and <b>ship</b> it; on the backup's ACK, <b>release</b> the epoch's output.
+ *
+ * <p>At most {@code maxInFlight} epochs are captured but unacknowledged; the next freeze waits for an ack, so
+ * nothing queues without bound when the backup lags. Losing the backup connection stalls protection (output
+ * stays held) and reconnecting starts over with a full sync.
+ */
+public final class Primary implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Primary.class);
+    private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(2);
+    private static final int MAX_CONSECUTIVE_FAILURES = 20;
+
+    /** Exit codes of {@link #run()}. */
+    public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
+
+    /** Lifecycle. */
+    public enum State { STARTING, FULL_SYNC, PROTECTING, DISCONNECTED, STOPPED, FENCED, FAILED }
+
+    private final PrimaryConfig cfg;
+    private final PrintWriter console;
+    private final Criu criu;
+    private final ProcessIdentity service;
+    private final Path work;
+    private final StatusFile status;
+    private final Semaphore window;
+    private final Map<Long, Sent> inFlight = new ConcurrentHashMap<>();
+    private final Window pauseMs = new Window(1024);
+    private final Window ackMs = new Window(1024);
+    private final Window capturedBytes = new Window(1024);
+    private final Window rawBytes = new Window(1024);
+    private final Window wireBytes = new Window(1024);
+    private final long startNanos = System.nanoTime();
+
+    private volatile State state = State.STARTING;
+    private volatile boolean stop;
+    private volatile boolean needFull = true;
+    private volatile long fencedBy = -1;
+    private volatile long lastAcked = -1;
+    private volatile long epochsAcked;
+    private volatile ReplicationClient client;
+    private volatile ProxyControlClient proxy;
+    private Freezer freezer;
+    private long epoch;
+    private Path prev;
+    private long prevEpoch = -1;
+    private long totalRaw, totalWire;
+
+    /** What was shipped for an epoch, kept until it is acknowledged. */
+    private record Sent(long sentNanos) {
+    }
+
+    /**
+     * @param console where progress for a human goes (the full sync's progress, the final word)
+     * @throws IOException if the process does not exist or CRIU is unusable
+     */
+    public Primary(PrimaryConfig cfg, PrintWriter console) throws IOException {
+        this.cfg = cfg;
+        this.console = console;
+        this.service = ProcessIdentity.of(cfg.pid());
+        if (service == null) throw new IOException("process " + cfg.pid() + " does not exist");
+        this.criu = Criu.locate();
+        this.work = cfg.workDir().resolve("primary-" + cfg.pid() + "-gen" + cfg.generation());
+        this.status = new StatusFile(StatusFile.runDir(cfg.runDir()), "primary");
+        this.window = new Semaphore(cfg.maxInFlight());
+    }
+
+    /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
+    public void connect() throws IOException, InterruptedException {
+        if (cfg.proxyControl() != null) proxy = ProxyControlClient.connect(cfg.proxyControl(), CONTROL_TIMEOUT);
+        client = ReplicationClient.connect(cfg.backup(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(5), new Acks());
+        log.info("connected to backup {} (it has committed generation {}, epoch {})", cfg.backup(),
+                client.helloOk().committedGeneration(), client.helloOk().committedEpoch());
+    }
+
+    private Hello hello() {
+        return new Hello(cfg.generation(), service.pid(), service.startTicks(), service.bootId(), cfg.serviceAddress());
+    }
+
+    public State state() {
+        return state;
+    }
+
+    /** Asks {@link #run()} to finish after the current epoch. */
+    public void stop() {
+        stop = true;
+    }
+
+    /** Protects the process until it exits, the primary is fenced or stopped. @return an exit code */
+    public int run() throws InterruptedException {
+        try {
+            deleteTree(work);
+            Files.createDirectories(work);
+            freezer = Freezer.forProcess(cfg.pid());
+        } catch (IOException e) {
+            return fail("cannot prepare to protect pid " + cfg.pid() + ": " + e.getMessage());
+        }
+        long period = cfg.epoch().toNanos();
+        long next = System.nanoTime();
+        int failures = 0;
+        try {
+            while (!stop) {
+                long now = System.nanoTime();
+                if (next > now) TimeUnit.NANOSECONDS.sleep(next - now);
+                next = Math.max(next + period, System.nanoTime());
+                if (!service.isAlive()) return processGone();
+                if (fencedBy >= 0) return fenced();
+                if (client == null || !client.isConnected()) {
+                    if (!reconnect()) continue;
+                }
+                if (!window.tryAcquire(Math.max(period, 50_000_000L), TimeUnit.NANOSECONDS)) {
+                    publish();
+                    continue; // the backup lags: the next freeze waits for an ack
+                }
+                try {
+                    epoch();
+                    failures = 0;
+                } catch (CriuException | FreezeException e) {
+                    window.release();
+                    if (!service.isAlive()) return processGone();
+                    failures++;
+                    log.error("epoch {} failed ({} in a row): {}", epoch, failures, e.getMessage());
+                    if (failures >= MAX_CONSECUTIVE_FAILURES) return fail("giving up after " + failures + " failed epochs: " + e.getMessage());
+                } catch (IOException e) {
+                    // the connection broke while shipping: in-flight epochs are lost, reconnect does a full sync
+                    log.warn("shipping epoch {} failed: {}", epoch, e.getMessage());
+                    needFull = true;
+                }
+                publish();
+            }
+            state = State.STOPPED;
+            console.println("checkpointd: protection of pid " + cfg.pid() + " stopped");
+            console.flush();
+            return EXIT_STOPPED;
+        } finally {
+            publish();
+        }
+    }
+
+    /** One epoch: freeze, seal, capture, thaw; then delta and ship while the process runs on. */
+    private void epoch() throws IOException, InterruptedException {
+        long n = ++epoch;
+        Path cur = work.resolve("epoch-" + n);
+        long t0 = System.nanoTime();
+        try {
+            freezer.freeze(Duration.ofSeconds(5));
+        } catch (IOException e) {
+            throw new FreezeException("freeze failed: " + e.getMessage());
+        }
+        try {
+            if (proxy != null) proxy.seal(cfg.generation(), n, CONTROL_TIMEOUT);
+            criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE)
+                    .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
+        } catch (CriuException e) {
+            deleteTree(cur);
+            throw e;
+        } catch (IOException e) {
+            deleteTree(cur);
+            throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+        } finally {
+            freezer.thaw();
+        }
+        long pause = System.nanoTime() - t0;
+        boolean full = needFull || prev == null;
+        ship(n, full ? null : prev, cur, pause);
+        if (prev != null) deleteTree(prev);
+        prev = cur;
+        prevEpoch = n;
+        needFull = false;
+    }
+
+    private void ship(long n, Path base, Path cur, long pauseNanos) throws IOException, InterruptedException {
+        long captured = dirBytes(cur);
+        boolean full = base == null;
+        if (full) state = State.FULL_SYNC;
+        MessageDigest md = sha256();
+        long[] raw = {0};
+        long wire0 = client.wireBytes();
+        Progress progress = full ? new Progress(captured) : null;
+        client.send(new Frame(FrameType.EPOCH_BEGIN, cfg.generation(), n,
+                new EpochBegin(full ? EpochBegin.FULL : prevEpoch, pauseNanos, captured).encode()));
+        DeltaComputer.Result r = DeltaComputer.compute(base, cur, rec -> {
+            byte[] p = rec.encode();
+            md.update(p);
+            raw[0] += p.length;
+            try {
+                client.send(new Frame(FrameType.EPOCH_DATA, cfg.generation(), n, p));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
+            if (progress != null) progress.update(raw[0]);
+        });
+        client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records(), md.digest(), r.manifest()).encode()));
+        inFlight.put(n, new Sent(System.nanoTime()));
+        long wire = client.wireBytes() - wire0;
+        if (progress != null) progress.done(raw[0], wire);
+        pauseMs.add(pauseNanos / 1e6);
+        capturedBytes.add(captured);
+        rawBytes.add(raw[0]);
+        wireBytes.add(wire);
+        totalRaw += raw[0];
+        totalWire += wire;
+        if (state == State.FULL_SYNC) state = State.PROTECTING;
+    }
+
+    /** Full-sync progress on the console: bytes and rate, at most twice a second. */
+    private final class Progress {
+        private final long total;
+        private final long t0 = System.nanoTime();
+        private long lastPrint;
+
+        Progress(long total) {
+            this.total = total;
+        }
+
+        void update(long done) {
+            long now = System.nanoTime();
+            if (now - lastPrint < 500_000_000L) return;
+            lastPrint = now;
+            console.printf("checkpointd: full sync of pid %d: %.1f MB of ~%.1f MB (%.0f MB/s)%n", cfg.pid(), done / 1e6,
+                    total / 1e6, done / 1e6 / Math.max(1e-3, (now - t0) / 1e9));
+            console.flush();
+        }
+
+        void done(long raw, long wire) {
+            double s = Math.max(1e-3, (System.nanoTime() - t0) / 1e9);
+            console.printf("checkpointd: full sync of pid %d shipped: %.1f MB raw, %.1f MB compressed, %.2f s (%.0f MB/s)%n",
+                    cfg.pid(), raw / 1e6, wire / 1e6, s, raw / 1e6 / s);
+            console.flush();
+        }
+    }
+
+    private boolean reconnect() throws InterruptedException {
+        state = State.DISCONNECTED;
+        if (client != null) client.close();
+        client = null;
+        inFlight.clear();
+        window.drainPermits();
+        window.release(cfg.maxInFlight());
+        needFull = true;
+        try {
+            client = ReplicationClient.connect(cfg.backup(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
+            log.info("reconnected to backup {}: starting over with a full sync", cfg.backup());
+            return true;
+        } catch (ReplicationClient.FencedException e) {
+            fencedBy = e.fencedGeneration();
+            return false;
+        } catch (IOException e) {
+            log.warn("backup {} unreachable: {} (output stays held until it is back)", cfg.backup(), e.getMessage());
+            Thread.sleep(200);
+            return false;
+        }
+    }
+
+    private final class Acks implements ReplicationClient.Listener {
+        @Override
+        public void acked(long generation, long n) {
+            Sent s = inFlight.remove(n);
+            if (s == null) return; // an epoch of a previous connection: its slot was already reset
+            ackMs.add((System.nanoTime() - s.sentNanos()) / 1e6);
+            lastAcked = Math.max(lastAcked, n);
+            epochsAcked++;
+            if (proxy != null) {
+                try {
+                    proxy.release(cfg.generation(), n);
+                } catch (IOException e) {
+                    log.error("could not release epoch {} at the proxy: {}", n, e.getMessage());
+                }
+            }
+            window.release();
+        }
+
+        @Override
+        public void nacked(long n, String reason) {
+            log.warn("backup rejected epoch {}: {}; the next epoch is a full sync", n, reason);
+            needFull = true;
+            if (inFlight.remove(n) != null) window.release();
+        }
+
+        @Override
+        public void fenced(long fencedGeneration) {
+            fencedBy = fencedGeneration;
+        }
+
+        @Override
+        public void disconnected() {
+            log.warn("lost the connection to backup {}", cfg.backup());
+        }
+    }
+
+    private int processGone() {
+        state = State.STOPPED;
+        String what = "protected process " + cfg.pid() + " exited";
+        if (cfg.failoverOnExit() && client != null && client.isConnected()) {
+            try {
+                client.send(Frame.of(FrameType.PRIMARY_EXIT, cfg.generation(), epoch));
+                what += "; told the backup to take over";
+            } catch (IOException | InterruptedException e) {
+                what += "; could not tell the backup (" + e.getMessage() + "), it takes over on heartbeat timeout";
+            }
+        }
+        log.warn(what);
+        console.println("checkpointd: " + what);
+        console.flush();
+        return EXIT_PROCESS_GONE;
+    }
+
+    private int fenced() {
+        state = State.FENCED;
+        // the backup has taken over: this process's output can never be released again, and a second copy
+        // of the service must not keep running and holding its resources
+        String msg = "generation " + cfg.generation() + " was fenced (backup at generation " + fencedBy
+                + "): stopping protection and killing the superseded process " + cfg.pid();
+        log.error(msg);
+        console.println("checkpointd: " + msg);
+        console.flush();
+        if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        return EXIT_FENCED;
+    }
+
+    private int fail(String why) {
+        state = State.FAILED;
+        log.error(why);
+        console.println("checkpointd: " + why);
+        console.flush();
+        return EXIT_FAILED;
+    }
+
+    private void publish() {
+        double up = (System.nanoTime() - startNanos) / 1e9;
+        status.publish(Json.object().put("role", "primary").put("pid", ProcessHandle.current().pid())
+                .put("state", state.name().toLowerCase()).put("servicePid", cfg.pid()).put("generation", cfg.generation())
+                .put("engine", "criu-full").put("tracker", "criu-full-dump")
+                .put("backup", cfg.backup().getHostString() + ":" + cfg.backup().getPort())
+                .put("epochIntervalMs", cfg.epoch().toMillis()).put("lastEpoch", prevEpoch).put("lastAckedEpoch", lastAcked)
+                .put("epochsAcked", epochsAcked).put("inFlight", inFlight.size()).put("maxInFlight", cfg.maxInFlight())
+                .put("epochsPerSecond", Math.round(epochsAcked / Math.max(up, 1e-3) * 100) / 100.0)
+                .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
+                .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
+                .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw)
+                .put("totalShippedWireBytes", totalWire).put("updatedAt", System.currentTimeMillis()));
+    }
+
+    /** Pause figures so far (for the demo's summary). */
+    public Window pauseMs() {
+        return pauseMs;
+    }
+
+    @Override
+    public void close() {
+        stop = true;
+        if (freezer != null) {
+            try {
+                freezer.close();
+            } catch (IOException e) {
+                log.warn("releasing the freezer cgroup: {}", e.getMessage());
+            }
+        }
+        if (client != null) client.close();
+        if (proxy != null) {
+            try {
+                proxy.close();
+            } catch (Exception e) {
+                log.debug("closing proxy control: {}", e.toString());
+            }
+        }
+        try {
+            deleteTree(work);
+        } catch (IOException e) {
+            log.warn("cleaning {}: {}", work, e.getMessage());
+        }
+        publish();
+    }
+
+    /** A freeze or seal that failed: the epoch is skipped, the process keeps running. */
+    private static final class FreezeException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        FreezeException(String m) {
+            super(m);
+        }
+    }
+
+    private static long dirBytes(Path dir) throws IOException {
+        long total = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (DeltaComputer.isImageFile(p.getFileName().toString())) total += Files.size(p);
+            }
+        }
+        return total;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
+        }
+    }
+}

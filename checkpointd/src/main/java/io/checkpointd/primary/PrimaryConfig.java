@@ -1,0 +1,40 @@
+package io.checkpointd.primary;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Configuration of {@code checkpointd protect}.
+ *
+ * @param pid               the protected process
+ * @param backup            the backup's replication address
+ * @param epoch             the epoch interval (checkpoint period)
+ * @param proxyControl      the buffer proxy's control address, or null (then output is not held: no output commit)
+ * @param serviceAddress    "host:port" where the service accepts clients (told to the backup for failover), or ""
+ * @param workDir           scratch space for captured images; tmpfs keeps captures off the disk
+ * @param generation        this primary's generation (fencing token)
+ * @param heartbeatInterval how often the backup hears from us between epochs
+ * @param maxInFlight       epochs captured but not yet acknowledged before the next freeze waits (K)
+ * @param failoverOnExit    when the protected process exits, tell the backup to take over at once
+ * @param runDir            where the status file goes (null: default)
+ */
+public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, InetSocketAddress proxyControl,
+                            String serviceAddress, Path workDir, long generation, Duration heartbeatInterval,
+                            int maxInFlight, boolean failoverOnExit, Path runDir) {
+    public static final Path DEFAULT_WORK_DIR = Path.of("/dev/shm/checkpointd");
+    public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
+    /** K: two epochs in flight lets epoch N+1 be captured while N is being committed, and no more. */
+    public static final int DEFAULT_MAX_IN_FLIGHT = 2;
+
+    public PrimaryConfig {
+        Objects.requireNonNull(backup, "backup");
+        Objects.requireNonNull(epoch, "epoch");
+        serviceAddress = serviceAddress == null ? "" : serviceAddress;
+        workDir = workDir == null ? DEFAULT_WORK_DIR : workDir;
+        heartbeatInterval = heartbeatInterval == null ? DEFAULT_HEARTBEAT : heartbeatInterval;
+        if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight must be at least 1");
+        if (generation < 1) throw new IllegalArgumentException("generation must be at least 1");
+    }
+}

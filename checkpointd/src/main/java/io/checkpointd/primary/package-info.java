@@ -1,0 +1,5 @@
+/**
+ * The primary: {@link io.checkpointd.primary.Primary} runs the epoch loop (freeze, seal, capture, thaw, delta,
+ * ship, release on ack); {@code capture} computes deltas between captures, {@code ship} talks to the backup.
+ */
+package io.checkpointd.primary;

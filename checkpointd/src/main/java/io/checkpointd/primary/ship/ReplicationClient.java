@@ -1,0 +1,242 @@
+package io.checkpointd.primary.ship;
+
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameCodec;
+import io.checkpointd.protocol.FrameDecoder;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.protocol.replication.HelloOk;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The primary's replication connection to the backup (Netty). Frames are encoded — compressed and checksummed —
+ * on the sending thread, so the caller learns the compressed size and the event loop only writes bytes;
+ * {@link #send} blocks while the channel is not writable (backpressure, never an unbounded queue).
+ * Heartbeats go out on the event loop every interval, whatever the epoch thread is doing.
+ */
+public final class ReplicationClient implements AutoCloseable {
+    /** What the backup says. Called on the event loop: implementations must not block for long. */
+    public interface Listener {
+        void acked(long generation, long epoch);
+
+        void nacked(long epoch, String reason);
+
+        void fenced(long fencedGeneration);
+
+        void disconnected();
+    }
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+    private final long generation;
+    private final AtomicLong wireBytes = new AtomicLong();
+    private final CompletableFuture<Frame> handshake = new CompletableFuture<>();
+    private volatile Listener listener;
+    private volatile long lastEpoch;
+
+    private ReplicationClient(EventLoopGroup group, Channel channel, long generation) {
+        this.group = group;
+        this.channel = channel;
+        this.generation = generation;
+    }
+
+    /**
+     * Connects and performs the HELLO handshake.
+     *
+     * @throws FencedException if the backup has fenced this generation
+     * @throws IOException if the backup is unreachable or does not answer
+     */
+    public static ReplicationClient connect(InetSocketAddress backup, Hello hello, Duration heartbeat, Duration timeout,
+                                            Listener listener) throws IOException, InterruptedException {
+        boolean epoll = Epoll.isAvailable();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        ReplicationClient[] self = new ReplicationClient[1];
+        Bootstrap b = new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeout.toMillis())
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(4 << 20, 16 << 20))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new FrameDecoder(), new Inbound(self));
+                    }
+                });
+        Channel ch;
+        try {
+            ch = b.connect(backup).sync().channel();
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IOException("backup " + backup.getHostString() + ":" + backup.getPort() + " is unreachable: " + e.getMessage());
+        }
+        ReplicationClient c = new ReplicationClient(group, ch, hello.generation());
+        self[0] = c;
+        c.listener = listener;
+        c.send(new Frame(FrameType.HELLO, hello.generation(), 0, hello.encode()));
+        Frame reply;
+        try {
+            reply = c.handshake.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            c.close();
+            throw new IOException("backup " + backup + " did not answer the handshake: " + e.getMessage());
+        }
+        if (reply.type() == FrameType.FENCED) {
+            c.close();
+            throw new FencedException(reply.generation());
+        }
+        long ms = Math.max(1, heartbeat.toMillis());
+        ch.eventLoop().scheduleAtFixedRate(() -> {
+            if (ch.isActive()) ch.writeAndFlush(encode(Frame.of(FrameType.HEARTBEAT, c.generation, c.lastEpoch), ch.alloc()));
+        }, ms, ms, TimeUnit.MILLISECONDS);
+        c.helloOk = HelloOk.decode(reply.payload());
+        return c;
+    }
+
+    private volatile HelloOk helloOk;
+
+    /** What the backup had committed when we connected. */
+    public HelloOk helloOk() {
+        return helloOk;
+    }
+
+    public boolean isConnected() {
+        return channel.isActive();
+    }
+
+    /** Total bytes written to the wire (after compression). */
+    public long wireBytes() {
+        return wireBytes.get();
+    }
+
+    /**
+     * Encodes and writes one frame; blocks while the connection is saturated.
+     *
+     * @return the frame's size on the wire
+     */
+    public int send(Frame f) throws IOException, InterruptedException {
+        if (f.epoch() > lastEpoch && f.type() != FrameType.HELLO) lastEpoch = f.epoch();
+        ByteBuf buf = encode(f, channel.alloc());
+        int n = buf.readableBytes();
+        while (!channel.isWritable()) {
+            if (!channel.isActive()) {
+                buf.release();
+                throw new IOException("connection to the backup lost");
+            }
+            synchronized (this) {
+                wait(5);
+            }
+        }
+        if (!channel.isActive()) {
+            buf.release();
+            throw new IOException("connection to the backup lost");
+        }
+        channel.writeAndFlush(buf);
+        wireBytes.addAndGet(n);
+        return n;
+    }
+
+    private static ByteBuf encode(Frame f, ByteBufAllocator alloc) {
+        ByteBuf buf = alloc.buffer(FrameCodec.HEADER + f.payload().length + FrameCodec.TRAILER);
+        FrameCodec.encode(f, buf);
+        return buf;
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    }
+
+    /** Thrown when the backup says this generation is fenced. */
+    public static final class FencedException extends IOException {
+        private static final long serialVersionUID = 1L;
+        private final long fencedGeneration;
+
+        public FencedException(long fencedGeneration) {
+            super("this primary's generation is fenced by the backup (fenced up to generation " + fencedGeneration
+                    + "): the backup has taken over");
+            this.fencedGeneration = fencedGeneration;
+        }
+
+        public long fencedGeneration() {
+            return fencedGeneration;
+        }
+    }
+
+    private static final class Inbound extends SimpleChannelInboundHandler<Frame> {
+        private final ReplicationClient[] self;
+
+        Inbound(ReplicationClient[] self) {
+            this.self = self;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+            ReplicationClient c = self[0];
+            if (c == null) return;
+            if (!c.handshake.isDone()) {
+                if (f.type() == FrameType.HELLO_OK || f.type() == FrameType.FENCED) c.handshake.complete(f);
+                return;
+            }
+            Listener l = c.listener;
+            switch (f.type()) {
+                case ACK -> l.acked(f.generation(), f.epoch());
+                case NACK -> l.nacked(f.epoch(), new String(f.payload(), StandardCharsets.UTF_8));
+                case FENCED -> l.fenced(f.generation());
+                default -> { }
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            ReplicationClient c = self[0];
+            if (c != null) {
+                synchronized (c) {
+                    c.notifyAll();
+                }
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            ReplicationClient c = self[0];
+            if (c != null) {
+                c.handshake.completeExceptionally(new IOException("connection closed"));
+                if (c.listener != null) c.listener.disconnected();
+                synchronized (c) {
+                    c.notifyAll();
+                }
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.checkpointd.linux.proc;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Telling one process from another across time and hosts: a pid is reused, so a process is (boot id, pid,
+ * start time). Used to fence: the backup kills an old service only if all three still match.
+ */
+public record ProcessIdentity(String bootId, int pid, long startTicks) {
+    /** The identity of a running process, or null if there is no such process. */
+    public static ProcessIdentity of(int pid) {
+        long t = startTicks(pid);
+        return t < 0 ? null : new ProcessIdentity(bootId(), pid, t);
+    }
+
+    /** True while the very same process still exists (same boot, same pid, same start time). */
+    public boolean isAlive() {
+        return bootId.equals(bootId()) && startTicks(pid) == startTicks;
+    }
+
+    /** This host's boot id: equal boot ids mean the same running kernel, so pids are comparable. */
+    public static String bootId() {
+        try {
+            List<String> l = Files.readAllLines(Path.of("/proc/sys/kernel/random/boot_id"));
+            return l.isEmpty() ? "" : l.get(0).trim();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or -1 if there is no such process. */
+    public static long startTicks(int pid) {
+        try {
+            // not Files.readString: JDK 17 trusts procfs's zero size and may return a truncated string
+            String stat = String.join(" ", Files.readAllLines(Path.of("/proc/" + pid + "/stat")));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[19]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+}

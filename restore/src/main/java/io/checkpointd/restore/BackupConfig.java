@@ -1,0 +1,30 @@
+package io.checkpointd.restore;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Configuration of the backup daemon.
+ *
+ * @param listen            where primaries connect
+ * @param dir               the image store directory (one protected service per directory)
+ * @param proxyControl      the buffer proxy's control address, or null when no proxy is used
+ * @param heartbeatTimeout  silence from the primary after which it is declared failed (default 1 s)
+ * @param serviceAddress    where the restored service listens; null means: as the primary announced
+ * @param runDir            where the status file goes
+ * @param readyTimeout      how long failover waits for the restored service to accept connections
+ */
+public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
+                           InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout) {
+    public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
+    public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
+
+    public BackupConfig {
+        Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(dir, "dir");
+        heartbeatTimeout = heartbeatTimeout == null ? DEFAULT_HEARTBEAT_TIMEOUT : heartbeatTimeout;
+        readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
+    }
+}

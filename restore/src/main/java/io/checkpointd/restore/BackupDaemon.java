@@ -1,0 +1,304 @@
+package io.checkpointd.restore;
+
+import io.checkpointd.linux.criu.Reaper;
+import io.checkpointd.protocol.FrameDecoder;
+import io.checkpointd.protocol.FrameEncoder;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.protocol.status.Json;
+import io.checkpointd.protocol.status.StatusFile;
+import io.checkpointd.protocol.status.Window;
+import io.checkpointd.restore.failover.Failover;
+import io.checkpointd.restore.receive.ReplicationSession;
+import io.checkpointd.restore.store.ImageStore;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The backup: receives epochs from the primary into its {@link ImageStore}, acknowledges each once it is durable,
+ * watches the primary's heartbeats, and fails over when they stop or the primary reports its process gone.
+ *
+ * <pre>
+ *   WAITING ──HELLO──▶ REPLICATING ──timeout / exit notice──▶ FAILING_OVER ──▶ RESTORED
+ *      ▲                   │ connection lost (wait for timeout)               └──▶ FAILED
+ *      └───────────────────┘
+ * </pre>
+ */
+public final class BackupDaemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BackupDaemon.class);
+
+    /** Lifecycle of the backup. */
+    public enum State { WAITING, REPLICATING, FAILING_OVER, RESTORED, FAILED }
+
+    private final BackupConfig cfg;
+    private final ImageStore store;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final ExecutorService storeThread = Executors.newSingleThreadExecutor(r -> daemonThread(r, "backup-store"));
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemonThread(r, "backup-timer"));
+    private final EventLoopGroup group;
+    private final Channel server;
+    private final StatusFile status;
+    private final Window commitMs = new Window(1024);
+    private final Window epochBytes = new Window(1024);
+    private final CountDownLatch finished = new CountDownLatch(1);
+
+    private volatile State state = State.WAITING;
+    private volatile ReplicationSession session;
+    private volatile Hello primary;
+    private volatile long lastSeen = System.nanoTime();
+    private volatile Failover.Result failover;
+    private volatile String failure = "";
+    private long epochsCommitted;
+
+    private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
+        this.cfg = cfg;
+        this.store = ImageStore.open(cfg.dir());
+        this.lockChannel = FileChannel.open(cfg.dir().resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        this.lock = lockChannel.tryLock();
+        if (lock == null) {
+            lockChannel.close();
+            throw new IOException("another backup is using " + cfg.dir());
+        }
+        try {
+            // restored services are re-parented to us, so we can reap them (pid 1 may not)
+            Reaper.becomeChildSubreaper();
+        } catch (IOException e) {
+            log.warn("cannot become a child subreaper ({}): restored services will be reaped by pid 1, if at all", e.getMessage());
+        }
+        this.status = new StatusFile(StatusFile.runDir(cfg.runDir()), "backup");
+        boolean epoll = Epoll.isAvailable();
+        group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        ServerBootstrap b = new ServerBootstrap().group(group)
+                .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new FrameDecoder(), FrameEncoder.INSTANCE,
+                                new ReplicationSession(store, storeThread, new Sessions()));
+                    }
+                });
+        try {
+            server = b.bind(cfg.listen()).sync().channel();
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            lock.release();
+            lockChannel.close();
+            throw new IOException("cannot listen on " + cfg.listen() + ": " + e.getMessage(), e);
+        }
+        timer.scheduleAtFixedRate(this::tick, 20, 20, TimeUnit.MILLISECONDS);
+        log.info("backup listening on {}, store {} (committed generation {}, epoch {})", boundAddress(), cfg.dir(),
+                store.committedGeneration(), store.committedEpoch());
+        publish();
+    }
+
+    public static BackupDaemon start(BackupConfig cfg) throws IOException, InterruptedException {
+        return new BackupDaemon(cfg);
+    }
+
+    public InetSocketAddress boundAddress() {
+        return (InetSocketAddress) server.localAddress();
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public ImageStore store() {
+        return store;
+    }
+
+    /** The failover's outcome once {@link State#RESTORED}, else null. */
+    public Failover.Result failoverResult() {
+        return failover;
+    }
+
+    /** Waits until failover finished (restored or failed). */
+    public boolean awaitFailover(Duration max) throws InterruptedException {
+        return finished.await(max.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void tick() {
+        try {
+            ReplicationSession s = session;
+            if (s != null) s.flushAcksLater();
+            if (state == State.REPLICATING && store.committedEpoch() >= 0
+                    && System.nanoTime() - lastSeen > cfg.heartbeatTimeout().toNanos()) {
+                startFailover("no heartbeat from the primary for " + cfg.heartbeatTimeout().toMillis() + " ms");
+            }
+            publish();
+        } catch (RuntimeException e) {
+            log.error("backup timer: {}", e.toString());
+        }
+    }
+
+    private synchronized void startFailover(String why) {
+        if (state != State.REPLICATING && state != State.WAITING) return;
+        long noticed = System.nanoTime();
+        if (store.committedEpoch() < 0) {
+            log.error("primary failed ({}) before any epoch was committed: nothing to restore", why);
+            return;
+        }
+        state = State.FAILING_OVER;
+        log.warn("primary failed: {}; failing over", why);
+        Hello h = primary;
+        ReplicationSession s = session;
+        if (s != null && s.channel() != null) s.channel().close();
+        Thread t = new Thread(() -> {
+            try {
+                InetSocketAddress service = cfg.serviceAddress() != null ? cfg.serviceAddress() : parse(h == null ? "" : h.serviceAddress());
+                failover = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.readyTimeout()).run(noticed, h, service);
+                state = State.RESTORED;
+                log.info("failover complete: generation {}, epoch {}, pid {}, {} ms (restore {} ms)",
+                        failover.newGeneration(), failover.restoredEpoch(), failover.restoredPid(),
+                        failover.failoverNanos() / 1_000_000, failover.restoreNanos() / 1_000_000);
+                reapLater(failover.restoredPid());
+            } catch (Exception e) {
+                failure = e.getMessage();
+                state = State.FAILED;
+                log.error("failover failed; the committed epoch {} is intact in {}: {}", store.committedEpoch(), cfg.dir(), e.getMessage());
+            } finally {
+                publish();
+                finished.countDown();
+            }
+        }, "failover");
+        t.start();
+    }
+
+    private void reapLater(int pid) {
+        Thread t = new Thread(() -> {
+            try {
+                while (!Reaper.isGone(pid)) Reaper.reap(pid, Duration.ofSeconds(3600));
+                log.info("restored service pid {} exited", pid);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "reaper-" + pid);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static InetSocketAddress parse(String hostPort) {
+        int i = hostPort.lastIndexOf(':');
+        if (i <= 0) return null;
+        try {
+            return new InetSocketAddress(hostPort.substring(0, i), Integer.parseInt(hostPort.substring(i + 1)));
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private final class Sessions implements ReplicationSession.Listener {
+        @Override
+        public boolean admit(ReplicationSession s, Hello hello) {
+            synchronized (BackupDaemon.this) {
+                if (hello.generation() <= store.fencedGeneration() || state == State.FAILING_OVER || state == State.RESTORED) return false;
+                ReplicationSession old = session;
+                if (old != null && old != s && old.channel() != null) old.channel().close(); // the newest connection wins
+                session = s;
+                primary = hello;
+                lastSeen = System.nanoTime();
+                state = State.REPLICATING;
+                return true;
+            }
+        }
+
+        @Override
+        public void seen(ReplicationSession s) {
+            if (s == session) lastSeen = System.nanoTime();
+        }
+
+        @Override
+        public void committed(ReplicationSession s, long epoch, long commitNanos, long bytes) {
+            commitMs.add(commitNanos / 1e6);
+            epochBytes.add(bytes);
+            epochsCommitted++;
+        }
+
+        @Override
+        public void primaryExited(ReplicationSession s) {
+            if (s == session) startFailover("the primary reports its protected process exited");
+        }
+
+        @Override
+        public void closed(ReplicationSession s) {
+            if (s == session) log.warn("primary connection lost; failing over in {} ms unless it returns", cfg.heartbeatTimeout().toMillis());
+        }
+
+        @Override
+        public boolean holdAcks() {
+            return BackupFaults.holdAcks.getAsBoolean();
+        }
+    }
+
+    private void publish() {
+        Hello h = primary;
+        Failover.Result f = failover;
+        Json j = Json.object().put("role", "backup").put("pid", ProcessHandle.current().pid()).put("state", state.name().toLowerCase())
+                .put("listen", boundAddress().toString()).put("dir", cfg.dir().toString())
+                .put("committedGeneration", store.committedGeneration()).put("committedEpoch", store.committedEpoch())
+                .put("fencedGeneration", store.fencedGeneration()).put("epochsCommitted", epochsCommitted)
+                .put("commitMs", commitMs.summary()).put("epochBytes", epochBytes.summary())
+                .put("primarySilentMs", h == null ? null : (System.nanoTime() - lastSeen) / 1_000_000)
+                .put("primaryServicePid", h == null ? null : h.servicePid())
+                .put("updatedAt", System.currentTimeMillis());
+        if (f != null) {
+            j.put("failover", Json.object().put("generation", f.newGeneration()).put("restoredEpoch", f.restoredEpoch())
+                    .put("restoredPid", f.restoredPid()).put("failoverMs", f.failoverNanos() / 1e6).put("restoreMs", f.restoreNanos() / 1e6));
+        }
+        if (!failure.isEmpty()) j.put("error", failure);
+        status.publish(j);
+    }
+
+    private static Thread daemonThread(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Blocks until {@link #close()} is called from elsewhere (e.g. a shutdown hook). */
+    public void awaitClose() throws InterruptedException {
+        server.closeFuture().sync();
+    }
+
+    @Override
+    public void close() {
+        server.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        timer.shutdownNow();
+        storeThread.shutdown();
+        try {
+            storeThread.awaitTermination(5, TimeUnit.SECONDS);
+            lock.release();
+            lockChannel.close();
+        } catch (Exception e) {
+            log.warn("closing the store: {}", e.toString());
+        }
+        publish();
+    }
+}

@@ -1,0 +1,142 @@
+package io.checkpointd.restore.failover;
+
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.criu.Reaper;
+import io.checkpointd.linux.criu.RestoreOptions;
+import io.checkpointd.linux.criu.TcpMode;
+import io.checkpointd.linux.proc.ProcessIdentity;
+import io.checkpointd.protocol.control.ProxyControlClient;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.restore.store.ImageStore;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Taking over from a failed primary, in this order:
+ * <ol>
+ * <li>fence: durably mark the old generation fenced, so nothing of it is committed or acked again;</li>
+ * <li>tell the proxy: the new generation; it drops the old generation's unreleased output and its clients;</li>
+ * <li>if the old service still runs on this very host (same boot id, same start time), kill it: it must not
+ *     keep the service's port or pid, and its output can never be released anyway;</li>
+ * <li>materialize the last committed epoch and restore it with CRIU (established TCP connections come back
+ *     closed: clients reconnect through the proxy);</li>
+ * <li>wait until the restored service accepts connections, then let the proxy pass its output through
+ *     (it runs unprotected until a new backup protects it).</li>
+ * </ol>
+ * The committed image is only read: a failed restore can be retried from the same epoch.
+ */
+public final class Failover {
+    private static final Logger log = LoggerFactory.getLogger(Failover.class);
+
+    /** The outcome. */
+    public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos) {
+    }
+
+    private final ImageStore store;
+    private final Path workRoot;
+    private final InetSocketAddress proxyControl;
+    private final Duration readyTimeout;
+
+    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, Duration readyTimeout) {
+        this.store = store;
+        this.workRoot = workRoot;
+        this.proxyControl = proxyControl;
+        this.readyTimeout = readyTimeout;
+    }
+
+    /**
+     * @param noticedNanos  {@link System#nanoTime()} when the failure was noticed
+     * @param primary       what the failed primary announced (may be null if none ever connected)
+     * @param service       where the restored service will listen (null: don't wait for it)
+     */
+    public Result run(long noticedNanos, Hello primary, InetSocketAddress service) throws IOException, InterruptedException {
+        long oldGen = Math.max(store.committedGeneration(), primary == null ? 0 : primary.generation());
+        long newGen = Math.max(oldGen, store.fencedGeneration()) + 1;
+        store.fence(newGen - 1);
+        long epoch = store.committedEpoch();
+        log.info("failover: fenced generation {}; restoring epoch {} as generation {}", newGen - 1, epoch, newGen);
+
+        ProxyControlClient proxy = null;
+        if (proxyControl != null) {
+            try {
+                proxy = ProxyControlClient.connect(proxyControl, Duration.ofSeconds(2));
+                proxy.generation(newGen, service != null ? service : proxyControl, Duration.ofSeconds(2));
+            } catch (IOException e) {
+                // the proxy being unreachable must not stop the restore; clients are cut off from the old
+                // generation either way, because only this generation can ever release output again
+                log.error("failover: could not tell the proxy about generation {}: {}", newGen, e.getMessage());
+                closeQuietly(proxy);
+                proxy = null;
+            }
+        }
+        if (primary != null) killStaleService(primary);
+
+        Path images = workRoot.resolve("restore-gen" + newGen);
+        deleteTree(images);
+        long r0 = System.nanoTime();
+        store.materialize(images);
+        Criu criu = Criu.locate();
+        int pid = criu.restore(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
+                .logFile("restore.log").build());
+        long restoreNanos = System.nanoTime() - r0;
+        log.info("failover: CRIU restored pid {} from epoch {} in {} ms", pid, epoch, restoreNanos / 1_000_000);
+        if (service != null) awaitAccepting(service);
+        long total = System.nanoTime() - noticedNanos;
+        if (proxy != null) {
+            try {
+                proxy.passthrough(newGen, Duration.ofSeconds(2));
+                log.warn("generation {} runs UNPROTECTED: no backup protects the restored service yet", newGen);
+            } catch (IOException e) {
+                log.error("failover: proxy refused passthrough for generation {}: {}", newGen, e.getMessage());
+            } finally {
+                closeQuietly(proxy);
+            }
+        }
+        return new Result(newGen, epoch, pid, total, restoreNanos);
+    }
+
+    private void killStaleService(Hello primary) throws InterruptedException {
+        ProcessIdentity old = new ProcessIdentity(primary.bootId(), primary.servicePid(), primary.serviceStartTicks());
+        if (!old.isAlive()) return;
+        int pid = old.pid();
+        log.warn("failover: the old service (pid {}) still runs on this host: killing it", pid);
+        Reaper.killAndReap(pid, Duration.ofSeconds(5));
+    }
+
+    private void awaitAccepting(InetSocketAddress service) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
+        while (true) {
+            try (Socket s = new Socket()) {
+                s.connect(service, 200);
+                return;
+            } catch (IOException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IOException("restored service does not accept connections on " + service + " after " + readyTimeout.toSeconds() + " s");
+                }
+                Thread.sleep(5);
+            }
+        }
+    }
+
+    private static void closeQuietly(ProxyControlClient c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception e) {
+            // closing a control connection cannot fail in a way that matters here
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var s = Files.walk(p)) {
+            for (Path q : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
+        }
+    }
+}

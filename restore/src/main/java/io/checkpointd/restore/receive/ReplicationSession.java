@@ -1,0 +1,222 @@
+package io.checkpointd.restore.receive;
+
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.ProtocolException;
+import io.checkpointd.protocol.replication.EpochBegin;
+import io.checkpointd.protocol.replication.EpochEnd;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.protocol.replication.HelloOk;
+import io.checkpointd.restore.store.EpochRejectedException;
+import io.checkpointd.restore.store.ImageStore;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One primary's replication connection. Frames are stamped for liveness on the event loop, then handled in order
+ * on the store's single thread (disk work never delays the failure detector): HELLO, then per epoch
+ * EPOCH_BEGIN, EPOCH_DATA…, EPOCH_END → verify, commit, ACK (or NACK with a reason; the committed image is
+ * untouched). Anything out of protocol closes the connection; the daemon keeps running.
+ */
+public final class ReplicationSession extends SimpleChannelInboundHandler<Frame> {
+    private static final Logger log = LoggerFactory.getLogger(ReplicationSession.class);
+    /** Bound on frames queued for the store thread before this connection stops reading (backpressure). */
+    static final int MAX_PENDING = 256, RESUME_PENDING = 64;
+
+    /** What the daemon decides and observes about sessions. */
+    public interface Listener {
+        /** @return false if the generation is fenced: the session is refused */
+        boolean admit(ReplicationSession session, Hello hello);
+
+        void seen(ReplicationSession session);
+
+        void committed(ReplicationSession session, long epoch, long commitNanos, long bytes);
+
+        void primaryExited(ReplicationSession session);
+
+        void closed(ReplicationSession session);
+
+        /** Whether acks must be held now (fault injection / tests). */
+        boolean holdAcks();
+    }
+
+    private final ImageStore store;
+    private final ExecutorService storeThread;
+    private final Listener listener;
+    private final AtomicInteger pending = new AtomicInteger();
+    private final java.util.ArrayDeque<Frame> heldAcks = new java.util.ArrayDeque<>();
+    private volatile Channel channel;
+    private volatile Hello hello;
+    private ImageStore.EpochWriter writer;
+    private long rejectedEpoch = -1;
+    private long epochBytes;
+    private long epochStart;
+
+    public ReplicationSession(ImageStore store, ExecutorService storeThread, Listener listener) {
+        this.store = store;
+        this.storeThread = storeThread;
+        this.listener = listener;
+    }
+
+    public Hello hello() {
+        return hello;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+        if (hello != null) listener.seen(this);
+        if (f.type() == FrameType.HEARTBEAT) return;
+        if (pending.incrementAndGet() >= MAX_PENDING) ctx.channel().config().setAutoRead(false);
+        storeThread.execute(() -> {
+            try {
+                handle(f);
+            } catch (ProtocolException | IllegalStateException e) {
+                log.warn("dropping primary connection {}: {}", ctx.channel().remoteAddress(), e.getMessage());
+                abortEpoch();
+                ctx.close();
+            } catch (Exception e) {
+                log.error("replication session failed: {}", e.toString());
+                abortEpoch();
+                ctx.close();
+            } finally {
+                if (pending.decrementAndGet() <= RESUME_PENDING && !ctx.channel().config().isAutoRead()) {
+                    ctx.channel().config().setAutoRead(true);
+                }
+            }
+        });
+    }
+
+    private void handle(Frame f) throws Exception {
+        if (!channel.isActive()) return;
+        if (hello == null) {
+            if (f.type() != FrameType.HELLO) throw new ProtocolException("expected HELLO, got " + f.type());
+            Hello h = Hello.decode(f.payload());
+            if (h.generation() != f.generation()) throw new ProtocolException("HELLO generation mismatch");
+            if (!listener.admit(this, h)) {
+                log.warn("refusing primary of fenced generation {} from {}", h.generation(), channel.remoteAddress());
+                channel.writeAndFlush(Frame.of(FrameType.FENCED, store.fencedGeneration(), store.committedEpoch()))
+                        .addListener(x -> channel.close());
+                return;
+            }
+            hello = h;
+            log.info("primary of generation {} connected from {} (service pid {}, {})", h.generation(),
+                    channel.remoteAddress(), h.servicePid(), h.serviceAddress());
+            channel.writeAndFlush(new Frame(FrameType.HELLO_OK, h.generation(), 0,
+                    new HelloOk(store.committedGeneration(), store.committedEpoch()).encode()));
+            return;
+        }
+        if (f.generation() != hello.generation()) throw new ProtocolException("frame of generation " + f.generation() + " in a session of " + hello.generation());
+        if (store.fencedGeneration() >= hello.generation()) {
+            channel.writeAndFlush(Frame.of(FrameType.FENCED, store.fencedGeneration(), f.epoch())).addListener(x -> channel.close());
+            return;
+        }
+        switch (f.type()) {
+            case EPOCH_BEGIN -> begin(f);
+            case EPOCH_DATA -> {
+                if (f.epoch() == rejectedEpoch) return;
+                if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_DATA for epoch " + f.epoch() + " outside its epoch");
+                epochBytes += f.payload().length;
+                try {
+                    writer.add(f.payload());
+                } catch (ProtocolException e) {
+                    reject(f.epoch(), e.getMessage());
+                }
+            }
+            case EPOCH_END -> end(f);
+            case PRIMARY_EXIT -> listener.primaryExited(this);
+            default -> throw new ProtocolException("unexpected " + f.type() + " from a primary");
+        }
+    }
+
+    private void begin(Frame f) throws Exception {
+        if (writer != null) throw new ProtocolException("EPOCH_BEGIN " + f.epoch() + " while epoch " + writer.epoch() + " is open");
+        EpochBegin b = EpochBegin.decode(f.payload());
+        try {
+            writer = store.begin(f.generation(), f.epoch(), b);
+            rejectedEpoch = -1;
+            epochBytes = 0;
+            epochStart = System.nanoTime();
+        } catch (EpochRejectedException e) {
+            rejectedEpoch = f.epoch();
+            nack(f.epoch(), e.getMessage());
+        }
+    }
+
+    private void end(Frame f) throws Exception {
+        if (f.epoch() == rejectedEpoch) {
+            rejectedEpoch = -1;
+            return;
+        }
+        if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_END for epoch " + f.epoch() + " outside its epoch");
+        ImageStore.EpochWriter w = writer;
+        writer = null;
+        try {
+            w.commit(EpochEnd.decode(f.payload()));
+        } catch (EpochRejectedException | ProtocolException e) {
+            nack(f.epoch(), e.getMessage());
+            return;
+        }
+        listener.committed(this, f.epoch(), System.nanoTime() - epochStart, epochBytes);
+        heldAcks.add(Frame.of(FrameType.ACK, f.generation(), f.epoch()));
+        flushAcks();
+    }
+
+    /** Sends acks held so far unless the hold-acks fault point is active; called after commits and periodically. */
+    public void flushAcks() {
+        if (listener.holdAcks()) return;
+        Frame a;
+        while ((a = heldAcks.poll()) != null) channel.writeAndFlush(a);
+    }
+
+    /** Schedules {@link #flushAcks()} on the store thread (where the ack queue lives). */
+    public void flushAcksLater() {
+        storeThread.execute(this::flushAcks);
+    }
+
+    private void reject(long epoch, String why) {
+        abortEpoch();
+        rejectedEpoch = epoch;
+        nack(epoch, why);
+    }
+
+    private void nack(long epoch, String why) {
+        log.warn("rejected epoch {}: {}", epoch, why);
+        channel.writeAndFlush(new Frame(FrameType.NACK, hello.generation(), epoch, why.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private void abortEpoch() {
+        if (writer != null) {
+            writer.abort();
+            writer = null;
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        storeThread.execute(this::abortEpoch);
+        listener.closed(this);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("closing replication connection from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
+        ctx.close();
+    }
+}

@@ -1,0 +1,2 @@
+/** Receiving epochs from a primary: the replication session protocol on the backup side. */
+package io.checkpointd.restore.receive;
