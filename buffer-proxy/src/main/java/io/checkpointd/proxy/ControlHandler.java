@@ -24,6 +24,8 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
     private static final Logger LOG = LoggerFactory.getLogger(ControlHandler.class);
 
     private final OutputCommit commit;
+    /** Set once a malformed frame dropped the connection: the decoder may fail again on close, log once. */
+    private boolean dropped;
 
     ControlHandler(OutputCommit commit) {
         this.commit = commit;
@@ -52,6 +54,8 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (dropped) return;
+        dropped = true;
         Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
         LOG.warn("control {}: dropping connection: {}", ctx.channel().remoteAddress(), c.toString());
         ctx.close();

@@ -23,6 +23,7 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
     /** Where backpressure applies; null until connected. */
     private Channel upstream;
     private boolean paused;
+    private boolean draining;
     /** Closed, discarded or removed: nothing more is held or written. */
     private boolean done;
 
@@ -82,29 +83,38 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
 
     /** Writes the released prefix of the held output, as far as the client accepts it. */
     void drain() {
-        if (done) return;
+        // Flushing can fire channelWritabilityChanged synchronously, which calls back here; the outer call
+        // re-checks writability after each flush, so the nested one has nothing to add.
+        if (done || draining) return;
+        draining = true;
         long freed = 0;
         boolean wrote = false;
-        HeldOutput.Entry e;
-        while ((e = held.peek()) != null && commit.isReleased(e.epoch())) {
-            if (e.isClose()) {
+        try {
+            HeldOutput.Entry e;
+            while ((e = held.peek()) != null && commit.isReleased(e.epoch())) {
+                if (e.isClose()) {
+                    held.poll();
+                    finish();
+                    // The empty write completes after every earlier write, so the close never cuts output short.
+                    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+                    wrote = false;
+                    break;
+                }
+                if (!ctx.channel().isWritable()) {
+                    if (!wrote) break; // channelWritabilityChanged resumes us
+                    ctx.flush();
+                    wrote = false;
+                    continue;
+                }
                 held.poll();
-                finish();
-                // The empty write completes after every earlier write, so the close never cuts output short.
-                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-                break;
+                freed += e.data().readableBytes();
+                ctx.write(e.data(), ctx.voidPromise());
+                wrote = true;
             }
-            if (!ctx.channel().isWritable()) {
-                if (wrote) ctx.flush();
-                wrote = false;
-                if (!ctx.channel().isWritable()) break; // channelWritabilityChanged resumes
-            }
-            held.poll();
-            freed += e.data().readableBytes();
-            ctx.write(e.data(), ctx.voidPromise());
-            wrote = true;
+            if (wrote) ctx.flush();
+        } finally {
+            draining = false;
         }
-        if (wrote) ctx.flush();
         if (freed > 0) {
             commit.held(-freed);
             commit.released(freed);

@@ -59,6 +59,29 @@ class OutputCommitHandlerTest {
     }
 
     @Test
+    void drainingThroughWritabilityChangesWritesEachChunkOnceInOrder() throws Exception {
+        commit = new OutputCommit(1, UPSTREAM, false, 10_000, 10_000);
+        Conn c = connect();
+        // Tiny water marks: writes go unwritable and the flushes in drain() fire writability events re-entrantly.
+        c.client.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(8, 16));
+        StringBuilder expected = new StringBuilder();
+        List<ByteBuf> chunks = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            String chunk = String.format("chunk-%03d;", i);
+            expected.append(chunk);
+            ByteBuf b = bytes(chunk);
+            chunks.add(b);
+            c.out.hold(b);
+        }
+        commit.seal(1, 0);
+        commit.release(1, 0);
+        assertThat(c.readAll()).isEqualTo(expected.toString());
+        assertThat(chunks).allSatisfy(b -> assertThat(b.refCnt()).isZero());
+        assertThat(commit.snapshot().heldBytes()).isZero();
+        assertThat(commit.snapshot().releasedBytes()).isEqualTo(expected.length());
+    }
+
+    @Test
     void upstreamCloseReachesTheClientOnlyAfterItsEpochIsReleased() throws Exception {
         Conn c = connect();
         c.out.hold(bytes("last"));

@@ -68,7 +68,9 @@ public final class ProxyControlClient implements AutoCloseable {
 
     /** Seals epoch {@code epoch}: returns once the proxy confirmed the boundary on every connection (SEALED). */
     public void seal(long generation, long epoch, Duration timeout) throws IOException {
-        Frame reply = call(Frame.of(FrameType.SEAL, generation, epoch), timeout);
+        Frame request = Frame.of(FrameType.SEAL, generation, epoch);
+        Frame reply = call(request, timeout);
+        if (reply.type() == FrameType.CONTROL_REJECT) throwIfError(checkOk(request, reply));
         if (reply.type() != FrameType.SEALED || reply.generation() != generation || reply.epoch() != epoch) {
             throw new ProtocolException("SEAL(gen " + generation + ", epoch " + epoch + ") answered by " + reply);
         }
