@@ -39,6 +39,8 @@ public final class ProxyControlClient implements AutoCloseable {
     private final Object lock = new Object();
     /** Requests written and not yet answered, oldest first. Guarded by {@link #lock}. */
     private final ArrayDeque<CompletableFuture<Frame>> pending = new ArrayDeque<>();
+    /** Completes once the latest request's answer is fully processed (for releases: after the error is recorded). */
+    private CompletableFuture<?> lastProcessed = CompletableFuture.completedFuture(null);
     /** First failure of an unawaited release, thrown by the next call. Guarded by {@link #lock}. */
     private IOException releaseError;
     /** Set once the connection is unusable. */
@@ -79,15 +81,17 @@ public final class ProxyControlClient implements AutoCloseable {
     /** Releases output up to {@code epoch} without waiting for the answer; a failure surfaces on the next call. */
     public void release(long generation, long epoch) throws IOException {
         Frame request = Frame.of(FrameType.RELEASE, generation, epoch);
-        CompletableFuture<Frame> reply = send(request);
-        reply.whenComplete((f, err) -> {
-            IOException e = err != null ? asIo(request, err) : checkOk(request, f);
-            if (e != null) {
-                synchronized (lock) {
-                    if (releaseError == null) releaseError = e;
+        synchronized (lock) { // so lastProcessed is this release's callback, not a later request's reply
+            CompletableFuture<Frame> reply = send(request);
+            lastProcessed = reply.whenComplete((f, err) -> {
+                IOException e = err != null ? asIo(request, err) : checkOk(request, f);
+                if (e != null) {
+                    synchronized (lock) {
+                        if (releaseError == null) releaseError = e;
+                    }
                 }
-            }
-        });
+            });
+        }
     }
 
     /** Announces a new generation whose service listens at {@code upstream}. */
@@ -106,11 +110,20 @@ public final class ProxyControlClient implements AutoCloseable {
 
     /** Waits until every earlier request is answered and throws the first release failure, if any. */
     public void sync(Duration timeout) throws IOException {
-        CompletableFuture<Frame> last;
+        CompletableFuture<?> last;
         synchronized (lock) {
-            last = pending.peekLast();
+            last = lastProcessed;
         }
-        if (last != null) await("sync", last, timeout);
+        try {
+            last.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new IOException("sync: no reply from proxy within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            // the failure itself is reported below or by the call that was waiting for it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("sync: interrupted", e);
+        }
         synchronized (lock) {
             takeReleaseError();
         }
@@ -143,6 +156,7 @@ public final class ProxyControlClient implements AutoCloseable {
             CompletableFuture<Frame> reply = new CompletableFuture<>();
             // Enqueue before writing: the reader may see the answer before write() returns.
             pending.addLast(reply);
+            lastProcessed = reply;
             try {
                 out.write(bytes);
                 out.flush();
