@@ -1,0 +1,175 @@
+package io.checkpointd.proxy;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * Proxy-wide output-commit state: the generation in force, its seal and release watermarks, hold or passthrough
+ * mode, the live connections and the held-byte accounting behind the caps.
+ *
+ * <p>Confined to the proxy's single event loop (no locks): because every upstream read runs on the same thread,
+ * {@link #seal} applies the epoch boundary to every connection at once simply by moving {@link #openEpoch()};
+ * bytes read before it carry a tag &le; N, bytes read after carry N+1. Bytes the kernel buffered before the seal
+ * but that we read after it are tagged N+1 too: later is always safe for output commit.
+ *
+ * <p>The request methods validate first and change nothing when they throw {@link RejectedRequest}.
+ */
+final class OutputCommit {
+    private final long perConnectionCap;
+    private final long totalCap;
+    private final Set<OutputCommitHandler> connections = new LinkedHashSet<>();
+    private final Set<OutputCommitHandler> paused = new LinkedHashSet<>();
+
+    private long generation;
+    private InetSocketAddress upstream;
+    private boolean passthrough;
+    /** -1: nothing sealed yet in this generation, so output read now is tagged 0. */
+    private long lastSealed = -1;
+    private long lastReleased = -1;
+
+    private long heldBytes;
+    private long releasedBytes;
+    private long discardedBytes;
+    private long rejected;
+
+    OutputCommit(long generation, InetSocketAddress upstream, boolean passthrough, long perConnectionCap,
+                 long totalCap) {
+        this.generation = generation;
+        this.upstream = upstream;
+        this.passthrough = passthrough;
+        this.perConnectionCap = perConnectionCap;
+        this.totalCap = totalCap;
+    }
+
+    /** The epoch that output read now belongs to: the one after the last seal. */
+    long openEpoch() {
+        return lastSealed + 1;
+    }
+
+    boolean isReleased(long epoch) {
+        return passthrough || epoch <= lastReleased;
+    }
+
+    long generation() {
+        return generation;
+    }
+
+    InetSocketAddress upstream() {
+        return upstream;
+    }
+
+    long perConnectionCap() {
+        return perConnectionCap;
+    }
+
+    boolean overTotalCap() {
+        return heldBytes >= totalCap;
+    }
+
+    /** SEAL: output read from now on belongs to a later epoch than {@code epoch}. Re-sealing the last epoch is a no-op. */
+    void seal(long gen, long epoch) throws RejectedRequest {
+        requireCurrent(gen);
+        if (epoch < 0) throw new RejectedRequest("epoch " + epoch + " is negative");
+        if (epoch < lastSealed) {
+            throw new RejectedRequest("epoch " + epoch + " is older than the last sealed epoch " + lastSealed);
+        }
+        lastSealed = epoch;
+    }
+
+    /** RELEASE: output tagged &le; {@code epoch} may reach clients. Only sealed epochs can be released. */
+    void release(long gen, long epoch) throws RejectedRequest {
+        requireCurrent(gen);
+        if (epoch > lastSealed) {
+            // Releasing an unsealed epoch would let output of a still-running epoch escape.
+            throw new RejectedRequest("epoch " + epoch + " is not sealed (last sealed " + lastSealed + ")");
+        }
+        if (epoch <= lastReleased) return;
+        lastReleased = epoch;
+        drainAll();
+    }
+
+    /** PASSTHROUGH: release everything now and stop holding output in this generation. */
+    void passthrough(long gen) throws RejectedRequest {
+        requireCurrent(gen);
+        passthrough = true;
+        drainAll();
+    }
+
+    /** GENERATION: fence older output and route new clients to {@code newUpstream}, holding output again. */
+    void newGeneration(long gen, InetSocketAddress newUpstream) throws RejectedRequest {
+        if (gen < generation) throw new RejectedRequest("stale generation " + gen + " (current " + generation + ")");
+        if (gen == generation) {
+            if (newUpstream.equals(upstream)) return; // a retried announcement
+            throw new RejectedRequest("generation " + gen + " is already routed to " + upstream);
+        }
+        generation = gen;
+        upstream = newUpstream;
+        passthrough = false;
+        lastSealed = -1;
+        lastReleased = -1;
+        closeAll();
+    }
+
+    /** Drops every connection and its unreleased output. */
+    void closeAll() {
+        for (OutputCommitHandler h : new ArrayList<>(connections)) h.discardAndClose();
+    }
+
+    void register(OutputCommitHandler h) {
+        connections.add(h);
+    }
+
+    void unregister(OutputCommitHandler h) {
+        connections.remove(h);
+        paused.remove(h);
+    }
+
+    void paused(OutputCommitHandler h) {
+        paused.add(h);
+    }
+
+    void resumed(OutputCommitHandler h) {
+        paused.remove(h);
+    }
+
+    void held(long delta) {
+        heldBytes += delta;
+    }
+
+    void released(long bytes) {
+        releasedBytes += bytes;
+    }
+
+    void discarded(long bytes) {
+        discardedBytes += bytes;
+    }
+
+    void rejected() {
+        rejected++;
+    }
+
+    /** After held bytes went down: connections paused only by the total cap may read again. */
+    void afterFree() {
+        if (overTotalCap() || paused.isEmpty()) return;
+        for (OutputCommitHandler h : new ArrayList<>(paused)) h.maybeResume();
+    }
+
+    ProxyStats snapshot() {
+        return new ProxyStats(generation, lastSealed, lastReleased, passthrough, connections.size(), heldBytes,
+                releasedBytes, discardedBytes, rejected);
+    }
+
+    private void drainAll() {
+        for (OutputCommitHandler h : new ArrayList<>(connections)) h.drain();
+        afterFree();
+    }
+
+    private void requireCurrent(long gen) throws RejectedRequest {
+        if (gen < generation) throw new RejectedRequest("stale generation " + gen + " (current " + generation + ")");
+        if (gen > generation) {
+            throw new RejectedRequest("unknown generation " + gen + " (current " + generation + "); announce it first");
+        }
+    }
+}

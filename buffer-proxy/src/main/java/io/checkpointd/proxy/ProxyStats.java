@@ -1,0 +1,18 @@
+package io.checkpointd.proxy;
+
+/**
+ * A consistent snapshot of the proxy's state, taken on its event loop.
+ *
+ * @param generation              generation in force
+ * @param lastSealed              last epoch sealed in this generation, -1 if none yet
+ * @param lastReleased            last epoch released in this generation, -1 if none yet
+ * @param passthrough             output of this generation is not held
+ * @param connections             client connections of this generation
+ * @param heldBytes               service output held now, over all connections
+ * @param releasedBytes           service output written to clients since start
+ * @param discardedBytes          held output dropped (generation change, client gone, shutdown) since start
+ * @param rejectedControlMessages control requests answered CONTROL_REJECT since start
+ */
+public record ProxyStats(long generation, long lastSealed, long lastReleased, boolean passthrough, int connections,
+                         long heldBytes, long releasedBytes, long discardedBytes, long rejectedControlMessages) {
+}

@@ -1,0 +1,258 @@
+package io.checkpointd.protocol.control;
+
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameCodec;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.ProtocolException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Blocking, thread-safe client of the output-commit proxy's control port.
+ *
+ * <p>Requests are written in call order under one lock and the proxy answers in order, so a FIFO of pending replies
+ * matches answers to requests; a reader thread completes them. {@link #release} does not wait for its answer
+ * (the primary should not stall on it), but because it is written before any later seal it can never be reordered
+ * with one. A rejected or failed release is thrown by the next call (or by {@link #sync}).
+ */
+public final class ProxyControlClient implements AutoCloseable {
+    /** Largest reply we accept: replies carry at most a short reason. */
+    private static final int MAX_REPLY_WIRE = 64 * 1024;
+
+    private final Socket socket;
+    private final OutputStream out;
+    private final DataInputStream in;
+    private final Thread reader;
+    private final Object lock = new Object();
+    /** Requests written and not yet answered, oldest first. Guarded by {@link #lock}. */
+    private final ArrayDeque<CompletableFuture<Frame>> pending = new ArrayDeque<>();
+    /** Completes once the latest request's answer is fully processed (for releases: after the error is recorded). */
+    private CompletableFuture<?> lastProcessed = CompletableFuture.completedFuture(null);
+    /** First failure of an unawaited release, thrown by the next call. Guarded by {@link #lock}. */
+    private IOException releaseError;
+    /** Set once the connection is unusable. */
+    private volatile IOException broken;
+
+    private ProxyControlClient(Socket socket) throws IOException {
+        this.socket = socket;
+        this.out = socket.getOutputStream();
+        this.in = new DataInputStream(socket.getInputStream());
+        this.reader = new Thread(this::readReplies, "proxy-control-reader " + socket.getRemoteSocketAddress());
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Connects to the proxy's control address within {@code timeout}. */
+    public static ProxyControlClient connect(InetSocketAddress control, Duration timeout) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.setTcpNoDelay(true);
+            s.connect(control, (int) Math.max(1, timeout.toMillis()));
+            return new ProxyControlClient(s);
+        } catch (IOException e) {
+            s.close();
+            throw new IOException("cannot connect to proxy control " + control + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Seals epoch {@code epoch}: returns once the proxy confirmed the boundary on every connection (SEALED). */
+    public void seal(long generation, long epoch, Duration timeout) throws IOException {
+        Frame request = Frame.of(FrameType.SEAL, generation, epoch);
+        Frame reply = call(request, timeout);
+        if (reply.type() == FrameType.CONTROL_REJECT) throwIfError(checkOk(request, reply));
+        if (reply.type() != FrameType.SEALED || reply.generation() != generation || reply.epoch() != epoch) {
+            throw new ProtocolException("SEAL(gen " + generation + ", epoch " + epoch + ") answered by " + reply);
+        }
+    }
+
+    /** Releases output up to {@code epoch} without waiting for the answer; a failure surfaces on the next call. */
+    public void release(long generation, long epoch) throws IOException {
+        Frame request = Frame.of(FrameType.RELEASE, generation, epoch);
+        synchronized (lock) { // so lastProcessed is this release's callback, not a later request's reply
+            CompletableFuture<Frame> reply = send(request);
+            lastProcessed = reply.whenComplete((f, err) -> {
+                IOException e = err != null ? asIo(request, err) : checkOk(request, f);
+                if (e != null) {
+                    synchronized (lock) {
+                        if (releaseError == null) releaseError = e;
+                    }
+                }
+            });
+        }
+    }
+
+    /** Announces a new generation whose service listens at {@code upstream}. */
+    public void generation(long generation, InetSocketAddress upstream, Duration timeout) throws IOException {
+        String hostPort = upstream.getHostString() + ":" + upstream.getPort();
+        if (upstream.getHostString().indexOf(':') >= 0) hostPort = "[" + upstream.getHostString() + "]:" + upstream.getPort();
+        Frame request = new Frame(FrameType.GENERATION, generation, 0, hostPort.getBytes(StandardCharsets.UTF_8));
+        throwIfError(checkOk(request, call(request, timeout)));
+    }
+
+    /** Switches the current generation to unprotected mode: held output is released and later output is not held. */
+    public void passthrough(long generation, Duration timeout) throws IOException {
+        Frame request = Frame.of(FrameType.PASSTHROUGH, generation, 0);
+        throwIfError(checkOk(request, call(request, timeout)));
+    }
+
+    /** Waits until every earlier request is answered and throws the first release failure, if any. */
+    public void sync(Duration timeout) throws IOException {
+        CompletableFuture<?> last;
+        synchronized (lock) {
+            last = lastProcessed;
+        }
+        try {
+            last.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new IOException("sync: no reply from proxy within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            // the failure itself is reported below or by the call that was waiting for it
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("sync: interrupted", e);
+        }
+        synchronized (lock) {
+            takeReleaseError();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        broken = broken != null ? broken : new IOException("control client closed");
+        socket.close();
+        try {
+            reader.join(2_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private Frame call(Frame request, Duration timeout) throws IOException {
+        return await(describe(request), send(request), timeout);
+    }
+
+    private CompletableFuture<Frame> send(Frame request) throws IOException {
+        ByteBuf buf = Unpooled.buffer(FrameCodec.HEADER + request.payload().length + FrameCodec.TRAILER);
+        FrameCodec.encode(request, buf);
+        byte[] bytes = new byte[buf.readableBytes()];
+        buf.readBytes(bytes);
+        synchronized (lock) {
+            takeReleaseError();
+            IOException b = broken;
+            if (b != null) throw new IOException("control connection unusable: " + b.getMessage(), b);
+            CompletableFuture<Frame> reply = new CompletableFuture<>();
+            // Enqueue before writing: the reader may see the answer before write() returns.
+            pending.addLast(reply);
+            lastProcessed = reply;
+            try {
+                out.write(bytes);
+                out.flush();
+            } catch (IOException e) {
+                fail(e);
+                throw new IOException("cannot send " + describe(request) + ": " + e.getMessage(), e);
+            }
+            return reply;
+        }
+    }
+
+    private void takeReleaseError() throws IOException {
+        IOException e = releaseError;
+        releaseError = null;
+        if (e != null) throw e;
+    }
+
+    private static Frame await(String what, CompletableFuture<Frame> reply, Duration timeout) throws IOException {
+        try {
+            return reply.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new IOException(what + ": no reply from proxy within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw asIo(what, e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(what + ": interrupted while waiting for the proxy", e);
+        }
+    }
+
+    /** @return null if {@code reply} is CONTROL_OK for {@code request}, else the failure to report */
+    private static IOException checkOk(Frame request, Frame reply) {
+        if (reply.type() == FrameType.CONTROL_OK) return null;
+        if (reply.type() == FrameType.CONTROL_REJECT) {
+            return new ControlRejectedException(describe(request), new String(reply.payload(), StandardCharsets.UTF_8));
+        }
+        return new ProtocolException(describe(request) + " answered by unexpected " + reply);
+    }
+
+    private static void throwIfError(IOException e) throws IOException {
+        if (e != null) throw e;
+    }
+
+    private static IOException asIo(Object what, Throwable t) {
+        if (t instanceof ControlRejectedException c) return c;
+        String w = what instanceof Frame f ? describe(f) : String.valueOf(what);
+        return new IOException(w + " failed: " + t.getMessage(), t);
+    }
+
+    private static String describe(Frame f) {
+        return f.type() + "(gen " + f.generation() + ", epoch " + f.epoch() + ")";
+    }
+
+    private void readReplies() {
+        try {
+            while (true) {
+                Frame reply = readFrame(in);
+                CompletableFuture<Frame> head;
+                synchronized (lock) {
+                    head = pending.pollFirst();
+                }
+                if (head == null) throw new ProtocolException("unsolicited reply " + reply);
+                head.complete(reply); // callers turn CONTROL_REJECT into ControlRejectedException
+            }
+        } catch (IOException e) {
+            fail(e);
+        }
+    }
+
+    private void fail(IOException e) {
+        IOException cause = broken != null ? broken : e;
+        broken = cause;
+        synchronized (lock) {
+            CompletableFuture<Frame> p;
+            while ((p = pending.pollFirst()) != null) p.completeExceptionally(cause);
+        }
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // already failing; the original cause is what matters
+        }
+    }
+
+    /** Reads exactly one frame from a blocking stream. */
+    static Frame readFrame(InputStream stream) throws IOException {
+        DataInputStream data = stream instanceof DataInputStream d ? d : new DataInputStream(stream);
+        byte[] header = new byte[FrameCodec.HEADER];
+        data.readFully(header);
+        ByteBuf h = Unpooled.wrappedBuffer(header);
+        long wireLen = h.getUnsignedInt(24);
+        if (wireLen > MAX_REPLY_WIRE) throw new ProtocolException("reply of " + wireLen + " bytes is too large");
+        byte[] frame = new byte[FrameCodec.HEADER + (int) wireLen + FrameCodec.TRAILER];
+        System.arraycopy(header, 0, frame, 0, header.length);
+        data.readFully(frame, header.length, frame.length - header.length);
+        Frame f = FrameCodec.decode(Unpooled.wrappedBuffer(frame));
+        if (f == null) throw new ProtocolException("truncated reply");
+        return f;
+    }
+}
