@@ -2,10 +2,44 @@ package io.checkpointd.linux;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 
-/** Raw libc: package-private; public wrappers check every result and throw {@link SyscallException}. */
+/**
+ * Raw libc: package-private; public wrappers check every result and throw {@link SyscallException}.
+ * errno is read with {@link Native#getLastError()} right after the call (JNA saves it per thread).
+ *
+ * <p>{@code syscall} and {@code ioctl} are variadic in C; they are declared with fixed arity here, which is
+ * sound on x86_64 (integer arguments go in the same registers; glibc's {@code syscall} ignores {@code %al}).
+ */
 interface LibC extends Library {
     LibC INSTANCE = Native.load("c", LibC.class);
 
     int close(int fd);
+
+    /** {@code long syscall(long number, ...)}: for calls glibc has no wrapper for (pidfd_open, pidfd_getfd, userfaultfd). */
+    long syscall(long number, long a1, long a2, long a3);
+
+    int kill(int pid, int sig);
+
+    /** {@code pid_t waitpid(pid_t pid, int *wstatus, int options)} */
+    int waitpid(int pid, int[] wstatus, int options);
+
+    /** {@code ssize_t process_vm_readv(pid_t, const struct iovec *local, unsigned long liovcnt, const struct iovec *remote, unsigned long riovcnt, unsigned long flags)} */
+    long process_vm_readv(int pid, Pointer local, long liovcnt, Pointer remote, long riovcnt, long flags);
+
+    /** {@code int ioctl(int fd, unsigned long request, ...)} with a pointer argument. */
+    int ioctl(int fd, long request, Pointer arg);
+
+    /** {@code int ioctl(int fd, unsigned long request, ...)} with an integer argument. */
+    int ioctl(int fd, long request, long arg);
+
+    /** {@code int open(const char *pathname, int flags)} */
+    int open(String pathname, int flags);
+
+    /** {@code void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)} */
+    Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+
+    int munmap(Pointer addr, long length);
+
+    int geteuid();
 }

@@ -1,0 +1,97 @@
+package io.checkpointd.linux;
+
+import com.sun.jna.Native;
+
+/**
+ * Process-level system calls: signals, {@code waitpid}, pidfds, and checked raw {@code syscall(2)} for calls
+ * glibc has no wrapper for. Every method checks its result and throws {@link SyscallException} naming the call.
+ *
+ * <p>Syscall numbers are x86_64's; the project targets x86_64 Linux only (see {@link Features}).
+ */
+public final class Syscalls {
+    // <signal.h> (x86_64 numbering)
+    public static final int SIGTRAP = 5, SIGKILL = 9, SIGTERM = 15, SIGCONT = 18, SIGSTOP = 19;
+
+    // <sys/wait.h>
+    public static final int WNOHANG = 1;
+    public static final int WUNTRACED = 2;
+    /** Wait for all children, clone or not: needed to wait for a traced thread that is not our child. */
+    public static final int __WALL = 0x40000000;
+
+    // <asm/unistd_64.h>
+    public static final long SYS_close = 3, SYS_getpid = 39, SYS_gettid = 186, SYS_userfaultfd = 323,
+            SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
+
+    /** Largest errno a raw syscall returns as {@code -errno} (the kernel's {@code MAX_ERRNO}). */
+    public static final int MAX_ERRNO = 4095;
+
+    private Syscalls() {
+    }
+
+    /** {@code kill(2)}. */
+    public static void kill(int pid, int sig) throws SyscallException {
+        if (LibC.INSTANCE.kill(pid, sig) != 0) throw new SyscallException("kill", Native.getLastError(), "pid " + pid + " sig " + sig);
+    }
+
+    /**
+     * {@code waitpid(2)}, retried on {@code EINTR}.
+     *
+     * @param options e.g. {@link #__WALL} for a ptraced thread, {@link #WNOHANG}
+     */
+    public static WaitStatus waitpid(int pid, int options) throws SyscallException {
+        int[] st = new int[1];
+        while (true) {
+            int r = LibC.INSTANCE.waitpid(pid, st, options);
+            if (r >= 0) return new WaitStatus(r, st[0]);
+            int e = Native.getLastError();
+            if (e != Errno.EINTR) throw new SyscallException("waitpid", e, "pid " + pid);
+        }
+    }
+
+    /**
+     * {@code pidfd_open(2)}: an fd that refers to this process for as long as it is held, so a recycled pid
+     * can never be confused with it.
+     */
+    public static FileDescriptor pidfdOpen(int pid) throws SyscallException {
+        int fd = (int) syscall("pidfd_open", SYS_pidfd_open, pid, 0, 0);
+        return new FileDescriptor(fd, "pidfd(" + pid + ")");
+    }
+
+    /** {@code pidfd_getfd(2)}: duplicates fd {@code targetFd} of the process behind {@code pidfd} into this one. */
+    public static FileDescriptor pidfdGetfd(FileDescriptor pidfd, int targetFd) throws SyscallException {
+        int fd = (int) syscall("pidfd_getfd", SYS_pidfd_getfd, pidfd.fd(), targetFd, 0);
+        return new FileDescriptor(fd, "pidfd_getfd(" + targetFd + ")");
+    }
+
+    /** {@code pidfd_send_signal(2)} with no siginfo. */
+    public static void pidfdSendSignal(FileDescriptor pidfd, int sig) throws SyscallException {
+        syscall("pidfd_send_signal", SYS_pidfd_send_signal, pidfd.fd(), sig, 0);
+    }
+
+    /**
+     * Checked raw {@code syscall(2)} with up to three arguments.
+     *
+     * @param name the call's name for the exception, e.g. {@code "userfaultfd"}
+     * @return the non-negative result
+     */
+    public static long syscall(String name, long nr, long a1, long a2, long a3) throws SyscallException {
+        long r = LibC.INSTANCE.syscall(nr, a1, a2, a3);
+        if (r < 0) throw new SyscallException(name, Native.getLastError());
+        return r;
+    }
+
+    // <fcntl.h>
+    public static final int O_RDONLY = 0, O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+
+    /** {@code open(2)} (always adds {@code O_CLOEXEC}): for files that need an fd rather than a Java stream, e.g. for an ioctl. */
+    public static FileDescriptor open(String path, int flags) throws SyscallException {
+        int fd = LibC.INSTANCE.open(path, flags | O_CLOEXEC);
+        if (fd < 0) throw new SyscallException("open", Native.getLastError(), path);
+        return new FileDescriptor(fd, path);
+    }
+
+    /** {@code geteuid(2)}. */
+    public static int geteuid() {
+        return LibC.INSTANCE.geteuid();
+    }
+}

@@ -1,0 +1,71 @@
+package io.checkpointd.linux.proc;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Reads {@code /proc/PID/maps}, {@code /proc/PID/task} and {@code /proc/PID/status}. */
+public final class ProcFs {
+    private ProcFs() {
+    }
+
+    /** {@code /proc/PID}. */
+    public static Path dir(int pid) {
+        return Path.of("/proc", Integer.toString(pid));
+    }
+
+    /** The process's memory map, in address order. */
+    public static List<Vma> maps(int pid) throws IOException {
+        List<Vma> out = new ArrayList<>();
+        for (String line : Files.readAllLines(dir(pid).resolve("maps"))) {
+            if (!line.isBlank()) out.add(Vma.parse(line));
+        }
+        return out;
+    }
+
+    /** The first VMA whose path is exactly {@code path}, e.g. {@code "[vdso]"}. */
+    public static Optional<Vma> findVma(int pid, String path) throws IOException {
+        return maps(pid).stream().filter(v -> v.path().equals(path)).findFirst();
+    }
+
+    /** Thread ids of the process (the main thread's tid is the pid), sorted. A snapshot: threads come and go. */
+    public static List<Integer> threads(int pid) throws IOException {
+        List<Integer> tids = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir(pid).resolve("task"))) {
+            for (Path p : ds) tids.add(Integer.parseInt(p.getFileName().toString()));
+        }
+        tids.sort(null);
+        return tids;
+    }
+
+    /** All {@code Name:\tvalue} fields of {@code /proc/PID/status}, values trimmed, in file order. */
+    public static Map<String, String> status(int pid) throws IOException {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(dir(pid).resolve("status"))) {
+            int c = line.indexOf(':');
+            if (c > 0) m.put(line.substring(0, c), line.substring(c + 1).trim());
+        }
+        return m;
+    }
+
+    /** One status field, e.g. {@code statusField(pid, "State")} gives {@code "S (sleeping)"}. */
+    public static Optional<String> statusField(int pid, String name) throws IOException {
+        return Optional.ofNullable(status(pid).get(name));
+    }
+
+    /** The state letter of {@code /proc/PID/status} ({@code R S D T t Z X ...}). */
+    public static char state(int pid) throws IOException {
+        return statusField(pid, "State").orElseThrow(() -> new IOException("no State in /proc/" + pid + "/status")).charAt(0);
+    }
+
+    /** Whether {@code /proc/PID} exists (the process exists or is a zombie). */
+    public static boolean exists(int pid) {
+        return Files.isDirectory(dir(pid));
+    }
+}

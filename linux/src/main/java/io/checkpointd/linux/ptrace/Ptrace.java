@@ -1,0 +1,95 @@
+package io.checkpointd.linux.ptrace;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import io.checkpointd.linux.WaitStatus;
+
+/**
+ * Checked {@code ptrace(2)} requests on one thread ({@code tid}). Uses {@code PTRACE_SEIZE} rather than
+ * {@code PTRACE_ATTACH}: no SIGSTOP is sent, so the target's own job control is not disturbed, and
+ * {@code PTRACE_INTERRUPT} stops it on demand.
+ *
+ * <p>ptrace is per thread and tied to the tracing thread: the Java thread that seizes must make every later
+ * request for that tid, including {@link #waitStop} and {@link #detach}.
+ */
+public final class Ptrace {
+    /** {@code PTRACE_EVENT_STOP}: the event of a stop caused by {@code PTRACE_INTERRUPT} or group-stop under seize. */
+    public static final int PTRACE_EVENT_STOP = 128;
+    /** {@code PTRACE_O_TRACESYSGOOD} */
+    public static final long PTRACE_O_TRACESYSGOOD = 1;
+    /** {@code sizeof(struct user_fpregs_struct)} on x86_64 (the FXSAVE area). */
+    public static final int FPREGS_SIZE = 512;
+
+    private Ptrace() {
+    }
+
+    /** {@code PTRACE_SEIZE}: become the tracer of {@code tid} without stopping it. */
+    public static void seize(int tid, long options) throws SyscallException {
+        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SEIZE, tid, 0L, options), "ptrace(PTRACE_SEIZE)", tid);
+    }
+
+    /** {@code PTRACE_INTERRUPT}: ask a seized thread to stop; then {@link #waitStop}. */
+    public static void interrupt(int tid) throws SyscallException {
+        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_INTERRUPT, tid, 0L, 0L), "ptrace(PTRACE_INTERRUPT)", tid);
+    }
+
+    /** {@code waitpid(tid, __WALL)}: waits for the next state change of a traced thread (threads need {@code __WALL}). */
+    public static WaitStatus waitStop(int tid) throws SyscallException {
+        return Syscalls.waitpid(tid, Syscalls.__WALL);
+    }
+
+    /** {@code PTRACE_GETREGS}. */
+    public static UserRegs getRegs(int tid) throws SyscallException {
+        try (Memory m = new Memory(UserRegs.SIZE)) {
+            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGS, tid, Pointer.NULL, m), "ptrace(PTRACE_GETREGS)", tid);
+            return new UserRegs(m.getLongArray(0, UserRegs.COUNT));
+        }
+    }
+
+    /** {@code PTRACE_SETREGS}. */
+    public static void setRegs(int tid, UserRegs regs) throws SyscallException {
+        try (Memory m = new Memory(UserRegs.SIZE)) {
+            m.write(0, regs.toArray(), 0, UserRegs.COUNT);
+            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SETREGS, tid, Pointer.NULL, m), "ptrace(PTRACE_SETREGS)", tid);
+        }
+    }
+
+    /** {@code PTRACE_GETFPREGS}: the 512-byte {@code user_fpregs_struct} (FXSAVE layout: mxcsr at offset 24). */
+    public static byte[] getFpRegs(int tid) throws SyscallException {
+        try (Memory m = new Memory(FPREGS_SIZE)) {
+            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETFPREGS, tid, Pointer.NULL, m), "ptrace(PTRACE_GETFPREGS)", tid);
+            return m.getByteArray(0, FPREGS_SIZE);
+        }
+    }
+
+    /** {@code PTRACE_SETFPREGS}. */
+    public static void setFpRegs(int tid, byte[] fpregs) throws SyscallException {
+        if (fpregs.length != FPREGS_SIZE) throw new IllegalArgumentException("need " + FPREGS_SIZE + " bytes");
+        try (Memory m = new Memory(FPREGS_SIZE)) {
+            m.write(0, fpregs, 0, FPREGS_SIZE);
+            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SETFPREGS, tid, Pointer.NULL, m), "ptrace(PTRACE_SETFPREGS)", tid);
+        }
+    }
+
+    /** {@code PTRACE_SINGLESTEP}, delivering {@code sig} (0 for none). */
+    public static void singleStep(int tid, int sig) throws SyscallException {
+        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SINGLESTEP, tid, 0L, sig), "ptrace(PTRACE_SINGLESTEP)", tid);
+    }
+
+    /** {@code PTRACE_CONT}, delivering {@code sig} (0 for none). */
+    public static void cont(int tid, int sig) throws SyscallException {
+        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_CONT, tid, 0L, sig), "ptrace(PTRACE_CONT)", tid);
+    }
+
+    /** {@code PTRACE_DETACH}, delivering {@code sig} (0 for none). The thread must be in a ptrace-stop. */
+    public static void detach(int tid, int sig) throws SyscallException {
+        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, sig), "ptrace(PTRACE_DETACH)", tid);
+    }
+
+    private static void check(long r, String call, int tid) throws SyscallException {
+        if (r < 0) throw new SyscallException(call, Native.getLastError(), "tid " + tid);
+    }
+}

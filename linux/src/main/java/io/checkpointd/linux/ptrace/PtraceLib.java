@@ -1,0 +1,29 @@
+package io.checkpointd.linux.ptrace;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+
+/**
+ * Raw {@code <sys/ptrace.h>}; package-private, {@link Ptrace} checks results. glibc's {@code ptrace} is
+ * variadic; fixed arity is sound on x86_64.
+ */
+interface PtraceLib extends Library {
+    PtraceLib INSTANCE = Native.load("c", PtraceLib.class);
+
+    long PTRACE_CONT = 7;
+    long PTRACE_SINGLESTEP = 9;
+    long PTRACE_GETREGS = 12;
+    long PTRACE_SETREGS = 13;
+    long PTRACE_GETFPREGS = 14;
+    long PTRACE_SETFPREGS = 15;
+    long PTRACE_DETACH = 17;
+    long PTRACE_SEIZE = 0x4206;
+    long PTRACE_INTERRUPT = 0x4207;
+
+    /** {@code long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data)} */
+    long ptrace(long request, int pid, Pointer addr, Pointer data);
+
+    /** Same, for requests whose addr/data are integers (options, signal numbers). */
+    long ptrace(long request, int pid, long addr, long data);
+}

@@ -1,0 +1,130 @@
+package io.checkpointd.linux.uffd;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import io.checkpointd.linux.FileDescriptor;
+import io.checkpointd.linux.Ioctl;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The {@code PAGEMAP_SCAN} ioctl on {@code /proc/PID/pagemap} ({@code <linux/fs.h>}, kernel 6.7+): reports
+ * page ranges by category in one call per many pages, and with {@link #PM_SCAN_WP_MATCHING} re-write-protects
+ * the pages it reports, atomically, which makes "written since the last scan" an epoch boundary.
+ *
+ * <p>Not thread-safe: one result vector is reused across calls.
+ */
+public final class PagemapScan implements AutoCloseable {
+    // Page categories (struct page_region.categories, and the masks of struct pm_scan_arg)
+    public static final long PAGE_IS_WPALLOWED = 1L << 0;
+    public static final long PAGE_IS_WRITTEN = 1L << 1;
+    public static final long PAGE_IS_FILE = 1L << 2;
+    public static final long PAGE_IS_PRESENT = 1L << 3;
+    public static final long PAGE_IS_SWAPPED = 1L << 4;
+    public static final long PAGE_IS_PFNZERO = 1L << 5;
+    public static final long PAGE_IS_HUGE = 1L << 6;
+    public static final long PAGE_IS_SOFT_DIRTY = 1L << 7;
+
+    /** {@code PM_SCAN_WP_MATCHING}: write-protect the matching pages after reporting them. */
+    public static final long PM_SCAN_WP_MATCHING = 1L << 0;
+    /** {@code PM_SCAN_CHECK_WPASYNC}: fail ({@code EPERM}) if part of the range is not registered for async WP. */
+    public static final long PM_SCAN_CHECK_WPASYNC = 1L << 1;
+
+    /** {@code sizeof(struct pm_scan_arg)}: twelve {@code __u64} (size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask). */
+    public static final int PM_SCAN_ARG_SIZE = 96;
+    /** {@code sizeof(struct page_region)}: {@code __u64 start, end, categories}. */
+    public static final int PAGE_REGION_SIZE = 24;
+    /** {@code #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)} */
+    public static final long PAGEMAP_SCAN = Ioctl._IOWR('f', 16, PM_SCAN_ARG_SIZE);
+
+    private static final int VEC_LEN = 4096;
+
+    /** One reported range {@code [start, end)} and its categories (masked by the scan's return mask). */
+    public record PageRegion(long start, long end, long categories) {
+        public long length() {
+            return end - start;
+        }
+
+        @Override
+        public String toString() {
+            return String.format("%x-%x cat 0x%x", start, end, categories);
+        }
+    }
+
+    private final int pid;
+    private final FileDescriptor fd;
+    private final Memory arg = new Memory(PM_SCAN_ARG_SIZE);
+    private final Memory vec = new Memory((long) VEC_LEN * PAGE_REGION_SIZE);
+
+    private PagemapScan(int pid, FileDescriptor fd) {
+        this.pid = pid;
+        this.fd = fd;
+    }
+
+    /** Opens {@code /proc/PID/pagemap} (0 or the own pid for {@code /proc/self}). */
+    public static PagemapScan open(int pid) throws SyscallException {
+        String path = pid == 0 ? "/proc/self/pagemap" : "/proc/" + pid + "/pagemap";
+        return new PagemapScan(pid, Syscalls.open(path, Syscalls.O_RDONLY));
+    }
+
+    public int pid() {
+        return pid;
+    }
+
+    /**
+     * The general scan of {@code [start, end)}; walks the whole range (several ioctls if the result vector
+     * fills) and returns the matching regions in address order.
+     */
+    public List<PageRegion> scan(long start, long end, long flags, long categoryMask, long categoryAnyofMask,
+            long categoryInverted, long returnMask) throws SyscallException {
+        List<PageRegion> out = new ArrayList<>();
+        long from = start;
+        while (from < end) {
+            arg.clear();
+            arg.setLong(0, PM_SCAN_ARG_SIZE);
+            arg.setLong(8, flags);
+            arg.setLong(16, from);
+            arg.setLong(24, end);
+            arg.setLong(40, Pointer.nativeValue(vec));
+            arg.setLong(48, VEC_LEN);
+            arg.setLong(56, 0); // max_pages: no limit
+            arg.setLong(64, categoryInverted);
+            arg.setLong(72, categoryMask);
+            arg.setLong(80, categoryAnyofMask);
+            arg.setLong(88, returnMask);
+            int n = UffdLib.INSTANCE.ioctl(fd.fd(), PAGEMAP_SCAN, arg);
+            if (n < 0) {
+                throw new SyscallException("ioctl(PAGEMAP_SCAN)", Native.getLastError(),
+                        String.format("pid %d range 0x%x-0x%x", pid, from, end));
+            }
+            for (int i = 0; i < n; i++) {
+                long o = (long) i * PAGE_REGION_SIZE;
+                out.add(new PageRegion(vec.getLong(o), vec.getLong(o + 8), vec.getLong(o + 16)));
+            }
+            long walkEnd = arg.getLong(32);
+            if (walkEnd <= from) break; // no progress: avoid spinning (should not happen)
+            from = walkEnd;
+        }
+        return out;
+    }
+
+    /**
+     * Pages of {@code [start, end)} written since they were last protected.
+     *
+     * @param reprotect also write-protect them again ({@link #PM_SCAN_WP_MATCHING}), starting a new epoch
+     */
+    public List<PageRegion> written(long start, long end, boolean reprotect) throws SyscallException {
+        long flags = reprotect ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : PM_SCAN_CHECK_WPASYNC;
+        return scan(start, end, flags, PAGE_IS_WRITTEN, 0, 0, PAGE_IS_WRITTEN);
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+        arg.close();
+        vec.close();
+    }
+}

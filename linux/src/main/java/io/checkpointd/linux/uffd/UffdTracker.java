@@ -1,0 +1,140 @@
+package io.checkpointd.linux.uffd;
+
+import io.checkpointd.linux.FileDescriptor;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.linux.ptrace.Injector;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Write tracking of an unmodified target process, per the probe {@code uffd-wp-probe.c}:
+ * <ol>
+ *   <li>inject {@code userfaultfd(O_CLOEXEC|O_NONBLOCK)} into the target's main thread (ptrace {@link Injector});</li>
+ *   <li>{@code pidfd_getfd} it into this process, then inject {@code close} so the target keeps no trace of it;</li>
+ *   <li>{@code UFFDIO_API} with {@code WP_ASYNC|WP_UNPOPULATED}; {@link #track} registers and write-protects ranges;</li>
+ *   <li>each epoch, with the target stopped, {@link #collectWritten()} returns the written ranges and re-protects them.</li>
+ * </ol>
+ * Tracking stops when this object is closed (the last holder of the userfaultfd goes away).
+ *
+ * <p>Left to the caller: VMAs created, grown or split after {@link #track} (re-read the maps each epoch),
+ * {@code MADV_DONTNEED} (page zeroed without a write), THP.
+ */
+public final class UffdTracker implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(UffdTracker.class);
+
+    private final int pid;
+    private final Userfaultfd uffd;
+    private final PagemapScan pagemap;
+    private final TreeMap<Long, Long> tracked = new TreeMap<>(); // start -> end
+
+    private UffdTracker(int pid, Userfaultfd uffd, PagemapScan pagemap) {
+        this.pid = pid;
+        this.uffd = uffd;
+        this.pagemap = pagemap;
+    }
+
+    /**
+     * Gives process {@code pid} a userfaultfd (steps 1-3 above). Briefly stops its main thread; must be
+     * called on a thread that does no other ptrace of the target.
+     */
+    public static UffdTracker attach(int pid) throws IOException {
+        FileDescriptor taken;
+        try (FileDescriptor pidfd = Syscalls.pidfdOpen(pid); Injector inj = Injector.attach(pid)) {
+            int remote = (int) inj.checkedSyscall("userfaultfd", Syscalls.SYS_userfaultfd,
+                    Syscalls.O_CLOEXEC | Syscalls.O_NONBLOCK);
+            try {
+                taken = Syscalls.pidfdGetfd(pidfd, remote);
+            } finally {
+                // Always close it in the target, also when getfd failed: the target must not keep a uffd.
+                inj.checkedSyscall("close", Syscalls.SYS_close, remote);
+            }
+        }
+        Userfaultfd uffd = Userfaultfd.adopt(taken);
+        try {
+            long have = uffd.api(Userfaultfd.TRACKING_FEATURES);
+            if ((have & Userfaultfd.TRACKING_FEATURES) != Userfaultfd.TRACKING_FEATURES) {
+                throw new IOException(String.format("userfaultfd features 0x%x lack WP_ASYNC|WP_UNPOPULATED", have));
+            }
+            return new UffdTracker(pid, uffd, PagemapScan.open(pid));
+        } catch (IOException | RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+    }
+
+    public int pid() {
+        return pid;
+    }
+
+    /** Registers {@code [start, end)} for async write-protect and protects it: writes from now on are recorded. */
+    public void track(long start, long end) throws SyscallException {
+        uffd.register(start, end - start, Userfaultfd.UFFDIO_REGISTER_MODE_WP);
+        try {
+            uffd.writeProtect(start, end - start, true);
+        } catch (SyscallException e) {
+            uffd.unregister(start, end - start);
+            throw e;
+        }
+        tracked.put(start, end);
+    }
+
+    /**
+     * Tracks every private writable VMA of the target except the kernel's special mappings.
+     *
+     * @return the failures by VMA (empty if all were registered); a failed VMA is simply not tracked
+     */
+    public Map<Vma, SyscallException> trackWritablePrivate() throws IOException {
+        Map<Vma, SyscallException> failed = new TreeMap<>((a, b) -> Long.compareUnsigned(a.start(), b.start()));
+        for (Vma v : ProcFs.maps(pid)) {
+            if (!v.isWritable() || !v.isPrivate() || v.isSpecial() || tracked.containsKey(v.start())) continue;
+            try {
+                track(v.start(), v.end());
+            } catch (SyscallException e) {
+                failed.put(v, e);
+            }
+        }
+        if (!failed.isEmpty()) LOG.warn("pid {}: {} VMAs could not be tracked, first: {}", pid, failed.size(), failed.values().iterator().next().getMessage());
+        return failed;
+    }
+
+    /** Stops tracking {@code [start, end)} (a range previously given to {@link #track}). */
+    public void untrack(long start, long end) throws SyscallException {
+        uffd.unregister(start, end - start);
+        tracked.remove(start);
+    }
+
+    /** The tracked ranges as {@code start -> end}. */
+    public Map<Long, Long> tracked() {
+        return new TreeMap<>(tracked);
+    }
+
+    /**
+     * The pages written since the last call (or since {@link #track}), re-protecting them. The target should be
+     * stopped (freezer or SIGSTOP) so the result is one consistent epoch.
+     */
+    public List<PagemapScan.PageRegion> collectWritten() throws SyscallException {
+        List<PagemapScan.PageRegion> out = new ArrayList<>();
+        for (Map.Entry<Long, Long> r : tracked.entrySet()) out.addAll(pagemap.written(r.getKey(), r.getValue(), true));
+        return out;
+    }
+
+    /** Written pages of one range, re-protecting them. */
+    public List<PagemapScan.PageRegion> collectWritten(long start, long end) throws SyscallException {
+        return pagemap.written(start, end, true);
+    }
+
+    /** Closes the pagemap fd and the userfaultfd: the kernel then drops the registrations. */
+    @Override
+    public void close() {
+        pagemap.close();
+        uffd.close();
+    }
+}
