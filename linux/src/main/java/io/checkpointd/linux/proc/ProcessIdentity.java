@@ -12,17 +12,17 @@ import java.util.List;
 public record ProcessIdentity(String bootId, int pid, long startTicks) {
     /** The identity of a running process, or null if there is no such process. */
     public static ProcessIdentity of(int pid) {
-        long t = startTicks(pid);
-        return t < 0 ? null : new ProcessIdentity(bootId(), pid, t);
+        long t = startTicksOf(pid);
+        return t < 0 ? null : new ProcessIdentity(currentBootId(), pid, t);
     }
 
     /** True while the very same process still exists (same boot, same pid, same start time). */
     public boolean isAlive() {
-        return bootId.equals(bootId()) && startTicks(pid) == startTicks;
+        return bootId.equals(currentBootId()) && startTicksOf(pid) == startTicks;
     }
 
     /** This host's boot id: equal boot ids mean the same running kernel, so pids are comparable. */
-    public static String bootId() {
+    public static String currentBootId() {
         try {
             List<String> l = Files.readAllLines(Path.of("/proc/sys/kernel/random/boot_id"));
             return l.isEmpty() ? "" : l.get(0).trim();
@@ -32,7 +32,7 @@ public record ProcessIdentity(String bootId, int pid, long startTicks) {
     }
 
     /** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or -1 if there is no such process. */
-    public static long startTicks(int pid) {
+    public static long startTicksOf(int pid) {
         try {
             // not Files.readString: JDK 17 trusts procfs's zero size and may return a truncated string
             String stat = String.join(" ", Files.readAllLines(Path.of("/proc/" + pid + "/stat")));

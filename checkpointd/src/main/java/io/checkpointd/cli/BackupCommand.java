@@ -1,0 +1,67 @@
+package io.checkpointd.cli;
+
+import io.checkpointd.restore.BackupConfig;
+import io.checkpointd.restore.BackupDaemon;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code checkpointd backup}: receive and commit epochs; on primary failure, fence it and restore. */
+@Command(name = "backup", mixinStandardHelpOptions = true,
+        description = "Run the backup: receive epochs, commit each atomically, acknowledge; when the primary fails, "
+                + "fence it and restore the last committed epoch with CRIU.")
+public final class BackupCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = Converters.Listen.class,
+            description = "where primaries connect")
+    InetSocketAddress listen;
+
+    @Option(names = "--dir", required = true, paramLabel = "DIR", description = "the image store (one protected service per directory)")
+    Path dir;
+
+    @Option(names = "--proxy-control", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "the buffer proxy's control address, told about failovers")
+    InetSocketAddress proxyControl;
+
+    @Option(names = "--heartbeat-timeout", paramLabel = "DURATION", defaultValue = "1s", converter = Converters.PositiveDuration.class,
+            description = "silence after which the primary is declared failed (default: ${DEFAULT-VALUE})")
+    Duration heartbeatTimeout;
+
+    @Option(names = "--service", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "where the restored service listens (default: as announced by the primary)")
+    InetSocketAddress service;
+
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes")
+    Path runDir;
+
+    @Override
+    public Integer call() throws Exception {
+        Preconditions.requirePrivileges("checkpointd backup");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UsageException("cannot use --dir " + dir + ": " + e.getMessage());
+        }
+        if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
+        BackupDaemon d;
+        try {
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir, null));
+        } catch (IOException e) {
+            throw new UsageException(e.getMessage());
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(d::close, "backup-shutdown"));
+        spec.commandLine().getOut().printf("checkpointd: backup listening on %s, store %s%n", d.boundAddress(), dir);
+        spec.commandLine().getOut().flush();
+        d.awaitClose();
+        return d.state() == BackupDaemon.State.FAILED ? Main.EXIT_FAILURE : Main.EXIT_OK;
+    }
+}

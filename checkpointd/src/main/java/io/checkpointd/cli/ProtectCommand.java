@@ -1,0 +1,111 @@
+package io.checkpointd.cli;
+
+import io.checkpointd.linux.criu.CriuUnavailableException;
+import io.checkpointd.primary.Primary;
+import io.checkpointd.primary.PrimaryConfig;
+import io.checkpointd.primary.ship.ReplicationClient;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code checkpointd protect <pid>}: run the primary for one process until it exits, is fenced, or is stopped. */
+@Command(name = "protect", mixinStandardHelpOptions = true,
+        description = "Protect a running JVM: every epoch, checkpoint it and ship the changes to a backup; "
+                + "its output is released by the proxy only once the backup has the epoch.")
+public final class ProtectCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "<pid>", description = "pid of the process to protect")
+    int pid;
+
+    @Option(names = "--backup", required = true, paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "the backup's replication address ('checkpointd backup --listen')")
+    InetSocketAddress backup;
+
+    @Option(names = "--epoch", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
+            description = "epoch interval, e.g. 25ms, 100ms, 1s (default: ${DEFAULT-VALUE})")
+    Duration epoch;
+
+    @Option(names = "--proxy-control", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "the buffer proxy's control address; without it output is not held (no output commit)")
+    InetSocketAddress proxyControl;
+
+    @Option(names = "--service", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "where the service accepts clients; the backup waits for it after a restore")
+    InetSocketAddress service;
+
+    @Option(names = "--generation", defaultValue = "1", description = "this primary's generation (default: ${DEFAULT-VALUE})")
+    long generation;
+
+    @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
+            description = "heartbeat interval to the backup (default: ${DEFAULT-VALUE})")
+    Duration heartbeat;
+
+    @Option(names = "--max-in-flight", defaultValue = "2",
+            description = "epochs captured but not yet acknowledged before the next freeze waits (default: ${DEFAULT-VALUE})")
+    int maxInFlight;
+
+    @Option(names = "--on-exit", defaultValue = "failover", paramLabel = "failover|stop",
+            description = "when the protected process exits: tell the backup to take over at once, or just stop "
+                    + "(the backup then takes over on heartbeat timeout) (default: ${DEFAULT-VALUE})")
+    String onExit;
+
+    @Option(names = "--work-dir", paramLabel = "DIR", description = "scratch space for captures (default: /dev/shm/checkpointd)")
+    Path workDir;
+
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes (default: $CHECKPOINTD_RUN_DIR or /run/checkpointd)")
+    Path runDir;
+
+    @Option(names = "--any-process", description = "protect a process that is not a JVM")
+    boolean anyProcess;
+
+    @Override
+    public Integer call() throws Exception {
+        if (generation < 1) throw new UsageException("--generation must be at least 1");
+        if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
+        if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
+        Preconditions.requireProcess(pid, anyProcess);
+        Preconditions.requirePrivileges("checkpointd protect");
+        PrintWriter out = spec.commandLine().getOut();
+        PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
+                service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
+                maxInFlight, onExit.equals("failover"), runDir);
+        Primary primary;
+        try {
+            primary = new Primary(cfg, out);
+        } catch (CriuUnavailableException e) {
+            throw new UsageException(e.getMessage());
+        }
+        try {
+            primary.connect();
+        } catch (ReplicationClient.FencedException e) {
+            primary.close();
+            out.println("checkpointd: " + e.getMessage());
+            out.flush();
+            return Primary.EXIT_FENCED;
+        } catch (IOException e) {
+            primary.close();
+            throw new UsageException(e.getMessage() + (e.getMessage().contains("unreachable")
+                    ? " (is 'checkpointd backup' listening there?)" : ""));
+        }
+        Thread hook = new Thread(primary::stop, "protect-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        out.printf("checkpointd: protecting pid %d (generation %d, epoch %d ms) with backup %s%n", pid, generation,
+                epoch.toMillis(), backup);
+        out.flush();
+        try {
+            return primary.run();
+        } finally {
+            primary.close();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package io.checkpointd.cli;
+
+import io.checkpointd.protocol.status.Json;
+import io.checkpointd.protocol.status.StatusFile;
+import io.checkpointd.proxy.BufferProxy;
+import io.checkpointd.proxy.ProxyConfig;
+import io.checkpointd.proxy.ProxyStats;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code checkpointd proxy}: the output-commit proxy in front of the service. */
+@Command(name = "proxy", mixinStandardHelpOptions = true,
+        description = "Run the output-commit proxy: clients connect here; the service's output of epoch N reaches "
+                + "them only after the backup acknowledged N.")
+public final class ProxyCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = Converters.Listen.class,
+            description = "where clients connect")
+    InetSocketAddress listen;
+
+    @Option(names = "--upstream", required = true, paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "the protected service")
+    InetSocketAddress upstream;
+
+    @Option(names = "--control", required = true, paramLabel = "HOST:PORT", converter = Converters.Listen.class,
+            description = "where the primary and backup send seal/release/generation messages")
+    InetSocketAddress control;
+
+    @Option(names = "--generation", defaultValue = "1", description = "the initial generation (default: ${DEFAULT-VALUE})")
+    long generation;
+
+    @Option(names = "--max-held-per-connection", paramLabel = "SIZE", defaultValue = "8MiB", converter = Converters.ByteSize.class,
+            description = "held output per connection before the proxy stops reading from the service (default: ${DEFAULT-VALUE})")
+    long perConnection;
+
+    @Option(names = "--max-held", paramLabel = "SIZE", defaultValue = "256MiB", converter = Converters.ByteSize.class,
+            description = "held output in total before the proxy stops reading from the service (default: ${DEFAULT-VALUE})")
+    long total;
+
+    @Option(names = "--upstream-retry", paramLabel = "DURATION", defaultValue = "10s", converter = Converters.PositiveDuration.class,
+            description = "how long a new client waits for the service to accept (e.g. during failover) (default: ${DEFAULT-VALUE})")
+    Duration retry;
+
+    @Option(names = "--passthrough", description = "start unprotected: release output at once (until a generation change)")
+    boolean passthrough;
+
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes")
+    Path runDir;
+
+    @Override
+    public Integer call() throws Exception {
+        if (generation < 1) throw new UsageException("--generation must be at least 1");
+        BufferProxy proxy;
+        try {
+            proxy = BufferProxy.start(ProxyConfig.builder().listen(listen).upstream(upstream).control(control)
+                    .initialGeneration(generation).passthroughAtStart(passthrough).perConnectionCap(perConnection)
+                    .totalCap(total).upstreamRetryWindow(retry).build());
+        } catch (IOException e) {
+            throw new UsageException(e.getMessage());
+        }
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            proxy.close();
+            done.countDown();
+        }, "proxy-shutdown"));
+        spec.commandLine().getOut().printf("checkpointd: proxy listening on %s (control %s), upstream %s%n",
+                proxy.listenAddress(), proxy.controlAddress(), upstream);
+        spec.commandLine().getOut().flush();
+        StatusFile status = new StatusFile(StatusFile.runDir(runDir), "proxy");
+        while (!done.await(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            ProxyStats s = proxy.stats();
+            status.publish(Json.object().put("role", "proxy").put("pid", ProcessHandle.current().pid())
+                    .put("listen", proxy.listenAddress().toString()).put("generation", s.generation())
+                    .put("lastSealedEpoch", s.lastSealed()).put("lastReleasedEpoch", s.lastReleased())
+                    .put("passthrough", s.passthrough()).put("connections", s.connections()).put("heldBytes", s.heldBytes())
+                    .put("releasedBytes", s.releasedBytes()).put("discardedBytes", s.discardedBytes())
+                    .put("rejectedControlMessages", s.rejectedControlMessages()).put("updatedAt", System.currentTimeMillis()));
+        }
+        return Main.EXIT_OK;
+    }
+}
