@@ -46,7 +46,7 @@ public final class LoadGenerator {
      * Measured interval (warm-up excluded).
      *
      * @param ops          operations acknowledged in the interval
-     * @param errors       connection failures in the interval
+     * @param errors       connection failures in the interval (approximate at the edges)
      * @param reconnects   reconnects in the interval
      * @param elapsed      length of the interval
      * @param opsPerSecond throughput
@@ -84,11 +84,22 @@ public final class LoadGenerator {
         // the generator owns timing, so the workload itself is only bounded by the op count
         KvWorkload w = new KvWorkload(workload.withDuration(null).withMaxOps(options.maxOps()));
         try {
-            w.start();
-            w.awaitTermination(options.warmup());
-            LatencyRecorder.Snapshot lat0 = w.latency().snapshot();
-            KvWorkload.Progress p0 = w.progress();
-            long t0 = System.nanoTime();
+            LatencyRecorder.Snapshot lat0;
+            KvWorkload.Progress p0;
+            long t0;
+            if (options.warmup().isZero()) {
+                // measure from the very start: a baseline taken after start() would miss the first ops
+                t0 = System.nanoTime();
+                lat0 = new LatencyRecorder().snapshot();
+                p0 = w.progress();
+                w.start();
+            } else {
+                w.start();
+                w.awaitTermination(options.warmup());
+                lat0 = w.latency().snapshot();
+                p0 = w.progress();
+                t0 = System.nanoTime();
+            }
             if (options.duration() == null) {
                 while (!w.awaitTermination(Duration.ofSeconds(1))) {
                     // op-count bound: wait for the writers to use up the budget
@@ -97,14 +108,17 @@ public final class LoadGenerator {
                 w.awaitTermination(options.duration());
             }
             long t1 = System.nanoTime();
-            KvWorkload.Progress p1 = w.progress();
             LatencyRecorder.Snapshot lat1 = w.latency().snapshot();
+            KvWorkload.Progress p1 = w.progress();
             w.close();
-            long ops = p1.ackedWrites() - p0.ackedWrites();
+            LatencyRecorder.Snapshot lat = lat1.minus(lat0);
+            // every acknowledged op is recorded exactly once, so the histogram is the consistent op count
+            // (the progress counters are read at slightly different instants while writers run)
+            long ops = lat.count();
             Duration elapsed = Duration.ofNanos(t1 - t0);
             VerificationResult v = options.verify() ? w.verify(workload.target(), Duration.ofSeconds(30)) : null;
             return new Report(ops, p1.errors() - p0.errors(), p1.reconnects() - p0.reconnects(), elapsed,
-                    elapsed.isZero() ? 0 : ops / (elapsed.toNanos() / 1e9), lat1.minus(lat0), v);
+                    elapsed.isZero() ? 0 : ops / (elapsed.toNanos() / 1e9), lat, v);
         } finally {
             w.close();
         }
