@@ -178,6 +178,7 @@ public final class Primary implements AutoCloseable {
     private void epoch() throws IOException, InterruptedException {
         long n = ++epoch;
         Path cur = work.resolve("epoch-" + n);
+        Files.createDirectories(cur);
         long t0 = System.nanoTime();
         try {
             freezer.freeze(Duration.ofSeconds(5));

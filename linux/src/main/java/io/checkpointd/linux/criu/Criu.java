@@ -128,12 +128,13 @@ public final class Criu {
                     check(lib.criu_local_set_freeze_cgroup(o, opts.freezeCgroup().get()), "freeze cgroup");
                 }
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
+                lib.criu_local_set_manage_cgroups_mode(o, opts.cgroupMode().code());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
                 lib.criu_local_set_track_mem(o, opts.trackMem());
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             if (r.rc() < 0) throw new CriuException(op, r.rc(), r.errno(), logPath, tail(logPath));
-            log.info("criu dumped pid {} into {} in {} ms (leaveRunning={})", opts.pid(), opts.imagesDir(), ms,
+            log.debug("criu dumped pid {} into {} in {} ms (leaveRunning={})", opts.pid(), opts.imagesDir(), ms,
                     opts.leaveRunning());
         } catch (SyscallException e) {
             throw new CriuException(op + " (" + e.getMessage() + ")", 0, e.errno(), null, null);
@@ -175,6 +176,7 @@ public final class Criu {
                 check(lib.criu_local_set_log_file(o, opts.logFile()), "log file");
                 lib.criu_local_set_log_level(o, opts.logLevel());
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
+                lib.criu_local_set_manage_cgroups_mode(o, opts.cgroupMode().code());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);

@@ -25,6 +25,7 @@ public final class DumpOptions {
     private final int logLevel;
     private final String freezeCgroup;
     private final boolean fileLocks;
+    private final CgroupMode cgroupMode;
     private final boolean shellJob;
     private final boolean trackMem;
     private final Path workDir;
@@ -40,6 +41,7 @@ public final class DumpOptions {
         this.logLevel = b.logLevel;
         this.freezeCgroup = b.freezeCgroup;
         this.fileLocks = b.fileLocks;
+        this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
         this.trackMem = b.trackMem;
         this.workDir = b.workDir;
@@ -74,6 +76,9 @@ public final class DumpOptions {
 
     public boolean fileLocks() { return fileLocks; }
 
+    /** CRIU's --manage-cgroups mode; {@link CgroupMode#IGNORE} by default (see there why). */
+    public CgroupMode cgroupMode() { return cgroupMode; }
+
     public boolean shellJob() { return shellJob; }
 
     public boolean trackMem() { return trackMem; }
@@ -103,6 +108,7 @@ public final class DumpOptions {
         private int logLevel = 2;
         private String freezeCgroup;
         private boolean fileLocks = true;
+        private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
         private boolean trackMem;
         private Path workDir;
@@ -135,6 +141,8 @@ public final class DumpOptions {
         public Builder freezeCgroup(String cgroupPath) { this.freezeCgroup = cgroupPath; return this; }
 
         public Builder fileLocks(boolean v) { this.fileLocks = v; return this; }
+
+        public Builder cgroupMode(CgroupMode m) { this.cgroupMode = Objects.requireNonNull(m, "cgroupMode"); return this; }
 
         public Builder shellJob(boolean v) { this.shellJob = v; return this; }
 

@@ -19,6 +19,7 @@ public final class RestoreOptions {
     private final String logFile;
     private final int logLevel;
     private final boolean fileLocks;
+    private final CgroupMode cgroupMode;
     private final boolean shellJob;
     private final Path workDir;
     private final Duration pidsFreeTimeout;
@@ -30,6 +31,7 @@ public final class RestoreOptions {
         this.logFile = b.logFile;
         this.logLevel = b.logLevel;
         this.fileLocks = b.fileLocks;
+        this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
@@ -56,6 +58,9 @@ public final class RestoreOptions {
 
     public boolean fileLocks() { return fileLocks; }
 
+    /** CRIU's --manage-cgroups mode; {@link CgroupMode#IGNORE} by default (see there why). */
+    public CgroupMode cgroupMode() { return cgroupMode; }
+
     public boolean shellJob() { return shellJob; }
 
     public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
@@ -80,6 +85,7 @@ public final class RestoreOptions {
         private String logFile = "restore.log";
         private int logLevel = 2;
         private boolean fileLocks = true;
+        private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
@@ -97,6 +103,8 @@ public final class RestoreOptions {
         public Builder logLevel(int level) { this.logLevel = DumpOptions.checkLevel(level); return this; }
 
         public Builder fileLocks(boolean v) { this.fileLocks = v; return this; }
+
+        public Builder cgroupMode(CgroupMode m) { this.cgroupMode = Objects.requireNonNull(m, "cgroupMode"); return this; }
 
         public Builder shellJob(boolean v) { this.shellJob = v; return this; }
 

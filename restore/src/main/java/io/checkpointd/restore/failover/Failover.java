@@ -4,6 +4,7 @@ import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.Reaper;
 import io.checkpointd.linux.criu.RestoreOptions;
 import io.checkpointd.linux.criu.TcpMode;
+import io.checkpointd.linux.freezer.StaleFreezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.Hello;
@@ -103,10 +104,19 @@ public final class Failover {
 
     private void killStaleService(Hello primary) throws InterruptedException {
         ProcessIdentity old = new ProcessIdentity(primary.bootId(), primary.servicePid(), primary.serviceStartTicks());
-        if (!old.isAlive()) return;
+        if (!old.bootId().equals(ProcessIdentity.currentBootId())) return; // another host: the generation fences it
         int pid = old.pid();
-        log.warn("failover: the old service (pid {}) still runs on this host: killing it", pid);
-        Reaper.killAndReap(pid, Duration.ofSeconds(5));
+        try {
+            // a primary that died mid-epoch leaves its process frozen: it could neither run nor die
+            if (StaleFreezer.release(pid)) log.warn("failover: thawed the dead primary's freezer cgroup of pid {}", pid);
+        } catch (IOException e) {
+            log.error("failover: cannot thaw the freezer cgroup of pid {}: {}", pid, e.getMessage());
+        }
+        if (old.isAlive()) {
+            log.warn("failover: the old service (pid {}) still runs on this host: killing it", pid);
+            Reaper.killAndReap(pid, Duration.ofSeconds(5));
+        }
+        StaleFreezer.removeIfEmpty(pid);
     }
 
     private void awaitAccepting(InetSocketAddress service) throws IOException, InterruptedException {
