@@ -126,6 +126,7 @@ public final class BufferProxy implements AutoCloseable {
         controlListener.close();
         // Control connections close with the group; client connections are dropped explicitly so output is freed.
         loop.execute(commit::closeAll);
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        // bounded: close() also runs in a shutdown hook, which must never hang the JVM's exit
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 }

@@ -269,7 +269,7 @@ public final class BackupDaemon implements AutoCloseable {
                 .put("updatedAt", System.currentTimeMillis());
         if (f != null) {
             j.put("failover", Json.object().put("generation", f.newGeneration()).put("restoredEpoch", f.restoredEpoch())
-                    .put("restoredPid", f.restoredPid()).put("failoverMs", f.failoverNanos() / 1e6).put("restoreMs", f.restoreNanos() / 1e6));
+                    .put("restoredPid", f.restoredPid()).put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0));
         }
         if (!failure.isEmpty()) j.put("error", failure);
         status.publish(j);
@@ -288,8 +288,9 @@ public final class BackupDaemon implements AutoCloseable {
 
     @Override
     public void close() {
-        server.close().awaitUninterruptibly();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        // bounded waits: close() also runs in a shutdown hook, which must never hang the JVM's exit
+        server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         timer.shutdownNow();
         storeThread.shutdown();
         try {

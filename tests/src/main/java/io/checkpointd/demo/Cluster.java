@@ -1,0 +1,302 @@
+package io.checkpointd.demo;
+
+import io.checkpointd.protocol.status.Json;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * A protected demo service on one machine, every role a real process: the KV service (in its own session, stdio
+ * at /dev/null, as CRIU needs), {@code checkpointd backup}, {@code checkpointd proxy} and
+ * {@code checkpointd protect}. Used by the demo and the end-to-end tests. Every process it starts is tracked by
+ * pid, killed by pid and reaped; {@link #close()} also ends the restored service.
+ */
+public final class Cluster implements AutoCloseable {
+    /** How to run the cluster. */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs) {
+        public static Options of(Path baseDir) {
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of());
+        }
+
+        public Options withEpoch(Duration e) {
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs);
+        }
+
+        public Options withBackupJvmArgs(List<String> args) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args);
+        }
+    }
+
+    private final Options opts;
+    private final Path runDir;
+    private final Path logDir;
+    private final Path storeDir;
+    private final int controlPort;
+    private final int backupPort;
+    private final int proxyPort;
+    private final List<Process> daemons = new ArrayList<>();
+    private KvServerProcess service;
+    private Process backup;
+    private Process proxy;
+    private Process protect;
+    private int servicePort;
+
+    private Cluster(Options opts) throws IOException {
+        this.opts = opts;
+        this.runDir = opts.baseDir().resolve("run");
+        this.logDir = opts.baseDir().resolve("logs");
+        this.storeDir = opts.baseDir().resolve("store");
+        Files.createDirectories(runDir);
+        Files.createDirectories(logDir);
+        int[] ports = freePorts(3);
+        controlPort = ports[0];
+        backupPort = ports[1];
+        proxyPort = ports[2];
+    }
+
+    /** Starts the service, backup, proxy and protect, and waits until the first epoch is acknowledged. */
+    public static Cluster start(Options opts) throws IOException, InterruptedException {
+        Cluster c = new Cluster(opts);
+        try {
+            c.startService();
+            c.startBackup();
+            c.startProxy();
+            c.startProtect();
+            c.awaitAckedEpoch(1, Duration.ofSeconds(60));
+            return c;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private void startService() throws IOException {
+        Path portFile = opts.baseDir().resolve("service.port");
+        Files.deleteIfExists(portFile);
+        List<String> cmd = new ArrayList<>();
+        // its own session: CRIU dumps a tree whose session leader is inside it without --shell-job; from a child
+        // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
+        cmd.add("setsid");
+        cmd.addAll(KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "127.0.0.1", 0, portFile));
+        service = KvServerProcess.start(cmd, "127.0.0.1", portFile, Duration.ofSeconds(30));
+        servicePort = service.port();
+    }
+
+    private void startBackup() throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("backup", "--listen", "127.0.0.1:" + backupPort, "--dir", storeDir.toString(),
+                "--proxy-control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString(),
+                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms"));
+        backup = daemon("backup", opts.backupJvmArgs(), args);
+        awaitListening(backupPort, backup, "backup");
+    }
+
+    private void startProxy() throws IOException, InterruptedException {
+        proxy = daemon("proxy", List.of(), List.of("proxy", "--listen", "127.0.0.1:" + proxyPort, "--upstream",
+                "127.0.0.1:" + servicePort, "--control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString()));
+        awaitListening(proxyPort, proxy, "proxy");
+    }
+
+    private void startProtect() throws IOException {
+        protect = daemon("protect", List.of(), List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
+                "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", "127.0.0.1:" + controlPort,
+                "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString()));
+    }
+
+    private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m"));
+        cmd.addAll(jvmArgs);
+        cmd.addAll(List.of("-cp", opts.classpath(), "io.checkpointd.cli.Main"));
+        cmd.addAll(args);
+        File log = logDir.resolve(role + ".log").toFile();
+        Process p = new ProcessBuilder(cmd).redirectInput(new File("/dev/null"))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log)).redirectErrorStream(true).start();
+        daemons.add(p);
+        return p;
+    }
+
+    private static void awaitListening(int port, Process p, String role) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (IOException e) {
+                if (!p.isAlive()) throw new IOException(role + " exited with status " + p.exitValue() + " at start");
+                if (System.nanoTime() - deadline > 0) throw new IOException(role + " does not listen on port " + port);
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    /** Waits until the primary reports {@code epoch} (or later) acknowledged. */
+    public void awaitAckedEpoch(long epoch, Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Optional<Json> s = status("primary");
+            if (s.isPresent() && s.get().get("lastAckedEpoch") instanceof Long l && l >= epoch) return;
+            if (!protect.isAlive()) throw new IOException("protect exited with status " + protect.exitValue() + "; see " + logDir.resolve("protect.log"));
+            if (System.nanoTime() - deadline > 0) throw new IOException("no acknowledged epoch " + epoch + " within " + max + "; see " + logDir);
+            Thread.sleep(20);
+        }
+    }
+
+    /** The latest status published by the daemon of {@code role} ("primary", "backup", "proxy"). */
+    public Optional<Json> status(String role) throws IOException {
+        try (Stream<Path> s = Files.list(runDir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!n.startsWith(role + "-") || !n.endsWith(".json")) continue;
+                try {
+                    return Optional.of((Json) Json.parse(Files.readString(p, StandardCharsets.UTF_8)));
+                } catch (RuntimeException e) {
+                    return Optional.empty();
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** SIGKILLs the primary: the protected service and its checkpointd daemon, and reaps both. */
+    public void killPrimary() throws InterruptedException {
+        service.process().destroyForcibly();
+        protect.destroyForcibly();
+        service.process().waitFor();
+        protect.waitFor();
+    }
+
+    /** SIGKILLs the backup daemon and reaps it. */
+    public void killBackup() throws InterruptedException {
+        backup.destroyForcibly();
+        backup.waitFor();
+    }
+
+    /** Starts the backup again on the same store and port (after {@link #killBackup()}). */
+    public void restartBackup() throws IOException, InterruptedException {
+        daemons.remove(backup);
+        startBackup();
+    }
+
+    /** Waits until the backup reports the failover finished; returns its status. */
+    public Json awaitFailover(Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Optional<Json> s = status("backup");
+            if (s.isPresent()) {
+                Object state = s.get().get("state");
+                if ("restored".equals(state)) return s.get();
+                if ("failed".equals(state)) throw new IOException("failover failed: " + s.get().get("error") + "; see " + logDir.resolve("backup.log"));
+            }
+            if (System.nanoTime() - deadline > 0) throw new IOException("no failover within " + max + "; see " + logDir.resolve("backup.log"));
+            Thread.sleep(20);
+        }
+    }
+
+    /** The restored service's pid, once failed over. */
+    public Optional<Integer> restoredPid() throws IOException {
+        return status("backup").map(s -> s.get("failover")).filter(f -> f instanceof Json)
+                .map(f -> ((Long) ((Json) f).get("restoredPid")).intValue());
+    }
+
+    public InetSocketAddress proxyAddress() {
+        return new InetSocketAddress("127.0.0.1", proxyPort);
+    }
+
+    public InetSocketAddress serviceAddress() {
+        return new InetSocketAddress("127.0.0.1", servicePort);
+    }
+
+    public long servicePid() {
+        return service.pid();
+    }
+
+    public Process protectProcess() {
+        return protect;
+    }
+
+    public Path logDir() {
+        return logDir;
+    }
+
+    public Path storeDir() {
+        return storeDir;
+    }
+
+    public int controlPort() {
+        return controlPort;
+    }
+
+    public int backupPort() {
+        return backupPort;
+    }
+
+    public Path runDir() {
+        return runDir;
+    }
+
+    /** Ends every process this cluster started (and the restored service), by pid, and reaps them. */
+    @Override
+    public void close() {
+        try {
+            Optional<Integer> restored = backup != null ? restoredPid() : Optional.empty();
+            if (restored.isPresent()) {
+                int pid = restored.get();
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                // the backup daemon is its parent (a child subreaper) and reaps it; wait until the pid is free
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (Files.exists(Path.of("/proc/" + pid)) && System.nanoTime() < deadline) Thread.sleep(20);
+            }
+        } catch (IOException | InterruptedException e) {
+            // best effort: continue ending the rest
+        }
+        if (service != null) service.close();
+        for (Process p : daemons) p.destroy();
+        for (Process p : daemons) {
+            try {
+                if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    p.waitFor();
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Deletes the cluster's directory (stores, logs). */
+    public void deleteFiles() throws IOException {
+        if (!Files.exists(opts.baseDir())) return;
+        try (Stream<Path> s = Files.walk(opts.baseDir())) {
+            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
+        }
+    }
+
+    static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    static int[] freePorts(int n) throws IOException {
+        int[] ports = new int[n];
+        List<ServerSocket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+                held.add(s);
+                ports[i] = s.getLocalPort();
+            }
+        } finally {
+            for (ServerSocket s : held) s.close();
+        }
+        return ports;
+    }
+}
