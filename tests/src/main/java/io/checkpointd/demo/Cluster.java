@@ -150,20 +150,47 @@ public final class Cluster implements AutoCloseable {
         }
     }
 
-    /** The latest status published by the daemon of {@code role} ("primary", "backup", "proxy"). */
+    /**
+     * The latest status published by the daemon of {@code role} ("primary", "backup", "proxy"): a live daemon's
+     * file wins over the file a killed one left behind; among equals, the most recently updated.
+     */
     public Optional<Json> status(String role) throws IOException {
+        Json best = null;
+        boolean bestAlive = false;
+        long bestUpdated = Long.MIN_VALUE;
         try (Stream<Path> s = Files.list(runDir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
                 if (!n.startsWith(role + "-") || !n.endsWith(".json")) continue;
+                Json j;
                 try {
-                    return Optional.of((Json) Json.parse(Files.readString(p, StandardCharsets.UTF_8)));
-                } catch (RuntimeException e) {
-                    return Optional.empty();
+                    j = (Json) Json.parse(Files.readString(p, StandardCharsets.UTF_8));
+                } catch (IOException | RuntimeException e) {
+                    continue; // being replaced
+                }
+                boolean alive = j.get("pid") instanceof Long pid && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+                long updated = j.get("updatedAt") instanceof Long u ? u : 0;
+                if (best == null || (alive && !bestAlive) || (alive == bestAlive && updated > bestUpdated)) {
+                    best = j;
+                    bestAlive = alive;
+                    bestUpdated = updated;
                 }
             }
         }
-        return Optional.empty();
+        return Optional.ofNullable(best);
+    }
+
+    /** Waits until a live daemon of {@code role} has published its status. */
+    public Json awaitLiveStatus(String role, Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Optional<Json> s = status(role);
+            if (s.isPresent() && s.get().get("pid") instanceof Long pid && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                return s.get();
+            }
+            if (System.nanoTime() - deadline > 0) throw new IOException("no live " + role + " status within " + max);
+            Thread.sleep(20);
+        }
     }
 
     /** SIGKILLs the primary: the protected service and its checkpointd daemon, and reaps both. */

@@ -1,0 +1,72 @@
+package io.checkpointd.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.demo.VerificationResult;
+import io.checkpointd.protocol.status.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Backup crash: SIGKILL the backup while it receives an epoch (seen by the half-written epoch it leaves), restart
+ * it on the same store: it keeps its last committed epoch, the primary resynchronises, and a later failover
+ * restores a process holding every acknowledged write.
+ */
+class BackupCrashTest {
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
+    Path tmp;
+
+    @BeforeEach
+    void requirements() {
+        E2eSupport.assumeRootAndCriu();
+    }
+
+    @Test
+    @Timeout(240)
+    void aBackupKilledMidEpochRestartsWithItsCommittedEpochAndCanStillFailOver() throws Exception {
+        Random rnd = new Random();
+        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(50)));
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50))) {
+            load.start();
+            int midEpochKills = 0;
+            for (int attempt = 0; attempt < 12 && midEpochKills < 2; attempt++) {
+                Thread.sleep(300 + rnd.nextInt(700));
+                long committedBefore = ((Number) c.status("backup").orElseThrow().get("committedEpoch")).longValue();
+                c.killBackup();
+                if (halfWrittenEpoch(c.storeDir())) midEpochKills++;
+                c.restartBackup();
+                Json after = c.awaitLiveStatus("backup", Duration.ofSeconds(10));
+                long committedAfter = ((Number) after.get("committedEpoch")).longValue();
+                assertThat(committedAfter).as("the restarted backup keeps its committed epoch" + E2eSupport.logs(c))
+                        .isGreaterThanOrEqualTo(committedBefore);
+                long acked = ((Number) c.status("primary").orElseThrow().get("lastAckedEpoch")).longValue();
+                c.awaitAckedEpoch(acked + 1, Duration.ofSeconds(60));
+            }
+            assertThat(midEpochKills).as("the backup was killed while receiving an epoch").isPositive();
+            Thread.sleep(500);
+            c.killPrimary();
+            c.awaitFailover(Duration.ofSeconds(60));
+            load.stop();
+            load.awaitTermination(Duration.ofSeconds(30));
+            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+            assertThat(v.ok()).as(v.summary() + E2eSupport.logs(c)).isTrue();
+        }
+    }
+
+    /** An epoch being received leaves its temp log file behind when the backup dies. */
+    private static boolean halfWrittenEpoch(Path store) throws Exception {
+        try (Stream<Path> s = Files.list(store.resolve("log"))) {
+            return s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp"));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.checkpointd.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.linux.proc.ProcessIdentity;
+import io.checkpointd.primary.ship.ReplicationClient;
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameCodec;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.control.ControlRejectedException;
+import io.checkpointd.protocol.control.ProxyControlClient;
+import io.checkpointd.protocol.replication.EpochBegin;
+import io.checkpointd.protocol.replication.Hello;
+import io.checkpointd.protocol.status.Json;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/** After a failover, the old primary's generation reaches neither the backup's store nor any client. */
+class StaleGenerationTest {
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
+    Path tmp;
+
+    @BeforeEach
+    void requirements() {
+        E2eSupport.assumeRootAndCriu();
+    }
+
+    @Test
+    @Timeout(120)
+    void theOldGenerationIsFencedEverywhere() throws Exception {
+        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)));
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+            load.start();
+            Thread.sleep(1000);
+            c.killPrimary();
+            Json failed = c.awaitFailover(Duration.ofSeconds(60));
+            assertThat(((Json) failed.get("failover")).get("generation")).isEqualTo(2L);
+            Thread.sleep(500);
+            load.stop();
+            load.awaitTermination(Duration.ofSeconds(30));
+            Json before = c.status("backup").orElseThrow();
+            InetSocketAddress backup = new InetSocketAddress("127.0.0.1", c.backupPort());
+
+            // the old primary reconnecting is told it is fenced
+            Hello old = new Hello(1, 99999, 1, ProcessIdentity.currentBootId(), "");
+            assertThatThrownBy(() -> ReplicationClient.connect(backup, old, Duration.ofMillis(100), Duration.ofSeconds(5), new Ignore()))
+                    .isInstanceOf(ReplicationClient.FencedException.class);
+
+            // raw frames of generation 1 (handshake, then an epoch) change nothing and are answered FENCED / cut off
+            try (Socket s = new Socket(backup.getAddress(), backup.getPort())) {
+                s.setSoTimeout(5000);
+                ByteBuf buf = Unpooled.buffer();
+                FrameCodec.encode(new Frame(FrameType.HELLO, 1, 0, old.encode()), buf);
+                FrameCodec.encode(new Frame(FrameType.EPOCH_BEGIN, 1, 10_000, new EpochBegin(EpochBegin.FULL, 0, 0).encode()), buf);
+                byte[] bytes = new byte[buf.readableBytes()];
+                buf.readBytes(bytes);
+                s.getOutputStream().write(bytes);
+                InputStream in = s.getInputStream();
+                byte[] reply = in.readNBytes(FrameCodec.HEADER + FrameCodec.TRAILER);
+                Frame f = FrameCodec.decode(Unpooled.wrappedBuffer(reply));
+                assertThat(f.type()).isEqualTo(FrameType.FENCED);
+                assertThat(in.read()).as("connection closed after FENCED").isEqualTo(-1);
+            }
+            Json after = c.status("backup").orElseThrow();
+            assertThat(after.get("committedEpoch")).isEqualTo(before.get("committedEpoch"));
+            assertThat(after.get("committedGeneration")).isEqualTo(before.get("committedGeneration"));
+
+            // the proxy refuses the old generation's seal and release
+            try (ProxyControlClient proxy = ProxyControlClient.connect(new InetSocketAddress("127.0.0.1", c.controlPort()), Duration.ofSeconds(2))) {
+                assertThatThrownBy(() -> proxy.seal(1, 10_000, Duration.ofSeconds(2))).isInstanceOf(ControlRejectedException.class);
+                proxy.release(1, 10_000);
+                assertThatThrownBy(() -> proxy.sync(Duration.ofSeconds(2))).isInstanceOf(ControlRejectedException.class);
+            }
+            Thread.sleep(400);
+            Json proxyStatus = c.status("proxy").orElseThrow();
+            assertThat(proxyStatus.get("generation")).isEqualTo(2L);
+            assertThat(((Number) proxyStatus.get("rejectedControlMessages")).longValue()).isGreaterThanOrEqualTo(2);
+            assertThat(load.verify(c.proxyAddress(), Duration.ofSeconds(30)).ok()).isTrue();
+        }
+    }
+
+    private static final class Ignore implements ReplicationClient.Listener {
+        @Override
+        public void acked(long generation, long epoch) {
+        }
+
+        @Override
+        public void nacked(long epoch, String reason) {
+        }
+
+        @Override
+        public void fenced(long fencedGeneration) {
+        }
+
+        @Override
+        public void disconnected() {
+        }
+    }
+}
