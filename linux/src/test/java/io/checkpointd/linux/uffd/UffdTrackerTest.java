@@ -68,6 +68,28 @@ class UffdTrackerTest {
         assertThat(p.exitValue()).isZero();
     }
 
+    @Test
+    void tracksEveryWritablePrivateVmaOfALiveJvm() throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.uffdWriteProtect().isAvailable(), () -> Features.uffdWriteProtect().toString());
+        Children.Grandchild g = children.javaGrandchild(MemoryChild.class);
+        BufferedReader out = g.stdout();
+        long base = Long.parseUnsignedLong(Children.readLineStartingWith(out, "ADDR ").split(" ")[1], 16);
+        try (UffdTracker tracker = UffdTracker.attach(g.pid())) {
+            assertThat(tracker.trackWritablePrivate()).as("VMAs that failed to register").isEmpty();
+            assertThat(tracker.tracked()).isNotEmpty();
+            stopped(g.pid(), () -> tracker.collectWritten()); // epoch 0: start clean
+            Children.send(g.shell(), "w 4096 9");
+            assertThat(Children.readLineStartingWith(out, "ok")).isEqualTo("ok");
+            List<PagemapScan.PageRegion> written = stopped(g.pid(), () -> tracker.collectWritten());
+            // The JVM's own threads write too; the test's page must be among them.
+            assertThat(written).anyMatch(r -> r.start() <= base + 4096 && base + 4096 < r.end());
+        }
+        Children.send(g.shell(), "q");
+        assertThat(g.shell().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(g.shell().exitValue()).as("the JVM ran on normally and exited 0").isZero();
+    }
+
     interface Scan<T> {
         T run() throws Exception;
     }
