@@ -44,19 +44,19 @@ class UffdTrackerTest {
             tracker.track(base, end);
             assertThat(smapsFlags(pid, base)).contains("uw");
 
-            assertThat(stopped(pid, () -> tracker.collectWritten())).as("nothing written yet").isEmpty();
+            assertThat(stopped(pid, () -> tracker.collectWritten().written())).as("nothing written yet").isEmpty();
 
             int offset = 2 * 4096 + 8;
             Children.send(p, "w " + offset + " 42");
             assertThat(Children.readLineStartingWith(out, "ok")).isEqualTo("ok");
 
-            List<PagemapScan.PageRegion> written = stopped(pid, () -> tracker.collectWritten());
+            List<PagemapScan.PageRegion> written = stopped(pid, () -> tracker.collectWritten().written());
             assertThat(written).hasSize(1);
             assertThat(written.get(0).start()).isEqualTo(base + 2 * 4096);
             assertThat(written.get(0).end()).isEqualTo(base + 3 * 4096);
             assertThat(written.get(0).categories() & PagemapScan.PAGE_IS_WRITTEN).isNotZero();
 
-            assertThat(stopped(pid, () -> tracker.collectWritten())).as("re-protected by the first scan").isEmpty();
+            assertThat(stopped(pid, () -> tracker.collectWritten().written())).as("re-protected by the first scan").isEmpty();
 
             // The child still works normally under tracking.
             Children.send(p, "w 0 1");
@@ -78,16 +78,39 @@ class UffdTrackerTest {
         try (UffdTracker tracker = UffdTracker.attach(g.pid())) {
             assertThat(tracker.trackWritablePrivate()).as("VMAs that failed to register").isEmpty();
             assertThat(tracker.tracked()).isNotEmpty();
-            stopped(g.pid(), () -> tracker.collectWritten()); // epoch 0: start clean
+            stopped(g.pid(), () -> tracker.collectWritten().written()); // epoch 0: start clean
             Children.send(g.shell(), "w 4096 9");
             assertThat(Children.readLineStartingWith(out, "ok")).isEqualTo("ok");
-            List<PagemapScan.PageRegion> written = stopped(g.pid(), () -> tracker.collectWritten());
+            List<PagemapScan.PageRegion> written = stopped(g.pid(), () -> tracker.collectWritten().written());
             // The JVM's own threads write too; the test's page must be among them.
             assertThat(written).anyMatch(r -> r.start() <= base + 4096 && base + 4096 < r.end());
         }
         Children.send(g.shell(), "q");
         assertThat(g.shell().waitFor(10, TimeUnit.SECONDS)).isTrue();
         assertThat(g.shell().exitValue()).as("the JVM ran on normally and exited 0").isZero();
+    }
+
+    @Test
+    void aReplacedMappingIsReportedAsNotTrackedWithoutLosingOtherWrites() throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.uffdWriteProtect().isAvailable(), () -> Features.uffdWriteProtect().toString());
+        Children.Grandchild g = children.javaGrandchild(MemoryChild.class);
+        BufferedReader out = g.stdout();
+        String[] addr = Children.readLineStartingWith(out, "ADDR ").split(" ");
+        long base = Long.parseUnsignedLong(addr[1], 16);
+        long end = base + Integer.parseInt(addr[2]);
+        try (UffdTracker tracker = UffdTracker.attach(g.pid())) {
+            long mid = base + 16 * 4096;
+            tracker.track(base, mid);
+            tracker.track(mid, end);
+            Children.send(g.shell(), "w 8 1");           // registered page of the first range
+            Children.send(g.shell(), "remap " + (20 * 4096)); // replaces a page of the second range: unregistered now
+            Children.send(g.shell(), "w " + (17 * 4096) + " 1"); // registered page of the second range
+            for (int i = 0; i < 3; i++) Children.readLineStartingWith(out, "ok");
+            UffdTracker.Epoch e = stopped(g.pid(), tracker::collectWritten);
+            assertThat(e.notTracked()).extracting(PagemapScan.PageRegion::start).containsExactly(mid);
+            assertThat(e.written()).extracting(PagemapScan.PageRegion::start).containsExactly(base, base + 17 * 4096);
+        }
     }
 
     interface Scan<T> {
