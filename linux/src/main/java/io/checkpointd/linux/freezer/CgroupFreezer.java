@@ -109,11 +109,7 @@ abstract class CgroupFreezer implements Freezer {
         } catch (IOException e) {
             if (failure == null) failure = e; else failure.addSuppressed(e);
         }
-        try {
-            Files.deleteIfExists(dir.getParent()); // only succeeds when no other process is being frozen
-        } catch (IOException ignored) {
-            // another freezer still uses checkpointd/
-        }
+        // The shared parent checkpointd/ stays: removing it would race with another freezer's mkdir of its child.
         if (failure != null) throw failure;
     }
 

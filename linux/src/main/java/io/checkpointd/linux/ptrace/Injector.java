@@ -7,6 +7,7 @@ import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,11 +26,15 @@ import org.slf4j.LoggerFactory;
  * Not handled: a target already in group-stop (SIGSTOP) is resumed for the single step, then stopped state is
  * whatever the kernel leaves after detach.
  *
- * <p>Like all ptrace use, every call must come from the thread that created the injector.
+ * <p>Like all ptrace use, every call must come from the thread that created the injector. Do not inject into a
+ * {@code ProcessBuilder} child of this JVM: the JDK's reaper thread may consume its ptrace stops (see
+ * {@link Ptrace#waitStop(int, Duration)}).
  */
 public final class Injector implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Injector.class);
     private static final int MAX_STEPS = 16;
+    /** A stop after PTRACE_INTERRUPT or one instruction comes in microseconds; far longer means it was lost. */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
 
     private final int pid;
     private final int tid;
@@ -58,7 +63,7 @@ public final class Injector implements AutoCloseable {
         boolean ok = false;
         try {
             Ptrace.interrupt(tid);
-            WaitStatus st = Ptrace.waitStop(tid);
+            WaitStatus st = Ptrace.waitStop(tid, STOP_TIMEOUT);
             if (!st.stopped()) throw new IOException("tid " + tid + " did not stop: " + st);
             // A plain signal-delivery-stop (event 0, not our trap) may come first: keep its signal for later.
             int pending = st.ptraceEvent() == 0 && st.stopSig() != Syscalls.SIGTRAP ? st.stopSig() : 0;
@@ -99,7 +104,7 @@ public final class Injector implements AutoCloseable {
             for (int step = 0; step < MAX_STEPS; step++) {
                 Ptrace.setRegs(tid, r);
                 Ptrace.singleStep(tid, 0);
-                WaitStatus st = Ptrace.waitStop(tid);
+                WaitStatus st = Ptrace.waitStop(tid, STOP_TIMEOUT);
                 if (!st.stopped()) throw new IOException("tid " + tid + " left ptrace during injection: " + st);
                 UserRegs after = Ptrace.getRegs(tid);
                 if (after.rip() == syscallInsn + 2) return after.rax();

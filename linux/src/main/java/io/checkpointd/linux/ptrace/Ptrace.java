@@ -6,6 +6,10 @@ import com.sun.jna.Pointer;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.Syscalls;
 import io.checkpointd.linux.WaitStatus;
+import io.checkpointd.linux.proc.ProcFs;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Checked {@code ptrace(2)} requests on one thread ({@code tid}). Uses {@code PTRACE_SEIZE} rather than
@@ -39,6 +43,29 @@ public final class Ptrace {
     /** {@code waitpid(tid, __WALL)}: waits for the next state change of a traced thread (threads need {@code __WALL}). */
     public static WaitStatus waitStop(int tid) throws SyscallException {
         return Syscalls.waitpid(tid, Syscalls.__WALL);
+    }
+
+    /**
+     * Like {@link #waitStop(int)} but gives up after {@code timeout}: polls {@code waitpid(WNOHANG)} so a lost
+     * notification cannot hang the caller. One way to lose it: the target is a child this JVM started with
+     * {@code ProcessBuilder}; the JDK's process-reaper thread then waits for it too and, being in the tracer's
+     * thread group, can consume the ptrace stop. Trace processes that are not this JVM's own children.
+     */
+    public static WaitStatus waitStop(int tid, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 20_000; // 20 us, doubling to 1 ms: a stop after INTERRUPT or a single step takes microseconds
+        while (true) {
+            WaitStatus st = Syscalls.waitpid(tid, Syscalls.__WALL | Syscalls.WNOHANG);
+            if (st.pid() != 0) return st;
+            if (System.nanoTime() - deadline > 0) {
+                String state = ProcFs.statusField(tid, "State").orElse("?");
+                throw new IOException("tid " + tid + ": no ptrace stop reported within " + timeout.toMillis() + " ms (State "
+                        + state + (state.startsWith("t") ? "; stopped, so another thread of this JVM took the notification:"
+                        + " is the target a ProcessBuilder child of this JVM?" : "") + ")");
+            }
+            LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 1_000_000);
+        }
     }
 
     /** {@code PTRACE_GETREGS}. */

@@ -81,6 +81,22 @@ public final class PagemapScan implements AutoCloseable {
     public List<PageRegion> scan(long start, long end, long flags, long categoryMask, long categoryAnyofMask,
             long categoryInverted, long returnMask) throws SyscallException {
         List<PageRegion> out = new ArrayList<>();
+        scan(start, end, flags, categoryMask, categoryAnyofMask, categoryInverted, returnMask, out);
+        return out;
+    }
+
+    /**
+     * Like {@link #scan(long, long, long, long, long, long, long)} but appends to {@code out}, which keeps what
+     * was reported even if the call then fails.
+     *
+     * <p>Why: when a call fails midway (e.g. {@code EPERM} from {@link #PM_SCAN_CHECK_WPASYNC} on reaching an
+     * unregistered VMA), the kernel has already re-protected the pages it walked with
+     * {@link #PM_SCAN_WP_MATCHING}, and copied their regions to the vector, but returns only {@code -1}: the
+     * count is lost. The vector is zeroed before every call so those regions are recovered (up to the first
+     * all-zero entry) instead of being lost as writes.
+     */
+    public void scan(long start, long end, long flags, long categoryMask, long categoryAnyofMask,
+            long categoryInverted, long returnMask, List<PageRegion> out) throws SyscallException {
         long from = start;
         while (from < end) {
             arg.clear();
@@ -95,20 +111,27 @@ public final class PagemapScan implements AutoCloseable {
             arg.setLong(72, categoryMask);
             arg.setLong(80, categoryAnyofMask);
             arg.setLong(88, returnMask);
+            vec.clear();
             int n = UffdLib.INSTANCE.ioctl(fd.fd(), PAGEMAP_SCAN, arg);
             if (n < 0) {
-                throw new SyscallException("ioctl(PAGEMAP_SCAN)", Native.getLastError(),
-                        String.format("pid %d range 0x%x-0x%x", pid, from, end));
+                int errno = Native.getLastError();
+                for (int i = 0; i < VEC_LEN; i++) {
+                    PageRegion r = region(i);
+                    if (r.end() == 0) break;
+                    out.add(r);
+                }
+                throw new SyscallException("ioctl(PAGEMAP_SCAN)", errno, String.format("pid %d range 0x%x-0x%x", pid, from, end));
             }
-            for (int i = 0; i < n; i++) {
-                long o = (long) i * PAGE_REGION_SIZE;
-                out.add(new PageRegion(vec.getLong(o), vec.getLong(o + 8), vec.getLong(o + 16)));
-            }
+            for (int i = 0; i < n; i++) out.add(region(i));
             long walkEnd = arg.getLong(32);
             if (walkEnd <= from) break; // no progress: avoid spinning (should not happen)
             from = walkEnd;
         }
-        return out;
+    }
+
+    private PageRegion region(int i) {
+        long o = (long) i * PAGE_REGION_SIZE;
+        return new PageRegion(vec.getLong(o), vec.getLong(o + 8), vec.getLong(o + 16));
     }
 
     /**
@@ -117,8 +140,18 @@ public final class PagemapScan implements AutoCloseable {
      * @param reprotect also write-protect them again ({@link #PM_SCAN_WP_MATCHING}), starting a new epoch
      */
     public List<PageRegion> written(long start, long end, boolean reprotect) throws SyscallException {
+        List<PageRegion> out = new ArrayList<>();
+        written(start, end, reprotect, out);
+        return out;
+    }
+
+    /**
+     * {@link #written(long, long, boolean)} appending to {@code out}; fails with {@code EPERM} if part of the
+     * range is not registered for async write-protect, with what was reported before that kept in {@code out}.
+     */
+    public void written(long start, long end, boolean reprotect, List<PageRegion> out) throws SyscallException {
         long flags = reprotect ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : PM_SCAN_CHECK_WPASYNC;
-        return scan(start, end, flags, PAGE_IS_WRITTEN, 0, 0, PAGE_IS_WRITTEN);
+        scan(start, end, flags, PAGE_IS_WRITTEN, 0, 0, PAGE_IS_WRITTEN, out);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.checkpointd.linux.uffd;
 
+import io.checkpointd.linux.Errno;
 import io.checkpointd.linux.FileDescriptor;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.Syscalls;
@@ -117,13 +118,39 @@ public final class UffdTracker implements AutoCloseable {
     }
 
     /**
-     * The pages written since the last call (or since {@link #track}), re-protecting them. The target should be
-     * stopped (freezer or SIGSTOP) so the result is one consistent epoch.
+     * One epoch's scan result.
+     *
+     * @param written    pages written since the previous scan (now write-protected again)
+     * @param notTracked tracked ranges that now contain memory not registered for async WP (the mapping was
+     *                   replaced, e.g. munmap + mmap, or grown): writes there are invisible, so the caller must
+     *                   copy these ranges whole and re-track them. Their registered parts are in {@code written}.
      */
-    public List<PagemapScan.PageRegion> collectWritten() throws SyscallException {
-        List<PagemapScan.PageRegion> out = new ArrayList<>();
-        for (Map.Entry<Long, Long> r : tracked.entrySet()) out.addAll(pagemap.written(r.getKey(), r.getValue(), true));
-        return out;
+    public record Epoch(List<PagemapScan.PageRegion> written, List<PagemapScan.PageRegion> notTracked) {
+    }
+
+    /**
+     * The pages written since the last call (or since {@link #track}), re-protecting them. The target should be
+     * stopped (freezer or SIGSTOP) so the result is one consistent epoch. A range that fails the
+     * {@code PM_SCAN_CHECK_WPASYNC} check does not abort the scan (pages of other ranges would already be
+     * re-protected and so lost): it is scanned again without the check and reported in {@link Epoch#notTracked}.
+     */
+    public Epoch collectWritten() throws SyscallException {
+        List<PagemapScan.PageRegion> written = new ArrayList<>();
+        List<PagemapScan.PageRegion> notTracked = new ArrayList<>();
+        for (Map.Entry<Long, Long> r : tracked.entrySet()) {
+            long start = r.getKey(), end = r.getValue();
+            try {
+                pagemap.written(start, end, true, written); // keeps what the failed call reported
+            } catch (SyscallException e) {
+                if (e.errno() != Errno.EPERM) throw e;
+                // Without the check the kernel skips unregistered VMAs and reports/re-protects the rest; pages
+                // the failed call already re-protected were salvaged into `written` and are not reported twice.
+                pagemap.scan(start, end, PagemapScan.PM_SCAN_WP_MATCHING, PagemapScan.PAGE_IS_WRITTEN, 0, 0,
+                        PagemapScan.PAGE_IS_WRITTEN, written);
+                notTracked.add(new PagemapScan.PageRegion(start, end, 0));
+            }
+        }
+        return new Epoch(written, notTracked);
     }
 
     /** Written pages of one range, re-protecting them. */
