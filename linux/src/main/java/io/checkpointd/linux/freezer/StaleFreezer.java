@@ -10,9 +10,6 @@ import java.nio.file.Path;
  * the same host, thaws and removes it before fencing the old process.
  */
 public final class StaleFreezer {
-    static final Path V1_ROOT = Path.of("/sys/fs/cgroup/freezer");
-    static final Path V2_ROOT = Path.of("/sys/fs/cgroup");
-
     private StaleFreezer() {
     }
 
@@ -23,31 +20,43 @@ public final class StaleFreezer {
      */
     public static boolean release(int pid) throws IOException {
         boolean found = false;
-        Path v1 = V1_ROOT.resolve(CgroupFreezer.PARENT).resolve(Integer.toString(pid));
-        if (Files.isDirectory(v1)) {
-            Files.writeString(v1.resolve("freezer.state"), "THAWED");
-            found = true;
-        }
-        Path v2 = V2_ROOT.resolve(CgroupFreezer.PARENT).resolve(Integer.toString(pid));
-        if (Files.exists(v2.resolve("cgroup.freeze"))) {
-            Files.writeString(v2.resolve("cgroup.freeze"), "0");
-            found = true;
+        for (Path dir : dirs(pid)) {
+            if (Files.exists(dir.resolve("freezer.state"))) {
+                Files.writeString(dir.resolve("freezer.state"), "THAWED");
+                found = true;
+            } else if (Files.exists(dir.resolve("cgroup.freeze"))) {
+                Files.writeString(dir.resolve("cgroup.freeze"), "0");
+                found = true;
+            }
         }
         return found;
     }
 
-    /** Removes the (thawed) cgroup of {@code pid} if no task is left in it; true if nothing remains. */
-    public static boolean removeIfEmpty(int pid) {
-        boolean gone = true;
-        for (Path root : new Path[] {V1_ROOT, V2_ROOT}) {
-            Path dir = root.resolve(CgroupFreezer.PARENT).resolve(Integer.toString(pid));
-            if (!Files.isDirectory(dir)) continue;
-            try {
-                Files.delete(dir); // rmdir of a cgroup: fails with EBUSY while tasks remain
-            } catch (IOException e) {
-                gone = false;
+    /**
+     * Removes the (thawed) cgroup of {@code pid}, waiting up to {@code max} for killed tasks to leave it (they do so
+     * lazily as they exit); true if nothing remains.
+     */
+    public static boolean remove(int pid, java.time.Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            boolean gone = true;
+            for (Path dir : dirs(pid)) {
+                if (!Files.isDirectory(dir)) continue;
+                try {
+                    Files.delete(dir); // rmdir of a cgroup: fails with EBUSY while tasks remain
+                } catch (IOException e) {
+                    gone = false;
+                }
             }
+            if (gone || System.nanoTime() - deadline > 0) return gone;
+            Thread.sleep(10);
         }
-        return gone;
+    }
+
+    private static java.util.List<Path> dirs(int pid) {
+        java.util.List<Path> l = new java.util.ArrayList<>();
+        FreezerKind.v1Root().ifPresent(r -> l.add(r.resolve(CgroupFreezer.PARENT).resolve(Integer.toString(pid))));
+        FreezerKind.v2Root().ifPresent(r -> l.add(r.resolve(CgroupFreezer.PARENT).resolve(Integer.toString(pid))));
+        return l;
     }
 }

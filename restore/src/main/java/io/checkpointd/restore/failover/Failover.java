@@ -116,7 +116,7 @@ public final class Failover {
             log.warn("failover: the old service (pid {}) still runs on this host: killing it", pid);
             Reaper.killAndReap(pid, Duration.ofSeconds(5));
         }
-        StaleFreezer.removeIfEmpty(pid);
+        if (!StaleFreezer.remove(pid, Duration.ofSeconds(2))) log.warn("failover: the old freezer cgroup of pid {} is still busy; left in place", pid);
     }
 
     private void awaitAccepting(InetSocketAddress service) throws IOException, InterruptedException {
