@@ -32,6 +32,10 @@ public final class Cluster implements AutoCloseable {
             return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs);
         }
 
+        public Options withHeartbeatTimeout(Duration t) {
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs);
+        }
+
         public Options withBackupJvmArgs(List<String> args) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, args);
         }
@@ -199,6 +203,12 @@ public final class Cluster implements AutoCloseable {
         protect.destroyForcibly();
         service.process().waitFor();
         protect.waitFor();
+    }
+
+    /** SIGKILLs only the protected service (its checkpointd daemon stays) and reaps it. */
+    public void killService() throws InterruptedException {
+        service.process().destroyForcibly();
+        service.process().waitFor();
     }
 
     /** SIGKILLs the backup daemon and reaps it. */

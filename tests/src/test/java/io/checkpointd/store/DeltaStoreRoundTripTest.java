@@ -97,6 +97,42 @@ class DeltaStoreRoundTripTest {
         assertThat(ImageStore.open(tmp.resolve("store")).fencedGeneration()).isEqualTo(2);
     }
 
+    @Test
+    void debrisOfACrashAtAnyStepOfACommitIsIgnoredAndRemovedAtOpen() throws Exception {
+        Random rnd = new Random(11);
+        FakeImage img = new FakeImage();
+        img.evolve(rnd);
+        Path storeDir = tmp.resolve("store");
+        ImageStore store = ImageStore.open(storeDir);
+        Path e1 = tmp.resolve("e1");
+        img.write(e1);
+        List<byte[]> p1 = new ArrayList<>();
+        commit(store, 1, 1, EpochBegin.FULL, p1, DeltaComputer.compute(null, e1, rec -> p1.add(rec.encode())));
+        img.evolve(rnd);
+        Path e2 = tmp.resolve("e2");
+        img.write(e2);
+        List<byte[]> p2 = new ArrayList<>();
+        DeltaComputer.Result r2 = DeltaComputer.compute(e1, e2, rec -> p2.add(rec.encode()));
+        // crash 1: while receiving epoch 2 (a half-written temp log); crash 2: after the rename, before STATE
+        ImageStore.EpochWriter w = store.begin(1, 2, new EpochBegin(1, 0, 0));
+        w.add(p2.get(0));
+        Files.write(storeDir.resolve("log/epoch-2.d"), new byte[] {0, 0, 0, 9, 1, 2});
+        Files.write(storeDir.resolve("STATE.tmp"), "garbage".getBytes());
+        Files.createDirectories(storeDir.resolve("base-99.tmp"));
+
+        ImageStore reopened = ImageStore.open(storeDir);
+        assertThat(reopened.committedEpoch()).isEqualTo(1);
+        assertSameImage(reopened, e1, "after crash debris");
+        try (Stream<Path> s = Files.list(storeDir.resolve("log"))) {
+            assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactly("epoch-1.d");
+        }
+        assertThat(storeDir.resolve("STATE.tmp")).doesNotExist();
+        assertThat(storeDir.resolve("base-99.tmp")).doesNotExist();
+        // and the epoch can then be received and committed for real
+        commit(reopened, 1, 2, 1, p2, r2);
+        assertSameImage(ImageStore.open(storeDir), e2, "epoch 2 after recovery");
+    }
+
     private static DeltaComputer.Result withRecords(DeltaComputer.Result r, int records) {
         return new DeltaComputer.Result(r.manifest(), r.imageBytes(), r.changedPages(), r.shippedFileBytes(), records);
     }

@@ -1,0 +1,56 @@
+package io.checkpointd.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.demo.VerificationResult;
+import io.checkpointd.protocol.status.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * When the protected process dies but its daemon lives, the primary reports it, tells the backup to take over
+ * (--on-exit failover, the default) and stops: the backup fails over long before its heartbeat timeout.
+ */
+class ServiceExitTest {
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
+    Path tmp;
+
+    @BeforeEach
+    void requirements() {
+        E2eSupport.assumeRootAndCriu();
+    }
+
+    @Test
+    @Timeout(120)
+    void theBackupTakesOverAtOnceWhenTheProtectedProcessExits() throws Exception {
+        Duration heartbeatTimeout = Duration.ofSeconds(30);
+        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(heartbeatTimeout));
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+            load.start();
+            Thread.sleep(1000);
+            long t0 = System.nanoTime();
+            c.killService();
+            assertThat(c.protectProcess().waitFor(20, TimeUnit.SECONDS)).as("protect stops" + E2eSupport.logs(c)).isTrue();
+            assertThat(c.protectProcess().exitValue()).isZero();
+            assertThat(Files.readString(c.logDir().resolve("protect.log"))).contains("exited; told the backup to take over");
+            Json backup = c.awaitFailover(Duration.ofSeconds(20));
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("failover did not wait for the heartbeat timeout")
+                    .isLessThan(heartbeatTimeout.dividedBy(2));
+            assertThat(Files.readString(c.logDir().resolve("backup.log"))).contains("reports its protected process exited");
+            Thread.sleep(500);
+            load.stop();
+            load.awaitTermination(Duration.ofSeconds(30));
+            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+            assertThat(v.ok()).as(v.summary() + "; " + backup + E2eSupport.logs(c)).isTrue();
+        }
+    }
+}
