@@ -10,6 +10,7 @@ import io.checkpointd.primary.capture.DeltaComputer;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.control.ControlRejectedException;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
@@ -186,7 +187,7 @@ public final class Primary implements AutoCloseable {
             throw new FreezeException("freeze failed: " + e.getMessage());
         }
         try {
-            if (proxy != null) proxy.seal(cfg.generation(), n, CONTROL_TIMEOUT);
+            if (cfg.proxyControl() != null) sealOutput(n);
             criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE)
                     .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
         } catch (CriuException e) {
@@ -205,6 +206,25 @@ public final class Primary implements AutoCloseable {
         prev = cur;
         prevEpoch = n;
         needFull = false;
+    }
+
+    /** Seals epoch n's output at the proxy, (re)connecting the control channel if it broke. */
+    private void sealOutput(long n) throws IOException {
+        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), CONTROL_TIMEOUT);
+        try {
+            proxy.seal(cfg.generation(), n, CONTROL_TIMEOUT);
+        } catch (ControlRejectedException e) {
+            throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
+        } catch (IOException e) {
+            ProxyControlClient broken = proxy;
+            proxy = null; // reconnect at the next epoch
+            try {
+                broken.close();
+            } catch (IOException ignored) {
+                // the connection is already broken
+            }
+            throw e;
+        }
     }
 
     private void ship(long n, Path base, Path cur, long pauseNanos) throws IOException, InterruptedException {
@@ -299,9 +319,10 @@ public final class Primary implements AutoCloseable {
             ackMs.add((System.nanoTime() - s.sentNanos()) / 1e6);
             lastAcked = Math.max(lastAcked, n);
             epochsAcked++;
-            if (proxy != null) {
+            ProxyControlClient p = proxy;
+            if (p != null) {
                 try {
-                    proxy.release(cfg.generation(), n);
+                    p.release(cfg.generation(), n);
                 } catch (IOException e) {
                     log.error("could not release epoch {} at the proxy: {}", n, e.getMessage());
                 }

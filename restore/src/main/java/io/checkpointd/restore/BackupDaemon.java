@@ -161,7 +161,8 @@ public final class BackupDaemon implements AutoCloseable {
         if (state != State.REPLICATING && state != State.WAITING) return;
         long noticed = System.nanoTime();
         if (store.committedEpoch() < 0) {
-            log.error("primary failed ({}) before any epoch was committed: nothing to restore", why);
+            log.error("primary failed ({}) before any epoch was committed: nothing to restore; waiting for a primary", why);
+            state = State.WAITING;
             return;
         }
         state = State.FAILING_OVER;

@@ -14,7 +14,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,8 +26,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReplicationSession extends SimpleChannelInboundHandler<Frame> {
     private static final Logger log = LoggerFactory.getLogger(ReplicationSession.class);
-    /** Bound on frames queued for the store thread before this connection stops reading (backpressure). */
-    static final int MAX_PENDING = 256, RESUME_PENDING = 64;
+    /** Bound on payload bytes queued for the store thread before this connection stops reading (backpressure). */
+    static final long MAX_PENDING_BYTES = 32L << 20, RESUME_PENDING_BYTES = 8L << 20;
 
     /** What the daemon decides and observes about sessions. */
     public interface Listener {
@@ -49,7 +49,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private final ImageStore store;
     private final ExecutorService storeThread;
     private final Listener listener;
-    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicLong pendingBytes = new AtomicLong();
     private final java.util.ArrayDeque<Frame> heldAcks = new java.util.ArrayDeque<>();
     private volatile Channel channel;
     private volatile Hello hello;
@@ -82,7 +82,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
         if (hello != null) listener.seen(this);
         if (f.type() == FrameType.HEARTBEAT) return;
-        if (pending.incrementAndGet() >= MAX_PENDING) ctx.channel().config().setAutoRead(false);
+        long size = f.payload().length + 64L;
+        if (pendingBytes.addAndGet(size) >= MAX_PENDING_BYTES) ctx.channel().config().setAutoRead(false);
         storeThread.execute(() -> {
             try {
                 handle(f);
@@ -95,7 +96,10 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                 abortEpoch();
                 ctx.close();
             } finally {
-                if (pending.decrementAndGet() <= RESUME_PENDING && !ctx.channel().config().isAutoRead()) {
+                // a frame the store just handled is news from the primary too: while reading is paused for
+                // backpressure, heartbeats wait in the socket, and a slow disk must not look like a dead primary
+                if (hello != null) listener.seen(this);
+                if (pendingBytes.addAndGet(-size) <= RESUME_PENDING_BYTES && !ctx.channel().config().isAutoRead()) {
                     ctx.channel().config().setAutoRead(true);
                 }
             }
