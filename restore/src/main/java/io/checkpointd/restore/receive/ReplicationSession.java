@@ -107,7 +107,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     }
 
     private void handle(Frame f) throws Exception {
-        if (!channel.isActive()) return;
+        // no isActive() check: a frame read before the connection closed still counts (a primary sends
+        // PRIMARY_EXIT and exits at once); the abort queued by channelInactive runs after it, in order
         if (hello == null) {
             if (f.type() != FrameType.HELLO) throw new ProtocolException("expected HELLO, got " + f.type());
             Hello h = Hello.decode(f.payload());
