@@ -45,6 +45,9 @@ class StaleGenerationTest {
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
             load.start();
             Thread.sleep(1000);
+            assertStatusReportsEveryRole(c);
+            assertThat(java.nio.file.Files.readString(c.logDir().resolve("protect.log")))
+                    .as("the first epoch's full sync shows its progress").containsPattern("full sync of pid \\d+ shipped: [0-9.]+ MB raw");
             c.killPrimary();
             Json failed = c.awaitFailover(Duration.ofSeconds(60));
             assertThat(((Json) failed.get("failover")).get("generation")).isEqualTo(2L);
@@ -90,6 +93,32 @@ class StaleGenerationTest {
             assertThat(((Number) proxyStatus.get("rejectedControlMessages")).longValue()).isGreaterThanOrEqualTo(2);
             assertThat(load.verify(c.proxyAddress(), Duration.ofSeconds(30)).ok()).isTrue();
         }
+    }
+
+    /** {@code checkpointd status --json} of a running cluster: one object with every daemon and its figures. */
+    private static void assertStatusReportsEveryRole(Cluster c) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        var cl = io.checkpointd.cli.Main.commandLine();
+        cl.setOut(new java.io.PrintWriter(out, true));
+        assertThat(cl.execute("status", "--run-dir", c.runDir().toString(), "--json")).isZero();
+        Json all = (Json) Json.parse(out.toString());
+        java.util.Map<String, Json> byRole = new java.util.HashMap<>();
+        for (Object o : (java.util.List<?>) all.get("daemons")) byRole.put((String) ((Json) o).get("role"), (Json) o);
+        assertThat(byRole).containsKeys("primary", "backup", "proxy");
+        Json p = byRole.get("primary");
+        assertThat(p.get("alive")).isEqualTo(true);
+        assertThat(p.get("state")).isEqualTo("protecting");
+        assertThat(((Number) p.get("lastAckedEpoch")).longValue()).isPositive();
+        for (String w : new String[] {"pauseMs", "ackMs", "capturedBytes", "shippedRawBytes", "shippedWireBytes"}) {
+            assertThat(((Json) p.get(w)).fields()).as(w).containsKeys("last", "p50", "p99", "max", "n");
+        }
+        assertThat(((Number) ((Json) p.get("pauseMs")).get("p50")).doubleValue()).isPositive();
+        Json b = byRole.get("backup");
+        assertThat(b.get("state")).isEqualTo("replicating");
+        assertThat(((Number) b.get("committedEpoch")).longValue()).isPositive();
+        assertThat(((Json) b.get("commitMs")).fields()).containsKeys("p50", "p99");
+        Json x = byRole.get("proxy");
+        assertThat(((Number) x.get("lastReleasedEpoch")).longValue()).isPositive();
     }
 
     private static final class Ignore implements ReplicationClient.Listener {
