@@ -296,6 +296,7 @@ public final class BackupDaemon implements AutoCloseable {
         storeThread.shutdown();
         try {
             storeThread.awaitTermination(5, TimeUnit.SECONDS);
+            store.close();
             lock.release();
             lockChannel.close();
         } catch (Exception e) {

@@ -43,6 +43,7 @@ class DeltaStoreRoundTripTest {
             commit(store, 1, epoch, prev == null ? EpochBegin.FULL : epoch - 1, payloads, r);
             assertThat(store.committedEpoch()).isEqualTo(epoch);
             if (epoch % 7 == 0) {
+                store.close();
                 store = ImageStore.open(tmp.resolve("store")); // as after a crash: replay from disk
             }
             assertSameImage(store, cur, "epoch " + epoch);
@@ -50,6 +51,7 @@ class DeltaStoreRoundTripTest {
             prev = cur;
         }
         assertThat(shippedPages).as("deltas ship changed pages only").isLessThan(totalPages / 2);
+        store.awaitCompaction();
         try (Stream<Path> s = Files.list(tmp.resolve("store/log"))) {
             assertThat(s.count()).as("compaction bounds the log").isLessThanOrEqualTo(32);
         }
@@ -77,6 +79,7 @@ class DeltaStoreRoundTripTest {
                 .isInstanceOf(EpochRejectedException.class).hasMessageContaining("no data for page");
         assertThat(store.committedEpoch()).isEqualTo(1);
         assertSameImage(store, e1, "after a rejected epoch");
+        store.close();
         assertSameImage(ImageStore.open(tmp.resolve("store")), e1, "reopened after a rejected epoch");
     }
 
@@ -94,6 +97,7 @@ class DeltaStoreRoundTripTest {
         assertThatThrownBy(() -> store.begin(1, 9, new EpochBegin(EpochBegin.FULL, 0, 0))).isInstanceOf(EpochRejectedException.class);
         store.fence(2);
         assertThatThrownBy(() -> store.begin(2, 6, new EpochBegin(5, 0, 0))).hasMessageContaining("fenced");
+        store.close();
         assertThat(ImageStore.open(tmp.resolve("store")).fencedGeneration()).isEqualTo(2);
     }
 
@@ -120,6 +124,7 @@ class DeltaStoreRoundTripTest {
         Files.write(storeDir.resolve("STATE.tmp"), "garbage".getBytes());
         Files.createDirectories(storeDir.resolve("base-99.tmp"));
 
+        store.close();
         ImageStore reopened = ImageStore.open(storeDir);
         assertThat(reopened.committedEpoch()).isEqualTo(1);
         assertSameImage(reopened, e1, "after crash debris");
@@ -130,6 +135,7 @@ class DeltaStoreRoundTripTest {
         assertThat(storeDir.resolve("base-99.tmp")).doesNotExist();
         // and the epoch can then be received and committed for real
         commit(reopened, 1, 2, 1, p2, r2);
+        reopened.close();
         assertSameImage(ImageStore.open(storeDir), e2, "epoch 2 after recovery");
     }
 

@@ -106,32 +106,56 @@ public final class DeltaComputer {
             throw new IOException(cur.pagesFileName() + " holds " + actual + " bytes, its pagemap describes " + expected);
         }
         Map<Long, Long> prevIndex = new HashMap<>();
-        MappedByteBuffer prevData = null;
-        FileChannel prevCh = null;
-        try (FileChannel curCh = expected == 0 ? null : FileChannel.open(curPages, StandardOpenOption.READ)) {
-            if (prevDir != null) {
-                Pagemap prev = Pagemap.parse(Files.readAllBytes(prevDir.resolve(pagemapName)));
-                Path prevPages = prevDir.resolve(prev.pagesFileName());
-                if (prev.presentPages() > 0 && Files.size(prevPages) == prev.presentPages() * Pagemap.PAGE_SIZE) {
-                    prev.forEachPresentPage(prevIndex::put);
-                    prevCh = FileChannel.open(prevPages, StandardOpenOption.READ);
-                    prevData = prevCh.map(FileChannel.MapMode.READ_ONLY, 0, prevCh.size());
-                }
+        PagesFile prevData = null;
+        if (prevDir != null) {
+            Pagemap prev = Pagemap.parse(Files.readAllBytes(prevDir.resolve(pagemapName)));
+            Path prevPages = prevDir.resolve(prev.pagesFileName());
+            if (prev.presentPages() > 0 && Files.size(prevPages) == prev.presentPages() * Pagemap.PAGE_SIZE) {
+                prev.forEachPresentPage(prevIndex::put);
+                prevData = PagesFile.map(prevPages);
             }
-            MappedByteBuffer curData = curCh == null ? null : curCh.map(FileChannel.MapMode.READ_ONLY, 0, expected);
-            Batch batch = new Batch(pagemapName, sink);
-            final MappedByteBuffer pd = prevData;
-            cur.forEachPresentPage((vaddr, idx) -> {
-                ByteBuffer page = curData.slice((int) (idx * Pagemap.PAGE_SIZE), Pagemap.PAGE_SIZE);
-                Long old = prevIndex.get(vaddr);
-                if (old == null || pd.slice((int) (old * Pagemap.PAGE_SIZE), Pagemap.PAGE_SIZE).mismatch(page) != -1) {
-                    batch.add(vaddr, page);
+        }
+        PagesFile curData = expected == 0 ? null : PagesFile.map(curPages);
+        Batch batch = new Batch(pagemapName, sink);
+        final PagesFile pd = prevData;
+        cur.forEachPresentPage((vaddr, idx) -> {
+            ByteBuffer page = curData.page(idx);
+            Long old = prevIndex.get(vaddr);
+            if (old == null || pd.page(old).mismatch(page) != -1) batch.add(vaddr, page);
+        });
+        batch.flush();
+        return new long[] {batch.pages, batch.records};
+    }
+
+    /**
+     * A pages image mapped read-only in 1 GiB windows (a single mapping cannot exceed 2 GiB, a JVM's image can);
+     * a window is a whole number of pages, so no page straddles two.
+     */
+    static final class PagesFile {
+        private static final int WINDOW_SHIFT = 30;
+        private final MappedByteBuffer[] windows;
+
+        private PagesFile(MappedByteBuffer[] windows) {
+            this.windows = windows;
+        }
+
+        static PagesFile map(Path file) throws IOException {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                long size = ch.size();
+                int n = (int) ((size + (1L << WINDOW_SHIFT) - 1) >>> WINDOW_SHIFT);
+                MappedByteBuffer[] w = new MappedByteBuffer[n];
+                for (int i = 0; i < n; i++) {
+                    long off = (long) i << WINDOW_SHIFT;
+                    w[i] = ch.map(FileChannel.MapMode.READ_ONLY, off, Math.min(1L << WINDOW_SHIFT, size - off));
                 }
-            });
-            batch.flush();
-            return new long[] {batch.pages, batch.records};
-        } finally {
-            if (prevCh != null) prevCh.close();
+                return new PagesFile(w); // mappings stay valid after the channel is closed
+            }
+        }
+
+        /** The 4 KiB of page {@code index}. */
+        ByteBuffer page(long index) {
+            long off = index * Pagemap.PAGE_SIZE;
+            return windows[(int) (off >>> WINDOW_SHIFT)].slice((int) (off & ((1L << WINDOW_SHIFT) - 1)), Pagemap.PAGE_SIZE);
         }
     }
 

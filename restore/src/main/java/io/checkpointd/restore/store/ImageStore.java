@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * An epoch is staged in a temp log file, verified (record count, digest, every page of the new image has data,
  * the manifest matches), fsynced, renamed, and only then named in STATE: a crash at any instant leaves STATE
  * naming a complete image. Every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
- * folded into a new base, so the store holds one image, not a pile that grows with time.
+ * folded into a new base in the background, so the store holds one image, not a pile that grows with time.
  */
 public final class ImageStore {
     private static final Logger log = LoggerFactory.getLogger(ImageStore.class);
@@ -47,6 +47,13 @@ public final class ImageStore {
     private ImagePlan plan;
     private long logBytes;
     private EpochWriter open;
+    private boolean compacting;
+    private boolean closed;
+    private final java.util.concurrent.ExecutorService compactor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "store-compactor");
+        t.setDaemon(true);
+        return t;
+    });
 
     private ImageStore(Path dir) {
         this.dir = dir;
@@ -224,24 +231,71 @@ public final class ImageStore {
         }
     }
 
-    private void maybeCompact() throws IOException {
+    /**
+     * Starts folding the log into a new base when it has grown enough, in the background: materializing reads only
+     * files the snapshot plan references, and the store lock is held just for the rename and the STATE switch.
+     */
+    private void maybeCompact() {
+        if (compacting || closed) return;
         if (state.log().size() < COMPACT_EPOCHS && (logBytes < 64L << 20 || logBytes < plan.imageBytes())) return;
+        compacting = true;
+        ImagePlan snapshot = plan; // plans are never mutated in place, so the snapshot stays valid
+        long epoch = state.epoch();
+        String base = state.base();
+        compactor.execute(() -> compact(snapshot, epoch, base));
+    }
+
+    private void compact(ImagePlan snapshot, long epoch, String baseBefore) {
         long t0 = System.nanoTime();
-        String name = "base-" + state.epoch();
+        String name = "base-" + epoch;
         Path tmp = dir.resolve(name + ".tmp");
-        deleteTree(tmp);
-        plan.materialize(tmp, true);
-        Path target = dir.resolve(name);
-        deleteTree(target);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        StoreState.fsyncDir(dir);
-        StoreState next = state.withBase(name, state.epoch());
-        next.write(dir);
-        state = next;
-        removeDebris();
-        plan = ImagePlan.ofBase(target);
-        logBytes = 0;
-        log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
+        try {
+            deleteTree(tmp);
+            snapshot.materialize(tmp, true);
+            synchronized (this) {
+                if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
+                    deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
+                    return;
+                }
+                Path target = dir.resolve(name);
+                deleteTree(target);
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+                StoreState.fsyncDir(dir);
+                StoreState next = state.withBase(name, epoch);
+                next.write(dir);
+                state = next;
+                removeDebris();
+                rebuildPlan(); // re-base the plan's references onto the new base and the remaining log
+            }
+            log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
+        } catch (IOException | RuntimeException e) {
+            // the committed image is untouched: STATE still names the old base and log
+            log.warn("compaction into {} failed (will retry later): {}", name, e.toString());
+            try {
+                deleteTree(tmp);
+            } catch (IOException ignored) {
+                // removed at the next open
+            }
+        } finally {
+            synchronized (this) {
+                compacting = false;
+                notifyAll();
+            }
+        }
+    }
+
+    /** Waits until no compaction runs (tests, and before close). */
+    public synchronized void awaitCompaction() throws InterruptedException {
+        while (compacting) wait();
+    }
+
+    /** Stops background compaction (waiting for a running one); the store must not be used afterwards. */
+    public void close() throws InterruptedException {
+        synchronized (this) {
+            closed = true;
+        }
+        awaitCompaction();
+        compactor.shutdown();
     }
 
     /** Removes base dirs, log files and temp files that {@link #state} does not name. */
