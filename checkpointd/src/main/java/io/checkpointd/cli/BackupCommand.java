@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -40,8 +41,8 @@ public final class BackupCommand implements Callable<Integer> {
             description = "where the restored service listens (default: as announced by the primary)")
     InetSocketAddress service;
 
-    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes")
-    Path runDir;
+    @Mixin
+    RunDirOption runDir;
 
     @Override
     public Integer call() throws Exception {
@@ -54,7 +55,7 @@ public final class BackupCommand implements Callable<Integer> {
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
         BackupDaemon d;
         try {
-            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir, null));
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null));
         } catch (IOException e) {
             throw new UsageException(e.getMessage());
         }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -62,8 +63,8 @@ public final class ProtectCommand implements Callable<Integer> {
     @Option(names = "--work-dir", paramLabel = "DIR", description = "scratch space for captures (default: /dev/shm/checkpointd)")
     Path workDir;
 
-    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes (default: $CHECKPOINTD_RUN_DIR or /run/checkpointd)")
-    Path runDir;
+    @Mixin
+    RunDirOption runDir;
 
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
@@ -78,7 +79,7 @@ public final class ProtectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
-                maxInFlight, onExit.equals("failover"), runDir);
+                maxInFlight, onExit.equals("failover"), runDir.path());
         Primary primary;
         try {
             primary = new Primary(cfg, out);

@@ -7,11 +7,11 @@ import io.checkpointd.proxy.ProxyConfig;
 import io.checkpointd.proxy.ProxyStats;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -54,8 +54,8 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--passthrough", description = "start unprotected: release output at once (until a generation change)")
     boolean passthrough;
 
-    @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes")
-    Path runDir;
+    @Mixin
+    RunDirOption runDir;
 
     @Override
     public Integer call() throws Exception {
@@ -76,7 +76,7 @@ public final class ProxyCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf("checkpointd: proxy listening on %s (control %s), upstream %s%n",
                 proxy.listenAddress(), proxy.controlAddress(), upstream);
         spec.commandLine().getOut().flush();
-        StatusFile status = new StatusFile(StatusFile.runDir(runDir), "proxy");
+        StatusFile status = new StatusFile(StatusFile.runDir(runDir.path()), "proxy");
         while (!done.await(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
             ProxyStats s = proxy.stats();
             status.publish(Json.object().put("role", "proxy").put("pid", ProcessHandle.current().pid())

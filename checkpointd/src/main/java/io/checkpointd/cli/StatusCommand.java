@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,12 +28,12 @@ public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object: {\"daemons\": [...]} (fields in docs/operations.md)")
     boolean json;
 
-    @Option(names = "--run-dir", paramLabel = "DIR", description = "where daemons publish status (default: $CHECKPOINTD_RUN_DIR or /run/checkpointd)")
-    Path runDir;
+    @Mixin
+    RunDirOption runDir;
 
     @Override
     public Integer call() throws IOException {
-        Path dir = StatusFile.runDir(runDir);
+        Path dir = StatusFile.runDir(runDir.path());
         List<Json> daemons = new ArrayList<>();
         if (Files.isDirectory(dir)) {
             try (Stream<Path> s = Files.list(dir)) {

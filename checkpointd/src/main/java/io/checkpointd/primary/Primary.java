@@ -18,6 +18,7 @@ import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
 import io.checkpointd.protocol.status.Window;
+import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -25,7 +26,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
@@ -127,7 +127,7 @@ public final class Primary implements AutoCloseable {
     /** Protects the process until it exits, the primary is fenced or stopped. @return an exit code */
     public int run() throws InterruptedException {
         try {
-            deleteTree(work);
+            ImageDirs.deleteTree(work);
             Files.createDirectories(work);
             freezer = Freezer.forProcess(cfg.pid());
         } catch (IOException e) {
@@ -191,10 +191,10 @@ public final class Primary implements AutoCloseable {
             criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE)
                     .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
         } catch (CriuException e) {
-            deleteTree(cur);
+            ImageDirs.deleteTree(cur);
             throw e;
         } catch (IOException e) {
-            deleteTree(cur);
+            ImageDirs.deleteTree(cur);
             throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
         } finally {
             freezer.thaw();
@@ -202,7 +202,7 @@ public final class Primary implements AutoCloseable {
         long pause = System.nanoTime() - t0;
         boolean full = needFull || prev == null;
         ship(n, full ? null : prev, cur, pause);
-        if (prev != null) deleteTree(prev);
+        if (prev != null) ImageDirs.deleteTree(prev);
         prev = cur;
         prevEpoch = n;
         needFull = false;
@@ -425,7 +425,7 @@ public final class Primary implements AutoCloseable {
             }
         }
         try {
-            deleteTree(work);
+            ImageDirs.deleteTree(work);
         } catch (IOException e) {
             log.warn("cleaning {}: {}", work, e.getMessage());
         }
@@ -456,13 +456,6 @@ public final class Primary implements AutoCloseable {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
         }
     }
 }

@@ -33,6 +33,9 @@ interface LibC extends Library {
     /** {@code int ioctl(int fd, unsigned long request, ...)} with an integer argument. */
     int ioctl(int fd, long request, long arg);
 
+    /** {@code int prctl(int option, unsigned long arg2, arg3, arg4, arg5)} */
+    int prctl(int option, long arg2, long arg3, long arg4, long arg5);
+
     /** {@code int open(const char *pathname, int flags)} */
     int open(String pathname, int flags);
 

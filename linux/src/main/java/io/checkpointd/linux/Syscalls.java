@@ -81,7 +81,16 @@ public final class Syscalls {
     }
 
     // <fcntl.h>
-    public static final int O_RDONLY = 0, O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+    public static final int O_RDONLY = 0, O_RDWR = 2, O_NONBLOCK = 04000, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
+    /** prctl options. */
+    public static final int PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37;
+
+    /** {@code prctl(2)} with one argument (a value or an address); returns its non-negative result. */
+    public static int prctl(String name, int option, long arg2) throws SyscallException {
+        int r = LibC.INSTANCE.prctl(option, arg2, 0, 0, 0);
+        if (r < 0) throw new SyscallException("prctl(" + name + ")", Native.getLastError());
+        return r;
+    }
 
     /** {@code open(2)} (always adds {@code O_CLOEXEC}): for files that need an fd rather than a Java stream, e.g. for an ioctl. */
     public static FileDescriptor open(String path, int flags) throws SyscallException {

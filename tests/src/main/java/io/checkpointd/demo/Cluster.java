@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -312,10 +311,7 @@ public final class Cluster implements AutoCloseable {
 
     /** Deletes the cluster's directory (stores, logs). */
     public void deleteFiles() throws IOException {
-        if (!Files.exists(opts.baseDir())) return;
-        try (Stream<Path> s = Files.walk(opts.baseDir())) {
-            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
-        }
+        io.checkpointd.protocol.image.ImageDirs.deleteTree(opts.baseDir());
     }
 
     static String java() {

@@ -9,6 +9,7 @@ import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.restore.store.EpochRejectedException;
 import io.checkpointd.restore.store.ImageStore;
+import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,7 +48,7 @@ class DeltaStoreRoundTripTest {
                 store = ImageStore.open(tmp.resolve("store")); // as after a crash: replay from disk
             }
             assertSameImage(store, cur, "epoch " + epoch);
-            if (prev != null) deleteTree(prev);
+            if (prev != null) ImageDirs.deleteTree(prev);
             prev = cur;
         }
         assertThat(shippedPages).as("deltas ship changed pages only").isLessThan(totalPages / 2);
@@ -161,7 +162,7 @@ class DeltaStoreRoundTripTest {
 
     private void assertSameImage(ImageStore store, Path expected, String what) throws IOException {
         Path out = Files.createTempDirectory(tmp, "mat");
-        deleteTree(out);
+        ImageDirs.deleteTree(out);
         store.materialize(out);
         List<String> names;
         try (Stream<Path> s = Files.list(expected)) {
@@ -173,13 +174,6 @@ class DeltaStoreRoundTripTest {
         for (String n : names) {
             assertThat(Files.mismatch(expected.resolve(n), out.resolve(n))).as(what + ": " + n).isEqualTo(-1L);
         }
-        deleteTree(out);
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) Files.delete(q);
-        }
+        ImageDirs.deleteTree(out);
     }
 }

@@ -6,6 +6,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
 import io.checkpointd.linux.FileDescriptor;
 import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -287,10 +288,12 @@ public final class Criu {
     }
 
     private static FileDescriptor openDir(Path dir, String op) throws SyscallException {
-        // Not O_CLOEXEC: the criu swrk worker libcriu forks must see this fd (it opens /proc/<pid>/fd/<n>).
-        int fd = Posix.INSTANCE.open(dir.toString(), Posix.O_RDONLY | Posix.O_DIRECTORY);
-        if (fd < 0) throw new SyscallException("open(" + dir + ")", Native.getLastError(), op);
-        return new FileDescriptor(fd, dir.toString());
+        // O_CLOEXEC (added by Syscalls.open) is fine: CRIU opens the dir as /proc/<this pid>/fd/<n>, the RPC peer's fd
+        try {
+            return Syscalls.open(dir.toString(), Syscalls.O_RDONLY | Syscalls.O_DIRECTORY);
+        } catch (SyscallException e) {
+            throw new SyscallException("open(" + dir + ")", e.errno(), op);
+        }
     }
 
     /** The last {@link #LOG_TAIL_LINES} lines of a log (reading at most its last 64 KiB). */

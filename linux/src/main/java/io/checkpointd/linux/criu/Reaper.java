@@ -1,10 +1,11 @@
 package io.checkpointd.linux.criu;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import io.checkpointd.linux.Errno;
 import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import io.checkpointd.linux.WaitStatus;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,17 +27,19 @@ public final class Reaper {
 
     /** {@code prctl(PR_SET_CHILD_SUBREAPER, 1)}: orphans below this JVM (e.g. detached restores) become its children. */
     public static void becomeChildSubreaper() throws SyscallException {
-        if (Posix.INSTANCE.prctl(Posix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-            throw new SyscallException("prctl(PR_SET_CHILD_SUBREAPER)", Native.getLastError());
-        }
+        Syscalls.prctl("PR_SET_CHILD_SUBREAPER", Syscalls.PR_SET_CHILD_SUBREAPER, 1);
     }
 
     /** Whether this JVM is a child subreaper ({@code PR_GET_CHILD_SUBREAPER}). */
     public static boolean isChildSubreaper() {
         Memory flag = new Memory(4);
         flag.setInt(0, 0);
-        int rc = Posix.INSTANCE.prctl(Posix.PR_GET_CHILD_SUBREAPER, Pointer.nativeValue(flag), 0, 0, 0);
-        return rc == 0 && flag.getInt(0) != 0;
+        try {
+            Syscalls.prctl("PR_GET_CHILD_SUBREAPER", Syscalls.PR_GET_CHILD_SUBREAPER, Pointer.nativeValue(flag));
+        } catch (SyscallException e) {
+            return false;
+        }
+        return flag.getInt(0) != 0;
     }
 
     /**
@@ -47,11 +50,13 @@ public final class Reaper {
      */
     public static OptionalInt reap(int pid, Duration max) throws InterruptedException {
         long deadline = System.nanoTime() + max.toNanos();
-        int[] status = new int[1];
         while (true) {
-            int r = Posix.INSTANCE.waitpid(pid, status, Posix.WNOHANG);
-            if (r == pid) return OptionalInt.of(status[0]);
-            if (r < 0 && Native.getLastError() == Errno.ECHILD && isGone(pid)) return OptionalInt.empty();
+            try {
+                WaitStatus w = Syscalls.waitpid(pid, Syscalls.WNOHANG);
+                if (w.pid() == pid) return OptionalInt.of(w.raw());
+            } catch (SyscallException e) {
+                if (e.errno() == Errno.ECHILD && isGone(pid)) return OptionalInt.empty();
+            }
             if (System.nanoTime() - deadline > 0) return OptionalInt.empty();
             Thread.sleep(10);
         }

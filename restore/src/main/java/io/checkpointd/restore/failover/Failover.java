@@ -9,6 +9,7 @@ import io.checkpointd.linux.proc.ProcessIdentity;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.restore.store.ImageStore;
+import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -79,7 +80,7 @@ public final class Failover {
         if (primary != null) killStaleService(primary);
 
         Path images = workRoot.resolve("restore-gen" + newGen);
-        deleteTree(images);
+        ImageDirs.deleteTree(images);
         long r0 = System.nanoTime();
         store.materialize(images);
         Criu criu = Criu.locate();
@@ -140,13 +141,6 @@ public final class Failover {
             c.close();
         } catch (Exception e) {
             // closing a control connection cannot fail in a way that matters here
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (var s = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
         }
     }
 }

@@ -3,6 +3,7 @@ package io.checkpointd.restore.store;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
+import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -13,7 +14,6 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -250,15 +250,15 @@ public final class ImageStore {
         String name = "base-" + epoch;
         Path tmp = dir.resolve(name + ".tmp");
         try {
-            deleteTree(tmp);
+            ImageDirs.deleteTree(tmp);
             snapshot.materialize(tmp, true);
             synchronized (this) {
                 if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
-                    deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
+                    ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
                     return;
                 }
                 Path target = dir.resolve(name);
-                deleteTree(target);
+                ImageDirs.deleteTree(target);
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
                 StoreState.fsyncDir(dir);
                 StoreState next = state.withBase(name, epoch);
@@ -272,7 +272,7 @@ public final class ImageStore {
             // the committed image is untouched: STATE still names the old base and log
             log.warn("compaction into {} failed (will retry later): {}", name, e.toString());
             try {
-                deleteTree(tmp);
+                ImageDirs.deleteTree(tmp);
             } catch (IOException ignored) {
                 // removed at the next open
             }
@@ -310,7 +310,7 @@ public final class ImageStore {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
-                if ((n.startsWith("base-") && !n.equals(state.base())) || n.endsWith(".tmp")) deleteTree(p);
+                if ((n.startsWith("base-") && !n.equals(state.base())) || n.endsWith(".tmp")) ImageDirs.deleteTree(p);
             }
         }
     }
@@ -347,13 +347,6 @@ public final class ImageStore {
             plan = index.applyTo(plan, first && state.base().isEmpty());
             logBytes += Files.size(f);
             first = false;
-        }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(q);
         }
     }
 }
