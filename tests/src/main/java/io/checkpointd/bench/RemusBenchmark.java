@@ -267,7 +267,10 @@ public final class RemusBenchmark {
             row.error = oneLine(e);
             keepFiles = true;
         } finally {
-            if (cluster != null) cluster.close();
+            if (cluster != null) {
+                cluster.close();
+                deletePrimaryWorkDirs(cluster.servicePid());
+            }
             setCurrent(null);
             if (keepFiles && base != null) say("      logs kept in %s", base.resolve("logs"));
             else if (cluster != null) {
@@ -621,6 +624,20 @@ public final class RemusBenchmark {
             } catch (Exception e) {
                 System.err.println("checkpointd-bench: cleanup: " + e);
             }
+        }
+    }
+
+    /**
+     * {@code protect} leaves its captures in {@code /dev/shm/checkpointd/primary-<pid>-gen<g>} when it ends (tens of MB
+     * of RAM per run); remove those of the service this run started, once its daemons are gone.
+     */
+    private static void deletePrimaryWorkDirs(long servicePid) {
+        Path work = io.checkpointd.primary.PrimaryConfig.DEFAULT_WORK_DIR;
+        if (!Files.isDirectory(work)) return;
+        try (Stream<Path> s = Files.list(work)) {
+            s.filter(p -> p.getFileName().toString().startsWith("primary-" + servicePid + "-gen")).forEach(RemusBenchmark::deleteQuietly);
+        } catch (IOException e) {
+            // best effort
         }
     }
 
