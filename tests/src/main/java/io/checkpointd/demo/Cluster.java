@@ -44,6 +44,8 @@ public final class Cluster implements AutoCloseable {
     private final Path runDir;
     private final Path logDir;
     private final Path storeDir;
+    /** The primary's captures: tmpfs, one per cluster, removed at close (a killed primary cannot clean it up). */
+    private final Path workDir;
     private final int controlPort;
     private final int backupPort;
     private final int proxyPort;
@@ -59,6 +61,8 @@ public final class Cluster implements AutoCloseable {
         this.runDir = opts.baseDir().resolve("run");
         this.logDir = opts.baseDir().resolve("logs");
         this.storeDir = opts.baseDir().resolve("store");
+        Path shm = Path.of("/dev/shm");
+        this.workDir = (Files.isDirectory(shm) ? shm : opts.baseDir()).resolve("checkpointd-cluster-" + java.util.UUID.randomUUID());
         Files.createDirectories(runDir);
         Files.createDirectories(logDir);
         int[] ports = freePorts(3);
@@ -112,7 +116,7 @@ public final class Cluster implements AutoCloseable {
     private void startProtect() throws IOException {
         protect = daemon("protect", List.of(), List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
                 "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", "127.0.0.1:" + controlPort,
-                "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString()));
+                "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString()));
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {
@@ -294,7 +298,10 @@ public final class Cluster implements AutoCloseable {
         } catch (IOException | InterruptedException e) {
             // best effort: continue ending the rest
         }
-        if (service != null) service.close();
+        if (service != null) {
+            service.close();
+            killIfOurs((int) service.pid()); // a restored service keeps the original pid
+        }
         for (Process p : daemons) p.destroy();
         for (Process p : daemons) {
             try {
@@ -306,6 +313,28 @@ public final class Cluster implements AutoCloseable {
                 p.destroyForcibly();
                 Thread.currentThread().interrupt();
             }
+        }
+        try {
+            io.checkpointd.protocol.image.ImageDirs.deleteTree(workDir);
+        } catch (IOException e) {
+            // a leftover in tmpfs is reported by nothing else: say so
+            System.err.println("cluster: could not remove " + workDir + ": " + e.getMessage());
+        }
+    }
+
+    /** Kills {@code pid} if it is this cluster's service (its command line names our port file), and waits. */
+    private void killIfOurs(int pid) {
+        Path cmdline = Path.of("/proc/" + pid + "/cmdline");
+        try {
+            String cmd = new String(Files.readAllBytes(cmdline), StandardCharsets.UTF_8);
+            if (!cmd.contains(opts.baseDir().resolve("service.port").toString())) return;
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (Files.exists(cmdline) && Files.readAllBytes(cmdline).length > 0 && System.nanoTime() < deadline) Thread.sleep(20);
+        } catch (IOException e) {
+            // gone
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
