@@ -89,7 +89,8 @@ public final class IncrementalFloorBenchmark {
 
     /** One floor epoch's figures (ms, bytes, counts). */
     record Epoch(double pause, double freeze, double stop, double scan, double copy, double regs, double detach,
-            long dirtyBytes, long newBytes, int threads, int newVmas, int notTracked, int copyFailures) {
+            long dirtyBytes, long newBytes, int threads, int newVmas, int notTracked, int copyFailures, double maps,
+            double runDelay, boolean gc, long regions) {
     }
 
     record FloorResult(int periodMs, List<Epoch> epochs, double wallSeconds, int threadChanges, long xstateBytes) {
@@ -298,6 +299,8 @@ public final class IncrementalFloorBenchmark {
         }
 
         Epoch epoch(boolean probeFrozenRegs) throws IOException {
+            long gc0 = gcCount();
+            long delay0 = runDelayNanos();
             long t0 = System.nanoTime();
             freeze();
             long t1 = System.nanoTime();
@@ -341,6 +344,7 @@ public final class IncrementalFloorBenchmark {
 
                 // scan: maps, written ranges of every tracked range, newly writable VMAs
                 List<Vma> maps = ProcFs.maps(pid);
+                long tMaps = System.nanoTime();
                 List<RemoteRange> copy = new ArrayList<>();
                 long dirty = 0;
                 int notTracked = 0;
@@ -388,9 +392,11 @@ public final class IncrementalFloorBenchmark {
                 }
                 seized.clear();
                 long t6 = System.nanoTime();
+                long delay = runDelayNanos() - delay0;
                 lastTids = tids;
                 return new Epoch(ms(t6 - t0), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4), ms(t6 - t5),
-                        dirty, newBytes, tids.size(), newVmas, notTracked, failures);
+                        dirty, newBytes, tids.size(), newVmas, notTracked, failures, ms(tMaps - t2), ms(delay),
+                        gcCount() != gc0, written.size());
             } finally {
                 if (!thawed) thaw();
                 for (int tid : seized) if (tid > 0) PtraceC.INSTANCE.ptrace(PTRACE_DETACH, tid, 0, 0); // error path only
@@ -507,6 +513,24 @@ public final class IncrementalFloorBenchmark {
         void thaw() throws IOException {
             write(state, "THAWED");
         }
+    }
+
+    /** Time this thread spent runnable but waiting for a CPU ({@code /proc/thread-self/schedstat}, field 2). */
+    static long runDelayNanos() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/thread-self/schedstat")).trim().split("\\s+");
+            return Long.parseLong(f[1]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    static long gcCount() {
+        long n = 0;
+        for (java.lang.management.GarbageCollectorMXBean b : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += Math.max(0, b.getCollectionCount());
+        }
+        return n;
     }
 
     private static void write(Path p, String v) throws IOException {
@@ -680,14 +704,15 @@ public final class IncrementalFloorBenchmark {
                 LocalDate.now(), cpu, Runtime.getRuntime().availableProcessors(), System.getProperty("os.version"),
                 String.join(" ", WORKLOAD_JVM_ARGS), opt.liveMb(), opt.threads(), f100.epochs().get(0).threads(), opt.rateKb(),
                 opt.warmup()));
-        s.append("| engine | period | epochs | pause p50 | pause p99 | pause max | freeze | stop (seize+thaw+wait) | scan | copy | regs | detach | dirty MB/epoch | epochs/s |\n");
+        s.append("| engine | period | epochs | pause p50 | pause p99 | pause max | freeze | stop (seize+thaw+wait) | scan (maps) | copy | regs | detach | dirty MB/epoch | epochs/s |\n");
         s.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (FloorResult r : List.of(f100, f25)) {
             List<Epoch> e = r.epochs();
             double[] p = sorted(e, Epoch::pause);
-            s.append(String.format(Locale.ROOT, "| floor (uffd-wp + ptrace) | %d ms | %d | %.2f ms | %.2f ms | %.2f ms | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f |\n",
+            s.append(String.format(Locale.ROOT, "| floor (uffd-wp + ptrace) | %d ms | %d | %.2f ms | %.2f ms | %.2f ms | %.2f | %.2f | %.2f (%.2f) | %.2f | %.2f | %.2f | %.2f | %.1f |\n",
                     r.periodMs(), e.size(), pct(p, 50), pct(p, 99), p[p.length - 1],
                     pct(sorted(e, Epoch::freeze), 50), pct(sorted(e, Epoch::stop), 50), pct(sorted(e, Epoch::scan), 50),
+                    pct(sorted(e, Epoch::maps), 50),
                     pct(sorted(e, Epoch::copy), 50), pct(sorted(e, Epoch::regs), 50), pct(sorted(e, Epoch::detach), 50),
                     mean(sorted(e, x -> (x.dirtyBytes() + x.newBytes()) / 1048576.0)), e.size() / r.wallSeconds()));
         }
@@ -713,6 +738,18 @@ public final class IncrementalFloorBenchmark {
                 .append(frozenGetregs).append("; so the floor uses CRIU's recipe (seize+interrupt while frozen, thaw, wait for the"
                         + " ptrace-stops, capture, detach) and counts all of it in the pause.\n");
         for (FloorResult r : List.of(f100, f25)) {
+            List<Epoch> e = r.epochs();
+            double[] net = sorted(e, x -> x.pause() - x.runDelay());
+            double[] quiet = e.stream().filter(x -> x.runDelay() < 0.5 && !x.gc()).mapToDouble(Epoch::pause).sorted().toArray();
+            s.append(String.format(Locale.ROOT, "- %d ms: the harness thread waited for a CPU during the pause for %.2f ms (p50) / %.2f ms (p99)"
+                            + " (`/proc/thread-self/schedstat`: other jobs share the 2 cores); pause minus that wait: p50 %.2f, p99 %.2f ms;"
+                            + " %d epochs waited < 0.5 ms and had no harness GC: their pause p50 %.2f, p99 %.2f ms. Mean %.0f dirty regions per epoch;"
+                            + " copy rate p50 %.2f GB/s.\n",
+                    r.periodMs(), pct(sorted(e, Epoch::runDelay), 50), pct(sorted(e, Epoch::runDelay), 99), pct(net, 50), pct(net, 99),
+                    quiet.length, pct(quiet, 50), pct(quiet, 99), e.stream().mapToLong(Epoch::regions).average().orElse(0),
+                    pct(sorted(e, x -> (x.dirtyBytes() + x.newBytes()) / 1e6 / Math.max(1e-3, x.copy())), 50)));
+        }
+        for (FloorResult r : List.of(f100, f25)) {
             int newV = r.epochs().stream().mapToInt(Epoch::newVmas).sum();
             long newB = r.epochs().stream().mapToLong(Epoch::newBytes).sum();
             int nt = r.epochs().stream().mapToInt(Epoch::notTracked).sum();
@@ -726,13 +763,19 @@ public final class IncrementalFloorBenchmark {
         if (wl != null || kv != null) {
             s.append("\nStructure changes sampled every 25 ms for ").append((int) opt.structureSeconds())
                     .append(" s (not while checkpointing):\n\n");
-            s.append("| process | epochs | with any change | maps | writable private maps | threads | fds | VMAs | threads | fds |\n");
-            s.append("|---|---|---|---|---|---|---|---|---|---|\n");
+            s.append("| process | epochs | with any change | maps | of which only anonymous VMAs | writable private maps | threads | fds | threads or fds | VMAs | threads | fds |\n");
+            s.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             for (StructureSampler.Result r : Stream.of(wl, kv).filter(x -> x != null).toList()) {
-                s.append(String.format(Locale.ROOT, "| %s | %d | %d (%.1f%%) | %d | %d | %d | %d | %d→%d | %d→%d | %d→%d |\n",
+                s.append(String.format(Locale.ROOT, "| %s | %d | %d (%.1f%%) | %d | %d | %d | %d | %d | %d | %d→%d | %d→%d | %d→%d |\n",
                         r.name(), r.epochs(), r.anyChange(), 100.0 * r.anyChange() / Math.max(1, r.epochs()), r.mapsChange(),
-                        r.writableMapsChange(), r.threadsChange(), r.fdsChange(), r.vmasFirst(), r.vmasLast(),
+                        r.mapsChangeAnonOnly(), r.writableMapsChange(), r.threadsChange(), r.fdsChange(), r.threadsOrFdsChange(), r.vmasFirst(), r.vmasLast(),
                         r.threadsFirst(), r.threadsLast(), r.fdsFirst(), r.fdsLast()));
+            }
+            for (StructureSampler.Result r : Stream.of(wl, kv).filter(x -> x != null).toList()) {
+                if (!r.examples().isEmpty()) {
+                    s.append("\nFirst maps changes of ").append(r.name()).append(" (removed + added `range perms path`):\n");
+                    for (String ex : r.examples()) s.append("`").append(ex.substring(2)).append("`\n");
+                }
             }
         }
         return s.toString();

@@ -22,13 +22,16 @@ public final class StructureSampler {
     /** Counts over one sampling run. */
     public record Result(String name, int epochs, int anyChange, int mapsChange, int writableMapsChange,
             int threadsChange, int fdsChange, int vmasFirst, int vmasLast, int threadsFirst, int threadsLast,
-            int fdsFirst, int fdsLast, double seconds) {
+            int fdsFirst, int fdsLast, double seconds, int mapsChangeAnonOnly, int threadsOrFdsChange,
+            List<String> examples) {
         public String line() {
             return String.format(Locale.ROOT, "%s: %d epochs of %.0f ms in %.1f s: any change %d (%.1f%%), maps %d"
                             + " (writable-private %d), threads %d, fds %d; VMAs %d->%d, threads %d->%d, fds %d->%d",
                     name, epochs, seconds * 1000 / Math.max(1, epochs), seconds, anyChange, 100.0 * anyChange / Math.max(1, epochs),
                     mapsChange, writableMapsChange, threadsChange, fdsChange, vmasFirst, vmasLast, threadsFirst,
-                    threadsLast, fdsFirst, fdsLast);
+                    threadsLast, fdsFirst, fdsLast) + String.format(Locale.ROOT,
+                    "; maps changes touching only anonymous VMAs %d; threads or fds %d; examples %s", mapsChangeAnonOnly,
+                    threadsOrFdsChange, examples);
         }
     }
 
@@ -45,7 +48,8 @@ public final class StructureSampler {
         long start = System.nanoTime();
         long end = start + (long) (seconds * 1e9);
         Snapshot first = snapshot(pid), prev = first;
-        int epochs = 0, any = 0, maps = 0, wmaps = 0, threads = 0, fds = 0;
+        int epochs = 0, any = 0, maps = 0, wmaps = 0, threads = 0, fds = 0, anonOnly = 0, tf = 0;
+        List<String> examples = new ArrayList<>();
         long next = start;
         while (true) {
             next += period;
@@ -56,7 +60,18 @@ public final class StructureSampler {
             epochs++;
             boolean m = !s.maps.equals(prev.maps), w = !s.writableMaps.equals(prev.writableMaps),
                     t = !s.tids.equals(prev.tids), f = !s.fds.equals(prev.fds);
-            if (m) maps++;
+            if (m) {
+                maps++;
+                List<String> gone = new ArrayList<>(prev.maps), added = new ArrayList<>(s.maps);
+                gone.removeAll(s.maps);
+                added.removeAll(prev.maps);
+                boolean anon = true;
+                for (String l : gone) anon &= isAnon(l);
+                for (String l : added) anon &= isAnon(l);
+                if (anon) anonOnly++;
+                if (examples.size() < 4) examples.add("- " + gone + " + " + added);
+            }
+            if (t || f) tf++;
             if (w) wmaps++;
             if (t) threads++;
             if (f) fds++;
@@ -64,7 +79,15 @@ public final class StructureSampler {
             prev = s;
         }
         return new Result(name, epochs, any, maps, wmaps, threads, fds, first.maps.size(), prev.maps.size(),
-                first.tids.size(), prev.tids.size(), first.fds.size(), prev.fds.size(), (System.nanoTime() - start) / 1e9);
+                first.tids.size(), prev.tids.size(), first.fds.size(), prev.fds.size(), (System.nanoTime() - start) / 1e9,
+                anonOnly, tf, examples);
+    }
+
+    /** A maps key ("range perms path") of anonymous memory: no path, or a kernel-named anonymous region. */
+    private static boolean isAnon(String key) {
+        String[] f = key.split(" ", 3);
+        String path = f.length > 2 ? f[2].trim() : "";
+        return path.isEmpty() || path.equals("[heap]") || path.equals("[stack]") || path.startsWith("[anon:");
     }
 
     private static Snapshot snapshot(int pid) throws IOException {
