@@ -1,0 +1,96 @@
+package io.checkpointd.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The protected process of the incremental benchmark (JDK only): holds {@code --live-mb} of live data in
+ * {@code long[]} chunks and, from {@code --threads} writer threads, writes one long at a random position of a
+ * random chunk {@code --rate-kb} KiB / 4 KiB times per {@code --period-ms} in total, spread evenly over time, so
+ * it dirties about that many distinct pages per period (the live set is far bigger than the rate). The writers
+ * allocate nothing, so the garbage collector stays quiet and the JVM's own dirtying is background noise.
+ *
+ * <p>Start it the way {@link IncrementalFloorBenchmark#WORKLOAD_JVM_ARGS} does ({@code setsid}, 1 GiB pre-touched heap,
+ * {@code -XX:-UsePerfData}, stdio {@code /dev/null}). Once the live data is built it writes its pid to
+ * {@code --ready-file} (temporary file + rename, then closed: it keeps no file open for writing) and runs until
+ * killed.
+ */
+public final class DirtyingWorkload {
+    static final int CHUNK_LONGS = 32 * 1024; // 256 KiB per chunk: below half a G1 region, so never humongous
+    static final int PAGE_LONGS = 4096 / 8;
+
+    private DirtyingWorkload() {
+    }
+
+    public static void main(String[] args) throws IOException, InterruptedException {
+        int liveMb = 480;
+        int threads = 24;
+        int rateKb = 4096;
+        int periodMs = 100;
+        Path ready = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--live-mb" -> liveMb = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--rate-kb" -> rateKb = Integer.parseInt(args[++i]);
+                case "--period-ms" -> periodMs = Integer.parseInt(args[++i]);
+                case "--ready-file" -> ready = Path.of(args[++i]);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        int chunks = (int) ((long) liveMb * 1024 * 1024 / (CHUNK_LONGS * 8L));
+        long[][] live = new long[chunks][];
+        SplittableRandom fill = new SplittableRandom(42);
+        for (int c = 0; c < chunks; c++) {
+            long[] a = new long[CHUNK_LONGS];
+            for (int j = 0; j < a.length; j++) a[j] = fill.nextLong(); // random: incompressible, no zero pages
+            live[c] = a;
+        }
+        System.gc(); // settle the live set into the old generation before the benchmark starts
+
+        // Writes per second in total, split over the writers; each writer ticks every 5 ms.
+        double writesPerSec = rateKb / 4.0 * 1000.0 / periodMs;
+        double perThreadPerTick = writesPerSec / threads * 0.005;
+        List<Thread> writers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread w = new Thread(() -> write(live, perThreadPerTick), "writer-" + t);
+            w.setDaemon(true);
+            w.start();
+            writers.add(w);
+        }
+        if (ready != null) {
+            Path tmp = ready.resolveSibling(ready.getFileName() + ".tmp");
+            Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()), StandardCharsets.US_ASCII);
+            Files.move(tmp, ready, StandardCopyOption.ATOMIC_MOVE);
+        }
+        for (Thread w : writers) w.join();
+    }
+
+    private static void write(long[][] live, double perTick) {
+        ThreadLocalRandom rnd = ThreadLocalRandom.current();
+        double owed = 0;
+        long next = System.nanoTime();
+        while (true) {
+            next += 5_000_000L;
+            owed += perTick;
+            while (owed >= 1) {
+                long[] a = live[rnd.nextInt(live.length)];
+                // one long per page at a random page: each write dirties a (most likely) distinct page
+                int page = rnd.nextInt(a.length / PAGE_LONGS);
+                a[page * PAGE_LONGS + rnd.nextInt(PAGE_LONGS)] ^= rnd.nextLong();
+                owed -= 1;
+            }
+            long wait = next - System.nanoTime();
+            if (wait > 0) LockSupport.parkNanos(wait);
+            else if (wait < -100_000_000L) next = System.nanoTime(); // fell far behind (frozen): do not burst
+        }
+    }
+}
