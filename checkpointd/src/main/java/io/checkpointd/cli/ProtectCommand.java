@@ -98,7 +98,17 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage() + (e.getMessage().contains("unreachable")
                     ? " (is 'checkpointd backup' listening there?)" : ""));
         }
-        Thread hook = new Thread(primary::stop, "protect-shutdown");
+        // on SIGTERM: finish the epoch, thaw, leave the freezer cgroup; the JVM must not exit before that, or a
+        // process frozen mid-epoch would stay frozen for good
+        java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            primary.stop();
+            try {
+                released.await(15, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "protect-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         out.printf("checkpointd: protecting pid %d (generation %d, epoch %d ms) with backup %s%n", pid, generation,
                 epoch.toMillis(), backup);
@@ -107,6 +117,7 @@ public final class ProtectCommand implements Callable<Integer> {
             return primary.run();
         } finally {
             primary.close();
+            released.countDown();
         }
     }
 }
