@@ -1,5 +1,6 @@
 package io.checkpointd.cli;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.BackupDaemon;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -43,8 +45,12 @@ public final class BackupCommand implements Callable<Integer> {
     @Option(names = "--run-dir", paramLabel = "DIR", description = "where the status file goes")
     Path runDir;
 
+    @Mixin
+    AuthOptions auth;
+
     @Override
     public Integer call() throws Exception {
+        ChannelKey key = auth.channelKey();
         Preconditions.requirePrivileges("checkpointd backup");
         try {
             Files.createDirectories(dir);
@@ -54,7 +60,7 @@ public final class BackupCommand implements Callable<Integer> {
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
         BackupDaemon d;
         try {
-            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir, null));
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir, null, key));
         } catch (IOException e) {
             throw new UsageException(e.getMessage());
         }
