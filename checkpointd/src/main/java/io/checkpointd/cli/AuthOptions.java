@@ -24,6 +24,14 @@ final class AuthOptions {
                     + "can drive them. For local demos only")
     boolean insecurePlaintext;
 
+    /** Logs the warning plain text deserves; call once the input is known good and the daemon starts. */
+    void warnIfInsecure() {
+        if (insecurePlaintext) {
+            log.warn("--insecure-plaintext: replication and control channels are NOT authenticated; anyone who can reach "
+                    + "their ports can release held output or feed the backup");
+        }
+    }
+
     /** The key to use; a {@link UsageException} (exit 2) for none, both, or a bad key file. */
     ChannelKey channelKey() {
         if (keyFile != null && insecurePlaintext) throw new UsageException("give --auth-key or --insecure-plaintext, not both");
@@ -31,11 +39,7 @@ final class AuthOptions {
             throw new UsageException("the channels must be authenticated: pass --auth-key FILE with the key shared by protect, "
                     + "backup and proxy (create one with: " + ChannelKey.HOW_TO_CREATE + "), or --insecure-plaintext for a local demo");
         }
-        if (insecurePlaintext) {
-            log.warn("--insecure-plaintext: replication and control channels are NOT authenticated; anyone who can reach "
-                    + "their ports can release held output or feed the backup");
-            return ChannelKey.insecurePlaintext();
-        }
+        if (insecurePlaintext) return ChannelKey.insecurePlaintext();
         try {
             return ChannelKey.load(keyFile);
         } catch (ChannelKey.KeyFileException e) {

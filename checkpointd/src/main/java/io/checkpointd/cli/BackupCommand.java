@@ -58,6 +58,7 @@ public final class BackupCommand implements Callable<Integer> {
             throw new UsageException("cannot use --dir " + dir + ": " + e.getMessage());
         }
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
+        auth.warnIfInsecure();
         BackupDaemon d;
         try {
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir, null, key));

@@ -85,6 +85,7 @@ public final class ProtectCommand implements Callable<Integer> {
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
                 maxInFlight, onExit.equals("failover"), runDir, key);
+        auth.warnIfInsecure();
         Primary primary;
         try {
             primary = new Primary(cfg, out);

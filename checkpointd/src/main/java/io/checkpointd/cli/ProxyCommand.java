@@ -66,6 +66,7 @@ public final class ProxyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
         if (generation < 1) throw new UsageException("--generation must be at least 1");
+        auth.warnIfInsecure();
         BufferProxy proxy;
         try {
             proxy = BufferProxy.start(ProxyConfig.builder().listen(listen).upstream(upstream).control(control)
