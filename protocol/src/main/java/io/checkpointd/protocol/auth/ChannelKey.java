@@ -3,7 +3,6 @@ package io.checkpointd.protocol.auth;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -74,7 +73,8 @@ public final class ChannelKey {
             if (!Files.isRegularFile(file)) {
                 throw new KeyFileException("auth key " + file + " is not a regular file (create one with: " + HOW_TO_CREATE + ")");
             }
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+            // the target's permissions: a symlink's own are always 777 and mean nothing
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
             for (PosixFilePermission p : perms) {
                 if (p != PosixFilePermission.OWNER_READ && p != PosixFilePermission.OWNER_WRITE && p != PosixFilePermission.OWNER_EXECUTE) {
                     // a key others can read is no secret, and one others can write is theirs

@@ -24,6 +24,8 @@ class ChannelKeyTest {
         assertThat(a.toString()).doesNotContain(new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.ISO_8859_1));
         assertThat(ChannelKey.load(keyFile("ro", 64, "r--------")).authenticated()).isTrue();
         assertThat(ChannelKey.insecurePlaintext().authenticated()).isFalse();
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), f); // the target's mode counts, not the link's
+        assertThat(ChannelKey.load(link).keyId()).isEqualTo(a.keyId());
     }
 
     @Test
