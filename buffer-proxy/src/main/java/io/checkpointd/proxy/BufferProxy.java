@@ -1,7 +1,7 @@
 package io.checkpointd.proxy;
 
-import io.checkpointd.protocol.FrameDecoder;
-import io.checkpointd.protocol.FrameEncoder;
+import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -71,16 +71,15 @@ public final class BufferProxy implements AutoCloseable {
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast("frame-decoder", new FrameDecoder())
-                                    .addLast("frame-encoder", FrameEncoder.INSTANCE)
-                                    .addLast("control", new ControlHandler(commit));
+                            AuthHandshake.install(ch.pipeline(), config.channelKey(), FrameAuth.Side.SERVER);
+                            ch.pipeline().addLast("control", new ControlHandler(commit));
                         }
                     })
                     .bind(config.control()).sync().channel();
             BufferProxy proxy = new BufferProxy(group, commit, listener, control);
-            LOG.info("output-commit proxy on {} (control {}) → {}, generation {}, {}, transport {}",
-                    proxy.listenAddress(), proxy.controlAddress(), config.upstream(), config.initialGeneration(),
-                    config.passthroughAtStart() ? "passthrough" : "holding output", transport.name());
+            LOG.info("output-commit proxy on {} (control {}, {}) → {}, generation {}, {}, transport {}",
+                    proxy.listenAddress(), proxy.controlAddress(), config.channelKey(), config.upstream(),
+                    config.initialGeneration(), config.passthroughAtStart() ? "passthrough" : "holding output", transport.name());
             return proxy;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

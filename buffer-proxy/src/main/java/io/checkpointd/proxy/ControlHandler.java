@@ -2,6 +2,7 @@ package io.checkpointd.proxy;
 
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.ProtocolException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DecoderException;
@@ -57,7 +58,8 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
         if (dropped) return;
         dropped = true;
         Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
-        LOG.warn("control {}: dropping connection: {}", ctx.channel().remoteAddress(), c.toString());
+        LOG.warn("control {}: dropping connection: {}", ctx.channel().remoteAddress(),
+                c instanceof ProtocolException ? c.getMessage() : c.toString());
         ctx.close();
     }
 

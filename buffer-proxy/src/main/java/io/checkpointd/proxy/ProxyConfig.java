@@ -1,5 +1,6 @@
 package io.checkpointd.proxy;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -16,10 +17,11 @@ import java.util.Objects;
  * @param perConnectionCap    held bytes per connection before its upstream stops being read (default 8 MiB)
  * @param totalCap            held bytes over all connections before upstreams stop being read (default 256 MiB)
  * @param upstreamRetryWindow how long a new client waits for a refusing upstream before it is closed (default 10 s)
+ * @param channelKey          authenticates the control port; required (no default: plain text must be chosen)
  */
 public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, InetSocketAddress control,
                           long initialGeneration, boolean passthroughAtStart, long perConnectionCap, long totalCap,
-                          Duration upstreamRetryWindow) {
+                          Duration upstreamRetryWindow, ChannelKey channelKey) {
     public static final long DEFAULT_GENERATION = 1;
     public static final long DEFAULT_PER_CONNECTION_CAP = 8L << 20;
     public static final long DEFAULT_TOTAL_CAP = 256L << 20;
@@ -30,6 +32,7 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         Objects.requireNonNull(upstream, "upstream");
         Objects.requireNonNull(control, "control");
         Objects.requireNonNull(upstreamRetryWindow, "upstreamRetryWindow");
+        Objects.requireNonNull(channelKey, "channelKey");
         if (initialGeneration < 0) throw new IllegalArgumentException("initialGeneration must be >= 0");
         if (perConnectionCap <= 0 || totalCap <= 0) throw new IllegalArgumentException("caps must be positive");
         if (upstreamRetryWindow.isNegative()) throw new IllegalArgumentException("upstreamRetryWindow is negative");
@@ -49,6 +52,7 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         private long perConnectionCap = DEFAULT_PER_CONNECTION_CAP;
         private long totalCap = DEFAULT_TOTAL_CAP;
         private Duration upstreamRetryWindow = DEFAULT_UPSTREAM_RETRY_WINDOW;
+        private ChannelKey channelKey;
 
         private Builder() {
         }
@@ -61,10 +65,11 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         public Builder perConnectionCap(long v) { perConnectionCap = v; return this; }
         public Builder totalCap(long v) { totalCap = v; return this; }
         public Builder upstreamRetryWindow(Duration v) { upstreamRetryWindow = v; return this; }
+        public Builder channelKey(ChannelKey v) { channelKey = v; return this; }
 
         public ProxyConfig build() {
             return new ProxyConfig(listen, upstream, control, initialGeneration, passthroughAtStart, perConnectionCap,
-                    totalCap, upstreamRetryWindow);
+                    totalCap, upstreamRetryWindow, channelKey);
         }
     }
 }

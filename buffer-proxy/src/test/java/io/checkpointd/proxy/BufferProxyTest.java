@@ -7,6 +7,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.control.ControlRejectedException;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.netty.buffer.ByteBuf;
@@ -195,7 +197,7 @@ class BufferProxyTest {
         }
         try (Socket corrupt = rawControl()) {
             ByteBuf buf = Unpooled.buffer();
-            FrameCodec.encode(Frame.of(FrameType.SEAL, 1, 0), buf);
+            FrameCodec.encode(Frame.of(FrameType.SEAL, 1, 0), buf, FrameAuth.NONE);
             buf.setByte(buf.writerIndex() - 1, buf.getByte(buf.writerIndex() - 1) ^ 0x55); // break the CRC
             byte[] bytes = new byte[buf.readableBytes()];
             buf.readBytes(bytes);
@@ -204,7 +206,7 @@ class BufferProxyTest {
         }
         try (Socket wrongType = rawControl()) { // a well-formed frame that is no request: rejected, not dropped
             ByteBuf buf = Unpooled.buffer();
-            FrameCodec.encode(Frame.of(FrameType.HELLO, 1, 0), buf);
+            FrameCodec.encode(Frame.of(FrameType.HELLO, 1, 0), buf, FrameAuth.NONE);
             byte[] bytes = new byte[buf.readableBytes()];
             buf.readBytes(bytes);
             wrongType.getOutputStream().write(bytes);
@@ -214,7 +216,7 @@ class BufferProxyTest {
         assertThat(proxy.stats().lastSealed()).as("the corrupt SEAL was not applied").isEqualTo(-1);
 
         control.close();
-        try (ProxyControlClient again = ProxyControlClient.connect(proxy.controlAddress(), T)) {
+        try (ProxyControlClient again = ProxyControlClient.connect(proxy.controlAddress(), ChannelKey.insecurePlaintext(), T)) {
             again.seal(1, 0, T);
             again.release(1, 0);
             assertThat(client.read(11)).isEqualTo("still here\n");
@@ -352,10 +354,13 @@ class BufferProxyTest {
     }
 
     private void start(Consumer<ProxyConfig.Builder> tweak) throws IOException {
-        ProxyConfig.Builder b = ProxyConfig.builder().listen(ANY).control(ANY).upstream(service.address());
+        // plain text: these tests are about output commit; authentication of the control port is tested
+        // against a real proxy in the tests module (HostileInputTest)
+        ProxyConfig.Builder b = ProxyConfig.builder().listen(ANY).control(ANY).upstream(service.address())
+                .channelKey(ChannelKey.insecurePlaintext());
         tweak.accept(b);
         proxy = add(BufferProxy.start(b.build()));
-        control = add(ProxyControlClient.connect(proxy.controlAddress(), T));
+        control = add(ProxyControlClient.connect(proxy.controlAddress(), ChannelKey.insecurePlaintext(), T));
     }
 
     private Socket rawControl() throws IOException {
@@ -369,7 +374,7 @@ class BufferProxyTest {
         byte[] header = in.readNBytes(FrameCodec.HEADER);
         int wire = Unpooled.wrappedBuffer(header).getInt(24);
         byte[] rest = in.readNBytes(wire + FrameCodec.TRAILER);
-        return FrameCodec.decode(Unpooled.wrappedBuffer(header, rest));
+        return FrameCodec.decode(Unpooled.wrappedBuffer(header, rest), FrameAuth.NONE);
     }
 
     private static void write(Socket s, String text) throws IOException {

@@ -1,5 +1,6 @@
 package io.checkpointd.cli;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.BackupDaemon;
 import java.io.IOException;
@@ -44,8 +45,12 @@ public final class BackupCommand implements Callable<Integer> {
     @Mixin
     RunDirOption runDir;
 
+    @Mixin
+    AuthOptions auth;
+
     @Override
     public Integer call() throws Exception {
+        ChannelKey key = auth.channelKey();
         Preconditions.requirePrivileges("checkpointd backup");
         try {
             Files.createDirectories(dir);
@@ -53,9 +58,10 @@ public final class BackupCommand implements Callable<Integer> {
             throw new UsageException("cannot use --dir " + dir + ": " + e.getMessage());
         }
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
+        auth.warnIfInsecure();
         BackupDaemon d;
         try {
-            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null));
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key));
         } catch (IOException e) {
             throw new UsageException(e.getMessage());
         }

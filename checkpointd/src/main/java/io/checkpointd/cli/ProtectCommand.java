@@ -4,6 +4,7 @@ import io.checkpointd.linux.criu.CriuUnavailableException;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
 import io.checkpointd.primary.ship.ReplicationClient;
+import io.checkpointd.protocol.auth.ChannelKey;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
@@ -66,11 +67,15 @@ public final class ProtectCommand implements Callable<Integer> {
     @Mixin
     RunDirOption runDir;
 
+    @Mixin
+    AuthOptions auth;
+
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
 
     @Override
     public Integer call() throws Exception {
+        ChannelKey key = auth.channelKey();
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
         if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
@@ -79,7 +84,8 @@ public final class ProtectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
-                maxInFlight, onExit.equals("failover"), runDir.path());
+                maxInFlight, onExit.equals("failover"), runDir.path(), key);
+        auth.warnIfInsecure();
         Primary primary;
         try {
             primary = new Primary(cfg, out);

@@ -1,5 +1,6 @@
 package io.checkpointd.cli;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
 import io.checkpointd.proxy.BufferProxy;
@@ -57,14 +58,19 @@ public final class ProxyCommand implements Callable<Integer> {
     @Mixin
     RunDirOption runDir;
 
+    @Mixin
+    AuthOptions auth;
+
     @Override
     public Integer call() throws Exception {
+        ChannelKey key = auth.channelKey();
         if (generation < 1) throw new UsageException("--generation must be at least 1");
+        auth.warnIfInsecure();
         BufferProxy proxy;
         try {
             proxy = BufferProxy.start(ProxyConfig.builder().listen(listen).upstream(upstream).control(control)
                     .initialGeneration(generation).passthroughAtStart(passthrough).perConnectionCap(perConnection)
-                    .totalCap(total).upstreamRetryWindow(retry).build());
+                    .totalCap(total).upstreamRetryWindow(retry).channelKey(key).build());
         } catch (IOException e) {
             throw new UsageException(e.getMessage());
         }

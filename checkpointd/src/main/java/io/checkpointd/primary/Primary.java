@@ -105,8 +105,8 @@ public final class Primary implements AutoCloseable {
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
     public void connect() throws IOException, InterruptedException {
-        if (cfg.proxyControl() != null) proxy = ProxyControlClient.connect(cfg.proxyControl(), CONTROL_TIMEOUT);
-        client = ReplicationClient.connect(cfg.backup(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(5), new Acks());
+        if (cfg.proxyControl() != null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
+        client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(5), new Acks());
         log.info("connected to backup {} (it has committed generation {}, epoch {})", cfg.backup(),
                 client.helloOk().committedGeneration(), client.helloOk().committedEpoch());
     }
@@ -210,7 +210,7 @@ public final class Primary implements AutoCloseable {
 
     /** Seals epoch n's output at the proxy, (re)connecting the control channel if it broke. */
     private void sealOutput(long n) throws IOException {
-        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), CONTROL_TIMEOUT);
+        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
         try {
             proxy.seal(cfg.generation(), n, CONTROL_TIMEOUT);
         } catch (ControlRejectedException e) {
@@ -298,7 +298,7 @@ public final class Primary implements AutoCloseable {
         window.release(cfg.maxInFlight());
         needFull = true;
         try {
-            client = ReplicationClient.connect(cfg.backup(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
+            client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
             log.info("reconnected to backup {}: starting over with a full sync", cfg.backup());
             return true;
         } catch (ReplicationClient.FencedException e) {

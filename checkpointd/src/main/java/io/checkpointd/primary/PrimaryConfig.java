@@ -1,5 +1,6 @@
 package io.checkpointd.primary;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,10 +20,11 @@ import java.util.Objects;
  * @param maxInFlight       epochs captured but not yet acknowledged before the next freeze waits (K)
  * @param failoverOnExit    when the protected process exits, tell the backup to take over at once
  * @param runDir            where the status file goes (null: default)
+ * @param channelKey        authenticates the replication and control connections; required
  */
 public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, InetSocketAddress proxyControl,
                             String serviceAddress, Path workDir, long generation, Duration heartbeatInterval,
-                            int maxInFlight, boolean failoverOnExit, Path runDir) {
+                            int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey) {
     public static final Path DEFAULT_WORK_DIR = Path.of("/dev/shm/checkpointd");
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
     /** K: two epochs in flight lets epoch N+1 be captured while N is being committed, and no more. */
@@ -31,6 +33,7 @@ public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, I
     public PrimaryConfig {
         Objects.requireNonNull(backup, "backup");
         Objects.requireNonNull(epoch, "epoch");
+        Objects.requireNonNull(channelKey, "channelKey");
         serviceAddress = serviceAddress == null ? "" : serviceAddress;
         workDir = workDir == null ? DEFAULT_WORK_DIR : workDir;
         heartbeatInterval = heartbeatInterval == null ? DEFAULT_HEARTBEAT : heartbeatInterval;

@@ -2,7 +2,7 @@ package io.checkpointd.protocol;
 
 /**
  * Every message kind on checkpointd's wire. Codes are stable: they are part of the protocol.
- * 1–15 primary → backup, 16–31 backup → primary, 32–63 proxy control.
+ * 1–15 primary → backup, 16–31 backup → primary, 32–63 proxy control, 64 connection setup (either side).
  */
 public enum FrameType {
     /** primary → backup: opens a replication session (payload: {@code Hello}). */
@@ -40,9 +40,15 @@ public enum FrameType {
     /** proxy → sender: the control message was refused (stale generation, bad payload). */
     CONTROL_REJECT(37),
     /** backup → proxy: the generation is unprotected; release output at once. */
-    PASSTHROUGH(38);
+    PASSTHROUGH(38),
 
-    private static final FrameType[] BY_CODE = new FrameType[64];
+    /**
+     * either side, first frame of an authenticated connection: a fresh nonce and the key's id (payload). Only
+     * {@link io.checkpointd.protocol.auth.AuthHandshake} sends and reads it; anywhere else it is a protocol error.
+     */
+    AUTH(64);
+
+    private static final FrameType[] BY_CODE = new FrameType[256];
 
     static {
         for (FrameType t : values()) BY_CODE[t.code] = t;

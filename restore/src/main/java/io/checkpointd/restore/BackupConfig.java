@@ -1,5 +1,6 @@
 package io.checkpointd.restore;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,15 +16,17 @@ import java.util.Objects;
  * @param serviceAddress    where the restored service listens; null means: as the primary announced
  * @param runDir            where the status file goes
  * @param readyTimeout      how long failover waits for the restored service to accept connections
+ * @param channelKey        authenticates the replication port and the control connection to the proxy; required
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
-                           InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout) {
+                           InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
 
     public BackupConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(channelKey, "channelKey");
         heartbeatTimeout = heartbeatTimeout == null ? DEFAULT_HEARTBEAT_TIMEOUT : heartbeatTimeout;
         readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
     }

@@ -1,8 +1,8 @@
 package io.checkpointd.restore;
 
 import io.checkpointd.linux.criu.Reaper;
-import io.checkpointd.protocol.FrameDecoder;
-import io.checkpointd.protocol.FrameEncoder;
+import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
@@ -99,8 +99,8 @@ public final class BackupDaemon implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new FrameDecoder(), FrameEncoder.INSTANCE,
-                                new ReplicationSession(store, storeThread, new Sessions()));
+                        AuthHandshake.install(ch.pipeline(), cfg.channelKey(), FrameAuth.Side.SERVER);
+                        ch.pipeline().addLast(new ReplicationSession(store, storeThread, new Sessions()));
                     }
                 });
         try {
@@ -112,8 +112,8 @@ public final class BackupDaemon implements AutoCloseable {
             throw new IOException("cannot listen on " + cfg.listen() + ": " + e.getMessage(), e);
         }
         timer.scheduleAtFixedRate(this::tick, 20, 20, TimeUnit.MILLISECONDS);
-        log.info("backup listening on {}, store {} (committed generation {}, epoch {})", boundAddress(), cfg.dir(),
-                store.committedGeneration(), store.committedEpoch());
+        log.info("backup listening on {} ({}), store {} (committed generation {}, epoch {})", boundAddress(),
+                cfg.channelKey(), cfg.dir(), store.committedGeneration(), store.committedEpoch());
         publish();
     }
 
@@ -173,7 +173,7 @@ public final class BackupDaemon implements AutoCloseable {
         Thread t = new Thread(() -> {
             try {
                 InetSocketAddress service = cfg.serviceAddress() != null ? cfg.serviceAddress() : parse(h == null ? "" : h.serviceAddress());
-                failover = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.readyTimeout()).run(noticed, h, service);
+                failover = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout()).run(noticed, h, service);
                 state = State.RESTORED;
                 log.info("failover complete: generation {}, epoch {}, pid {}, {} ms (restore {} ms)",
                         failover.newGeneration(), failover.restoredEpoch(), failover.restoredPid(),

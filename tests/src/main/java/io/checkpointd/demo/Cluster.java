@@ -1,5 +1,6 @@
 package io.checkpointd.demo;
 
+import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.status.Json;
 import java.io.File;
 import java.io.IOException;
@@ -8,6 +9,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +21,8 @@ import java.util.stream.Stream;
  * A protected demo service on one machine, every role a real process: the KV service (in its own session, stdio
  * at /dev/null, as CRIU needs), {@code checkpointd backup}, {@code checkpointd proxy} and
  * {@code checkpointd protect}. Used by the demo and the end-to-end tests. Every process it starts is tracked by
- * pid, killed by pid and reaped; {@link #close()} also ends the restored service.
+ * pid, killed by pid and reaped; {@link #close()} also ends the restored service. The daemons authenticate their
+ * channels with a fresh key in a mode-600 file in the cluster's directory ({@link #authKeyFile()}).
  */
 public final class Cluster implements AutoCloseable {
     /** How to run the cluster. */
@@ -46,6 +50,7 @@ public final class Cluster implements AutoCloseable {
     private final Path storeDir;
     /** The primary's captures: tmpfs, one per cluster, removed at close (a killed primary cannot clean it up). */
     private final Path workDir;
+    private final Path keyFile;
     private final int controlPort;
     private final int backupPort;
     private final int proxyPort;
@@ -65,6 +70,7 @@ public final class Cluster implements AutoCloseable {
         this.workDir = (Files.isDirectory(shm) ? shm : opts.baseDir()).resolve("checkpointd-cluster-" + java.util.UUID.randomUUID());
         Files.createDirectories(runDir);
         Files.createDirectories(logDir);
+        this.keyFile = writeKeyFile(opts.baseDir().resolve("auth.key"));
         int[] ports = freePorts(3);
         controlPort = ports[0];
         backupPort = ports[1];
@@ -102,21 +108,23 @@ public final class Cluster implements AutoCloseable {
     private void startBackup() throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("backup", "--listen", "127.0.0.1:" + backupPort, "--dir", storeDir.toString(),
                 "--proxy-control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString(),
-                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms"));
+                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
         backup = daemon("backup", opts.backupJvmArgs(), args);
         awaitListening(backupPort, backup, "backup");
     }
 
     private void startProxy() throws IOException, InterruptedException {
         proxy = daemon("proxy", List.of(), List.of("proxy", "--listen", "127.0.0.1:" + proxyPort, "--upstream",
-                "127.0.0.1:" + servicePort, "--control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString()));
+                "127.0.0.1:" + servicePort, "--control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString(),
+                "--auth-key", keyFile.toString()));
         awaitListening(proxyPort, proxy, "proxy");
     }
 
     private void startProtect() throws IOException {
         protect = daemon("protect", List.of(), List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
                 "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", "127.0.0.1:" + controlPort,
-                "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString()));
+                "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString(),
+                "--auth-key", keyFile.toString()));
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {
@@ -281,6 +289,26 @@ public final class Cluster implements AutoCloseable {
 
     public Path runDir() {
         return runDir;
+    }
+
+    /** The key file every daemon of this cluster authenticates with. */
+    public Path authKeyFile() {
+        return keyFile;
+    }
+
+    /** The cluster's key, for a test that talks to its daemons. */
+    public ChannelKey channelKey() throws IOException {
+        return ChannelKey.load(keyFile);
+    }
+
+    /** 32 random bytes in a file only its owner may read: created with those permissions, never readable by others. */
+    static Path writeKeyFile(Path file) throws IOException {
+        byte[] key = new byte[ChannelKey.MIN_BYTES];
+        new SecureRandom().nextBytes(key);
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.write(file, key);
+        return file;
     }
 
     /** Ends every process this cluster started (and the restored service), by pid, and reaps them. */

@@ -78,24 +78,24 @@ class CliInputTest {
     @Test
     void aPidThatDoesNotExist() {
         assumeTrue(isRoot());
-        assertUsageError(cli("protect", "4194000", "--backup", "127.0.0.1:7070"), "no process with pid 4194000");
+        assertUsageError(cli("protect", "4194000", "--backup", "127.0.0.1:7070", "--insecure-plaintext"), "no process with pid 4194000");
     }
 
     @Test
     void aPidThatIsNotAJvmIsRefusedUnlessAnyProcess() throws Exception {
         String pid = Long.toString(sleeper.pid());
-        assertUsageError(cli("protect", pid, "--backup", "127.0.0.1:7070"), "is not a JVM", "--any-process");
+        assertUsageError(cli("protect", pid, "--backup", "127.0.0.1:7070", "--insecure-plaintext"), "is not a JVM", "--any-process");
         assumeTrue(isRoot());
         // with --any-process it gets past that check, to the next problem: nobody listens at the backup address
         int port = closedPort();
-        assertUsageError(cli("protect", pid, "--any-process", "--backup", "127.0.0.1:" + port), "unreachable", "checkpointd backup");
+        assertUsageError(cli("protect", pid, "--any-process", "--backup", "127.0.0.1:" + port, "--insecure-plaintext"), "unreachable", "checkpointd backup");
     }
 
     @Test
     void anUnreachableBackup() throws Exception {
         assumeTrue(isRoot());
         int port = closedPort();
-        assertUsageError(cli("protect", Long.toString(jvm.pid()), "--backup", "127.0.0.1:" + port), "127.0.0.1:" + port, "unreachable");
+        assertUsageError(cli("protect", Long.toString(jvm.pid()), "--backup", "127.0.0.1:" + port, "--insecure-plaintext"), "127.0.0.1:" + port, "unreachable");
     }
 
     @ParameterizedTest
@@ -126,13 +126,57 @@ class CliInputTest {
         assertUsageError(cli("no-such-command"), "no-such-command");
     }
 
+    /** The three daemons, each with everything but its authentication options. */
+    private static List<List<String>> daemons() {
+        return List.of(List.of("protect", Long.toString(sleeper.pid()), "--backup", "127.0.0.1:7070"),
+                List.of("backup", "--listen", "127.0.0.1:0", "--dir", tmp.resolve("store").toString()),
+                List.of("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:7070", "--control", "127.0.0.1:0"));
+    }
+
+    private static Run cli(List<String> base, String... more) {
+        List<String> args = new ArrayList<>(base);
+        args.addAll(List.of(more));
+        return cli(args.toArray(new String[0]));
+    }
+
+    @Test
+    void withoutAuthKeyOrInsecurePlaintextNoDaemonStarts() {
+        for (List<String> d : daemons()) {
+            assertUsageError(cli(d), "--auth-key", "head -c 32 /dev/urandom > key; chmod 600 key", "--insecure-plaintext");
+        }
+    }
+
+    @Test
+    void badKeyFilesAreRefusedWithTheFix() throws Exception {
+        Path good = keyFile("good.key", 32, "rw-------");
+        for (List<String> d : daemons()) {
+            assertUsageError(cli(d, "--auth-key", keyFile("short.key", 31, "rw-------").toString()), "31 bytes", "/dev/urandom");
+            assertUsageError(cli(d, "--auth-key", keyFile("group.key", 32, "rw-r-----").toString()), "group or others", "chmod 600");
+            assertUsageError(cli(d, "--auth-key", keyFile("world.key", 64, "rw-r--r--").toString()), "group or others", "chmod 600");
+            assertUsageError(cli(d, "--auth-key", tmp.resolve("missing.key").toString()), "does not exist", "/dev/urandom");
+            assertUsageError(cli(d, "--auth-key", tmp.toString()), "not a regular file");
+            assertUsageError(cli(d, "--auth-key", good.toString(), "--insecure-plaintext"), "not both");
+        }
+        // a good key gets protect past the check, to the next problem
+        assertUsageError(cli(daemons().get(0), "--auth-key", good.toString()), "is not a JVM");
+    }
+
+    private static Path keyFile(String name, int size, String perms) throws java.io.IOException {
+        Path f = tmp.resolve(name);
+        byte[] b = new byte[size];
+        new java.security.SecureRandom().nextBytes(b);
+        Files.write(f, b);
+        Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+        return f;
+    }
+
     @Test
     void notRootIsRefusedWithTheFix() throws Exception {
         assumeTrue(isRoot(), "drops privileges from root");
         // root without CAP_SYS_ADMIN in the bounding set: execve leaves it out of the child's capabilities
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--bounding-set", "-sys_admin,-sys_ptrace", "--inh-caps", "-all",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-                "io.checkpointd.cli.Main", "protect", Long.toString(jvm.pid()), "--backup", "127.0.0.1:7070"));
+                "io.checkpointd.cli.Main", "protect", Long.toString(jvm.pid()), "--backup", "127.0.0.1:7070", "--insecure-plaintext"));
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectInput(new File("/dev/null")).start();
         try {
             String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -10,6 +10,9 @@ import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.control.ControlRejectedException;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
@@ -56,24 +59,26 @@ class StaleGenerationTest {
             load.awaitTermination(Duration.ofSeconds(30));
             Json before = c.status("backup").orElseThrow();
             InetSocketAddress backup = new InetSocketAddress("127.0.0.1", c.backupPort());
+            ChannelKey key = c.channelKey();
 
             // the old primary reconnecting is told it is fenced
             Hello old = new Hello(1, 99999, 1, ProcessIdentity.currentBootId(), "");
-            assertThatThrownBy(() -> ReplicationClient.connect(backup, old, Duration.ofMillis(100), Duration.ofSeconds(5), new Ignore()))
+            assertThatThrownBy(() -> ReplicationClient.connect(backup, key, old, Duration.ofMillis(100), Duration.ofSeconds(5), new Ignore()))
                     .isInstanceOf(ReplicationClient.FencedException.class);
 
-            // raw frames of generation 1 (handshake, then an epoch) change nothing and are answered FENCED / cut off
+            // raw frames of generation 1 (handshake, then an epoch), authenticated with the cluster's key, change
+            // nothing and are answered FENCED / cut off
             try (Socket s = new Socket(backup.getAddress(), backup.getPort())) {
                 s.setSoTimeout(5000);
+                InputStream in = s.getInputStream();
+                FrameAuth auth = AuthHandshake.blocking(in, s.getOutputStream(), key, FrameAuth.Side.CLIENT);
                 ByteBuf buf = Unpooled.buffer();
-                FrameCodec.encode(new Frame(FrameType.HELLO, 1, 0, old.encode()), buf);
-                FrameCodec.encode(new Frame(FrameType.EPOCH_BEGIN, 1, 10_000, new EpochBegin(EpochBegin.FULL, 0, 0).encode()), buf);
+                FrameCodec.encode(new Frame(FrameType.HELLO, 1, 0, old.encode()), buf, auth);
+                FrameCodec.encode(new Frame(FrameType.EPOCH_BEGIN, 1, 10_000, new EpochBegin(EpochBegin.FULL, 0, 0).encode()), buf, auth);
                 byte[] bytes = new byte[buf.readableBytes()];
                 buf.readBytes(bytes);
                 s.getOutputStream().write(bytes);
-                InputStream in = s.getInputStream();
-                byte[] reply = in.readNBytes(FrameCodec.HEADER + FrameCodec.TRAILER);
-                Frame f = FrameCodec.decode(Unpooled.wrappedBuffer(reply));
+                Frame f = ProxyControlClient.readFrame(in, auth);
                 assertThat(f.type()).isEqualTo(FrameType.FENCED);
                 assertThat(in.read()).as("connection closed after FENCED").isEqualTo(-1);
             }
@@ -82,7 +87,7 @@ class StaleGenerationTest {
             assertThat(after.get("committedGeneration")).isEqualTo(before.get("committedGeneration"));
 
             // the proxy refuses the old generation's seal and release
-            try (ProxyControlClient proxy = ProxyControlClient.connect(new InetSocketAddress("127.0.0.1", c.controlPort()), Duration.ofSeconds(2))) {
+            try (ProxyControlClient proxy = ProxyControlClient.connect(new InetSocketAddress("127.0.0.1", c.controlPort()), key, Duration.ofSeconds(2))) {
                 assertThatThrownBy(() -> proxy.seal(1, 10_000, Duration.ofSeconds(2))).isInstanceOf(ControlRejectedException.class);
                 proxy.release(1, 10_000);
                 assertThatThrownBy(() -> proxy.sync(Duration.ofSeconds(2))).isInstanceOf(ControlRejectedException.class);

@@ -10,14 +10,14 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.TreeMap;
 
-/** A synthetic CRIU image directory: one pagemap/pages pair written in CRIU's format, plus opaque files. */
-final class FakeImage {
+/** A synthetic CRIU image directory: one pagemap/pages pair written in CRIU's format, plus opaque files (also used by the e2e HostileInputTest). */
+public final class FakeImage {
     /** vaddr → page content of present pages. */
     final TreeMap<Long, byte[]> pages = new TreeMap<>();
     final TreeMap<String, byte[]> files = new TreeMap<>();
     int pagesId = 1;
 
-    void write(Path dir) throws IOException {
+    public void write(Path dir) throws IOException {
         Files.createDirectories(dir);
         for (var e : files.entrySet()) Files.write(dir.resolve(e.getKey()), e.getValue());
         ByteArrayOutputStream pm = new ByteArrayOutputStream();
@@ -71,7 +71,7 @@ final class FakeImage {
     }
 
     /** Mutates the image the way a running process changes between epochs. */
-    void evolve(Random rnd) {
+    public void evolve(Random rnd) {
         if (pages.isEmpty() || rnd.nextInt(4) == 0) {
             long base = 0x7f0000000000L + (long) rnd.nextInt(64) * 0x100000L;
             int n = 1 + rnd.nextInt(40);

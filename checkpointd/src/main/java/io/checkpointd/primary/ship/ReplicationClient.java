@@ -2,13 +2,14 @@ package io.checkpointd.primary.ship;
 
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
-import io.checkpointd.protocol.FrameDecoder;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.replication.HelloOk;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -37,7 +38,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * The primary's replication connection to the backup (Netty). Frames are encoded — compressed and checksummed —
  * on the sending thread, so the caller learns the compressed size and the event loop only writes bytes;
  * {@link #send} blocks while the channel is not writable (backpressure, never an unbounded queue).
- * Heartbeats go out on the event loop every interval, whatever the epoch thread is doing.
+ * Heartbeats go out on the event loop every interval, whatever the epoch thread is doing. With a {@link ChannelKey}
+ * the connection opens with the {@link AuthHandshake}; frames are then signed in the pipeline, in wire order.
  */
 public final class ReplicationClient implements AutoCloseable {
     /** What the backup says. Called on the event loop: implementations must not block for long. */
@@ -54,25 +56,27 @@ public final class ReplicationClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
     private final long generation;
+    private final FrameAuth auth;
     private final AtomicLong wireBytes = new AtomicLong();
     private final CompletableFuture<Frame> handshake = new CompletableFuture<>();
     private volatile Listener listener;
     private volatile long lastEpoch;
 
-    private ReplicationClient(EventLoopGroup group, Channel channel, long generation) {
+    private ReplicationClient(EventLoopGroup group, Channel channel, long generation, FrameAuth auth) {
         this.group = group;
         this.channel = channel;
         this.generation = generation;
+        this.auth = auth;
     }
 
     /**
-     * Connects and performs the HELLO handshake.
+     * Connects, authenticates with {@code key} and performs the HELLO handshake.
      *
      * @throws FencedException if the backup has fenced this generation
-     * @throws IOException if the backup is unreachable or does not answer
+     * @throws IOException if the backup is unreachable, refuses our key or does not answer
      */
-    public static ReplicationClient connect(InetSocketAddress backup, Hello hello, Duration heartbeat, Duration timeout,
-                                            Listener listener) throws IOException, InterruptedException {
+    public static ReplicationClient connect(InetSocketAddress backup, ChannelKey key, Hello hello, Duration heartbeat,
+                                            Duration timeout, Listener listener) throws IOException, InterruptedException {
         boolean epoll = Epoll.isAvailable();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         ReplicationClient[] self = new ReplicationClient[1];
@@ -83,7 +87,8 @@ public final class ReplicationClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new FrameDecoder(), new Inbound(self));
+                        AuthHandshake.install(ch.pipeline(), key, FrameAuth.Side.CLIENT);
+                        ch.pipeline().addLast(new Inbound(self));
                     }
                 });
         Channel ch;
@@ -93,7 +98,16 @@ public final class ReplicationClient implements AutoCloseable {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw new IOException("backup " + backup.getHostString() + ":" + backup.getPort() + " is unreachable: " + e.getMessage());
         }
-        ReplicationClient c = new ReplicationClient(group, ch, hello.generation());
+        FrameAuth auth;
+        try {
+            auth = AuthHandshake.ready(ch).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            ch.close();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            String why = e instanceof ExecutionException ? e.getCause().getMessage() : "no answer within " + timeout.toMillis() + " ms";
+            throw new IOException("backup " + backup.getHostString() + ":" + backup.getPort() + ": authentication failed: " + why);
+        }
+        ReplicationClient c = new ReplicationClient(group, ch, hello.generation(), auth);
         self[0] = c;
         c.listener = listener;
         c.send(new Frame(FrameType.HELLO, hello.generation(), 0, hello.encode()));
@@ -110,7 +124,7 @@ public final class ReplicationClient implements AutoCloseable {
         }
         long ms = Math.max(1, heartbeat.toMillis());
         ch.eventLoop().scheduleAtFixedRate(() -> {
-            if (ch.isActive()) ch.writeAndFlush(encode(Frame.of(FrameType.HEARTBEAT, c.generation, c.lastEpoch), ch.alloc()));
+            if (ch.isActive()) ch.writeAndFlush(c.encode(Frame.of(FrameType.HEARTBEAT, c.generation, c.lastEpoch)));
         }, ms, ms, TimeUnit.MILLISECONDS);
         c.helloOk = HelloOk.decode(reply.payload());
         return c;
@@ -139,7 +153,7 @@ public final class ReplicationClient implements AutoCloseable {
      */
     public int send(Frame f) throws IOException, InterruptedException {
         if (f.epoch() > lastEpoch && f.type() != FrameType.HELLO) lastEpoch = f.epoch();
-        ByteBuf buf = encode(f, channel.alloc());
+        ByteBuf buf = encode(f);
         int n = buf.readableBytes();
         while (!channel.isWritable()) {
             if (!channel.isActive()) {
@@ -159,9 +173,10 @@ public final class ReplicationClient implements AutoCloseable {
         return n;
     }
 
-    private static ByteBuf encode(Frame f, ByteBufAllocator alloc) {
-        ByteBuf buf = alloc.buffer(FrameCodec.HEADER + f.payload().length + FrameCodec.TRAILER);
-        FrameCodec.encode(f, buf);
+    /** Compressed and checksummed here; the pipeline's FrameEncoder signs it when it reaches the wire. */
+    private ByteBuf encode(Frame f) {
+        ByteBuf buf = channel.alloc().buffer(FrameCodec.HEADER + f.payload().length + FrameCodec.TRAILER + auth.macLength());
+        FrameCodec.encodeUnsigned(f, buf, auth);
         return buf;
     }
 

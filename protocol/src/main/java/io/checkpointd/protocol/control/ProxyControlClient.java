@@ -4,6 +4,9 @@ import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
 import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.ProtocolException;
+import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.DataInputStream;
@@ -27,12 +30,16 @@ import java.util.concurrent.TimeoutException;
  * matches answers to requests; a reader thread completes them. {@link #release} does not wait for its answer
  * (the primary should not stall on it), but because it is written before any later seal it can never be reordered
  * with one. A rejected or failed release is thrown by the next call (or by {@link #sync}).
+ *
+ * <p>With a {@link ChannelKey} the connection starts with the {@link AuthHandshake} and every frame both ways is
+ * MAC'd; requests are encoded (and signed) under the same lock that orders their writes.
  */
 public final class ProxyControlClient implements AutoCloseable {
     /** Largest reply we accept: replies carry at most a short reason. */
     private static final int MAX_REPLY_WIRE = 64 * 1024;
 
     private final Socket socket;
+    private final FrameAuth auth;
     private final OutputStream out;
     private final DataInputStream in;
     private final Thread reader;
@@ -46,8 +53,9 @@ public final class ProxyControlClient implements AutoCloseable {
     /** Set once the connection is unusable. */
     private volatile IOException broken;
 
-    private ProxyControlClient(Socket socket) throws IOException {
+    private ProxyControlClient(Socket socket, FrameAuth auth) throws IOException {
         this.socket = socket;
+        this.auth = auth;
         this.out = socket.getOutputStream();
         this.in = new DataInputStream(socket.getInputStream());
         this.reader = new Thread(this::readReplies, "proxy-control-reader " + socket.getRemoteSocketAddress());
@@ -55,13 +63,17 @@ public final class ProxyControlClient implements AutoCloseable {
         reader.start();
     }
 
-    /** Connects to the proxy's control address within {@code timeout}. */
-    public static ProxyControlClient connect(InetSocketAddress control, Duration timeout) throws IOException {
+    /** Connects to the proxy's control address and authenticates with {@code key}, within {@code timeout} each. */
+    public static ProxyControlClient connect(InetSocketAddress control, ChannelKey key, Duration timeout) throws IOException {
         Socket s = new Socket();
         try {
             s.setTcpNoDelay(true);
-            s.connect(control, (int) Math.max(1, timeout.toMillis()));
-            return new ProxyControlClient(s);
+            int ms = (int) Math.max(1, timeout.toMillis());
+            s.connect(control, ms);
+            s.setSoTimeout(ms);
+            FrameAuth auth = AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), key, FrameAuth.Side.CLIENT);
+            s.setSoTimeout(0); // replies are awaited with per-call timeouts, not by the reader
+            return new ProxyControlClient(s, auth);
         } catch (IOException e) {
             s.close();
             throw new IOException("cannot connect to proxy control " + control + ": " + e.getMessage(), e);
@@ -145,14 +157,15 @@ public final class ProxyControlClient implements AutoCloseable {
     }
 
     private CompletableFuture<Frame> send(Frame request) throws IOException {
-        ByteBuf buf = Unpooled.buffer(FrameCodec.HEADER + request.payload().length + FrameCodec.TRAILER);
-        FrameCodec.encode(request, buf);
-        byte[] bytes = new byte[buf.readableBytes()];
-        buf.readBytes(bytes);
         synchronized (lock) {
             takeReleaseError();
             IOException b = broken;
             if (b != null) throw new IOException("control connection unusable: " + b.getMessage(), b);
+            // signed under the lock: the MAC counter must follow the order frames are written in
+            ByteBuf buf = Unpooled.buffer(FrameCodec.HEADER + request.payload().length + FrameCodec.TRAILER + auth.macLength());
+            FrameCodec.encode(request, buf, auth);
+            byte[] bytes = new byte[buf.readableBytes()];
+            buf.readBytes(bytes);
             CompletableFuture<Frame> reply = new CompletableFuture<>();
             // Enqueue before writing: the reader may see the answer before write() returns.
             pending.addLast(reply);
@@ -213,7 +226,7 @@ public final class ProxyControlClient implements AutoCloseable {
     private void readReplies() {
         try {
             while (true) {
-                Frame reply = readFrame(in);
+                Frame reply = readFrame(in, auth);
                 CompletableFuture<Frame> head;
                 synchronized (lock) {
                     head = pending.pollFirst();
@@ -240,18 +253,16 @@ public final class ProxyControlClient implements AutoCloseable {
         }
     }
 
-    /** Reads exactly one frame from a blocking stream. */
-    static Frame readFrame(InputStream stream) throws IOException {
+    /** Reads exactly one frame (of at most 64 KiB) from a blocking stream, verified against {@code auth}. */
+    public static Frame readFrame(InputStream stream, FrameAuth auth) throws IOException {
         DataInputStream data = stream instanceof DataInputStream d ? d : new DataInputStream(stream);
         byte[] header = new byte[FrameCodec.HEADER];
         data.readFully(header);
-        ByteBuf h = Unpooled.wrappedBuffer(header);
-        long wireLen = h.getUnsignedInt(24);
-        if (wireLen > MAX_REPLY_WIRE) throw new ProtocolException("reply of " + wireLen + " bytes is too large");
-        byte[] frame = new byte[FrameCodec.HEADER + (int) wireLen + FrameCodec.TRAILER];
+        int length = FrameCodec.frameLength(Unpooled.wrappedBuffer(header), 0, MAX_REPLY_WIRE);
+        byte[] frame = new byte[length];
         System.arraycopy(header, 0, frame, 0, header.length);
         data.readFully(frame, header.length, frame.length - header.length);
-        Frame f = FrameCodec.decode(Unpooled.wrappedBuffer(frame));
+        Frame f = FrameCodec.decode(Unpooled.wrappedBuffer(frame), auth, MAX_REPLY_WIRE);
         if (f == null) throw new ProtocolException("truncated reply");
         return f;
     }

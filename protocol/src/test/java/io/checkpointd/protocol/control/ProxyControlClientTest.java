@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
 import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.FrameAuth;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
@@ -28,10 +30,10 @@ class ProxyControlClientTest {
     @Test
     void rejectedReleaseSurfacesOnTheNextCallAndSealStillWorks() throws Exception {
         try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             ProxyControlClient client = ProxyControlClient.connect(addr(server), T);
+             ProxyControlClient client = ProxyControlClient.connect(addr(server), ChannelKey.insecurePlaintext(), T);
              Socket proxy = server.accept()) {
             client.release(1, 0);
-            Frame release = ProxyControlClient.readFrame(proxy.getInputStream());
+            Frame release = ProxyControlClient.readFrame(proxy.getInputStream(), FrameAuth.NONE);
             assertThat(release).isEqualTo(Frame.of(FrameType.RELEASE, 1, 0));
             send(proxy.getOutputStream(), new Frame(FrameType.CONTROL_REJECT, 1, 0,
                     "not sealed".getBytes(StandardCharsets.UTF_8)));
@@ -40,7 +42,7 @@ class ProxyControlClientTest {
 
             Thread answer = new Thread(() -> {
                 try {
-                    Frame seal = ProxyControlClient.readFrame(proxy.getInputStream());
+                    Frame seal = ProxyControlClient.readFrame(proxy.getInputStream(), FrameAuth.NONE);
                     send(proxy.getOutputStream(), Frame.of(FrameType.SEALED, seal.generation(), seal.epoch()));
                 } catch (IOException ignored) {
                     // the assertion below fails instead
@@ -55,7 +57,7 @@ class ProxyControlClientTest {
     @Test
     void sealTimesOutWithAClearMessageAndAClosedProxyFailsLaterCalls() throws Exception {
         try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             ProxyControlClient client = ProxyControlClient.connect(addr(server), T)) {
+             ProxyControlClient client = ProxyControlClient.connect(addr(server), ChannelKey.insecurePlaintext(), T)) {
             Socket proxy = server.accept();
             assertThatThrownBy(() -> client.seal(1, 0, Duration.ofMillis(100))).isInstanceOf(IOException.class)
                     .hasMessageContaining("SEAL(gen 1, epoch 0)").hasMessageContaining("no reply");
@@ -79,7 +81,7 @@ class ProxyControlClientTest {
 
     private static void send(OutputStream out, Frame f) throws IOException {
         ByteBuf buf = Unpooled.buffer();
-        FrameCodec.encode(f, buf);
+        FrameCodec.encode(f, buf, FrameAuth.NONE);
         byte[] b = new byte[buf.readableBytes()];
         buf.readBytes(b);
         out.write(b);

@@ -6,6 +6,7 @@ import io.checkpointd.linux.criu.RestoreOptions;
 import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.StaleFreezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
+import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.restore.store.ImageStore;
@@ -43,12 +44,14 @@ public final class Failover {
     private final ImageStore store;
     private final Path workRoot;
     private final InetSocketAddress proxyControl;
+    private final ChannelKey channelKey;
     private final Duration readyTimeout;
 
-    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, Duration readyTimeout) {
+    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout) {
         this.store = store;
         this.workRoot = workRoot;
         this.proxyControl = proxyControl;
+        this.channelKey = channelKey;
         this.readyTimeout = readyTimeout;
     }
 
@@ -67,7 +70,7 @@ public final class Failover {
         ProxyControlClient proxy = null;
         if (proxyControl != null) {
             try {
-                proxy = ProxyControlClient.connect(proxyControl, Duration.ofSeconds(2));
+                proxy = ProxyControlClient.connect(proxyControl, channelKey, Duration.ofSeconds(2));
                 proxy.generation(newGen, service != null ? service : proxyControl, Duration.ofSeconds(2));
             } catch (IOException e) {
                 // the proxy being unreachable must not stop the restore; clients are cut off from the old

@@ -12,6 +12,7 @@ import io.checkpointd.restore.store.ImageStore;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,6 +58,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private long rejectedEpoch = -1;
     private long epochBytes;
     private long epochStart;
+    /** Set (on the event loop) once the connection is being dropped for bad input. */
+    private boolean dropped;
 
     public ReplicationSession(ImageStore store, ExecutorService storeThread, Listener listener) {
         this.store = store;
@@ -221,7 +224,11 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.warn("closing replication connection from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
+        if (dropped) return; // one line per dropped connection, whatever else fails while it closes
+        dropped = true;
+        Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        log.warn("dropping replication connection from {}: {}", ctx.channel().remoteAddress(),
+                c instanceof ProtocolException ? c.getMessage() : c.toString());
         ctx.close();
     }
 }
