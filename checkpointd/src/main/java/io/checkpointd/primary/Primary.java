@@ -72,10 +72,14 @@ public final class Primary implements AutoCloseable {
 
     private volatile State state = State.STARTING;
     private volatile boolean stop;
-    private volatile boolean needFull = true;
+    /** Set by a NACK or a lost connection, taken (atomically cleared) by the epoch that ships in full. */
+    private final java.util.concurrent.atomic.AtomicBoolean needFull = new java.util.concurrent.atomic.AtomicBoolean(true);
     private volatile long fencedBy = -1;
     private volatile long lastAcked = -1;
     private volatile long epochsAcked;
+    /** NACKs since the last ACK, and the latest reason: the backup's store may be full or read-only. */
+    private volatile int nackStreak;
+    private volatile String lastNack = "";
     private volatile ReplicationClient client;
     private volatile ProxyControlClient proxy;
     private Freezer freezer;
@@ -83,9 +87,14 @@ public final class Primary implements AutoCloseable {
     private Path prev;
     private long prevEpoch = -1;
     private long totalRaw, totalWire;
+    private long sealFailures;
 
-    /** What was shipped for an epoch, kept until it is acknowledged. */
-    private record Sent(long sentNanos) {
+    /**
+     * An epoch holding a window slot, from its EPOCH_BEGIN until its ACK or NACK: registered before anything is sent,
+     * because the backup may NACK at the first bad record, long before the epoch's END goes out.
+     */
+    private static final class Sent {
+        volatile long endNanos;
     }
 
     /**
@@ -143,6 +152,11 @@ public final class Primary implements AutoCloseable {
                 next = Math.max(next + period, System.nanoTime());
                 if (!service.isAlive()) return processGone();
                 if (fencedBy >= 0) return fenced();
+                if (nackStreak > 1) {
+                    // the backup keeps refusing (e.g. its disk is full): retry with a growing pause rather than
+                    // re-sending a full image every epoch; output stays held meanwhile
+                    TimeUnit.MILLISECONDS.sleep(Math.min(5000, 250L * nackStreak));
+                }
                 if (client == null || !client.isConnected()) {
                     if (!reconnect()) continue;
                 }
@@ -153,16 +167,21 @@ public final class Primary implements AutoCloseable {
                 try {
                     epoch();
                     failures = 0;
-                } catch (CriuException | FreezeException e) {
+                } catch (CriuException e) {
                     window.release();
                     if (!service.isAlive()) return processGone();
                     failures++;
                     log.error("epoch {} failed ({} in a row): {}", epoch, failures, e.getMessage());
                     if (failures >= MAX_CONSECUTIVE_FAILURES) return fail("giving up after " + failures + " failed epochs: " + e.getMessage());
+                } catch (FreezeException e) {
+                    // the freezer or the proxy did not answer: stall (output stays held) and keep trying
+                    window.release();
+                    if (!service.isAlive()) return processGone();
+                    if (sealFailures++ % 50 == 0) log.warn("epoch {} skipped ({} so far): {}", epoch, sealFailures, e.getMessage());
                 } catch (IOException e) {
                     // the connection broke while shipping: in-flight epochs are lost, reconnect does a full sync
                     log.warn("shipping epoch {} failed: {}", epoch, e.getMessage());
-                    needFull = true;
+                    needFull.set(true);
                 }
                 publish();
             }
@@ -188,7 +207,7 @@ public final class Primary implements AutoCloseable {
         }
         try {
             if (cfg.proxyControl() != null) sealOutput(n);
-            criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE)
+            criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
                     .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
         } catch (CriuException e) {
             ImageDirs.deleteTree(cur);
@@ -200,12 +219,12 @@ public final class Primary implements AutoCloseable {
             freezer.thaw();
         }
         long pause = System.nanoTime() - t0;
-        boolean full = needFull || prev == null;
+        // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
+        boolean full = needFull.getAndSet(false) || prev == null;
         ship(n, full ? null : prev, cur, pause);
         if (prev != null) ImageDirs.deleteTree(prev);
         prev = cur;
         prevEpoch = n;
-        needFull = false;
     }
 
     /** Seals epoch n's output at the proxy, (re)connecting the control channel if it broke. */
@@ -235,6 +254,8 @@ public final class Primary implements AutoCloseable {
         long[] raw = {0};
         long wire0 = client.wireBytes();
         Progress progress = full ? new Progress(captured) : null;
+        Sent sent = new Sent();
+        inFlight.put(n, sent);
         client.send(new Frame(FrameType.EPOCH_BEGIN, cfg.generation(), n,
                 new EpochBegin(full ? EpochBegin.FULL : prevEpoch, pauseNanos, captured).encode()));
         DeltaComputer.Result r = DeltaComputer.compute(base, cur, rec -> {
@@ -250,7 +271,7 @@ public final class Primary implements AutoCloseable {
             if (progress != null) progress.update(raw[0]);
         });
         client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records(), md.digest(), r.manifest()).encode()));
-        inFlight.put(n, new Sent(System.nanoTime()));
+        sent.endNanos = System.nanoTime();
         long wire = client.wireBytes() - wire0;
         if (progress != null) progress.done(raw[0], wire);
         pauseMs.add(pauseNanos / 1e6);
@@ -296,7 +317,7 @@ public final class Primary implements AutoCloseable {
         inFlight.clear();
         window.drainPermits();
         window.release(cfg.maxInFlight());
-        needFull = true;
+        needFull.set(true);
         try {
             client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
             log.info("reconnected to backup {}: starting over with a full sync", cfg.backup());
@@ -316,9 +337,10 @@ public final class Primary implements AutoCloseable {
         public void acked(long generation, long n) {
             Sent s = inFlight.remove(n);
             if (s == null) return; // an epoch of a previous connection: its slot was already reset
-            ackMs.add((System.nanoTime() - s.sentNanos()) / 1e6);
+            if (s.endNanos != 0) ackMs.add((System.nanoTime() - s.endNanos) / 1e6);
             lastAcked = Math.max(lastAcked, n);
             epochsAcked++;
+            nackStreak = 0;
             ProxyControlClient p = proxy;
             if (p != null) {
                 try {
@@ -332,8 +354,9 @@ public final class Primary implements AutoCloseable {
 
         @Override
         public void nacked(long n, String reason) {
-            log.warn("backup rejected epoch {}: {}; the next epoch is a full sync", n, reason);
-            needFull = true;
+            if (nackStreak++ % 20 == 0) log.warn("backup rejected epoch {}: {}; the next epoch is a full sync", n, reason);
+            lastNack = reason;
+            needFull.set(true);
             if (inFlight.remove(n) != null) window.release();
         }
 
@@ -398,7 +421,8 @@ public final class Primary implements AutoCloseable {
                 .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
                 .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw)
-                .put("totalShippedWireBytes", totalWire).put("updatedAt", System.currentTimeMillis()));
+                .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak).put("lastRejection", lastNack)
+                .put("updatedAt", System.currentTimeMillis()));
     }
 
     /** Pause figures so far (for the demo's summary). */

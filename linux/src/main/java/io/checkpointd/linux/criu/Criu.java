@@ -130,6 +130,7 @@ public final class Criu {
                 }
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
                 lib.criu_local_set_manage_cgroups_mode(o, opts.cgroupMode().code());
+                lib.criu_local_set_tcp_skip_in_flight(o, opts.skipInFlight());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
                 lib.criu_local_set_track_mem(o, opts.trackMem());
             });

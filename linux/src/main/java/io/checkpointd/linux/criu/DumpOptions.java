@@ -25,6 +25,7 @@ public final class DumpOptions {
     private final int logLevel;
     private final String freezeCgroup;
     private final boolean fileLocks;
+    private final boolean skipInFlight;
     private final CgroupMode cgroupMode;
     private final boolean shellJob;
     private final boolean trackMem;
@@ -41,6 +42,7 @@ public final class DumpOptions {
         this.logLevel = b.logLevel;
         this.freezeCgroup = b.freezeCgroup;
         this.fileLocks = b.fileLocks;
+        this.skipInFlight = b.skipInFlight;
         this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
         this.trackMem = b.trackMem;
@@ -76,6 +78,12 @@ public final class DumpOptions {
 
     public boolean fileLocks() { return fileLocks; }
 
+    /**
+     * CRIU's --skip-in-flight: dump even when a connection sits half-open in a listening socket's queue (else the
+     * dump fails under connection churn); such a connection is lost, and its client retries.
+     */
+    public boolean skipInFlight() { return skipInFlight; }
+
     /** CRIU's --manage-cgroups mode; {@link CgroupMode#IGNORE} by default (see there why). */
     public CgroupMode cgroupMode() { return cgroupMode; }
 
@@ -108,6 +116,7 @@ public final class DumpOptions {
         private int logLevel = 2;
         private String freezeCgroup;
         private boolean fileLocks = true;
+        private boolean skipInFlight;
         private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
         private boolean trackMem;
@@ -141,6 +150,8 @@ public final class DumpOptions {
         public Builder freezeCgroup(String cgroupPath) { this.freezeCgroup = cgroupPath; return this; }
 
         public Builder fileLocks(boolean v) { this.fileLocks = v; return this; }
+
+        public Builder skipInFlight(boolean v) { this.skipInFlight = v; return this; }
 
         public Builder cgroupMode(CgroupMode m) { this.cgroupMode = Objects.requireNonNull(m, "cgroupMode"); return this; }
 

@@ -37,6 +37,8 @@ interface LibCriu extends Library {
 
     void criu_local_set_manage_cgroups_mode(Pointer opts, int mode);
 
+    void criu_local_set_tcp_skip_in_flight(Pointer opts, boolean value);
+
     void criu_local_set_track_mem(Pointer opts, boolean value);
 
     void criu_local_set_log_level(Pointer opts, int level);

@@ -13,6 +13,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DecoderException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
@@ -27,6 +28,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReplicationSession extends SimpleChannelInboundHandler<Frame> {
     private static final Logger log = LoggerFactory.getLogger(ReplicationSession.class);
+    /** Prefix of a NACK reason that is the backup's own storage failing (disk full, read-only), not the epoch. */
+    public static final String STORE_FAILURE = "backup store failure: ";
     /** Bound on payload bytes queued for the store thread before this connection stops reading (backpressure). */
     static final long MAX_PENDING_BYTES = 32L << 20, RESUME_PENDING_BYTES = 8L << 20;
 
@@ -144,6 +147,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                     writer.add(f.payload());
                 } catch (ProtocolException e) {
                     reject(f.epoch(), e.getMessage());
+                } catch (IOException e) {
+                    reject(f.epoch(), STORE_FAILURE + e.getMessage());
                 }
             }
             case EPOCH_END -> end(f);
@@ -163,6 +168,10 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         } catch (EpochRejectedException e) {
             rejectedEpoch = f.epoch();
             nack(f.epoch(), e.getMessage());
+        } catch (IOException e) {
+            // disk full, read-only, …: the primary is told; the committed image is untouched
+            rejectedEpoch = f.epoch();
+            nack(f.epoch(), STORE_FAILURE + e.getMessage());
         }
     }
 
@@ -178,6 +187,9 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
             w.commit(EpochEnd.decode(f.payload()));
         } catch (EpochRejectedException | ProtocolException e) {
             nack(f.epoch(), e.getMessage());
+            return;
+        } catch (IOException e) {
+            nack(f.epoch(), STORE_FAILURE + e.getMessage()); // commit aborted: nothing half-written counts
             return;
         }
         listener.committed(this, f.epoch(), System.nanoTime() - epochStart, epochBytes);
