@@ -32,6 +32,12 @@ final class AuthOptions {
         }
     }
 
+    /** The same choice as command-line arguments, for a daemon this one starts (re-protection). */
+    java.util.List<String> asArgs() {
+        return insecurePlaintext ? java.util.List.of("--insecure-plaintext")
+                : java.util.List.of("--auth-key", keyFile.toAbsolutePath().toString());
+    }
+
     /** The key to use; a {@link UsageException} (exit 2) for none, both, or a bad key file. */
     ChannelKey channelKey() {
         if (keyFile != null && insecurePlaintext) throw new UsageException("give --auth-key or --insecure-plaintext, not both");

@@ -1,6 +1,9 @@
 package io.checkpointd.cli;
 
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.restore.failover.Reprotector;
+import java.util.ArrayList;
+import java.util.List;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.BackupDaemon;
 import java.io.IOException;
@@ -42,6 +45,15 @@ public final class BackupCommand implements Callable<Integer> {
             description = "where the restored service listens (default: as announced by the primary)")
     InetSocketAddress service;
 
+    @Option(names = "--reprotect-to", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
+            description = "after a failover, protect the restored service toward this spare backup (full sync, then epochs); "
+                    + "without it the restored service runs unprotected")
+    InetSocketAddress reprotectTo;
+
+    @Option(names = "--reprotect-epoch", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
+            description = "epoch interval of the re-protecting primary (default: ${DEFAULT-VALUE})")
+    Duration reprotectEpoch;
+
     @Mixin
     RunDirOption runDir;
 
@@ -61,7 +73,13 @@ public final class BackupCommand implements Callable<Integer> {
         auth.warnIfInsecure();
         BackupDaemon d;
         try {
-            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key));
+            Reprotector.Config reprotect = null;
+            if (reprotectTo != null) {
+                List<String> args = new ArrayList<>(auth.asArgs());
+                if (runDir.path() != null) args.addAll(List.of("--run-dir", runDir.path().toString()));
+                reprotect = new Reprotector.Config(reprotectTo, reprotectEpoch, args, dir.resolve("reprotect.log"));
+            }
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key, reprotect));
         } catch (IOException e) {
             throw new UsageException(e.getMessage());
         }

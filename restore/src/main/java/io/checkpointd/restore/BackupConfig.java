@@ -4,6 +4,7 @@ import io.checkpointd.protocol.auth.ChannelKey;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.checkpointd.restore.failover.Reprotector;
 import java.util.Objects;
 
 /**
@@ -16,12 +17,20 @@ import java.util.Objects;
  * @param serviceAddress    where the restored service listens; null means: as the primary announced
  * @param runDir            where the status file goes
  * @param readyTimeout      how long failover waits for the restored service to accept connections
+ * @param reprotect         after a failover, protect the restored service toward this spare (null: run unprotected)
  * @param channelKey        authenticates the replication port and the control connection to the proxy; required
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
-                           InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
+                           InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
+                           Reprotector.Config reprotect) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
+
+    /** Without re-protection: after a failover the restored service runs unprotected. */
+    public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
+                        InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null);
+    }
 
     public BackupConfig {
         Objects.requireNonNull(listen, "listen");

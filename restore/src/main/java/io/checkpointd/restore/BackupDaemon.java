@@ -8,6 +8,7 @@ import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
 import io.checkpointd.protocol.status.Window;
 import io.checkpointd.restore.failover.Failover;
+import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.ReplicationSession;
 import io.checkpointd.restore.store.ImageStore;
 import io.netty.bootstrap.ServerBootstrap;
@@ -173,7 +174,10 @@ public final class BackupDaemon implements AutoCloseable {
         Thread t = new Thread(() -> {
             try {
                 InetSocketAddress service = cfg.serviceAddress() != null ? cfg.serviceAddress() : parse(h == null ? "" : h.serviceAddress());
-                failover = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout()).run(noticed, h, service);
+                Failover f = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout(),
+                        cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()));
+                failover = f.run(noticed, h, service);
+                if (failover.newPrimary() != null) watchNewPrimary(f, failover);
                 state = State.RESTORED;
                 log.info("failover complete: generation {}, epoch {}, pid {}, {} ms (restore {} ms)",
                         failover.newGeneration(), failover.restoredEpoch(), failover.restoredPid(),
@@ -188,6 +192,29 @@ public final class BackupDaemon implements AutoCloseable {
                 finished.countDown();
             }
         }, "failover");
+        t.start();
+    }
+
+    /**
+     * If the re-protecting primary fails (other than by its service exiting or being fenced), the restored service
+     * must not be left with its output held forever: let it run unprotected, loudly.
+     */
+    private void watchNewPrimary(Failover f, Failover.Result r) {
+        Thread t = new Thread(() -> {
+            try {
+                int code = r.newPrimary().waitFor();
+                if (code == 0 || code == 3) {
+                    log.info("the re-protecting primary (pid {}) ended with exit code {}", r.newPrimary().pid(), code);
+                } else {
+                    log.error("the re-protecting primary (pid {}) failed with exit code {}: generation {} falls back to unprotected",
+                            r.newPrimary().pid(), code, r.newGeneration());
+                    f.passthrough(r.newGeneration());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "new-primary-watch");
+        t.setDaemon(true);
         t.start();
     }
 
@@ -270,7 +297,10 @@ public final class BackupDaemon implements AutoCloseable {
                 .put("updatedAt", System.currentTimeMillis());
         if (f != null) {
             j.put("failover", Json.object().put("generation", f.newGeneration()).put("restoredEpoch", f.restoredEpoch())
-                    .put("restoredPid", f.restoredPid()).put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0));
+                    .put("restoredPid", f.restoredPid())
+                    .put("newPrimaryPid", f.newPrimary() == null ? null : f.newPrimary().pid())
+                    .put("reprotectedTo", cfg.reprotect() == null || f.newPrimary() == null ? null : cfg.reprotect().spare().toString())
+                    .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0));
         }
         if (!failure.isEmpty()) j.put("error", failure);
         status.publish(j);

@@ -25,22 +25,27 @@ import java.util.stream.Stream;
  * channels with a fresh key in a mode-600 file in the cluster's directory ({@link #authKeyFile()}).
  */
 public final class Cluster implements AutoCloseable {
-    /** How to run the cluster. */
-    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs) {
+    /** How to run the cluster; {@code spare}: a second backup the first re-protects the restored service toward. */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
+                          boolean spare) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of());
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(), false);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare);
+        }
+
+        public Options withSpare() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true);
         }
     }
 
@@ -54,6 +59,10 @@ public final class Cluster implements AutoCloseable {
     private final int controlPort;
     private final int backupPort;
     private final int proxyPort;
+    private final int sparePort;
+    /** The spare backup publishes into a run dir of its own, so "backup" status stays unambiguous. */
+    private final Path spareRunDir;
+    private Process spare;
     private final List<Process> daemons = new ArrayList<>();
     private KvServerProcess service;
     private Process backup;
@@ -71,7 +80,10 @@ public final class Cluster implements AutoCloseable {
         Files.createDirectories(runDir);
         Files.createDirectories(logDir);
         this.keyFile = writeKeyFile(opts.baseDir().resolve("auth.key"));
-        int[] ports = freePorts(3);
+        int[] ports = freePorts(4);
+        sparePort = ports[3];
+        spareRunDir = opts.baseDir().resolve("run-spare");
+        Files.createDirectories(spareRunDir);
         controlPort = ports[0];
         backupPort = ports[1];
         proxyPort = ports[2];
@@ -109,6 +121,16 @@ public final class Cluster implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("backup", "--listen", "127.0.0.1:" + backupPort, "--dir", storeDir.toString(),
                 "--proxy-control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        if (opts.spare()) {
+            if (spare == null) {
+                spare = daemon("spare", List.of(), List.of("backup", "--listen", "127.0.0.1:" + sparePort, "--dir",
+                        opts.baseDir().resolve("spare-store").toString(), "--proxy-control", "127.0.0.1:" + controlPort,
+                        "--run-dir", spareRunDir.toString(), "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms",
+                        "--auth-key", keyFile.toString()));
+                awaitListening(sparePort, spare, "spare");
+            }
+            args.addAll(List.of("--reprotect-to", "127.0.0.1:" + sparePort, "--reprotect-epoch", opts.epoch().toMillis() + "ms"));
+        }
         backup = daemon("backup", opts.backupJvmArgs(), args);
         awaitListening(backupPort, backup, "backup");
     }
@@ -170,6 +192,15 @@ public final class Cluster implements AutoCloseable {
      * file wins over the file a killed one left behind; among equals, the most recently updated.
      */
     public Optional<Json> status(String role) throws IOException {
+        return statusIn(runDir, role);
+    }
+
+    /** The spare backup's status (see {@link Options#spare()}). */
+    public Optional<Json> spareStatus() throws IOException {
+        return statusIn(spareRunDir, "backup");
+    }
+
+    private static Optional<Json> statusIn(Path runDir, String role) throws IOException {
         Json best = null;
         boolean bestAlive = false;
         long bestUpdated = Long.MIN_VALUE;
@@ -236,16 +267,41 @@ public final class Cluster implements AutoCloseable {
 
     /** Waits until the backup reports the failover finished; returns its status. */
     public Json awaitFailover(Duration max) throws IOException, InterruptedException {
+        return awaitFailoverIn(runDir, "backup.log", max);
+    }
+
+    /** Waits until the spare backup reports its failover finished (the second failover). */
+    public Json awaitSpareFailover(Duration max) throws IOException, InterruptedException {
+        return awaitFailoverIn(spareRunDir, "spare.log", max);
+    }
+
+    private Json awaitFailoverIn(Path dir, String log, Duration max) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + max.toNanos();
         while (true) {
-            Optional<Json> s = status("backup");
+            Optional<Json> s = statusIn(dir, "backup");
             if (s.isPresent()) {
                 Object state = s.get().get("state");
                 if ("restored".equals(state)) return s.get();
-                if ("failed".equals(state)) throw new IOException("failover failed: " + s.get().get("error") + "; see " + logDir.resolve("backup.log"));
+                if ("failed".equals(state)) throw new IOException("failover failed: " + s.get().get("error") + "; see " + logDir.resolve(log));
             }
-            if (System.nanoTime() - deadline > 0) throw new IOException("no failover within " + max + "; see " + logDir.resolve("backup.log"));
+            if (System.nanoTime() - deadline > 0) throw new IOException("no failover within " + max + "; see " + logDir.resolve(log));
             Thread.sleep(20);
+        }
+    }
+
+    /**
+     * SIGKILLs the re-protected primary: the restored service (it kept the original pid) and the protect daemon the
+     * backup started for it. Both are the backup daemon's children; it reaps them.
+     */
+    public void killRestoredPrimary() throws IOException, InterruptedException {
+        Json f = (Json) status("backup").orElseThrow().get("failover");
+        long newPrimary = (Long) f.get("newPrimaryPid");
+        long restored = (Long) f.get("restoredPid");
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+        ProcessHandle.of(newPrimary).ifPresent(ProcessHandle::destroyForcibly);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while ((Files.exists(Path.of("/proc/" + restored)) || Files.exists(Path.of("/proc/" + newPrimary))) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
         }
     }
 
@@ -314,6 +370,17 @@ public final class Cluster implements AutoCloseable {
     /** Ends every process this cluster started (and the restored service), by pid, and reaps them. */
     @Override
     public void close() {
+        try {
+            // the re-protecting primary is the backup's child, not ours: end it by pid before what it protects
+            Optional<Json> f = backup == null ? Optional.empty() : status("backup").map(s -> s.get("failover")).filter(x -> x instanceof Json).map(x -> (Json) x);
+            if (f.isPresent() && f.get().get("newPrimaryPid") instanceof Long np) {
+                ProcessHandle.of(np).ifPresent(ProcessHandle::destroyForcibly);
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (ProcessHandle.of(np).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) Thread.sleep(20);
+            }
+        } catch (IOException | InterruptedException e) {
+            // best effort: continue ending the rest
+        }
         try {
             Optional<Integer> restored = backup != null ? restoredPid() : Optional.empty();
             if (restored.isPresent()) {

@@ -37,17 +37,24 @@ import org.slf4j.LoggerFactory;
 public final class Failover {
     private static final Logger log = LoggerFactory.getLogger(Failover.class);
 
-    /** The outcome. */
-    public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos) {
+    /** The outcome; {@code newPrimary} is the re-protecting {@code protect} process, or null when unprotected. */
+    public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos,
+                         Process newPrimary) {
     }
+
+    /** How long a new primary may take to fail (e.g. the spare is unreachable) before it counts as started. */
+    static final Duration REPROTECT_SETTLE = Duration.ofSeconds(3);
 
     private final ImageStore store;
     private final Path workRoot;
     private final InetSocketAddress proxyControl;
     private final ChannelKey channelKey;
     private final Duration readyTimeout;
+    private final Reprotector reprotector;
 
-    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout) {
+    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout,
+                    Reprotector reprotector) {
+        this.reprotector = reprotector;
         this.store = store;
         this.workRoot = workRoot;
         this.proxyControl = proxyControl;
@@ -93,17 +100,48 @@ public final class Failover {
         log.info("failover: CRIU restored pid {} from epoch {} in {} ms", pid, epoch, restoreNanos / 1_000_000);
         if (service != null) awaitAccepting(service);
         long total = System.nanoTime() - noticedNanos;
-        if (proxy != null) {
-            try {
-                proxy.passthrough(newGen, Duration.ofSeconds(2));
-                log.warn("generation {} runs UNPROTECTED: no backup protects the restored service yet", newGen);
-            } catch (IOException e) {
-                log.error("failover: proxy refused passthrough for generation {}: {}", newGen, e.getMessage());
-            } finally {
-                closeQuietly(proxy);
+        Process newPrimary = reprotector == null ? null : reprotect(pid, newGen, service);
+        if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
+        closeQuietly(proxy);
+        return new Result(newGen, epoch, pid, total, restoreNanos, newPrimary);
+    }
+
+    /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
+    private Process reprotect(int pid, long generation, InetSocketAddress service) throws InterruptedException {
+        try {
+            Process p = reprotector.start(pid, generation, proxyControl, service);
+            if (p.waitFor(REPROTECT_SETTLE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                log.error("failover: re-protection toward {} failed at once (exit {}); see {}", reprotector.config().spare(),
+                        p.exitValue(), reprotector.config().log());
+                return null;
             }
+            log.info("failover: generation {} is protected again: protect pid {} ships to the spare {} (full sync first)",
+                    generation, p.pid(), reprotector.config().spare());
+            return p;
+        } catch (IOException e) {
+            log.error("failover: cannot start re-protection: {}", e.getMessage());
+            return null;
         }
-        return new Result(newGen, epoch, pid, total, restoreNanos);
+    }
+
+    /** Lets the proxy release the generation's output at once: the service runs unprotected. */
+    public void passthrough(ProxyControlClient proxy, long generation) {
+        try {
+            proxy.passthrough(generation, Duration.ofSeconds(2));
+            log.warn("generation {} runs UNPROTECTED: no backup protects the restored service", generation);
+        } catch (IOException e) {
+            log.error("failover: proxy refused passthrough for generation {}: {}", generation, e.getMessage());
+        }
+    }
+
+    /** Same, on a connection of its own (when a new primary died before protecting anything). */
+    public void passthrough(long generation) {
+        if (proxyControl == null) return;
+        try (ProxyControlClient proxy = ProxyControlClient.connect(proxyControl, channelKey, Duration.ofSeconds(2))) {
+            passthrough(proxy, generation);
+        } catch (IOException e) {
+            log.error("failover: cannot reach the proxy for passthrough of generation {}: {}", generation, e.getMessage());
+        }
     }
 
     private void killStaleService(Hello primary) throws InterruptedException {

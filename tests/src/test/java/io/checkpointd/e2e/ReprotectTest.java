@@ -1,0 +1,77 @@
+package io.checkpointd.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvClient;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.demo.VerificationResult;
+import io.checkpointd.protocol.status.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Re-protection: after a failover the backup protects the restored service toward a spare (full sync first, then
+ * epochs; output held until the spare acknowledged), and a second failover onto the spare loses no acknowledged
+ * write either.
+ */
+class ReprotectTest {
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
+    Path tmp;
+
+    @BeforeEach
+    void requirements() {
+        E2eSupport.assumeRootAndCriu();
+    }
+
+    @Test
+    @Timeout(240)
+    void theRestoredServiceIsProtectedAgainAndSurvivesASecondFailover() throws Exception {
+        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withSpare());
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(3).withKeysPerThread(30))) {
+            load.start();
+            Thread.sleep(1500);
+            c.killPrimary();
+            Json first = c.awaitFailover(Duration.ofSeconds(60));
+            Json f = (Json) first.get("failover");
+            assertThat(f.get("generation")).isEqualTo(2L);
+            assertThat(f.get("newPrimaryPid")).as("re-protection started" + E2eSupport.logs(c)).isInstanceOf(Long.class);
+
+            // the new primary's full sync reaches the spare; then epochs flow and output is released, protected
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (true) {
+                Json p = c.status("primary").orElseThrow();
+                if (Long.valueOf(2).equals(p.get("generation")) && p.get("lastAckedEpoch") instanceof Long l && l >= 3) break;
+                assertThat(System.nanoTime() - deadline).as("the new primary gets acks from the spare" + E2eSupport.logs(c)).isNegative();
+                Thread.sleep(50);
+            }
+            assertThat(Files.readString(c.logDir().resolve("backup.log"))).doesNotContain("runs UNPROTECTED");
+            Json proxy = c.status("proxy").orElseThrow();
+            assertThat(proxy.get("generation")).isEqualTo(2L);
+            assertThat(proxy.get("passthrough")).as("output of generation 2 is held until acknowledged").isEqualTo(false);
+            Json spare = c.spareStatus().orElseThrow();
+            assertThat(spare.get("committedGeneration")).isEqualTo(2L);
+            long ackedBeforeSecondKill = load.progress().ackedWrites();
+            Thread.sleep(1000);
+            assertThat(load.progress().ackedWrites()).as("clients are served while re-protected").isGreaterThan(ackedBeforeSecondKill);
+
+            c.killRestoredPrimary();
+            Json second = (Json) c.awaitSpareFailover(Duration.ofSeconds(60)).get("failover");
+            assertThat(second.get("generation")).isEqualTo(3L);
+            Thread.sleep(1000);
+            load.stop();
+            load.awaitTermination(Duration.ofSeconds(30));
+            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+            assertThat(v.ok()).as(v.summary() + E2eSupport.logs(c)).isTrue();
+            try (KvClient client = KvClient.connect(c.proxyAddress())) {
+                assertThat(client.put("after-second-failover", "yes")).isTrue();
+            }
+        }
+    }
+}
