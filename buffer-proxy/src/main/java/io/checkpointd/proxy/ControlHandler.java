@@ -18,7 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies control requests (SEAL, RELEASE, GENERATION, PASSTHROUGH) to the {@link OutputCommit} and answers each
+ * Applies control requests (SEAL, RELEASE, GENERATION, PASSTHROUGH, HOLD) to the {@link OutputCommit} and answers each
  * with exactly one frame, in order. A refused request changes nothing; a malformed frame drops only this connection.
  */
 final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
@@ -74,6 +74,7 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
             case RELEASE -> commit.release(gen, epoch);
             case GENERATION -> commit.newGeneration(gen, parseUpstream(f.payload()));
             case PASSTHROUGH -> commit.passthrough(gen);
+            case HOLD -> commit.hold(gen);
             default -> throw new RejectedRequest(f.type() + " is not a control request");
         }
         return Frame.of(FrameType.CONTROL_OK, gen, epoch);

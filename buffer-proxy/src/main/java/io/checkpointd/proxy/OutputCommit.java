@@ -97,6 +97,15 @@ final class OutputCommit {
         drainAll();
     }
 
+    /**
+     * HOLD: protected again after a passthrough: output read from now on belongs to the open epoch and waits for its
+     * RELEASE (what passed through meanwhile is gone: that was the unprotected window).
+     */
+    void hold(long gen) throws RejectedRequest {
+        requireCurrent(gen);
+        passthrough = false;
+    }
+
     /** GENERATION: fence older output and route new clients to {@code newUpstream}, holding output again. */
     void newGeneration(long gen, InetSocketAddress newUpstream) throws RejectedRequest {
         if (gen < generation) throw new RejectedRequest("stale generation " + gen + " (current " + generation + ")");

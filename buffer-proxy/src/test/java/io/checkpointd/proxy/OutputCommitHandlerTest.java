@@ -226,6 +226,22 @@ class OutputCommitHandlerTest {
     }
 
     @Test
+    void holdAfterPassthroughHoldsNewOutputUntilItsEpochIsReleased() throws Exception {
+        Conn c = connect();
+        commit.seal(1, 4);
+        commit.passthrough(1);
+        c.out.hold(bytes("unprotected"));
+        assertThat(c.readAll()).isEqualTo("unprotected");
+        commit.hold(1);
+        c.out.hold(bytes("protected"));
+        assertThat(c.readAll()).as("held again after HOLD").isEmpty();
+        commit.seal(1, 5);
+        commit.release(1, 5);
+        assertThat(c.readAll()).isEqualTo("protected");
+        assertThatThrownBy(() -> commit.hold(0)).isInstanceOf(RejectedRequest.class);
+    }
+
+    @Test
     void upstreamAddressParsing() throws Exception {
         assertThat(ControlHandler.parseUpstream("127.0.0.1:8080".getBytes(US_ASCII)))
                 .isEqualTo(new InetSocketAddress("127.0.0.1", 8080));

@@ -61,6 +61,15 @@ public final class ProtectCommand implements Callable<Integer> {
                     + "(the backup then takes over on heartbeat timeout) (default: ${DEFAULT-VALUE})")
     String onExit;
 
+    @Option(names = "--on-backup-loss", defaultValue = "stall", paramLabel = "stall|continue",
+            description = "when the backup is lost: hold output until it is back (no client ever sees output a failure could "
+                    + "take back), or release it unprotected, with a loud warning, and re-protect when it returns (default: ${DEFAULT-VALUE})")
+    String onBackupLoss;
+
+    @Option(names = "--backup-timeout", paramLabel = "DURATION", defaultValue = "5s", converter = Converters.PositiveDuration.class,
+            description = "no answer from the backup for this long, with epochs in flight, counts as losing it (default: ${DEFAULT-VALUE})")
+    Duration backupTimeout;
+
     @Option(names = "--work-dir", paramLabel = "DIR", description = "scratch space for captures (default: /dev/shm/checkpointd)")
     Path workDir;
 
@@ -79,12 +88,15 @@ public final class ProtectCommand implements Callable<Integer> {
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
         if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
+        if (!onBackupLoss.equals("stall") && !onBackupLoss.equals("continue")) {
+            throw new UsageException("--on-backup-loss must be 'stall' or 'continue', not '" + onBackupLoss + "'");
+        }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
-                maxInFlight, onExit.equals("failover"), runDir.path(), key);
+                maxInFlight, onExit.equals("failover"), runDir.path(), key, onBackupLoss.equals("continue"), backupTimeout);
         auth.warnIfInsecure();
         Primary primary;
         try {

@@ -88,6 +88,11 @@ public final class Primary implements AutoCloseable {
     private long prevEpoch = -1;
     private long totalRaw, totalWire;
     private long sealFailures;
+    private long unreachableLogged;
+    private volatile boolean unprotected;
+    private volatile long unprotectedEpisodes;
+    /** When the backup last answered (ACK or NACK) or we connected: its silence beyond backupTimeout is a loss. */
+    private volatile long lastAnswerNanos = System.nanoTime();
 
     /**
      * An epoch holding a window slot, from its EPOCH_BEGIN until its ACK or NACK: registered before anything is sent,
@@ -158,9 +163,19 @@ public final class Primary implements AutoCloseable {
                     TimeUnit.MILLISECONDS.sleep(Math.min(5000, 250L * nackStreak));
                 }
                 if (client == null || !client.isConnected()) {
-                    if (!reconnect()) continue;
+                    if (!reconnect()) {
+                        if (cfg.continueOnBackupLoss()) runUnprotected();
+                        publish();
+                        continue;
+                    }
+                    if (unprotected) protectAgain();
                 }
                 if (!window.tryAcquire(Math.max(period, 50_000_000L), TimeUnit.NANOSECONDS)) {
+                    if (!inFlight.isEmpty() && System.nanoTime() - lastAnswerNanos > cfg.backupTimeout().toNanos()) {
+                        // connected but silent (a hung host, a half-open connection): treat it as lost
+                        log.warn("backup {} has not answered for {} ms: reconnecting", cfg.backup(), cfg.backupTimeout().toMillis());
+                        client.close();
+                    }
                     publish();
                     continue; // the backup lags: the next freeze waits for an ack
                 }
@@ -310,6 +325,42 @@ public final class Primary implements AutoCloseable {
         }
     }
 
+    /** --on-backup-loss continue: let the proxy release output at once, and say so loudly. */
+    private void runUnprotected() {
+        if (unprotected) return;
+        try {
+            if (cfg.proxyControl() != null) proxy().passthrough(cfg.generation(), CONTROL_TIMEOUT);
+        } catch (IOException e) {
+            log.error("backup lost, and the proxy refused passthrough ({}): output stays held", e.getMessage());
+            return;
+        }
+        unprotected = true;
+        unprotectedEpisodes++;
+        String msg = "backup " + cfg.backup() + " lost: pid " + cfg.pid() + " runs UNPROTECTED (--on-backup-loss continue): "
+                + "its output is released at once and a failure now would lose it; protection resumes when the backup is back";
+        log.error(msg);
+        console.println("checkpointd: WARNING: " + msg);
+        console.flush();
+    }
+
+    /** The backup is back: hold output again before the next freeze, so everything from here on is protected. */
+    private void protectAgain() {
+        try {
+            if (cfg.proxyControl() != null) proxy().hold(cfg.generation(), CONTROL_TIMEOUT);
+            unprotected = false;
+            log.warn("backup {} is back: pid {} is protected again (full sync first)", cfg.backup(), cfg.pid());
+            console.println("checkpointd: backup is back: protection resumes with a full sync");
+            console.flush();
+        } catch (IOException e) {
+            log.error("the proxy refused to hold output again ({}): still unprotected", e.getMessage());
+        }
+    }
+
+    private ProxyControlClient proxy() throws IOException {
+        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
+        return proxy;
+    }
+
     private boolean reconnect() throws InterruptedException {
         state = State.DISCONNECTED;
         if (client != null) client.close();
@@ -320,13 +371,18 @@ public final class Primary implements AutoCloseable {
         needFull.set(true);
         try {
             client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
+            lastAnswerNanos = System.nanoTime();
+            unreachableLogged = 0;
             log.info("reconnected to backup {}: starting over with a full sync", cfg.backup());
             return true;
         } catch (ReplicationClient.FencedException e) {
             fencedBy = e.fencedGeneration();
             return false;
         } catch (IOException e) {
-            log.warn("backup {} unreachable: {} (output stays held until it is back)", cfg.backup(), e.getMessage());
+            if (unreachableLogged++ % 25 == 0) {
+                log.warn("backup {} unreachable: {} ({})", cfg.backup(), e.getMessage(),
+                        cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back");
+            }
             Thread.sleep(200);
             return false;
         }
@@ -335,6 +391,7 @@ public final class Primary implements AutoCloseable {
     private final class Acks implements ReplicationClient.Listener {
         @Override
         public void acked(long generation, long n) {
+            lastAnswerNanos = System.nanoTime();
             Sent s = inFlight.remove(n);
             if (s == null) return; // an epoch of a previous connection: its slot was already reset
             if (s.endNanos != 0) ackMs.add((System.nanoTime() - s.endNanos) / 1e6);
@@ -354,6 +411,7 @@ public final class Primary implements AutoCloseable {
 
         @Override
         public void nacked(long n, String reason) {
+            lastAnswerNanos = System.nanoTime();
             if (nackStreak++ % 20 == 0) log.warn("backup rejected epoch {}: {}; the next epoch is a full sync", n, reason);
             lastNack = reason;
             needFull.set(true);
@@ -421,7 +479,9 @@ public final class Primary implements AutoCloseable {
                 .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
                 .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw)
-                .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak).put("lastRejection", lastNack)
+                .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
+                .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", unprotected)
+                .put("unprotectedEpisodes", unprotectedEpisodes).put("lastRejection", lastNack)
                 .put("updatedAt", System.currentTimeMillis()));
     }
 

@@ -19,14 +19,20 @@ import java.util.Objects;
  * @param heartbeatInterval how often the backup hears from us between epochs
  * @param maxInFlight       epochs captured but not yet acknowledged before the next freeze waits (K)
  * @param failoverOnExit    when the protected process exits, tell the backup to take over at once
+ * @param continueOnBackupLoss when the backup is lost, release output unprotected (loudly) until it is back, instead
+ *                          of stalling it (the default: clients never see output that a failure could take back)
+ * @param backupTimeout     silence of the backup (no ACK/NACK with epochs in flight) that counts as losing it
  * @param runDir            where the status file goes (null: default)
  * @param channelKey        authenticates the replication and control connections; required
  */
 public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, InetSocketAddress proxyControl,
                             String serviceAddress, Path workDir, long generation, Duration heartbeatInterval,
-                            int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey) {
+                            int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey,
+                            boolean continueOnBackupLoss, Duration backupTimeout) {
     public static final Path DEFAULT_WORK_DIR = Path.of("/dev/shm/checkpointd");
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
+    /** No ACK or NACK for this long while epochs are in flight: the backup is treated as lost. */
+    public static final Duration DEFAULT_BACKUP_TIMEOUT = Duration.ofSeconds(5);
     /** K: two epochs in flight lets epoch N+1 be captured while N is being committed, and no more. */
     public static final int DEFAULT_MAX_IN_FLIGHT = 2;
 
@@ -37,6 +43,7 @@ public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, I
         serviceAddress = serviceAddress == null ? "" : serviceAddress;
         workDir = workDir == null ? DEFAULT_WORK_DIR : workDir;
         heartbeatInterval = heartbeatInterval == null ? DEFAULT_HEARTBEAT : heartbeatInterval;
+        backupTimeout = backupTimeout == null ? DEFAULT_BACKUP_TIMEOUT : backupTimeout;
         if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight must be at least 1");
         if (generation < 1) throw new IllegalArgumentException("generation must be at least 1");
     }

@@ -39,8 +39,10 @@ public enum FrameType {
     CONTROL_OK(36),
     /** proxy → sender: the control message was refused (stale generation, bad payload). */
     CONTROL_REJECT(37),
-    /** backup → proxy: the generation is unprotected; release output at once. */
+    /** backup or primary → proxy: the generation is unprotected; release output at once. */
     PASSTHROUGH(38),
+    /** primary → proxy: protected again (a backup is back): hold output from now on until it is released. */
+    HOLD(39),
 
     /**
      * either side, first frame of an authenticated connection: a fresh nonce and the key's id (payload). Only

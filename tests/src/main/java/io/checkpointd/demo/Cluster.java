@@ -27,25 +27,35 @@ import java.util.stream.Stream;
 public final class Cluster implements AutoCloseable {
     /** How to run the cluster; {@code spare}: a second backup the first re-protects the restored service toward. */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
-                          boolean spare) {
+                          boolean spare, List<String> protectArgs) {
+        public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
+                       boolean spare) {
+            this(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.of());
+        }
+
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(), false);
         }
 
+        /** Extra options for {@code protect} (e.g. {@code --on-backup-loss continue}). */
+        public Options withProtectArgs(List<String> args) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args));
+        }
+
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs);
         }
     }
 
@@ -143,10 +153,12 @@ public final class Cluster implements AutoCloseable {
     }
 
     private void startProtect() throws IOException {
-        protect = daemon("protect", List.of(), List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
+        List<String> args = new ArrayList<>(List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
                 "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", "127.0.0.1:" + controlPort,
                 "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString(),
                 "--auth-key", keyFile.toString()));
+        args.addAll(opts.protectArgs());
+        protect = daemon("protect", List.of(), args);
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {

@@ -120,6 +120,12 @@ public final class ProxyControlClient implements AutoCloseable {
         throwIfError(checkOk(request, call(request, timeout)));
     }
 
+    /** HOLD: the generation is protected again; output read from now on waits for a RELEASE. */
+    public void hold(long generation, Duration timeout) throws IOException {
+        Frame request = Frame.of(FrameType.HOLD, generation, 0);
+        throwIfError(checkOk(request, call(request, timeout)));
+    }
+
     /** Waits until every earlier request is answered and throws the first release failure, if any. */
     public void sync(Duration timeout) throws IOException {
         CompletableFuture<?> last;
