@@ -31,6 +31,9 @@ final class OutputCommit {
 
     private long heldBytes;
     private long releasedBytes;
+    /** {@link #releasedBytes} when the current generation took over. */
+    private long releasedBytesAtGeneration;
+    private final java.util.List<ProxyStats.Superseded> superseded = new ArrayList<>();
     private long discardedBytes;
     private long rejected;
 
@@ -113,6 +116,10 @@ final class OutputCommit {
             if (newUpstream.equals(upstream)) return; // a retried announcement
             throw new RejectedRequest("generation " + gen + " is already routed to " + upstream);
         }
+        superseded.add(new ProxyStats.Superseded(generation, lastSealed, lastReleased, passthrough,
+                releasedBytes - releasedBytesAtGeneration));
+        if (superseded.size() > 64) superseded.remove(0); // bounded; a status, not a log
+        releasedBytesAtGeneration = releasedBytes;
         generation = gen;
         upstream = newUpstream;
         passthrough = false;
@@ -167,7 +174,7 @@ final class OutputCommit {
 
     ProxyStats snapshot() {
         return new ProxyStats(generation, lastSealed, lastReleased, passthrough, connections.size(), heldBytes,
-                releasedBytes, discardedBytes, rejected);
+                releasedBytes, discardedBytes, rejected, superseded);
     }
 
     private void drainAll() {

@@ -12,7 +12,19 @@ package io.checkpointd.proxy;
  * @param releasedBytes           service output written to clients since start
  * @param discardedBytes          held output dropped (generation change, client gone, shutdown) since start
  * @param rejectedControlMessages control requests answered CONTROL_REJECT since start
+ * @param superseded              every earlier generation, oldest first, as it stood when the next one took over
  */
 public record ProxyStats(long generation, long lastSealed, long lastReleased, boolean passthrough, int connections,
-                         long heldBytes, long releasedBytes, long discardedBytes, long rejectedControlMessages) {
+                         long heldBytes, long releasedBytes, long discardedBytes, long rejectedControlMessages,
+                         java.util.List<Superseded> superseded) {
+    /**
+     * A generation that a newer one replaced: its final watermarks and the bytes it released. Nothing of it can be
+     * released afterwards (its SEAL/RELEASE are refused as stale), so these figures are final.
+     */
+    public record Superseded(long generation, long lastSealed, long lastReleased, boolean passthrough, long releasedBytes) {
+    }
+
+    public ProxyStats {
+        superseded = java.util.List.copyOf(superseded);
+    }
 }

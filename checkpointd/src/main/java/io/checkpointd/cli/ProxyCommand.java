@@ -90,8 +90,19 @@ public final class ProxyCommand implements Callable<Integer> {
                     .put("lastSealedEpoch", s.lastSealed()).put("lastReleasedEpoch", s.lastReleased())
                     .put("passthrough", s.passthrough()).put("connections", s.connections()).put("heldBytes", s.heldBytes())
                     .put("releasedBytes", s.releasedBytes()).put("discardedBytes", s.discardedBytes())
-                    .put("rejectedControlMessages", s.rejectedControlMessages()).put("updatedAt", System.currentTimeMillis()));
+                    .put("rejectedControlMessages", s.rejectedControlMessages()).put("superseded", superseded(s))
+                    .put("updatedAt", System.currentTimeMillis()));
         }
         return Main.EXIT_OK;
+    }
+
+    /** The generations a newer one replaced, oldest first: their final watermarks (see {@link ProxyStats.Superseded}). */
+    private static java.util.List<Json> superseded(ProxyStats s) {
+        java.util.List<Json> l = new java.util.ArrayList<>();
+        for (ProxyStats.Superseded g : s.superseded()) {
+            l.add(Json.object().put("generation", g.generation()).put("lastSealedEpoch", g.lastSealed())
+                    .put("lastReleasedEpoch", g.lastReleased()).put("passthrough", g.passthrough()).put("releasedBytes", g.releasedBytes()));
+        }
+        return l;
     }
 }

@@ -180,7 +180,8 @@ public final class Features {
         String name = "nfqueue";
         try {
             if (Files.exists(Path.of("/proc/net/netfilter/nfnetlink_queue"))) return Feature.available(name);
-            String release = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
+            // not Files.readString: it trusts the file size, and JDK 17 returns only the first byte of a sysctl file
+            String release = Files.readAllLines(Path.of("/proc/sys/kernel/osrelease")).get(0).trim();
             Path mods = Path.of("/lib/modules", release);
             Path builtin = mods.resolve("modules.builtin");
             if (Files.exists(builtin) && Files.readString(builtin).contains("nfnetlink_queue.ko")) return Feature.available(name);

@@ -1,0 +1,305 @@
+package io.checkpointd.demo.hosts;
+
+import io.checkpointd.demo.KvServerProcess;
+import io.checkpointd.linux.freezer.StaleFreezer;
+import io.checkpointd.protocol.status.Json;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * A protected KV service on {@link Hosts}: the service and {@code checkpointd protect} on host "primary",
+ * {@code checkpointd backup} on host "backup", {@code checkpointd proxy} on host "front"; clients run in the test
+ * JVM and connect to the proxy over the bridge. The service listens on 0.0.0.0 so that, restored by CRIU on the
+ * backup host, it listens there; the backup's {@code --service} is the backup host's address, so the proxy is
+ * pointed at the restored service. Every daemon has its own run directory (status files) and log.
+ */
+public final class HostCluster implements AutoCloseable {
+    public static final int SERVICE_PORT = 7000, BACKUP_PORT = 7100, PROXY_PORT = 7200, CONTROL_PORT = 7201;
+
+    /** How to run the cluster. */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath) {
+        public static Options of(Path baseDir) {
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"));
+        }
+
+        public Options withEpoch(Duration e) {
+            return new Options(e, heartbeatTimeout, baseDir, classpath);
+        }
+
+        public Options withHeartbeatTimeout(Duration t) {
+            return new Options(epoch, t, baseDir, classpath);
+        }
+    }
+
+    private final Options opts;
+    private final Hosts hosts;
+    private final Host primary, backup, front;
+    private final Path logDir;
+    private final Path keyFile;
+    private final Path workDir;
+    private HostProcess service, protect, backupDaemon, proxy;
+
+    private HostCluster(Options opts, Hosts hosts) throws IOException, InterruptedException {
+        this.opts = opts;
+        this.hosts = hosts;
+        this.logDir = opts.baseDir().resolve("logs");
+        Files.createDirectories(logDir);
+        this.keyFile = writeKeyFile(opts.baseDir().resolve("auth.key"));
+        this.workDir = Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : opts.baseDir().toString())
+                .resolve("checkpointd-hosts-" + java.util.UUID.randomUUID());
+        this.primary = hosts.host("primary");
+        this.backup = hosts.host("backup");
+        this.front = hosts.host("front");
+    }
+
+    /** Creates the hosts, starts every role, and waits until the first epoch is acknowledged. */
+    public static HostCluster start(Options opts) throws IOException, InterruptedException {
+        Hosts hosts = Hosts.create(opts.baseDir());
+        HostCluster c = null;
+        try {
+            c = new HostCluster(opts, hosts);
+            c.startService();
+            c.startBackup();
+            c.startProxy();
+            c.startProtect();
+            c.awaitAckedEpoch(1, Duration.ofSeconds(60));
+            return c;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (c != null) c.close();
+            else hosts.close();
+            throw e;
+        }
+    }
+
+    private void startService() throws IOException, InterruptedException {
+        Path portFile = opts.baseDir().resolve("service.port");
+        Files.deleteIfExists(portFile);
+        service = primary.startDetached("service", "java", KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS,
+                opts.classpath(), "0.0.0.0", SERVICE_PORT, portFile));
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!Files.exists(portFile) || Files.size(portFile) == 0) {
+            if (!service.isAlive()) throw new IOException("service exited at start");
+            if (System.nanoTime() - deadline > 0) throw new IOException("service did not start within 30 s");
+            Thread.sleep(20);
+        }
+    }
+
+    private void startBackup() throws IOException, InterruptedException {
+        backupDaemon = daemon(backup, "backup", List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
+                "--dir", backup.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
+                "--service", backup.address() + ":" + SERVICE_PORT, "--run-dir", runDir(backup).toString(),
+                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        awaitListening(backup, BACKUP_PORT, backupDaemon);
+    }
+
+    private void startProxy() throws IOException, InterruptedException {
+        proxy = daemon(front, "proxy", List.of("proxy", "--listen", front.address() + ":" + PROXY_PORT, "--upstream",
+                primary.address() + ":" + SERVICE_PORT, "--control", front.address() + ":" + CONTROL_PORT,
+                "--run-dir", runDir(front).toString(), "--auth-key", keyFile.toString()));
+        awaitListening(front, PROXY_PORT, proxy);
+    }
+
+    private void startProtect() throws IOException, InterruptedException {
+        protect = daemon(primary, "protect", List.of("protect", Integer.toString(service.hostPid()), "--backup",
+                backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control",
+                front.address() + ":" + CONTROL_PORT, "--service", primary.address() + ":" + SERVICE_PORT,
+                "--run-dir", runDir(primary).toString(), "--work-dir", workDir.toString(), "--auth-key", keyFile.toString()));
+    }
+
+    private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
+                "-cp", opts.classpath(), "io.checkpointd.cli.Main"));
+        cmd.addAll(args);
+        return h.start(role, "java", cmd, logDir.resolve(role + ".log"));
+    }
+
+    /** Waits until something listens on {@code port} of host {@code h} (checked from inside the host). */
+    private static void awaitListening(Host h, int port, HostProcess p) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            Sh.Result r = Sh.tryRun("ip", "netns", "exec", h.netns(), "ss", "-Hltn", "sport = :" + port);
+            if (r.exit() == 0 && !r.output().isBlank()) return;
+            if (!p.isAlive()) throw new IOException(p + " exited with status " + p.waitFor(Duration.ofSeconds(1)) + " at start");
+            if (System.nanoTime() - deadline > 0) throw new IOException(p + " does not listen on port " + port);
+            Thread.sleep(50);
+        }
+    }
+
+    /** Waits until the primary reports {@code epoch} (or later) acknowledged. */
+    public void awaitAckedEpoch(long epoch, Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Optional<Json> s = status("primary");
+            if (s.isPresent() && s.get().get("lastAckedEpoch") instanceof Long l && l >= epoch) return;
+            if (!protect.isAlive()) throw new IOException("protect exited with status " + protect.waitFor(Duration.ofSeconds(1)) + logs());
+            if (System.nanoTime() - deadline > 0) throw new IOException("no acknowledged epoch " + epoch + " within " + max + "; see " + logDir);
+            Thread.sleep(20);
+        }
+    }
+
+    /** The newest status published by the daemon of {@code role} ("primary", "backup", "proxy"). */
+    public Optional<Json> status(String role) throws IOException {
+        Host h = switch (role) {
+            case "primary" -> primary;
+            case "backup" -> backup;
+            case "proxy" -> front;
+            default -> throw new IllegalArgumentException(role);
+        };
+        Path dir = runDir(h);
+        if (!Files.isDirectory(dir)) return Optional.empty();
+        Json best = null;
+        long bestUpdated = Long.MIN_VALUE;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!n.startsWith(role + "-") || !n.endsWith(".json")) continue;
+                Json j;
+                try {
+                    j = (Json) Json.parse(Files.readString(p, StandardCharsets.UTF_8));
+                } catch (IOException | RuntimeException e) {
+                    continue; // being replaced
+                }
+                long updated = j.get("updatedAt") instanceof Long u ? u : 0;
+                if (best == null || updated > bestUpdated) {
+                    best = j;
+                    bestUpdated = updated;
+                }
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    /** Waits until the backup reports the failover finished; returns its status. */
+    public Json awaitFailover(Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Optional<Json> s = status("backup");
+            if (s.isPresent()) {
+                Object state = s.get().get("state");
+                if ("restored".equals(state)) return s.get();
+                if ("failed".equals(state)) throw new IOException("failover failed: " + s.get().get("error") + "; see " + logDir.resolve("backup.log"));
+            }
+            if (System.nanoTime() - deadline > 0) throw new IOException("no failover within " + max + "; see " + logDir.resolve("backup.log"));
+            Thread.sleep(20);
+        }
+    }
+
+    /** Host failure of the primary: every process on it SIGKILLed at once. */
+    public void killPrimaryHost() throws IOException, InterruptedException {
+        primary.kill();
+    }
+
+    public Hosts hosts() {
+        return hosts;
+    }
+
+    public Host primaryHost() {
+        return primary;
+    }
+
+    public Host backupHost() {
+        return backup;
+    }
+
+    public Host frontHost() {
+        return front;
+    }
+
+    public HostProcess service() {
+        return service;
+    }
+
+    public HostProcess protect() {
+        return protect;
+    }
+
+    public HostProcess backupDaemon() {
+        return backupDaemon;
+    }
+
+    public HostProcess proxy() {
+        return proxy;
+    }
+
+    /** Where clients connect: the proxy on the front host. */
+    public InetSocketAddress proxyAddress() {
+        return new InetSocketAddress(front.address(), PROXY_PORT);
+    }
+
+    public InetSocketAddress controlAddress() {
+        return new InetSocketAddress(front.address(), CONTROL_PORT);
+    }
+
+    public Path logDir() {
+        return logDir;
+    }
+
+    public Path authKeyFile() {
+        return keyFile;
+    }
+
+    public static Path runDir(Host h) {
+        return h.dir().resolve("run");
+    }
+
+    /** The tail of every daemon's log, for a failure message. */
+    public String logs() {
+        StringBuilder sb = new StringBuilder();
+        for (String role : new String[] {"protect", "backup", "proxy"}) {
+            Path p = logDir.resolve(role + ".log");
+            try {
+                List<String> lines = Files.readAllLines(p);
+                sb.append("\n--- ").append(role).append(".log (tail) ---\n");
+                for (String l : lines.subList(Math.max(0, lines.size() - 30), lines.size())) sb.append(l).append('\n');
+            } catch (IOException e) {
+                sb.append("\n--- no ").append(p).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Kills every host (all processes, including a restored service) and deletes the namespaces and the work dir. */
+    @Override
+    public void close() {
+        hosts.close();
+        if (service != null) {
+            try {
+                // a primary host killed mid-epoch leaves its freezer cgroup FROZEN; cgroups are not namespaced here
+                StaleFreezer.release(service.hostPid());
+                StaleFreezer.remove(service.hostPid(), Duration.ofSeconds(2));
+            } catch (IOException e) {
+                System.err.println("host cluster: freezer cgroup of " + service + ": " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            io.checkpointd.protocol.image.ImageDirs.deleteTree(workDir);
+        } catch (IOException e) {
+            System.err.println("host cluster: could not remove " + workDir + ": " + e.getMessage());
+        }
+    }
+
+    static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    private static Path writeKeyFile(Path file) throws IOException {
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.write(file, key);
+        return file;
+    }
+}

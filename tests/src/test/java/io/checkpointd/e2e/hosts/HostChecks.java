@@ -1,0 +1,85 @@
+package io.checkpointd.e2e.hosts;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.demo.VerificationResult;
+import io.checkpointd.demo.hosts.HostCluster;
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.protocol.status.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** What every hosts test needs (root, CRIU, ip, nsenter) and the checks every one of them ends with. */
+final class HostChecks {
+    private HostChecks() {
+    }
+
+    static void assumeRootCriuAndNamespaces() {
+        assumeTrue(isRoot(), "needs root (namespaces, CRIU, cgroup freezer)");
+        try {
+            Criu.locate();
+        } catch (IOException e) {
+            assumeTrue(false, "needs CRIU >= 4.2: " + e.getMessage());
+        }
+        for (String tool : new String[] {"/usr/bin/nsenter", "/usr/bin/unshare"}) {
+            assumeTrue(Files.isExecutable(Path.of(tool)) || Files.isExecutable(Path.of("/bin/" + Path.of(tool).getFileName())), "needs " + tool);
+        }
+    }
+
+    static boolean isRoot() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("Uid:")) return l.split("\\s+")[2].equals("0");
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
+    }
+
+    /**
+     * The end of every test, after a failover to {@code failover} (the backup's status): every acknowledged write
+     * is present (read back through the proxy); the proxy released no epoch of the old generation that the backup
+     * had not committed; exactly one older generation exists and it is the only one that ever held output released
+     * by a primary (the new one runs in passthrough after the restore).
+     */
+    static void assertAfterFailover(HostCluster c, KvWorkload load, Json backupStatus, String ctx) throws Exception {
+        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+        assertThat(v.ok()).as("every acknowledged write present: " + v.summary() + "; " + ctx).isTrue();
+        assertThat(v.checkedKeys()).as(ctx).isPositive();
+        Json f = (Json) backupStatus.get("failover");
+        long newGen = (Long) f.get("generation");
+        long restoredEpoch = (Long) f.get("restoredEpoch");
+        Json proxy = awaitProxyGeneration(c, newGen);
+        assertThat(proxy.get("generation")).as("the proxy follows the newest generation; " + ctx).isEqualTo(newGen);
+        List<?> old = (List<?>) proxy.get("superseded");
+        assertThat(old).as("one superseded generation; proxy " + proxy + "; " + ctx).hasSize(1);
+        Json g1 = (Json) old.get(0);
+        assertThat(g1.get("generation")).isEqualTo(newGen - 1);
+        long released = (Long) g1.get("lastReleasedEpoch");
+        assertThat(released).as("no output released from an epoch the backup had not committed (restored epoch "
+                + restoredEpoch + "); proxy " + proxy + "; " + ctx).isLessThanOrEqualTo(restoredEpoch);
+        assertThat(g1.get("passthrough")).as(ctx).isEqualTo(false);
+        assertThat(backupStatus.get("fencedGeneration")).as("the old generation is fenced at the backup; " + ctx).isEqualTo(newGen - 1);
+    }
+
+    /** The proxy's status once it is at generation {@code gen} (published every 200 ms). */
+    static Json awaitProxyGeneration(HostCluster c, long gen) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            Json p = c.status("proxy").orElseThrow();
+            if (p.get("generation") instanceof Long g && g >= gen) return p;
+            if (System.nanoTime() - deadline > 0) return p;
+            Thread.sleep(50);
+        }
+    }
+
+    static long num(Json j, String field) {
+        return ((Number) j.get(field)).longValue();
+    }
+}
