@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
     private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(2);
+    /** The service is frozen while it waits for SEALED: a healthy proxy answers in well under a millisecond. */
+    private static final Duration SEAL_TIMEOUT = Duration.ofMillis(500);
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
 
     /** Exit codes of {@link #run()}. */
@@ -211,6 +213,14 @@ public final class Primary implements AutoCloseable {
 
     /** One epoch: freeze, seal, capture, thaw; then delta and ship while the process runs on. */
     private void epoch() throws IOException, InterruptedException {
+        if (cfg.proxyControl() != null) {
+            // connect before freezing: an unreachable proxy must not cost the service a frozen connect timeout
+            try {
+                proxy();
+            } catch (IOException e) {
+                throw new FreezeException("the proxy is unreachable: " + e.getMessage());
+            }
+        }
         long n = ++epoch;
         Path cur = work.resolve("epoch-" + n);
         Files.createDirectories(cur);
@@ -242,11 +252,10 @@ public final class Primary implements AutoCloseable {
         prevEpoch = n;
     }
 
-    /** Seals epoch n's output at the proxy, (re)connecting the control channel if it broke. */
+    /** Seals epoch n's output at the proxy; a broken control channel is reconnected at the next epoch, unfrozen. */
     private void sealOutput(long n) throws IOException {
-        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
         try {
-            proxy.seal(cfg.generation(), n, CONTROL_TIMEOUT);
+            proxy().seal(cfg.generation(), n, SEAL_TIMEOUT);
         } catch (ControlRejectedException e) {
             throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
         } catch (IOException e) {
