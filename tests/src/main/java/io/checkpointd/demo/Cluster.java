@@ -25,22 +25,39 @@ import java.util.stream.Stream;
  * channels with a fresh key in a mode-600 file in the cluster's directory ({@link #authKeyFile()}).
  */
 public final class Cluster implements AutoCloseable {
-    /** How to run the cluster. */
-    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs) {
+    /**
+     * How to run the cluster.
+     *
+     * @param arbiter null: heartbeats decide (the default); else protect and backup run with this arbiter
+     */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
+                          Arbiter arbiter) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of());
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(), null);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, arbiter);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, arbiter);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, arbiter);
+        }
+
+        /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
+        public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, new Arbiter(uri, serviceId, sessionTimeout));
+        }
+    }
+
+    /** The arbiter options given to protect and backup. */
+    public record Arbiter(String uri, String serviceId, Duration sessionTimeout) {
+        List<String> args() {
+            return List.of("--arbiter", uri, "--service-id", serviceId, "--arbiter-session-timeout", sessionTimeout.toMillis() + "ms");
         }
     }
 
@@ -109,6 +126,7 @@ public final class Cluster implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("backup", "--listen", "127.0.0.1:" + backupPort, "--dir", storeDir.toString(),
                 "--proxy-control", "127.0.0.1:" + controlPort, "--run-dir", runDir.toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
         backup = daemon("backup", opts.backupJvmArgs(), args);
         awaitListening(backupPort, backup, "backup");
     }
@@ -121,10 +139,12 @@ public final class Cluster implements AutoCloseable {
     }
 
     private void startProtect() throws IOException {
-        protect = daemon("protect", List.of(), List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
+        List<String> args = new ArrayList<>(List.of("protect", Long.toString(service.pid()), "--backup", "127.0.0.1:" + backupPort,
                 "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", "127.0.0.1:" + controlPort,
                 "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString(),
                 "--auth-key", keyFile.toString()));
+        if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
+        protect = daemon("protect", List.of(), args);
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {
