@@ -60,9 +60,13 @@ public final class BackupCommand implements Callable<Integer> {
     @Mixin
     AuthOptions auth;
 
+    @Mixin
+    ArbiterOptions arbiter;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
+        io.checkpointd.arbiter.ArbiterAddress arbiterAddress = arbiter.address();
         Preconditions.requirePrivileges("checkpointd backup");
         try {
             Files.createDirectories(dir);
@@ -71,6 +75,15 @@ public final class BackupCommand implements Callable<Integer> {
         }
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
         auth.warnIfInsecure();
+        io.checkpointd.arbiter.ZkArbiter zk = null;
+        if (arbiterAddress != null) {
+            zk = arbiter.start(arbiterAddress);
+            // not fatal: replication works without it; only promotion needs it, and it may be back by then
+            if (!zk.awaitConnected(Duration.ofSeconds(5))) {
+                org.slf4j.LoggerFactory.getLogger(BackupCommand.class).warn("the arbiter {} is unreachable for now: "
+                        + "this backup cannot be promoted until it answers", zk.describe());
+            }
+        }
         BackupDaemon d;
         try {
             Reprotector.Config reprotect = null;
@@ -79,8 +92,11 @@ public final class BackupCommand implements Callable<Integer> {
                 if (runDir.path() != null) args.addAll(List.of("--run-dir", runDir.path().toString()));
                 reprotect = new Reprotector.Config(reprotectTo, reprotectEpoch, args, dir.resolve("reprotect.log"));
             }
-            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key, reprotect));
+            // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
+            d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2)));
         } catch (IOException e) {
+            if (zk != null) zk.close();
             throw new UsageException(e.getMessage());
         }
         Runtime.getRuntime().addShutdownHook(new Thread(d::close, "backup-shutdown"));

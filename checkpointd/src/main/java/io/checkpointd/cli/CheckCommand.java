@@ -25,12 +25,24 @@ public final class CheckCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
 
+    @Option(names = "--arbiter", paramLabel = "zk://HOST:PORT[,HOST:PORT]/BASE",
+            description = "also report whether this arbiter (ZooKeeper) is reachable from here (not required for 'protect')")
+    String arbiter;
+
     /** One line of the report; {@code required} items decide the exit code. */
     record Item(String name, boolean ok, boolean required, String detail) {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
+        io.checkpointd.arbiter.ArbiterAddress arbiterAddress = null;
+        if (arbiter != null) {
+            try {
+                arbiterAddress = io.checkpointd.arbiter.ArbiterAddress.parse(arbiter);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
         List<Item> items = new ArrayList<>();
         items.add(criu());
         Feature uffd = Features.uffdWriteProtect();
@@ -49,6 +61,7 @@ public final class CheckCommand implements Callable<Integer> {
         items.add(new Item("network namespaces", ns.isAvailable(), false, detail(ns, "available")));
         Feature nfq = Features.nfqueue();
         items.add(new Item("NFQUEUE", nfq.isAvailable(), false, detail(nfq, "available")));
+        if (arbiterAddress != null) items.add(arbiterItem(arbiterAddress));
         boolean ok = items.stream().allMatch(i -> i.ok() || !i.required());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
@@ -75,6 +88,14 @@ public final class CheckCommand implements Callable<Integer> {
             }
         } catch (Exception e) {
             return new Item("CRIU", false, true, firstLine(e.getMessage()));
+        }
+    }
+
+    private static Item arbiterItem(io.checkpointd.arbiter.ArbiterAddress address) throws InterruptedException {
+        // connecting only: no node is read or made ("check" is the service id of this probe, never used)
+        try (io.checkpointd.arbiter.ZkArbiter a = io.checkpointd.arbiter.ZkArbiter.start(address, "check", java.time.Duration.ofSeconds(5))) {
+            boolean up = a.awaitConnected(java.time.Duration.ofSeconds(3));
+            return new Item("arbiter", up, false, up ? address + " reachable" : address + " unreachable within 3 s");
         }
     }
 

@@ -14,6 +14,9 @@ final class Logging {
         setDefault("org.slf4j.simpleLogger.showShortLogName", "true");
         setDefault("org.slf4j.simpleLogger.logFile", "System.err");
         setDefault("org.slf4j.simpleLogger.log.io.netty", "warn");
+        // ZooKeeper's client logs every connection step at info; our arbiter logs what matters
+        setDefault("org.slf4j.simpleLogger.log.org.apache.zookeeper", "warn");
+        setDefault("org.slf4j.simpleLogger.log.org.apache.curator", "warn");
     }
 
     private static void setDefault(String key, String value) {

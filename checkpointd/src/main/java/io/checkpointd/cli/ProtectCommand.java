@@ -1,10 +1,16 @@
 package io.checkpointd.cli;
 
+import io.checkpointd.arbiter.ArbiterAddress;
+import io.checkpointd.arbiter.ZkArbiter;
 import io.checkpointd.linux.criu.CriuUnavailableException;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.restore.arbiter.ArbiterException;
+import io.checkpointd.restore.arbiter.Holders;
+import io.checkpointd.restore.arbiter.Lease;
+import io.checkpointd.restore.arbiter.LeaseHeldException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
@@ -45,7 +51,8 @@ public final class ProtectCommand implements Callable<Integer> {
             description = "where the service accepts clients; the backup waits for it after a restore")
     InetSocketAddress service;
 
-    @Option(names = "--generation", defaultValue = "1", description = "this primary's generation (default: ${DEFAULT-VALUE})")
+    @Option(names = "--generation", defaultValue = "1",
+            description = "this primary's generation (default: ${DEFAULT-VALUE}; with --arbiter it comes from the arbiter)")
     long generation;
 
     @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
@@ -79,6 +86,9 @@ public final class ProtectCommand implements Callable<Integer> {
     @Mixin
     AuthOptions auth;
 
+    @Mixin
+    ArbiterOptions arbiter;
+
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
 
@@ -91,8 +101,38 @@ public final class ProtectCommand implements Callable<Integer> {
         if (!onBackupLoss.equals("stall") && !onBackupLoss.equals("continue")) {
             throw new UsageException("--on-backup-loss must be 'stall' or 'continue', not '" + onBackupLoss + "'");
         }
+        ArbiterAddress arbiterAddress = arbiter.address();
+        if (arbiterAddress != null && spec.commandLine().getParseResult().hasMatchedOption("--generation")) {
+            throw new UsageException("--generation comes from the arbiter's counter when --arbiter is given: drop one of them");
+        }
+        if (arbiterAddress != null && proxyControl != null && service == null) {
+            throw new UsageException("--arbiter with --proxy-control needs --service HOST:PORT: the proxy is told the new generation and where it runs");
+        }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
+        if (arbiterAddress == null) return protect(key, generation, null);
+        ZkArbiter zk = arbiter.start(arbiterAddress);
+        try {
+            // the lease first: a primary whose service someone else holds must not touch the process at all
+            Lease lease;
+            long gen;
+            try {
+                if (!zk.awaitConnected(Duration.ofSeconds(10))) throw new UsageException("the arbiter " + zk.describe() + " is unreachable (no connection within 10 s)");
+                lease = zk.acquire(Holders.describe("primary", "protect of pid " + pid), Duration.ZERO);
+                gen = lease.nextGeneration(1);
+            } catch (LeaseHeldException e) {
+                throw new UsageException("service '" + zk.serviceId() + "' is already active elsewhere: " + e.getMessage()
+                        + " (a dead holder's lease ends after its session timeout)");
+            } catch (ArbiterException e) {
+                throw new UsageException("the arbiter cannot give this primary the lease: " + e.getMessage());
+            }
+            return protect(key, gen, lease);
+        } finally {
+            zk.close(); // ends the session: the lease goes with it, and the backup may take over
+        }
+    }
+
+    private int protect(ChannelKey key, long generation, Lease lease) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
@@ -104,6 +144,7 @@ public final class ProtectCommand implements Callable<Integer> {
         } catch (CriuUnavailableException e) {
             throw new UsageException(e.getMessage());
         }
+        if (lease != null) primary.holdLease(lease);
         try {
             primary.connect();
         } catch (ReplicationClient.FencedException e) {
@@ -128,13 +169,15 @@ public final class ProtectCommand implements Callable<Integer> {
             }
         }, "protect-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        out.printf("checkpointd: protecting pid %d (generation %d, epoch %d ms) with backup %s%n", pid, generation,
-                epoch.toMillis(), backup);
+        out.printf("checkpointd: protecting pid %d (generation %d%s, epoch %d ms) with backup %s%n", pid, generation,
+                lease == null ? "" : " from " + arbiter.arbiter + ", lease held", epoch.toMillis(), backup);
         out.flush();
         try {
             return primary.run();
         } finally {
             primary.close();
+            // before the shutdown hook lets the JVM go: a lease given back now spares the backup the session timeout
+            if (lease != null) lease.release();
             released.countDown();
         }
     }

@@ -18,6 +18,7 @@ import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
 import io.checkpointd.protocol.status.Window;
+import io.checkpointd.restore.arbiter.Lease;
 import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -43,6 +44,10 @@ import org.slf4j.LoggerFactory;
  * <p>At most {@code maxInFlight} epochs are captured but unacknowledged; the next freeze waits for an ack, so
  * nothing queues without bound when the backup lags. Losing the backup connection stalls protection (output
  * stays held) and reconnecting starts over with a full sync.
+ *
+ * <p>With an arbiter ({@link #holdLease(Lease)}), output is released only while the lease is held and the
+ * arbiter reachable, and losing the lease ends protection the way being fenced does: the backup may take the
+ * lease and the service over, and this copy must not keep running.
  */
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
@@ -84,6 +89,8 @@ public final class Primary implements AutoCloseable {
     private volatile String lastNack = "";
     private volatile ReplicationClient client;
     private volatile ProxyControlClient proxy;
+    private volatile Lease lease;
+    private volatile String leaseLostWhy;
     private Freezer freezer;
     private long epoch;
     private Path prev;
@@ -119,9 +126,22 @@ public final class Primary implements AutoCloseable {
         this.window = new Semaphore(cfg.maxInFlight());
     }
 
+    /**
+     * Protects under an arbiter's lease (call before {@link #connect()}): the generation in the config must be the
+     * one this lease took from the arbiter's counter, and the proxy is told it at connect, which fences older ones.
+     */
+    public void holdLease(Lease l) {
+        this.lease = l;
+        l.onLost(why -> leaseLostWhy = why);
+    }
+
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
     public void connect() throws IOException, InterruptedException {
         if (cfg.proxyControl() != null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
+        if (proxy != null && lease != null) {
+            // the counter's generation is new to the proxy: announce it (older generations' output is dropped)
+            proxy.generation(cfg.generation(), parseService(cfg.serviceAddress()), CONTROL_TIMEOUT);
+        }
         client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(5), new Acks());
         log.info("connected to backup {} (it has committed generation {}, epoch {})", cfg.backup(),
                 client.helloOk().committedGeneration(), client.helloOk().committedEpoch());
@@ -159,6 +179,7 @@ public final class Primary implements AutoCloseable {
                 next = Math.max(next + period, System.nanoTime());
                 if (!service.isAlive()) return processGone();
                 if (fencedBy >= 0) return fenced();
+                if (leaseLostWhy != null) return leaseLost();
                 if (nackStreak > 1) {
                     // the backup keeps refusing (e.g. its disk is full): retry with a growing pause rather than
                     // re-sending a full image every epoch; output stays held meanwhile
@@ -408,7 +429,11 @@ public final class Primary implements AutoCloseable {
             epochsAcked++;
             nackStreak = 0;
             ProxyControlClient p = proxy;
-            if (p != null) {
+            Lease l = lease;
+            if (p != null && l != null && !l.isHeld()) {
+                // in doubt (disconnected from the arbiter) or lost: hold; a later RELEASE covers this epoch too
+                log.warn("epoch {} acknowledged but not released: the arbiter's lease is not confirmed", n);
+            } else if (p != null) {
                 try {
                     p.release(cfg.generation(), n);
                 } catch (IOException e) {
@@ -468,6 +493,24 @@ public final class Primary implements AutoCloseable {
         return EXIT_FENCED;
     }
 
+    private int leaseLost() {
+        state = State.FENCED;
+        // the backup may now take the lease and restore the service: a second copy must not keep running
+        String msg = "generation " + cfg.generation() + " lost the arbiter's lease (" + leaseLostWhy
+                + "): stopping protection and killing the process " + cfg.pid();
+        log.error(msg);
+        console.println("checkpointd: " + msg);
+        console.flush();
+        if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        return EXIT_FENCED;
+    }
+
+    private static java.net.InetSocketAddress parseService(String hostPort) throws IOException {
+        int i = hostPort.lastIndexOf(':');
+        if (i <= 0) throw new IOException("the proxy must be told where the service is: --service HOST:PORT is needed with an arbiter");
+        return new java.net.InetSocketAddress(hostPort.substring(0, i), Integer.parseInt(hostPort.substring(i + 1)));
+    }
+
     private int fail(String why) {
         state = State.FAILED;
         log.error(why);
@@ -480,6 +523,7 @@ public final class Primary implements AutoCloseable {
         double up = (System.nanoTime() - startNanos) / 1e9;
         status.publish(Json.object().put("role", "primary").put("pid", ProcessHandle.current().pid())
                 .put("state", state.name().toLowerCase()).put("servicePid", cfg.pid()).put("generation", cfg.generation())
+                .put("leaseHeld", lease == null ? null : lease.isHeld())
                 .put("engine", "criu-full").put("tracker", "criu-full-dump")
                 .put("backup", cfg.backup().getHostString() + ":" + cfg.backup().getPort())
                 .put("epochIntervalMs", cfg.epoch().toMillis()).put("lastEpoch", prevEpoch).put("lastAckedEpoch", lastAcked)

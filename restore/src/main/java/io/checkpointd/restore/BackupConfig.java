@@ -1,10 +1,11 @@
 package io.checkpointd.restore;
 
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.restore.arbiter.Arbiter;
+import io.checkpointd.restore.failover.Reprotector;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
-import io.checkpointd.restore.failover.Reprotector;
 import java.util.Objects;
 
 /**
@@ -19,17 +20,21 @@ import java.util.Objects;
  * @param readyTimeout      how long failover waits for the restored service to accept connections
  * @param reprotect         after a failover, protect the restored service toward this spare (null: run unprotected)
  * @param channelKey        authenticates the replication port and the control connection to the proxy; required
+ * @param arbiter           null: decide from heartbeats alone (the default); else fail over only while holding its
+ *                          lease, with a generation from its counter. The daemon closes it.
+ * @param arbiterWait       how long one attempt to take the lease waits for the primary's session to end
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
-                           Reprotector.Config reprotect) {
+                           Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
 
-    /** Without re-protection: after a failover the restored service runs unprotected. */
+    /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null);
     }
 
     public BackupConfig {
@@ -38,5 +43,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         Objects.requireNonNull(channelKey, "channelKey");
         heartbeatTimeout = heartbeatTimeout == null ? DEFAULT_HEARTBEAT_TIMEOUT : heartbeatTimeout;
         readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
+        arbiterWait = arbiterWait == null ? DEFAULT_ARBITER_WAIT : arbiterWait;
     }
 }

@@ -7,6 +7,10 @@ import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.StatusFile;
 import io.checkpointd.protocol.status.Window;
+import io.checkpointd.restore.arbiter.ArbiterException;
+import io.checkpointd.restore.arbiter.Holders;
+import io.checkpointd.restore.arbiter.Lease;
+import io.checkpointd.restore.arbiter.LeaseHeldException;
 import io.checkpointd.restore.failover.Failover;
 import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.ReplicationSession;
@@ -47,6 +51,12 @@ import org.slf4j.LoggerFactory;
  *      ▲                   │ connection lost (wait for timeout)               └──▶ FAILED
  *      └───────────────────┘
  * </pre>
+ *
+ * With an arbiter ({@link BackupConfig#arbiter()}), a failure noticed from heartbeats only starts an attempt to
+ * take the service's lease (bounded by {@link BackupConfig#arbiterWait()}); the backup fails over only once it
+ * holds it, as the generation the arbiter's counter hands out. While the primary still holds the lease it is
+ * alive and reaches the arbiter, so the silence is a partition between the two of us: the backup stays in
+ * REPLICATING, says so, and tries again while the silence lasts.
  */
 public final class BackupDaemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackupDaemon.class);
@@ -73,6 +83,12 @@ public final class BackupDaemon implements AutoCloseable {
     private volatile long lastSeen = System.nanoTime();
     private volatile Failover.Result failover;
     private volatile String failure = "";
+    /** An attempt to take the arbiter's lease is under way (at most one at a time). */
+    private volatile boolean arbitrating;
+    /** The lease, once this backup holds it (it keeps it while the restored service runs). */
+    private volatile Lease lease;
+    /** The last thing arbitration decided, for the status file. */
+    private volatile String arbiterNote = "";
     private long epochsCommitted;
 
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
@@ -113,8 +129,9 @@ public final class BackupDaemon implements AutoCloseable {
             throw new IOException("cannot listen on " + cfg.listen() + ": " + e.getMessage(), e);
         }
         timer.scheduleAtFixedRate(this::tick, 20, 20, TimeUnit.MILLISECONDS);
-        log.info("backup listening on {} ({}), store {} (committed generation {}, epoch {})", boundAddress(),
-                cfg.channelKey(), cfg.dir(), store.committedGeneration(), store.committedEpoch());
+        log.info("backup listening on {} ({}), store {} (committed generation {}, epoch {}), {}", boundAddress(),
+                cfg.channelKey(), cfg.dir(), store.committedGeneration(), store.committedEpoch(),
+                cfg.arbiter() == null ? "failover decided by heartbeats alone" : "failover only with the lease of " + cfg.arbiter().describe());
         publish();
     }
 
@@ -166,6 +183,53 @@ public final class BackupDaemon implements AutoCloseable {
             state = State.WAITING;
             return;
         }
+        if (cfg.arbiter() != null && lease == null) {
+            arbitrate(why, noticed);
+            return;
+        }
+        beginFailover(why, noticed);
+    }
+
+    /**
+     * Tries, on its own thread, to take the lease; fails over only if it gets it. A primary that still holds it is
+     * alive and reaches the arbiter: failing over now would make two copies of the service, so we wait.
+     */
+    private void arbitrate(String why, long noticed) {
+        if (arbitrating) return;
+        arbitrating = true;
+        Thread t = new Thread(() -> {
+            try {
+                Lease l = cfg.arbiter().acquire(Holders.describe("backup", cfg.listen().toString()), cfg.arbiterWait());
+                l.onLost(w -> log.error("lost the lease of {}: {}", cfg.arbiter().describe(), w));
+                synchronized (this) {
+                    lease = l;
+                    arbiterNote = "lease held";
+                    if (state == State.REPLICATING || state == State.WAITING) {
+                        beginFailover(why + "; the lease of " + cfg.arbiter().describe() + " is ours", noticed);
+                    }
+                }
+            } catch (LeaseHeldException e) {
+                arbiterNote = "not failing over: the lease is held by " + e.holder();
+                log.warn("primary silent ({}) but NOT failing over: the lease of {} is still held by {}: the primary is alive "
+                        + "and reaches the arbiter, only this backup cannot hear it (a partition?); waiting", why, cfg.arbiter().describe(), e.holder());
+            } catch (ArbiterException e) {
+                arbiterNote = "not failing over: arbiter unreachable";
+                log.error("primary silent ({}) but NOT failing over: {}; this backup cannot be promoted until the arbiter answers "
+                        + "(no split brain at the price of availability)", why, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                log.error("arbitration failed: {}", e.toString());
+            } finally {
+                arbitrating = false;
+                publish();
+            }
+        }, "arbitrate");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private synchronized void beginFailover(String why, long noticed) {
         state = State.FAILING_OVER;
         log.warn("primary failed: {}; failing over", why);
         Hello h = primary;
@@ -174,9 +238,27 @@ public final class BackupDaemon implements AutoCloseable {
         Thread t = new Thread(() -> {
             try {
                 InetSocketAddress service = cfg.serviceAddress() != null ? cfg.serviceAddress() : parse(h == null ? "" : h.serviceAddress());
+                long newGen = Failover.nextLocalGeneration(store, h);
+                Lease l = lease;
+                if (l != null) {
+                    try {
+                        newGen = l.nextGeneration(newGen);
+                    } catch (ArbiterException e) {
+                        // nothing was fenced or restored yet: back to watching, and the next attempt starts over
+                        log.error("not failing over: could not take a generation from {}: {}", cfg.arbiter().describe(), e.getMessage());
+                        synchronized (BackupDaemon.this) {
+                            lease = null;
+                            l.release();
+                            arbiterNote = "generation not taken: " + e.getMessage();
+                            state = State.REPLICATING;
+                        }
+                        return;
+                    }
+                    log.info("failover: generation {} from {}", newGen, cfg.arbiter().describe());
+                }
                 Failover f = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout(),
                         cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()));
-                failover = f.run(noticed, h, service);
+                failover = f.run(noticed, h, service, newGen);
                 if (failover.newPrimary() != null) watchNewPrimary(f, failover);
                 state = State.RESTORED;
                 log.info("failover complete: generation {}, epoch {}, pid {}, {} ms (restore {} ms)",
@@ -189,7 +271,7 @@ public final class BackupDaemon implements AutoCloseable {
                 log.error("failover failed; the committed epoch {} is intact in {}: {}", store.committedEpoch(), cfg.dir(), e.getMessage());
             } finally {
                 publish();
-                finished.countDown();
+                if (state != State.REPLICATING) finished.countDown();
             }
         }, "failover");
         t.start();
@@ -282,6 +364,11 @@ public final class BackupDaemon implements AutoCloseable {
         public boolean holdAcks() {
             return BackupFaults.holdAcks.getAsBoolean();
         }
+
+        @Override
+        public boolean dropFrames() {
+            return BackupFaults.dropPrimaryFrames.getAsBoolean();
+        }
     }
 
     private void publish() {
@@ -303,6 +390,11 @@ public final class BackupDaemon implements AutoCloseable {
                     .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0));
         }
         if (!failure.isEmpty()) j.put("error", failure);
+        if (cfg.arbiter() != null) {
+            Lease l = lease;
+            j.put("arbiter", Json.object().put("service", cfg.arbiter().serviceId()).put("at", cfg.arbiter().describe())
+                    .put("leaseHeld", l != null && l.isHeld()).put("arbitrating", arbitrating).put("note", arbiterNote));
+        }
         status.publish(j);
     }
 
@@ -324,6 +416,7 @@ public final class BackupDaemon implements AutoCloseable {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         timer.shutdownNow();
         storeThread.shutdown();
+        if (cfg.arbiter() != null) cfg.arbiter().close(); // releases a lease we hold: the session ends
         try {
             storeThread.awaitTermination(5, TimeUnit.SECONDS);
             store.close();

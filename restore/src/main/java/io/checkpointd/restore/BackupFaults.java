@@ -7,19 +7,25 @@ import java.util.function.BooleanSupplier;
 /**
  * Named fault-injection points of the backup, for tests: production code consults them; by default they inject
  * nothing. A test in the same JVM sets them directly; a test driving a backup process sets the system property
- * {@value #HOLD_ACKS_FILE_PROPERTY} to a path, and acks are held while that file exists.
+ * {@value #HOLD_ACKS_FILE_PROPERTY} to a path, and acks are held while that file exists; likewise
+ * {@value #DROP_PRIMARY_FRAMES_FILE_PROPERTY}: while that file exists, every frame from the primary is dropped
+ * unread, as a partition between primary and backup would (the primary still reaches everything else).
  */
 public final class BackupFaults {
     public static final String HOLD_ACKS_FILE_PROPERTY = "checkpointd.fault.holdAcksFile";
+    public static final String DROP_PRIMARY_FRAMES_FILE_PROPERTY = "checkpointd.fault.dropPrimaryFramesFile";
 
     /** While true, committed epochs are not acknowledged (they are, in order, once it turns false). */
-    public static volatile BooleanSupplier holdAcks = fromProperty();
+    public static volatile BooleanSupplier holdAcks = fromProperty(HOLD_ACKS_FILE_PROPERTY);
+
+    /** While true, frames from the primary are dropped before anything sees them (not even the liveness stamp). */
+    public static volatile BooleanSupplier dropPrimaryFrames = fromProperty(DROP_PRIMARY_FRAMES_FILE_PROPERTY);
 
     private BackupFaults() {
     }
 
-    private static BooleanSupplier fromProperty() {
-        String f = System.getProperty(HOLD_ACKS_FILE_PROPERTY);
+    private static BooleanSupplier fromProperty(String property) {
+        String f = System.getProperty(property);
         if (f == null || f.isBlank()) return () -> false;
         Path p = Path.of(f);
         return () -> Files.exists(p);

@@ -25,37 +25,51 @@ import java.util.stream.Stream;
  * channels with a fresh key in a mode-600 file in the cluster's directory ({@link #authKeyFile()}).
  */
 public final class Cluster implements AutoCloseable {
-    /** How to run the cluster; {@code spare}: a second backup the first re-protects the restored service toward. */
+    /**
+     * How to run the cluster.
+     *
+     * @param spare       a second backup the first re-protects the restored service toward
+     * @param protectArgs extra options for {@code protect} (e.g. {@code --on-backup-loss continue})
+     * @param arbiter     null: heartbeats decide (the default); else protect and backup run with this arbiter
+     */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
-                          boolean spare, List<String> protectArgs) {
-        public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
-                       boolean spare) {
-            this(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.of());
-        }
-
+                          boolean spare, List<String> protectArgs, Arbiter arbiter) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(), false);
-        }
-
-        /** Extra options for {@code protect} (e.g. {@code --on-backup-loss continue}). */
-        public Options withProtectArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args));
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(),
+                    false, List.of(), null);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter);
+        }
+
+        public Options withProtectArgs(List<String> args) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter);
+        }
+
+        /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
+        public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs,
+                    new Arbiter(uri, serviceId, sessionTimeout));
+        }
+    }
+
+    /** The arbiter options given to protect and backup. */
+    public record Arbiter(String uri, String serviceId, Duration sessionTimeout) {
+        List<String> args() {
+            return List.of("--arbiter", uri, "--service-id", serviceId, "--arbiter-session-timeout", sessionTimeout.toMillis() + "ms");
         }
     }
 
@@ -141,6 +155,7 @@ public final class Cluster implements AutoCloseable {
             }
             args.addAll(List.of("--reprotect-to", "127.0.0.1:" + sparePort, "--reprotect-epoch", opts.epoch().toMillis() + "ms"));
         }
+        if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
         backup = daemon("backup", opts.backupJvmArgs(), args);
         awaitListening(backupPort, backup, "backup");
     }
@@ -158,6 +173,7 @@ public final class Cluster implements AutoCloseable {
                 "--service", "127.0.0.1:" + servicePort, "--run-dir", runDir.toString(), "--work-dir", workDir.toString(),
                 "--auth-key", keyFile.toString()));
         args.addAll(opts.protectArgs());
+        if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
         protect = daemon("protect", List.of(), args);
     }
 

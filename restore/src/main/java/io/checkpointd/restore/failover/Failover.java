@@ -68,11 +68,30 @@ public final class Failover {
      * @param service       where the restored service will listen (null: don't wait for it)
      */
     public Result run(long noticedNanos, Hello primary, InetSocketAddress service) throws IOException, InterruptedException {
+        return run(noticedNanos, primary, service, nextLocalGeneration(store, primary));
+    }
+
+    /**
+     * The generation this backup would take on its own: one above anything its store or the failed primary has
+     * seen. With an arbiter, it is the floor for the arbiter's counter, which may hand out a larger one.
+     */
+    public static long nextLocalGeneration(ImageStore store, Hello primary) {
         long oldGen = Math.max(store.committedGeneration(), primary == null ? 0 : primary.generation());
-        long newGen = Math.max(oldGen, store.fencedGeneration()) + 1;
+        return Math.max(oldGen, store.fencedGeneration()) + 1;
+    }
+
+    /**
+     * As {@link #run(long, Hello, InetSocketAddress)}, as generation {@code newGen}, which must be above every
+     * generation the store has seen: everything below it is fenced.
+     */
+    public Result run(long noticedNanos, Hello primary, InetSocketAddress service, long newGen) throws IOException, InterruptedException {
+        if (newGen < nextLocalGeneration(store, primary)) {
+            throw new IOException("generation " + newGen + " would not fence what this store has seen (needs at least "
+                    + nextLocalGeneration(store, primary) + ")");
+        }
         store.fence(newGen - 1);
         long epoch = store.committedEpoch();
-        log.info("failover: fenced generation {}; restoring epoch {} as generation {}", newGen - 1, epoch, newGen);
+        log.info("failover: fenced generations up to {}; restoring epoch {} as generation {}", newGen - 1, epoch, newGen);
 
         ProxyControlClient proxy = null;
         if (proxyControl != null) {

@@ -48,6 +48,11 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
 
         /** Whether acks must be held now (fault injection / tests). */
         boolean holdAcks();
+
+        /** Whether frames from the primary must be dropped unread now (fault injection: a partition). */
+        default boolean dropFrames() {
+            return false;
+        }
     }
 
     private final ImageStore store;
@@ -86,6 +91,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+        if (listener.dropFrames()) return;
         if (hello != null) listener.seen(this);
         if (f.type() == FrameType.HEARTBEAT) return;
         long size = f.payload().length + 64L;
