@@ -1,8 +1,14 @@
 package io.checkpointd.e2e;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.demo.VerificationResult;
+import io.checkpointd.protocol.status.Json;
+import java.time.Duration;
+import java.util.List;
 import io.checkpointd.linux.criu.Criu;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,6 +37,44 @@ final class E2eSupport {
             return false;
         }
         return false;
+    }
+
+    /**
+     * The end of every failover test: every acknowledged write is present (read back through the proxy); the proxy
+     * follows the new generation; every superseded generation released only epochs that the backup which took over
+     * had committed (no output from an unacknowledged epoch); and the old generation is fenced at that backup.
+     * {@code failovers} are the backups' statuses, oldest first (more than one after re-protection).
+     */
+    static void assertAfterFailover(Cluster c, KvWorkload load, Json... failovers) throws Exception {
+        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+        String ctx = java.util.Arrays.toString(failovers) + logs(c);
+        assertThat(v.ok()).as("every acknowledged write present: " + v.summary() + "; " + ctx).isTrue();
+        assertThat(v.checkedKeys()).as(ctx).isPositive();
+        long newest = (Long) ((Json) failovers[failovers.length - 1].get("failover")).get("generation");
+        Json proxy = awaitProxyGeneration(c, newest);
+        assertThat(proxy.get("generation")).as("the proxy follows the newest generation; " + ctx).isEqualTo(newest);
+        List<?> old = (List<?>) proxy.get("superseded");
+        assertThat(old).as("one superseded generation per failover; proxy " + proxy + "; " + ctx).hasSize(failovers.length);
+        for (int i = 0; i < failovers.length; i++) {
+            Json f = (Json) failovers[i].get("failover");
+            Json g = (Json) old.get(i);
+            assertThat(g.get("generation")).isEqualTo((Long) f.get("generation") - 1);
+            assertThat((Long) g.get("lastReleasedEpoch")).as("generation " + g.get("generation") + " released only committed epochs"
+                    + " (restored epoch " + f.get("restoredEpoch") + "); proxy " + proxy + "; " + ctx)
+                    .isLessThanOrEqualTo((Long) f.get("restoredEpoch"));
+            assertThat(failovers[i].get("fencedGeneration")).as(ctx).isEqualTo((Long) f.get("generation") - 1);
+        }
+    }
+
+    /** The proxy's status once it is at generation {@code gen} (it republishes every 200 ms). */
+    private static Json awaitProxyGeneration(Cluster c, long gen) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            Json p = c.status("proxy").orElseThrow();
+            if (p.get("generation") instanceof Long g && g >= gen) return p;
+            if (System.nanoTime() - deadline > 0) return p;
+            Thread.sleep(50);
+        }
     }
 
     /** The logs of a cluster, for a failure message. */

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
-import io.checkpointd.demo.VerificationResult;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,9 +51,7 @@ class KillTest {
             String ctx = "seed " + seed + ", killed after " + killAfterMs + " ms with " + ackedAtKill + " acked writes; backup "
                     + backup + E2eSupport.logs(c);
             assertThat(load.unexpectedFailures()).as(ctx).isEmpty();
-            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
-            assertThat(v.ok()).as(v.summary() + "; " + ctx).isTrue();
-            assertThat(v.checkedKeys()).as(ctx).isPositive();
+            E2eSupport.assertAfterFailover(c, load, backup);
             assertThat(load.progress().ackedWrites()).as("writes acknowledged after the failover too; " + ctx).isGreaterThan(ackedAtKill);
 
             Optional<Integer> restored = c.restoredPid();

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
-import io.checkpointd.demo.VerificationResult;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,13 +61,13 @@ class ReprotectTest {
             assertThat(load.progress().ackedWrites()).as("clients are served while re-protected").isGreaterThan(ackedBeforeSecondKill);
 
             c.killRestoredPrimary();
-            Json second = (Json) c.awaitSpareFailover(Duration.ofSeconds(60)).get("failover");
+            Json secondStatus = c.awaitSpareFailover(Duration.ofSeconds(60));
+            Json second = (Json) secondStatus.get("failover");
             assertThat(second.get("generation")).isEqualTo(3L);
             Thread.sleep(1000);
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
-            assertThat(v.ok()).as(v.summary() + E2eSupport.logs(c)).isTrue();
+            E2eSupport.assertAfterFailover(c, load, first, secondStatus);
             try (KvClient client = KvClient.connect(c.proxyAddress())) {
                 assertThat(client.put("after-second-failover", "yes")).isTrue();
             }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvWorkload;
-import io.checkpointd.demo.VerificationResult;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,8 +48,7 @@ class ServiceExitTest {
             Thread.sleep(500);
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
-            assertThat(v.ok()).as(v.summary() + "; " + backup + E2eSupport.logs(c)).isTrue();
+            E2eSupport.assertAfterFailover(c, load, backup);
         }
     }
 }
