@@ -7,11 +7,10 @@ import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
 import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.release.OutputGate;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
-import io.checkpointd.protocol.control.ControlRejectedException;
-import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.Hello;
@@ -51,9 +50,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
-    private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(2);
-    /** The service is frozen while it waits for SEALED: a healthy proxy answers in well under a millisecond. */
-    private static final Duration SEAL_TIMEOUT = Duration.ofMillis(500);
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
 
     /** Exit codes of {@link #run()}. */
@@ -88,7 +84,7 @@ public final class Primary implements AutoCloseable {
     private volatile int nackStreak;
     private volatile String lastNack = "";
     private volatile ReplicationClient client;
-    private volatile ProxyControlClient proxy;
+    private final OutputGate gate;
     private volatile Lease lease;
     private volatile String leaseLostWhy;
     private Freezer freezer;
@@ -124,6 +120,7 @@ public final class Primary implements AutoCloseable {
         this.work = cfg.workDir().resolve("primary-" + cfg.pid() + "-gen" + cfg.generation());
         this.status = new StatusFile(StatusFile.runDir(cfg.runDir()), "primary");
         this.window = new Semaphore(cfg.maxInFlight());
+        this.gate = new OutputGate(cfg.proxyControl(), cfg.channelKey(), cfg.generation());
     }
 
     /**
@@ -137,10 +134,10 @@ public final class Primary implements AutoCloseable {
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
     public void connect() throws IOException, InterruptedException {
-        if (cfg.proxyControl() != null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
-        if (proxy != null && lease != null) {
+        gate.connect();
+        if (gate.enabled() && lease != null) {
             // the counter's generation is new to the proxy: announce it (older generations' output is dropped)
-            proxy.generation(cfg.generation(), parseService(cfg.serviceAddress()), CONTROL_TIMEOUT);
+            gate.announce(parseService(cfg.serviceAddress()));
         }
         client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(5), new Acks());
         log.info("connected to backup {} (it has committed generation {}, epoch {})", cfg.backup(),
@@ -234,13 +231,10 @@ public final class Primary implements AutoCloseable {
 
     /** One epoch: freeze, seal, capture, thaw; then delta and ship while the process runs on. */
     private void epoch() throws IOException, InterruptedException {
-        if (cfg.proxyControl() != null) {
-            // connect before freezing: an unreachable proxy must not cost the service a frozen connect timeout
-            try {
-                proxy();
-            } catch (IOException e) {
-                throw new FreezeException("the proxy is unreachable: " + e.getMessage());
-            }
+        try {
+            gate.connect(); // before freezing: an unreachable proxy must not cost the service a frozen timeout
+        } catch (IOException e) {
+            throw new FreezeException("the proxy is unreachable: " + e.getMessage());
         }
         long n = ++epoch;
         Path cur = work.resolve("epoch-" + n);
@@ -252,7 +246,7 @@ public final class Primary implements AutoCloseable {
             throw new FreezeException("freeze failed: " + e.getMessage());
         }
         try {
-            if (cfg.proxyControl() != null) sealOutput(n);
+            gate.seal(n);
             criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
                     .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
         } catch (CriuException e) {
@@ -271,24 +265,6 @@ public final class Primary implements AutoCloseable {
         if (prev != null) ImageDirs.deleteTree(prev);
         prev = cur;
         prevEpoch = n;
-    }
-
-    /** Seals epoch n's output at the proxy; a broken control channel is reconnected at the next epoch, unfrozen. */
-    private void sealOutput(long n) throws IOException {
-        try {
-            proxy().seal(cfg.generation(), n, SEAL_TIMEOUT);
-        } catch (ControlRejectedException e) {
-            throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
-        } catch (IOException e) {
-            ProxyControlClient broken = proxy;
-            proxy = null; // reconnect at the next epoch
-            try {
-                broken.close();
-            } catch (IOException ignored) {
-                // the connection is already broken
-            }
-            throw e;
-        }
     }
 
     private void ship(long n, Path base, Path cur, long pauseNanos) throws IOException, InterruptedException {
@@ -359,7 +335,7 @@ public final class Primary implements AutoCloseable {
     private void runUnprotected() {
         if (unprotected) return;
         try {
-            if (cfg.proxyControl() != null) proxy().passthrough(cfg.generation(), CONTROL_TIMEOUT);
+            gate.passthrough();
         } catch (IOException e) {
             log.error("backup lost, and the proxy refused passthrough ({}): output stays held", e.getMessage());
             return;
@@ -376,7 +352,7 @@ public final class Primary implements AutoCloseable {
     /** The backup is back: hold output again before the next freeze, so everything from here on is protected. */
     private void protectAgain() {
         try {
-            if (cfg.proxyControl() != null) proxy().hold(cfg.generation(), CONTROL_TIMEOUT);
+            gate.hold();
             unprotected = false;
             log.warn("backup {} is back: pid {} is protected again (full sync first)", cfg.backup(), cfg.pid());
             console.println("checkpointd: backup is back: protection resumes with a full sync");
@@ -384,11 +360,6 @@ public final class Primary implements AutoCloseable {
         } catch (IOException e) {
             log.error("the proxy refused to hold output again ({}): still unprotected", e.getMessage());
         }
-    }
-
-    private ProxyControlClient proxy() throws IOException {
-        if (proxy == null) proxy = ProxyControlClient.connect(cfg.proxyControl(), cfg.channelKey(), CONTROL_TIMEOUT);
-        return proxy;
     }
 
     private boolean reconnect() throws InterruptedException {
@@ -428,17 +399,12 @@ public final class Primary implements AutoCloseable {
             lastAcked = Math.max(lastAcked, n);
             epochsAcked++;
             nackStreak = 0;
-            ProxyControlClient p = proxy;
             Lease l = lease;
-            if (p != null && l != null && !l.isHeld()) {
+            if (gate.enabled() && l != null && !l.isHeld()) {
                 // in doubt (disconnected from the arbiter) or lost: hold; a later RELEASE covers this epoch too
                 log.warn("epoch {} acknowledged but not released: the arbiter's lease is not confirmed", n);
-            } else if (p != null) {
-                try {
-                    p.release(cfg.generation(), n);
-                } catch (IOException e) {
-                    log.error("could not release epoch {} at the proxy: {}", n, e.getMessage());
-                }
+            } else {
+                gate.release(n);
             }
             window.release();
         }
@@ -554,13 +520,7 @@ public final class Primary implements AutoCloseable {
             }
         }
         if (client != null) client.close();
-        if (proxy != null) {
-            try {
-                proxy.close();
-            } catch (Exception e) {
-                log.debug("closing proxy control: {}", e.toString());
-            }
-        }
+        gate.close();
         try {
             ImageDirs.deleteTree(work);
         } catch (IOException e) {

@@ -22,30 +22,24 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Failover under a real ZooKeeper arbiter (in-process server, real daemons): the backup is promoted only once it
  * holds the service's lease, as the generation the counter hands out; while the primary still holds the lease,
  * a backup that cannot hear it does not fail over.
  */
-class ArbiterFailoverTest {
+class ArbiterFailoverTest extends E2eTest {
     private static final String SERVICE = "kv";
     /** The counter starts here, so a generation that came from ZooKeeper is recognizable (not the default 1, 2). */
     private static final long SEED_GENERATION = 41;
     private static final Duration SESSION = Duration.ofSeconds(2);
     private static final Duration HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
 
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
     private TestingServer zk;
     private CuratorFramework client;
 
     @BeforeEach
     void startZooKeeper() throws Exception {
-        E2eSupport.assumeRootAndCriu();
         // 200 ms ticks: sessions of 0.4 to 4 s are allowed, so the daemons' 2 s is not stretched by the server
         zk = new TestingServer(new InstanceSpec(null, -1, -1, -1, true, -1, 200, -1), true);
         client = CuratorFrameworkFactory.newClient(zk.getConnectString(), new RetryOneTime(100));

@@ -10,26 +10,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Backup crash: SIGKILL the backup while it receives an epoch (seen by the half-written epoch it leaves), restart
  * it on the same store: it keeps its last committed epoch, the primary resynchronises, and a later failover
  * restores a process holding every acknowledged write.
  */
-class BackupCrashTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class BackupCrashTest extends E2eTest {
     @Test
     @Timeout(240)
     void aBackupKilledMidEpochRestartsWithItsCommittedEpochAndCanStillFailOver() throws Exception {

@@ -16,26 +16,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The backup's disk full, then read-only: the primary is told (NACK with the reason), no epoch is acknowledged, so
  * no output is released; when the disk recovers, protection resumes, and a failover restores every acknowledged
  * write: nothing half-written is ever restored.
  */
-class BackupDiskTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class BackupDiskTest extends E2eTest {
     @Test
     @Timeout(240)
     void aFullOrReadOnlyBackupDiskStopsAcksAndNeverCorruptsTheCommittedImage() throws Exception {

@@ -6,29 +6,17 @@ import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Losing the backup: by default ({@code --on-backup-loss stall}) output is held until the backup is back; with
  * {@code continue} it is released unprotected, loudly, and protection resumes (full sync) when the backup returns.
  * Either way a later failover restores every acknowledged write.
  */
-class BackupLossTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class BackupLossTest extends E2eTest {
     @Test
     @Timeout(180)
     void stallHoldsOutputWhileTheBackupIsGone() throws Exception {

@@ -15,11 +15,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** What every end-to-end test needs: root and a usable CRIU (CI has both; a laptop skips). */
-final class E2eSupport {
+public final class E2eSupport {
     private E2eSupport() {
     }
 
-    static void assumeRootAndCriu() {
+    /** Root and a usable CRIU (CI has both; a laptop skips). */
+    public static void assumeRootAndCriu() {
         assumeTrue(isRoot(), "needs root (CRIU, cgroup freezer)");
         try {
             Criu.locate();
@@ -28,7 +29,7 @@ final class E2eSupport {
         }
     }
 
-    static boolean isRoot() {
+    public static boolean isRoot() {
         try {
             for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (l.startsWith("Uid:")) return l.split("\\s+")[2].equals("0");

@@ -6,31 +6,19 @@ import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.protocol.status.Json;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Random;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.RepetitionInfo;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The kill test: the demo service under a concurrent client workload whose writes are acknowledged through the
  * proxy; SIGKILL of the primary (service and daemon) at a random moment; after failover every acknowledged write
  * is present and the service keeps serving. Each repetition kills at a different random moment.
  */
-class KillTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class KillTest extends E2eTest {
     @RepeatedTest(5)
     @Timeout(180)
     void everyAcknowledgedWriteSurvivesAKillAtARandomMoment(RepetitionInfo rep) throws Exception {

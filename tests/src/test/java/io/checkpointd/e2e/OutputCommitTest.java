@@ -16,26 +16,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Output commit: while the backup holds its acks (the named fault point {@link BackupFaults}), the service keeps
  * running and producing output, but clients behind the proxy receive nothing new; once the acks flow, the held
  * output arrives complete and in order.
  */
-class OutputCommitTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class OutputCommitTest extends E2eTest {
     @Test
     @Timeout(120)
     void heldAcksHoldAllOutputUntilReleasedThenItArrivesInOrder() throws Exception {

@@ -8,25 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * SIGTERM to {@code protect} at any moment, mid-epoch included: it finishes the epoch, thaws, and leaves the
  * freezer cgroup before it exits. The service is never left frozen.
  */
-class ProtectStopTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class ProtectStopTest extends E2eTest {
     @RepeatedTest(3)
     @Timeout(120)
     void stoppingProtectNeverLeavesTheServiceFrozen() throws Exception {

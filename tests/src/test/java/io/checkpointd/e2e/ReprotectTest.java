@@ -7,28 +7,16 @@ import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Re-protection: after a failover the backup protects the restored service toward a spare (full sync first, then
  * epochs; output held until the spare acknowledged), and a second failover onto the spare loses no acknowledged
  * write either.
  */
-class ReprotectTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class ReprotectTest extends E2eTest {
     @Test
     @Timeout(240)
     void theRestoredServiceIsProtectedAgainAndSurvivesASecondFailover() throws Exception {

@@ -6,28 +6,16 @@ import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * When the protected process dies but its daemon lives, the primary reports it, tells the backup to take over
  * (--on-exit failover, the default) and stops: the backup fails over long before its heartbeat timeout.
  */
-class ServiceExitTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class ServiceExitTest extends E2eTest {
     @Test
     @Timeout(120)
     void theBackupTakesOverAtOnceWhenTheProtectedProcessExits() throws Exception {

@@ -23,24 +23,12 @@ import io.netty.buffer.Unpooled;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /** After a failover, the old primary's generation reaches neither the backup's store nor any client. */
-class StaleGenerationTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        E2eSupport.assumeRootAndCriu();
-    }
-
+class StaleGenerationTest extends E2eTest {
     @Test
     @Timeout(120)
     void theOldGenerationIsFencedEverywhere() throws Exception {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.demo.VerificationResult;
 import io.checkpointd.demo.hosts.HostCluster;
-import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,26 +20,10 @@ final class HostChecks {
     }
 
     static void assumeRootCriuAndNamespaces() {
-        assumeTrue(isRoot(), "needs root (namespaces, CRIU, cgroup freezer)");
-        try {
-            Criu.locate();
-        } catch (IOException e) {
-            assumeTrue(false, "needs CRIU >= 4.2: " + e.getMessage());
-        }
+        E2eSupport.assumeRootAndCriu();
         for (String tool : new String[] {"/usr/bin/nsenter", "/usr/bin/unshare"}) {
             assumeTrue(Files.isExecutable(Path.of(tool)) || Files.isExecutable(Path.of("/bin/" + Path.of(tool).getFileName())), "needs " + tool);
         }
-    }
-
-    static boolean isRoot() {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("Uid:")) return l.split("\\s+")[2].equals("0");
-            }
-        } catch (IOException e) {
-            return false;
-        }
-        return false;
     }
 
     /**
