@@ -30,6 +30,8 @@ final class BlockHasher {
 
     private static final byte[] ZEROS = new byte[BLOCK];
     private final byte[] buf = new byte[READ];
+    /** Reused by every file's {@link Run}: allocating it per file made a 10k-file first copy allocate 10 GiB. */
+    private final byte[] runBuf = new byte[MAX_RUN];
     private long bytesRead;
 
     long bytesRead() {
@@ -43,7 +45,7 @@ final class BlockHasher {
     long[] diff(Path file, String rel, long size, long[] old, Consumer<DirChange> out) throws IOException {
         int n = (int) ((size + BLOCK - 1) / BLOCK);
         long[] now = new long[n];
-        Run run = new Run(rel, out);
+        Run run = new Run(rel, out, runBuf);
         try (FileDescriptor fd = Syscalls.open(file.toString(), Syscalls.O_RDONLY);
              FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long pos = 0;
@@ -101,12 +103,13 @@ final class BlockHasher {
         private final String rel;
         private final Consumer<DirChange> out;
         private long start = -1;
-        private byte[] data = new byte[MAX_RUN];
+        private final byte[] data;
         private int len;
 
-        Run(String rel, Consumer<DirChange> out) {
+        Run(String rel, Consumer<DirChange> out, byte[] data) {
             this.rel = rel;
             this.out = out;
+            this.data = data;
         }
 
         void add(long off, byte[] src, int from, int n) {
