@@ -44,5 +44,8 @@ interface LibC extends Library {
 
     int munmap(Pointer addr, long length);
 
+    /** {@code off_t lseek(int fd, off_t offset, int whence)} */
+    long lseek(int fd, long offset, int whence);
+
     int geteuid();
 }

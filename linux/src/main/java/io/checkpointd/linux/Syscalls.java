@@ -99,6 +99,24 @@ public final class Syscalls {
         return new FileDescriptor(fd, path);
     }
 
+    /** {@code lseek} whences that find data and holes in a sparse file (<linux/fs.h>). */
+    public static final int SEEK_DATA = 3, SEEK_HOLE = 4;
+    private static final int ENXIO = 6;
+
+    /**
+     * {@code lseek(2)} with {@link #SEEK_DATA} or {@link #SEEK_HOLE}: the next data (or hole) at or after
+     * {@code offset}, or -1 when there is none ({@code ENXIO}: no data past {@code offset}). Lets a reader skip
+     * holes, so reading a sparse file costs its data, not its size. A filesystem without extent information
+     * reports the whole file as data, which is still correct.
+     */
+    public static long seek(FileDescriptor fd, long offset, int whence) throws SyscallException {
+        long r = LibC.INSTANCE.lseek(fd.fd(), offset, whence);
+        if (r >= 0) return r;
+        int e = Native.getLastError();
+        if (e == ENXIO) return -1;
+        throw new SyscallException("lseek", e, fd + " whence " + whence + " offset " + offset);
+    }
+
     /** {@code geteuid(2)}. */
     public static int geteuid() {
         return LibC.INSTANCE.geteuid();

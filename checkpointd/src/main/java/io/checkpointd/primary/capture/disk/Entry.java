@@ -1,0 +1,65 @@
+package io.checkpointd.primary.capture.disk;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.Map;
+
+/**
+ * What the tracker remembers of one entry between epochs. {@code hashes} (regular files only) holds one
+ * 64-bit hash per 4 KiB block, {@link BlockHasher#HOLE} for a block that was a hole.
+ */
+final class Entry {
+    enum Kind { FILE, DIR, LINK }
+
+    final Kind kind;
+    final long ino;
+    final int mode;
+    final long size;
+    final FileTime mtime, ctime;
+    final String target;
+    long[] hashes = new long[0];
+
+    Entry(Kind kind, long ino, int mode, long size, FileTime mtime, FileTime ctime, String target) {
+        this.kind = kind;
+        this.ino = ino;
+        this.mode = mode;
+        this.size = size;
+        this.mtime = mtime;
+        this.ctime = ctime;
+        this.target = target;
+    }
+
+    /** lstat of {@code p}; null if it does not exist or is neither file, directory nor link (fifo, socket). */
+    static Entry stat(Path p) throws IOException {
+        Map<String, Object> a;
+        try {
+            a = Files.readAttributes(p, "unix:ino,mode,size,lastModifiedTime,ctime,isDirectory,isSymbolicLink,isRegularFile",
+                    LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+        Kind k = (Boolean) a.get("isRegularFile") ? Kind.FILE : (Boolean) a.get("isDirectory") ? Kind.DIR
+                : (Boolean) a.get("isSymbolicLink") ? Kind.LINK : null;
+        if (k == null) return null;
+        String target = null;
+        if (k == Kind.LINK) {
+            try {
+                target = Files.readSymbolicLink(p).toString();
+            } catch (NoSuchFileException e) {
+                return null;
+            }
+        }
+        return new Entry(k, (Long) a.get("ino"), (Integer) a.get("mode") & 07777, (Long) a.get("size"),
+                (FileTime) a.get("lastModifiedTime"), (FileTime) a.get("ctime"), target);
+    }
+
+    /** Same inode, size and times: with multigrain timestamps (Linux 6.13+) no write can hide behind these. */
+    boolean unchangedSince(Entry old) {
+        return old.ino == ino && old.kind == kind && old.size == size && old.mode == mode
+                && old.mtime.equals(mtime) && old.ctime.equals(ctime);
+    }
+}
