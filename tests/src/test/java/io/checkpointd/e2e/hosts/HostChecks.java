@@ -8,7 +8,6 @@ import io.checkpointd.demo.VerificationResult;
 import io.checkpointd.demo.hosts.HostCluster;
 import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.protocol.status.Json;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
