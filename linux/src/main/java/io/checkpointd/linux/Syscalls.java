@@ -63,19 +63,24 @@ public final class Syscalls {
         return new FileDescriptor(fd, "pidfd_getfd(" + targetFd + ")");
     }
 
-    /** {@code pidfd_send_signal(2)} with no siginfo. */
+    /** {@code pidfd_send_signal(2)} with no siginfo and no flags. */
     public static void pidfdSendSignal(FileDescriptor pidfd, int sig) throws SyscallException {
-        syscall("pidfd_send_signal", SYS_pidfd_send_signal, pidfd.fd(), sig, 0);
+        syscall("pidfd_send_signal", SYS_pidfd_send_signal, pidfd.fd(), sig, 0, 0);
     }
 
     /**
-     * Checked raw {@code syscall(2)} with up to three arguments.
+     * Checked raw {@code syscall(2)} with up to three arguments (the others are passed as 0).
      *
      * @param name the call's name for the exception, e.g. {@code "userfaultfd"}
      * @return the non-negative result
      */
     public static long syscall(String name, long nr, long a1, long a2, long a3) throws SyscallException {
-        long r = LibC.INSTANCE.syscall(nr, a1, a2, a3);
+        return syscall(name, nr, a1, a2, a3, 0);
+    }
+
+    /** Checked raw {@code syscall(2)} with up to four arguments (the fifth is passed as 0). */
+    public static long syscall(String name, long nr, long a1, long a2, long a3, long a4) throws SyscallException {
+        long r = LibC.INSTANCE.syscall(nr, a1, a2, a3, a4, 0);
         if (r < 0) throw new SyscallException(name, Native.getLastError());
         return r;
     }
