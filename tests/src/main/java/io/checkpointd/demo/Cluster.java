@@ -268,10 +268,14 @@ public final class Cluster implements AutoCloseable {
     }
 
     /** SIGKILLs the primary: the protected service and its checkpointd daemon, and reaps both. */
-    public void killPrimary() throws InterruptedException {
+    public void killPrimary() throws InterruptedException, IOException {
         service.process().destroyForcibly();
         protect.destroyForcibly();
-        service.process().waitFor();
+        // bounded: a service frozen mid-epoch dies only once the backup's failover thaws it (and ends the dead
+        // primary's CRIU, which may still trace it)
+        if (!service.process().waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IOException("the killed service " + service.pid() + " did not exit within 60 s; see " + logDir);
+        }
         protect.waitFor();
     }
 

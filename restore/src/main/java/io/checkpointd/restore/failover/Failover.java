@@ -173,11 +173,45 @@ public final class Failover {
         } catch (IOException e) {
             log.error("failover: cannot thaw the freezer cgroup of pid {}: {}", pid, e.getMessage());
         }
+        killStaleTracers(pid);
         if (old.isAlive()) {
             log.warn("failover: the old service (pid {}) still runs on this host: killing it", pid);
             Reaper.killAndReap(pid, Duration.ofSeconds(5));
         }
         if (!StaleFreezer.remove(pid, Duration.ofSeconds(2))) log.warn("failover: the old freezer cgroup of pid {} is still busy; left in place", pid);
+    }
+
+    /**
+     * A primary killed mid-epoch leaves its {@code criu dump} child running and ptrace-attached to the old service:
+     * the service's threads then stay zombies for as long as that tracer lives, so their pids (which the restore
+     * needs) are never freed. End every CRIU still tracing a thread of the old service.
+     */
+    private static void killStaleTracers(int pid) throws InterruptedException {
+        java.util.Set<Long> tracers = new java.util.TreeSet<>();
+        try (var tasks = java.nio.file.Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                for (String l : java.nio.file.Files.readAllLines(t.resolve("status"))) {
+                    if (l.startsWith("TracerPid:")) {
+                        long tracer = Long.parseLong(l.substring(10).trim());
+                        if (tracer > 0) tracers.add(tracer);
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return; // gone meanwhile: nothing traces it
+        }
+        for (long tracer : tracers) {
+            String comm;
+            try {
+                comm = java.nio.file.Files.readAllLines(Path.of("/proc/" + tracer + "/comm")).get(0).trim();
+            } catch (IOException | IndexOutOfBoundsException e) {
+                continue;
+            }
+            if (!comm.startsWith("criu")) continue; // only a dead primary's CRIU, never a debugger
+            log.warn("failover: a dead primary's CRIU (pid {}) still traces the old service (pid {}): killing it", tracer, pid);
+            ProcessHandle.of(tracer).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        if (!tracers.isEmpty()) Thread.sleep(50); // detaching happens as the tracer dies
     }
 
     private void awaitAccepting(InetSocketAddress service) throws IOException, InterruptedException {
