@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link KvServer} running as its own JVM, the way checkpointd protects it. Owns the child process:
- * {@link #close()} kills it by PID ({@link Process#destroyForcibly()}) and reaps it, so tests never need
- * pkill/killall and never leave zombies.
+ * {@link #close()} kills it by PID ({@link Process#destroyForcibly()}) and reaps it, so tests never end
+ * processes by name and never leave zombies.
  *
  * <p>The child's stdin/stdout/stderr are {@code /dev/null}, as in production: a pipe to the parent
  * would be an external resource CRIU cannot checkpoint.

@@ -22,11 +22,14 @@ public final class E2eSupport {
     /** Root and a usable CRIU (CI has both; a laptop skips). */
     public static void assumeRootAndCriu() {
         assumeTrue(isRoot(), "needs root (CRIU, cgroup freezer)");
+        String why = null;
         try {
             Criu.locate();
         } catch (IOException e) {
-            assumeTrue(false, "needs CRIU >= 4.2: " + e.getMessage());
+            why = e.getMessage();
         }
+        String reason = why;
+        assumeTrue(reason == null, () -> "needs CRIU >= 4.2: " + reason);
     }
 
     public static boolean isRoot() {

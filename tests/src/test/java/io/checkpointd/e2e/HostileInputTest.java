@@ -191,7 +191,7 @@ class HostileInputTest {
         // a legitimate primary is still accepted, and told the same committed epoch (this also waits for the
         // store thread: the handshake's HELLO is handled after every frame queued before it)
         Hello hello = new Hello(GEN, 99_999, 1, ProcessIdentity.currentBootId(), "");
-        try (ReplicationClient c = ReplicationClient.connect(backup.boundAddress(), key, hello, Duration.ofMillis(100), T, new Quiet())) {
+        try (ReplicationClient c = ReplicationClient.connect(backup.boundAddress(), key, hello, Duration.ofMillis(100), T, new IgnoringListener())) {
             assertThat(c.helloOk().committedGeneration()).as(when).isEqualTo(GEN);
             assertThat(c.helloOk().committedEpoch()).as(when).isEqualTo(EPOCH);
         }
@@ -530,23 +530,5 @@ class HostileInputTest {
             for (Path p : (Iterable<Path>) s::iterator) m.put(p.getFileName().toString(), Files.readAllBytes(p));
         }
         return m;
-    }
-
-    private static final class Quiet implements ReplicationClient.Listener {
-        @Override
-        public void acked(long generation, long epoch) {
-        }
-
-        @Override
-        public void nacked(long epoch, String reason) {
-        }
-
-        @Override
-        public void fenced(long fencedGeneration) {
-        }
-
-        @Override
-        public void disconnected() {
-        }
     }
 }

@@ -51,7 +51,7 @@ class StaleGenerationTest extends E2eTest {
 
             // the old primary reconnecting is told it is fenced
             Hello old = new Hello(1, 99999, 1, ProcessIdentity.currentBootId(), "");
-            assertThatThrownBy(() -> ReplicationClient.connect(backup, key, old, Duration.ofMillis(100), Duration.ofSeconds(5), new Ignore()))
+            assertThatThrownBy(() -> ReplicationClient.connect(backup, key, old, Duration.ofMillis(100), Duration.ofSeconds(5), new IgnoringListener()))
                     .isInstanceOf(ReplicationClient.FencedException.class);
 
             // raw frames of generation 1 (handshake, then an epoch), authenticated with the cluster's key, change
@@ -112,23 +112,5 @@ class StaleGenerationTest extends E2eTest {
         assertThat(((Json) b.get("commitMs")).fields()).containsKeys("p50", "p99");
         Json x = byRole.get("proxy");
         assertThat(((Number) x.get("lastReleasedEpoch")).longValue()).isPositive();
-    }
-
-    private static final class Ignore implements ReplicationClient.Listener {
-        @Override
-        public void acked(long generation, long epoch) {
-        }
-
-        @Override
-        public void nacked(long epoch, String reason) {
-        }
-
-        @Override
-        public void fenced(long fencedGeneration) {
-        }
-
-        @Override
-        public void disconnected() {
-        }
     }
 }

@@ -35,12 +35,16 @@ final class CriuTestSupport {
     static Criu assumeCriu() {
         assumeTrue(System.getProperty("os.name").equals("Linux"), "CRIU tests need Linux");
         assumeTrue(isRoot(), "CRIU tests need root");
+        Criu criu = null;
+        String why = null;
         try {
-            return Criu.locate();
+            criu = Criu.locate();
         } catch (CriuUnavailableException e) {
-            assumeTrue(false, e.getMessage());
-            throw new AssertionError(e);
+            why = e.getMessage();
         }
+        String reason = why;
+        assumeTrue(criu != null, () -> "CRIU tests need CRIU >= 4.2: " + reason);
+        return criu;
     }
 
     /** {@code setsid java ... CounterService <portFile>}, stdio on /dev/null, so CRIU needs no --shell-job. */
