@@ -160,6 +160,7 @@ public final class Primary implements AutoCloseable {
     /** Protects the process until it exits, the primary is fenced or stopped. @return an exit code */
     public int run() throws InterruptedException {
         try {
+            removeStaleCaptures(cfg.workDir(), cfg.pid(), cfg.generation());
             ImageDirs.deleteTree(work);
             Files.createDirectories(work);
             freezer = Freezer.forProcess(cfg.pid());
@@ -535,6 +536,28 @@ public final class Primary implements AutoCloseable {
 
         FreezeException(String m) {
             super(m);
+        }
+    }
+
+    /**
+     * Captures left in the (tmpfs) work root by primaries that were killed: those of a service that is gone, and
+     * older generations of our own service. They hold RAM until removed, and nothing else removes them.
+     */
+    static void removeStaleCaptures(Path root, int pid, long generation) throws IOException {
+        if (!Files.isDirectory(root)) return;
+        java.util.regex.Pattern name = java.util.regex.Pattern.compile("primary-(\\d+)-gen(\\d+)");
+        try (Stream<Path> s = Files.list(root)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                java.util.regex.Matcher m = name.matcher(p.getFileName().toString());
+                if (!m.matches()) continue;
+                int owner = Integer.parseInt(m.group(1));
+                long gen = Long.parseLong(m.group(2));
+                boolean gone = !Files.exists(Path.of("/proc/" + owner));
+                if (gone || (owner == pid && gen < generation)) {
+                    log.info("removing stale captures {}", p);
+                    ImageDirs.deleteTree(p);
+                }
+            }
         }
     }
 

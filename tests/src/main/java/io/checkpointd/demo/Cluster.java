@@ -442,6 +442,17 @@ public final class Cluster implements AutoCloseable {
             }
         }
         try {
+            // a re-protecting primary (started by the backup) captures into the default work root
+            Path shared = io.checkpointd.primary.PrimaryConfig.DEFAULT_WORK_DIR;
+            if (service != null && Files.isDirectory(shared)) {
+                try (Stream<Path> s = Files.list(shared)) {
+                    for (Path p : (Iterable<Path>) s::iterator) {
+                        if (p.getFileName().toString().startsWith("primary-" + service.pid() + "-gen")) {
+                            io.checkpointd.protocol.image.ImageDirs.deleteTree(p);
+                        }
+                    }
+                }
+            }
             io.checkpointd.protocol.image.ImageDirs.deleteTree(workDir);
         } catch (IOException e) {
             // a leftover in tmpfs is reported by nothing else: say so
