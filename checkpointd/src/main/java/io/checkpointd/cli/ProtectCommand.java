@@ -3,6 +3,7 @@ package io.checkpointd.cli;
 import io.checkpointd.arbiter.ArbiterAddress;
 import io.checkpointd.arbiter.ZkArbiter;
 import io.checkpointd.linux.criu.CriuUnavailableException;
+import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
 import io.checkpointd.primary.ship.ReplicationClient;
@@ -92,6 +93,16 @@ public final class ProtectCommand implements Callable<Integer> {
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
 
+    @Option(names = "--engine", defaultValue = "incremental", paramLabel = "incremental|full",
+            description = "incremental: each epoch copies the pages written since the last one and every thread's registers, "
+                    + "a CRIU dump only when threads, files or the memory map changed; full: a CRIU dump every epoch (default: ${DEFAULT-VALUE})")
+    String engine;
+
+    @Option(names = "--tracker", defaultValue = "auto", paramLabel = "auto|uffd-wp|soft-dirty|scan",
+            description = "how the incremental engine finds written pages: userfaultfd write-protect, the kernel's soft-dirty bits, "
+                    + "or hashing every page; auto picks the first that works here ('checkpointd check' says which) (default: ${DEFAULT-VALUE})")
+    String tracker;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
@@ -100,6 +111,15 @@ public final class ProtectCommand implements Callable<Integer> {
         if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
         if (!onBackupLoss.equals("stall") && !onBackupLoss.equals("continue")) {
             throw new UsageException("--on-backup-loss must be 'stall' or 'continue', not '" + onBackupLoss + "'");
+        }
+        if (!engine.equals("incremental") && !engine.equals("full")) throw new UsageException("--engine must be 'incremental' or 'full', not '" + engine + "'");
+        if (!Trackers.KINDS.contains(tracker)) throw new UsageException("--tracker must be one of " + String.join(", ", Trackers.KINDS) + ", not '" + tracker + "'");
+        if (engine.equals("full") && spec.commandLine().getParseResult().hasMatchedOption("--tracker")) {
+            throw new UsageException("--tracker is for --engine incremental; the full engine takes a CRIU dump every epoch");
+        }
+        if (engine.equals("incremental") && !tracker.equals("auto")) {
+            String why = Trackers.availability().get(tracker);
+            if (!Trackers.usable(tracker)) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
         }
         ArbiterAddress arbiterAddress = arbiter.address();
         if (arbiterAddress != null && spec.commandLine().getParseResult().hasMatchedOption("--generation")) {
@@ -136,7 +156,8 @@ public final class ProtectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
-                maxInFlight, onExit.equals("failover"), runDir.path(), key, onBackupLoss.equals("continue"), backupTimeout);
+                maxInFlight, onExit.equals("failover"), runDir.path(), key, onBackupLoss.equals("continue"), backupTimeout,
+                engine.equals("incremental"), tracker);
         auth.warnIfInsecure();
         Primary primary;
         try {

@@ -2,11 +2,11 @@ package io.checkpointd.primary;
 
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.CriuException;
-import io.checkpointd.linux.criu.DumpOptions;
-import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.engine.CaptureEngine;
+import io.checkpointd.primary.engine.FullDumpEngine;
+import io.checkpointd.primary.engine.IncrementalEngine;
 import io.checkpointd.primary.release.OutputGate;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
@@ -88,13 +88,16 @@ public final class Primary implements AutoCloseable {
     private volatile Lease lease;
     private volatile String leaseLostWhy;
     private Freezer freezer;
+    private CaptureEngine engine;
     private long epoch;
-    private Path prev;
     private long prevEpoch = -1;
     private long totalRaw, totalWire;
     private long sealFailures;
     private long unreachableLogged;
     private volatile boolean unprotected;
+    /** The memory oracle's fault point: after its snapshot epoch, protection idles (the backup keeps that epoch). */
+    private final Path oracleDir = PrimaryFaults.oracleDir();
+    private boolean oracleHeld;
     private volatile long unprotectedEpisodes;
     /** When the backup last answered (ACK or NACK) or we connected: its silence beyond backupTimeout is a loss. */
     private volatile long lastAnswerNanos = System.nanoTime();
@@ -164,6 +167,9 @@ public final class Primary implements AutoCloseable {
             ImageDirs.deleteTree(work);
             Files.createDirectories(work);
             freezer = Freezer.forProcess(cfg.pid());
+            engine = cfg.incremental() ? new IncrementalEngine(criu, cfg.pid(), work, cfg.tracker())
+                    : new FullDumpEngine(criu, cfg.pid(), work);
+            log.info("pid {}: engine {}, tracker {}", cfg.pid(), engine.name(), engine.tracker());
         } catch (IOException e) {
             return fail("cannot prepare to protect pid " + cfg.pid() + ": " + e.getMessage());
         }
@@ -177,6 +183,10 @@ public final class Primary implements AutoCloseable {
                 next = Math.max(next + period, System.nanoTime());
                 if (!service.isAlive()) return processGone();
                 if (fencedBy >= 0) return fenced();
+                if (oracleHeld) {
+                    publish();
+                    continue;
+                }
                 if (leaseLostWhy != null) return leaseLost();
                 if (nackStreak > 1) {
                     // the backup keeps refusing (e.g. its disk is full): retry with a growing pause rather than
@@ -230,7 +240,7 @@ public final class Primary implements AutoCloseable {
         }
     }
 
-    /** One epoch: freeze, seal, capture, thaw; then delta and ship while the process runs on. */
+    /** One epoch: freeze, seal, capture (the engine thaws), then ship while the process runs on. */
     private void epoch() throws IOException, InterruptedException {
         try {
             gate.connect(); // before freezing: an unreachable proxy must not cost the service a frozen timeout
@@ -238,39 +248,50 @@ public final class Primary implements AutoCloseable {
             throw new FreezeException("the proxy is unreachable: " + e.getMessage());
         }
         long n = ++epoch;
-        Path cur = work.resolve("epoch-" + n);
-        Files.createDirectories(cur);
+        if (oracleDir != null && engine instanceof IncrementalEngine ie && Files.exists(oracleDir.resolve("request"))) {
+            ie.requestOracleSnapshot(oracleDir.resolve("truth"));
+        }
+        // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
+        boolean full = needFull.getAndSet(false) || prevEpoch < 0;
         long t0 = System.nanoTime();
         try {
             freezer.freeze(Duration.ofSeconds(5));
         } catch (IOException e) {
+            if (full) needFull.set(true);
             throw new FreezeException("freeze failed: " + e.getMessage());
         }
+        CaptureEngine.Capture cap;
         try {
-            gate.seal(n);
-            criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
-                    .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
-        } catch (CriuException e) {
-            ImageDirs.deleteTree(cur);
+            try {
+                gate.seal(n);
+            } catch (IOException e) {
+                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+            }
+            cap = engine.capture(n, full, freezer);
+        } catch (IOException | RuntimeException e) {
+            if (full) needFull.set(true);
             throw e;
-        } catch (IOException e) {
-            ImageDirs.deleteTree(cur);
-            throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
         } finally {
             freezer.thaw();
         }
-        long pause = System.nanoTime() - t0;
-        // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
-        boolean full = needFull.getAndSet(false) || prev == null;
-        ship(n, full ? null : prev, cur, pause);
-        if (prev != null) ImageDirs.deleteTree(prev);
-        prev = cur;
+        long pause = cap.resumedAtNanos() - t0;
+        try {
+            ship(n, cap, pause);
+        } catch (IOException | RuntimeException e) {
+            needFull.set(true);
+            throw e;
+        }
         prevEpoch = n;
+        if (oracleDir != null && engine instanceof IncrementalEngine ie && ie.oracleEpoch() == n) {
+            Files.writeString(oracleDir.resolve("epoch"), Long.toString(n));
+            oracleHeld = true;
+            log.warn("oracle fault point: epoch {} snapshot taken; no further epochs", n);
+        }
     }
 
-    private void ship(long n, Path base, Path cur, long pauseNanos) throws IOException, InterruptedException {
-        long captured = dirBytes(cur);
-        boolean full = base == null;
+    private void ship(long n, CaptureEngine.Capture cap, long pauseNanos) throws IOException, InterruptedException {
+        long captured = cap.capturedBytes();
+        boolean full = cap.full();
         if (full) state = State.FULL_SYNC;
         MessageDigest md = sha256();
         long[] raw = {0};
@@ -280,7 +301,7 @@ public final class Primary implements AutoCloseable {
         inFlight.put(n, sent);
         client.send(new Frame(FrameType.EPOCH_BEGIN, cfg.generation(), n,
                 new EpochBegin(full ? EpochBegin.FULL : prevEpoch, pauseNanos, captured).encode()));
-        DeltaComputer.Result r = DeltaComputer.compute(base, cur, rec -> {
+        CaptureEngine.Delta r = cap.ship(rec -> {
             byte[] p = rec.encode();
             md.update(p);
             raw[0] += p.length;
@@ -491,7 +512,8 @@ public final class Primary implements AutoCloseable {
         status.publish(Json.object().put("role", "primary").put("pid", ProcessHandle.current().pid())
                 .put("state", state.name().toLowerCase()).put("servicePid", cfg.pid()).put("generation", cfg.generation())
                 .put("leaseHeld", lease == null ? null : lease.isHeld())
-                .put("engine", "criu-full").put("tracker", "criu-full-dump")
+                .put("engine", engine == null ? null : engine.name()).put("tracker", engine == null ? null : engine.tracker())
+                .put("engineStats", engine == null ? null : engine.stats())
                 .put("backup", cfg.backup().getHostString() + ":" + cfg.backup().getPort())
                 .put("epochIntervalMs", cfg.epoch().toMillis()).put("lastEpoch", prevEpoch).put("lastAckedEpoch", lastAcked)
                 .put("epochsAcked", epochsAcked).put("inFlight", inFlight.size()).put("maxInFlight", cfg.maxInFlight())
@@ -513,6 +535,7 @@ public final class Primary implements AutoCloseable {
     @Override
     public void close() {
         stop = true;
+        if (engine != null) engine.close();
         if (freezer != null) {
             try {
                 freezer.close();
@@ -559,16 +582,6 @@ public final class Primary implements AutoCloseable {
                 }
             }
         }
-    }
-
-    private static long dirBytes(Path dir) throws IOException {
-        long total = 0;
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                if (DeltaComputer.isImageFile(p.getFileName().toString())) total += Files.size(p);
-            }
-        }
-        return total;
     }
 
     private static MessageDigest sha256() {

@@ -24,11 +24,15 @@ import java.util.Objects;
  * @param backupTimeout     silence of the backup (no ACK/NACK with epochs in flight) that counts as losing it
  * @param runDir            where the status file goes (null: default)
  * @param channelKey        authenticates the replication and control connections; required
+ * @param incremental       the incremental engine (dirty pages + registers each epoch, a CRIU dump only when the
+ *                          process's structure changed) rather than a full CRIU dump every epoch
+ * @param tracker           the incremental engine's dirty-page tracker: auto, uffd-wp, soft-dirty or scan
  */
 public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, InetSocketAddress proxyControl,
                             String serviceAddress, Path workDir, long generation, Duration heartbeatInterval,
                             int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey,
-                            boolean continueOnBackupLoss, Duration backupTimeout) {
+                            boolean continueOnBackupLoss, Duration backupTimeout, boolean incremental,
+                            String tracker) {
     public static final Path DEFAULT_WORK_DIR = Path.of("/dev/shm/checkpointd");
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
     /** No ACK or NACK for this long while epochs are in flight: the backup is treated as lost. */
@@ -44,6 +48,7 @@ public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, I
         workDir = workDir == null ? DEFAULT_WORK_DIR : workDir;
         heartbeatInterval = heartbeatInterval == null ? DEFAULT_HEARTBEAT : heartbeatInterval;
         backupTimeout = backupTimeout == null ? DEFAULT_BACKUP_TIMEOUT : backupTimeout;
+        tracker = tracker == null ? "auto" : tracker;
         if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight must be at least 1");
         if (generation < 1) throw new IllegalArgumentException("generation must be at least 1");
     }

@@ -49,6 +49,9 @@ interface LibC extends Library {
 
     int munmap(Pointer addr, long length);
 
+    /** {@code int madvise(void *addr, size_t length, int advice)} */
+    int madvise(Pointer addr, long length, int advice);
+
     /** {@code off_t lseek(int fd, off_t offset, int whence)} */
     long lseek(int fd, long offset, int whence);
 

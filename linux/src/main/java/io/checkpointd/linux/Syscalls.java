@@ -126,4 +126,28 @@ public final class Syscalls {
     public static int geteuid() {
         return LibC.INSTANCE.geteuid();
     }
+
+    /** {@code madvise} advice: drop the pages; private anonymous memory reads back as zeros. */
+    public static final int MADV_DONTNEED = 4;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+
+    /** {@code mmap} of fresh private anonymous read-write memory, as a direct buffer over it (release with {@link #unmap}). */
+    public static java.nio.ByteBuffer mapAnonymous(int length) throws SyscallException {
+        com.sun.jna.Pointer p = LibC.INSTANCE.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (com.sun.jna.Pointer.nativeValue(p) == -1L) throw new SyscallException("mmap", Native.getLastError(), length + " bytes");
+        return p.getByteBuffer(0, length);
+    }
+
+    /** {@code munmap} of a buffer {@link #mapAnonymous} returned; the buffer must not be touched afterwards. */
+    public static void unmap(java.nio.ByteBuffer mapped) throws SyscallException {
+        if (LibC.INSTANCE.munmap(Native.getDirectBufferPointer(mapped), mapped.capacity()) != 0) {
+            throw new SyscallException("munmap", Native.getLastError(), mapped.capacity() + " bytes");
+        }
+    }
+
+    /** {@code madvise} of {@code [offset, offset+length)} of a direct buffer (page-aligned offsets). */
+    public static void madvise(java.nio.ByteBuffer direct, long offset, long length, int advice) throws SyscallException {
+        com.sun.jna.Pointer p = Native.getDirectBufferPointer(direct).share(offset);
+        if (LibC.INSTANCE.madvise(p, length, advice) != 0) throw new SyscallException("madvise", Native.getLastError(), "advice " + advice);
+    }
 }

@@ -33,36 +33,47 @@ public final class Cluster implements AutoCloseable {
      * @param arbiter     null: heartbeats decide (the default); else protect and backup run with this arbiter
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
-                          boolean spare, List<String> protectArgs, Arbiter arbiter) {
+                          boolean spare, List<String> protectArgs, Arbiter arbiter, List<String> protectJvmArgs,
+                          List<String> serviceArgs) {
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(),
-                    false, List.of(), null);
+                    false, List.of(), null, List.of(), List.of());
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs);
         }
 
         public Options withProtectArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs);
+        }
+
+        /** JVM options of the protect daemon (e.g. a fault point's system property). */
+        public Options withProtectJvmArgs(List<String> args) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs);
+        }
+
+        /** Extra arguments of the demo service (e.g. {@code --churn}). */
+        public Options withServiceArgs(List<String> args) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args));
         }
 
         /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
         public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs,
-                    new Arbiter(uri, serviceId, sessionTimeout));
+                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs);
         }
     }
 
@@ -137,6 +148,7 @@ public final class Cluster implements AutoCloseable {
         // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
         cmd.add("setsid");
         cmd.addAll(KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "127.0.0.1", 0, portFile));
+        cmd.addAll(opts.serviceArgs());
         service = KvServerProcess.start(cmd, "127.0.0.1", portFile, Duration.ofSeconds(30));
         servicePort = service.port();
     }
@@ -174,7 +186,7 @@ public final class Cluster implements AutoCloseable {
                 "--auth-key", keyFile.toString()));
         args.addAll(opts.protectArgs());
         if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
-        protect = daemon("protect", List.of(), args);
+        protect = daemon("protect", opts.protectJvmArgs(), args);
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {

@@ -504,6 +504,7 @@ public final class KvServer implements AutoCloseable {
         Integer port = null;
         int workers = DEFAULT_WORKERS;
         Path portFile = null;
+        boolean churn = false;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -512,6 +513,7 @@ public final class KvServer implements AutoCloseable {
                     case "--port" -> port = Integer.parseInt(value(args, ++i, a));
                     case "--workers" -> workers = Integer.parseInt(value(args, ++i, a));
                     case "--port-file" -> portFile = Path.of(value(args, ++i, a));
+                    case "--churn" -> churn = true; // memory and thread churn for the incremental engine's oracle
                     case "-h", "--help" -> {
                         usage(System.out);
                         return;
@@ -532,6 +534,7 @@ public final class KvServer implements AutoCloseable {
         KvServer server;
         try {
             server = start(new Config(host, port, workers, new KvStore()));
+            if (churn) Churn.start();
             if (portFile != null) {
                 writePortFile(portFile, server.port());
             }

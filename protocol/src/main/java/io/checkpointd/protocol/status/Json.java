@@ -50,6 +50,17 @@ public final class Json {
                 write(sb, e.getValue());
             }
             sb.append('}');
+        } else if (v instanceof Map<?, ?> m) {
+            sb.append('{');
+            boolean first = true;
+            for (var e : m.entrySet()) {
+                if (!first) sb.append(',');
+                first = false;
+                string(sb, String.valueOf(e.getKey()));
+                sb.append(':');
+                write(sb, e.getValue());
+            }
+            sb.append('}');
         } else if (v instanceof List<?> l) {
             sb.append('[');
             for (int i = 0; i < l.size(); i++) {

@@ -1,0 +1,107 @@
+package io.checkpointd.primary.engine;
+
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.image.ImageDirs;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/**
+ * The engine of the Remus issue: a full {@code criu dump --leave-running} into tmpfs every epoch; the delta against
+ * the previous dump (4 KiB pages by virtual address, image files whole) is computed after the thaw. The pause is
+ * the whole dump: proportional to the process's memory, not to what it wrote.
+ */
+public final class FullDumpEngine implements CaptureEngine {
+    private final Criu criu;
+    private final int pid;
+    private final Path work;
+    private Path prev;
+
+    public FullDumpEngine(Criu criu, int pid, Path work) {
+        this.criu = criu;
+        this.pid = pid;
+        this.work = work;
+    }
+
+    @Override
+    public String name() {
+        return "criu-full";
+    }
+
+    @Override
+    public String tracker() {
+        return "criu-full-dump";
+    }
+
+    @Override
+    public Capture capture(long n, boolean full, Freezer freezer) throws IOException {
+        Path cur = work.resolve("epoch-" + n);
+        Files.createDirectories(cur);
+        try {
+            Dumps.dump(criu, pid, cur, freezer);
+        } catch (IOException | RuntimeException e) {
+            ImageDirs.deleteTree(cur);
+            throw e;
+        }
+        freezer.thaw();
+        long resumed = System.nanoTime();
+        Path base = full ? null : prev;
+        return new Capture() {
+            @Override
+            public boolean full() {
+                return base == null;
+            }
+
+            @Override
+            public long resumedAtNanos() {
+                return resumed;
+            }
+
+            @Override
+            public long capturedBytes() {
+                return dirBytes(cur);
+            }
+
+            @Override
+            public Delta ship(RecordSink sink) throws IOException {
+                DeltaComputer.Result r = DeltaComputer.compute(base, cur, sink::accept);
+                if (prev != null) ImageDirs.deleteTree(prev);
+                prev = cur;
+                return new Delta(r.manifest(), r.records(), r.changedPages(), r.shippedFileBytes());
+            }
+
+            @Override
+            public void discard() {
+                try {
+                    ImageDirs.deleteTree(cur);
+                } catch (IOException e) {
+                    // the next start removes stale captures
+                }
+            }
+        };
+    }
+
+    static long dirBytes(Path dir) {
+        long total = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (DeltaComputer.isImageFile(p.getFileName().toString())) total += Files.size(p);
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return total;
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (prev != null) ImageDirs.deleteTree(prev);
+        } catch (IOException e) {
+            // removed with the work dir
+        }
+    }
+}

@@ -1,0 +1,516 @@
+package io.checkpointd.primary.engine;
+
+import io.checkpointd.linux.ProcessMemory;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.linux.ptrace.StoppedProcess;
+import io.checkpointd.linux.ptrace.ThreadState;
+import io.checkpointd.linux.track.DirtyTracker;
+import io.checkpointd.linux.track.PresentPages;
+import io.checkpointd.linux.track.Trackers;
+import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.image.CoreImage;
+import io.checkpointd.protocol.image.ImageDirs;
+import io.checkpointd.protocol.image.Pagemap;
+import io.checkpointd.protocol.replication.EpochRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import net.jpountz.xxhash.XXHash64;
+import net.jpountz.xxhash.XXHashFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The incremental engine (issue 4, docs/design/incremental.md, option C): the pause is proportional to what the
+ * process wrote, not to its memory.
+ *
+ * <p>Each epoch, with the process frozen and its output sealed: stop every thread (CRIU's recipe: seize and
+ * interrupt while frozen, thaw, wait for the ptrace-stops); read the structure (threads, fds, memory map, signal
+ * dispositions, cwd) and compare it with the last CRIU dump's. Unchanged: collect the written pages from the dirty
+ * tracker and the present pages (a {@code MADV_DONTNEED}ed page vanishes without a write), copy the written and
+ * newly present ones into a staging buffer, read every thread's registers, FPU state and signal mask and the open
+ * files' positions and sizes, and let the threads go. After the pause the epoch's image is the base dump's files
+ * with {@code core-<tid>.img} and {@code files.img} patched and {@code pagemap-<pid>.img} rebuilt, plus the copied
+ * pages whose bytes really changed. Changed structure, a full sync, or lost tracking: a CRIU dump (the new base),
+ * whose pages are compared by hash with what the backup already has.
+ */
+public final class IncrementalEngine implements CaptureEngine {
+    private static final Logger log = LoggerFactory.getLogger(IncrementalEngine.class);
+    private static final XXHash64 XX = XXHashFactory.fastestInstance().hash64();
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
+    private static final int PAGE = Pagemap.PAGE_SIZE;
+
+    private final Criu criu;
+    private final int pid;
+    private final Path work;
+    private final DirtyTracker tracker;
+    private final String trackerWhy;
+
+    // ---- the base: the last CRIU dump, which every incremental epoch patches
+    private Map<String, byte[]> baseFiles;
+    private String pagemapName;
+    private int pagesId;
+    /** Why epochs cannot be incremental with this base (a process tree, shared memory), or null. */
+    private String notIncremental;
+    private Structure baseStructure;
+    /** The memory map CRIU recorded (mm.img): pagemap runs are cut at its VMA boundaries. */
+    private List<Vma> dumpMaps = List.of();
+    private FilesImage filesImage;
+    private boolean armed;
+    /** Tracking was consumed by an epoch that never shipped: the next epoch must be a CRIU dump. */
+    private boolean resync = true;
+
+    // ---- the reference: what the backup holds after the last shipped epoch
+    private final Map<String, byte[]> shipped = new HashMap<>();
+    private final Map<String, PageHashes> hashes = new HashMap<>();
+    private long[] present = Ranges.EMPTY;
+
+    private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
+
+    private Path oracleRequest;
+    private long oracleEpoch = -1;
+
+    // ---- counters for status
+    private long incrementalEpochs, baseDumps;
+    private final Map<String, Long> dumpReasons = new TreeMap<>();
+
+    /**
+     * Opens the tracker on the running process (uffd-wp injects a userfaultfd: the process must not be frozen).
+     *
+     * @param trackerKind auto, uffd-wp, soft-dirty or scan
+     */
+    public IncrementalEngine(Criu criu, int pid, Path work, String trackerKind) throws IOException {
+        this.criu = criu;
+        this.pid = pid;
+        this.work = work;
+        this.tracker = Trackers.open(trackerKind, pid);
+        this.trackerWhy = "auto".equals(trackerKind) ? Trackers.autoChoice() : trackerKind + " (requested)";
+    }
+
+    @Override
+    public String name() {
+        return "incremental";
+    }
+
+    @Override
+    public String tracker() {
+        return tracker.name() + ": " + trackerWhy;
+    }
+
+    @Override
+    public Map<String, Object> stats() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("incrementalEpochs", incrementalEpochs);
+        m.put("criuDumps", baseDumps);
+        m.put("criuDumpReasons", new TreeMap<>(dumpReasons));
+        if (notIncremental != null) m.put("notIncremental", notIncremental);
+        return m;
+    }
+
+    @Override
+    public Capture capture(long n, boolean full, Freezer freezer) throws IOException, InterruptedException {
+        if (full || resync || baseFiles == null || notIncremental != null) {
+            String why = baseFiles == null ? "first epoch" : full ? "full sync" : resync ? "tracking resync" : notIncremental;
+            return base(n, full || baseFiles == null, freezer, why);
+        }
+        StoppedProcess sp;
+        try {
+            sp = StoppedProcess.stop(pid, freezer, STOP_TIMEOUT);
+        } catch (IOException e) {
+            // stop() leaves the process running: freeze again and take a CRIU dump instead
+            log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
+            freezer.freeze(STOP_TIMEOUT);
+            return base(n, false, freezer, "threads could not be stopped");
+        }
+        try {
+            List<Vma> maps = ProcFs.maps(pid);
+            String why;
+            Structure now = null;
+            if (!sp.threadSetStable()) {
+                why = "threads changed";
+            } else {
+                now = Structure.read(pid, sp.tids(), maps);
+                why = baseStructure.changeTo(now);
+                if (why == null && sp.pendingSignals() > 0) why = "signals pending";
+            }
+            if (why != null) {
+                sp.close();
+                freezer.freeze(STOP_TIMEOUT);
+                return base(n, false, freezer, why);
+            }
+            // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
+            resync = true;
+            long[] written = Ranges.of(tracker.collect(maps));
+            long[] nowPresent = Ranges.of(PresentPages.of(pid, maps));
+            long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
+            ByteBuffer data = copyPages(copy);
+            List<ThreadState> threads = sp.capture();
+            Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, now.fds());
+            if (oracleRequest != null) {
+                OracleSnapshot.write(pid, threads, oracleRequest);
+                oracleRequest = null;
+                oracleEpoch = n;
+            }
+            sp.close();
+            long resumed = System.nanoTime();
+            resync = false;
+            incrementalEpochs++;
+            return new IncrementalCapture(resumed, threads, open, nowPresent, copy, data);
+        } finally {
+            sp.close();
+        }
+    }
+
+    /** Copies {@code copy} out of the stopped process into the staging buffer (grown as needed). */
+    private ByteBuffer copyPages(long[] copy) throws IOException {
+        long bytes = Ranges.bytes(copy);
+        if (bytes > Integer.MAX_VALUE - PAGE) throw new IOException("epoch wrote " + bytes + " bytes: too much for one staging buffer");
+        if (staging.capacity() < bytes) staging = ByteBuffer.allocateDirect((int) Math.max(bytes, staging.capacity() * 2L));
+        staging.clear();
+        List<ProcessMemory.RemoteRange> ranges = Ranges.toRemote(copy);
+        try {
+            ProcessMemory.read(pid, ranges, staging);
+        } catch (SyscallException e) {
+            // a page the process cannot read itself (PROT_NONE): /proc/PID/mem reads through the protection
+            staging.clear();
+            try (FileChannel mem = FileChannel.open(ProcFs.dir(pid).resolve("mem"), StandardOpenOption.READ)) {
+                for (ProcessMemory.RemoteRange r : ranges) {
+                    ByteBuffer dst = staging.slice(staging.position(), (int) r.length());
+                    long pos = r.address();
+                    while (dst.hasRemaining()) {
+                        int k = mem.read(dst, pos);
+                        if (k <= 0) throw new IOException("cannot read page 0x" + Long.toHexString(pos) + " of pid " + pid);
+                        pos += k;
+                    }
+                    staging.position(staging.position() + (int) r.length());
+                }
+            }
+        }
+        staging.flip();
+        return staging;
+    }
+
+    /**
+     * A CRIU dump, the new base. Entered frozen; CRIU leaves the cgroup frozen, tracking is re-armed at this very
+     * instant, then the process runs again.
+     */
+    private Capture base(long n, boolean full, Freezer freezer, String why) throws IOException {
+        Path dir = work.resolve("base-" + n);
+        ImageDirs.deleteTree(dir);
+        Files.createDirectories(dir);
+        List<Vma> atDump;
+        Structure s;
+        resync = true;
+        try {
+            Dumps.dump(criu, pid, dir, freezer);
+            atDump = ProcFs.maps(pid);
+            if (!armed) {
+                tracker.arm(atDump);
+                armed = true;
+            } else {
+                tracker.collect(atDump); // everything written so far is in the dump
+            }
+            List<Vma> maps = ProcFs.maps(pid); // registering may have split or merged VMAs
+            s = Structure.read(pid, ProcFs.threads(pid), maps);
+        } catch (IOException | RuntimeException e) {
+            ImageDirs.deleteTree(dir);
+            throw e;
+        } finally {
+            freezer.thaw();
+        }
+        long resumed = System.nanoTime();
+        Map<String, byte[]> files = new TreeMap<>();
+        List<String> pagemaps = new ArrayList<>();
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) list::iterator) {
+                String name = p.getFileName().toString();
+                if (!DeltaComputer.isImageFile(name) || Pagemap.isPagesName(name)) continue;
+                files.put(name, Files.readAllBytes(p));
+                if (Pagemap.isPagemapName(name)) pagemaps.add(name);
+            }
+        }
+        String own = "pagemap-" + pid + ".img";
+        baseFiles = files;
+        baseStructure = s;
+        dumpMaps = atDump;
+        if (pagemaps.size() == 1 && files.containsKey("core-" + pid + ".img") && Pagemap.isPagemapName(pagemaps.get(0))
+                && !pagemaps.get(0).startsWith("pagemap-shmem")) {
+            pagemapName = pagemaps.get(0);
+            pagesId = Pagemap.parse(files.get(pagemapName)).pagesId();
+            notIncremental = null;
+        } else {
+            if (notIncremental == null) {
+                log.warn("pid {}: every epoch takes a CRIU dump: the image has {} (a process tree or shared memory), the incremental engine handles one process ({} expected)",
+                        pid, pagemaps, own);
+            }
+            notIncremental = "process tree or shared memory";
+        }
+        filesImage = FilesImage.of(files);
+        resync = false;
+        baseDumps++;
+        dumpReasons.merge(Structure.kind(why), 1L, Long::sum);
+        log.debug("epoch {}: CRIU dump ({})", n, why);
+        return new BaseCapture(dir, full, resumed, files, pagemaps);
+    }
+
+    /** Emits changed (or, full, all) files; remembers them as shipped. */
+    private int shipFiles(Map<String, byte[]> files, boolean full, RecordSink sink, long[] fileBytes) throws IOException {
+        int records = 0;
+        for (Map.Entry<String, byte[]> e : files.entrySet()) {
+            byte[] old = shipped.get(e.getKey());
+            if (!full && old != null && java.util.Arrays.equals(old, e.getValue())) continue;
+            byte[] data = e.getValue();
+            for (int off = 0; off < data.length || off == 0; off += DeltaComputer.CHUNK) {
+                int len = Math.min(DeltaComputer.CHUNK, data.length - off);
+                sink.accept(new EpochRecord.FileChunk(e.getKey(), data.length, off, java.util.Arrays.copyOfRange(data, off, off + len)));
+                records++;
+                fileBytes[0] += len;
+                if (data.length == 0) break;
+            }
+        }
+        for (String name : new ArrayList<>(shipped.keySet())) {
+            if (!files.containsKey(name)) {
+                if (!full) {
+                    sink.accept(new EpochRecord.FileDelete(name));
+                    records++;
+                }
+                shipped.remove(name);
+                hashes.remove(name);
+            }
+        }
+        shipped.putAll(files);
+        return records;
+    }
+
+    private static long hash(ByteBuffer page) {
+        return XX.hash(page, page.position(), PAGE, 0x5EED);
+    }
+
+    /** Accumulates pages into records of at most {@link EpochRecord#MAX_PAGES}. */
+    private static final class Batch {
+        final String pagemap;
+        final RecordSink sink;
+        final long[] vaddrs = new long[EpochRecord.MAX_PAGES];
+        final byte[] data = new byte[EpochRecord.MAX_PAGES * PAGE];
+        int n;
+        long pages;
+        int records;
+
+        Batch(String pagemap, RecordSink sink) {
+            this.pagemap = pagemap;
+            this.sink = sink;
+        }
+
+        void add(long vaddr, ByteBuffer page) throws IOException {
+            vaddrs[n] = vaddr;
+            page.get(page.position(), data, n * PAGE, PAGE);
+            n++;
+            pages++;
+            if (n == vaddrs.length) flush();
+        }
+
+        /** Always one record per pagemap, even empty: the backup rebuilds a pagemap whose layout changed. */
+        void flush() throws IOException {
+            if (n == 0 && records > 0) return;
+            sink.accept(new EpochRecord.PageDelta(pagemap, java.util.Arrays.copyOf(vaddrs, n), java.util.Arrays.copyOf(data, n * PAGE)));
+            records++;
+            n = 0;
+        }
+    }
+
+    /** An epoch taken by CRIU: its files whole, its pages compared by hash with what the backup holds. */
+    private final class BaseCapture implements Capture {
+        private final Path dir;
+        private final boolean full;
+        private final long resumed;
+        private final Map<String, byte[]> files;
+        private final List<String> pagemaps;
+
+        BaseCapture(Path dir, boolean full, long resumed, Map<String, byte[]> files, List<String> pagemaps) {
+            this.dir = dir;
+            this.full = full;
+            this.resumed = resumed;
+            this.files = files;
+            this.pagemaps = pagemaps;
+        }
+
+        @Override
+        public boolean full() {
+            return full;
+        }
+
+        @Override
+        public long resumedAtNanos() {
+            return resumed;
+        }
+
+        @Override
+        public long capturedBytes() {
+            return FullDumpEngine.dirBytes(dir);
+        }
+
+        @Override
+        public Delta ship(RecordSink sink) throws IOException {
+            try {
+                if (full) {
+                    shipped.clear();
+                    hashes.clear();
+                }
+                long[] fileBytes = {0};
+                int records = shipFiles(files, full, sink, fileBytes);
+                Map<String, Long> manifest = new TreeMap<>();
+                files.forEach((k, v) -> manifest.put(k, (long) v.length));
+                long changed = 0;
+                for (String name : pagemaps) {
+                    Pagemap pm = Pagemap.parse(files.get(name));
+                    manifest.put(pm.pagesFileName(), pm.presentPages() * PAGE);
+                    PageHashes old = full ? null : hashes.get(name);
+                    PageHashes fresh = new PageHashes((int) Math.min(1 << 24, pm.presentPages()));
+                    Batch batch = new Batch(name, sink);
+                    Path pagesFile = dir.resolve(pm.pagesFileName());
+                    if (pm.presentPages() > 0) {
+                        DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile);
+                        pm.forEachPresentPage((vaddr, idx) -> {
+                            ByteBuffer page = data.page(idx);
+                            long h = hash(page);
+                            fresh.changed(vaddr, h);
+                            if (old == null || old.changed(vaddr, h)) batch.add(vaddr, page);
+                        });
+                    }
+                    batch.flush();
+                    records += batch.records;
+                    changed += batch.pages;
+                    hashes.put(name, fresh);
+                    if (name.equals(pagemapName)) {
+                        List<ProcessMemory.RemoteRange> rs = new ArrayList<>();
+                        for (Pagemap.Run r : pm.runs()) if (r.present()) rs.add(new ProcessMemory.RemoteRange(r.vaddr(), r.nrPages() * PAGE));
+                        present = Ranges.of(rs);
+                    }
+                }
+                return new Delta(manifest, records, changed, fileBytes[0]);
+            } catch (IOException | RuntimeException e) {
+                resync = true;
+                throw e;
+            } finally {
+                discard();
+            }
+        }
+
+        @Override
+        public void discard() {
+            try {
+                ImageDirs.deleteTree(dir);
+            } catch (IOException e) {
+                log.warn("removing {}: {}", dir, e.getMessage());
+            }
+        }
+    }
+
+    /** An epoch the engine took itself: the base's files patched, the copied pages. */
+    private final class IncrementalCapture implements Capture {
+        private final long resumed;
+        private final List<ThreadState> threads;
+        private final Map<Integer, OpenFiles.Open> open;
+        private final long[] nowPresent;
+        private final long[] copied;
+        private final ByteBuffer data;
+
+        IncrementalCapture(long resumed, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
+                           long[] copied, ByteBuffer data) {
+            this.resumed = resumed;
+            this.threads = threads;
+            this.open = open;
+            this.nowPresent = nowPresent;
+            this.copied = copied;
+            this.data = data;
+        }
+
+        @Override
+        public boolean full() {
+            return false;
+        }
+
+        @Override
+        public long resumedAtNanos() {
+            return resumed;
+        }
+
+        @Override
+        public long capturedBytes() {
+            return data.remaining();
+        }
+
+        @Override
+        public Delta ship(RecordSink sink) throws IOException {
+            try {
+                Map<String, byte[]> files = new TreeMap<>(baseFiles);
+                for (ThreadState t : threads) {
+                    String core = "core-" + t.tid() + ".img";
+                    byte[] b = baseFiles.get(core);
+                    if (b == null) throw new IOException("no " + core + " in the base dump");
+                    files.put(core, CoreImage.parse(b).withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode());
+                }
+                files.put(pagemapName, Pagemap.encode(pagesId, Ranges.splitAt(nowPresent, dumpMaps)));
+                if (filesImage != null) filesImage.patch(files, baseStructure.fds(), open);
+                long[] fileBytes = {0};
+                int records = shipFiles(files, false, sink, fileBytes);
+                Map<String, Long> manifest = new TreeMap<>();
+                files.forEach((k, v) -> manifest.put(k, (long) v.length));
+                manifest.put("pages-" + pagesId + ".img", Ranges.pages(nowPresent) * PAGE);
+
+                PageHashes h = hashes.computeIfAbsent(pagemapName, k -> new PageHashes(1024));
+                long[] gone = Ranges.subtract(present, nowPresent);
+                for (int i = 0; i < gone.length; i += 2) for (long v = gone[i]; v < gone[i + 1]; v += PAGE) h.remove(v);
+                Batch batch = new Batch(pagemapName, sink);
+                int pos = 0;
+                for (int i = 0; i < copied.length; i += 2) {
+                    for (long v = copied[i]; v < copied[i + 1]; v += PAGE, pos += PAGE) {
+                        ByteBuffer page = data.slice(pos, PAGE);
+                        if (h.changed(v, hash(page))) batch.add(v, page);
+                    }
+                }
+                batch.flush();
+                present = nowPresent;
+                return new Delta(manifest, records + batch.records, batch.pages, fileBytes[0]);
+            } catch (IOException | RuntimeException e) {
+                resync = true;
+                throw e;
+            }
+        }
+
+        @Override
+        public void discard() {
+            resync = true; // the tracker's written set of this epoch is gone
+        }
+    }
+
+    /** For the memory oracle test: the next incremental epoch also writes an {@link OracleSnapshot} into {@code dir}. */
+    public void requestOracleSnapshot(Path dir) {
+        if (oracleEpoch < 0) oracleRequest = dir;
+    }
+
+    /** The epoch an oracle snapshot was taken at, or -1. */
+    public long oracleEpoch() {
+        return oracleEpoch;
+    }
+
+    @Override
+    public void close() {
+        tracker.close();
+    }
+}

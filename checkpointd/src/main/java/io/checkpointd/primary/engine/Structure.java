@@ -1,0 +1,58 @@
+package io.checkpointd.primary.engine;
+
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.proc.Vma;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What the incremental engine does not capture itself and takes from CRIU's last dump: the thread set, the open
+ * files (by fd number and target), the memory map, the signal dispositions, the working directory. Read each epoch
+ * with every thread stopped; any difference from the base dump's makes the epoch a CRIU dump.
+ *
+ * <p>File positions and sizes of open regular files change without a structural change (a service appending to its
+ * log); they are captured each epoch ({@link OpenFiles}) and patched into the image, not compared here.
+ */
+record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, String signals, String cwd) {
+
+    static Structure read(int pid, List<Integer> tids, List<Vma> maps) throws IOException {
+        Path dir = ProcFs.dir(pid);
+        Map<Integer, String> fds = new TreeMap<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir.resolve("fd"))) {
+            for (Path p : ds) {
+                try {
+                    fds.put(Integer.parseInt(p.getFileName().toString()), Files.readSymbolicLink(p).toString());
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // closed while listed: cannot happen with every thread stopped; the next epoch compares again
+                }
+            }
+        }
+        String signals = "";
+        for (String line : Files.readAllLines(dir.resolve("status"))) {
+            if (line.startsWith("SigIgn:") || line.startsWith("SigCgt:")) signals += line.substring(7).trim() + "/";
+        }
+        String cwd = Files.readSymbolicLink(dir.resolve("cwd")).toString();
+        return new Structure(List.copyOf(tids), Map.copyOf(fds), List.copyOf(maps), signals, cwd);
+    }
+
+    /** Why {@code now} differs from this (the base), or null if it does not. */
+    String changeTo(Structure now) {
+        if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
+        if (!fds.equals(now.fds)) return "open files changed";
+        if (!maps.equals(now.maps)) return "memory map changed";
+        if (!signals.equals(now.signals)) return "signal dispositions changed";
+        if (!cwd.equals(now.cwd)) return "working directory changed";
+        return null;
+    }
+
+    /** The reason's category, for counting in status. */
+    static String kind(String why) {
+        int i = why.indexOf(" (");
+        return i < 0 ? why : why.substring(0, i);
+    }
+}

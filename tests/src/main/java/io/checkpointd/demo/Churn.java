@@ -1,0 +1,85 @@
+package io.checkpointd.demo;
+
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Makes a service's memory and structure change the way a long-running JVM's do, for the incremental engine's
+ * oracle: the heap grows and shrinks (retained arrays, then dropped), anonymous memory is mapped and unmapped,
+ * pages are dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop. One
+ * daemon thread, a few operations every 10 ms; everything it holds is bounded.
+ */
+public final class Churn implements Runnable {
+    private static final int PAGE = 4096;
+    private final Random rnd = new Random(42);
+    private final List<byte[]> retained = new ArrayList<>();
+    private final ArrayDeque<ByteBuffer> mapped = new ArrayDeque<>();
+    private final ByteBuffer arena;
+    private long ops;
+
+    private Churn() throws SyscallException {
+        arena = Syscalls.mapAnonymous(8 << 20);
+    }
+
+    /** Starts the churn thread in this JVM. */
+    public static void start() throws SyscallException {
+        Thread t = new Thread(new Churn(), "churn");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (true) {
+                step();
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SyscallException e) {
+            System.err.println("churn: " + e.getMessage());
+        }
+    }
+
+    private void step() throws SyscallException {
+        ops++;
+        // writes all over a long-lived mapping: the incremental epochs' dirty pages
+        for (int i = 0; i < 16; i++) {
+            int page = rnd.nextInt(arena.capacity() / PAGE);
+            arena.putLong(page * PAGE + 8 * rnd.nextInt(PAGE / 8), ops * 31 + i);
+        }
+        // pages dropped without a write: they must read back as zeros after a restore
+        if (ops % 7 == 0) {
+            int page = rnd.nextInt(arena.capacity() / PAGE - 16);
+            Syscalls.madvise(arena, (long) page * PAGE, 16L * PAGE, Syscalls.MADV_DONTNEED);
+        }
+        // heap growth and shrink: the collector commits and uncommits heap
+        if (ops % 3 == 0) retained.add(new byte[64 << 10]);
+        if (retained.size() > 300 || (ops % 500 == 0)) {
+            retained.clear();
+            System.gc();
+        }
+        // anonymous mappings come and go
+        if (ops % 10 == 0) {
+            ByteBuffer b = Syscalls.mapAnonymous((1 + rnd.nextInt(64)) * PAGE);
+            for (int off = 0; off < b.capacity(); off += PAGE) b.putLong(off, ops + off);
+            mapped.add(b);
+            if (mapped.size() > 8) Syscalls.unmap(mapped.poll());
+        }
+        // threads start and stop
+        if (ops % 25 == 0) {
+            Thread t = new Thread(() -> {
+                long x = 0;
+                for (int i = 0; i < 200_000; i++) x += i * (long) i;
+                if (x == 42) System.out.println(x);
+            }, "churn-worker-" + ops);
+            t.start();
+        }
+    }
+}

@@ -1,0 +1,240 @@
+package io.checkpointd.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvWorkload;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.primary.PrimaryFaults;
+import io.checkpointd.protocol.image.CoreImage;
+import io.checkpointd.protocol.image.MmImage;
+import io.checkpointd.protocol.image.Pagemap;
+import io.checkpointd.protocol.status.Json;
+import io.checkpointd.restore.store.ImageStore;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The incremental engine's memory oracle (issue 4): the demo service churns its memory and threads (heap growth and
+ * shrink, mmap/munmap, {@code MADV_DONTNEED}, threads starting and stopping) under client load at 25 ms epochs,
+ * so epochs alternate between the engine's own captures and CRIU dumps on structural change. At an incremental
+ * epoch N the primary writes the process as it is (every present page read whole through {@code /proc/PID/mem},
+ * found through the classic {@code /proc/PID/pagemap}, not the engine's tracker; the maps; every thread's
+ * registers) and stops taking epochs. The backup's committed image of N must then be that process: every private
+ * page byte-identical (absent pages read back as zeros, or as the file's bytes for private file mappings), the same
+ * memory map, the same threads with the same registers and signal masks.
+ */
+class MemoryOracleTest extends E2eTest {
+    private static final int PAGE = 4096;
+
+    @Test
+    @Timeout(180)
+    void theCommittedImageOfEpochNIsTheProcessAtEpochN() throws Exception {
+        Path oracle = Files.createDirectories(tmp.resolve("oracle"));
+        Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(25)).withServiceArgs(List.of("--churn"))
+                .withProtectArgs(List.of("--engine", "incremental", "--tracker", "auto"))
+                .withProtectJvmArgs(List.of("-D" + PrimaryFaults.ORACLE_DIR_PROPERTY + "=" + oracle));
+        Path image = tmp.resolve("image");
+        long n;
+        Json primary;
+        try (Cluster c = Cluster.start(opts);
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(50))) {
+            load.start();
+            Thread.sleep(4000);
+            Files.createFile(oracle.resolve("request"));
+            n = awaitEpochFile(oracle.resolve("epoch"), Duration.ofSeconds(30));
+            awaitCommitted(c, n, Duration.ofSeconds(30));
+            primary = c.status("primary").orElseThrow();
+            load.stop();
+            c.killBackup();
+            ImageStore store = ImageStore.open(c.storeDir());
+            try {
+                assertThat(store.committedEpoch()).as("the backup committed the oracle's epoch last").isEqualTo(n);
+                store.materialize(image);
+            } finally {
+                store.close();
+            }
+        }
+        Path truth = oracle.resolve("truth");
+        String ctx = "epoch " + n + ", primary " + primary;
+        Json stats = (Json) primary.fields().get("engineStats");
+        assertThat(((Number) stats.fields().get("incrementalEpochs")).longValue()).as(ctx).isGreaterThan(20);
+        assertThat(((Number) stats.fields().get("criuDumps")).longValue()).as("structural changes took CRIU dumps; " + ctx).isGreaterThan(1);
+
+        // threads: the same set, the same registers and signal masks
+        Map<Integer, String[]> threads = new TreeMap<>();
+        for (String line : Files.readAllLines(truth.resolve("threads"))) {
+            String[] f = line.split(" ");
+            threads.put(Integer.parseInt(f[0]), f);
+        }
+        List<Integer> cores = new ArrayList<>();
+        try (var s = Files.list(image)) {
+            s.map(p -> p.getFileName().toString()).filter(x -> x.startsWith("core-") && x.endsWith(".img"))
+                    .forEach(x -> cores.add(Integer.parseInt(x.substring(5, x.length() - 4))));
+        }
+        assertThat(new TreeSet<>(cores)).as("threads; " + ctx).isEqualTo(threads.keySet());
+        for (var t : threads.entrySet()) {
+            CoreImage core = CoreImage.parse(Files.readAllBytes(image.resolve("core-" + t.getKey() + ".img")));
+            long[] regs = core.gpregs();
+            for (int i = 0; i < 27; i++) {
+                assertThat(Long.toHexString(regs[i])).as("thread %d register %d; %s", t.getKey(), i, ctx).isEqualTo(t.getValue()[1 + i]);
+            }
+            assertThat(Long.toHexString(core.blockedSignals())).as("thread %d signal mask", t.getKey()).isEqualTo(t.getValue()[28]);
+        }
+
+        // the memory map: every address the process had mapped is mapped in the image with the same protection
+        List<Vma> maps = new ArrayList<>();
+        for (String line : Files.readAllLines(truth.resolve("maps"))) if (!line.isBlank()) maps.add(Vma.parse(line));
+        int pid = pidOfImage(image);
+        List<MmImage.Vma> vmas = MmImage.parse(Files.readAllBytes(image.resolve("mm-" + pid + ".img"))).vmas();
+        assertThat(coverage(vmas)).as("the image's memory map; " + ctx).isEqualTo(coverageOfMaps(maps));
+
+        // every private page
+        Pagemap pm = Pagemap.parse(Files.readAllBytes(image.resolve("pagemap-" + pid + ".img")));
+        Map<Long, Long> imagePages = new HashMap<>();
+        pm.forEachPresentPage(imagePages::put);
+        Map<Long, byte[]> truthPages = readTruthMemory(truth.resolve("memory"));
+        List<String> mismatches = new ArrayList<>();
+        try (RandomAccessFile pages = new RandomAccessFile(image.resolve(pm.pagesFileName()).toFile(), "r")) {
+            TreeSet<Long> all = new TreeSet<>(imagePages.keySet());
+            all.addAll(truthPages.keySet());
+            byte[] buf = new byte[PAGE];
+            for (long va : all) {
+                Vma v = vmaAt(maps, va);
+                if (v == null || !v.isPrivate() || v.isSpecial()) {
+                    if (imagePages.containsKey(va)) mismatches.add(String.format("0x%x: in the image, not in a private VMA", va));
+                    continue;
+                }
+                byte[] expected = truthPages.containsKey(va) ? truthPages.get(va) : backing(v, va);
+                byte[] restored;
+                if (imagePages.containsKey(va)) {
+                    pages.seek(imagePages.get(va) * PAGE);
+                    pages.readFully(buf);
+                    restored = buf.clone();
+                } else {
+                    restored = backing(v, va);
+                }
+                if (!Arrays.equals(expected, restored)) {
+                    mismatches.add(String.format("0x%x in %s: %s", va, v, imagePages.containsKey(va) ? "image page differs" : "missing from the image"));
+                }
+            }
+        }
+        assertThat(mismatches).as("pages of epoch %d that differ (%d truth pages, %d image pages); %s", n, truthPages.size(),
+                imagePages.size(), ctx).isEmpty();
+    }
+
+    /** What a page not in the image reads as after a restore: zeros, or the mapped file's bytes. */
+    private static byte[] backing(Vma v, long va) throws IOException {
+        byte[] b = new byte[PAGE];
+        if (v.inode() == 0 || !v.path().startsWith("/")) return b;
+        try (RandomAccessFile f = new RandomAccessFile(v.path(), "r")) {
+            long off = v.offset() + (va - v.start());
+            if (off < f.length()) {
+                f.seek(off);
+                f.read(b, 0, (int) Math.min(PAGE, f.length() - off));
+            }
+        }
+        return b;
+    }
+
+    private static Vma vmaAt(List<Vma> maps, long va) {
+        for (Vma v : maps) if (v.contains(va)) return v;
+        return null;
+    }
+
+    /** Address → protection, as merged runs "start-end:prot", of the image's VMAs. */
+    private static List<String> coverage(List<MmImage.Vma> vmas) {
+        List<long[]> rs = new ArrayList<>();
+        for (MmImage.Vma v : vmas) {
+            if (v.start() >= 0xffffffffff600000L) continue; // [vsyscall]
+            rs.add(new long[] {v.start(), v.end(), v.prot()});
+        }
+        return merge(rs);
+    }
+
+    private static List<String> coverageOfMaps(List<Vma> maps) {
+        List<long[]> rs = new ArrayList<>();
+        for (Vma v : maps) {
+            if (v.path().equals("[vsyscall]")) continue;
+            int prot = (v.isReadable() ? 1 : 0) | (v.isWritable() ? 2 : 0) | (v.isExecutable() ? 4 : 0);
+            rs.add(new long[] {v.start(), v.end(), prot});
+        }
+        return merge(rs);
+    }
+
+    private static List<String> merge(List<long[]> rs) {
+        rs.sort((a, b) -> Long.compare(a[0], b[0]));
+        List<String> out = new ArrayList<>();
+        long s = -1, e = -1, p = -1;
+        for (long[] r : rs) {
+            if (r[0] == e && r[2] == p) {
+                e = r[1];
+                continue;
+            }
+            if (s >= 0) out.add(Long.toHexString(s) + "-" + Long.toHexString(e) + ":" + p);
+            s = r[0];
+            e = r[1];
+            p = r[2];
+        }
+        if (s >= 0) out.add(Long.toHexString(s) + "-" + Long.toHexString(e) + ":" + p);
+        return out;
+    }
+
+    private static Map<Long, byte[]> readTruthMemory(Path file) throws IOException {
+        Map<Long, byte[]> m = new HashMap<>();
+        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 20))) {
+            while (true) {
+                long va;
+                try {
+                    va = in.readLong();
+                } catch (EOFException e) {
+                    return m;
+                }
+                byte[] p = new byte[PAGE];
+                in.readFully(p);
+                m.put(va, p);
+            }
+        }
+    }
+
+    private static int pidOfImage(Path image) throws IOException {
+        try (var s = Files.list(image)) {
+            return s.map(p -> p.getFileName().toString()).filter(x -> x.startsWith("mm-") && x.endsWith(".img"))
+                    .map(x -> Integer.parseInt(x.substring(3, x.length() - 4))).findFirst().orElseThrow();
+        }
+    }
+
+    private static long awaitEpochFile(Path f, Duration max) throws Exception {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!Files.exists(f)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("the primary took no oracle snapshot in " + max);
+            Thread.sleep(20);
+        }
+        Thread.sleep(20);
+        return Long.parseLong(Files.readString(f).trim());
+    }
+
+    private static void awaitCommitted(Cluster c, long n, Duration max) throws Exception {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Json b = c.status("backup").orElse(null);
+            if (b != null && ((Number) b.fields().get("committedEpoch")).longValue() >= n) return;
+            if (System.nanoTime() > deadline) throw new AssertionError("the backup did not commit epoch " + n + ": " + b);
+            Thread.sleep(20);
+        }
+    }
+}
