@@ -134,8 +134,7 @@ public final class CoreImage {
     /**
      * The FPU state of this image as a standard XSAVE buffer of {@code layout.size()} bytes: the inverse of
      * {@link #withThreadState}'s mapping. Bytes CRIU does not save (FXSAVE padding, xcomp_bv, the header's reserved
-     * words, components this image lacks) are zero; {@code fpx_sw_bytes} describe {@code layout}, as the kernel's
-     * would. Two threads' FPU states are equal as CRIU restores them iff these buffers are.
+     * words, components this image lacks) are zero; the XCR0 word at 464 is {@code layout}'s, as in a regset read. Two threads' FPU states are equal as CRIU restores them iff these buffers are.
      */
     public byte[] xstate(XsaveLayout layout) {
         ProtoMessage fp = fpregsMessage();
@@ -153,7 +152,7 @@ public final class CoreImage {
         putArray(b, OFF_ST_SPACE, 4, fp.repeatedVarints(FP_ST_SPACE), ST_SPACE_U32, "st_space");
         putArray(b, OFF_XMM_SPACE, 4, fp.repeatedVarints(FP_XMM_SPACE), XMM_SPACE_U32, "xmm_space");
         if (xs == null) return buf;
-        layout.writeSwReserved(buf);
+        layout.writeXcr0(buf);
         b.putLong(XsaveLayout.XSAVE_HEADER_OFFSET, xs.varint(XS_XSTATE_BV));
         for (Component c : COMPONENTS) {
             if (!xs.has(c.field())) continue;
@@ -165,12 +164,14 @@ public final class CoreImage {
 
     /**
      * This core with another thread state, filled as CRIU 4.2.1 fills it at dump time, with the XSAVE layout read
-     * from the buffer's {@code fpx_sw_bytes} ({@link XsaveLayout#fromSwReserved}).
+     * from the buffer (its XCR0 word and length, {@link XsaveLayout#fromRegset}). A buffer whose first 512 bytes
+     * were replaced by {@code PTRACE_GETFPREGS} (see below) has lost the XCR0 word: read the layout from the
+     * regset's own output (it is the same for every thread of a machine) and pass it explicitly.
      *
      * @see #withThreadState(long[], byte[], XsaveLayout, long)
      */
     public CoreImage withThreadState(long[] gpregs, byte[] xstate, long sigmask) {
-        return withThreadState(gpregs, xstate, hasXsave() ? XsaveLayout.fromSwReserved(xstate) : null, sigmask);
+        return withThreadState(gpregs, xstate, hasXsave() ? XsaveLayout.fromRegset(xstate) : null, sigmask);
     }
 
     /**
@@ -188,7 +189,7 @@ public final class CoreImage {
      *     st_space (32 u32 at 32), xmm_space (64 u32 at 160); with an XSAVE extension in this image, xstate_bv
      *     (u64 at 512) and each component the image holds, from {@code layout}'s offset, whether or not its bit
      *     is set in xstate_bv (CRIU copies it unconditionally; its restore skips components not in xstate_bv).
-     *     FXSAVE padding, sw_reserved and xcomp_bv are not saved, as in CRIU; {@code fpregs.padding} keeps what
+     *     FXSAVE padding, the xstate_fx_sw bytes and xcomp_bv are not saved, as in CRIU; {@code fpregs.padding} keeps what
      *     the image had (CRIU never writes it). On a CPU with shadow stacks CRIU writes {@code xsave.cet}; it is
      *     {cet = 0, ssp = 0} for a thread without an enabled shadow stack and kept as such (glibc enables and locks
      *     the shadow stack at startup, so a thread that had none in the base has none later); a base core whose

@@ -9,21 +9,21 @@ import java.util.TreeMap;
 
 /**
  * Where each user state component sits in the kernel's standard (non-compacted) XSAVE buffer, the format of
- * {@code PTRACE_GETREGSET(NT_X86_XSTATE)}: 512 bytes FXSAVE legacy area (bytes 464..511 are the kernel's
- * {@code fpx_sw_bytes}: magic1, extended_size, xfeatures, xstate_size), the 64-byte XSAVE header at 512
- * (xstate_bv first), then the extended components at CPUID-defined offsets.
+ * {@code PTRACE_GETREGSET(NT_X86_XSTATE)} ({@code struct user_xstateregs}): the 512-byte FXSAVE legacy area, whose
+ * bytes 464..511 ({@code xstate_fx_sw}) the kernel fills with XCR0 (the enabled feature mask) in the first u64
+ * and zeros — the ELF core-note convention, not the signal frame's {@code fpx_sw_bytes} with its magic; the
+ * 64-byte XSAVE header at 512 (xstate_bv first); then the extended components at CPUID-defined offsets. The
+ * regset's length (the iovec length the kernel returns) is the end of the highest enabled component.
  *
  * <p>The offset of every component but YMM (always 576) comes from CPUID leaf 0xD, which Java cannot read.
- * {@link #infer} therefore takes the kernel's {@code xfeatures} and {@code xstate_size} (the size of the whole
- * buffer, i.e. the end of its highest enabled component) and picks the one known vendor layout that is consistent
- * with both:
+ * {@link #infer} therefore takes XCR0 and the size of the whole buffer and picks the one known vendor layout
+ * consistent with both:
  * <ul>
  * <li>Intel: YMM 576 (256), BNDREGS 960 (64), BNDCSR 1024 (64), opmask 1088 (64), ZMM_Hi256 1152 (512),
  *     Hi16_ZMM 1664 (1024), PKRU 2688 (8), XTILECFG 2752 (64), XTILEDATA 2816 (8192); the holes of absent
  *     components are kept;
- * <li>AMD (Zen 1–5, no MPX): YMM 576, opmask 832, ZMM_Hi256 896, Hi16_ZMM 1408, PKRU 2432; e.g. xstate_size 2440
- *     with xfeatures 0x207 (x87, SSE, AVX, PKU) on an EPYC without AVX-512, whose CRIU reports "PKRU
- *     xstate_offsets 2432".
+ * <li>AMD (Zen 1–5, no MPX): YMM 576, opmask 832, ZMM_Hi256 896, Hi16_ZMM 1408, PKRU 2432; e.g. 2440 bytes with
+ *     XCR0 0x207 (x87, SSE, AVX, PKU) on an EPYC without AVX-512, whose CRIU reports "PKRU xstate_offsets 2432".
  * </ul>
  * Whenever the enabled set includes PKRU or AVX-512 the two layouts end at different sizes (2696/2440, 2688/2432),
  * so the size decides; with only YMM they agree. A feature bit outside this table, or a size neither layout
@@ -35,12 +35,8 @@ public final class XsaveLayout {
             XFEATURE_BNDCSR = 4, XFEATURE_OPMASK = 5, XFEATURE_ZMM_HI256 = 6, XFEATURE_HI16_ZMM = 7,
             XFEATURE_PKRU = 9, XFEATURE_XTILECFG = 17, XFEATURE_XTILEDATA = 18;
 
-    /** {@code FP_XSTATE_MAGIC1} in {@code fpx_sw_bytes.magic1}. */
-    public static final int FP_XSTATE_MAGIC1 = 0x46505853;
-    /** {@code FP_XSTATE_MAGIC2_SIZE}: extended_size = xstate_size + this. */
-    public static final int FP_XSTATE_MAGIC2_SIZE = 4;
-    /** Offset of {@code fpx_sw_bytes} (i387 {@code sw_reserved}) in the buffer. */
-    public static final int SW_RESERVED_OFFSET = 464;
+    /** Offset of {@code xstate_fx_sw[USER_XSTATE_XCR0_WORD]}: the XCR0 the kernel reports in a regset read. */
+    public static final int XCR0_OFFSET = 464;
     /** Offset of the XSAVE header (xstate_bv, xcomp_bv, reserved). */
     public static final int XSAVE_HEADER_OFFSET = 512;
     /** Size of the legacy area plus the header: where the first extended component (YMM) starts. */
@@ -99,39 +95,30 @@ public final class XsaveLayout {
         }
         if (fits.isEmpty()) {
             throw new IllegalArgumentException(String.format(
-                    "unknown XSAVE layout: xfeatures 0x%x, xstate_size %d fit neither the Intel nor the AMD offsets",
+                    "unknown XSAVE layout: XCR0 0x%x, size %d fit neither the Intel nor the AMD offsets",
                     xfeatures, xstateSize));
         }
         if (fits.size() > 1 && !fits.get(0).offsets.equals(fits.get(1).offsets)) {
             throw new IllegalArgumentException(String.format(
-                    "ambiguous XSAVE layout: xfeatures 0x%x, xstate_size %d fit Intel and AMD offsets", xfeatures, xstateSize));
+                    "ambiguous XSAVE layout: XCR0 0x%x, size %d fit Intel and AMD offsets", xfeatures, xstateSize));
         }
         return fits.get(0);
     }
 
     /**
-     * The layout of a {@code PTRACE_GETREGSET(NT_X86_XSTATE)} buffer, from its {@code fpx_sw_bytes} (which the
-     * kernel fills for every regset read).
+     * The layout of a {@code PTRACE_GETREGSET(NT_X86_XSTATE)} buffer: XCR0 from its {@code xstate_fx_sw} word, the
+     * size from its length (pass exactly the bytes the kernel returned, not the whole buffer it wrote into).
      */
-    public static XsaveLayout fromSwReserved(byte[] xstate) {
+    public static XsaveLayout fromRegset(byte[] xstate) {
         if (xstate.length < LEGACY_AND_HEADER_SIZE) {
             throw new IllegalArgumentException("XSAVE buffer of " + xstate.length + " bytes, less than 576");
         }
-        ByteBuffer b = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN);
-        int magic1 = b.getInt(SW_RESERVED_OFFSET);
-        int extendedSize = b.getInt(SW_RESERVED_OFFSET + 4);
-        long features = b.getLong(SW_RESERVED_OFFSET + 8);
-        int xstateSize = b.getInt(SW_RESERVED_OFFSET + 16);
-        if (magic1 != FP_XSTATE_MAGIC1) {
-            throw new IllegalArgumentException(String.format("XSAVE buffer without fpx_sw_bytes (magic1 0x%08x)", magic1));
+        long xcr0 = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XCR0_OFFSET);
+        if ((xcr0 & 3) != 3) {
+            throw new IllegalArgumentException(String.format("XSAVE buffer without the kernel's XCR0 word at 464 (0x%x):"
+                    + " not a regset read, or its legacy area was replaced by PTRACE_GETFPREGS", xcr0));
         }
-        if (extendedSize != xstateSize + FP_XSTATE_MAGIC2_SIZE) {
-            throw new IllegalArgumentException("fpx_sw_bytes extended_size " + extendedSize + " != xstate_size " + xstateSize + " + 4");
-        }
-        if (xstateSize > xstate.length) {
-            throw new IllegalArgumentException("XSAVE buffer of " + xstate.length + " bytes, kernel's xstate_size " + xstateSize);
-        }
-        return infer(features, xstateSize);
+        return infer(xcr0, xstate.length);
     }
 
     private static XsaveLayout fromTable(int[][] table, long xfeatures, int xstateSize) {
@@ -148,12 +135,12 @@ public final class XsaveLayout {
         return end == xstateSize ? new XsaveLayout(xfeatures, xstateSize, Map.copyOf(m)) : null;
     }
 
-    /** The enabled features (the kernel's {@code xfeatures}), bit per {@code XFEATURE_*}. */
+    /** The enabled features (XCR0), bit per {@code XFEATURE_*}. */
     public long xfeatures() {
         return xfeatures;
     }
 
-    /** Size of the whole buffer ({@code xstate_size}). */
+    /** Size of the whole buffer (the regset's length). */
     public int size() {
         return size;
     }
@@ -176,13 +163,9 @@ public final class XsaveLayout {
         return s;
     }
 
-    /** Writes this layout's {@code fpx_sw_bytes} into a buffer, as the kernel does for a regset read. */
-    public void writeSwReserved(byte[] xstate) {
-        ByteBuffer b = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(SW_RESERVED_OFFSET, FP_XSTATE_MAGIC1);
-        b.putInt(SW_RESERVED_OFFSET + 4, size + FP_XSTATE_MAGIC2_SIZE);
-        b.putLong(SW_RESERVED_OFFSET + 8, xfeatures);
-        b.putInt(SW_RESERVED_OFFSET + 16, size);
+    /** Writes the XCR0 word into a buffer, as the kernel does for a regset read. */
+    public void writeXcr0(byte[] xstate) {
+        ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).putLong(XCR0_OFFSET, xfeatures);
     }
 
     @Override

@@ -27,7 +27,7 @@ class CoreImageTest {
         CoreImage core = CoreImage.parse(file);
         byte[] xstate = core.xstate(CriuFixtures.EPYC);
         assertThat(xstate).hasSize(2440);
-        assertThat(XsaveLayout.fromSwReserved(xstate).offset(XsaveLayout.XFEATURE_PKRU)).isEqualTo(2432);
+        assertThat(XsaveLayout.fromRegset(xstate).offset(XsaveLayout.XFEATURE_PKRU)).isEqualTo(2432);
         assertThat(core.withThreadState(core.gpregs(), xstate, core.blockedSignals()).encode()).isEqualTo(file);
         // any consistent layout inverts to the same image: the mapping does not depend on the offsets chosen
         XsaveLayout other = XsaveLayout.of(0x207, 4096, Map.of(2, 1024, 9, 3000));
@@ -93,10 +93,12 @@ class CoreImageTest {
         XsaveLayout avx512 = XsaveLayout.infer(0x2e7, 2440);
         assertThatThrownBy(() -> core.withThreadState(gp, xs, avx512, 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("xfeature 5");
-        // a buffer without the kernel's fpx_sw_bytes
+        // a buffer without the kernel's XCR0 word (e.g. its legacy area replaced by GETFPREGS)
         byte[] bare = xs.clone();
         bare[464] = 0;
         assertThatThrownBy(() -> core.withThreadState(gp, bare, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> core.withThreadState(gp, java.util.Arrays.copyOf(xs, 2000), 0))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> core.withThreadState(gp, java.util.Arrays.copyOf(xs, 2000), CriuFixtures.EPYC, 0))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> core.withThreadState(new long[26], xs, 0)).isInstanceOf(IllegalArgumentException.class);

@@ -5,8 +5,8 @@ import java.io.InputStream;
 import java.util.List;
 
 /**
- * Image files CRIU 4.2.1 dumped (leave-running) on an AMD EPYC (xfeatures 0x207: x87, SSE, AVX, PKU; xstate_size
- * 2440): {@code sleep/} a single-threaded {@code sleep}, {@code python/} a python3 with a second thread
+ * Image files CRIU 4.2.1 dumped (leave-running) on an AMD EPYC (XCR0 0x207: x87, SSE, AVX, PKU; NT_X86_XSTATE
+ * 2440 bytes): {@code sleep/} a single-threaded {@code sleep}, {@code python/} a python3 with a second thread
  * (core-3195.img is that non-leader thread).
  */
 final class CriuFixtures {

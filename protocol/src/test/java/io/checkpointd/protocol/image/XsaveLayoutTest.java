@@ -32,8 +32,8 @@ class XsaveLayoutTest {
         assertThat(l.offset(XFEATURE_HI16_ZMM)).isEqualTo(1664);
         assertThat(l.offset(XFEATURE_PKRU)).isEqualTo(2688);
         assertThat(XsaveLayout.infer(0x2ff, 2696).offset(XFEATURE_BNDCSR)).isEqualTo(1024);
-        // Sapphire Rapids: AMX tile config enabled by default, tile data on request
-        assertThat(XsaveLayout.infer(0x202e7, 2816).offset(XFEATURE_PKRU)).isEqualTo(2688);
+        // Sapphire Rapids: XCR0 enables AMX tile config and data, the regset spans both
+        assertThat(XsaveLayout.infer(0x602e7, 11008).offset(XFEATURE_PKRU)).isEqualTo(2688);
         assertThat(XsaveLayout.infer(0x7, 832).offset(XFEATURE_YMM)).isEqualTo(576);
     }
 
@@ -45,12 +45,12 @@ class XsaveLayoutTest {
     }
 
     @Test
-    void readsTheKernelsSwBytes() {
+    void readsTheKernelsXcr0WordAndTheRegsetLength() {
         byte[] buf = new byte[2440];
-        XsaveLayout.infer(0x207, 2440).writeSwReserved(buf);
-        assertThat(XsaveLayout.fromSwReserved(buf).offset(XFEATURE_PKRU)).isEqualTo(2432);
-        assertThatThrownBy(() -> XsaveLayout.fromSwReserved(new byte[2440])).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> XsaveLayout.fromSwReserved(java.util.Arrays.copyOf(buf, 1000)))
+        XsaveLayout.infer(0x207, 2440).writeXcr0(buf);
+        assertThat(XsaveLayout.fromRegset(buf).offset(XFEATURE_PKRU)).isEqualTo(2432);
+        assertThatThrownBy(() -> XsaveLayout.fromRegset(new byte[2440])).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> XsaveLayout.fromRegset(java.util.Arrays.copyOf(buf, 1000)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }
