@@ -17,6 +17,8 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>{@code write NAME PAGE COUNT VALUE} writes VALUE at offset 100 of pages PAGE..PAGE+COUNT-1</li>
  *   <li>{@code unmap NAME}, {@code dontneed NAME PAGE COUNT} ({@code madvise(MADV_DONTNEED)})</li>
  *   <li>{@code threads N} starts N idle threads; {@code blocksig SIG} starts a thread that blocks SIG: {@code ok <tid>}</li>
+ *   <li>{@code allocdrop NAME PAGES} (MAP_DROPPABLE, {@code ok unsupported} before 6.11), {@code allocthp NAME PAGES} (2 MiB aligned, MADV_HUGEPAGE),
+ *       {@code remap NAME PAGE} (fresh page over one page), {@code mprotect NAME PROT}</li>
  *   <li>{@code ping}; {@code q} exits 0.</li>
  * </ul>
  */
@@ -45,6 +47,38 @@ public final class TrackChild {
                     regions.put(f[1], new long[] {a, pages});
                     if (f[3].equals("1")) for (long p = 0; p < pages; p++) new Pointer(a + p * PAGE).setByte(0, (byte) (p + 1));
                     answer = "ok " + Long.toHexString(a);
+                }
+                case "allocdrop" -> { // MAP_DROPPABLE (6.11+): a private anonymous kind userfaultfd refuses
+                    long pages = Long.parseLong(f[2]);
+                    long a = Pointer.nativeValue(MMAP.invokePointer(new Object[] {null, pages * PAGE, 3, 0x28, -1, 0L}));
+                    if (a == -1L) {
+                        answer = "ok unsupported";
+                    } else {
+                        regions.put(f[1], new long[] {a, pages});
+                        for (long p = 0; p < pages; p++) new Pointer(a + p * PAGE).setByte(0, (byte) (p + 1));
+                        answer = "ok " + Long.toHexString(a);
+                    }
+                }
+                case "allocthp" -> { // PAGES 4 KiB pages, 2 MiB aligned, MADV_HUGEPAGE, every page touched
+                    long pages = Long.parseLong(f[2]), len = pages * PAGE, huge = 2L << 20;
+                    long raw = Pointer.nativeValue(MMAP.invokePointer(new Object[] {null, len + huge, 3, 0x22, -1, 0L}));
+                    if (raw == -1L) throw new IllegalStateException("mmap failed");
+                    long a = (raw + huge - 1) & -huge;
+                    MADVISE.invokeInt(new Object[] {new Pointer(a), len, 14}); // MADV_HUGEPAGE
+                    regions.put(f[1], new long[] {a, pages});
+                    for (long p = 0; p < pages; p++) new Pointer(a + p * PAGE).setByte(0, (byte) (p + 1));
+                    answer = "ok " + Long.toHexString(a);
+                }
+                case "remap" -> { // a fresh anonymous page over page PAGE (MAP_FIXED), then written
+                    long at = regions.get(f[1])[0] + Long.parseLong(f[2]) * PAGE;
+                    long r = Pointer.nativeValue(MMAP.invokePointer(new Object[] {new Pointer(at), PAGE, 3, 0x32, -1, 0L}));
+                    if (r != at) throw new IllegalStateException("mmap MAP_FIXED failed");
+                    new Pointer(at).setByte(0, (byte) 1);
+                }
+                case "mprotect" -> { // mprotect NAME PROT (whole region)
+                    long[] r = regions.get(f[1]);
+                    if (Function.getFunction("c", "mprotect").invokeInt(new Object[] {new Pointer(r[0]), r[1] * PAGE,
+                            Integer.parseInt(f[2])}) != 0) throw new IllegalStateException("mprotect failed");
                 }
                 case "write" -> {
                     long a = regions.get(f[1])[0];
