@@ -18,8 +18,15 @@ interface PtraceLib extends Library {
     long PTRACE_GETFPREGS = 14;
     long PTRACE_SETFPREGS = 15;
     long PTRACE_DETACH = 17;
+    long PTRACE_GETREGSET = 0x4204;
     long PTRACE_SEIZE = 0x4206;
     long PTRACE_INTERRUPT = 0x4207;
+    long PTRACE_PEEKSIGINFO = 0x4209;
+    long PTRACE_GETSIGMASK = 0x420a;
+    /** {@code PTRACE_PEEKSIGINFO_SHARED}: peek the process-wide (shared) pending queue instead of the thread's. */
+    int PTRACE_PEEKSIGINFO_SHARED = 1;
+    /** {@code NT_X86_XSTATE} ({@code <elf.h>}): the XSAVE area as a regset. */
+    long NT_X86_XSTATE = 0x202;
 
     /** {@code long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data)} */
     long ptrace(long request, int pid, Pointer addr, Pointer data);

@@ -1,10 +1,9 @@
 package io.checkpointd.protocol.image;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * A CRIU {@code pagemap-*.img}: which virtual pages of one memory owner were dumped, and where their bytes sit in
@@ -14,11 +13,13 @@ import java.util.List;
  * {@code u32 size + protobuf}: first a {@code pagemap_head{pages_id=1}}, then {@code pagemap_entry{vaddr=1,
  * compat_nr_pages=2, in_parent=3, flags=4, nr_pages=5}}. Entries flagged PE_PRESENT have their pages, in order,
  * in the pages file; PE_PARENT entries live in a parent image; others (lazy, holes) have no data here.
+ *
+ * <p>{@link #of} and {@link #encode} write a pagemap byte-identical to the one CRIU 4.2 writes for the same runs.
  */
 public final class Pagemap {
     public static final int PAGE_SIZE = 4096;
-    public static final int IMG_COMMON_MAGIC = 0x54564319;
-    public static final int PAGEMAP_MAGIC = 0x56084025;
+    public static final int IMG_COMMON_MAGIC = ImageFile.IMG_COMMON_MAGIC;
+    public static final int PAGEMAP_MAGIC = ImageFile.PAGEMAP_MAGIC;
     public static final int PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4;
 
     /** One run of pages: {@code dataIndex} is the page's index in the pages file, or -1 if it has no data there. */
@@ -49,93 +50,80 @@ public final class Pagemap {
     }
 
     public static Pagemap parse(byte[] image) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
-        if (b.remaining() < 8 || b.getInt() != IMG_COMMON_MAGIC || b.getInt() != PAGEMAP_MAGIC) {
-            throw new IOException("not a CRIU pagemap image");
+        ImageFile file;
+        try {
+            file = ImageFile.parse(image, PAGEMAP_MAGIC);
+        } catch (IOException e) {
+            throw new IOException("not a CRIU pagemap image: " + e.getMessage(), e);
         }
-        int pagesId = -1;
-        List<Run> runs = new ArrayList<>();
+        if (file.entryCount() == 0) throw new IOException("pagemap image has no head");
+        long pagesId;
+        try {
+            pagesId = file.message(0).findVarint(1).orElse(0);
+        } catch (IllegalStateException e) {
+            throw new IOException("bad pagemap head: " + e.getMessage(), e);
+        }
+        List<Run> runs = new ArrayList<>(file.entryCount() - 1);
         long dataIndex = 0;
-        boolean head = true;
-        while (b.hasRemaining()) {
-            if (b.remaining() < 4) throw new IOException("truncated pagemap entry size");
-            int size = b.getInt();
-            if (size < 0 || size > b.remaining()) throw new IOException("pagemap entry size out of range: " + size);
-            ByteBuffer m = b.slice().limit(size).order(ByteOrder.LITTLE_ENDIAN);
-            b.position(b.position() + size);
-            if (head) {
-                pagesId = (int) field(m, 1, 0);
-                head = false;
-                continue;
+        for (int i = 1; i < file.entryCount(); i++) {
+            ProtoMessage m = file.message(i);
+            long vaddr, pages;
+            int flags;
+            try {
+                vaddr = m.findVarint(1).orElse(0);
+                OptionalLong nr = m.findVarint(5);
+                pages = nr.isPresent() ? nr.getAsLong() : m.findVarint(2).orElse(0);
+                OptionalLong f = m.findVarint(4);
+                // old images carry no flags: in_parent decides, as in CRIU's page-read.c
+                flags = f.isPresent() ? (int) f.getAsLong() : m.findVarint(3).orElse(0) != 0 ? PE_PARENT : PE_PRESENT;
+            } catch (IllegalStateException e) {
+                throw new IOException("bad pagemap entry " + i + ": " + e.getMessage(), e);
             }
-            long vaddr = 0, compatNr = 0, nr = -1;
-            int flags = -1;
-            boolean inParent = false;
-            while (m.hasRemaining()) {
-                long key = varint(m);
-                int fieldNo = (int) (key >>> 3), wire = (int) (key & 7);
-                if (wire != 0) {
-                    skip(m, wire);
-                    continue;
-                }
-                long v = varint(m);
-                switch (fieldNo) {
-                    case 1 -> vaddr = v;
-                    case 2 -> compatNr = v;
-                    case 3 -> inParent = v != 0;
-                    case 4 -> flags = (int) v;
-                    case 5 -> nr = v;
-                    default -> { }
-                }
-            }
-            long pages = nr >= 0 ? nr : compatNr;
-            // old images carry no flags: in_parent decides, as in CRIU's page-read.c
-            if (flags < 0) flags = inParent ? PE_PARENT : PE_PRESENT;
             boolean present = (flags & PE_PRESENT) != 0;
             runs.add(new Run(vaddr, pages, flags, present ? dataIndex : -1));
             if (present) dataIndex += pages;
         }
-        if (pagesId < 0) throw new IOException("pagemap image has no head");
-        return new Pagemap(pagesId, List.copyOf(runs), dataIndex);
+        return new Pagemap((int) pagesId, List.copyOf(runs), dataIndex);
     }
 
-    private static long field(ByteBuffer m, int wanted, long dflt) throws IOException {
-        long result = dflt;
-        while (m.hasRemaining()) {
-            long key = varint(m);
-            int wire = (int) (key & 7);
-            if (wire != 0) {
-                skip(m, wire);
-                continue;
+    /**
+     * A pagemap of {@code runs} (their {@code vaddr}, {@code nrPages}, {@code flags}; {@code dataIndex} is
+     * recomputed from the order of PE_PRESENT runs), whose pages are in {@code pages-<pagesId>.img}.
+     */
+    public static Pagemap of(int pagesId, List<Run> runs) {
+        List<Run> out = new ArrayList<>(runs.size());
+        long dataIndex = 0;
+        for (Run r : runs) {
+            if (r.nrPages() <= 0) throw new IllegalArgumentException("empty run at 0x" + Long.toHexString(r.vaddr()));
+            if ((r.vaddr() & (PAGE_SIZE - 1)) != 0) {
+                throw new IllegalArgumentException("unaligned run at 0x" + Long.toHexString(r.vaddr()));
             }
-            long v = varint(m);
-            if ((key >>> 3) == wanted) result = v;
+            boolean present = (r.flags() & PE_PRESENT) != 0;
+            out.add(new Run(r.vaddr(), r.nrPages(), r.flags(), present ? dataIndex : -1));
+            if (present) dataIndex += r.nrPages();
         }
-        return result;
+        return new Pagemap(pagesId, List.copyOf(out), dataIndex);
     }
 
-    private static long varint(ByteBuffer m) throws IOException {
-        long v = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            if (!m.hasRemaining()) throw new IOException("truncated varint");
-            byte x = m.get();
-            v |= (long) (x & 0x7f) << shift;
-            if (x >= 0) return v;
+    /**
+     * The image CRIU 4.2 writes for these runs ({@code criu/page-xfer.c write_pagemap_loc}): a
+     * {@code pagemap_head{pages_id}}, then per run {@code pagemap_entry{vaddr, compat_nr_pages = 0 (required,
+     * never set), flags, nr_pages}}; {@code in_parent} is left out.
+     */
+    public byte[] encode() {
+        List<byte[]> entries = new ArrayList<>(runs.size() + 1);
+        ProtoMessage head = new ProtoMessage();
+        head.setVarint(1, pagesId & 0xffffffffL);
+        entries.add(head.encode());
+        for (Run r : runs) {
+            ProtoMessage e = new ProtoMessage();
+            e.setVarint(1, r.vaddr());
+            e.setVarint(2, 0);
+            e.setVarint(4, r.flags() & 0xffffffffL);
+            e.setVarint(5, r.nrPages());
+            entries.add(e.encode());
         }
-        throw new IOException("varint too long");
-    }
-
-    private static void skip(ByteBuffer m, int wire) throws IOException {
-        switch (wire) {
-            case 1 -> m.position(m.position() + 8);
-            case 2 -> {
-                long len = varint(m);
-                if (len > m.remaining()) throw new IOException("truncated field");
-                m.position(m.position() + (int) len);
-            }
-            case 5 -> m.position(m.position() + 4);
-            default -> throw new IOException("unsupported protobuf wire type " + wire);
-        }
+        return ImageFile.of(PAGEMAP_MAGIC, entries).encode();
     }
 
     /** The id N of the companion {@code pages-N.img}. */

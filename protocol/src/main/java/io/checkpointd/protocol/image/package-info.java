@@ -1,5 +1,10 @@
 /**
- * The parts of CRIU's image format that checkpointd reads to compare and rebuild memory page by page
- * (pagemap and pages images). Everything else in an image directory is treated as opaque files.
+ * The parts of CRIU's image format that checkpointd reads and writes, in pure Java over CRIU's MIT-licensed
+ * {@code images/*.proto}: the protobuf wire format ({@link io.checkpointd.protocol.image.ProtoMessage}), image
+ * framing ({@link io.checkpointd.protocol.image.ImageFile}), and the images an incremental epoch patches into a
+ * base dump: per-thread registers ({@link io.checkpointd.protocol.image.CoreImage} with
+ * {@link io.checkpointd.protocol.image.XsaveLayout}), the VMA list ({@link io.checkpointd.protocol.image.MmImage})
+ * and the page map ({@link io.checkpointd.protocol.image.Pagemap}). Every codec round-trips CRIU's bytes exactly
+ * and changes only the fields it is asked to; everything else in an image directory is treated as opaque files.
  */
 package io.checkpointd.protocol.image;

@@ -1,0 +1,52 @@
+package io.checkpointd.linux.track;
+
+import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.proc.Vma;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which pages of one process were written between two epochs. Obtain one from {@link Trackers#open}.
+ *
+ * <pre>
+ *   open --arm(maps)--> [armed] --collect(maps)--> [armed] ... --close()--> gone
+ * </pre>
+ *
+ * <p>{@link #arm} and {@link #collect} are called with the process frozen or all its threads stopped
+ * ({@link io.checkpointd.linux.ptrace.StoppedProcess}), from one thread. {@code maps} is
+ * {@link io.checkpointd.linux.proc.ProcFs#maps(int)} read in that same pause.
+ *
+ * <p>What no tracker sees: a page zeroed without a write ({@code madvise(MADV_DONTNEED)}, {@code MADV_FREE}
+ * reclaimed). The caller regenerates the epoch's pagemap from {@link PresentPages} each epoch, which drops
+ * such pages; the trackers only say which present pages need copying.
+ */
+public interface DirtyTracker extends AutoCloseable {
+    /** {@code "uffd-wp"}, {@code "soft-dirty"} or {@code "scan"}. */
+    String name();
+
+    /** From now on writes are tracked: registers/clears every private writable range of {@code maps}. */
+    void arm(List<Vma> maps) throws IOException;
+
+    /**
+     * Every page written since {@link #arm} or the previous collect, re-arming atomically (the process is
+     * stopped, so nothing written later is lost), plus, whole, the present pages of private writable ranges
+     * not tracked before (new, grown or split VMAs: they are registered now). Ranges gone from {@code maps}
+     * stop being tracked; ranges that became read-only stay tracked (writes just before an {@code mprotect}
+     * are only reported there).
+     *
+     * @return page-aligned ranges, sorted and merged
+     */
+    List<RemoteRange> collect(List<Vma> maps) throws IOException;
+
+    /**
+     * Counters for {@code status} and logs, e.g. {@code "unregistered-ranges"} (ranges the kernel refused to
+     * track, reported whole every epoch) or {@code "whole-bytes"} (bytes reported whole by the last collect).
+     */
+    default Map<String, Long> counters() {
+        return Map.of();
+    }
+
+    @Override
+    void close();
+}

@@ -1,0 +1,89 @@
+package io.checkpointd.linux.track;
+
+import io.checkpointd.linux.Errno;
+import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.linux.uffd.PagemapScan;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The pages CRIU would put in a process's pagemap image: in private VMAs other than the kernel's special
+ * mappings ({@code [vdso] [vvar] [vvar_vclock] [vsyscall] [uprobes]}), the pages that are present or swapped,
+ * except the shared zero page and unmodified page-cache pages of private file mappings. So: anonymous pages,
+ * including the copied-on-write pages of private file mappings ({@code .data} of libraries).
+ *
+ * <p>Same rule as CRIU 4.2's {@code pmc_fill()} ({@code criu/pagemap-cache.c}): one {@code PAGEMAP_SCAN} per VMA
+ * with {@code category_inverted = category_mask = PAGE_IS_FILE|PAGE_IS_PFNZERO} and
+ * {@code category_anyof_mask = PAGE_IS_PRESENT|PAGE_IS_SWAPPED}; where the kernel lacks {@code PAGEMAP_SCAN}, the
+ * {@code /proc/PID/pagemap} path of {@code should_dump_page()} ({@code criu/mem.c}): present or swapped, not
+ * {@code PM_FILE}, PFN not the zero page's.
+ *
+ * <p>A page zeroed by {@code madvise(MADV_DONTNEED)} is not present, so it drops out here although no dirty
+ * tracker reports it: the engine regenerates each epoch's pagemap from this list. PROT_NONE VMAs are included
+ * (CRIU dumps them too); {@code process_vm_readv} cannot read them, {@code /proc/PID/mem} can.
+ */
+public final class PresentPages {
+    /** Set once {@code PAGEMAP_SCAN} turned out to be missing (ENOTTY/EINVAL): use /proc/PID/pagemap from then on. */
+    private static volatile boolean noScan;
+
+    private PresentPages() {
+    }
+
+    /** The dumpable pages of {@code pid}, page-aligned ranges, sorted and merged. */
+    public static List<RemoteRange> of(int pid, List<Vma> maps) throws IOException {
+        if (!noScan) {
+            try (PagemapScan scan = PagemapScan.open(pid)) {
+                return of(scan, maps);
+            } catch (SyscallException e) {
+                if (!e.call().startsWith("ioctl") || (e.errno() != Errno.ENOTTY && e.errno() != Errno.EINVAL)) throw e;
+                noScan = true;
+            }
+        }
+        try (Pagemap pm = new Pagemap(pid)) {
+            return of(pm, maps);
+        }
+    }
+
+    /** With {@code PAGEMAP_SCAN} on an open pagemap (reused by trackers). */
+    static List<RemoteRange> of(PagemapScan scan, List<Vma> maps) throws SyscallException {
+        List<RemoteRange> out = new ArrayList<>();
+        List<PagemapScan.PageRegion> regions = new ArrayList<>();
+        long exclude = PagemapScan.PAGE_IS_FILE | PagemapScan.PAGE_IS_PFNZERO;
+        long any = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+        for (Vma v : maps) {
+            if (!v.isPrivate() || Ranges.isSpecial(v)) continue;
+            regions.clear();
+            scan.scan(v.start(), v.end(), 0, exclude, any, exclude, any, regions);
+            for (PagemapScan.PageRegion r : regions) Ranges.append(out, r.start(), r.end());
+        }
+        return out;
+    }
+
+    /** With {@code /proc/PID/pagemap} entries. */
+    static List<RemoteRange> of(Pagemap pm, List<Vma> maps) throws IOException {
+        List<RemoteRange> out = new ArrayList<>();
+        long zeroPfn = Pagemap.zeroPagePfn();
+        for (Vma v : maps) {
+            if (!v.isPrivate() || Ranges.isSpecial(v)) continue;
+            pm.select(v.start(), v.end(), e -> dumpable(e, zeroPfn), out);
+        }
+        return out;
+    }
+
+    /** CRIU's {@code should_dump_page()} on one pagemap entry. */
+    static boolean dumpable(long e, long zeroPfn) {
+        if ((e & (Pagemap.PM_PRESENT | Pagemap.PM_SWAP)) == 0) return false;
+        if ((e & Pagemap.PM_FILE) != 0) return false;
+        return (e & Pagemap.PM_PRESENT) == 0 || zeroPfn < 0 || (e & Pagemap.PM_PFN_MASK) != zeroPfn;
+    }
+
+    /** Forces the {@code /proc/PID/pagemap} path (tests). */
+    static List<RemoteRange> viaPagemapFile(int pid, List<Vma> maps) throws IOException {
+        try (Pagemap pm = new Pagemap(pid)) {
+            return of(pm, maps);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+package io.checkpointd.linux.track;
+
+import io.checkpointd.linux.Errno;
+import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.linux.uffd.PagemapScan;
+import io.checkpointd.linux.uffd.UffdTracker;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code uffd-wp}: userfaultfd write-protect in async mode plus {@code PAGEMAP_SCAN} (kernel 6.7+), through
+ * {@link UffdTracker} (the userfaultfd is injected into the target, taken with {@code pidfd_getfd} and closed
+ * there again). Each {@link #collect} reports and re-protects the written pages of every tracked range in one
+ * {@code PAGEMAP_SCAN(PM_SCAN_WP_MATCHING|PM_SCAN_CHECK_WPASYNC)} per range, then registers what is new.
+ *
+ * <ul>
+ *   <li>A tracked range that no longer is wholly registered (munmap + mmap over it, {@code mremap} away and back)
+ *       fails the {@code CHECK_WPASYNC} test with {@code EPERM}: its registered pages' writes are still taken, and
+ *       the range is registered again and reported whole.</li>
+ *   <li>A range the kernel refuses to register (e.g. {@code EPERM}/{@code EINVAL} for a mapping kind uffd does not
+ *       support) is reported whole (its present pages) every epoch and counted in {@code unregistered-ranges}.</li>
+ *   <li>Transparent huge pages: a write to a write-protected THP splits it (async mode), so the report is per
+ *       4 KiB page; a THP reported before it was split comes as one 2 MiB range. Either way ranges are page
+ *       aligned, which is all the copier needs.</li>
+ *   <li>{@code madvise(MADV_DONTNEED)} zeroes pages without a write: not reported here, see {@link PresentPages}.</li>
+ * </ul>
+ */
+final class UffdWpTracker implements DirtyTracker {
+    private static final Logger LOG = LoggerFactory.getLogger(UffdWpTracker.class);
+    private static final long EXCLUDE = PagemapScan.PAGE_IS_FILE | PagemapScan.PAGE_IS_PFNZERO;
+    private static final long PRESENT = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+
+    private final int pid;
+    private final UffdTracker uffd;
+    private final PagemapScan scan;
+    /** Disjoint registered ranges, start -> end, coalesced. */
+    private final TreeMap<Long, Long> tracked = new TreeMap<>();
+    /** Ranges whose registration failed, start -> end (reported whole while they exist). */
+    private final TreeMap<Long, Long> unregistered = new TreeMap<>();
+    private final Set<Long> warned = new HashSet<>();
+    private final List<PagemapScan.PageRegion> regions = new ArrayList<>();
+    private long wholeBytes, writtenBytes, lostRanges;
+
+    private UffdWpTracker(int pid, UffdTracker uffd, PagemapScan scan) {
+        this.pid = pid;
+        this.uffd = uffd;
+        this.scan = scan;
+    }
+
+    /** Injects the userfaultfd: the process must be running (not frozen, not stopped by a StoppedProcess). */
+    static UffdWpTracker open(int pid) throws IOException {
+        UffdTracker u = UffdTracker.attach(pid);
+        try {
+            return new UffdWpTracker(pid, u, PagemapScan.open(pid));
+        } catch (IOException | RuntimeException e) {
+            u.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "uffd-wp";
+    }
+
+    @Override
+    public void arm(List<Vma> maps) throws IOException {
+        tracked.clear();
+        unregistered.clear();
+        for (long[] r : Ranges.merged(maps, Ranges::trackable)) register(r[0], r[1]);
+        Ranges.coalesce(tracked);
+    }
+
+    @Override
+    public List<RemoteRange> collect(List<Vma> maps) throws IOException {
+        Ranges.dropUnmapped(tracked, maps);
+        List<RemoteRange> out = new ArrayList<>();
+        regions.clear();
+        List<Long> lost = new ArrayList<>();
+        for (Map.Entry<Long, Long> r : tracked.entrySet()) {
+            try {
+                scan.written(r.getKey(), r.getValue(), true, regions);
+            } catch (SyscallException e) {
+                if (e.errno() != Errno.EPERM) throw e;
+                // Part of the range is not registered (replaced mapping): take the registered part's writes
+                // (re-protecting them), then register the whole range again below and report it whole.
+                scan.scan(r.getKey(), r.getValue(), PagemapScan.PM_SCAN_WP_MATCHING, PagemapScan.PAGE_IS_WRITTEN, 0, 0,
+                        PagemapScan.PAGE_IS_WRITTEN, regions);
+                lost.add(r.getKey());
+            }
+        }
+        lostRanges += lost.size();
+        for (Long l : lost) tracked.remove(l);
+        long written = 0;
+        for (PagemapScan.PageRegion w : regions) {
+            out.add(new RemoteRange(w.start(), w.length()));
+            written += w.length();
+        }
+        writtenBytes = written;
+
+        // New, grown, split, replaced or never-registrable ranges: their present pages whole, then register.
+        long whole = 0;
+        TreeMap<Long, Long> stillUnregistered = new TreeMap<>();
+        for (long[] u : Ranges.uncovered(tracked, maps)) {
+            regions.clear();
+            scan.scan(u[0], u[1], 0, EXCLUDE, PRESENT, EXCLUDE, PRESENT, regions);
+            for (PagemapScan.PageRegion p : regions) {
+                out.add(new RemoteRange(p.start(), p.length()));
+                whole += p.length();
+            }
+            if (!register(u[0], u[1])) stillUnregistered.put(u[0], u[1]);
+        }
+        unregistered.clear();
+        unregistered.putAll(stillUnregistered);
+        wholeBytes = whole;
+        Ranges.coalesce(tracked);
+        return Ranges.sortMerge(out);
+    }
+
+    /** Registers and write-protects {@code [start, end)}; false (logged once per address) if the kernel refuses. */
+    private boolean register(long start, long end) {
+        try {
+            uffd.track(start, end);
+            tracked.put(start, end);
+            return true;
+        } catch (SyscallException e) {
+            unregistered.put(start, end);
+            if (warned.add(start)) {
+                LOG.warn("pid {}: cannot write-protect {}-{} ({}); reporting its present pages whole every epoch", pid,
+                        Long.toHexString(start), Long.toHexString(end), e.getMessage());
+            }
+            return false;
+        }
+    }
+
+    @Override
+    public Map<String, Long> counters() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        long t = 0;
+        for (Map.Entry<Long, Long> e : tracked.entrySet()) t += e.getValue() - e.getKey();
+        m.put("tracked-bytes", t);
+        m.put("written-bytes", writtenBytes);
+        m.put("whole-bytes", wholeBytes);
+        m.put("unregistered-ranges", (long) unregistered.size());
+        m.put("replaced-ranges", lostRanges);
+        return m;
+    }
+
+    /** The registered ranges, start -> end (tests, status). */
+    Map<Long, Long> tracked() {
+        return new TreeMap<>(tracked);
+    }
+
+    @Override
+    public void close() {
+        scan.close();
+        uffd.close();
+    }
+}

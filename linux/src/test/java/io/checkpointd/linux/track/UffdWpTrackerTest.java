@@ -1,0 +1,122 @@
+package io.checkpointd.linux.track;
+
+import static io.checkpointd.linux.testing.TrackChildProcess.pageRange;
+import static io.checkpointd.linux.testing.TrackChildProcess.pages;
+import static io.checkpointd.linux.testing.TrackChildProcess.pagesIn;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.checkpointd.linux.Features;
+import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.freezer.FreezerKind;
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.testing.TrackChildProcess;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The uffd-wp tracker's edge cases: replaced mappings, ranges the kernel will not register, huge pages. */
+@Timeout(30)
+class UffdWpTrackerTest {
+    private TrackChildProcess child;
+
+    @BeforeEach
+    void start() throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.freezerKind() != FreezerKind.NONE, "no cgroup freezer");
+        assumeTrue(Trackers.isUsable("uffd-wp"), () -> Trackers.availability().get("uffd-wp"));
+        child = new TrackChildProcess();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (child != null) child.close();
+    }
+
+    @Test
+    void aReplacedMappingIsReportedWholeAndTrackedAgain() throws Exception {
+        long b = child.alloc("b", 16, true);
+        try (DirtyTracker t = armed()) {
+            child.cmd("remap b 5");        // page 5 is a new, unregistered mapping now
+            child.cmd("write b 9 1 3");    // a registered page of the old mapping
+            assertThat(pagesIn(collect(t), b, 16)).as("b whole").isEqualTo(pageRange(b, 0, 16));
+            assertThat(t.counters().get("replaced-ranges")).isEqualTo(1);
+            child.cmd("write b 5 1 3");
+            assertThat(pagesIn(collect(t), b, 16)).as("registered again").isEqualTo(pages(b, 5));
+        }
+    }
+
+    @Test
+    void aRangeTheKernelRefusesIsReportedWholeEveryEpochAndCounted() throws Exception {
+        String addr = child.cmd("allocdrop d 4");
+        assumeTrue(!addr.equals("unsupported"), "MAP_DROPPABLE needs kernel 6.11+");
+        long d = Long.parseUnsignedLong(addr, 16);
+        try (DirtyTracker t = armed()) {
+            for (int epoch = 0; epoch < 2; epoch++) {
+                assertThat(pagesIn(collect(t), d, 4)).as("epoch %d", epoch).isEqualTo(pageRange(d, 0, 4));
+                assertThat(t.counters().get("unregistered-ranges")).isGreaterThanOrEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void writesJustBeforeAnMprotectAreReportedAndTheRangeStaysTracked() throws Exception {
+        long a = child.alloc("a", 8, true);
+        try (DirtyTracker t = armed()) {
+            child.cmd("write a 3 1 1");
+            child.cmd("mprotect a 1"); // PROT_READ
+            assertThat(pagesIn(collect(t), a, 8)).isEqualTo(pages(a, 3));
+            child.cmd("mprotect a 3");
+            child.cmd("write a 4 1 1");
+            assertThat(pagesIn(collect(t), a, 8)).as("still tracked, not reported whole").isEqualTo(pages(a, 4));
+        }
+    }
+
+    @Test
+    void aWrittenTransparentHugePageIsReportedInPageAlignedRanges() throws Exception {
+        long h = child.alloc("h", 8, true); // warm up the command path
+        h = Long.parseUnsignedLong(child.cmd("allocthp h 1024"), 16);
+        long huge = anonHugeKb(h);
+        try (DirtyTracker t = armed()) {
+            child.cmd("write h 7 1 5");
+            List<RemoteRange> got = collect(t);
+            List<Long> inH = pagesIn(got, h, 1024);
+            System.out.printf("THP: AnonHugePages %d kB; one written 4 KiB page reported as %d pages%n", huge, inH.size());
+            assertThat(inH).contains(h + 7 * 4096L);
+            assertThat(inH.size()).as("the page, or its whole 2 MiB THP").isIn(1, 512);
+            DirtyTrackerTest.assertSortedMergedAligned(got);
+            child.cmd("write h 600 1 5");
+            assertThat(pagesIn(collect(t), h, 1024)).contains(h + 600 * 4096L).hasSizeLessThanOrEqualTo(512);
+        }
+    }
+
+    private DirtyTracker armed() throws Exception {
+        DirtyTracker t = Trackers.open("uffd-wp", child.pid());
+        child.paused(sp -> {
+            t.arm(ProcFs.maps(child.pid()));
+            return null;
+        });
+        return t;
+    }
+
+    private List<RemoteRange> collect(DirtyTracker t) throws Exception {
+        return child.paused(sp -> t.collect(ProcFs.maps(child.pid())));
+    }
+
+    private long anonHugeKb(long address) throws Exception {
+        boolean in = false;
+        for (String l : Files.readAllLines(Path.of("/proc", Integer.toString(child.pid()), "smaps"))) {
+            int dash = l.indexOf('-'), sp = l.indexOf(' ');
+            if (dash > 0 && sp > dash && l.substring(0, dash).matches("[0-9a-f]+")) {
+                in = Long.parseUnsignedLong(l.substring(0, dash), 16) <= address && address < Long.parseUnsignedLong(l.substring(dash + 1, sp), 16);
+            } else if (in && l.startsWith("AnonHugePages:")) {
+                return Long.parseLong(l.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+}
