@@ -113,13 +113,15 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException("--on-backup-loss must be 'stall' or 'continue', not '" + onBackupLoss + "'");
         }
         if (!engine.equals("incremental") && !engine.equals("full")) throw new UsageException("--engine must be 'incremental' or 'full', not '" + engine + "'");
-        if (!Trackers.KINDS.contains(tracker)) throw new UsageException("--tracker must be one of " + String.join(", ", Trackers.KINDS) + ", not '" + tracker + "'");
+        if (!tracker.equals("auto") && !Trackers.KINDS.contains(tracker)) {
+            throw new UsageException("--tracker must be auto or one of " + String.join(", ", Trackers.KINDS) + ", not '" + tracker + "'");
+        }
         if (engine.equals("full") && spec.commandLine().getParseResult().hasMatchedOption("--tracker")) {
             throw new UsageException("--tracker is for --engine incremental; the full engine takes a CRIU dump every epoch");
         }
         if (engine.equals("incremental") && !tracker.equals("auto")) {
             String why = Trackers.availability().get(tracker);
-            if (!Trackers.usable(tracker)) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
+            if (!Trackers.isUsable(tracker)) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
         }
         ArbiterAddress arbiterAddress = arbiter.address();
         if (arbiterAddress != null && spec.commandLine().getParseResult().hasMatchedOption("--generation")) {

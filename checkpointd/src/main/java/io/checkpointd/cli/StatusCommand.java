@@ -69,8 +69,10 @@ public final class StatusCommand implements Callable<Integer> {
                 Boolean.TRUE.equals(d.get("alive")) ? d.get("state") == null ? "running" : d.get("state") : "not running", "");
         return switch (role) {
             case "primary" -> head + String.format("service %s gen %s epoch %s acked %s (%s epochs/s)%n"
+                            + "        engine %s, tracker %s%s%n"
                             + "        pause ms %s | ack ms %s | shipped raw %s B, wire %s B in total",
                     d.get("servicePid"), d.get("generation"), d.get("lastEpoch"), d.get("lastAckedEpoch"), d.get("epochsPerSecond"),
+                    d.get("engine"), d.get("tracker"), engineStats(d.get("engineStats")),
                     window(d.get("pauseMs")), window(d.get("ackMs")), d.get("totalShippedRawBytes"), d.get("totalShippedWireBytes"));
             case "backup" -> head + String.format("committed gen %s epoch %s, fenced gen %s, %s epochs committed%n"
                             + "        commit ms %s%s", d.get("committedGeneration"), d.get("committedEpoch"), d.get("fencedGeneration"),
@@ -82,6 +84,12 @@ public final class StatusCommand implements Callable<Integer> {
                     Boolean.TRUE.equals(d.get("passthrough")) ? " (passthrough)" : "", d.get("connections"), d.get("heldBytes"), d.get("releasedBytes"));
             default -> head;
         };
+    }
+
+    private static String engineStats(Object o) {
+        if (!(o instanceof Json j) || j.get("criuDumps") == null) return "";
+        return String.format("%n        %s incremental epochs, %s CRIU dumps %s", j.get("incrementalEpochs"), j.get("criuDumps"),
+                j.get("criuDumpReasons") == null ? "" : j.get("criuDumpReasons"));
     }
 
     private static String window(Object w) {

@@ -60,15 +60,8 @@ public final class DeltaComputer {
             boolean same = prevFiles.containsKey(name) && Files.mismatch(c, prev.resolve(name)) == -1;
             if (!same) {
                 byte[] data = Files.readAllBytes(c);
-                for (int off = 0; off < data.length || off == 0; off += CHUNK) {
-                    int len = Math.min(CHUNK, data.length - off);
-                    byte[] chunk = new byte[len];
-                    System.arraycopy(data, off, chunk, 0, len);
-                    sink.accept(new EpochRecord.FileChunk(name, data.length, off, chunk));
-                    records++;
-                    fileBytes += len;
-                    if (data.length == 0) break;
-                }
+                records += emitFile(name, data, sink);
+                fileBytes += data.length;
             }
             if (Pagemap.isPagemapName(name)) {
                 long[] counts = pageDelta(name, prevFiles.containsKey(name) ? prev : null, cur, sink);
@@ -83,6 +76,18 @@ public final class DeltaComputer {
             }
         }
         return new Result(curFiles, imageBytes, changedPages, fileBytes, records);
+    }
+
+    /** Emits a whole image file as {@link EpochRecord.FileChunk}s of at most {@link #CHUNK} bytes; returns how many. */
+    public static int emitFile(String name, byte[] data, Sink sink) throws IOException {
+        int records = 0;
+        for (int off = 0; off < data.length || off == 0; off += CHUNK) {
+            int len = Math.min(CHUNK, data.length - off);
+            sink.accept(new EpochRecord.FileChunk(name, data.length, off, java.util.Arrays.copyOfRange(data, off, off + len)));
+            records++;
+            if (data.length == 0) break;
+        }
+        return records;
     }
 
     private static Map<String, Long> list(Path dir) throws IOException {
@@ -131,7 +136,7 @@ public final class DeltaComputer {
      * A pages image mapped read-only in 1 GiB windows (a single mapping cannot exceed 2 GiB, a JVM's image can);
      * a window is a whole number of pages, so no page straddles two.
      */
-    static final class PagesFile {
+    public static final class PagesFile {
         private static final int WINDOW_SHIFT = 30;
         private final MappedByteBuffer[] windows;
 
@@ -139,7 +144,7 @@ public final class DeltaComputer {
             this.windows = windows;
         }
 
-        static PagesFile map(Path file) throws IOException {
+        public static PagesFile map(Path file) throws IOException {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                 long size = ch.size();
                 int n = (int) ((size + (1L << WINDOW_SHIFT) - 1) >>> WINDOW_SHIFT);
@@ -153,7 +158,7 @@ public final class DeltaComputer {
         }
 
         /** The 4 KiB of page {@code index}. */
-        ByteBuffer page(long index) {
+        public ByteBuffer page(long index) {
             long off = index * Pagemap.PAGE_SIZE;
             return windows[(int) (off >>> WINDOW_SHIFT)].slice((int) (off & ((1L << WINDOW_SHIFT) - 1)), Pagemap.PAGE_SIZE);
         }

@@ -99,7 +99,7 @@ public final class IncrementalEngine implements CaptureEngine {
         this.pid = pid;
         this.work = work;
         this.tracker = Trackers.open(trackerKind, pid);
-        this.trackerWhy = "auto".equals(trackerKind) ? Trackers.autoChoice() : trackerKind + " (requested)";
+        this.trackerWhy = "auto".equals(trackerKind) ? "auto picked " + Trackers.autoChoice() : "requested";
     }
 
     @Override
@@ -109,7 +109,7 @@ public final class IncrementalEngine implements CaptureEngine {
 
     @Override
     public String tracker() {
-        return tracker.name() + ": " + trackerWhy;
+        return tracker.name() + " (" + trackerWhy + ")";
     }
 
     @Override
@@ -274,14 +274,8 @@ public final class IncrementalEngine implements CaptureEngine {
         for (Map.Entry<String, byte[]> e : files.entrySet()) {
             byte[] old = shipped.get(e.getKey());
             if (!full && old != null && java.util.Arrays.equals(old, e.getValue())) continue;
-            byte[] data = e.getValue();
-            for (int off = 0; off < data.length || off == 0; off += DeltaComputer.CHUNK) {
-                int len = Math.min(DeltaComputer.CHUNK, data.length - off);
-                sink.accept(new EpochRecord.FileChunk(e.getKey(), data.length, off, java.util.Arrays.copyOfRange(data, off, off + len)));
-                records++;
-                fileBytes[0] += len;
-                if (data.length == 0) break;
-            }
+            records += DeltaComputer.emitFile(e.getKey(), e.getValue(), sink::accept);
+            fileBytes[0] += e.getValue().length;
         }
         for (String name : new ArrayList<>(shipped.keySet())) {
             if (!files.containsKey(name)) {
@@ -295,6 +289,12 @@ public final class IncrementalEngine implements CaptureEngine {
         }
         shipped.putAll(files);
         return records;
+    }
+
+    private byte[] pagemapOf(long[] runs) {
+        List<Pagemap.Run> rs = new ArrayList<>(runs.length / 2);
+        for (int i = 0; i < runs.length; i += 2) rs.add(new Pagemap.Run(runs[i], (runs[i + 1] - runs[i]) / PAGE, Pagemap.PE_PRESENT, -1));
+        return Pagemap.of(pagesId, rs).encode();
     }
 
     private static long hash(ByteBuffer page) {
@@ -465,8 +465,8 @@ public final class IncrementalEngine implements CaptureEngine {
                     if (b == null) throw new IOException("no " + core + " in the base dump");
                     files.put(core, CoreImage.parse(b).withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode());
                 }
-                files.put(pagemapName, Pagemap.encode(pagesId, Ranges.splitAt(nowPresent, dumpMaps)));
-                if (filesImage != null) filesImage.patch(files, baseStructure.fds(), open);
+                files.put(pagemapName, pagemapOf(Ranges.splitAt(nowPresent, dumpMaps)));
+                if (filesImage != null) filesImage.patch(files, open);
                 long[] fileBytes = {0};
                 int records = shipFiles(files, false, sink, fileBytes);
                 Map<String, Long> manifest = new TreeMap<>();

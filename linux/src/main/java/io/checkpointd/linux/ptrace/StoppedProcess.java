@@ -59,6 +59,9 @@ public final class StoppedProcess implements AutoCloseable {
     private final Buffers buf = Buffers.LOCAL.get();
     private boolean closed;
 
+    /** Offset of the XSAVE header ({@code xstate_bv}); bytes of the FXSAVE area CRIU saves (before sw_reserved). */
+    private static final int XSAVE_HEADER = 512, FXSAVE_SAVED = 464;
+
     /** The reused native buffers of one tracer thread. */
     private static final class Buffers {
         static final ThreadLocal<Buffers> LOCAL = ThreadLocal.withInitial(Buffers::new);
@@ -68,6 +71,7 @@ public final class StoppedProcess implements AutoCloseable {
         final Memory xstate = new Memory(XSTATE_MAX);
         final Memory iov = new Memory(16);
         final Memory sigmask = new Memory(8);
+        final Memory fpregs = new Memory(512);
         final Memory peekArgs = new Memory(16);
         final Memory siginfo = new Memory((long) SIGINFO_SIZE * SIGINFO_BATCH);
     }
@@ -235,10 +239,19 @@ public final class StoppedProcess implements AutoCloseable {
             check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGSET, t, PtraceLib.NT_X86_XSTATE, iovAddr),
                     "ptrace(PTRACE_GETREGSET, NT_X86_XSTATE)", t);
             int xlen = (int) buf.iov.getLong(8);
+            byte[] xstate = buf.xstate.getByteArray(0, xlen);
+            if (xlen >= XSAVE_HEADER + 8 && (buf.xstate.getLong(XSAVE_HEADER) & 3) != 3) {
+                // compel's get_task_xsave(): x87/SSE in their init state are not filled in by the regset, so CRIU
+                // takes the legacy area from PTRACE_GETFPREGS; bytes 464.. keep the regset's XCR0 word, which
+                // tells the image codec the layout (CRIU saves neither)
+                check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETFPREGS, t, 0L, Pointer.nativeValue(buf.fpregs)),
+                        "ptrace(PTRACE_GETFPREGS)", t);
+                buf.fpregs.read(0, xstate, 0, FXSAVE_SAVED);
+            }
             check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETSIGMASK, t, 8L, maskAddr), "ptrace(PTRACE_GETSIGMASK)", t);
             long[] regs = buf.regs.getLongArray(0, UserRegs.COUNT);
             ThreadState.adjustForRestart(regs);
-            out.add(new ThreadState(t, regs, buf.xstate.getByteArray(0, xlen), buf.sigmask.getLong(0)));
+            out.add(new ThreadState(t, regs, xstate, buf.sigmask.getLong(0)));
         }
         return out;
     }
