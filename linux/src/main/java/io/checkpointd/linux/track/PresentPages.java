@@ -8,6 +8,7 @@ import io.checkpointd.linux.uffd.PagemapScan;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * The pages CRIU would put in a process's pagemap image: in private VMAs other than the kernel's special
@@ -16,8 +17,9 @@ import java.util.List;
  * including the copied-on-write pages of private file mappings ({@code .data} of libraries).
  *
  * <p>Same rule as CRIU 4.2's {@code pmc_fill()} ({@code criu/pagemap-cache.c}): one {@code PAGEMAP_SCAN} per VMA
- * with {@code category_inverted = category_mask = PAGE_IS_FILE|PAGE_IS_PFNZERO} and
- * {@code category_anyof_mask = PAGE_IS_PRESENT|PAGE_IS_SWAPPED}; where the kernel lacks {@code PAGEMAP_SCAN}, the
+ * with {@code category_inverted = category_mask = PAGE_IS_FILE|PAGE_IS_PFNZERO} (only {@code PAGE_IS_PFNZERO} in
+ * anonymous VMAs, which cannot hold page-cache pages: asking for {@code PAGE_IS_FILE} costs a {@code struct page}
+ * lookup per present page) and {@code category_anyof_mask = PAGE_IS_PRESENT|PAGE_IS_SWAPPED}; where the kernel lacks {@code PAGEMAP_SCAN}, the
  * {@code /proc/PID/pagemap} path of {@code should_dump_page()} ({@code criu/mem.c}): present or swapped, not
  * {@code PM_FILE}, PFN not the zero page's.
  *
@@ -34,16 +36,28 @@ public final class PresentPages {
 
     /** The dumpable pages of {@code pid}, page-aligned ranges, sorted and merged. */
     public static List<RemoteRange> of(int pid, List<Vma> maps) throws IOException {
+        return of(pid, maps, v -> true);
+    }
+
+    /**
+     * Same, restricted to the VMAs {@code which} accepts (among the private non-special ones). Lets the engine
+     * rescan only what can change between structural dumps: measured on a 300 MB JVM, the whole process took
+     * ~7 ms, its anonymous VMAs alone ~2.4 ms; the rest is the {@code struct page} lookups that tell page-cache
+     * pages of file mappings (libjvm.so text, the CDS archive) from copied-on-write ones.
+     */
+    public static List<RemoteRange> of(int pid, List<Vma> maps, Predicate<Vma> which) throws IOException {
+        List<Vma> chosen = new ArrayList<>();
+        for (Vma v : maps) if (which.test(v)) chosen.add(v);
         if (!noScan) {
             try (PagemapScan scan = PagemapScan.open(pid)) {
-                return of(scan, maps);
+                return of(scan, chosen);
             } catch (SyscallException e) {
                 if (!e.call().startsWith("ioctl") || (e.errno() != Errno.ENOTTY && e.errno() != Errno.EINVAL)) throw e;
                 noScan = true;
             }
         }
         try (Pagemap pm = new Pagemap(pid)) {
-            return of(pm, maps);
+            return of(pm, chosen);
         }
     }
 
@@ -51,15 +65,25 @@ public final class PresentPages {
     static List<RemoteRange> of(PagemapScan scan, List<Vma> maps) throws SyscallException {
         List<RemoteRange> out = new ArrayList<>();
         List<PagemapScan.PageRegion> regions = new ArrayList<>();
-        long exclude = PagemapScan.PAGE_IS_FILE | PagemapScan.PAGE_IS_PFNZERO;
-        long any = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
         for (Vma v : maps) {
             if (!v.isPrivate() || Ranges.isSpecial(v)) continue;
             regions.clear();
-            scan.scan(v.start(), v.end(), 0, exclude, any, exclude, any, regions);
+            scan(scan, v.start(), v.end(), v.inode() != 0, regions);
             for (PagemapScan.PageRegion r : regions) Ranges.append(out, r.start(), r.end());
         }
         return out;
+    }
+
+    /**
+     * The dumpable pages of {@code [start, end)}, one VMA or part of one. {@code PAGE_IS_FILE} is asked for only
+     * in file-backed VMAs: it makes the kernel look up every present page's {@code struct page} (measured ~5x the
+     * cost of the walk on a 300 MB heap), and a private anonymous VMA never holds page-cache pages.
+     */
+    static void scan(PagemapScan scan, long start, long end, boolean fileBacked, List<PagemapScan.PageRegion> out)
+            throws SyscallException {
+        long exclude = fileBacked ? PagemapScan.PAGE_IS_FILE | PagemapScan.PAGE_IS_PFNZERO : PagemapScan.PAGE_IS_PFNZERO;
+        long any = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+        scan.scan(start, end, 0, exclude, any, exclude, any, out);
     }
 
     /** With {@code /proc/PID/pagemap} entries. */

@@ -37,8 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 final class UffdWpTracker implements DirtyTracker {
     private static final Logger LOG = LoggerFactory.getLogger(UffdWpTracker.class);
-    private static final long EXCLUDE = PagemapScan.PAGE_IS_FILE | PagemapScan.PAGE_IS_PFNZERO;
-    private static final long PRESENT = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
 
     private final int pid;
     private final UffdTracker uffd;
@@ -113,7 +111,7 @@ final class UffdWpTracker implements DirtyTracker {
         TreeMap<Long, Long> stillUnregistered = new TreeMap<>();
         for (long[] u : Ranges.uncovered(tracked, maps)) {
             regions.clear();
-            scan.scan(u[0], u[1], 0, EXCLUDE, PRESENT, EXCLUDE, PRESENT, regions);
+            PresentPages.scan(scan, u[0], u[1], fileBacked(maps, u[0], u[1]), regions);
             for (PagemapScan.PageRegion p : regions) {
                 out.add(new RemoteRange(p.start(), p.length()));
                 whole += p.length();
@@ -125,6 +123,12 @@ final class UffdWpTracker implements DirtyTracker {
         wholeBytes = whole;
         Ranges.coalesce(tracked);
         return Ranges.sortMerge(out);
+    }
+
+    /** Whether a VMA overlapping {@code [start, end)} is file-backed (then PAGE_IS_FILE must be asked for). */
+    private static boolean fileBacked(List<Vma> maps, long start, long end) {
+        for (Vma v : maps) if (v.start() < end && v.end() > start && v.inode() != 0) return true;
+        return false;
     }
 
     /** Registers and write-protects {@code [start, end)}; false (logged once per address) if the kernel refuses. */

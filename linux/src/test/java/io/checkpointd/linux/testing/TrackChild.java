@@ -16,7 +16,7 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>{@code alloc NAME PAGES TOUCH} mmaps a private anonymous region (writes every page if TOUCH is 1): {@code ok <hex address>}</li>
  *   <li>{@code write NAME PAGE COUNT VALUE} writes VALUE at offset 100 of pages PAGE..PAGE+COUNT-1</li>
  *   <li>{@code unmap NAME}, {@code dontneed NAME PAGE COUNT} ({@code madvise(MADV_DONTNEED)})</li>
- *   <li>{@code threads N} starts N idle threads; {@code blocksig SIG} starts a thread that blocks SIG: {@code ok <tid>}</li>
+ *   <li>{@code threads N} starts N idle threads, {@code busy N} N allocating ones; {@code blocksig SIG} starts a thread that blocks SIG: {@code ok <tid>}</li>
  *   <li>{@code allocdrop NAME PAGES} (MAP_DROPPABLE, {@code ok unsupported} before 6.11), {@code allocthp NAME PAGES} (2 MiB aligned, MADV_HUGEPAGE),
  *       {@code remap NAME PAGE} (fresh page over one page), {@code mprotect NAME PROT}</li>
  *   <li>{@code ping}; {@code q} exits 0.</li>
@@ -101,6 +101,19 @@ public final class TrackChild {
                         Thread t = new Thread(() -> {
                             while (true) LockSupport.park();
                         }, "idle-" + i);
+                        t.setDaemon(true);
+                        t.start();
+                    }
+                }
+                case "busy" -> { // N threads allocating in a loop: GCs, so safepoints (SIGSEGV polls in compiled code)
+                    for (int i = 0; i < Integer.parseInt(f[1]); i++) {
+                        Thread t = new Thread(() -> {
+                            long sink = 0;
+                            while (true) {
+                                byte[] b = new byte[4096 + (int) (sink & 1023)];
+                                sink += b.length + b[(int) (sink % b.length)];
+                            }
+                        }, "busy-" + i);
                         t.setDaemon(true);
                         t.start();
                     }

@@ -53,6 +53,16 @@ class DirtyTrackerTest {
                 assertThat(pagesIn(got, b, 16)).as("new region b, whole").isEqualTo(pageRange(b, 0, 16));
                 assertThat(pagesIn(got, a, 64)).isEmpty();
 
+                // A range made inaccessible stays tracked: the write just before the mprotect is still reported
+                // (scan reads it through /proc/PID/mem, which process_vm_readv cannot).
+                child.cmd("write a 20 1 5");
+                child.cmd("mprotect a 0");
+                assertThat(pagesIn(collect(child, t), a, 64)).as("written before mprotect(PROT_NONE)").isEqualTo(pages(a, 20));
+                if (kind.equals("scan")) assertThat(t.counters().get("proc-mem-fallbacks")).isPositive();
+                child.cmd("mprotect a 3");
+                child.cmd("write a 21 1 5");
+                assertThat(pagesIn(collect(child, t), a, 64)).as("writable again, not new").isEqualTo(pages(a, 21));
+
                 child.cmd("write b 2 1 9");
                 child.cmd("unmap a");
                 got = collect(child, t);

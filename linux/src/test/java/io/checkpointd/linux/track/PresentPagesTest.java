@@ -36,6 +36,9 @@ class PresentPagesTest {
             assertThat(pagesIn(viaFile, b, 16)).isEqualTo(expect);
             assertThat(pagesIn(viaFile, c, 8)).isEmpty();
             assertThat(viaFile).as("both paths agree on the whole process").isEqualTo(viaScan);
+            List<RemoteRange> anonOnly = PresentPages.of(child.pid(), maps, v -> v.inode() == 0);
+            assertThat(pagesIn(anonOnly, b, 16)).isEqualTo(expect);
+            assertThat(Ranges.total(anonOnly)).isLessThanOrEqualTo(Ranges.total(viaScan));
 
             // Nothing of the kernel's special mappings, shared mappings or (unmodified) code. Read-only private
             // file mappings can hold anonymous pages: RELRO (GOT) was written by the loader, then mprotected.
