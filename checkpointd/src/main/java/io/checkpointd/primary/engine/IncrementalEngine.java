@@ -14,6 +14,7 @@ import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.primary.capture.DeltaComputer;
 import io.checkpointd.protocol.image.CoreImage;
 import io.checkpointd.protocol.image.ImageDirs;
+import io.checkpointd.protocol.image.MmImage;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochRecord;
 import java.io.IOException;
@@ -71,6 +72,8 @@ public final class IncrementalEngine implements CaptureEngine {
     /** The memory map CRIU recorded (mm.img): pagemap runs are cut at its VMA boundaries. */
     private List<Vma> dumpMaps = List.of();
     private FilesImage filesImage;
+    private MmPatch mmPatch;
+    private String mmName;
     private boolean armed;
     /** Tracking was consumed by an epoch that never shipped: the next epoch must be a CRIU dump. */
     private boolean resync = true;
@@ -148,6 +151,14 @@ public final class IncrementalEngine implements CaptureEngine {
                 why = baseStructure.changeTo(now);
                 if (why == null && sp.pendingSignals() > 0) why = "signals pending";
             }
+            byte[] mm = null;
+            if (why == null && baseStructure.anonymousChanged(now)) {
+                try {
+                    mm = mmPatch.patch(maps);
+                } catch (IOException e) {
+                    why = "memory map changed (" + e.getMessage() + ")";
+                }
+            }
             if (why != null) {
                 sp.close();
                 freezer.freeze(STOP_TIMEOUT);
@@ -158,9 +169,9 @@ public final class IncrementalEngine implements CaptureEngine {
             long[] written = Ranges.of(tracker.collect(maps));
             // only writable mappings can gain or lose pages without a structural change (a write, MADV_DONTNEED);
             // the others keep the pages the base dump found (rescanning their page-cache pages costs ~5 ms)
-            long[] writable = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && v.isWritable());
+            long[] readOnly = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && !v.isWritable());
             long[] nowPresent = Ranges.union(Ranges.of(PresentPages.of(pid, maps, Vma::isWritable)),
-                    Ranges.subtract(present, writable));
+                    Ranges.intersect(present, readOnly));
             long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
             ByteBuffer data = copyPages(copy);
             List<ThreadState> threads = sp.capture();
@@ -174,7 +185,7 @@ public final class IncrementalEngine implements CaptureEngine {
             long resumed = System.nanoTime();
             resync = false;
             incrementalEpochs++;
-            return new IncrementalCapture(resumed, threads, open, nowPresent, copy, data);
+            return new IncrementalCapture(resumed, threads, open, nowPresent, copy, data, mm, mm == null ? dumpMaps : maps);
         } finally {
             sp.close();
         }
@@ -252,10 +263,12 @@ public final class IncrementalEngine implements CaptureEngine {
         baseFiles = files;
         baseStructure = s;
         dumpMaps = atDump;
-        if (pagemaps.size() == 1 && files.containsKey("core-" + pid + ".img") && Pagemap.isPagemapName(pagemaps.get(0))
+        mmName = "mm-" + pid + ".img";
+        if (pagemaps.size() == 1 && files.containsKey("core-" + pid + ".img") && files.containsKey(mmName) && Pagemap.isPagemapName(pagemaps.get(0))
                 && !pagemaps.get(0).startsWith("pagemap-shmem")) {
             pagemapName = pagemaps.get(0);
             pagesId = Pagemap.parse(files.get(pagemapName)).pagesId();
+            mmPatch = new MmPatch(MmImage.parse(files.get(mmName)));
             notIncremental = null;
         } else {
             if (notIncremental == null) {
@@ -433,9 +446,14 @@ public final class IncrementalEngine implements CaptureEngine {
         private final long[] nowPresent;
         private final long[] copied;
         private final ByteBuffer data;
+        /** The rebuilt mm image when anonymous mappings changed, else null; the VMA list pagemap runs are cut at. */
+        private final byte[] mm;
+        private final List<Vma> vmas;
 
         IncrementalCapture(long resumed, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
-                           long[] copied, ByteBuffer data) {
+                           long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas) {
+            this.mm = mm;
+            this.vmas = vmas;
             this.resumed = resumed;
             this.threads = threads;
             this.open = open;
@@ -469,7 +487,8 @@ public final class IncrementalEngine implements CaptureEngine {
                     if (b == null) throw new IOException("no " + core + " in the base dump");
                     files.put(core, CoreImage.parse(b).withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode());
                 }
-                files.put(pagemapName, pagemapOf(Ranges.splitAt(nowPresent, dumpMaps)));
+                files.put(pagemapName, pagemapOf(Ranges.splitAt(nowPresent, vmas)));
+                if (mm != null) files.put(mmName, mm);
                 if (filesImage != null) filesImage.patch(files, open);
                 long[] fileBytes = {0};
                 int records = shipFiles(files, false, sink, fileBytes);

@@ -40,14 +40,32 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
         return new Structure(List.copyOf(tids), Map.copyOf(fds), List.copyOf(maps), signals, cwd);
     }
 
-    /** Why {@code now} differs from this (the base), or null if it does not. */
+    /**
+     * Why {@code now} differs from this (the base) in a way only a CRIU dump captures, or null. Private anonymous
+     * mappings may come, go, grow, shrink and change protection: the engine rebuilds their part of
+     * {@code mm.img} itself ({@link MmPatch}).
+     */
     String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
         if (!fds.equals(now.fds)) return "open files changed";
-        if (!maps.equals(now.maps)) return "memory map changed";
+        if (!fixed(maps).equals(fixed(now.maps))) return "memory map changed";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
         return null;
+    }
+
+    /** Whether the private anonymous mappings differ (then the epoch's {@code mm.img} is rebuilt). */
+    boolean anonymousChanged(Structure now) {
+        return !maps.equals(now.maps);
+    }
+
+    /** A private anonymous mapping the engine handles itself: no file, not the brk heap or the main stack. */
+    static boolean isAnonymousPrivate(Vma v) {
+        return v.isPrivate() && v.inode() == 0 && v.path().isEmpty();
+    }
+
+    private static List<Vma> fixed(List<Vma> maps) {
+        return maps.stream().filter(v -> !isAnonymousPrivate(v)).toList();
     }
 
     /** The reason's category, for counting in status. */

@@ -1,0 +1,71 @@
+package io.checkpointd.primary.engine;
+
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.protocol.image.MmImage;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Rebuilds the VMA list of the base dump's {@code mm-<pid>.img} for the process's current memory map when only
+ * private anonymous mappings changed (a malloc arena grew, the collector committed or uncommitted heap, a buffer
+ * was mapped or unmapped): every other VMA keeps CRIU's entry as dumped (matched by its range; the caller has
+ * checked they are unchanged), each anonymous one gets the entry of the base VMA it overlaps (or of any anonymous
+ * one) with its new range and protection. The madvise flags of a new mapping come from that template: CRIU reads
+ * them from {@code smaps}, too costly to read in every pause; they tune the kernel (huge pages, dump, fork), not
+ * what the restored process reads.
+ */
+final class MmPatch {
+    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1;
+
+    private final MmImage base;
+    private final Map<Long, MmImage.Vma> byRange = new HashMap<>();
+    private final List<MmImage.Vma> anonymous = new ArrayList<>();
+
+    MmPatch(MmImage base) {
+        this.base = base;
+        for (MmImage.Vma v : base.vmas()) {
+            byRange.put(v.start() ^ (v.end() * 31), v);
+            if ((v.status() & (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)
+                    && (v.status() & ~(VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == 0) {
+                anonymous.add(v);
+            }
+        }
+    }
+
+    /** The base image with {@code maps}' VMA list; throws if a mapping that is not anonymous has no base entry. */
+    byte[] patch(List<Vma> maps) throws IOException {
+        List<MmImage.Vma> out = new ArrayList<>(maps.size());
+        for (Vma v : maps) {
+            if (v.path().equals("[vsyscall]")) continue; // above the task size: CRIU leaves it out
+            if (!Structure.isAnonymousPrivate(v)) {
+                MmImage.Vma same = byRange.get(v.start() ^ (v.end() * 31));
+                if (same == null || same.start() != v.start() || same.end() != v.end()) {
+                    throw new IOException("no base VMA for " + v);
+                }
+                out.add(same);
+                continue;
+            }
+            MmImage.Vma t = template(v);
+            if (t == null) throw new IOException("no anonymous VMA in the base dump to model " + v + " on");
+            long prot = (v.isReadable() ? 1 : 0) | (v.isWritable() ? 2 : 0) | (v.isExecutable() ? 4 : 0);
+            out.add(new MmImage.Vma(v.start(), v.end(), t.pgoff(), t.shmid(), prot, t.flags(), t.status(), t.fd(), t.madv(), t.fdflags()));
+        }
+        return base.withVmas(out).encode();
+    }
+
+    /** The base's anonymous VMA overlapping {@code v} with the same protection, else any overlapping, else the first. */
+    private MmImage.Vma template(Vma v) {
+        MmImage.Vma overlapping = null;
+        for (MmImage.Vma a : anonymous) {
+            if (a.start() < v.end() && v.start() < a.end()) {
+                boolean sameProt = ((a.prot() & 2) != 0) == v.isWritable() && ((a.prot() & 1) != 0) == v.isReadable();
+                if (sameProt) return a;
+                if (overlapping == null) overlapping = a;
+            }
+        }
+        return overlapping != null ? overlapping : anonymous.isEmpty() ? null : anonymous.get(0);
+    }
+}
