@@ -283,7 +283,8 @@ public final class Primary implements AutoCloseable {
         }
         prevEpoch = n;
         if (oracleDir != null && engine instanceof IncrementalEngine ie && ie.oracleEpoch() == n) {
-            Files.writeString(oracleDir.resolve("epoch"), Long.toString(n));
+            Files.writeString(oracleDir.resolve("epoch.tmp"), Long.toString(n));
+            Files.move(oracleDir.resolve("epoch.tmp"), oracleDir.resolve("epoch"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             oracleHeld = true;
             log.warn("oracle fault point: epoch {} snapshot taken; no further epochs", n);
         }

@@ -54,7 +54,7 @@ class MemoryOracleTest extends E2eTest {
         try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(50))) {
             load.start();
-            Thread.sleep(4000);
+            awaitEpochs(c, 10, 2, Duration.ofSeconds(90));
             Files.createFile(oracle.resolve("request"));
             n = awaitEpochFile(oracle.resolve("epoch"), Duration.ofSeconds(30));
             awaitCommitted(c, n, Duration.ofSeconds(30));
@@ -71,9 +71,6 @@ class MemoryOracleTest extends E2eTest {
         }
         Path truth = oracle.resolve("truth");
         String ctx = "epoch " + n + ", primary " + primary;
-        Json stats = (Json) primary.fields().get("engineStats");
-        assertThat(((Number) stats.fields().get("incrementalEpochs")).longValue()).as(ctx).isGreaterThan(20);
-        assertThat(((Number) stats.fields().get("criuDumps")).longValue()).as("structural changes took CRIU dumps; " + ctx).isGreaterThan(1);
 
         // threads: the same set, the same registers and signal masks
         Map<Integer, String[]> threads = new TreeMap<>();
@@ -119,6 +116,8 @@ class MemoryOracleTest extends E2eTest {
                     if (imagePages.containsKey(va)) mismatches.add(String.format("0x%x: in the image, not in a private VMA", va));
                     continue;
                 }
+                boolean deleted = v.path().endsWith(" (deleted)");
+                if (deleted && !(truthPages.containsKey(va) && imagePages.containsKey(va))) continue; // its file is gone
                 byte[] expected = truthPages.containsKey(va) ? truthPages.get(va) : backing(v, va);
                 byte[] restored;
                 if (imagePages.containsKey(va)) {
@@ -133,6 +132,8 @@ class MemoryOracleTest extends E2eTest {
                 }
             }
         }
+        System.out.printf("memory oracle, epoch %d: %d threads' registers, %d VMAs, %d truth pages and %d image pages compared; %s%n",
+                n, threads.size(), maps.size(), truthPages.size(), imagePages.size(), primary.get("engineStats"));
         assertThat(mismatches).as("pages of epoch %d that differ (%d truth pages, %d image pages); %s", n, truthPages.size(),
                 imagePages.size(), ctx).isEmpty();
     }
@@ -160,7 +161,7 @@ class MemoryOracleTest extends E2eTest {
     private static List<String> coverage(List<MmImage.Vma> vmas) {
         List<long[]> rs = new ArrayList<>();
         for (MmImage.Vma v : vmas) {
-            if (v.start() >= 0xffffffffff600000L) continue; // [vsyscall]
+            if (Long.compareUnsigned(v.start(), 0xffffffffff600000L) >= 0) continue; // [vsyscall]
             rs.add(new long[] {v.start(), v.end(), v.prot()});
         }
         return merge(rs);
@@ -215,6 +216,22 @@ class MemoryOracleTest extends E2eTest {
         try (var s = Files.list(image)) {
             return s.map(p -> p.getFileName().toString()).filter(x -> x.startsWith("mm-") && x.endsWith(".img"))
                     .map(x -> Integer.parseInt(x.substring(3, x.length() - 4))).findFirst().orElseThrow();
+        }
+    }
+
+    /** Waits until the engine took {@code incremental} epochs of its own and {@code dumps} CRIU dumps. */
+    private static void awaitEpochs(Cluster c, long incremental, long dumps, Duration max) throws Exception {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (true) {
+            Json p = c.status("primary").orElse(null);
+            if (p != null && p.get("engineStats") instanceof Json st && st.get("incrementalEpochs") != null
+                    && ((Number) st.get("incrementalEpochs")).longValue() >= incremental
+                    && ((Number) st.get("criuDumps")).longValue() >= dumps) {
+                return;
+            }
+            if (System.nanoTime() > deadline) throw new AssertionError("the engine did not take " + incremental
+                    + " incremental epochs and " + dumps + " CRIU dumps in " + max + ": " + p);
+            Thread.sleep(50);
         }
     }
 

@@ -88,6 +88,14 @@ public final class IncrementalEngine implements CaptureEngine {
     private Path oracleRequest;
     private long oracleEpoch = -1;
 
+    /** Per-phase time of incremental pauses, ms: where the pause goes (status, benchmark). */
+    private final String[] phaseNames = {"stop", "structure", "collect", "present", "copy", "registers", "resume"};
+    private final io.checkpointd.protocol.status.Window[] phases = new io.checkpointd.protocol.status.Window[phaseNames.length];
+
+    {
+        for (int i = 0; i < phases.length; i++) phases[i] = new io.checkpointd.protocol.status.Window(1024);
+    }
+
     // ---- counters for status
     private long incrementalEpochs, baseDumps;
     private final Map<String, Long> dumpReasons = new TreeMap<>();
@@ -121,6 +129,10 @@ public final class IncrementalEngine implements CaptureEngine {
         m.put("incrementalEpochs", incrementalEpochs);
         m.put("criuDumps", baseDumps);
         m.put("criuDumpReasons", new TreeMap<>(dumpReasons));
+        Map<String, Object> ph = new LinkedHashMap<>();
+        for (int i = 0; i < phases.length; i++) ph.put(phaseNames[i], Math.round(phases[i].percentile(0.5) * 1000) / 1000.0);
+        m.put("pausePhaseP50Ms", ph);
+        m.put("tracker", tracker.counters());
         if (notIncremental != null) m.put("notIncremental", notIncremental);
         return m;
     }
@@ -132,6 +144,8 @@ public final class IncrementalEngine implements CaptureEngine {
             return base(n, full || baseFiles == null, freezer, why);
         }
         StoppedProcess sp;
+        long[] t = new long[phaseNames.length + 1];
+        t[0] = System.nanoTime();
         try {
             sp = StoppedProcess.stop(pid, freezer, STOP_TIMEOUT);
         } catch (IOException e) {
@@ -141,6 +155,7 @@ public final class IncrementalEngine implements CaptureEngine {
             return base(n, false, freezer, "threads could not be stopped");
         }
         try {
+            t[1] = System.nanoTime();
             List<Vma> maps = ProcFs.maps(pid);
             String why;
             Structure now = null;
@@ -166,14 +181,18 @@ public final class IncrementalEngine implements CaptureEngine {
             }
             // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
             resync = true;
+            t[2] = System.nanoTime();
             long[] written = Ranges.of(tracker.collect(maps));
+            t[3] = System.nanoTime();
             // only writable mappings can gain or lose pages without a structural change (a write, MADV_DONTNEED);
             // the others keep the pages the base dump found (rescanning their page-cache pages costs ~5 ms)
             long[] readOnly = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && !v.isWritable());
             long[] nowPresent = Ranges.union(Ranges.of(PresentPages.of(pid, maps, Vma::isWritable)),
                     Ranges.intersect(present, readOnly));
             long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
+            t[4] = System.nanoTime();
             ByteBuffer data = copyPages(copy);
+            t[5] = System.nanoTime();
             List<ThreadState> threads = sp.capture();
             Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, now.fds());
             if (oracleRequest != null) {
@@ -181,8 +200,11 @@ public final class IncrementalEngine implements CaptureEngine {
                 oracleRequest = null;
                 oracleEpoch = n;
             }
+            t[6] = System.nanoTime();
             sp.close();
             long resumed = System.nanoTime();
+            t[7] = resumed;
+            for (int i = 0; i < phases.length; i++) phases[i].add((t[i + 1] - t[i]) / 1e6);
             resync = false;
             incrementalEpochs++;
             return new IncrementalCapture(resumed, threads, open, nowPresent, copy, data, mm, mm == null ? dumpMaps : maps);
@@ -281,7 +303,7 @@ public final class IncrementalEngine implements CaptureEngine {
         resync = false;
         baseDumps++;
         dumpReasons.merge(Structure.kind(why), 1L, Long::sum);
-        log.debug("epoch {}: CRIU dump ({})", n, why);
+        log.info("epoch {}: CRIU dump ({})", n, why);
         return new BaseCapture(dir, full, resumed, files, pagemaps);
     }
 

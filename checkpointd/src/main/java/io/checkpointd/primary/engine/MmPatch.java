@@ -18,16 +18,19 @@ import java.util.Map;
  * what the restored process reads.
  */
 final class MmPatch {
-    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1;
+    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1, VMA_AREA_VDSO = 1 << 3, VMA_AREA_VVAR = 1 << 12;
 
     private final MmImage base;
     private final Map<Long, MmImage.Vma> byRange = new HashMap<>();
     private final List<MmImage.Vma> anonymous = new ArrayList<>();
+    /** [vdso] and [vvar]: CRIU records them its own way (not always as /proc/PID/maps shows them); kept as dumped. */
+    private final List<MmImage.Vma> special = new ArrayList<>();
 
     MmPatch(MmImage base) {
         this.base = base;
         for (MmImage.Vma v : base.vmas()) {
-            byRange.put(v.start() ^ (v.end() * 31), v);
+            byRange.put(v.start(), v);
+            if ((v.status() & (VMA_AREA_VDSO | VMA_AREA_VVAR)) != 0) special.add(v);
             if ((v.status() & (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)
                     && (v.status() & ~(VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == 0) {
                 anonymous.add(v);
@@ -37,11 +40,11 @@ final class MmPatch {
 
     /** The base image with {@code maps}' VMA list; throws if a mapping that is not anonymous has no base entry. */
     byte[] patch(List<Vma> maps) throws IOException {
-        List<MmImage.Vma> out = new ArrayList<>(maps.size());
+        List<MmImage.Vma> out = new ArrayList<>(special);
         for (Vma v : maps) {
-            if (v.path().equals("[vsyscall]")) continue; // above the task size: CRIU leaves it out
+            if (v.isSpecial()) continue; // [vsyscall] is above the task size; [vdso]/[vvar] never move
             if (!Structure.isAnonymousPrivate(v)) {
-                MmImage.Vma same = byRange.get(v.start() ^ (v.end() * 31));
+                MmImage.Vma same = byRange.get(v.start());
                 if (same == null || same.start() != v.start() || same.end() != v.end()) {
                     throw new IOException("no base VMA for " + v);
                 }
@@ -53,6 +56,7 @@ final class MmPatch {
             long prot = (v.isReadable() ? 1 : 0) | (v.isWritable() ? 2 : 0) | (v.isExecutable() ? 4 : 0);
             out.add(new MmImage.Vma(v.start(), v.end(), t.pgoff(), t.shmid(), prot, t.flags(), t.status(), t.fd(), t.madv(), t.fdflags()));
         }
+        out.sort(java.util.Comparator.comparingLong(MmImage.Vma::start));
         return base.withVmas(out).encode();
     }
 

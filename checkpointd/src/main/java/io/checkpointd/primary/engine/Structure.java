@@ -48,7 +48,7 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
         if (!fds.equals(now.fds)) return "open files changed";
-        if (!fixed(maps).equals(fixed(now.maps))) return "memory map changed";
+        if (!fixed(maps).equals(fixed(now.maps))) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
         return null;
@@ -62,6 +62,14 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     /** A private anonymous mapping the engine handles itself: no file, not the brk heap or the main stack. */
     static boolean isAnonymousPrivate(Vma v) {
         return v.isPrivate() && v.inode() == 0 && v.path().isEmpty();
+    }
+
+    private static String firstDifference(List<Vma> a, List<Vma> b) {
+        java.util.Set<Vma> gone = new java.util.LinkedHashSet<>(a);
+        b.forEach(gone::remove);
+        java.util.Set<Vma> added = new java.util.LinkedHashSet<>(b);
+        a.forEach(added::remove);
+        return (gone.isEmpty() ? "" : "gone " + gone.iterator().next() + " ") + (added.isEmpty() ? "" : "new " + added.iterator().next());
     }
 
     private static List<Vma> fixed(List<Vma> maps) {
