@@ -55,7 +55,7 @@ public final class Churn implements Runnable {
             arena.putLong(page * PAGE + 8 * rnd.nextInt(PAGE / 8), ops * 31 + i);
         }
         // pages dropped without a write: they must read back as zeros after a restore
-        if (ops % 7 == 0) {
+        if (ops % 3 == 0) {
             int page = rnd.nextInt(arena.capacity() / PAGE - 16);
             Syscalls.madvise(arena, (long) page * PAGE, 16L * PAGE, Syscalls.MADV_DONTNEED);
         }
@@ -73,11 +73,16 @@ public final class Churn implements Runnable {
             if (mapped.size() > 8) Syscalls.unmap(mapped.poll());
         }
         // threads start and stop
-        if (ops % 25 == 0) {
+        if (ops % 100 == 0) {
             Thread t = new Thread(() -> {
                 long x = 0;
                 for (int i = 0; i < 200_000; i++) x += i * (long) i;
                 if (x == 42) System.out.println(x);
+                try {
+                    Thread.sleep(50 + x % 200); // alive across a few epochs
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }, "churn-worker-" + ops);
             t.start();
         }

@@ -132,8 +132,17 @@ class MemoryOracleTest extends E2eTest {
                 }
             }
         }
-        System.out.printf("memory oracle, epoch %d: %d threads' registers, %d VMAs, %d truth pages and %d image pages compared; %s%n",
-                n, threads.size(), maps.size(), truthPages.size(), imagePages.size(), primary.get("engineStats"));
+        for (Vma v : maps) {
+            if (v.length() != 8 << 20) continue;
+            long ti = truthPages.keySet().stream().filter(v::contains).count(), ii = imagePages.keySet().stream().filter(v::contains).count();
+            long tz = truthPages.entrySet().stream().filter(e -> v.contains(e.getKey()) && Arrays.equals(e.getValue(), new byte[PAGE])).count();
+            System.out.printf("8 MiB VMA %s: %d truth pages (%d zero), %d image pages%n", v, ti, tz, ii);
+        }
+        long onlyImage = imagePages.keySet().stream().filter(va -> !truthPages.containsKey(va)).count();
+        long onlyTruth = truthPages.keySet().stream().filter(va -> !imagePages.containsKey(va)).count();
+        System.out.printf("memory oracle, epoch %d: %d threads' registers, %d VMAs, %d truth pages and %d image pages compared"
+                + " (%d only in the image, %d only present in the process); %s%n", n, threads.size(), maps.size(), truthPages.size(),
+                imagePages.size(), onlyImage, onlyTruth, primary.get("engineStats"));
         assertThat(mismatches).as("pages of epoch %d that differ (%d truth pages, %d image pages); %s", n, truthPages.size(),
                 imagePages.size(), ctx).isEmpty();
     }

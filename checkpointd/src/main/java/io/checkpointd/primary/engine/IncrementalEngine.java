@@ -86,6 +86,9 @@ public final class IncrementalEngine implements CaptureEngine {
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
 
     private Path oracleRequest;
+    /** Incremental epochs since the last CRIU dump: the oracle snapshot waits for a few, so it tests patched images. */
+    private int sinceBase;
+    private static final int ORACLE_MIN_SINCE_BASE = 4;
     private long oracleEpoch = -1;
 
     /** Per-phase time of incremental pauses, ms: where the pause goes (status, benchmark). */
@@ -195,7 +198,8 @@ public final class IncrementalEngine implements CaptureEngine {
             t[5] = System.nanoTime();
             List<ThreadState> threads = sp.capture();
             Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, now.fds());
-            if (oracleRequest != null) {
+            sinceBase++;
+            if (oracleRequest != null && sinceBase >= ORACLE_MIN_SINCE_BASE) {
                 OracleSnapshot.write(pid, threads, oracleRequest);
                 oracleRequest = null;
                 oracleEpoch = n;
@@ -300,6 +304,7 @@ public final class IncrementalEngine implements CaptureEngine {
             notIncremental = "process tree or shared memory";
         }
         filesImage = FilesImage.of(files);
+        sinceBase = 0;
         resync = false;
         baseDumps++;
         dumpReasons.merge(Structure.kind(why), 1L, Long::sum);
