@@ -32,7 +32,8 @@ final class ImagePlan {
     final Map<String, Long> sizes = new HashMap<>();
     /** For each pagemap file: its parsed form and every present page's source. */
     final Map<String, Pagemap> pagemaps = new HashMap<>();
-    final Map<String, Map<Long, PageRef>> pages = new HashMap<>();
+    /** Persistent tables: consecutive plans share every part an epoch did not touch. */
+    final Map<String, PageTable> pages = new HashMap<>();
 
     static ImagePlan ofBase(Path base) throws IOException {
         ImagePlan plan = new ImagePlan();
@@ -50,10 +51,11 @@ final class ImagePlan {
             if (!Pagemap.isPagemapName(n)) continue;
             Pagemap pm = Pagemap.parse(Files.readAllBytes(base.resolve(n)));
             Path data = base.resolve(pm.pagesFileName());
-            Map<Long, PageRef> refs = new HashMap<>();
-            pm.forEachPresentPage((vaddr, idx) -> refs.put(vaddr, new PageRef(data, idx * Pagemap.PAGE_SIZE)));
+            PresentRuns runs = PresentRuns.of(pm);
+            PageTable.Editor refs = PageTable.EMPTY.edit();
+            pm.forEachPresentPage((vaddr, idx) -> refs.put(vaddr, data, idx * Pagemap.PAGE_SIZE));
             plan.pagemaps.put(n, pm);
-            plan.pages.put(n, refs);
+            plan.pages.put(n, refs.build(runs));
         }
         return plan;
     }
@@ -92,7 +94,7 @@ final class ImagePlan {
             }
             ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
             for (var e : pagemaps.entrySet()) {
-                Map<Long, PageRef> refs = pages.get(e.getKey());
+                PageTable refs = pages.get(e.getKey());
                 try (FileChannel out = create(target.resolve(e.getValue().pagesFileName()))) {
                     e.getValue().forEachPresentPage((vaddr, idx) -> {
                         PageRef r = refs.get(vaddr);
