@@ -29,7 +29,8 @@ import java.util.Random;
  * commit time p50/p99/max, bytes allocated per epoch, and the live heap of the plans.
  *
  * <pre>
- * java -cp ... io.checkpointd.bench.StoreBenchmark [--epochs 400] [--warmup 40] [--pages 262144] [--changed 1000] [--seed 1]
+ * java -cp ... io.checkpointd.bench.StoreBenchmark [--epochs 400] [--warmup 40] [--pages 262144] [--changed 1000]
+ *     [--clustered 0.7] [--seed 1]
  * </pre>
  */
 public final class StoreBenchmark {
@@ -65,16 +66,20 @@ public final class StoreBenchmark {
         int pages = Integer.parseInt(opt.getOrDefault("pages", "262144"));
         int changed = Integer.parseInt(opt.getOrDefault("changed", "1000"));
         long seed = Long.parseLong(opt.getOrDefault("seed", "1"));
+        double clustered = Double.parseDouble(opt.getOrDefault("clustered", "0.7"));
         Path shm = Path.of("/dev/shm");
         Path dir = Files.createTempDirectory(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")), "storebench");
+        String loadBefore = loadAverage();
         try {
-            new StoreBenchmark(pages, seed).run(dir, epochs, warmup, changed);
+            new StoreBenchmark(pages, seed).run(dir, epochs, warmup, changed, clustered);
+            System.out.printf(Locale.ROOT, "machine: %d CPUs, Java %s; load average %s before, %s after%n",
+                    Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), loadBefore, loadAverage());
         } finally {
             ImageDirs.deleteTree(dir);
         }
     }
 
-    private void run(Path dir, int epochs, int warmup, int changed) throws IOException {
+    private void run(Path dir, int epochs, int warmup, int changed, double clustered) throws Exception {
         Path base = dir.resolve("base-0");
         Files.createDirectories(base);
         Files.write(base.resolve(PAGEMAP), pagemap());
@@ -84,11 +89,18 @@ public final class StoreBenchmark {
         }
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long heap0 = liveHeap();
+        long b0 = System.nanoTime();
         PlanProbe probe = new PlanProbe(base);
+        long baseNanos = System.nanoTime() - b0;
         long heapBase = liveHeap() - heap0;
+        for (int i = 0; i < 4; i++) new PlanProbe(base); // warm the base-plan path up, then time it again
+        b0 = System.nanoTime();
+        new PlanProbe(base);
+        long baseWarmNanos = System.nanoTime() - b0;
+        long gcCount0 = 0, gcMillis0 = 0;
 
         int total = warmup + epochs;
-        long[] nanos = new long[epochs], alloc = new long[epochs];
+        long[] nanos = new long[epochs], cpu = new long[epochs], alloc = new long[epochs];
         long newlyPresent = 0, gone = 0, changedPages = 0;
         Object snapshot = null;
         Map<Integer, byte[]> data = new HashMap<>();
@@ -99,7 +111,7 @@ public final class StoreBenchmark {
             BitSet fresh = (BitSet) present.clone();
             fresh.andNot(was);
             BitSet dirty = (BitSet) fresh.clone();
-            for (int i = 0; i < changed * 7 / 10 && dirty.cardinality() < changed; i++) {
+            for (int i = 0; i < (int) (changed * clustered) && dirty.cardinality() < changed; i++) {
                 int p = (window + i) % (target / 4 * 3);
                 if (present.get(p)) dirty.set(p);
             }
@@ -122,15 +134,24 @@ public final class StoreBenchmark {
             Path logFile = dir.resolve("log/epoch-" + e + ".d");
 
             long a0 = threads.getCurrentThreadAllocatedBytes();
+            long c0 = threads.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             Map<String, Long> manifest = probe.commit(logFile, e, records);
             long t1 = System.nanoTime();
+            long c1 = threads.getCurrentThreadCpuTime();
             long a1 = threads.getCurrentThreadAllocatedBytes();
 
             long expect = (long) present.cardinality() * Pagemap.PAGE_SIZE;
             if (manifest.get("pages-1.img") != expect) throw new IllegalStateException("epoch " + e + ": manifest " + manifest);
+            if (e == warmup) {
+                for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                    gcCount0 += gc.getCollectionCount();
+                    gcMillis0 += gc.getCollectionTime();
+                }
+            }
             if (e > warmup) {
                 nanos[e - warmup - 1] = t1 - t0;
+                cpu[e - warmup - 1] = c1 - c0;
                 alloc[e - warmup - 1] = a1 - a0;
                 newlyPresent += fresh.cardinality();
                 was.andNot(present);
@@ -139,21 +160,46 @@ public final class StoreBenchmark {
             }
             if (e % 32 == 0) snapshot = probe.snapshot(); // the compactor's snapshot, kept while epochs commit
         }
+        long gcCount = -gcCount0, gcMillis = -gcMillis0;
+        for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            gcCount += gc.getCollectionCount();
+            gcMillis += gc.getCollectionTime();
+        }
         long heapEnd = liveHeap() - heap0;
+        // for scale, what every epoch costs the store besides the plan, proportional to the delta: SHA-256 of its pages
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        byte[] payload = new byte[changed * Pagemap.PAGE_SIZE];
+        long[] shaNanos = new long[50];
+        for (int i = 0; i < shaNanos.length; i++) {
+            long s0 = System.nanoTime();
+            md.update(payload);
+            md.digest();
+            shaNanos[i] = System.nanoTime() - s0;
+        }
+        Arrays.sort(shaNanos);
         if (snapshot == null) throw new IllegalStateException();
 
         long[] sorted = nanos.clone();
         Arrays.sort(sorted);
+        long[] c = cpu.clone();
+        Arrays.sort(c);
         long[] a = alloc.clone();
         Arrays.sort(a);
         System.out.printf(Locale.ROOT, "image: %d present pages (%.0f MiB), %d pagemap runs; %d measured epochs after %d warm-up%n",
                 present.cardinality(), present.cardinality() / 256.0, runs(), epochs, warmup);
-        System.out.printf(Locale.ROOT, "per epoch: %.0f changed pages, %.1f newly present, %.1f no longer present (mean)%n",
-                changedPages / (double) epochs, newlyPresent / (double) epochs, gone / (double) epochs);
+        System.out.printf(Locale.ROOT, "per epoch: %.0f changed pages (%.0f%% in a moving window, the rest at random), %.1f newly present, %.1f no longer present (mean)%n",
+                changedPages / (double) epochs, clustered * 100, newlyPresent / (double) epochs, gone / (double) epochs);
         System.out.printf(Locale.ROOT, "commit (index + verify + apply + manifest): p50 %.3f ms, p99 %.3f ms, max %.3f ms, mean %.3f ms%n",
                 pct(sorted, 50) / 1e6, pct(sorted, 99) / 1e6, sorted[sorted.length - 1] / 1e6, Arrays.stream(nanos).average().orElse(0) / 1e6);
+        System.out.printf(Locale.ROOT, "  of which CPU time of the committing thread (waits for a CPU and GC threads excluded): p50 %.3f ms, p99 %.3f ms%n",
+                pct(c, 50) / 1e6, pct(c, 99) / 1e6);
         System.out.printf(Locale.ROOT, "allocated per epoch: p50 %.2f MB, mean %.2f MB%n",
                 pct(a, 50) / 1e6, Arrays.stream(alloc).average().orElse(0) / 1e6);
+        System.out.printf(Locale.ROOT, "GC during the measured epochs: %d collections, %d ms%n", gcCount, gcMillis);
+        System.out.printf(Locale.ROOT, "plan of the base image (store open, and after each compaction): %.1f ms cold, %.1f ms warm%n",
+                baseNanos / 1e6, baseWarmNanos / 1e6);
+        System.out.printf(Locale.ROOT, "for scale: SHA-256 of one epoch's %d pages (the digest check): p50 %.2f ms%n",
+                changed, shaNanos[shaNanos.length / 2] / 1e6);
         System.out.printf(Locale.ROOT, "live heap after GC: base plan %.1f MB; committed plan + a 32-epoch-old snapshot %.1f MB%n",
                 heapBase / 1e6, heapEnd / 1e6);
         java.lang.ref.Reference.reachabilityFence(snapshot);
@@ -179,6 +225,15 @@ public final class StoreBenchmark {
         int n = 0;
         for (int p = present.nextSetBit(0); p >= 0; p = present.nextSetBit(present.nextClearBit(p))) n++;
         return n;
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
     }
 
     private static long pct(long[] sorted, int p) {

@@ -65,8 +65,9 @@ final class DeltaIndex {
     }
 
     /**
-     * The plan of the image after this epoch, leaving {@code base} untouched (unchanged page maps are shared, and
-     * never mutated in place).
+     * The plan of the image after this epoch, leaving {@code base} untouched (page tables are persistent: the new
+     * plan shares every part this epoch did not touch, and nothing reachable from {@code base} is mutated). The
+     * page work is proportional to the delta, not to the image: see {@link #applyPages}.
      *
      * @param full the epoch replaces the whole image
      * @throws EpochRejectedException if a file is incomplete or a page of the new image has no data
