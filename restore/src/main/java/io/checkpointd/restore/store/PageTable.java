@@ -56,6 +56,50 @@ final class PageTable {
         return f == null ? null : new ImagePlan.PageRef(f, leaf.offsets[i]);
     }
 
+    /**
+     * This table with every page whose data has not changed since {@code snapshot} (an older version this one was
+     * edited from) served as in {@code relocated} (the snapshot's pages at new places: a compacted base) instead.
+     * Walks only what differs from the snapshot: subtrees shared with it are swapped whole.
+     */
+    PageTable rebase(PageTable snapshot, PageTable relocated) {
+        Object token = new Object();
+        long[] k = keys.clone();
+        Node[] r = roots.clone();
+        for (int i = 0; i < k.length; i++) {
+            Node snap = rootAt(snapshot, k[i]), moved = rootAt(relocated, k[i]);
+            if (snap != null) r[i] = (Node) rebase(token, roots[i], snap, moved, 2 * BITS);
+        }
+        return new PageTable(k, r, size, runs);
+    }
+
+    private static Node rootAt(PageTable t, long key) {
+        int i = Arrays.binarySearch(t.keys, key);
+        return i < 0 ? null : t.roots[i];
+    }
+
+    /** {@code cur} (a subtree at level {@code shift}) rebased; {@code moved} is the relocated twin of {@code snap}. */
+    private static Object rebase(Object token, Object cur, Object snap, Object moved, int shift) {
+        if (cur == null || snap == null) return cur;
+        if (cur == snap) return moved;
+        if (shift == 0) {
+            Leaf c = (Leaf) cur, s = (Leaf) snap, m = (Leaf) moved;
+            Leaf out = new Leaf(token, c.files.clone(), c.offsets.clone(), c.pages);
+            for (int i = 0; i < FAN; i++) {
+                if (c.files[i] != null && c.offsets[i] == s.offsets[i] && (c.files[i] == s.files[i] || c.files[i].equals(s.files[i]))) {
+                    out.files[i] = m.files[i];
+                    out.offsets[i] = m.offsets[i];
+                }
+            }
+            return out;
+        }
+        Node c = (Node) cur, s = (Node) snap, m = (Node) moved;
+        Node out = new Node(token, c.kids.clone(), c.pages);
+        for (int i = 0; i < FAN; i++) {
+            out.kids[i] = rebase(token, c.kids[i], s.kids[i], m == null ? null : m.kids[i], shift - BITS);
+        }
+        return out;
+    }
+
     /** Starts a new version of this table; this one stays as it is. */
     Editor edit() {
         return new Editor(this);

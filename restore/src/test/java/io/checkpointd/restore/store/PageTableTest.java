@@ -54,6 +54,55 @@ class PageTableTest {
         for (int v = 0; v < versions.size(); v++) assertSame(versions.get(v), expected.get(v), rnd);
     }
 
+    @Test
+    void rebaseServesUnchangedPagesFromTheRelocatedSnapshotAndLeavesEveryVersionAlone() {
+        Random rnd = new Random(21);
+        for (int round = 0; round < 40; round++) {
+            TreeMap<Long, ImagePlan.PageRef> ref = new TreeMap<>();
+            PageTable snapshot = randomEdits(PageTable.EMPTY, ref, rnd, 3000);
+            TreeMap<Long, ImagePlan.PageRef> snapRef = new TreeMap<>(ref);
+            PageTable.Editor moved = PageTable.EMPTY.edit();
+            TreeMap<Long, ImagePlan.PageRef> movedRef = new TreeMap<>();
+            long idx = 0;
+            for (long vaddr : snapRef.keySet()) {
+                moved.put(vaddr, Path.of("base-new/pages-1.img"), idx * 4096);
+                movedRef.put(vaddr, new ImagePlan.PageRef(Path.of("base-new/pages-1.img"), idx++ * 4096));
+            }
+            PageTable relocated = moved.build(PresentRuns.NONE);
+            PageTable current = snapshot;
+            for (int e = 0; e < rnd.nextInt(6); e++) current = randomEdits(current, ref, rnd, rnd.nextInt(300));
+
+            PageTable rebased = current.rebase(snapshot, relocated);
+            TreeMap<Long, ImagePlan.PageRef> expected = new TreeMap<>();
+            for (var en : ref.entrySet()) {
+                boolean unchanged = en.getValue().equals(snapRef.get(en.getKey()));
+                expected.put(en.getKey(), unchanged ? movedRef.get(en.getKey()) : en.getValue());
+            }
+            assertSame(rebased, expected, rnd);
+            assertSame(current, ref, rnd);
+            assertSame(snapshot, snapRef, rnd);
+            assertSame(relocated, movedRef, rnd);
+        }
+    }
+
+    /** A new version of {@code t} after {@code ops} random puts and range removals, mirrored in {@code ref}. */
+    private static PageTable randomEdits(PageTable t, TreeMap<Long, ImagePlan.PageRef> ref, Random rnd, int ops) {
+        PageTable.Editor ed = t.edit();
+        for (int i = 0; i < ops; i++) {
+            long vaddr = REGIONS[rnd.nextInt(REGIONS.length)] + (long) rnd.nextInt(2048) * Pagemap.PAGE_SIZE;
+            if (rnd.nextInt(10) < 8) {
+                ImagePlan.PageRef r = new ImagePlan.PageRef(FILES[rnd.nextInt(FILES.length)], rnd.nextInt(64) * 4096L);
+                ed.put(vaddr, r.file(), r.offset());
+                ref.put(vaddr, r);
+            } else {
+                long from = vaddr >>> 12, to = from + rnd.nextInt(rnd.nextInt(20) == 0 ? 1 << 14 : 100);
+                ed.removePages(from, to);
+                ref.keySet().removeIf(k -> (k >>> 12) >= from && (k >>> 12) < to);
+            }
+        }
+        return ed.build(PresentRuns.NONE);
+    }
+
     private static void assertSame(PageTable t, TreeMap<Long, ImagePlan.PageRef> ref, Random rnd) {
         assertThat(t.size()).isEqualTo(ref.size());
         for (var e : ref.entrySet()) assertThat(t.get(e.getKey())).isEqualTo(e.getValue());

@@ -44,6 +44,30 @@ public final class PlanProbe {
         return plan;
     }
 
+    /**
+     * Times what the end of a compaction costs with {@code snapshot} (an earlier {@link #snapshot()}) folded into
+     * a base at {@code newBase}: relocating the snapshot's plan there (outside the store lock) and re-basing the
+     * committed plan onto it (under the lock). Null where the store has no such step (before it, the compactor
+     * rebuilt the plan from the new base and re-read the remaining log under the lock). Reflective, so this
+     * benchmark still compiles against that older store.
+     */
+    public long[] timeRebase(Object snapshot, Path newBase) throws Exception {
+        java.lang.reflect.Method relocate, rebase;
+        try {
+            relocate = ImagePlan.class.getDeclaredMethod("relocatedTo", Path.class);
+            rebase = ImagePlan.class.getDeclaredMethod("rebase", ImagePlan.class, ImagePlan.class);
+        } catch (NoSuchMethodException e) {
+            return null;
+        }
+        long t0 = System.nanoTime();
+        Object relocated = relocate.invoke(snapshot, newBase);
+        long t1 = System.nanoTime();
+        Object rebased = rebase.invoke(plan, snapshot, relocated);
+        long t2 = System.nanoTime();
+        java.lang.ref.Reference.reachabilityFence(rebased);
+        return new long[] {t1 - t0, t2 - t1};
+    }
+
     private static long encodedLength(EpochRecord r) throws ProtocolException {
         if (r instanceof EpochRecord.PageDelta p) {
             return 1 + 2 + p.pagemapName().length() + 4 + 8L * p.vaddrs().length + p.pages().length;
