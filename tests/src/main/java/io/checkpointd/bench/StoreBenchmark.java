@@ -205,7 +205,7 @@ public final class StoreBenchmark {
         System.out.printf(Locale.ROOT, "allocated per epoch: p50 %.2f MB, mean %.2f MB%n",
                 pct(a, 50) / 1e6, Arrays.stream(alloc).average().orElse(0) / 1e6);
         System.out.printf(Locale.ROOT, "GC during the measured epochs: %d collections, %d ms%n", gcCount, gcMillis);
-        System.out.printf(Locale.ROOT, "plan of the base image (store open, and after each compaction): %.1f ms cold, %.1f ms warm%n",
+        System.out.printf(Locale.ROOT, "plan of the base image (ImagePlan.ofBase: store open): %.1f ms cold, %.1f ms warm%n",
                 baseNanos / 1e6, baseWarmNanos / 1e6);
         if (rebase == null) {
             System.out.println("end of a compaction: this store rebuilds the plan of the new base and re-reads the log under the lock");
