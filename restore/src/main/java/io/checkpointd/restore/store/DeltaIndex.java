@@ -65,8 +65,9 @@ final class DeltaIndex {
     }
 
     /**
-     * The plan of the image after this epoch, leaving {@code base} untouched (unchanged page maps are shared, and
-     * never mutated in place).
+     * The plan of the image after this epoch, leaving {@code base} untouched (page tables are persistent: the new
+     * plan shares every part this epoch did not touch, and nothing reachable from {@code base} is mutated). The
+     * page work is proportional to the delta, not to the image: see {@link #applyPages}.
      *
      * @param full the epoch replaces the whole image
      * @throws EpochRejectedException if a file is incomplete or a page of the new image has no data
@@ -105,28 +106,54 @@ final class DeltaIndex {
         }
         for (var e : next.pagemaps.entrySet()) {
             String name = e.getKey();
-            Map<Long, ImagePlan.PageRef> old = from.pages.getOrDefault(name, Map.of());
+            PageTable old = from.pages.get(name);
             Map<Long, Long> fresh = pageOffsets.getOrDefault(name, Map.of());
-            if (!pagemapBytes.containsKey(name) && from.pages.containsKey(name) && fresh.isEmpty()) {
+            if (!pagemapBytes.containsKey(name) && old != null && fresh.isEmpty()) {
                 next.pages.put(name, old);
                 continue;
             }
-            Map<Long, ImagePlan.PageRef> refs = new HashMap<>(Math.max(16, (int) (e.getValue().presentPages() * 4 / 3)));
-            try {
-                e.getValue().forEachPresentPage((vaddr, idx) -> {
-                    Long off = fresh.get(vaddr);
-                    ImagePlan.PageRef r = off != null ? new ImagePlan.PageRef(logFile, off) : old.get(vaddr);
-                    if (r == null) throw reject("no data for page 0x" + Long.toHexString(vaddr) + " of " + name);
-                    refs.put(vaddr, r);
-                });
-            } catch (EpochRejectedException ex) {
-                throw ex;
-            } catch (IOException ex) {
-                throw reject(ex.getMessage());
-            }
-            next.pages.put(name, refs);
+            next.pages.put(name, applyPages(name, e.getValue(), old == null ? PageTable.EMPTY : old, fresh));
         }
         return next;
+    }
+
+    /**
+     * The page table of pagemap {@code name} after this epoch, in time proportional to the delta: only pages that
+     * became present are checked for data (they must all come with this epoch); pages still present keep their
+     * data, pages no longer present lose it (so a page that comes back must be sent again).
+     */
+    private PageTable applyPages(String name, Pagemap pm, PageTable old, Map<Long, Long> fresh) throws EpochRejectedException {
+        PresentRuns runs;
+        PresentRuns appeared, vanished;
+        if (pagemapBytes.containsKey(name)) {
+            try {
+                runs = PresentRuns.of(pm);
+            } catch (IOException ex) {
+                throw reject(name + ": " + ex.getMessage());
+            }
+            appeared = runs.minus(old.runs());
+            vanished = old.runs().minus(runs);
+        } else {
+            runs = old.runs();
+            appeared = PresentRuns.NONE;
+            vanished = PresentRuns.NONE;
+        }
+        // at most fresh.size() + 1 lookups: past that, some page that appeared has no data
+        for (int i = 0; i < appeared.count(); i++) {
+            for (long p = appeared.start(i); p < appeared.end(i); p++) {
+                if (!fresh.containsKey(p << 12)) throw reject("no data for page 0x" + Long.toHexString(p << 12) + " of " + name);
+            }
+        }
+        PageTable.Editor table = old.edit();
+        for (int i = 0; i < vanished.count(); i++) table.removePages(vanished.start(i), vanished.end(i));
+        for (var f : fresh.entrySet()) {
+            // data for a page that is not present is not part of the image (as if never sent)
+            if (runs.contains(f.getKey() >>> 12)) table.put(f.getKey(), logFile, f.getValue());
+        }
+        if (table.size() != runs.pages()) {
+            throw reject("page table of " + name + " out of step: " + table.size() + " pages with data, " + runs.pages() + " present");
+        }
+        return table.build(runs);
     }
 
     private EpochRejectedException reject(String why) {

@@ -32,7 +32,8 @@ final class ImagePlan {
     final Map<String, Long> sizes = new HashMap<>();
     /** For each pagemap file: its parsed form and every present page's source. */
     final Map<String, Pagemap> pagemaps = new HashMap<>();
-    final Map<String, Map<Long, PageRef>> pages = new HashMap<>();
+    /** Persistent tables: consecutive plans share every part an epoch did not touch. */
+    final Map<String, PageTable> pages = new HashMap<>();
 
     static ImagePlan ofBase(Path base) throws IOException {
         ImagePlan plan = new ImagePlan();
@@ -50,12 +51,54 @@ final class ImagePlan {
             if (!Pagemap.isPagemapName(n)) continue;
             Pagemap pm = Pagemap.parse(Files.readAllBytes(base.resolve(n)));
             Path data = base.resolve(pm.pagesFileName());
-            Map<Long, PageRef> refs = new HashMap<>();
-            pm.forEachPresentPage((vaddr, idx) -> refs.put(vaddr, new PageRef(data, idx * Pagemap.PAGE_SIZE)));
+            PresentRuns runs = PresentRuns.of(pm);
+            PageTable.Editor refs = PageTable.EMPTY.edit();
+            pm.forEachPresentPage((vaddr, idx) -> refs.put(vaddr, data, idx * Pagemap.PAGE_SIZE));
             plan.pagemaps.put(n, pm);
-            plan.pages.put(n, refs);
+            plan.pages.put(n, refs.build(runs));
         }
         return plan;
+    }
+
+    /**
+     * This plan's image as it will be once materialized into {@code baseDir}: what {@link #ofBase} would read
+     * back from there, computed without reading it (the compactor prepares it before taking the store lock).
+     */
+    ImagePlan relocatedTo(Path baseDir) throws IOException {
+        ImagePlan plan = new ImagePlan();
+        for (String n : files.keySet()) {
+            plan.files.put(n, List.of(new Segment(baseDir.resolve(n), 0, sizes.get(n), 0)));
+            plan.sizes.put(n, sizes.get(n));
+        }
+        for (var e : pagemaps.entrySet()) {
+            Path data = baseDir.resolve(e.getValue().pagesFileName());
+            PageTable.Editor refs = PageTable.EMPTY.edit();
+            e.getValue().forEachPresentPage((vaddr, idx) -> refs.put(vaddr, data, idx * Pagemap.PAGE_SIZE));
+            plan.pagemaps.put(e.getKey(), e.getValue());
+            plan.pages.put(e.getKey(), refs.build(pages.get(e.getKey()).runs()));
+        }
+        return plan;
+    }
+
+    /**
+     * This plan (a later version of {@code snapshot}) with everything that has not changed since the snapshot
+     * served from where {@code relocated} (the snapshot relocated into a new base) has it: the same plan as
+     * {@link #ofBase} of that base plus a replay of the epochs logged after the snapshot, without reading them
+     * again; the work is proportional to what changed since the snapshot.
+     */
+    ImagePlan rebase(ImagePlan snapshot, ImagePlan relocated) {
+        ImagePlan next = new ImagePlan();
+        next.sizes.putAll(sizes);
+        next.pagemaps.putAll(pagemaps);
+        for (var e : files.entrySet()) {
+            boolean same = e.getValue().equals(snapshot.files.get(e.getKey()));
+            next.files.put(e.getKey(), same ? relocated.files.get(e.getKey()) : e.getValue());
+        }
+        for (var e : pages.entrySet()) {
+            PageTable snap = snapshot.pages.get(e.getKey());
+            next.pages.put(e.getKey(), snap == null ? e.getValue() : e.getValue().rebase(snap, relocated.pages.get(e.getKey())));
+        }
+        return next;
     }
 
     /** Name → size of every file of the image, page data files included. */
@@ -92,7 +135,7 @@ final class ImagePlan {
             }
             ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
             for (var e : pagemaps.entrySet()) {
-                Map<Long, PageRef> refs = pages.get(e.getKey());
+                PageTable refs = pages.get(e.getKey());
                 try (FileChannel out = create(target.resolve(e.getValue().pagesFileName()))) {
                     e.getValue().forEachPresentPage((vaddr, idx) -> {
                         PageRef r = refs.get(vaddr);

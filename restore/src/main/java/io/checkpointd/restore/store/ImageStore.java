@@ -252,11 +252,13 @@ public final class ImageStore {
         try {
             ImageDirs.deleteTree(tmp);
             snapshot.materialize(tmp, true);
+            ImagePlan relocated = snapshot.relocatedTo(dir.resolve(name)); // O(image): outside the lock
             synchronized (this) {
                 if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
                     ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
                     return;
                 }
+                ImagePlan rebased = plan.rebase(snapshot, relocated); // proportional to the epochs since the snapshot
                 Path target = dir.resolve(name);
                 ImageDirs.deleteTree(target);
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -265,7 +267,9 @@ public final class ImageStore {
                 next.write(dir);
                 state = next;
                 removeDebris();
-                rebuildPlan(); // re-base the plan's references onto the new base and the remaining log
+                plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
+                logBytes = 0;
+                for (long e : state.log()) logBytes += Files.size(logDir.resolve("epoch-" + e + ".d"));
             }
             log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
         } catch (IOException | RuntimeException e) {
