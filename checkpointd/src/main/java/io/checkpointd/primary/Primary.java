@@ -224,6 +224,14 @@ public final class Primary implements AutoCloseable {
                     window.release();
                     if (!service.isAlive()) return processGone();
                     if (sealFailures++ % 50 == 0) log.warn("epoch {} skipped ({} so far): {}", epoch, sealFailures, e.getMessage());
+                } catch (RuntimeException e) {
+                    // a bug, not a fault of the process or the backup: the epoch is lost, the process runs on thawed,
+                    // and the next epoch starts over with a full sync; persistent, it ends protection loudly
+                    window.release();
+                    needFull.set(true);
+                    failures++;
+                    log.error("epoch {} failed ({} in a row)", epoch, failures, e);
+                    if (failures >= MAX_CONSECUTIVE_FAILURES) return fail("giving up after " + failures + " failed epochs: " + e);
                 } catch (IOException e) {
                     // the connection broke while shipping: in-flight epochs are lost, reconnect does a full sync
                     log.warn("shipping epoch {} failed: {}", epoch, e.getMessage());

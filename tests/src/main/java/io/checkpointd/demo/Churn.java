@@ -61,7 +61,7 @@ public final class Churn implements Runnable {
         }
         // heap growth and shrink: the collector commits and uncommits heap
         if (ops % 3 == 0) retained.add(new byte[64 << 10]);
-        if (retained.size() > 300 || (ops % 500 == 0)) {
+        if (retained.size() > 100) {
             retained.clear();
             System.gc();
         }

@@ -16,16 +16,28 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The kill test: the demo service under a concurrent client workload whose writes are acknowledged through the
  * proxy; SIGKILL of the primary (service and daemon) at a random moment; after failover every acknowledged write
- * is present and the service keeps serving. Each repetition kills at a different random moment.
+ * is present and the service keeps serving. Each repetition kills at a different random moment. It runs the default
+ * engine (incremental: the restored image is a CRIU base patched with the daemon's pages and registers) at 25 ms
+ * epochs, and once more with the full-dump engine at 100 ms.
  */
 class KillTest extends E2eTest {
     @RepeatedTest(5)
     @Timeout(180)
     void everyAcknowledgedWriteSurvivesAKillAtARandomMoment(RepetitionInfo rep) throws Exception {
-        long seed = System.nanoTime() ^ rep.getCurrentRepetition();
+        killAtARandomMoment(rep.getCurrentRepetition(), Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(25)));
+    }
+
+    @org.junit.jupiter.api.Test
+    @Timeout(180)
+    void theFullDumpEngineToo() throws Exception {
+        killAtARandomMoment(0, Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)).withProtectArgs(java.util.List.of("--engine", "full")));
+    }
+
+    private void killAtARandomMoment(int rep, Cluster.Options opts) throws Exception {
+        long seed = System.nanoTime() ^ rep;
         Random rnd = new Random(seed);
         long killAfterMs = 500 + rnd.nextInt(3500);
-        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)));
+        try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50))) {
             load.start();
             Thread.sleep(killAfterMs);

@@ -189,9 +189,12 @@ public final class IncrementalEngine implements CaptureEngine {
             t[3] = System.nanoTime();
             // only writable mappings can gain or lose pages without a structural change (a write, MADV_DONTNEED);
             // the others keep the pages the base dump found (rescanning their page-cache pages costs ~5 ms)
-            long[] readOnly = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && !v.isWritable());
-            long[] nowPresent = Ranges.union(Ranges.of(PresentPages.of(pid, maps, Vma::isWritable)),
-                    Ranges.intersect(present, readOnly));
+            // pages come and go without a structural change only in writable and in anonymous mappings (a write,
+            // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages of
+            // read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
+            java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
+            long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
+            long[] nowPresent = Ranges.union(Ranges.of(PresentPages.of(pid, maps, rescan)), Ranges.intersect(present, kept));
             long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
             t[4] = System.nanoTime();
             ByteBuffer data = copyPages(copy);

@@ -22,8 +22,8 @@ import java.util.List;
  * still stopped, so it costs the pause of that one epoch only.
  *
  * <p>Files: {@code maps} (verbatim), {@code threads} (one line per thread: tid, the 27 registers and the signal
- * mask, in hex), {@code memory} (for each present page of a private VMA except the kernel's special ones: the
- * address as 8 bytes big-endian, then the page).
+ * mask, in hex), {@code memory} (for each present page of a private VMA except the kernel's special ones, [vdso]
+ * included: the address as 8 bytes big-endian, then the page).
  */
 final class OracleSnapshot {
     private static final int PAGE = 4096;
@@ -50,7 +50,7 @@ final class OracleSnapshot {
             ByteBuffer entries = ByteBuffer.allocate(8 * 512).order(ByteOrder.LITTLE_ENDIAN);
             ByteBuffer page = ByteBuffer.allocate(PAGE);
             for (Vma v : maps) {
-                if (!v.isPrivate() || v.isSpecial()) continue;
+                if (!v.isPrivate() || (v.isSpecial() && !v.path().equals("[vdso]"))) continue;
                 for (long a = v.start(); a < v.end(); a += 512L * PAGE) {
                     int n = (int) Math.min(512, (v.end() - a) / PAGE);
                     entries.clear().limit(n * 8);

@@ -16,14 +16,20 @@ final class Ranges {
     private Ranges() {
     }
 
-    /** Sorted, merged ranges of {@code rs} (which must already be sorted by address). */
+    /** Sorted, merged ranges of {@code rs} (in any order, overlapping or not). */
     static long[] of(List<RemoteRange> rs) {
+        for (int i = 1; i < rs.size(); i++) {
+            if (rs.get(i).address() < rs.get(i - 1).address()) {
+                rs = new ArrayList<>(rs);
+                rs.sort(java.util.Comparator.comparingLong(RemoteRange::address));
+                break;
+            }
+        }
         long[] out = new long[rs.size() * 2];
         int n = 0;
         for (RemoteRange r : rs) {
             long s = r.address(), e = r.address() + r.length();
             if (s >= e) continue;
-            if (n > 0 && s < out[n - 2]) throw new IllegalArgumentException("ranges not sorted");
             if (n > 0 && s <= out[n - 1]) {
                 out[n - 1] = Math.max(out[n - 1], e);
             } else {
@@ -141,10 +147,10 @@ final class Ranges {
         return out;
     }
 
-    /** Ranges of the VMAs selected by {@code which}, merged. */
+    /** Ranges of the VMAs selected by {@code which}, merged ([vsyscall], above the user address space, never). */
     static long[] ofVmas(List<Vma> maps, java.util.function.Predicate<Vma> which) {
         List<RemoteRange> rs = new ArrayList<>();
-        for (Vma v : maps) if (which.test(v)) rs.add(new RemoteRange(v.start(), v.length()));
+        for (Vma v : maps) if (v.start() >= 0 && which.test(v)) rs.add(new RemoteRange(v.start(), v.length()));
         return of(rs);
     }
 }
