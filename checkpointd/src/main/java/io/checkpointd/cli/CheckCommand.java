@@ -4,6 +4,7 @@ import io.checkpointd.linux.Feature;
 import io.checkpointd.linux.Features;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.freezer.FreezerKind;
+import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.protocol.status.Json;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -45,12 +46,13 @@ public final class CheckCommand implements Callable<Integer> {
         }
         List<Item> items = new ArrayList<>();
         items.add(criu());
-        Feature uffd = Features.uffdWriteProtect();
-        Feature soft = Features.softDirty();
-        items.add(new Item("tracker uffd-wp", uffd.isAvailable(), false, detail(uffd, "userfaultfd async write-protect + PAGEMAP_SCAN")));
-        items.add(new Item("tracker soft-dirty", soft.isAvailable(), false, detail(soft, "clear_refs + pagemap bit 55")));
-        items.add(new Item("tracker scan", true, false, "hash every private page each epoch (always available)"));
-        items.add(new Item("engine criu-full", true, false, "full CRIU dump per epoch, page-level delta (the engine 'protect' runs)"));
+        for (var t : Trackers.availability().entrySet()) {
+            boolean usable = t.getValue().startsWith("usable");
+            items.add(new Item("tracker " + t.getKey(), usable, false, t.getValue().substring(t.getValue().indexOf(':') + 1).trim()));
+        }
+        items.add(new Item("tracker auto", true, false, "picks " + Trackers.autoChoice()));
+        items.add(new Item("engine incremental", true, false, "the default: dirty pages + registers each epoch, a CRIU dump when the structure changes"));
+        items.add(new Item("engine full", true, false, "--engine full: a CRIU dump every epoch"));
         FreezerKind fk = Features.freezerKind();
         items.add(new Item("freezer", fk != FreezerKind.NONE, true, fk == FreezerKind.NONE ? "no cgroup freezer (v1 or v2) mounted" : "cgroup " + fk.name().toLowerCase()));
         Feature pt = Features.ptrace();

@@ -46,7 +46,7 @@ class BackupDiskTest extends E2eTest {
             // read-only: a read-only bind mount over the store (a plain remount is refused while the backup holds
             // its lock file open for writing; the bind leaves that fd alone, and every new write gets EROFS)
             run("mount", "--bind", store.toString(), store.toString());
-            run("mount", "-o", "remount,bind,ro", store.toString());
+            remountReadOnly(store);
             awaitRejection(c, "Read-only file system");
             assertNoOutputReleased(c);
             run("umount", store.toString());
@@ -60,6 +60,23 @@ class BackupDiskTest extends E2eTest {
             E2eSupport.assertAfterFailover(c, load, failedOver);
         } finally {
             run("umount", "-l", store.toString());
+        }
+    }
+
+    /**
+     * The remount is refused (EBUSY) while a file is open for writing through the new bind mount: the backup writes
+     * an epoch's log every few tens of milliseconds, so retry, bounded, until it lands between two epochs.
+     */
+    private static void remountReadOnly(Path store) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try {
+                run("mount", "-o", "remount,bind,ro", store.toString());
+                return;
+            } catch (IOException e) {
+                if (!String.valueOf(e.getMessage()).contains("busy") || System.nanoTime() > deadline) throw e;
+                Thread.sleep(5);
+            }
         }
     }
 
