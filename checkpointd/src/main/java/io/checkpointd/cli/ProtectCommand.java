@@ -105,7 +105,6 @@ public final class ProtectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ChannelKey key = auth.channelKey();
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
         if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
@@ -123,6 +122,7 @@ public final class ProtectCommand implements Callable<Integer> {
             String why = Trackers.availability().get(tracker);
             if (!Trackers.isUsable(tracker)) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
         }
+        ChannelKey key = auth.channelKey();
         ArbiterAddress arbiterAddress = arbiter.address();
         if (arbiterAddress != null && spec.commandLine().getParseResult().hasMatchedOption("--generation")) {
             throw new UsageException("--generation comes from the arbiter's counter when --arbiter is given: drop one of them");

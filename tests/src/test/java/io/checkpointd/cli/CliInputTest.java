@@ -119,6 +119,17 @@ class CliInputTest {
     }
 
     @Test
+    void aBadEngineOrTracker() {
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--engine", "fast"), "--engine", "'fast'");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--tracker", "magic"), "--tracker", "'magic'");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--engine", "full", "--tracker", "scan"), "--tracker", "--engine incremental");
+        if (!io.checkpointd.linux.track.Trackers.isUsable("soft-dirty")) {
+            // this kernel: the one line says why
+            assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--tracker", "soft-dirty"), "soft-dirty", "cannot run here");
+        }
+    }
+
+    @Test
     void missingRequiredOptionsAndUnknownOnes() {
         assertUsageError(cli("protect", "1"), "--backup");
         assertUsageError(cli("backup", "--listen", "127.0.0.1:0"), "--dir");
