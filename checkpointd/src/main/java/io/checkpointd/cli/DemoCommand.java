@@ -24,7 +24,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--epoch", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
+    @Option(names = "--epoch", paramLabel = "DURATION", defaultValue = "25ms", converter = Converters.PositiveDuration.class,
             description = "epoch interval (default: ${DEFAULT-VALUE})")
     java.time.Duration epoch;
 

@@ -19,7 +19,7 @@ public final class Demo {
 
     /** Entry point used by the CLI: {@code --epoch 100ms --load-seconds 8 --clients 4}. */
     public static int run(PrintWriter out, String[] args) throws Exception {
-        Duration epoch = Duration.ofMillis(100);
+        Duration epoch = Duration.ofMillis(25);
         int loadSeconds = 8, clients = 4;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
@@ -68,6 +68,10 @@ public final class Demo {
             ok = v.ok();
             say(out, "[6/6] summary");
             say(out, "      epochs acknowledged   %s (epoch %d ms, engine %s)", primary.get("epochsAcked"), epoch.toMillis(), primary.get("engine"));
+            if (primary.get("engineStats") instanceof Json st && st.get("criuDumps") != null) {
+                say(out, "      of which              %s taken by the engine itself, %s CRIU dumps %s", st.get("incrementalEpochs"),
+                        st.get("criuDumps"), st.get("criuDumpReasons"));
+            }
             say(out, "      pause per epoch       p50 %s ms, p99 %s ms", field(primary, "pauseMs", "p50"), field(primary, "pauseMs", "p99"));
             say(out, "      ack after ship        p50 %s ms, p99 %s ms", field(primary, "ackMs", "p50"), field(primary, "ackMs", "p99"));
             long raw = num(primary.get("totalShippedRawBytes")), wire = num(primary.get("totalShippedWireBytes"));

@@ -27,7 +27,13 @@ final class OpenFiles {
         for (Map.Entry<Integer, String> e : fds.entrySet()) {
             if (!e.getValue().startsWith("/")) continue; // sockets, pipes, anon inodes
             Path fd = dir.resolve("fd").resolve(Integer.toString(e.getKey()));
-            if (!Files.isRegularFile(fd)) continue;
+            java.nio.file.attribute.BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(fd, java.nio.file.attribute.BasicFileAttributes.class); // one stat: kind and size
+            } catch (java.nio.file.NoSuchFileException gone) {
+                continue;
+            }
+            if (!a.isRegularFile()) continue;
             long pos = -1;
             for (String line : Files.readAllLines(dir.resolve("fdinfo").resolve(Integer.toString(e.getKey())))) {
                 if (line.startsWith("pos:")) {
@@ -35,7 +41,7 @@ final class OpenFiles {
                     break;
                 }
             }
-            out.put(e.getKey(), new Open(pos, Files.size(fd)));
+            out.put(e.getKey(), new Open(pos, a.size()));
         }
         return out;
     }

@@ -44,13 +44,38 @@ public record Vma(long start, long end, String perms, long offset, String dev, l
 
     /** Parses one maps line. Paths may contain spaces; everything after the inode is the path. */
     public static Vma parse(String line) {
-        String[] f = line.trim().split("\\s+", 6);
-        if (f.length < 5) throw new IllegalArgumentException("not a maps line: " + line);
-        int dash = f[0].indexOf('-');
-        long start = Long.parseUnsignedLong(f[0].substring(0, dash), 16);
-        long end = Long.parseUnsignedLong(f[0].substring(dash + 1), 16);
-        return new Vma(start, end, f[1], Long.parseUnsignedLong(f[2], 16), f[3], Long.parseLong(f[4]),
-                f.length > 5 ? f[5].trim() : "");
+        // by hand, not with a regex: the engine parses a few hundred lines in every pause
+        try {
+            int i = 0, n = line.length();
+            while (i < n && line.charAt(i) == ' ') i++;
+            int dash = line.indexOf('-', i);
+            int sp1 = line.indexOf(' ', dash);
+            long start = Long.parseUnsignedLong(line, i, dash, 16);
+            long end = Long.parseUnsignedLong(line, dash + 1, sp1, 16);
+            int p = skip(line, sp1);
+            int sp2 = line.indexOf(' ', p);
+            String perms = line.substring(p, sp2);
+            p = skip(line, sp2);
+            int sp3 = line.indexOf(' ', p);
+            long offset = Long.parseUnsignedLong(line, p, sp3, 16);
+            p = skip(line, sp3);
+            int sp4 = line.indexOf(' ', p);
+            String dev = line.substring(p, sp4);
+            p = skip(line, sp4);
+            int sp5 = line.indexOf(' ', p);
+            if (sp5 < 0) sp5 = n;
+            long inode = Long.parseLong(line, p, sp5, 10);
+            String path = sp5 >= n ? "" : line.substring(skip(line, sp5)).trim();
+            return new Vma(start, end, perms, offset, dev, inode, path);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a maps line: " + line, e);
+        }
+    }
+
+    private static int skip(String s, int from) {
+        int i = from;
+        while (i < s.length() && s.charAt(i) == ' ') i++;
+        return i;
     }
 
     @Override

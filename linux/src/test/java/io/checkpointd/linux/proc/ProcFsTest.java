@@ -26,6 +26,21 @@ class ProcFsTest {
     }
 
     @Test
+    void parsesEveryLineOfOwnMapsLikeTheTextSays() throws Exception {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/maps"))) {
+            String[] f = line.trim().split("\\s+", 6);
+            Vma v = Vma.parse(line);
+            assertThat(Long.toHexString(v.start()) + "-" + Long.toHexString(v.end())).isEqualTo(f[0]);
+            assertThat(v.perms()).isEqualTo(f[1]);
+            assertThat(v.offset()).isEqualTo(Long.parseUnsignedLong(f[2], 16));
+            assertThat(v.dev()).isEqualTo(f[3]);
+            assertThat(v.inode()).isEqualTo(Long.parseLong(f[4]));
+            assertThat(v.path()).isEqualTo(f.length > 5 ? f[5].trim() : "");
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Vma.parse("garbage")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void readsOwnMapsThreadsAndStatus() throws Exception {
         List<Vma> maps = ProcFs.maps(SELF);
         assertThat(maps).anyMatch(v -> v.path().equals("[vdso]"));
