@@ -25,8 +25,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The incremental engine's memory oracle (issue 4): the demo service churns its memory and threads (heap growth and
@@ -41,12 +42,14 @@ import org.junit.jupiter.api.Timeout;
 class MemoryOracleTest extends E2eTest {
     private static final int PAGE = 4096;
 
-    @Test
+    /** Every tracker that can run here: {@code auto} (which must pick uffd-wp on this kernel) and {@code scan}. */
+    @ParameterizedTest
+    @ValueSource(strings = {"auto", "scan"})
     @Timeout(180)
-    void theCommittedImageOfEpochNIsTheProcessAtEpochN() throws Exception {
+    void theCommittedImageOfEpochNIsTheProcessAtEpochN(String tracker) throws Exception {
         Path oracle = Files.createDirectories(tmp.resolve("oracle"));
         Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(25)).withServiceArgs(List.of("--churn"))
-                .withProtectArgs(List.of("--engine", "incremental", "--tracker", "auto"))
+                .withProtectArgs(List.of("--engine", "incremental", "--tracker", tracker))
                 .withProtectJvmArgs(List.of("-D" + PrimaryFaults.ORACLE_DIR_PROPERTY + "=" + oracle));
         Path image = tmp.resolve("image");
         long n;
@@ -70,6 +73,8 @@ class MemoryOracleTest extends E2eTest {
             }
         }
         Path truth = oracle.resolve("truth");
+        String expectTracker = tracker.equals("auto") ? "uffd-wp" : tracker;
+        assertThat(String.valueOf(primary.get("tracker"))).as("the tracker that ran").startsWith(expectTracker);
         String ctx = "epoch " + n + ", primary " + primary;
 
         // threads: the same set, the same registers and signal masks

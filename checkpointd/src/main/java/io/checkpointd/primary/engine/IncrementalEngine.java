@@ -250,8 +250,8 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     /**
-     * A CRIU dump, the new base. Entered frozen; CRIU leaves the cgroup frozen, tracking is re-armed at this very
-     * instant, then the process runs again.
+     * A CRIU dump, the new base. Entered frozen; tracking is re-armed just before the dump, CRIU leaves the cgroup
+     * frozen, then the process runs again.
      */
     private Capture base(long n, boolean full, Freezer freezer, String why) throws IOException {
         Path dir = work.resolve("base-" + n);
@@ -261,16 +261,18 @@ public final class IncrementalEngine implements CaptureEngine {
         Structure s;
         resync = true;
         try {
-            Dumps.dump(criu, pid, dir, freezer);
-            atDump = ProcFs.maps(pid);
+            // re-armed before the dump, not after: CRIU's parasite runs on the threads' stacks and leaves bytes below
+            // their stack pointers; pages it writes after reading them must count as written in the next epoch
+            List<Vma> before = ProcFs.maps(pid);
             if (!armed) {
-                tracker.arm(atDump);
+                tracker.arm(before);
                 armed = true;
             } else {
-                tracker.collect(atDump); // everything written so far is in the dump
+                tracker.collect(before); // everything written so far is in the dump
             }
-            List<Vma> maps = ProcFs.maps(pid); // registering may have split or merged VMAs
-            s = Structure.read(pid, ProcFs.threads(pid), maps);
+            Dumps.dump(criu, pid, dir, freezer);
+            atDump = ProcFs.maps(pid);
+            s = Structure.read(pid, ProcFs.threads(pid), atDump);
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(dir);
             throw e;
