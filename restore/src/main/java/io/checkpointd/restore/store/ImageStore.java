@@ -45,6 +45,8 @@ public final class ImageStore {
     private final Path logDir;
     private StoreState state;
     private ImagePlan plan;
+    /** The data dirs' replica (issue 5): committed with the image, see {@link DataReplica}. */
+    private DataReplica data;
     private long logBytes;
     private EpochWriter open;
     private boolean compacting;
@@ -102,6 +104,20 @@ public final class ImageStore {
         plan.materialize(target, false);
     }
 
+    /** Data dir index → its path on the primary, in the committed image (empty: no data dirs). */
+    public synchronized Map<Integer, String> dataDirs() {
+        return data.roots();
+    }
+
+    /**
+     * Writes the committed data dirs, each at the path {@code at} gives for its path on the primary (emptied first;
+     * at failover, the path itself), ready for {@code criu restore}.
+     */
+    public synchronized void materializeDataDirs(java.util.function.Function<String, Path> at) throws IOException {
+        if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        data.materialize(at);
+    }
+
     /**
      * Starts receiving epoch {@code epoch} of {@code generation}.
      *
@@ -138,6 +154,7 @@ public final class ImageStore {
         private final FileChannel out;
         private final MessageDigest digest = sha256();
         private final DeltaIndex index;
+        private final DataReplica.Epoch dataEpoch;
         private int records;
         private long position;
         private boolean done;
@@ -149,6 +166,7 @@ public final class ImageStore {
             this.tmp = logDir.resolve("epoch-" + epoch + ".d.tmp");
             this.fin = logDir.resolve("epoch-" + epoch + ".d");
             this.index = new DeltaIndex(fin, epoch);
+            this.dataEpoch = data.begin(full);
             this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING);
         }
@@ -166,6 +184,7 @@ public final class ImageStore {
             if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
             EpochRecord r = EpochRecord.decode(payload);
             index.add(r, position + 4);
+            dataEpoch.add(r, fin, position + 4, payload.length);
             digest.update(payload);
             records++;
             writeFully(ByteBuffer.allocate(4).putInt(0, payload.length));
@@ -187,6 +206,7 @@ public final class ImageStore {
                     if (!next.manifest().equals(new TreeMap<>(end.manifest()))) {
                         throw new EpochRejectedException("epoch " + epoch + ": image does not match the sender's manifest");
                     }
+                    DataReplica nextData = dataEpoch.result();
                     CommitFault.beforeDurable.run();
                     out.force(true);
                     out.close();
@@ -196,6 +216,7 @@ public final class ImageStore {
                     committed.write(dir);
                     state = committed;
                     plan = next;
+                    data = nextData;
                     logBytes = full ? position : logBytes + position;
                     done = true;
                     open = null;
@@ -240,18 +261,23 @@ public final class ImageStore {
         if (state.log().size() < COMPACT_EPOCHS && (logBytes < 64L << 20 || logBytes < plan.imageBytes())) return;
         compacting = true;
         ImagePlan snapshot = plan; // plans are never mutated in place, so the snapshot stays valid
+        DataReplica dataSnapshot = data; // nor are replicas
         long epoch = state.epoch();
         String base = state.base();
-        compactor.execute(() -> compact(snapshot, epoch, base));
+        compactor.execute(() -> compact(snapshot, dataSnapshot, epoch, base));
     }
 
-    private void compact(ImagePlan snapshot, long epoch, String baseBefore) {
+    private void compact(ImagePlan snapshot, DataReplica dataSnapshot, long epoch, String baseBefore) {
         long t0 = System.nanoTime();
         String name = "base-" + epoch;
         Path tmp = dir.resolve(name + ".tmp");
         try {
             ImageDirs.deleteTree(tmp);
             snapshot.materialize(tmp, true);
+            if (!dataSnapshot.isEmpty()) {
+                dataSnapshot.foldInto(tmp.resolve(DataReplica.DATA), true); // links the old base's unchanged files
+                StoreState.fsyncDir(tmp);
+            }
             synchronized (this) {
                 if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
                     ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
@@ -324,12 +350,14 @@ public final class ImageStore {
             throw new IOException("store " + dir + " is damaged: " + state.base() + " named in STATE is missing");
         }
         plan = ImagePlan.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
+        data = DataReplica.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
         logBytes = 0;
         boolean first = true;
         for (long e : state.log()) {
             Path f = logDir.resolve("epoch-" + e + ".d");
             if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
             DeltaIndex index = new DeltaIndex(f, e);
+            DataReplica.Epoch dataEpoch = data.begin(first && state.base().isEmpty());
             try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
                 ByteBuffer len = ByteBuffer.allocate(4);
                 long pos = 0, size = in.size();
@@ -340,11 +368,14 @@ public final class ImageStore {
                     if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
                     ByteBuffer p = ByteBuffer.allocate(n);
                     while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
-                    index.add(EpochRecord.decode(p.array()), pos + 4);
+                    EpochRecord r = EpochRecord.decode(p.array());
+                    index.add(r, pos + 4);
+                    dataEpoch.add(r, f, pos + 4, n);
                     pos += 4 + n;
                 }
             }
             plan = index.applyTo(plan, first && state.base().isEmpty());
+            data = dataEpoch.result();
             logBytes += Files.size(f);
             first = false;
         }
