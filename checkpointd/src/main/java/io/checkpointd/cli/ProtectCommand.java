@@ -5,6 +5,7 @@ import io.checkpointd.arbiter.ZkArbiter;
 import io.checkpointd.linux.criu.CriuUnavailableException;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
+import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.arbiter.ArbiterException;
@@ -92,6 +93,14 @@ public final class ProtectCommand implements Callable<Integer> {
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
 
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "a directory whose changes ship with every epoch and are "
+            + "restored with the process, at the same path (repeatable)")
+    java.util.List<Path> dataDirs = new java.util.ArrayList<>();
+
+    @Option(names = "--allow-unreplicated", description = "protect the process even though it writes files outside its "
+            + "data dirs (a restore then fails, or sees those files as they are on the backup)")
+    boolean allowUnreplicated;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
@@ -110,6 +119,13 @@ public final class ProtectCommand implements Callable<Integer> {
         }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
+        java.util.List<Path> dirs;
+        try {
+            dirs = DataDirs.resolve(dataDirs);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage() + ": give existing, separate directories to --data-dir");
+        }
+        if (!allowUnreplicated) Preconditions.requireReplicatedWrites(pid, dirs);
         if (arbiterAddress == null) return protect(key, generation, null);
         ZkArbiter zk = arbiter.start(arbiterAddress);
         try {
@@ -145,6 +161,15 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         if (lease != null) primary.holdLease(lease);
+        if (!dataDirs.isEmpty()) {
+            try {
+                primary.protectDataDirs(DataDirs.watch(pid, dataDirs, (workDir == null ? PrimaryConfig.DEFAULT_WORK_DIR : workDir)
+                        .resolve("data-" + pid + "-gen" + generation), out));
+            } catch (IOException | IllegalArgumentException e) {
+                primary.close();
+                throw new UsageException("cannot watch the data dirs: " + e.getMessage());
+            }
+        }
         try {
             primary.connect();
         } catch (ReplicationClient.FencedException e) {

@@ -7,6 +7,7 @@ import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
 import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.release.OutputGate;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
@@ -86,6 +87,8 @@ public final class Primary implements AutoCloseable {
     private volatile ReplicationClient client;
     private final OutputGate gate;
     private volatile Lease lease;
+    /** Issue 5: the data dirs captured with each epoch, or null. */
+    private DataDirs disk;
     private volatile String leaseLostWhy;
     private Freezer freezer;
     private long epoch;
@@ -130,6 +133,11 @@ public final class Primary implements AutoCloseable {
     public void holdLease(Lease l) {
         this.lease = l;
         l.onLost(why -> leaseLostWhy = why);
+    }
+
+    /** Issue 5: captures these data dirs with every epoch (call before {@link #run()}); closed with the primary. */
+    public void protectDataDirs(DataDirs d) {
+        this.disk = d;
     }
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
@@ -203,7 +211,7 @@ public final class Primary implements AutoCloseable {
                 try {
                     epoch();
                     failures = 0;
-                } catch (CriuException e) {
+                } catch (CriuException | DataDirs.CaptureException e) { // issue 5: a failed data dir capture skips the epoch too
                     window.release();
                     if (!service.isAlive()) return processGone();
                     failures++;
@@ -238,6 +246,9 @@ public final class Primary implements AutoCloseable {
             throw new FreezeException("the proxy is unreachable: " + e.getMessage());
         }
         long n = ++epoch;
+        // issue 5: decided before the freeze, because a data dir's full copy is made while the process still runs
+        boolean full = needFull.get() || prev == null;
+        if (disk != null) disk.precopy(full); // issue 5
         Path cur = work.resolve("epoch-" + n);
         Files.createDirectories(cur);
         long t0 = System.nanoTime();
@@ -250,7 +261,8 @@ public final class Primary implements AutoCloseable {
             gate.seal(n);
             criu.dump(DumpOptions.builder(cfg.pid(), cur).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
                     .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
-        } catch (CriuException e) {
+            if (disk != null) disk.captureFrozen(); // issue 5: the data dirs at the same frozen instant as the memory
+        } catch (CriuException | DataDirs.CaptureException e) { // issue 5: CaptureException
             ImageDirs.deleteTree(cur);
             throw e;
         } catch (IOException e) {
@@ -260,8 +272,9 @@ public final class Primary implements AutoCloseable {
             freezer.thaw();
         }
         long pause = System.nanoTime() - t0;
-        // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
-        boolean full = needFull.getAndSet(false) || prev == null;
+        // taken once the capture succeeded (a failed epoch leaves it set); a NACK arriving while this epoch ships asks
+        // again for the next one
+        if (full) needFull.set(false);
         ship(n, full ? null : prev, cur, pause);
         if (prev != null) ImageDirs.deleteTree(prev);
         prev = cur;
@@ -280,7 +293,7 @@ public final class Primary implements AutoCloseable {
         inFlight.put(n, sent);
         client.send(new Frame(FrameType.EPOCH_BEGIN, cfg.generation(), n,
                 new EpochBegin(full ? EpochBegin.FULL : prevEpoch, pauseNanos, captured).encode()));
-        DeltaComputer.Result r = DeltaComputer.compute(base, cur, rec -> {
+        DeltaComputer.Sink sink = rec -> {
             byte[] p = rec.encode();
             md.update(p);
             raw[0] += p.length;
@@ -291,8 +304,10 @@ public final class Primary implements AutoCloseable {
                 throw new IOException("interrupted");
             }
             if (progress != null) progress.update(raw[0]);
-        });
-        client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records(), md.digest(), r.manifest()).encode()));
+        };
+        DeltaComputer.Result r = DeltaComputer.compute(base, cur, sink);
+        int diskRecords = disk == null ? 0 : disk.ship(sink); // issue 5: inside BEGIN…END, so the digest and count cover them
+        client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
         sent.endNanos = System.nanoTime();
         long wire = client.wireBytes() - wire0;
         if (progress != null) progress.done(raw[0], wire);
@@ -502,6 +517,7 @@ public final class Primary implements AutoCloseable {
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
                 .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", unprotected)
                 .put("unprotectedEpisodes", unprotectedEpisodes).put("lastRejection", lastNack)
+                .put("dataDirs", disk == null ? null : disk.status()) // issue 5
                 .put("updatedAt", System.currentTimeMillis()));
     }
 
@@ -522,6 +538,7 @@ public final class Primary implements AutoCloseable {
         }
         if (client != null) client.close();
         gate.close();
+        if (disk != null) disk.close(); // issue 5
         try {
             ImageDirs.deleteTree(work);
         } catch (IOException e) {
