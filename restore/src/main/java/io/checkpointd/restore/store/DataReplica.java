@@ -56,13 +56,16 @@ final class DataReplica {
     private final Path baseData;
     /** Data dir index → its absolute path on the primary, as of the committed epoch. */
     private final Map<Integer, String> roots;
-    /** The data dirs of the base that a DIR_ROOT since then has emptied: their base copy no longer counts. */
-    private final Map<Integer, Boolean> reset;
+    /**
+     * Data dir → index in {@link #refs} of its latest DIR_ROOT: its base copy and the records before that one no
+     * longer count.
+     */
+    private final Map<Integer, Integer> reset;
     /** Every DIR record of the logged epochs, in order. */
     private final List<Ref> refs;
     private final Map<Integer, NavigableMap<String, Node>> model;
 
-    private DataReplica(Path baseData, Map<Integer, String> roots, Map<Integer, Boolean> reset, List<Ref> refs,
+    private DataReplica(Path baseData, Map<Integer, String> roots, Map<Integer, Integer> reset, List<Ref> refs,
                         Map<Integer, NavigableMap<String, Node>> model) {
         this.baseData = baseData;
         this.roots = roots;
@@ -92,47 +95,55 @@ final class DataReplica {
 
     /** Starts the next epoch; {@code full}: it replaces everything (the replica starts empty). */
     Epoch begin(boolean full) {
-        return new Epoch(full ? new DataReplica(null, Map.of(), Map.of(), List.of(), Map.of()) : this);
+        return new Epoch(full, full ? Map.of() : model);
     }
 
-    /** The DIR records of one epoch, checked as they arrive; {@link #result()} is the replica after it. */
+    /**
+     * The DIR records of one epoch, checked as they arrive against the tree as of the epoch it follows;
+     * {@link #result(DataReplica)} puts them on top of the replica committed by then (which a compaction may have
+     * re-based meanwhile: same tree, another representation).
+     */
     final class Epoch {
-        private final DataReplica from;
-        private Map<Integer, String> roots;
-        private Map<Integer, Boolean> reset;
-        private List<Ref> refs;
-        private Map<Integer, NavigableMap<String, Node>> model;
+        private final boolean full;
+        private final Map<Integer, NavigableMap<String, Node>> model;
+        private final Map<Integer, String> roots = new HashMap<>();
+        /** Data dir → index in {@link #refs} of its latest DIR_ROOT in this epoch. */
+        private final Map<Integer, Integer> resets = new HashMap<>();
+        private final List<Ref> refs = new ArrayList<>();
         private final Map<Integer, Boolean> copied = new HashMap<>();
 
-        private Epoch(DataReplica from) {
-            this.from = from;
+        private Epoch(boolean full, Map<Integer, NavigableMap<String, Node>> model) {
+            this.full = full;
+            this.model = new HashMap<>(model);
         }
 
         /** Notes record {@code r} (its payload is {@code len} bytes at {@code pos} of {@code log}) if it is a DIR record. */
         void add(EpochRecord r, Path log, long pos, int len) throws ProtocolException {
             if (!(r instanceof DirRecord d)) return;
-            if (refs == null) {
-                roots = new HashMap<>(from.roots);
-                reset = new HashMap<>(from.reset);
-                refs = new ArrayList<>(from.refs);
-                model = new HashMap<>(from.model);
-            }
             if (d instanceof EpochRecord.DirRoot root) {
                 roots.put(d.dir(), root.root());
-                reset.put(d.dir(), true);
+                resets.put(d.dir(), refs.size());
                 model.put(d.dir(), new TreeMap<>());
                 copied.put(d.dir(), true);
             } else {
-                if (!roots.containsKey(d.dir())) throw new ProtocolException("data dir " + d.dir() + " has no DIR_ROOT");
+                if (!model.containsKey(d.dir())) throw new ProtocolException("data dir " + d.dir() + " has no DIR_ROOT");
                 if (copied.put(d.dir(), true) == null) model.put(d.dir(), new TreeMap<>(model.get(d.dir()))); // copy on first write
                 check(model.get(d.dir()), d);
             }
             refs.add(new Ref(log, pos, len));
         }
 
-        DataReplica result() {
-            if (refs == null) return from;
-            return new DataReplica(from.baseData, Map.copyOf(roots), Map.copyOf(reset), List.copyOf(refs), model);
+        /** The replica after this epoch, on top of {@code committed} (the store's replica at commit time). */
+        DataReplica result(DataReplica committed) {
+            if (full) return new DataReplica(null, Map.copyOf(roots), Map.copyOf(resets), List.copyOf(refs), model);
+            if (refs.isEmpty()) return committed;
+            Map<Integer, String> r = new HashMap<>(committed.roots);
+            r.putAll(roots);
+            Map<Integer, Integer> reset = new HashMap<>(committed.reset);
+            resets.forEach((i, at) -> reset.put(i, committed.refs.size() + at));
+            List<Ref> all = new ArrayList<>(committed.refs);
+            all.addAll(refs);
+            return new DataReplica(committed.baseData, Map.copyOf(r), Map.copyOf(reset), List.copyOf(all), model);
         }
     }
 
@@ -224,14 +235,18 @@ final class DataReplica {
         }
         Map<Path, FileChannel> open = new HashMap<>();
         try {
-            for (Ref r : refs) {
+            for (Ref r : refs.subList(reset.getOrDefault(i, 0), refs.size())) {
                 EpochRecord rec = EpochRecord.decode(read(open, r));
                 if (!(rec instanceof DirRecord d) || d.dir() != i) continue;
                 if (d instanceof EpochRecord.DirRoot) {
                     emptyDir(dir); // a full copy follows (dir may be a mount point: only its entries go)
                     continue;
                 }
-                DirReplay.apply(dir, d);
+                try {
+                    DirReplay.apply(dir, d);
+                } catch (IOException e) {
+                    throw new IOException("replaying " + d + " (record of " + r.log().getFileName() + ") on " + dir + ": " + e, e);
+                }
             }
         } finally {
             for (FileChannel c : open.values()) c.close();
@@ -240,7 +255,10 @@ final class DataReplica {
 
     private static void emptyDir(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s::iterator) ImageDirs.deleteTree(p);
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) ImageDirs.deleteTree(p);
+                else Files.delete(p); // a dangling symlink too (deleteTree skips what does not "exist")
+            }
         }
     }
 

@@ -206,7 +206,7 @@ public final class ImageStore {
                     if (!next.manifest().equals(new TreeMap<>(end.manifest()))) {
                         throw new EpochRejectedException("epoch " + epoch + ": image does not match the sender's manifest");
                     }
-                    DataReplica nextData = dataEpoch.result();
+                    DataReplica nextData = dataEpoch.result(data);
                     CommitFault.beforeDurable.run();
                     out.force(true);
                     out.close();
@@ -375,7 +375,7 @@ public final class ImageStore {
                 }
             }
             plan = index.applyTo(plan, first && state.base().isEmpty());
-            data = dataEpoch.result();
+            data = dataEpoch.result(data);
             logBytes += Files.size(f);
             first = false;
         }
