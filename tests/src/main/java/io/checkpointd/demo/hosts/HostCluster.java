@@ -26,18 +26,30 @@ import java.util.stream.Stream;
 public final class HostCluster implements AutoCloseable {
     public static final int SERVICE_PORT = 7000, BACKUP_PORT = 7100, PROXY_PORT = 7200, CONTROL_PORT = 7201;
 
-    /** How to run the cluster. */
-    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath) {
+    /**
+     * How to run the cluster.
+     *
+     * @param serviceMain null: the KV service; else a main class run as the service with {@code --host H --port P
+     *                    --port-file F} (and {@code --dir D} with a data dir), which writes its port to F when ready
+     * @param dataDir     null, or a data dir ({@code protect --data-dir}): each host that runs the service sees its
+     *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
+     */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"));
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), null, null);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir);
+        }
+
+        /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
+        public Options withService(String mainClass, Path dir) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir);
         }
     }
 
@@ -68,6 +80,7 @@ public final class HostCluster implements AutoCloseable {
         HostCluster c = null;
         try {
             c = new HostCluster(opts, hosts);
+            c.mountDataDirs();
             c.startService();
             c.startBackup();
             c.startProxy();
@@ -81,11 +94,38 @@ public final class HostCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives the primary and backup hosts each their own directory at the data dir's path (a bind mount in the host's
+     * mount namespace): the restored service can then only read what the backup materialized.
+     */
+    private void mountDataDirs() throws IOException {
+        if (opts.dataDir() == null) return;
+        Files.createDirectories(opts.dataDir());
+        for (Host h : List.of(primary, backup)) {
+            Path own = Files.createDirectories(dataDirOf(h));
+            Sh.Result r = h.exec("mount", "--bind", own.toString(), opts.dataDir().toString());
+            if (r.exit() != 0) throw new IOException("bind-mounting the data dir on host " + h.name() + ": " + r.output());
+        }
+    }
+
+    /** Where host {@code h}'s view of the data dir lives, as seen from the test (the root mount namespace). */
+    public Path dataDirOf(Host h) {
+        return h.dir().resolve("data-dir");
+    }
+
     private void startService() throws IOException, InterruptedException {
         Path portFile = opts.baseDir().resolve("service.port");
         Files.deleteIfExists(portFile);
-        service = primary.startDetached("service", "java", KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS,
-                opts.classpath(), "0.0.0.0", SERVICE_PORT, portFile));
+        List<String> cmd = KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
+                SERVICE_PORT, portFile);
+        if (opts.serviceMain() != null) {
+            cmd = new ArrayList<>(List.of(java()));
+            cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
+            cmd.addAll(List.of("-cp", opts.classpath(), opts.serviceMain(), "--host", "0.0.0.0", "--port",
+                    Integer.toString(SERVICE_PORT), "--port-file", portFile.toString()));
+            if (opts.dataDir() != null) cmd.addAll(List.of("--dir", opts.dataDir().toString()));
+        }
+        service = primary.startDetached("service", "java", cmd);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!Files.exists(portFile) || Files.size(portFile) == 0) {
             if (!service.isAlive()) throw new IOException("service exited at start");
@@ -110,10 +150,12 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private void startProtect() throws IOException, InterruptedException {
-        protect = daemon(primary, "protect", List.of("protect", Integer.toString(service.hostPid()), "--backup",
+        List<String> args = new ArrayList<>(List.of("protect", Integer.toString(service.hostPid()), "--backup",
                 backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control",
                 front.address() + ":" + CONTROL_PORT, "--service", primary.address() + ":" + SERVICE_PORT,
                 "--run-dir", runDir(primary).toString(), "--work-dir", workDir.toString(), "--auth-key", keyFile.toString()));
+        if (opts.dataDir() != null) args.addAll(List.of("--data-dir", opts.dataDir().toString()));
+        protect = daemon(primary, "protect", args);
     }
 
     private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
