@@ -45,10 +45,16 @@ public final class LineClient implements AutoCloseable {
 
     /** Sends {@code line} {@code n} times, then reads the {@code n} replies. */
     public java.util.List<String> callPipelined(String line, int n) throws IOException {
+        return callAll(java.util.Collections.nCopies(n, line));
+    }
+
+    /** Sends every line, then reads one reply per line (pipelined: one round trip). */
+    public java.util.List<String> callAll(java.util.List<String> lines) throws IOException {
         StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < n; i++) sb.append(line).append('\n');
+        for (String l : lines) sb.append(l).append('\n');
         out.write(sb.toString().getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        int n = lines.size();
         java.util.List<String> replies = new java.util.ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             String r = in.readLine();
