@@ -163,8 +163,8 @@ public final class ProtectCommand implements Callable<Integer> {
         if (lease != null) primary.holdLease(lease);
         if (!dataDirs.isEmpty()) {
             try {
-                primary.protectDataDirs(DataDirs.watch(pid, dataDirs, (workDir == null ? PrimaryConfig.DEFAULT_WORK_DIR : workDir)
-                        .resolve("data-" + pid + "-gen" + generation), out));
+                // the spill goes in the primary's own work dir: removed with it, or by the next protect if this one is killed
+                primary.protectDataDirs(DataDirs.watch(pid, dataDirs, cfg.workDir().resolve("primary-" + pid + "-gen" + generation), out));
             } catch (IOException | IllegalArgumentException e) {
                 primary.close();
                 throw new UsageException("cannot watch the data dirs: " + e.getMessage());

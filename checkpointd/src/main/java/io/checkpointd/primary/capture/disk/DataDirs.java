@@ -77,12 +77,11 @@ public final class DataDirs implements AutoCloseable {
      *
      * @param dirs     the data dirs as given (resolved to real paths here: the paths the kernel reports for the
      *                 process's open files, which CRIU reopens at restore)
-     * @param workDir  where one epoch's records are spilled (tmpfs)
+     * @param workDir  where one epoch's records are spilled (tmpfs; created when needed)
      * @throws IllegalArgumentException if a directory is missing, not a directory, or nested in another
      */
     public static DataDirs watch(int pid, List<Path> dirs, Path workDir, PrintWriter console) throws IOException {
         List<Path> roots = resolve(dirs);
-        Files.createDirectories(workDir);
         DataDirs d = new DataDirs(pid, roots, workDir.resolve("data-dirs.spill"), console);
         try {
             for (Path r : roots) d.watchers.add(DirWatcher.watch(r));
@@ -129,6 +128,7 @@ public final class DataDirs implements AutoCloseable {
         bytes = 0;
         readBefore = bytesRead();
         try {
+            Files.createDirectories(spill.getParent()); // the primary (re)creates its work dir when it starts
             out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(spill), 1 << 16));
             for (int i = 0; i < roots.size(); i++) {
                 if (!full && !broken[i] && trackers[i] != null) continue;
