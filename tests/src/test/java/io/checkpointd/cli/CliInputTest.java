@@ -120,6 +120,7 @@ class CliInputTest {
             assertUsageError(cli(base, "--data-dir", tmp.resolve("no-such-dir").toString()), "no-such-dir", "does not exist");
             assertUsageError(cli(base, "--data-dir", dir.toString(), "--data-dir", tmp.toString()), "overlap");
             assertUsageError(cli(base, "--data-dir", log.toString()), "not a directory");
+            assertUsageError(cli(base, "--data-dir", "/etc"), "/etc", "system directory");
         } finally {
             writer.destroyForcibly();
             writer.waitFor();

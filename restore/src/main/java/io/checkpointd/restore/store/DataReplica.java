@@ -220,7 +220,8 @@ final class DataReplica {
      */
     void materialize(Function<String, Path> at) throws IOException {
         for (var e : roots.entrySet()) {
-            Path dir = at.apply(e.getValue());
+            Path dir = at.apply(e.getValue()).toAbsolutePath().normalize();
+            if (isSystemDir(dir)) throw new IOException("refusing to replace " + dir + " with data dir " + e.getKey() + ": a system directory");
             Files.createDirectories(dir);
             emptyDir(dir);
             write(e.getKey(), dir, false);
@@ -251,6 +252,15 @@ final class DataReplica {
         } finally {
             for (FileChannel c : open.values()) c.close();
         }
+    }
+
+    /** Directories a data dir must never be (nor contain): materializing empties the directory first. */
+    static final List<String> SYSTEM_DIRS = List.of("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
+            "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/tmp");
+
+    /** True for {@code /} and the top-level system directories (a data dir may live below them, not be them). */
+    static boolean isSystemDir(Path dir) {
+        return SYSTEM_DIRS.contains(dir.toString()) || dir.getParent() == null;
     }
 
     private static void emptyDir(Path dir) throws IOException {

@@ -36,6 +36,10 @@ import java.util.function.Consumer;
  * pause costs the reads, not the network. A capture that fails leaves its directory to be copied again in full.
  */
 public final class DataDirs implements AutoCloseable {
+    /** As the backup's store refuses them (it empties a data dir before materializing it): a data dir lives below these. */
+    private static final List<String> SYSTEM_DIRS = List.of("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
+            "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/tmp");
+
     private final int pid;
     private final List<Path> roots;
     private final List<DirWatcher> watchers = new ArrayList<>();
@@ -104,7 +108,9 @@ public final class DataDirs implements AutoCloseable {
                 throw new IllegalArgumentException("data dir " + d + " does not exist");
             }
             if (!Files.isDirectory(r)) throw new IllegalArgumentException("data dir " + d + " is not a directory");
-            if (r.getParent() == null) throw new IllegalArgumentException("data dir " + d + " is the root directory");
+            if (SYSTEM_DIRS.contains(r.toString()) || r.getParent() == null) {
+                throw new IllegalArgumentException("data dir " + d + " is a system directory (the backup empties a data dir before it writes the replica there)");
+            }
             for (Path o : out) {
                 if (r.startsWith(o) || o.startsWith(r)) throw new IllegalArgumentException("data dirs " + o + " and " + r + " overlap");
             }

@@ -125,6 +125,14 @@ class DataReplicaStoreTest {
         assertThat(Files.readSymbolicLink(out.resolve("l")).toString()).isEqualTo("/etc");
     }
 
+    @Test
+    void aDataDirIsNeverMaterializedOverASystemDirectory() throws Exception {
+        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/etc")));
+        assertThatThrownBy(() -> store.materializeDataDirs(Path::of)).hasMessageContaining("system directory");
+        assertThat(Path.of("/etc/passwd")).exists();
+    }
+
     private static void commit(ImageStore store, long n, boolean full, List<EpochRecord> recs) throws IOException {
         ImageStore.EpochWriter w = store.begin(1, n, new EpochBegin(full ? EpochBegin.FULL : n - 1, 0, 0));
         MessageDigest md;
