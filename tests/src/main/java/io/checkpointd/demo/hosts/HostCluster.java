@@ -34,32 +34,42 @@ public final class HostCluster implements AutoCloseable {
      * @param dataDir     null, or a data dir ({@code protect --data-dir}): each host that runs the service sees its
      *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
      */
-    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir) {
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
+                          boolean spare) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), null, null);
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), null, null, false);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare);
         }
 
         /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
         public Options withService(String mainClass, Path dir) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare);
+        }
+
+        /**
+         * Adds a host "spare" running a second backup; the backup re-protects the service it restores toward it
+         * ({@code --reprotect-to}), so a second failover restores the service on the spare.
+         */
+        public Options withSpare() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true);
         }
     }
 
     private final Options opts;
     private final Hosts hosts;
     private final Host primary, backup, front;
+    private final Host spare; // null unless Options.spare
     private final Path logDir;
     private final Path keyFile;
     private final Path workDir;
-    private HostProcess service, protect, backupDaemon, proxy;
+    private HostProcess service, protect, backupDaemon, proxy, spareDaemon;
 
     private HostCluster(Options opts, Hosts hosts) throws IOException, InterruptedException {
         this.opts = opts;
@@ -72,6 +82,7 @@ public final class HostCluster implements AutoCloseable {
         this.primary = hosts.host("primary");
         this.backup = hosts.host("backup");
         this.front = hosts.host("front");
+        this.spare = opts.spare() ? hosts.host("spare") : null;
     }
 
     /** Creates the hosts, starts every role, and waits until the first epoch is acknowledged. */
@@ -101,7 +112,9 @@ public final class HostCluster implements AutoCloseable {
     private void mountDataDirs() throws IOException {
         if (opts.dataDir() == null) return;
         Files.createDirectories(opts.dataDir());
-        for (Host h : List.of(primary, backup)) {
+        List<Host> sides = new ArrayList<>(List.of(primary, backup));
+        if (spare != null) sides.add(spare);
+        for (Host h : sides) {
             Path own = Files.createDirectories(dataDirOf(h));
             Sh.Result r = h.exec("mount", "--bind", own.toString(), opts.dataDir().toString());
             if (r.exit() != 0) throw new IOException("bind-mounting the data dir on host " + h.name() + ": " + r.output());
@@ -135,10 +148,21 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private void startBackup() throws IOException, InterruptedException {
-        backupDaemon = daemon(backup, "backup", List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
+        List<String> reprotect = List.of();
+        if (spare != null) {
+            spareDaemon = daemon(spare, "spare", List.of("backup", "--listen", spare.address() + ":" + BACKUP_PORT,
+                    "--dir", spare.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
+                    "--service", spare.address() + ":" + SERVICE_PORT, "--run-dir", runDir(spare).toString(),
+                    "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+            awaitListening(spare, BACKUP_PORT, spareDaemon);
+            reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
+        }
+        List<String> args = new ArrayList<>(List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
                 "--dir", backup.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
                 "--service", backup.address() + ":" + SERVICE_PORT, "--run-dir", runDir(backup).toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        args.addAll(reprotect);
+        backupDaemon = daemon(backup, "backup", args);
         awaitListening(backup, BACKUP_PORT, backupDaemon);
     }
 
@@ -197,6 +221,14 @@ public final class HostCluster implements AutoCloseable {
             case "proxy" -> front;
             default -> throw new IllegalArgumentException(role);
         };
+        return statusOn(h, role);
+    }
+
+    /**
+     * The newest status published on host {@code h} by a daemon of {@code role}: e.g. the re-protecting "primary"
+     * on the backup host, or the "backup" on the spare host.
+     */
+    public Optional<Json> statusOn(Host h, String role) throws IOException {
         Path dir = runDir(h);
         if (!Files.isDirectory(dir)) return Optional.empty();
         Json best = null;
@@ -223,9 +255,14 @@ public final class HostCluster implements AutoCloseable {
 
     /** Waits until the backup reports the failover finished; returns its status. */
     public Json awaitFailover(Duration max) throws IOException, InterruptedException {
+        return awaitFailoverOn(backup, max);
+    }
+
+    /** Waits until the backup daemon of host {@code h} (the backup, or the spare) reports its failover finished. */
+    public Json awaitFailoverOn(Host h, Duration max) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + max.toNanos();
         while (true) {
-            Optional<Json> s = status("backup");
+            Optional<Json> s = statusOn(h, "backup");
             if (s.isPresent()) {
                 Object state = s.get().get("state");
                 if ("restored".equals(state)) return s.get();
@@ -255,6 +292,11 @@ public final class HostCluster implements AutoCloseable {
 
     public Host frontHost() {
         return front;
+    }
+
+    /** The spare host (null without {@link Options#withSpare()}). */
+    public Host spareHost() {
+        return spare;
     }
 
     public HostProcess service() {
@@ -297,7 +339,7 @@ public final class HostCluster implements AutoCloseable {
     /** The tail of every daemon's log, for a failure message. */
     public String logs() {
         StringBuilder sb = new StringBuilder();
-        for (String role : new String[] {"protect", "backup", "proxy"}) {
+        for (String role : spare == null ? new String[] {"protect", "backup", "proxy"} : new String[] {"protect", "backup", "proxy", "spare"}) {
             Path p = logDir.resolve(role + ".log");
             try {
                 List<String> lines = Files.readAllLines(p);

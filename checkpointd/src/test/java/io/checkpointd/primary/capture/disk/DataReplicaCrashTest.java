@@ -33,7 +33,7 @@ class DataReplicaCrashTest {
     void aStoreKilledAtARandomMomentMaterializesItsCommittedEpoch() throws Exception {
         Random rnd = new Random();
         int folded = 0;
-        for (int run = 0; run < 4; run++) {
+        for (int run = 0; run < 3; run++) {
             Path dir = Files.createDirectories(tmp.resolve("run-" + run));
             Path store = dir.resolve("store"), snaps = dir.resolve("snaps");
             Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m",
