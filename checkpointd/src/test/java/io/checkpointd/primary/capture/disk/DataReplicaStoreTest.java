@@ -126,6 +126,30 @@ class DataReplicaStoreTest {
     }
 
     @Test
+    void twoDataDirsInterleavedEachMaterializeAtTheirOwnPathAcrossAFold() throws Exception {
+        Path storeDir = tmp.resolve("store");
+        ImageStore store = ImageStore.open(storeDir);
+        commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/srv/a"), new EpochRecord.DirRoot(1, "/srv/b"),
+                new EpochRecord.DirCreate(0, "x", 0644), new EpochRecord.DirCreate(1, "x", 0600),
+                new EpochRecord.DirResize(1, "x", 3), new EpochRecord.DirBlocks(1, "x", 0, new byte[] {1, 2, 3})));
+        for (long n = 2; n <= 40; n++) { // past a fold
+            commit(store, n, false, List.of(new EpochRecord.DirResize(0, "x", n), new EpochRecord.DirBlocks(0, "x", n - 1, new byte[] {(byte) n})));
+        }
+        // dir 1 starts over inside a delta epoch (its capture failed on the primary): its base copy no longer counts
+        commit(store, 41, false, List.of(new EpochRecord.DirRoot(1, "/srv/b"), new EpochRecord.DirMkdir(1, "d", 0755)));
+        store.awaitCompaction();
+        store.close();
+        store = ImageStore.open(storeDir);
+        assertThat(store.dataDirs()).isEqualTo(Map.of(0, "/srv/a", 1, "/srv/b"));
+        Path a = tmp.resolve("a"), b = tmp.resolve("b");
+        store.materializeDataDirs(p -> p.equals("/srv/a") ? a : b);
+        byte[] x = Files.readAllBytes(a.resolve("x"));
+        assertThat(x).hasSize(40);
+        for (int i = 1; i < 40; i++) assertThat(x[i]).isEqualTo((byte) (i + 1));
+        assertThat(Files.list(b).map(p -> p.getFileName().toString()).toList()).containsExactly("d");
+    }
+
+    @Test
     void aDataDirIsNeverMaterializedOverASystemDirectory() throws Exception {
         ImageStore store = ImageStore.open(tmp.resolve("store"));
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/etc")));
