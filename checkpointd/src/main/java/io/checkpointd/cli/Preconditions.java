@@ -70,4 +70,61 @@ final class Preconditions {
             return "?";
         }
     }
+
+    /**
+     * The process writes no file outside {@code dataDirs}: every regular file it holds open for writing, or maps
+     * shared and writable, is inside one of them. Such a file would not be replicated, and CRIU refuses to restore a
+     * process whose open file changed size. Not counted: devices ({@code /dev}), {@code /proc}, {@code /sys}, pipes,
+     * sockets, anonymous inodes, memfds, and deleted files (CRIU carries their contents in the image).
+     */
+    static void requireReplicatedWrites(int pid, List<Path> dataDirs) {
+        String bad = unreplicatedWrite(pid, dataDirs);
+        if (bad != null) {
+            throw new UsageException("pid " + pid + " has " + bad + " outside its data dirs, so a restore would not see "
+                    + "its changes: add its directory with --data-dir, or pass --allow-unreplicated");
+        }
+    }
+
+    /** The first file {@code pid} writes outside {@code dataDirs} (described), or null. */
+    static String unreplicatedWrite(int pid, List<Path> dataDirs) {
+        Path fds = Path.of("/proc/" + pid + "/fd");
+        try (var s = Files.list(fds)) {
+            for (Path fd : (Iterable<Path>) s::iterator) {
+                String target;
+                int flags;
+                try {
+                    target = Files.readSymbolicLink(fd).toString();
+                    flags = fdFlags(pid, fd.getFileName().toString());
+                } catch (IOException e) {
+                    continue; // closed meanwhile
+                }
+                if ((flags & 3) == 0) continue; // O_RDONLY
+                if (counts(target, dataDirs)) return target + " open for writing (fd " + fd.getFileName() + ")";
+            }
+            for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+                String[] f = l.split("\\s+", 6);
+                if (f.length == 6 && f[1].length() == 4 && f[1].charAt(1) == 'w' && f[1].charAt(3) == 's' && counts(f[5], dataDirs)) {
+                    return f[5] + " mapped shared and writable";
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return null; // the process is gone: protect says so next
+        }
+        return null;
+    }
+
+    private static boolean counts(String target, List<Path> dataDirs) {
+        if (!target.startsWith("/") || target.endsWith(" (deleted)") || target.startsWith("/memfd:")) return false;
+        for (String skip : new String[] {"/dev/", "/proc/", "/sys/", "/SYSV"}) if (target.startsWith(skip)) return false;
+        Path p = Path.of(target);
+        for (Path d : dataDirs) if (p.startsWith(d)) return false;
+        return Files.isRegularFile(p); // named pipes and sockets in the filesystem are not files to replicate
+    }
+
+    private static int fdFlags(int pid, String fd) throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/fdinfo/" + fd))) {
+            if (l.startsWith("flags:")) return Integer.parseInt(l.substring(6).trim(), 8);
+        }
+        throw new IOException("no flags in fdinfo " + fd);
+    }
 }

@@ -6,6 +6,7 @@ import io.checkpointd.linux.criu.CriuUnavailableException;
 import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
+import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.arbiter.ArbiterException;
@@ -103,6 +104,14 @@ public final class ProtectCommand implements Callable<Integer> {
                     + "or hashing every page; auto picks the first that works here ('checkpointd check' says which) (default: ${DEFAULT-VALUE})")
     String tracker;
 
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "a directory whose changes ship with every epoch and are "
+            + "restored with the process, at the same path (repeatable)")
+    java.util.List<Path> dataDirs = new java.util.ArrayList<>();
+
+    @Option(names = "--allow-unreplicated", description = "protect the process even though it writes files outside its "
+            + "data dirs (a restore then fails, or sees those files as they are on the backup)")
+    boolean allowUnreplicated;
+
     @Override
     public Integer call() throws Exception {
         if (generation < 1) throw new UsageException("--generation must be at least 1");
@@ -132,6 +141,13 @@ public final class ProtectCommand implements Callable<Integer> {
         }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
+        java.util.List<Path> dirs;
+        try {
+            dirs = DataDirs.resolve(dataDirs);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage() + ": give existing, separate directories to --data-dir");
+        }
+        if (!allowUnreplicated) Preconditions.requireReplicatedWrites(pid, dirs);
         if (arbiterAddress == null) return protect(key, generation, null);
         ZkArbiter zk = arbiter.start(arbiterAddress);
         try {
@@ -168,6 +184,15 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         if (lease != null) primary.holdLease(lease);
+        if (!dataDirs.isEmpty()) {
+            try {
+                // the spill goes in the primary's own work dir: removed with it, or by the next protect if this one is killed
+                primary.protectDataDirs(DataDirs.watch(pid, dataDirs, cfg.workDir().resolve("primary-" + pid + "-gen" + generation), out));
+            } catch (IOException | IllegalArgumentException e) {
+                primary.close();
+                throw new UsageException("cannot watch the data dirs: " + e.getMessage());
+            }
+        }
         try {
             primary.connect();
         } catch (ReplicationClient.FencedException e) {

@@ -73,7 +73,10 @@ public final class StatusCommand implements Callable<Integer> {
                             + "        pause ms %s | ack ms %s | shipped raw %s B, wire %s B in total",
                     d.get("servicePid"), d.get("generation"), d.get("lastEpoch"), d.get("lastAckedEpoch"), d.get("epochsPerSecond"),
                     d.get("engine"), d.get("tracker"), engineStats(d.get("engineStats")),
-                    window(d.get("pauseMs")), window(d.get("ackMs")), d.get("totalShippedRawBytes"), d.get("totalShippedWireBytes"));
+                    window(d.get("pauseMs")), window(d.get("ackMs")), d.get("totalShippedRawBytes"), d.get("totalShippedWireBytes"))
+                    + (d.get("dataDirs") instanceof Json dd ? String.format("%n        data dirs %s: %s entries, last epoch %s B shipped, "
+                    + "%s B read, %s ms frozen", dd.get("paths"), dd.get("entries"), dd.get("lastBytes"), dd.get("lastBytesRead"),
+                    dd.get("lastFrozenMs")) : "");
             case "backup" -> head + String.format("committed gen %s epoch %s, fenced gen %s, %s epochs committed%n"
                             + "        commit ms %s%s", d.get("committedGeneration"), d.get("committedEpoch"), d.get("fencedGeneration"),
                     d.get("epochsCommitted"), window(d.get("commitMs")),

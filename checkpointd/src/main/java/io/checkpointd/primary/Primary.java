@@ -4,6 +4,8 @@ import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.CriuException;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcessIdentity;
+import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.FullDumpEngine;
 import io.checkpointd.primary.engine.IncrementalEngine;
@@ -86,6 +88,8 @@ public final class Primary implements AutoCloseable {
     private volatile ReplicationClient client;
     private final OutputGate gate;
     private volatile Lease lease;
+    /** Issue 5: the data dirs captured with each epoch, or null. */
+    private DataDirs disk;
     private volatile String leaseLostWhy;
     private Freezer freezer;
     private CaptureEngine engine;
@@ -133,6 +137,11 @@ public final class Primary implements AutoCloseable {
     public void holdLease(Lease l) {
         this.lease = l;
         l.onLost(why -> leaseLostWhy = why);
+    }
+
+    /** Issue 5: captures these data dirs with every epoch (call before {@link #run()}); closed with the primary. */
+    public void protectDataDirs(DataDirs d) {
+        this.disk = d;
     }
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
@@ -213,7 +222,7 @@ public final class Primary implements AutoCloseable {
                 try {
                     epoch();
                     failures = 0;
-                } catch (CriuException e) {
+                } catch (CriuException | DataDirs.CaptureException e) { // issue 5: a failed data dir capture skips the epoch too
                     window.release();
                     if (!service.isAlive()) return processGone();
                     failures++;
@@ -261,6 +270,12 @@ public final class Primary implements AutoCloseable {
         }
         // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
         boolean full = needFull.getAndSet(false) || prevEpoch < 0;
+        try {
+            if (disk != null) disk.precopy(full); // issue 5: a data dir's full copy is made while the process still runs
+        } catch (IOException | RuntimeException e) {
+            if (full) needFull.set(true);
+            throw e;
+        }
         long t0 = System.nanoTime();
         try {
             freezer.freeze(Duration.ofSeconds(5));
@@ -275,7 +290,9 @@ public final class Primary implements AutoCloseable {
             } catch (IOException e) {
                 throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
             }
-            cap = engine.capture(n, full, freezer);
+            // issue 5: the engine calls back when the process's state is fixed (threads stopped, or frozen after a
+            // CRIU dump): the data dirs are captured at that same instant as the memory
+            cap = engine.capture(n, full, freezer, disk == null ? () -> { } : disk::captureFrozen);
         } catch (IOException | RuntimeException e) {
             if (full) needFull.set(true);
             throw e;
@@ -310,7 +327,7 @@ public final class Primary implements AutoCloseable {
         inFlight.put(n, sent);
         client.send(new Frame(FrameType.EPOCH_BEGIN, cfg.generation(), n,
                 new EpochBegin(full ? EpochBegin.FULL : prevEpoch, pauseNanos, captured).encode()));
-        CaptureEngine.Delta r = cap.ship(rec -> {
+        DeltaComputer.Sink sink = rec -> {
             byte[] p = rec.encode();
             md.update(p);
             raw[0] += p.length;
@@ -321,8 +338,10 @@ public final class Primary implements AutoCloseable {
                 throw new IOException("interrupted");
             }
             if (progress != null) progress.update(raw[0]);
-        });
-        client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records(), md.digest(), r.manifest()).encode()));
+        };
+        CaptureEngine.Delta r = cap.ship(sink::accept);
+        int diskRecords = disk == null ? 0 : disk.ship(sink); // issue 5: inside BEGIN…END, so the digest and count cover them
+        client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
         sent.endNanos = System.nanoTime();
         long wire = client.wireBytes() - wire0;
         if (progress != null) progress.done(raw[0], wire);
@@ -533,6 +552,7 @@ public final class Primary implements AutoCloseable {
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
                 .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", unprotected)
                 .put("unprotectedEpisodes", unprotectedEpisodes).put("lastRejection", lastNack)
+                .put("dataDirs", disk == null ? null : disk.status()) // issue 5
                 .put("updatedAt", System.currentTimeMillis()));
     }
 
@@ -554,6 +574,7 @@ public final class Primary implements AutoCloseable {
         }
         if (client != null) client.close();
         gate.close();
+        if (disk != null) disk.close(); // issue 5
         try {
             ImageDirs.deleteTree(work);
         } catch (IOException e) {

@@ -98,6 +98,35 @@ class CliInputTest {
         assertUsageError(cli("protect", Long.toString(jvm.pid()), "--backup", "127.0.0.1:" + port, "--insecure-plaintext"), "127.0.0.1:" + port, "unreachable");
     }
 
+    @Test
+    void aProcessWritingAFileOutsideItsDataDirsIsRefusedNamingTheFile() throws Exception {
+        assumeTrue(isRoot());
+        Path dir = Files.createDirectories(tmp.resolve("writer"));
+        Path log = dir.resolve("app.log");
+        Process writer = new ProcessBuilder("bash", "-c", "exec 3>>" + log + "; exec sleep 300").start();
+        try {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!Files.exists(log) || !ProcessHandle.of(writer.pid()).flatMap(h -> h.info().command()).orElse("").endsWith("sleep")) {
+                assertThat(System.nanoTime() - deadline).as("writer started").isNegative();
+                Thread.sleep(20);
+            }
+            String pid = Long.toString(writer.pid());
+            int port = closedPort();
+            List<String> base = List.of("protect", pid, "--any-process", "--backup", "127.0.0.1:" + port, "--insecure-plaintext");
+            assertUsageError(cli(base), log.toString(), "--data-dir", "--allow-unreplicated");
+            // inside a data dir, or allowed: protect gets past the check, to the next problem (no backup there)
+            assertUsageError(cli(base, "--data-dir", dir.toString()), "unreachable");
+            assertUsageError(cli(base, "--allow-unreplicated"), "unreachable");
+            assertUsageError(cli(base, "--data-dir", tmp.resolve("no-such-dir").toString()), "no-such-dir", "does not exist");
+            assertUsageError(cli(base, "--data-dir", dir.toString(), "--data-dir", tmp.toString()), "overlap");
+            assertUsageError(cli(base, "--data-dir", log.toString()), "not a directory");
+            assertUsageError(cli(base, "--data-dir", "/etc"), "/etc", "system directory");
+        } finally {
+            writer.destroyForcibly();
+            writer.waitFor();
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"localhost", "127.0.0.1:", ":7070", "127.0.0.1:http", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:-1",
         "no-such-host.invalid:7070"})

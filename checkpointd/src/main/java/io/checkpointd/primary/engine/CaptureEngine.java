@@ -25,8 +25,17 @@ public interface CaptureEngine extends AutoCloseable {
      * @param full the epoch must not depend on any earlier one (first sync, or a resync after a NACK or a lost
      *             connection)
      * @param freezer the process's freezer; frozen on entry
+     * @param atCapture run once at the instant whose memory the epoch captures (every thread stopped, or the process
+     *                  frozen after a CRIU dump), before the process runs again: what else belongs to the epoch (the
+     *                  data dirs) is captured there
      */
-    Capture capture(long n, boolean full, Freezer freezer) throws IOException, InterruptedException;
+    Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException, InterruptedException;
+
+    /** Captures what else belongs to an epoch, at the instant its memory is captured. */
+    @FunctionalInterface
+    interface AtCapture {
+        void run() throws IOException;
+    }
 
     /** Engine-specific counters for {@code status} (e.g. how many epochs needed a CRIU dump, and why). */
     default java.util.Map<String, Object> stats() {

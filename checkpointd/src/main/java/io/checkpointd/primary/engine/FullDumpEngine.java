@@ -37,11 +37,12 @@ public final class FullDumpEngine implements CaptureEngine {
     }
 
     @Override
-    public Capture capture(long n, boolean full, Freezer freezer) throws IOException {
+    public Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException {
         Path cur = work.resolve("epoch-" + n);
         Files.createDirectories(cur);
         try {
             Dumps.dump(criu, pid, cur, freezer);
+            atCapture.run(); // still frozen: CRIU leaves the cgroup as it found it
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(cur);
             throw e;

@@ -141,10 +141,10 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     @Override
-    public Capture capture(long n, boolean full, Freezer freezer) throws IOException, InterruptedException {
+    public Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException, InterruptedException {
         if (full || resync || baseFiles == null || notIncremental != null) {
             String why = baseFiles == null ? "first epoch" : full ? "full sync" : resync ? "tracking resync" : notIncremental;
-            return base(n, full || baseFiles == null, freezer, why);
+            return base(n, full || baseFiles == null, freezer, why, atCapture);
         }
         StoppedProcess sp;
         long[] t = new long[phaseNames.length + 1];
@@ -155,7 +155,7 @@ public final class IncrementalEngine implements CaptureEngine {
             // stop() leaves the process running: freeze again and take a CRIU dump instead
             log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
             freezer.freeze(STOP_TIMEOUT);
-            return base(n, false, freezer, "threads could not be stopped");
+            return base(n, false, freezer, "threads could not be stopped", atCapture);
         }
         try {
             t[1] = System.nanoTime();
@@ -178,10 +178,13 @@ public final class IncrementalEngine implements CaptureEngine {
                 }
             }
             if (why != null) {
-                sp.close();
+                // frozen again before the threads are let go: stopped threads count as frozen, and on detach they
+                // enter the freezer before running any code, so the CRIU dump sees this very instant
                 freezer.freeze(STOP_TIMEOUT);
-                return base(n, false, freezer, why);
+                sp.close();
+                return base(n, false, freezer, why, atCapture);
             }
+            atCapture.run();
             // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
             resync = true;
             t[2] = System.nanoTime();
@@ -253,7 +256,7 @@ public final class IncrementalEngine implements CaptureEngine {
      * A CRIU dump, the new base. Entered frozen; tracking is re-armed just before the dump, CRIU leaves the cgroup
      * frozen, then the process runs again.
      */
-    private Capture base(long n, boolean full, Freezer freezer, String why) throws IOException {
+    private Capture base(long n, boolean full, Freezer freezer, String why, AtCapture atCapture) throws IOException {
         Path dir = work.resolve("base-" + n);
         ImageDirs.deleteTree(dir);
         Files.createDirectories(dir);
@@ -271,6 +274,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 tracker.collect(before); // everything written so far is in the dump
             }
             Dumps.dump(criu, pid, dir, freezer);
+            atCapture.run();
             atDump = ProcFs.maps(pid);
             s = Structure.read(pid, ProcFs.threads(pid), atDump);
         } catch (IOException | RuntimeException e) {

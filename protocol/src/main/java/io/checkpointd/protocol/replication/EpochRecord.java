@@ -11,6 +11,13 @@ import io.checkpointd.protocol.image.Pagemap;
  */
 public sealed interface EpochRecord {
     int FILE = 1, DELETE = 2, PAGES = 3;
+    /** Data-directory kinds (issue 5); see {@link DirRecord}. */
+    int DIR_ROOT = 10, DIR_MKDIR = 11, DIR_CREATE = 12, DIR_SYMLINK = 13, DIR_RENAME = 14, DIR_DELETE = 15,
+            DIR_RESIZE = 16, DIR_MODE = 17, DIR_BLOCKS = 18;
+    /** Bound on the data of one {@link DirBlocks} record (the primary merges changed 4 KiB blocks into runs of this). */
+    int MAX_DIR_BLOCKS = 1 << 20;
+    /** Data directories per protected process ({@code protect --data-dir}, in order). */
+    int MAX_DATA_DIRS = 64;
     /** Bound on the pages of one record, so a record stays well under {@link FrameCodec#MAX_PAYLOAD}. */
     int MAX_PAGES = 1024;
 
@@ -51,6 +58,103 @@ public sealed interface EpochRecord {
         }
     }
 
+    /**
+     * A change to data directory {@link #dir()} (the index of {@code protect --data-dir}, in order), about the entry
+     * at {@link #path()}: relative to the directory, {@code /}-separated, no empty, {@code .} or {@code ..} part.
+     * An epoch's records replayed in order on the directory as of the previous epoch give it as of this one.
+     */
+    sealed interface DirRecord extends EpochRecord {
+        int dir();
+
+        String path();
+    }
+
+    /**
+     * Starts a full copy of data directory {@code dir}, which lives at {@code root} (absolute) on the primary: the
+     * replica of that directory is emptied, and the records that follow fill it. {@code path()} is empty.
+     */
+    record DirRoot(int dir, String root) implements DirRecord {
+        @Override
+        public String path() {
+            return "";
+        }
+
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + root.length()).u8(DIR_ROOT).u8(dir).str(root).toByteArray();
+        }
+    }
+
+    /** A new directory with permission bits {@code mode}. */
+    record DirMkdir(int dir, String path, int mode) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + path.length()).u8(DIR_MKDIR).u8(dir).str(path).i32(mode).toByteArray();
+        }
+    }
+
+    /** A new empty regular file with permission bits {@code mode}; its size and data follow. */
+    record DirCreate(int dir, String path, int mode) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + path.length()).u8(DIR_CREATE).u8(dir).str(path).i32(mode).toByteArray();
+        }
+    }
+
+    /** A symbolic link to {@code target} (never followed by the backup), replacing a link already there. */
+    record DirSymlink(int dir, String path, String target) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + path.length() + target.length()).u8(DIR_SYMLINK).u8(dir).str(path).str(target).toByteArray();
+        }
+    }
+
+    /** The entry at {@code from} (with its subtree) moves to {@code path}, which is free. */
+    record DirRename(int dir, String from, String path) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + from.length() + path.length()).u8(DIR_RENAME).u8(dir).str(from).str(path).toByteArray();
+        }
+    }
+
+    /** The file, link or (by now empty) directory at {@code path} is gone. */
+    record DirDelete(int dir, String path) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + path.length()).u8(DIR_DELETE).u8(dir).str(path).toByteArray();
+        }
+    }
+
+    /** The regular file's new size: a truncation cuts, an extension adds a hole. */
+    record DirResize(int dir, String path, long size) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(24 + path.length()).u8(DIR_RESIZE).u8(dir).str(path).i64(size).toByteArray();
+        }
+    }
+
+    /** New permission bits (setuid, setgid and sticky included). */
+    record DirMode(int dir, String path, int mode) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(16 + path.length()).u8(DIR_MODE).u8(dir).str(path).i32(mode).toByteArray();
+        }
+    }
+
+    /** Bytes {@code [offset, offset+data.length)} of the regular file, inside its size: a run of changed blocks. */
+    record DirBlocks(int dir, String path, long offset, byte[] data) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(data.length + 32 + path.length()).u8(DIR_BLOCKS).u8(dir).str(path).i64(offset)
+                    .bytes(data, 0, data.length).toByteArray();
+        }
+
+        @Override
+        public String toString() {
+            return "DirBlocks[" + dir + ":" + path + " @" + offset + " +" + data.length + "]";
+        }
+    }
+
     /** Decodes an EPOCH_DATA payload; anything malformed is a {@link ProtocolException}. */
     static EpochRecord decode(byte[] p) throws ProtocolException {
         Wire.In in = new Wire.In(p);
@@ -76,9 +180,53 @@ public sealed interface EpochRecord {
                 if (in.remaining() != n * Pagemap.PAGE_SIZE) throw new ProtocolException("page data length mismatch");
                 yield new PageDelta(name, vaddrs, in.fixed(n * Pagemap.PAGE_SIZE));
             }
+            case DIR_ROOT -> new DirRoot(dir(in), Wire.checkRoot(in.str()));
+            case DIR_MKDIR -> new DirMkdir(dir(in), Wire.checkRelPath(in.str()), mode(in));
+            case DIR_CREATE -> new DirCreate(dir(in), Wire.checkRelPath(in.str()), mode(in));
+            case DIR_SYMLINK -> {
+                int d = dir(in);
+                String path = Wire.checkRelPath(in.str()), target = in.str();
+                if (target.isEmpty() || target.indexOf('\0') >= 0) throw new ProtocolException("bad symlink target");
+                yield new DirSymlink(d, path, target);
+            }
+            case DIR_RENAME -> {
+                int d = dir(in);
+                String from = Wire.checkRelPath(in.str()), to = Wire.checkRelPath(in.str());
+                if (to.equals(from) || to.startsWith(from + "/")) throw new ProtocolException("rename into itself");
+                yield new DirRename(d, from, to);
+            }
+            case DIR_DELETE -> new DirDelete(dir(in), Wire.checkRelPath(in.str()));
+            case DIR_RESIZE -> {
+                int d = dir(in);
+                String path = Wire.checkRelPath(in.str());
+                long size = in.i64();
+                if (size < 0) throw new ProtocolException("negative file size");
+                yield new DirResize(d, path, size);
+            }
+            case DIR_MODE -> new DirMode(dir(in), Wire.checkRelPath(in.str()), mode(in));
+            case DIR_BLOCKS -> {
+                int d = dir(in);
+                String path = Wire.checkRelPath(in.str());
+                long offset = in.i64();
+                byte[] data = in.bytes(MAX_DIR_BLOCKS);
+                if (offset < 0 || offset > Long.MAX_VALUE - data.length) throw new ProtocolException("bad block offset");
+                yield new DirBlocks(d, path, offset, data);
+            }
             default -> throw new ProtocolException("unknown epoch record kind " + kind);
         };
         in.end();
         return r;
+    }
+
+    private static int dir(Wire.In in) throws ProtocolException {
+        int d = in.u8();
+        if (d >= MAX_DATA_DIRS) throw new ProtocolException("data dir index " + d + " out of range");
+        return d;
+    }
+
+    private static int mode(Wire.In in) throws ProtocolException {
+        int m = in.i32();
+        if ((m & ~07777) != 0) throw new ProtocolException("bad mode " + Integer.toOctalString(m));
+        return m;
     }
 }

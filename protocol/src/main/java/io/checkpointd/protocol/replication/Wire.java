@@ -156,4 +156,20 @@ final class Wire {
         }
         return name;
     }
+
+    /** A data-dir path: relative, {@code /}-separated, no empty, {@code .} or {@code ..} part, no NUL. */
+    static String checkRelPath(String path) throws ProtocolException {
+        if (path.isEmpty() || path.startsWith("/") || path.indexOf('\0') >= 0) throw new ProtocolException("illegal path in payload");
+        for (String part : path.split("/", -1)) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..")) throw new ProtocolException("illegal path in payload");
+        }
+        return path;
+    }
+
+    /** A data dir's root: absolute, normalized (no empty, {@code .} or {@code ..} part), not {@code /} itself. */
+    static String checkRoot(String root) throws ProtocolException {
+        if (!root.startsWith("/") || root.length() < 2) throw new ProtocolException("illegal data dir root in payload");
+        checkRelPath(root.substring(1));
+        return root;
+    }
 }

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * <li>tell the proxy: the new generation; it drops the old generation's unreleased output and its clients;</li>
  * <li>if the old service still runs on this very host (same boot id, same start time), kill it: it must not
  *     keep the service's port or pid, and its output can never be released anyway;</li>
- * <li>materialize the last committed epoch and restore it with CRIU (established TCP connections come back
+ * <li>materialize the last committed epoch (its image, and its data dirs at their paths) and restore it with CRIU (established TCP connections come back
  *     closed: clients reconnect through the proxy);</li>
  * <li>wait until the restored service accepts connections, then let the proxy pass its output through
  *     (it runs unprotected until a new backup protects it).</li>
@@ -112,6 +112,9 @@ public final class Failover {
         ImageDirs.deleteTree(images);
         long r0 = System.nanoTime();
         store.materialize(images);
+        // data dirs (issue 5): each at the path the process had, as of the same epoch, before CRIU reopens its files
+        if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
+        store.materializeDataDirs(Path::of);
         Criu criu = Criu.locate();
         int pid = criu.restore(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
                 .logFile("restore.log").build());
@@ -128,7 +131,7 @@ public final class Failover {
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
     private Process reprotect(int pid, long generation, InetSocketAddress service) throws InterruptedException {
         try {
-            Process p = reprotector.start(pid, generation, proxyControl, service);
+            Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values()); // issue 5: and its data dirs
             if (p.waitFor(REPROTECT_SETTLE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 log.error("failover: re-protection toward {} failed at once (exit {}); see {}", reprotector.config().spare(),
                         p.exitValue(), reprotector.config().log());

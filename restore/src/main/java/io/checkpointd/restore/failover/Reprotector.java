@@ -48,12 +48,19 @@ public final class Reprotector {
 
     /** Starts {@code protect} for the restored {@code pid} as generation {@code generation}. */
     public Process start(int pid, long generation, InetSocketAddress proxyControl, InetSocketAddress service) throws IOException {
+        return start(pid, generation, proxyControl, service, List.of());
+    }
+
+    /** As {@link #start(int, long, InetSocketAddress, InetSocketAddress)}, protecting {@code dataDirs} too (issue 5). */
+    public Process start(int pid, long generation, InetSocketAddress proxyControl, InetSocketAddress service,
+                         java.util.Collection<String> dataDirs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
                 CLI_MAIN, "protect", Integer.toString(pid), "--backup", hostPort(cfg.spare()),
                 "--generation", Long.toString(generation), "--epoch", cfg.epoch().toMillis() + "ms"));
         if (proxyControl != null) cmd.addAll(List.of("--proxy-control", hostPort(proxyControl)));
         if (service != null) cmd.addAll(List.of("--service", hostPort(service)));
+        for (String d : dataDirs) cmd.addAll(List.of("--data-dir", d));
         cmd.addAll(cfg.extraArgs());
         return new ProcessBuilder(cmd).redirectInput(new File("/dev/null"))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(cfg.log().toFile())).redirectErrorStream(true).start();

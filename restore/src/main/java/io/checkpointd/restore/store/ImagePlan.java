@@ -41,7 +41,7 @@ final class ImagePlan {
         try (var s = Files.list(base)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
-                if (Pagemap.isPagesName(n)) continue;
+                if (Pagemap.isPagesName(n) || Files.isDirectory(p)) continue; // data/: the data dirs' replica
                 long size = Files.size(p);
                 plan.files.put(n, List.of(new Segment(p, 0, size, 0)));
                 plan.sizes.put(n, size);

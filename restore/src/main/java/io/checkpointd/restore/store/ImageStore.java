@@ -45,6 +45,8 @@ public final class ImageStore {
     private final Path logDir;
     private StoreState state;
     private ImagePlan plan;
+    /** The data dirs' replica (issue 5): committed with the image, see {@link DataReplica}. */
+    private DataReplica data;
     private long logBytes;
     private EpochWriter open;
     private boolean compacting;
@@ -102,6 +104,20 @@ public final class ImageStore {
         plan.materialize(target, false);
     }
 
+    /** Data dir index → its path on the primary, in the committed image (empty: no data dirs). */
+    public synchronized Map<Integer, String> dataDirs() {
+        return data.roots();
+    }
+
+    /**
+     * Writes the committed data dirs, each at the path {@code at} gives for its path on the primary (emptied first;
+     * at failover, the path itself), ready for {@code criu restore}.
+     */
+    public synchronized void materializeDataDirs(java.util.function.Function<String, Path> at) throws IOException {
+        if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        data.materialize(at);
+    }
+
     /**
      * Starts receiving epoch {@code epoch} of {@code generation}.
      *
@@ -138,6 +154,7 @@ public final class ImageStore {
         private final FileChannel out;
         private final MessageDigest digest = sha256();
         private final DeltaIndex index;
+        private final DataReplica.Epoch dataEpoch;
         private int records;
         private long position;
         private boolean done;
@@ -149,6 +166,7 @@ public final class ImageStore {
             this.tmp = logDir.resolve("epoch-" + epoch + ".d.tmp");
             this.fin = logDir.resolve("epoch-" + epoch + ".d");
             this.index = new DeltaIndex(fin, epoch);
+            this.dataEpoch = data.begin(full);
             this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING);
         }
@@ -166,6 +184,7 @@ public final class ImageStore {
             if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
             EpochRecord r = EpochRecord.decode(payload);
             index.add(r, position + 4);
+            dataEpoch.add(r, fin, position + 4, payload.length);
             digest.update(payload);
             records++;
             writeFully(ByteBuffer.allocate(4).putInt(0, payload.length));
@@ -187,6 +206,7 @@ public final class ImageStore {
                     if (!next.manifest().equals(new TreeMap<>(end.manifest()))) {
                         throw new EpochRejectedException("epoch " + epoch + ": image does not match the sender's manifest");
                     }
+                    DataReplica nextData = dataEpoch.result(data);
                     CommitFault.beforeDurable.run();
                     out.force(true);
                     out.close();
@@ -196,6 +216,7 @@ public final class ImageStore {
                     committed.write(dir);
                     state = committed;
                     plan = next;
+                    data = nextData;
                     logBytes = full ? position : logBytes + position;
                     done = true;
                     open = null;
@@ -240,18 +261,23 @@ public final class ImageStore {
         if (state.log().size() < COMPACT_EPOCHS && (logBytes < 64L << 20 || logBytes < plan.imageBytes())) return;
         compacting = true;
         ImagePlan snapshot = plan; // plans are never mutated in place, so the snapshot stays valid
+        DataReplica dataSnapshot = data; // nor are replicas
         long epoch = state.epoch();
         String base = state.base();
-        compactor.execute(() -> compact(snapshot, epoch, base));
+        compactor.execute(() -> compact(snapshot, dataSnapshot, epoch, base));
     }
 
-    private void compact(ImagePlan snapshot, long epoch, String baseBefore) {
+    private void compact(ImagePlan snapshot, DataReplica dataSnapshot, long epoch, String baseBefore) {
         long t0 = System.nanoTime();
         String name = "base-" + epoch;
         Path tmp = dir.resolve(name + ".tmp");
         try {
             ImageDirs.deleteTree(tmp);
             snapshot.materialize(tmp, true);
+            if (!dataSnapshot.isEmpty()) {
+                dataSnapshot.foldInto(tmp.resolve(DataReplica.DATA), true); // links the old base's unchanged files
+                StoreState.fsyncDir(tmp);
+            }
             ImagePlan relocated = snapshot.relocatedTo(dir.resolve(name)); // O(image): outside the lock
             synchronized (this) {
                 if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
@@ -268,6 +294,7 @@ public final class ImageStore {
                 state = next;
                 removeDebris();
                 plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
+                if (!dataSnapshot.isEmpty() || !data.isEmpty()) rebuildData(); // the replica onto the new base's data
                 logBytes = 0;
                 for (long e : state.log()) logBytes += Files.size(logDir.resolve("epoch-" + e + ".d"));
             }
@@ -323,17 +350,16 @@ public final class ImageStore {
         return open != null && p.equals(open.tmp);
     }
 
-    private void rebuildPlan() throws IOException {
-        if (!state.base().isEmpty() && !Files.isDirectory(dir.resolve(state.base()))) {
-            throw new IOException("store " + dir + " is damaged: " + state.base() + " named in STATE is missing");
-        }
-        plan = ImagePlan.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
-        logBytes = 0;
+    /**
+     * The data dirs' replica from the base and the logged epochs' DIR records (after a compaction moved the base:
+     * the old base's files are gone). Reads the logged epochs again; only when the service has data dirs.
+     */
+    private void rebuildData() throws IOException {
+        DataReplica d = DataReplica.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
         boolean first = true;
         for (long e : state.log()) {
             Path f = logDir.resolve("epoch-" + e + ".d");
-            if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
-            DeltaIndex index = new DeltaIndex(f, e);
+            DataReplica.Epoch dataEpoch = d.begin(first && state.base().isEmpty());
             try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
                 ByteBuffer len = ByteBuffer.allocate(4);
                 long pos = 0, size = in.size();
@@ -344,11 +370,47 @@ public final class ImageStore {
                     if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
                     ByteBuffer p = ByteBuffer.allocate(n);
                     while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
-                    index.add(EpochRecord.decode(p.array()), pos + 4);
+                    dataEpoch.add(EpochRecord.decode(p.array()), f, pos + 4, n);
+                    pos += 4 + n;
+                }
+            }
+            d = dataEpoch.result(d);
+            first = false;
+        }
+        data = d;
+    }
+
+    private void rebuildPlan() throws IOException {
+        if (!state.base().isEmpty() && !Files.isDirectory(dir.resolve(state.base()))) {
+            throw new IOException("store " + dir + " is damaged: " + state.base() + " named in STATE is missing");
+        }
+        plan = ImagePlan.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
+        data = DataReplica.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
+        logBytes = 0;
+        boolean first = true;
+        for (long e : state.log()) {
+            Path f = logDir.resolve("epoch-" + e + ".d");
+            if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
+            DeltaIndex index = new DeltaIndex(f, e);
+            DataReplica.Epoch dataEpoch = data.begin(first && state.base().isEmpty());
+            try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
+                ByteBuffer len = ByteBuffer.allocate(4);
+                long pos = 0, size = in.size();
+                while (pos < size) {
+                    len.clear();
+                    while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
+                    int n = len.getInt(0);
+                    if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
+                    ByteBuffer p = ByteBuffer.allocate(n);
+                    while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
+                    EpochRecord r = EpochRecord.decode(p.array());
+                    index.add(r, pos + 4);
+                    dataEpoch.add(r, f, pos + 4, n);
                     pos += 4 + n;
                 }
             }
             plan = index.applyTo(plan, first && state.base().isEmpty());
+            data = dataEpoch.result(data);
             logBytes += Files.size(f);
             first = false;
         }

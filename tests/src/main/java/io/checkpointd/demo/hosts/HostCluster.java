@@ -26,28 +26,50 @@ import java.util.stream.Stream;
 public final class HostCluster implements AutoCloseable {
     public static final int SERVICE_PORT = 7000, BACKUP_PORT = 7100, PROXY_PORT = 7200, CONTROL_PORT = 7201;
 
-    /** How to run the cluster. */
-    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath) {
+    /**
+     * How to run the cluster.
+     *
+     * @param serviceMain null: the KV service; else a main class run as the service with {@code --host H --port P
+     *                    --port-file F} (and {@code --dir D} with a data dir), which writes its port to F when ready
+     * @param dataDir     null, or a data dir ({@code protect --data-dir}): each host that runs the service sees its
+     *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
+     */
+    public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
+                          boolean spare) {
         public static Options of(Path baseDir) {
-            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"));
+            return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), null, null, false);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare);
+        }
+
+        /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
+        public Options withService(String mainClass, Path dir) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare);
+        }
+
+        /**
+         * Adds a host "spare" running a second backup; the backup re-protects the service it restores toward it
+         * ({@code --reprotect-to}), so a second failover restores the service on the spare.
+         */
+        public Options withSpare() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true);
         }
     }
 
     private final Options opts;
     private final Hosts hosts;
     private final Host primary, backup, front;
+    private final Host spare; // null unless Options.spare
     private final Path logDir;
     private final Path keyFile;
     private final Path workDir;
-    private HostProcess service, protect, backupDaemon, proxy;
+    private HostProcess service, protect, backupDaemon, proxy, spareDaemon;
 
     private HostCluster(Options opts, Hosts hosts) throws IOException, InterruptedException {
         this.opts = opts;
@@ -60,6 +82,7 @@ public final class HostCluster implements AutoCloseable {
         this.primary = hosts.host("primary");
         this.backup = hosts.host("backup");
         this.front = hosts.host("front");
+        this.spare = opts.spare() ? hosts.host("spare") : null;
     }
 
     /** Creates the hosts, starts every role, and waits until the first epoch is acknowledged. */
@@ -68,6 +91,7 @@ public final class HostCluster implements AutoCloseable {
         HostCluster c = null;
         try {
             c = new HostCluster(opts, hosts);
+            c.mountDataDirs();
             c.startService();
             c.startBackup();
             c.startProxy();
@@ -81,11 +105,40 @@ public final class HostCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives the primary and backup hosts each their own directory at the data dir's path (a bind mount in the host's
+     * mount namespace): the restored service can then only read what the backup materialized.
+     */
+    private void mountDataDirs() throws IOException {
+        if (opts.dataDir() == null) return;
+        Files.createDirectories(opts.dataDir());
+        List<Host> sides = new ArrayList<>(List.of(primary, backup));
+        if (spare != null) sides.add(spare);
+        for (Host h : sides) {
+            Path own = Files.createDirectories(dataDirOf(h));
+            Sh.Result r = h.exec("mount", "--bind", own.toString(), opts.dataDir().toString());
+            if (r.exit() != 0) throw new IOException("bind-mounting the data dir on host " + h.name() + ": " + r.output());
+        }
+    }
+
+    /** Where host {@code h}'s view of the data dir lives, as seen from the test (the root mount namespace). */
+    public Path dataDirOf(Host h) {
+        return h.dir().resolve("data-dir");
+    }
+
     private void startService() throws IOException, InterruptedException {
         Path portFile = opts.baseDir().resolve("service.port");
         Files.deleteIfExists(portFile);
-        service = primary.startDetached("service", "java", KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS,
-                opts.classpath(), "0.0.0.0", SERVICE_PORT, portFile));
+        List<String> cmd = KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
+                SERVICE_PORT, portFile);
+        if (opts.serviceMain() != null) {
+            cmd = new ArrayList<>(List.of(java()));
+            cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
+            cmd.addAll(List.of("-cp", opts.classpath(), opts.serviceMain(), "--host", "0.0.0.0", "--port",
+                    Integer.toString(SERVICE_PORT), "--port-file", portFile.toString()));
+            if (opts.dataDir() != null) cmd.addAll(List.of("--dir", opts.dataDir().toString()));
+        }
+        service = primary.startDetached("service", "java", cmd);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!Files.exists(portFile) || Files.size(portFile) == 0) {
             if (!service.isAlive()) throw new IOException("service exited at start");
@@ -95,10 +148,21 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private void startBackup() throws IOException, InterruptedException {
-        backupDaemon = daemon(backup, "backup", List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
+        List<String> reprotect = List.of();
+        if (spare != null) {
+            spareDaemon = daemon(spare, "spare", List.of("backup", "--listen", spare.address() + ":" + BACKUP_PORT,
+                    "--dir", spare.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
+                    "--service", spare.address() + ":" + SERVICE_PORT, "--run-dir", runDir(spare).toString(),
+                    "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+            awaitListening(spare, BACKUP_PORT, spareDaemon);
+            reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
+        }
+        List<String> args = new ArrayList<>(List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
                 "--dir", backup.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
                 "--service", backup.address() + ":" + SERVICE_PORT, "--run-dir", runDir(backup).toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        args.addAll(reprotect);
+        backupDaemon = daemon(backup, "backup", args);
         awaitListening(backup, BACKUP_PORT, backupDaemon);
     }
 
@@ -110,10 +174,12 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private void startProtect() throws IOException, InterruptedException {
-        protect = daemon(primary, "protect", List.of("protect", Integer.toString(service.hostPid()), "--backup",
+        List<String> args = new ArrayList<>(List.of("protect", Integer.toString(service.hostPid()), "--backup",
                 backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control",
                 front.address() + ":" + CONTROL_PORT, "--service", primary.address() + ":" + SERVICE_PORT,
                 "--run-dir", runDir(primary).toString(), "--work-dir", workDir.toString(), "--auth-key", keyFile.toString()));
+        if (opts.dataDir() != null) args.addAll(List.of("--data-dir", opts.dataDir().toString()));
+        protect = daemon(primary, "protect", args);
     }
 
     private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
@@ -155,6 +221,14 @@ public final class HostCluster implements AutoCloseable {
             case "proxy" -> front;
             default -> throw new IllegalArgumentException(role);
         };
+        return statusOn(h, role);
+    }
+
+    /**
+     * The newest status published on host {@code h} by a daemon of {@code role}: e.g. the re-protecting "primary"
+     * on the backup host, or the "backup" on the spare host.
+     */
+    public Optional<Json> statusOn(Host h, String role) throws IOException {
         Path dir = runDir(h);
         if (!Files.isDirectory(dir)) return Optional.empty();
         Json best = null;
@@ -181,9 +255,14 @@ public final class HostCluster implements AutoCloseable {
 
     /** Waits until the backup reports the failover finished; returns its status. */
     public Json awaitFailover(Duration max) throws IOException, InterruptedException {
+        return awaitFailoverOn(backup, max);
+    }
+
+    /** Waits until the backup daemon of host {@code h} (the backup, or the spare) reports its failover finished. */
+    public Json awaitFailoverOn(Host h, Duration max) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + max.toNanos();
         while (true) {
-            Optional<Json> s = status("backup");
+            Optional<Json> s = statusOn(h, "backup");
             if (s.isPresent()) {
                 Object state = s.get().get("state");
                 if ("restored".equals(state)) return s.get();
@@ -213,6 +292,11 @@ public final class HostCluster implements AutoCloseable {
 
     public Host frontHost() {
         return front;
+    }
+
+    /** The spare host (null without {@link Options#withSpare()}). */
+    public Host spareHost() {
+        return spare;
     }
 
     public HostProcess service() {
@@ -255,7 +339,7 @@ public final class HostCluster implements AutoCloseable {
     /** The tail of every daemon's log, for a failure message. */
     public String logs() {
         StringBuilder sb = new StringBuilder();
-        for (String role : new String[] {"protect", "backup", "proxy"}) {
+        for (String role : spare == null ? new String[] {"protect", "backup", "proxy"} : new String[] {"protect", "backup", "proxy", "spare"}) {
             Path p = logDir.resolve(role + ".log");
             try {
                 List<String> lines = Files.readAllLines(p);

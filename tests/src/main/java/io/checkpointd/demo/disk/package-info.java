@@ -1,0 +1,5 @@
+/**
+ * Services whose state lives partly in files, for the data-dir tests (issue 5): {@link io.checkpointd.demo.disk.AppendService}
+ * and the client that loads it, {@link io.checkpointd.demo.disk.LineClient}.
+ */
+package io.checkpointd.demo.disk;
