@@ -56,9 +56,9 @@ public final class ThroughputBenchmark {
     record Settings(int seconds, int warmup, int epochMs, List<PipelinedLoad.Level> levels, int probeEpochs, boolean unprotected,
                     Path doc, List<String> argv) {
         static Settings parse(String[] args) {
-            int seconds = 8, warmup = 2, epoch = 25, probe = 80;
+            int seconds = 8, warmup = 2, epoch = 25, probe = 40;
             boolean unprotected = true;
-            List<PipelinedLoad.Level> levels = parseLevels("4x1,8x16,16x64,32x128,64x256");
+            List<PipelinedLoad.Level> levels = parseLevels("4x1,16x64,64x64,64x256,64x1024");
             Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -134,7 +134,7 @@ public final class ThroughputBenchmark {
         } catch (RuntimeException e) {
             System.err.println("checkpointd-bench-throughput: " + e.getMessage());
             System.err.println("usage: bin/checkpointd-bench-throughput [--seconds 8] [--warmup 2] [--epoch 25] "
-                    + "[--levels 4x1,8x16,16x64,32x128,64x256] [--probe-epochs 80] [--doc docs/benchmarks.md | --no-doc]");
+                    + "[--levels 4x1,16x64,64x64,64x256,64x1024] [--probe-epochs 40] [--doc docs/benchmarks.md | --no-doc]");
             System.exit(2);
             return;
         }
@@ -192,9 +192,11 @@ public final class ThroughputBenchmark {
                 } catch (Exception e) {
                     probeError = oneLine(e);
                 }
-                if (probe != null) say("      changed pages %d, raw %s, LZ4 %s (%.2f:1), XOR+LZ4 %s (%.2f:1), %.0f%% of changed pages' bytes unchanged",
+                if (probe != null) say("      changed pages %d, raw %s, LZ4 %s (%.2f:1), XOR+LZ4 %s (%.2f:1), adaptive %.2f:1, LZ4HC %.2f:1, %.0f%% of changed"
+                                + " pages' bytes unchanged; mean gap %.0f ms",
                         probe.changedPages(), RemusBenchmark.bytes(probe.rawBytes()), RemusBenchmark.bytes(probe.plainWire()), probe.plainRatio(),
-                        RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(), 100 * probe.unchangedByteShare());
+                        RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(), probe.adaptiveRatio(), probe.hcRatio(),
+                        100 * probe.unchangedByteShare(), probe.meanGapMs());
                 else say("      probe failed: %s", probeError);
             }
             last = cluster.status("primary").orElse(Json.object());
@@ -587,6 +589,28 @@ public final class ThroughputBenchmark {
                     RemusBenchmark.ms(bestP.pauseP99), bestP.epochsPerSecond, bestP.cpu("protect"), bestP.cpu("backup"), bestP.cpu("machine"),
                     bestP.cpu("others")));
         }
+        if (sameD != null && sameD.error == null) {
+            double need = TPUT_TARGET * sameD.opsPerSecond * bestP.p50Ms / 1000.0;
+            double ideal = 2.0 * s.epochMs();
+            out.add(String.format(Locale.ROOT, "Protected, the load is latency-bound (Little's law: ops/s ≈ outstanding ÷ latency;"
+                            + " %d ÷ %s ms p50 = %.0f/s, measured %.0f/s): each reply waits for its epoch's pause, shipping and ack,"
+                            + " and epochs ran at %.1f/s instead of the %.0f/s asked for (pause p50 %s ms, ack p50 %s ms). At that"
+                            + " latency 85%% of direct (%.0f ops/s) would need ≈ %.0f requests outstanding, %.1f× this load's %d;"
+                            + " even at the asked-for %.0f epochs/s and a reply released %s ms after its request (2 epochs), %d"
+                            + " outstanding allow at most %.0f ops/s, %.0f%% of direct, while direct itself is CPU-bound on the 2 cores"
+                            + " (service + load generator + others ≈ %.0f%% of 200%%) and every protected process takes CPU from it.",
+                    bestP.level.outstanding(), RemusBenchmark.ms(bestP.p50Ms), bestP.level.outstanding() / (bestP.p50Ms / 1000.0),
+                    bestP.opsPerSecond, bestP.epochsPerSecond, 1000.0 / s.epochMs(), RemusBenchmark.ms(bestP.pauseP50),
+                    RemusBenchmark.ms(bestP.ackP50), TPUT_TARGET * sameD.opsPerSecond, need, need / bestP.level.outstanding(),
+                    bestP.level.outstanding(), 1000.0 / s.epochMs(), RemusBenchmark.fixed(ideal, 0), bestP.level.outstanding(),
+                    bestP.level.outstanding() / (ideal / 1000.0), 100 * bestP.level.outstanding() / (ideal / 1000.0) / sameD.opsPerSecond,
+                    sameD.cpu("machine")));
+            if (bestP.criuDumps > 0 || !bestP.phases.isEmpty()) {
+                out.add(String.format(Locale.ROOT, "In that run the engine took %d incremental epochs and %d CRIU dumps (%s); its pause"
+                        + " phases (p50, ms): %s.", bestP.incrementalEpochs, bestP.criuDumps, bestP.dumpReasons.isEmpty() ? "none"
+                        : bestP.dumpReasons, bestP.phases));
+            }
+        }
         long rawSS = prot.stream().mapToLong(r -> r.raw).sum(), wireSS = prot.stream().mapToLong(r -> r.wire).sum();
         double ss = wireSS > 0 ? rawSS / (double) wireSS : Double.NaN;
         long rawAll = PrimarySampler.num(last.get("totalShippedRawBytes")).longValue(), wireAll = PrimarySampler.num(last.get("totalShippedWireBytes")).longValue();
@@ -606,10 +630,12 @@ public final class ThroughputBenchmark {
                             + " writable pages %d ms apart, mean gap %.0f ms, under load %s; the pages whose bytes changed since the"
                             + " previous copy compressed in 1024-page records with the stream's LZ4): %d changed pages (%s) → LZ4 alone"
                             + " %s (%.2f:1), XOR with the page's previous version then LZ4 %s (%.2f:1), ×%.2f; %.0f%% of the changed pages'"
-                            + " bytes were unchanged (zero after the XOR).",
+                            + " bytes were unchanged (zero after the XOR). XOR only for pages with ≥ %.0f%% of their bytes unchanged (%d of"
+                            + " the pages): %.2f:1; LZ4's high-compression mode without XOR: %.2f:1.",
                     probe.epochs(), s.epochMs(), probe.meanGapMs(), probeLevel, probe.changedPages(), RemusBenchmark.bytes(probe.rawBytes()),
                     RemusBenchmark.bytes(probe.plainWire()), probe.plainRatio(), RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(),
-                    probe.xorRatio() / probe.plainRatio(), 100 * probe.unchangedByteShare()));
+                    probe.xorRatio() / probe.plainRatio(), 100 * probe.unchangedByteShare(), 100 * XorProbe.ADAPTIVE_MIN_UNCHANGED,
+                    probe.adaptiveXorPages(), probe.adaptiveRatio(), probe.hcRatio()));
         } else if (probeError != null) {
             out.add("The XOR probe failed: " + probeError + ".");
         }

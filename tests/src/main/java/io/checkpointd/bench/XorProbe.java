@@ -18,16 +18,29 @@ import net.jpountz.lz4.LZ4Factory;
  * for them: written and hash-changed), and compresses them in records of {@code 1024} pages with the stream's own
  * LZ4 (fast compressor, one record per frame) twice: as they are, and XORed with the page's previous version (what
  * the backup has committed; Remus kept a cache of recently shipped pages for this). Pages with no previous version
- * go as they are in both. Nothing here is in the protocol.
+ * go as they are in both. Two more variants for comparison: per page, XOR only when at least
+ * {@link #ADAPTIVE_MIN_UNCHANGED} of its bytes are unchanged (else as it is), and LZ4's high-compression mode on the
+ * pages as they are. Nothing here is in the protocol.
  */
 final class XorProbe {
     private static final int PAGE = 4096;
     private static final int RECORD_PAGES = 1024;
     private static final LZ4Compressor LZ4 = LZ4Factory.fastestInstance().fastCompressor();
+    private static final LZ4Compressor LZ4HC = LZ4Factory.fastestInstance().highCompressor();
+    /** Adaptive variant: a page goes XORed when at least this share of its bytes did not change. */
+    static final double ADAPTIVE_MIN_UNCHANGED = 0.75;
 
     /** Totals over the probed epochs. */
     record Result(int epochs, long pagesScanned, long changedPages, long rawBytes, long plainWire, long xorWire,
-                  long xorZeroBytes, double meanGapMs) {
+                  long xorZeroBytes, double meanGapMs, long adaptiveWire, long adaptiveXorPages, long hcWire) {
+        double adaptiveRatio() {
+            return adaptiveWire > 0 ? rawBytes / (double) adaptiveWire : Double.NaN;
+        }
+
+        double hcRatio() {
+            return hcWire > 0 ? rawBytes / (double) hcWire : Double.NaN;
+        }
+
         double plainRatio() {
             return plainWire > 0 ? rawBytes / (double) plainWire : Double.NaN;
         }
@@ -48,8 +61,8 @@ final class XorProbe {
     static Result run(int pid, int epochs, long periodMs) throws IOException, InterruptedException {
         ByteBuffer[] bufs = {null, null}; // two copies, reused: direct memory is not freed until a GC
         Snapshot prev = Snapshot.take(pid, bufs, 0);
-        long scanned = 0, changed = 0, raw = 0, plain = 0, xor = 0, zero = 0, gaps = 0;
-        byte[] plainRec = new byte[RECORD_PAGES * PAGE], xorRec = new byte[RECORD_PAGES * PAGE];
+        long scanned = 0, changed = 0, raw = 0, plain = 0, xor = 0, zero = 0, gaps = 0, adaptive = 0, adaptiveXor = 0, hc = 0;
+        byte[] plainRec = new byte[RECORD_PAGES * PAGE], xorRec = new byte[RECORD_PAGES * PAGE], adRec = new byte[RECORD_PAGES * PAGE];
         byte[] dst = new byte[LZ4.maxCompressedLength(plainRec.length)];
         byte[] cur = new byte[PAGE], old = new byte[PAGE];
         long last = System.nanoTime();
@@ -68,16 +81,23 @@ final class XorProbe {
                     if (Arrays.equals(cur, old)) continue;
                 }
                 System.arraycopy(cur, 0, plainRec, n * PAGE, PAGE);
+                int same = 0;
                 for (int b = 0; b < PAGE; b++) {
                     byte x = j >= 0 ? (byte) (cur[b] ^ old[b]) : cur[b];
                     xorRec[n * PAGE + b] = x;
-                    if (j >= 0 && x == 0) zero++;
+                    if (j >= 0 && x == 0) same++;
                 }
+                zero += same;
+                boolean useXor = same >= ADAPTIVE_MIN_UNCHANGED * PAGE;
+                if (useXor) adaptiveXor++;
+                System.arraycopy(useXor ? xorRec : plainRec, n * PAGE, adRec, n * PAGE, PAGE);
                 n++;
                 changed++;
                 if (n == RECORD_PAGES) {
                     plain += LZ4.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
                     xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
+                    adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
+                    hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
                     raw += (long) n * PAGE;
                     n = 0;
                 }
@@ -85,11 +105,13 @@ final class XorProbe {
             if (n > 0) {
                 plain += LZ4.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
                 xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
+                adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
+                hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
                 raw += (long) n * PAGE;
             }
             prev = now;
         }
-        return new Result(epochs, scanned, changed, raw, plain, xor, zero, gaps / 1e6 / Math.max(1, epochs));
+        return new Result(epochs, scanned, changed, raw, plain, xor, zero, gaps / 1e6 / Math.max(1, epochs), adaptive, adaptiveXor, hc);
     }
 
     /** The writable private present pages of a process, by address. */
