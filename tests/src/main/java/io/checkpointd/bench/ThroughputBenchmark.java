@@ -56,7 +56,7 @@ public final class ThroughputBenchmark {
     record Settings(int seconds, int warmup, int epochMs, List<PipelinedLoad.Level> levels, int probeEpochs, boolean unprotected,
                     Path doc, List<String> argv) {
         static Settings parse(String[] args) {
-            int seconds = 8, warmup = 2, epoch = 25, probe = 40;
+            int seconds = 8, warmup = 2, epoch = 25, probe = 30;
             boolean unprotected = true;
             List<PipelinedLoad.Level> levels = parseLevels("4x1,16x64,64x64,64x256,64x1024");
             Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
@@ -107,6 +107,8 @@ public final class ThroughputBenchmark {
         long ops, errors, rejected;
         /** CPU, % of one core, by role; "machine" is every process on the machine, "others" what is not ours. */
         final Map<String, Double> cpu = new LinkedHashMap<>();
+        /** Time the role's threads spent runnable but waiting for a CPU, % of the interval (summed over threads). */
+        final Map<String, Double> waitPct = new LinkedHashMap<>();
         // protected only
         double epochsPerSecond = Double.NaN, pauseP50 = Double.NaN, pauseP99 = Double.NaN, pauseMean = Double.NaN, frozen = Double.NaN;
         double ackP50 = Double.NaN, rawPerEpoch = Double.NaN, wirePerEpoch = Double.NaN, ratio = Double.NaN;
@@ -134,7 +136,7 @@ public final class ThroughputBenchmark {
         } catch (RuntimeException e) {
             System.err.println("checkpointd-bench-throughput: " + e.getMessage());
             System.err.println("usage: bin/checkpointd-bench-throughput [--seconds 8] [--warmup 2] [--epoch 25] "
-                    + "[--levels 4x1,16x64,64x64,64x256,64x1024] [--probe-epochs 40] [--doc docs/benchmarks.md | --no-doc]");
+                    + "[--levels 4x1,16x64,64x64,64x256,64x1024] [--probe-epochs 30] [--doc docs/benchmarks.md | --no-doc]");
             System.exit(2);
             return;
         }
@@ -161,9 +163,7 @@ public final class ThroughputBenchmark {
 
         // 3: protected, one cluster for every level
         Json initial = null, last = null;
-        XorProbe.Result probe = null;
-        String probeError = null;
-        PipelinedLoad.Level probeLevel = null;
+        List<Probe> probes = new ArrayList<>();
         Path base = dir.resolve("cluster");
         Cluster cluster = Cluster.start(Cluster.Options.of(base).withEpoch(Duration.ofMillis(s.epochMs()))
                 .withProtectArgs(List.of("--engine", "incremental")));
@@ -181,23 +181,13 @@ public final class ThroughputBenchmark {
                 }
             }
             // the XOR probe: same load as the level where protected throughput peaked
-            probeLevel = runs.stream().filter(r -> r.mode.startsWith("protected") && r.error == null)
+            // the XOR probe: the demo-like load (the first level) and the one where protected throughput peaked
+            PipelinedLoad.Level peak = runs.stream().filter(r -> r.mode.startsWith("protected") && r.error == null)
                     .max(Comparator.comparingDouble(r -> r.opsPerSecond)).map(r -> r.level).orElse(s.levels().get(0));
             if (s.probeEpochs() > 0) {
-                say("XOR probe: %d copies of the protected service's writable pages, %d ms apart, under load %s", s.probeEpochs(),
-                        s.epochMs(), probeLevel);
-                try (PipelinedLoad load = PipelinedLoad.start(cluster.proxyAddress(), probeLevel)) {
-                    Thread.sleep(1000);
-                    probe = XorProbe.run((int) cluster.servicePid(), s.probeEpochs(), s.epochMs());
-                } catch (Exception e) {
-                    probeError = oneLine(e);
+                for (PipelinedLoad.Level pl : peak.equals(s.levels().get(0)) ? List.of(peak) : List.of(s.levels().get(0), peak)) {
+                    probes.add(probe(s, cluster, pl));
                 }
-                if (probe != null) say("      changed pages %d, raw %s, LZ4 %s (%.2f:1), XOR+LZ4 %s (%.2f:1), adaptive %.2f:1, LZ4HC %.2f:1, %.0f%% of changed"
-                                + " pages' bytes unchanged; mean gap %.0f ms",
-                        probe.changedPages(), RemusBenchmark.bytes(probe.rawBytes()), RemusBenchmark.bytes(probe.plainWire()), probe.plainRatio(),
-                        RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(), probe.adaptiveRatio(), probe.hcRatio(),
-                        100 * probe.unchangedByteShare(), probe.meanGapMs());
-                else say("      probe failed: %s", probeError);
             }
             last = cluster.status("primary").orElse(Json.object());
         } finally {
@@ -209,7 +199,7 @@ public final class ThroughputBenchmark {
         System.out.println();
         System.out.println(tables);
         System.out.printf(Locale.ROOT, "total %.0f s; load average %s%n", (System.nanoTime() - t0) / 1e9, loadAvg.describe());
-        String section = section(s, date, loadAvg, runs, tables, initial, last, probe, probeError, probeLevel);
+        String section = section(s, date, loadAvg, runs, tables, initial, last, probes);
         System.out.println();
         System.out.println(section);
         if (s.doc() != null) {
@@ -261,7 +251,7 @@ public final class ThroughputBenchmark {
             Thread.sleep(s.warmup() * 1000L);
             Json s0 = sampler == null ? null : sampler.read();
             if (sampler != null) sampler.begin();
-            Map<String, Long> cpu0 = cpuTicks(pids);
+            Map<String, Long> cpu0 = cpuTicks(pids), wait0 = waitNanos(pids);
             long self0 = load.cpuNanos(), mach0 = machineBusyTicks();
             LatencyRecorder.Snapshot l0 = load.latency().snapshot();
             long e0 = load.errors(), j0 = load.rejected();
@@ -269,7 +259,7 @@ public final class ThroughputBenchmark {
             Thread.sleep(s.seconds() * 1000L);
             LatencyRecorder.Snapshot l1 = load.latency().snapshot();
             long t1 = System.nanoTime();
-            Map<String, Long> cpu1 = cpuTicks(pids);
+            Map<String, Long> cpu1 = cpuTicks(pids), wait1 = waitNanos(pids);
             long self1 = load.cpuNanos(), mach1 = machineBusyTicks();
             r.errors = load.errors() - e0;
             r.rejected = load.rejected() - j0;
@@ -288,6 +278,7 @@ public final class ThroughputBenchmark {
             for (String role : pids.keySet()) {
                 double pct = 100.0 * (cpu1.get(role) - cpu0.get(role)) / TICKS / r.seconds;
                 r.cpu.put(role, pct);
+                r.waitPct.put(role, 100.0 * (wait1.get(role) - wait0.get(role)) / 1e9 / r.seconds);
                 ours += pct;
             }
             double gen = 100.0 * (self1 - self0) / 1e9 / r.seconds;
@@ -303,8 +294,9 @@ public final class ThroughputBenchmark {
         }
         if (r.error != null) say("      FAILED: %s", r.error);
         else {
-            say("      %.0f ops/s, p50 %s ms, p99 %s ms; CPU %s%s", r.opsPerSecond, RemusBenchmark.ms(r.p50Ms), RemusBenchmark.ms(r.p99Ms),
+            say("      %.0f ops/s, p50 %s ms, p99 %s ms; CPU %s; waiting for a CPU %s%s", r.opsPerSecond, RemusBenchmark.ms(r.p50Ms), RemusBenchmark.ms(r.p99Ms),
                     r.cpu.entrySet().stream().map(e -> e.getKey() + " " + Math.round(e.getValue()) + "%").collect(Collectors.joining(", ")),
+                    r.waitPct.entrySet().stream().map(e -> e.getKey() + " " + Math.round(e.getValue()) + "%").collect(Collectors.joining(", ")),
                     sampler == null ? "" : String.format(Locale.ROOT, "; %.1f epochs/s, pause p50 %s p99 %s ms, frozen %.0f%%, ack p50 %s ms,"
                                     + " ratio %s:1; %d incremental epochs, %d CRIU dumps (%s); phases p50 %s",
                             r.epochsPerSecond, RemusBenchmark.ms(r.pauseP50), RemusBenchmark.ms(r.pauseP99), 100 * r.frozen,
@@ -355,6 +347,26 @@ public final class ThroughputBenchmark {
         return j.get(window) instanceof Json w ? PrimarySampler.num(w.get("n")).longValue() : 0;
     }
 
+    /** One XOR probe: its load, and its result or why it failed. */
+    record Probe(PipelinedLoad.Level level, XorProbe.Result result, String error) {
+    }
+
+    private static Probe probe(Settings s, Cluster cluster, PipelinedLoad.Level level) {
+        say("XOR probe: %d copies of the protected service's writable pages, %d ms apart, under load %s", s.probeEpochs(), s.epochMs(), level);
+        try (PipelinedLoad load = PipelinedLoad.start(cluster.proxyAddress(), level)) {
+            Thread.sleep(1000);
+            XorProbe.Result p = XorProbe.run((int) cluster.servicePid(), s.probeEpochs(), s.epochMs());
+            say("      changed pages %d, raw %s, LZ4 %.2f:1, XOR+LZ4 %.2f:1, selective XOR %.2f:1, LZ4HC %.2f:1, selective XOR + LZ4HC %.2f:1,"
+                            + " %.0f%% of changed pages' bytes unchanged; mean gap %.0f ms",
+                    p.changedPages(), RemusBenchmark.bytes(p.rawBytes()), p.plainRatio(), p.xorRatio(), p.adaptiveRatio(), p.hcRatio(),
+                    p.adaptiveHcRatio(), 100 * p.unchangedByteShare(), p.meanGapMs());
+            return new Probe(level, p, null);
+        } catch (Exception e) {
+            say("      probe failed: %s", oneLine(e));
+            return new Probe(level, null, oneLine(e));
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------- CPU
 
     /** USER_HZ: the unit of /proc/PID/stat and /proc/stat times on Linux. */
@@ -364,6 +376,30 @@ public final class ThroughputBenchmark {
         Map<String, Long> m = new LinkedHashMap<>();
         pids.forEach((role, pid) -> m.put(role, processTicks(pid)));
         return m;
+    }
+
+    private static Map<String, Long> waitNanos(Map<String, Long> pids) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        pids.forEach((role, pid) -> m.put(role, runQueueWaitNanos(pid)));
+        return m;
+    }
+
+    /** Sum over the live threads of {@code pid} of the time spent waiting on a run queue (schedstat field 2). */
+    static long runQueueWaitNanos(long pid) {
+        long sum = 0;
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String[] f = Files.readString(t.resolve("schedstat")).trim().split("\\s+");
+                    sum += Long.parseLong(f[1]);
+                } catch (IOException | RuntimeException e) {
+                    // thread gone
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return sum;
     }
 
     /** utime + stime of every thread of {@code pid} (fields 14 and 15 of /proc/PID/stat). */
@@ -475,12 +511,12 @@ public final class ThroughputBenchmark {
         sb.append(render(t)).append("\n\n");
         t = new ArrayList<>();
         t.add(new String[] {"run", "load", "ops/s", "service", "proxy", "protect", "backup", "load gen", "machine (of 200%)",
-                "others", "our CPU µs/op"});
+                "others", "our CPU µs/op", "run-queue wait: service", "proxy", "protect", "backup"});
         for (Run r : runs) {
             if (r.error != null) continue;
             t.add(new String[] {r.mode, r.level.toString(), RemusBenchmark.fixed(r.opsPerSecond, 0), cpu(r, "service"), cpu(r, "proxy"),
                     cpu(r, "protect"), cpu(r, "backup"), cpu(r, "load"), cpu(r, "machine"), cpu(r, "others"),
-                    RemusBenchmark.fixed(r.cpuPerOpMicros(), 1)});
+                    RemusBenchmark.fixed(r.cpuPerOpMicros(), 1), wait(r, "service"), wait(r, "proxy"), wait(r, "protect"), wait(r, "backup")});
         }
         sb.append(render(t));
         for (Run r : runs) if (r.error != null) sb.append("\n\n").append(r.mode).append(' ').append(r.level).append(" failed: ").append(r.error);
@@ -502,6 +538,10 @@ public final class ThroughputBenchmark {
     private static String pct(Run a, Run b) {
         if (a == null || b == null || a.error != null || b.error != null) return "–";
         return RemusBenchmark.fixed(100 * a.opsPerSecond / b.opsPerSecond, 0) + "%";
+    }
+
+    private static String wait(Run r, String role) {
+        return r.waitPct.containsKey(role) ? RemusBenchmark.fixed(r.waitPct.get(role), 0) + "%" : "–";
     }
 
     private static String cpu(Run r, String role) {
@@ -530,7 +570,7 @@ public final class ThroughputBenchmark {
     }
 
     static String section(Settings s, String date, LoadSampler load, List<Run> runs, String tables, Json initial, Json last,
-                          XorProbe.Result probe, String probeError, PipelinedLoad.Level probeLevel) {
+                          List<Probe> probes) {
         StringBuilder sb = new StringBuilder();
         sb.append(BEGIN_MARKER).append("\n## Demo KV throughput under an open-window load (incremental engine)\n\n");
         sb.append("- Date: ").append(date).append('\n');
@@ -548,15 +588,16 @@ public final class ThroughputBenchmark {
         sb.append("CPU columns are % of one core over the measured interval from `/proc/PID/stat` (service, proxy, protect, backup"
                 + " processes; *load gen* is the generator's threads), *machine* all CPUs from `/proc/stat` (200% = both cores busy),"
                 + " *others* machine minus ours (other people's work on the shared cores). *raw* is what the primary shipped"
-                + " (pages and image files) before LZ4, *wire* after; *frozen* the share of wall time the service was stopped.\n\n");
-        sb.append(verdict(s, runs, initial, last, probe, probeError, probeLevel)).append('\n');
+                + " (pages and image files) before LZ4, *wire* after; *frozen* the share of wall time the service was stopped. *run-queue wait* is the time the process's threads were"
+                + " runnable but waiting for a CPU (`/proc/PID/task/*/schedstat`, summed over threads, % of the interval; above 100%"
+                + " when several threads wait at once).\n\n");
+        sb.append(verdict(s, runs, initial, last, probes)).append('\n');
         sb.append(END_MARKER).append('\n');
         return sb.toString();
     }
 
     /** Targets met or missed, by how much, and the numbers behind it. */
-    static String verdict(Settings s, List<Run> runs, Json initial, Json last, XorProbe.Result probe, String probeError,
-                          PipelinedLoad.Level probeLevel) {
+    static String verdict(Settings s, List<Run> runs, Json initial, Json last, List<Probe> probes) {
         List<String> out = new ArrayList<>();
         List<Run> prot = runs.stream().filter(r -> r.mode.startsWith("protected") && r.error == null).toList();
         List<Run> direct = runs.stream().filter(r -> r.mode.equals("direct") && r.error == null).toList();
@@ -625,19 +666,31 @@ public final class ThroughputBenchmark {
                 ss >= RATIO_TARGET ? "above" : "below", Math.abs(100 * (ss / RATIO_TARGET - 1)), RemusBenchmark.bytes(rawInit),
                 RemusBenchmark.bytes(wireInit), wireInit > 0 ? rawInit / (double) wireInit : Double.NaN, RemusBenchmark.bytes(rawAll),
                 RemusBenchmark.bytes(wireAll), wireAll > 0 ? rawAll / (double) wireAll : Double.NaN));
-        if (probe != null) {
-            out.add(String.format(Locale.ROOT, "XOR before LZ4, measured offline (`XorProbe`: %d copies of the protected service's"
-                            + " writable pages %d ms apart, mean gap %.0f ms, under load %s; the pages whose bytes changed since the"
-                            + " previous copy compressed in 1024-page records with the stream's LZ4): %d changed pages (%s) → LZ4 alone"
-                            + " %s (%.2f:1), XOR with the page's previous version then LZ4 %s (%.2f:1), ×%.2f; %.0f%% of the changed pages'"
-                            + " bytes were unchanged (zero after the XOR). XOR only for pages with ≥ %.0f%% of their bytes unchanged (%d of"
-                            + " the pages): %.2f:1; LZ4's high-compression mode without XOR: %.2f:1.",
-                    probe.epochs(), s.epochMs(), probe.meanGapMs(), probeLevel, probe.changedPages(), RemusBenchmark.bytes(probe.rawBytes()),
-                    RemusBenchmark.bytes(probe.plainWire()), probe.plainRatio(), RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(),
-                    probe.xorRatio() / probe.plainRatio(), 100 * probe.unchangedByteShare(), 100 * XorProbe.ADAPTIVE_MIN_UNCHANGED,
-                    probe.adaptiveXorPages(), probe.adaptiveRatio(), probe.hcRatio()));
-        } else if (probeError != null) {
-            out.add("The XOR probe failed: " + probeError + ".");
+        Run demo = find(runs, "protected", s.levels().get(0));
+        if (demo != null && demo.error == null) {
+            out.add(String.format(Locale.ROOT, "At the load closest to the demo's own workload (%s: %d outstanding PUTs, as `KvWorkload`'s"
+                            + " %d synchronous clients) the steady-state ratio is %.2f:1 (%s → %s), %s the target by %.0f%%.",
+                    demo.level, demo.level.outstanding(), demo.level.connections(), demo.ratio, RemusBenchmark.bytes(demo.raw),
+                    RemusBenchmark.bytes(demo.wire), demo.ratio >= RATIO_TARGET ? "above" : "below", Math.abs(100 * (demo.ratio / RATIO_TARGET - 1))));
+        }
+        for (Probe pr : probes) {
+            XorProbe.Result probe = pr.result();
+            if (probe == null) {
+                out.add("The XOR probe under load " + pr.level() + " failed: " + pr.error() + ".");
+                continue;
+            }
+            out.add(String.format(Locale.ROOT, "XOR before LZ4, measured offline under load %s (`XorProbe`: %d copies of the protected"
+                            + " service's writable pages, %d ms sleep between copies, %.0f ms between copies' ends on average, %.0f MB per"
+                            + " copy; the pages whose bytes changed since the previous copy compressed in 1024-page records with the"
+                            + " stream's LZ4): %d changed pages (%s) → LZ4 alone %s (%.2f:1), XOR with the page's previous version then LZ4"
+                            + " %s (%.2f:1), ×%.2f; %.0f%% of the changed pages' bytes were unchanged (zero after the XOR). XOR only for"
+                            + " pages with ≥ %.0f%% of their bytes unchanged (%d of the pages): %.2f:1; LZ4's high-compression mode: %.2f:1"
+                            + " without XOR, %.2f:1 with the selective XOR.",
+                    pr.level(), probe.epochs(), s.epochMs(), probe.meanGapMs(), probe.pagesScanned() * 4096.0 / (probe.epochs() + 1) / 1e6,
+                    probe.changedPages(), RemusBenchmark.bytes(probe.rawBytes()), RemusBenchmark.bytes(probe.plainWire()), probe.plainRatio(),
+                    RemusBenchmark.bytes(probe.xorWire()), probe.xorRatio(), probe.xorRatio() / probe.plainRatio(),
+                    100 * probe.unchangedByteShare(), 100 * XorProbe.ADAPTIVE_MIN_UNCHANGED, probe.adaptiveXorPages(),
+                    probe.adaptiveRatio(), probe.hcRatio(), probe.adaptiveHcRatio()));
         }
         return String.join(" ", out);
     }

@@ -32,7 +32,11 @@ final class XorProbe {
 
     /** Totals over the probed epochs. */
     record Result(int epochs, long pagesScanned, long changedPages, long rawBytes, long plainWire, long xorWire,
-                  long xorZeroBytes, double meanGapMs, long adaptiveWire, long adaptiveXorPages, long hcWire) {
+                  long xorZeroBytes, double meanGapMs, long adaptiveWire, long adaptiveXorPages, long hcWire, long adaptiveHcWire) {
+        double adaptiveHcRatio() {
+            return adaptiveHcWire > 0 ? rawBytes / (double) adaptiveHcWire : Double.NaN;
+        }
+
         double adaptiveRatio() {
             return adaptiveWire > 0 ? rawBytes / (double) adaptiveWire : Double.NaN;
         }
@@ -61,7 +65,7 @@ final class XorProbe {
     static Result run(int pid, int epochs, long periodMs) throws IOException, InterruptedException {
         ByteBuffer[] bufs = {null, null}; // two copies, reused: direct memory is not freed until a GC
         Snapshot prev = Snapshot.take(pid, bufs, 0);
-        long scanned = 0, changed = 0, raw = 0, plain = 0, xor = 0, zero = 0, gaps = 0, adaptive = 0, adaptiveXor = 0, hc = 0;
+        long scanned = 0, changed = 0, raw = 0, plain = 0, xor = 0, zero = 0, gaps = 0, adaptive = 0, adaptiveXor = 0, hc = 0, adHc = 0;
         byte[] plainRec = new byte[RECORD_PAGES * PAGE], xorRec = new byte[RECORD_PAGES * PAGE], adRec = new byte[RECORD_PAGES * PAGE];
         byte[] dst = new byte[LZ4.maxCompressedLength(plainRec.length)];
         byte[] cur = new byte[PAGE], old = new byte[PAGE];
@@ -69,17 +73,18 @@ final class XorProbe {
         for (int e = 0; e < epochs; e++) {
             Thread.sleep(periodMs);
             Snapshot now = Snapshot.take(pid, bufs, (e + 1) % 2);
-            gaps += System.nanoTime() - last;
-            last = System.nanoTime();
+            long t = System.nanoTime();
+            gaps += t - last; // between the ends of consecutive copies: what one delta spans
+            last = t;
             scanned += now.vaddrs.length;
             int n = 0;
+            int j0 = 0;
             for (int i = 0; i < now.vaddrs.length; i++) {
+                while (j0 < prev.vaddrs.length && prev.vaddrs[j0] < now.vaddrs[i]) j0++;
+                int j = j0 < prev.vaddrs.length && prev.vaddrs[j0] == now.vaddrs[i] ? j0 : -1;
+                if (j >= 0 && now.data.slice(i * PAGE, PAGE).mismatch(prev.data.slice(j * PAGE, PAGE)) < 0) continue;
                 now.page(i, cur);
-                int j = Arrays.binarySearch(prev.vaddrs, now.vaddrs[i]);
-                if (j >= 0) {
-                    prev.page(j, old);
-                    if (Arrays.equals(cur, old)) continue;
-                }
+                if (j >= 0) prev.page(j, old);
                 System.arraycopy(cur, 0, plainRec, n * PAGE, PAGE);
                 int same = 0;
                 for (int b = 0; b < PAGE; b++) {
@@ -98,6 +103,7 @@ final class XorProbe {
                     xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
                     adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
                     hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
+                    adHc += LZ4HC.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
                     raw += (long) n * PAGE;
                     n = 0;
                 }
@@ -107,11 +113,12 @@ final class XorProbe {
                 xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
                 adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
                 hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
+                adHc += LZ4HC.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
                 raw += (long) n * PAGE;
             }
             prev = now;
         }
-        return new Result(epochs, scanned, changed, raw, plain, xor, zero, gaps / 1e6 / Math.max(1, epochs), adaptive, adaptiveXor, hc);
+        return new Result(epochs, scanned, changed, raw, plain, xor, zero, gaps / 1e6 / Math.max(1, epochs), adaptive, adaptiveXor, hc, adHc);
     }
 
     /** The writable private present pages of a process, by address. */
