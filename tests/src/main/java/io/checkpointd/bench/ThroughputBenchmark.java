@@ -112,7 +112,7 @@ public final class ThroughputBenchmark {
         // protected only
         double epochsPerSecond = Double.NaN, pauseP50 = Double.NaN, pauseP99 = Double.NaN, pauseMean = Double.NaN, frozen = Double.NaN;
         double ackP50 = Double.NaN, rawPerEpoch = Double.NaN, wirePerEpoch = Double.NaN, ratio = Double.NaN;
-        long raw, wire, epochsShipped, criuDumps, incrementalEpochs;
+        long raw, wire, fileRaw, epochsShipped, criuDumps, incrementalEpochs;
         /** CRIU dumps by reason over the interval, and the engine's pause phases (p50 of its window, ms) at its end. */
         String dumpReasons = "", phases = "";
         String error;
@@ -311,6 +311,7 @@ public final class ThroughputBenchmark {
         r.epochsShipped = count(s1, "pauseMs") - count(s0, "pauseMs");
         r.raw = delta(s0, s1, "totalShippedRawBytes");
         r.wire = delta(s0, s1, "totalShippedWireBytes");
+        r.fileRaw = s1.get("totalShippedFileBytes") == null ? 0 : delta(s0, s1, "totalShippedFileBytes");
         if (r.epochsShipped > 0) {
             r.rawPerEpoch = r.raw / (double) r.epochsShipped;
             r.wirePerEpoch = r.wire / (double) r.epochsShipped;
@@ -501,12 +502,14 @@ public final class ThroughputBenchmark {
         sb.append(render(t)).append("\n\n");
         t = new ArrayList<>();
         t.add(new String[] {"protected, load", "epochs/s", "pause p50 ms", "pause p99 ms", "frozen", "ack p50 ms", "raw/epoch",
-                "wire/epoch", "raw:wire"});
+                "of which image files", "wire/epoch", "raw:wire", "incremental epochs", "CRIU dumps"});
         for (Run r : runs) {
             if (!r.mode.startsWith("protected") || r.error != null) continue;
             t.add(new String[] {r.level.toString(), RemusBenchmark.fixed(r.epochsPerSecond, 1), RemusBenchmark.ms(r.pauseP50),
                     RemusBenchmark.ms(r.pauseP99), RemusBenchmark.fixed(100 * r.frozen, 0) + "%", RemusBenchmark.ms(r.ackP50),
-                    RemusBenchmark.bytes(r.rawPerEpoch), RemusBenchmark.bytes(r.wirePerEpoch), RemusBenchmark.fixed(r.ratio, 2) + ":1"});
+                    RemusBenchmark.bytes(r.rawPerEpoch), RemusBenchmark.bytes(r.epochsShipped > 0 ? r.fileRaw / (double) r.epochsShipped : Double.NaN),
+                    RemusBenchmark.bytes(r.wirePerEpoch), RemusBenchmark.fixed(r.ratio, 2) + ":1", String.valueOf(r.incrementalEpochs),
+                    r.criuDumps + (r.dumpReasons.isEmpty() ? "" : " (" + r.dumpReasons + ")")});
         }
         sb.append(render(t)).append("\n\n");
         t = new ArrayList<>();
