@@ -177,7 +177,14 @@ public final class ThroughputBenchmark {
             pids.put("backup", pidOf(cluster, "backup"));
             for (PipelinedLoad.Level l : s.levels()) {
                 try (PrimarySampler sampler = new PrimarySampler(() -> cluster.status("primary"), 5)) {
-                    runs.add(measure(s, "protected " + s.epochMs() + " ms", l, cluster.proxyAddress(), pids, sampler));
+                    Run r = measure(s, "protected " + s.epochMs() + " ms", l, cluster.proxyAddress(), pids, sampler);
+                    Object state = cluster.status("backup").map(b -> b.get("state")).orElse(null);
+                    if (!ProcessHandle.of(cluster.servicePid()).map(ProcessHandle::isAlive).orElse(false) || "restored".equals(state)
+                            || "failed".equals(state)) {
+                        r.error = (r.error == null ? "" : r.error + "; ") + "service " + cluster.servicePid() + " alive: "
+                                + ProcessHandle.of(cluster.servicePid()).map(ProcessHandle::isAlive).orElse(false) + ", backup state " + state;
+                    }
+                    runs.add(r);
                 }
             }
             // the XOR probe: same load as the level where protected throughput peaked
@@ -206,11 +213,14 @@ public final class ThroughputBenchmark {
             writeSection(s.doc(), section);
             System.out.println("wrote the \"kv-throughput\" section of " + s.doc());
         }
-        try {
-            cluster.deleteFiles();
-            io.checkpointd.protocol.image.ImageDirs.deleteTree(dir);
-        } catch (IOException e) {
-            say("could not delete %s: %s", dir, e.getMessage());
+        if (runs.stream().anyMatch(r -> r.error != null) || probes.stream().anyMatch(p -> p.error() != null)) {
+            say("something failed: logs kept in %s", dir);
+        } else {
+            try {
+                io.checkpointd.protocol.image.ImageDirs.deleteTree(dir);
+            } catch (IOException e) {
+                say("could not delete %s: %s", dir, e.getMessage());
+            }
         }
         return runs.stream().anyMatch(r -> r.error != null) ? 1 : 0;
     }
