@@ -96,6 +96,8 @@ public final class Primary implements AutoCloseable {
     private long epoch;
     private long prevEpoch = -1;
     private long totalRaw, totalWire;
+    /** Of totalRaw, the bytes of image files (the rest is pages and record framing): what page-level compression ideas cannot touch. */
+    private long totalFileBytes;
     private long sealFailures;
     private long unreachableLogged;
     private volatile boolean unprotected;
@@ -350,6 +352,7 @@ public final class Primary implements AutoCloseable {
         rawBytes.add(raw[0]);
         wireBytes.add(wire);
         totalRaw += raw[0];
+        totalFileBytes += r.shippedFileBytes();
         totalWire += wire;
         if (state == State.FULL_SYNC) state = State.PROTECTING;
     }
@@ -548,7 +551,7 @@ public final class Primary implements AutoCloseable {
                 .put("epochsPerSecond", Math.round(epochsAcked / Math.max(up, 1e-3) * 100) / 100.0)
                 .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
-                .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw)
+                .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw).put("totalShippedFileBytes", totalFileBytes)
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
                 .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", unprotected)
                 .put("unprotectedEpisodes", unprotectedEpisodes).put("lastRejection", lastNack)
