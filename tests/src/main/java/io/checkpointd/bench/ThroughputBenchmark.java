@@ -764,7 +764,7 @@ public final class ThroughputBenchmark {
 
     private static Process startPassthroughProxy(Path dir, int listen, int control, int upstream, Path key) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", // as Cluster starts its daemons
+                "-XX:+UseSerialGC", "-Xmx256m", // as Cluster starts its daemons
                 "-cp", System.getProperty("java.class.path"), "io.checkpointd.cli.Main", "proxy", "--listen", "127.0.0.1:" + listen,
                 "--upstream", "127.0.0.1:" + upstream, "--control", "127.0.0.1:" + control, "--auth-key", key.toString(), "--passthrough",
                 "--run-dir", dir.resolve("run").toString()));

@@ -437,13 +437,14 @@ public final class IncrementalEngine implements CaptureEngine {
                     Batch batch = new Batch(name, sink);
                     Path pagesFile = dir.resolve(pm.pagesFileName());
                     if (pm.presentPages() > 0) {
-                        DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile);
-                        pm.forEachPresentPage((vaddr, idx) -> {
-                            ByteBuffer page = data.page(idx);
-                            long h = hash(page);
-                            fresh.changed(vaddr, h);
-                            if (old == null || old.changed(vaddr, h)) batch.add(vaddr, page);
-                        });
+                        try (DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile)) {
+                            pm.forEachPresentPage((vaddr, idx) -> {
+                                ByteBuffer page = data.page(idx);
+                                long h = hash(page);
+                                fresh.changed(vaddr, h);
+                                if (old == null || old.changed(vaddr, h)) batch.add(vaddr, page);
+                            });
+                        }
                     }
                     batch.flush();
                     records += batch.records;
