@@ -301,7 +301,10 @@ public final class EngineBenchmark {
             awaitListening(port, backup);
             List<String> args = new ArrayList<>(List.of("protect", Integer.toString(pid), "--backup", "127.0.0.1:" + port,
                     "--epoch", epochMs + "ms", "--run-dir", runDir.toString(), "--work-dir", dir.resolve(name + "-work").toString(),
-                    "--auth-key", keyFile.toString(), "--engine", engine, "--on-exit", "stop"));
+                    "--auth-key", keyFile.toString(), "--engine", engine, "--on-exit", "stop",
+                    // the backup does not answer while it commits the 1 GiB full sync, which takes longer than the
+                    // default 5 s on a loaded box: the primary would reconnect and start the full sync over, forever
+                    "--backup-timeout", "300s"));
             // the full sync ships the whole 1 GiB image (a minute on a loaded box): dirty slowly meanwhile, or the
             // first incremental epoch after it copies everything written during that minute
             setRate(1);
