@@ -59,7 +59,7 @@ public final class EngineBenchmark {
 
     record Options(int liveMb, int threads, List<Double> rates, double seconds, double sweepSeconds, double warmup,
             double seconds25, int fullEpochs, int fullEpochsTarget, int floorEpochs, int floorEpochs25, Path docs, Path svg,
-            Path workDir) {
+            Path workDir, int maxInFlight) {
     }
 
     /** One epoch as the primary's status reported it. */
@@ -68,7 +68,7 @@ public final class EngineBenchmark {
 
     /** A measured interval of one engine configuration. */
     record Run(String engine, int epochMs, double rateMiBs, List<Sample> samples, long missed, double seconds, long epochs,
-            long acked, long raw, long wire, long dumps, long written, double load, double cpuPressure) {
+            long acked, long raw, long wire, long dumps, long written, double load, double cpuPressure, double[] acks) {
         double epochsPerSec() {
             return acked / seconds;
         }
@@ -127,7 +127,7 @@ public final class EngineBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        int liveMb = 480, threads = 24, fullEpochs = 2, fullTarget = 3, floorEpochs = 30, floor25 = 120;
+        int liveMb = 480, threads = 24, fullEpochs = 2, fullTarget = 3, floorEpochs = 30, floor25 = 120, maxInFlight = 2;
         double seconds = 25, sweep = 10, warmup = 3, seconds25 = 20;
         List<Double> rates = List.of(1.0, 4.0, 16.0, 40.0, 100.0);
         Path docs = Path.of("docs/benchmarks.md"), svg = Path.of("docs/img/pause-vs-dirty-rate.svg"), work = Path.of("/dev/shm");
@@ -147,10 +147,11 @@ public final class EngineBenchmark {
                 case "--docs" -> docs = Path.of(args[++i]);
                 case "--svg" -> svg = Path.of(args[++i]);
                 case "--work-dir" -> work = Path.of(args[++i]);
+                case "--max-in-flight" -> maxInFlight = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("usage: checkpointd-bench-engine [--rates MiB/s,...] [--seconds S] [--sweep-seconds S] [--warmup S]"
                             + " [--seconds-25 S] [--full-epochs N] [--full-epochs-target N] [--floor-epochs N] [--floor-epochs-25 N]"
-                            + " [--live-mb N] [--threads N] [--docs FILE|-] [--svg FILE] [--work-dir DIR]");
+                            + " [--live-mb N] [--threads N] [--docs FILE|-] [--svg FILE] [--work-dir DIR] [--max-in-flight N]");
                     System.exit(2);
                 }
             }
@@ -166,7 +167,7 @@ public final class EngineBenchmark {
             System.exit(2);
         }
         EngineBenchmark b = new EngineBenchmark(new Options(liveMb, threads, rates, seconds, sweep, warmup, seconds25, fullEpochs,
-                fullTarget, floorEpochs, floor25, docs, svg, work));
+                fullTarget, floorEpochs, floor25, docs, svg, work, maxInFlight));
         Runtime.getRuntime().addShutdownHook(new Thread(b::cleanup, "bench-engine-cleanup"));
         b.run();
     }
@@ -304,7 +305,7 @@ public final class EngineBenchmark {
                     "--auth-key", keyFile.toString(), "--engine", engine, "--on-exit", "stop",
                     // the backup does not answer while it commits the 1 GiB full sync, which takes longer than the
                     // default 5 s on a loaded box: the primary would reconnect and start the full sync over, forever
-                    "--backup-timeout", "300s"));
+                    "--backup-timeout", "300s", "--max-in-flight", Integer.toString(opt.maxInFlight())));
             // the full sync ships the whole 1 GiB image (a minute on a loaded box): dirty slowly meanwhile, or the
             // first incremental epoch after it copies everything written during that minute
             setRate(1);
@@ -357,7 +358,7 @@ public final class EngineBenchmark {
                     (long) (num(b.get("totalShippedRawBytes")) - num(a.get("totalShippedRawBytes"))),
                     (long) (num(b.get("totalShippedWireBytes")) - num(a.get("totalShippedWireBytes"))),
                     engine.equals("full") ? (long) (num(b.get("lastEpoch")) - num(a.get("lastEpoch"))) : (long) (stat(b, "criuDumps") - stat(a, "criuDumps")),
-                    (long) (tracker(b, "written-bytes") - tracker(a, "written-bytes")), load, psi);
+                    (long) (tracker(b, "written-bytes") - tracker(a, "written-bytes")), load, psi, sorted(sampler.acks()));
             log("%s %d ms, %5.1f MiB/s: %d epochs in %.1f s (%.1f/s), pause p50 %.2f p99 %.2f ms, raw %.2f MB/epoch, %d CRIU dumps, %d samples missed",
                     engine, epochMs, rate, r.epochs(), secs, r.epochsPerSec(), pct(r.pauses(false), 0.5), pct(r.pauses(false), 0.99),
                     r.raw() / Math.max(1.0, r.epochs()) / 1e6, r.dumps(), r.missed());
@@ -432,6 +433,7 @@ public final class EngineBenchmark {
     private static final class Sampler {
         final Path file;
         final List<Sample> samples = new ArrayList<>();
+        final List<Double> acks = new ArrayList<>();
         long missed;
         volatile boolean running = true;
         Thread thread;
@@ -442,12 +444,19 @@ public final class EngineBenchmark {
 
         Json begin() throws IOException {
             Json first = readStatus(file);
-            long[] prev = {(long) window(first, "pauseMs", "n"), (long) stat(first, "criuDumps")};
+            long[] prev = {(long) window(first, "pauseMs", "n"), (long) stat(first, "criuDumps"), (long) window(first, "ackMs", "n")};
             thread = new Thread(() -> {
                 while (running) {
                     try {
                         Json s = readStatus(file);
                         long n = (long) window(s, "pauseMs", "n");
+                        long na = (long) window(s, "ackMs", "n");
+                        if (na > prev[2]) {
+                            synchronized (this) {
+                                acks.add(window(s, "ackMs", "last"));
+                            }
+                            prev[2] = na;
+                        }
                         if (n > prev[0]) {
                             long dumps = (long) stat(s, "criuDumps");
                             double[] ph = null;
@@ -487,6 +496,10 @@ public final class EngineBenchmark {
 
         synchronized List<Sample> samples() {
             return List.copyOf(samples);
+        }
+
+        synchronized double[] acks() {
+            return acks.stream().mapToDouble(Double::doubleValue).toArray();
         }
 
         synchronized long missed() {

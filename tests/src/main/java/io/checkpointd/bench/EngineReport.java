@@ -26,12 +26,15 @@ final class EngineReport {
         b.append(f("- Machine: %s. Load average %s before the run, %s after; the 1-minute load sampled every 2 s during the run: min %.2f, median %.2f, max %.2f (%d samples). Shared with other engineers' jobs: *CPU wait* below is `/proc/pressure/cpu` \"some\" over each measured interval, the share of time at least one runnable task waited for a CPU.%n",
                 RemusBenchmark.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
                 EngineBenchmark.pct(l, 1), l.length));
-        b.append(f("- Command: `bin/checkpointd-bench-engine` (`io.checkpointd.bench.EngineBenchmark`; defaults: `--rates %s --seconds %s --sweep-seconds %s --warmup %s --seconds-25 %s --full-epochs %d --full-epochs-target %d --floor-epochs %d --floor-epochs-25 %d`).%n",
+        b.append(f("- Command: `bin/checkpointd-bench-engine` (`io.checkpointd.bench.EngineBenchmark`; options in effect: `--rates %s --seconds %s --sweep-seconds %s --warmup %s --seconds-25 %s --full-epochs %d --full-epochs-target %d --floor-epochs %d --floor-epochs-25 %d --max-in-flight %d`).%n",
                 String.join(",", o.rates().stream().map(EngineReport::num).toList()), num(o.seconds()), num(o.sweepSeconds()),
-                num(o.warmup()), num(o.seconds25()), o.fullEpochs(), o.fullEpochsTarget(), o.floorEpochs(), o.floorEpochs25()));
+                num(o.warmup()), num(o.seconds25()), o.fullEpochs(), o.fullEpochsTarget(), o.floorEpochs(), o.floorEpochs25(), o.maxInFlight()));
         b.append(f("- Protected process, one for the whole run: `DirtyingWorkload` (`%s`, `setsid`, stdio on /dev/null), %d MB of live random `long[]` data, %d writer threads (%d threads in all), RSS %s; each writer ticks every 5 ms and writes one long at a random page, the total rate set through a file the workload re-reads every 50 ms, so every engine and the floor see the same heap. The issue's rate is %s MiB/s (4 MiB per 100 ms).%n",
                 String.join(" ", IncrementalFloorBenchmark.WORKLOAD_JVM_ARGS), o.liveMb(), o.threads(), threads, rss, num(EngineBenchmark.TARGET_MIBS)));
         b.append("- Engines: a real `checkpointd backup` (store in /dev/shm, loopback, authenticated) and `checkpointd protect --engine incremental|full --epoch T --tracker auto` (no proxy: output commit is not part of the pause measured here), JVMs as `bin/checkpointd` runs them (`-XX:+UseSerialGC -XX:TieredStopAtLevel=1`). Order: the floor (the harness's own uffd-wp tracker; it must go first, a range is registered with one userfaultfd at a time); incremental at 100 ms with the dirty rate swept on the same primary (the issue's rate first); a fresh pair at 25 ms; a fresh pair with the full engine, a few epochs per rate. Each pair starts with its full sync (a CRIU dump), not counted.\n");
+        if (o.maxInFlight() != 2) {
+            b.append(f("- `protect --max-in-flight %d` (its default is 2): with 2, whenever the backup commits an epoch more slowly than the epoch period the primary's next freeze waits for an ack, so pause and epochs/s measure the backup rather than the engine, and each late epoch carries more dirty pages, which makes the next one later still.%n", o.maxInFlight()));
+        }
         b.append("- Full syncs (not measured; the rate is lowered to 1 MiB/s meanwhile): " + String.join("; ", syncs) + ".\n");
         b.append(f("- Per-epoch samples: the primary's status file polled every 3 ms, one sample per epoch (*missed* counts epochs a poll did not see); the incremental engine publishes its last epoch's pause phases. Epochs, epochs/s and bytes are exact differences over the measured interval. *Pause* is the primary's: freeze → process running again. The floor is `IncrementalFloorBenchmark.Floor`: *scan + copy* = `PAGEMAP_SCAN` (`PM_SCAN_WP_MATCHING`, without the maps read) + `process_vm_readv` of the written pages, its *whole pause* adds freeze, ptrace stop, maps, registers and detach.%n%n"));
 
@@ -46,17 +49,17 @@ final class EngineReport {
 
         // ---- the rate
         b.append("### At the issue's rate\n\n");
-        b.append("| engine | epoch | measured | epochs | epochs/s | dirty/epoch | pause p50 | p99 | max | raw/epoch | wire/epoch | CRIU dumps | missed | CPU wait |\n");
-        b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        b.append("| engine | epoch | measured | epochs | epochs/s | dirty/epoch | pause p50 | p99 | max | raw/epoch | wire/epoch | ack p50 | ack p99 | CRIU dumps | missed | CPU wait |\n");
+        b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Run r : List.of(i100, inc25, f100)) b.append(runRow(r));
         for (FloorRun f : List.of(fl100, fl25)) {
             double[] sc = f.scanCopy(), whole = f.of(IncrementalFloorBenchmark.Epoch::pause);
-            b.append(f("| floor: scan + copy (whole pause) | %d ms | %d epochs | %d | %.1f | %s MB | %s (%s) | %s (%s) | %s (%s) | – | – | – | – | – |%n",
+            b.append(f("| floor: scan + copy (whole pause) | %d ms | %d epochs | %d | %.1f | %s MB | %s (%s) | %s (%s) | %s (%s) | – | – | – | – | – | – | – |%n",
                     f.periodMs(), f.r().epochs().size(), f.r().epochs().size(), f.r().epochs().size() / f.r().wallSeconds(), mb(f.dirtyMb() * 1e6),
                     ms(EngineBenchmark.pct(sc, 0.5)), ms(EngineBenchmark.pct(whole, 0.5)), ms(EngineBenchmark.pct(sc, 0.99)),
                     ms(EngineBenchmark.pct(whole, 0.99)), ms(EngineBenchmark.pct(sc, 1)), ms(EngineBenchmark.pct(whole, 1))));
         }
-        b.append("\n*dirty/epoch*: incremental, the pages the tracker reported written (uffd-wp); full, the dump's image, all of it; floor, the written pages it copied. *raw/epoch* and *wire/epoch*: what the primary shipped (records before and after LZ4). *CRIU dumps*: epochs of the interval that took a CRIU dump (all of them for the full engine).\n\n");
+        b.append(f("%n*dirty/epoch*: incremental, the pages the tracker reported written (uffd-wp); full, the dump's image, all of it; floor, the written pages it copied. *raw/epoch* and *wire/epoch*: what the primary shipped (records before and after LZ4). *ack*: from the end of shipping an epoch to the backup's acknowledgement (the backup's commit); with at most %d epochs in flight, a slow ack holds the next freeze back and the next epoch then carries more dirty pages. *CRIU dumps*: epochs of the interval that took a CRIU dump (all of them for the full engine).%n%n", o.maxInFlight()));
 
         // ---- phases
         b.append("### Where the incremental pause goes\n\n");
@@ -126,10 +129,10 @@ final class EngineReport {
     private static String runRow(Run r) {
         double[] p = r.pauses(false);
         String dirty = r.engine().equals("full") ? "(whole image)" : mb(r.written() / (double) Math.max(1, r.epochs())) + " MB";
-        return f("| %s | %d ms | %.0f s | %d | %.1f | %s | %s | %s | %s | %s MB | %s MB | %d | %d | %s |%n", r.engine(), r.epochMs(), r.seconds(),
+        return f("| %s | %d ms | %.0f s | %d | %.1f | %s | %s | %s | %s | %s MB | %s MB | %s | %s | %d | %d | %s |%n", r.engine(), r.epochMs(), r.seconds(),
                 r.epochs(), r.epochsPerSec(), dirty, ms(EngineBenchmark.pct(p, 0.5)), ms(EngineBenchmark.pct(p, 0.99)),
                 ms(EngineBenchmark.pct(p, 1)), mb(r.raw() / (double) Math.max(1, r.epochs())), mb(r.wire() / (double) Math.max(1, r.epochs())),
-                r.dumps(), r.missed(), pctText(r.cpuPressure()));
+                ms(EngineBenchmark.pct(r.acks(), 0.5)), ms(EngineBenchmark.pct(r.acks(), 0.99)), r.dumps(), r.missed(), pctText(r.cpuPressure()));
     }
 
     private static Run at(List<Run> runs, double rate) {
