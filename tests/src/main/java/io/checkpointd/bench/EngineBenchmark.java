@@ -113,6 +113,8 @@ public final class EngineBenchmark {
     private final List<Double> loads = new CopyOnWriteArrayList<>();
     /** Each pair's full sync (the whole image, before anything is measured). */
     final List<String> syncs = new CopyOnWriteArrayList<>();
+    /** What happened that a reader must know (early stops, forced GCs). */
+    final List<String> notes = new CopyOnWriteArrayList<>();
     private volatile boolean cleaned;
 
     EngineBenchmark(Options opt) throws IOException {
@@ -202,9 +204,9 @@ public final class EngineBenchmark {
             List<Run> inc = new ArrayList<>();
             Run inc25;
             List<Run> full = new ArrayList<>();
-            // the rate first, measured longest; then the rest of the sweep on the same primary
-            List<Double> order = new ArrayList<>(List.of(TARGET_MIBS));
-            for (double r : opt.rates()) if (r != TARGET_MIBS) order.add(r);
+            // ascending, the rate measured longest: a rate the primary cannot keep up with leaves a backlog
+            // of dirty pages (epochs stretch and grow) that would spill into the next, lower rate
+            List<Double> order = opt.rates();
             try (Engine e = new Engine("incremental", 100, pid)) {
                 for (double r : order) {
                     setRate(r);
@@ -215,11 +217,18 @@ public final class EngineBenchmark {
             try (Engine e = new Engine("incremental", 25, pid)) {
                 inc25 = e.measure(TARGET_MIBS, opt.seconds25(), 0);
             }
+            // the rate first: the full engine may have to stop early (memory, see guardMemory)
+            List<Double> fullOrder = new ArrayList<>(List.of(TARGET_MIBS));
+            for (double r : order) if (r != TARGET_MIBS) fullOrder.add(r);
             try (Engine e = new Engine("full", 100, pid)) {
-                for (double r : order) {
+                for (double r : fullOrder) {
                     setRate(r);
                     full.add(e.measure(r, 0, r == TARGET_MIBS ? opt.fullEpochsTarget() : opt.fullEpochs()));
                 }
+            } catch (IOException e) {
+                notes.add("The full engine stopped early (" + e.getMessage() + "); its rows hold the rates measured before.");
+                log("full engine stopped early: %s", e.getMessage());
+                if (full.isEmpty()) throw e;
             }
             setRate(TARGET_MIBS);
             double minutes = (System.nanoTime() - t0) / 60e9;
@@ -228,7 +237,7 @@ public final class EngineBenchmark {
             full.sort((a, b) -> Double.compare(a.rateMiBs(), b.rateMiBs()));
             String svg = EnginePlot.svg(inc, full, floors.stream().filter(f -> f.periodMs() == 100).toList());
             String section = EngineReport.section(opt, nThreads, rss, floors, inc, inc25, full, loadBefore, loadAfter, loads, minutes,
-                    docsRelative(opt.docs(), opt.svg()), syncs);
+                    docsRelative(opt.docs(), opt.svg()), syncs, notes);
             System.out.println();
             System.out.println(section);
             if (!opt.docs().toString().equals("-")) {
@@ -336,7 +345,10 @@ public final class EngineBenchmark {
                 long e0 = (long) num(read().get("epochsAcked"));
                 awaitStatus(st -> num(st.get("epochsAcked")) >= e0 + 1, Duration.ofSeconds(60), "a warm-up epoch");
             } else {
-                Thread.sleep((long) (opt.warmup() * 1000));
+                // at least 3 epochs at the new rate, within 3 × the warm-up
+                long n0 = (long) window(read(), "pauseMs", "n");
+                long until = System.nanoTime() + (long) (opt.warmup() * 1e9), limit = System.nanoTime() + (long) (3 * opt.warmup() * 1e9);
+                while (System.nanoTime() < limit && (System.nanoTime() < until || window(read(), "pauseMs", "n") < n0 + 3)) Thread.sleep(50);
             }
             Sampler sampler = new Sampler(status);
             Json a = sampler.begin();
@@ -346,7 +358,11 @@ public final class EngineBenchmark {
                 long e0 = (long) num(a.get("epochsAcked"));
                 awaitStatus(st -> num(st.get("epochsAcked")) >= e0 + epochs, Duration.ofSeconds(60L * epochs), epochs + " epochs");
             } else {
-                Thread.sleep((long) (seconds * 1000));
+                long until = System.nanoTime() + (long) (seconds * 1e9);
+                while (System.nanoTime() < until) {
+                    guardMemory();
+                    Thread.sleep(100);
+                }
             }
             Json b = sampler.end();
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -376,6 +392,7 @@ public final class EngineBenchmark {
                 if (!protect.isAlive()) throw new IOException("protect exited with status " + protect.exitValue() + " waiting for " + what
                         + "; log: " + dir.resolve(engine + "-" + epochMs + "-protect.log"));
                 if (!backup.isAlive()) throw new IOException("backup exited waiting for " + what);
+                guardMemory();
                 try {
                     Json s = read();
                     if (ok.test(s)) return s;
@@ -387,10 +404,46 @@ public final class EngineBenchmark {
             }
         }
 
+        /**
+         * The primary maps each CRIU dump's pages file (1.1 GB here) and never unmaps it: a deleted tmpfs file's memory
+         * is freed only when the garbage collector finds its MappedByteBuffer, and with a quiet heap that is rarely.
+         * A run of the full engine once held 21 GB of tmpfs this way and was killed by the OOM killer. So: below
+         * 8 GiB available, ask the primary's JVM for a GC (jcmd GC.run, counted and reported); below 3 GiB, stop.
+         */
+        void guardMemory() throws IOException, InterruptedException {
+            long avail = memAvailable();
+            if (avail < 0 || avail > 8L << 30) return;
+            if (avail < 3L << 30) throw new IOException(f("only %.1f GiB of memory left (primary pid %d holds deleted dumps mapped)", avail / (double) (1L << 30), protect.pid()));
+            if (System.nanoTime() - lastGc < 5_000_000_000L) return;
+            lastGc = System.nanoTime();
+            forcedGcs++;
+            Process j = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(protect.pid()), "GC.run")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!j.waitFor(30, TimeUnit.SECONDS)) j.destroyForcibly();
+            j.waitFor();
+            log("%s %d ms: %.1f GiB available: forced a GC in the primary (%d so far); now %.1f GiB", engine, epochMs,
+                    avail / (double) (1L << 30), forcedGcs, memAvailable() / (double) (1L << 30));
+        }
+
+        long lastGc;
+        int forcedGcs;
+
         @Override
         public void close() throws InterruptedException {
             end(backup, false); // first: a backup that outlives its primary's heartbeats would restore the workload
             end(protect, true);
+            if (forcedGcs > 0) {
+                notes.add(f("%s engine at %d ms epochs: memory ran low %d times (deleted CRIU dumps still mapped by the primary, see below); "
+                        + "the harness forced a GC in the primary's JVM each time (`jcmd GC.run`), which unmaps them.", engine, epochMs, forcedGcs));
+            }
+            try {
+                // the stores and captures hold GBs of tmpfs: free them before the next pair syncs
+                String name = engine + "-" + epochMs;
+                io.checkpointd.protocol.image.ImageDirs.deleteTree(dir.resolve(name + "-store"));
+                io.checkpointd.protocol.image.ImageDirs.deleteTree(dir.resolve(name + "-work"));
+            } catch (IOException e) {
+                log("removing the %s store: %s", engine, e.getMessage());
+            }
         }
     }
 
@@ -595,6 +648,22 @@ public final class EngineBenchmark {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /** MemAvailable in bytes, -1 if unknown. */
+    static long memAvailable() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (l.startsWith("MemAvailable:")) return Long.parseLong(l.replaceAll("\\D", "")) * 1024;
+            }
+        } catch (IOException | RuntimeException e) {
+            // unknown
+        }
+        return -1;
+    }
+
+    static String f(String fmt, Object... a) {
+        return String.format(Locale.ROOT, fmt, a);
+    }
 
     static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();

@@ -15,7 +15,7 @@ final class EngineReport {
 
     static String section(EngineBenchmark.Options o, int threads, String rss, List<FloorRun> floors, List<Run> inc, Run inc25,
                           List<Run> full, String loadBefore, String loadAfter, List<Double> loads, double minutes, String svg,
-                          List<String> syncs) {
+                          List<String> syncs, List<String> notes) {
         Run i100 = at(inc, EngineBenchmark.TARGET_MIBS), f100 = at(full, EngineBenchmark.TARGET_MIBS);
         FloorRun fl100 = floors.stream().filter(f -> f.periodMs() == 100 && f.rateMiBs() == EngineBenchmark.TARGET_MIBS).findFirst().orElseThrow();
         FloorRun fl25 = floors.stream().filter(f -> f.periodMs() == 25).findFirst().orElseThrow();
@@ -31,10 +31,11 @@ final class EngineReport {
                 num(o.warmup()), num(o.seconds25()), o.fullEpochs(), o.fullEpochsTarget(), o.floorEpochs(), o.floorEpochs25(), o.maxInFlight()));
         b.append(f("- Protected process, one for the whole run: `DirtyingWorkload` (`%s`, `setsid`, stdio on /dev/null), %d MB of live random `long[]` data, %d writer threads (%d threads in all), RSS %s; each writer ticks every 5 ms and writes one long at a random page, the total rate set through a file the workload re-reads every 50 ms, so every engine and the floor see the same heap. The issue's rate is %s MiB/s (4 MiB per 100 ms).%n",
                 String.join(" ", IncrementalFloorBenchmark.WORKLOAD_JVM_ARGS), o.liveMb(), o.threads(), threads, rss, num(EngineBenchmark.TARGET_MIBS)));
-        b.append("- Engines: a real `checkpointd backup` (store in /dev/shm, loopback, authenticated) and `checkpointd protect --engine incremental|full --epoch T --tracker auto` (no proxy: output commit is not part of the pause measured here), JVMs as `bin/checkpointd` runs them (`-XX:+UseSerialGC -XX:TieredStopAtLevel=1`). Order: the floor (the harness's own uffd-wp tracker; it must go first, a range is registered with one userfaultfd at a time); incremental at 100 ms with the dirty rate swept on the same primary (the issue's rate first); a fresh pair at 25 ms; a fresh pair with the full engine, a few epochs per rate. Each pair starts with its full sync (a CRIU dump), not counted.\n");
+        b.append("- Engines: a real `checkpointd backup` (store in /dev/shm, loopback, authenticated) and `checkpointd protect --engine incremental|full --epoch T --tracker auto` (no proxy: output commit is not part of the pause measured here), JVMs as `bin/checkpointd` runs them (`-XX:+UseSerialGC -XX:TieredStopAtLevel=1`). Order: the floor (the harness's own uffd-wp tracker; it must go first, a range is registered with one userfaultfd at a time); incremental at 100 ms with the dirty rate swept on the same primary (ascending, at least 3 epochs of warm-up per rate; the issue's rate measured longest); a fresh pair at 25 ms; a fresh pair with the full engine, a few epochs per rate. Each pair starts with its full sync (a CRIU dump), not counted.\n");
         if (o.maxInFlight() != 2) {
             b.append(f("- `protect --max-in-flight %d` (its default is 2): with 2, whenever the backup commits an epoch more slowly than the epoch period the primary's next freeze waits for an ack, so pause and epochs/s measure the backup rather than the engine, and each late epoch carries more dirty pages, which makes the next one later still.%n", o.maxInFlight()));
         }
+        for (String n : notes) b.append("- **Note:** ").append(n).append('\n');
         b.append("- Full syncs (not measured; the rate is lowered to 1 MiB/s meanwhile): " + String.join("; ", syncs) + ".\n");
         b.append(f("- Per-epoch samples: the primary's status file polled every 3 ms, one sample per epoch (*missed* counts epochs a poll did not see); the incremental engine publishes its last epoch's pause phases. Epochs, epochs/s and bytes are exact differences over the measured interval. *Pause* is the primary's: freeze → process running again. The floor is `IncrementalFloorBenchmark.Floor`: *scan + copy* = `PAGEMAP_SCAN` (`PM_SCAN_WP_MATCHING`, without the maps read) + `process_vm_readv` of the written pages, its *whole pause* adds freeze, ptrace stop, maps, registers and detach.%n%n"));
 
