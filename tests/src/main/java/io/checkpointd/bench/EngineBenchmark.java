@@ -59,11 +59,11 @@ public final class EngineBenchmark {
 
     record Options(int liveMb, int threads, List<Double> rates, double seconds, double sweepSeconds, double warmup,
             double seconds25, int fullEpochs, int fullEpochsTarget, int floorEpochs, int floorEpochs25, Path docs, Path svg,
-            Path workDir, int maxInFlight) {
+            Path workDir, int maxInFlight, List<String> daemonJvmArgs, String tag) {
     }
 
     /** One epoch as the primary's status reported it. */
-    record Sample(double pause, double raw, double wire, boolean dump, double[] phases) {
+    record Sample(double pause, double raw, double wire, boolean dump, double[] phases, double written) {
     }
 
     /** A measured interval of one engine configuration. */
@@ -132,6 +132,8 @@ public final class EngineBenchmark {
         int liveMb = 480, threads = 24, fullEpochs = 2, fullTarget = 3, floorEpochs = 30, floor25 = 120, maxInFlight = 2;
         double seconds = 25, sweep = 10, warmup = 3, seconds25 = 20;
         List<Double> rates = List.of(1.0, 4.0, 16.0, 40.0, 100.0);
+        String tag = "";
+        List<String> daemonJvm = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx1g"); // as bin/checkpointd
         Path docs = Path.of("docs/benchmarks.md"), svg = Path.of("docs/img/pause-vs-dirty-rate.svg"), work = Path.of("/dev/shm");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -150,10 +152,12 @@ public final class EngineBenchmark {
                 case "--svg" -> svg = Path.of(args[++i]);
                 case "--work-dir" -> work = Path.of(args[++i]);
                 case "--max-in-flight" -> maxInFlight = Integer.parseInt(args[++i]);
+                case "--tag" -> tag = args[++i];
+                case "--daemon-jvm-args" -> daemonJvm = List.of(args[++i].trim().split("\\s+"));
                 default -> {
                     System.err.println("usage: checkpointd-bench-engine [--rates MiB/s,...] [--seconds S] [--sweep-seconds S] [--warmup S]"
                             + " [--seconds-25 S] [--full-epochs N] [--full-epochs-target N] [--floor-epochs N] [--floor-epochs-25 N]"
-                            + " [--live-mb N] [--threads N] [--docs FILE|-] [--svg FILE] [--work-dir DIR] [--max-in-flight N]");
+                            + " [--live-mb N] [--threads N] [--docs FILE|-] [--svg FILE] [--work-dir DIR] [--max-in-flight N] [--daemon-jvm-args 'FLAGS'] [--tag NAME]");
                     System.exit(2);
                 }
             }
@@ -169,7 +173,7 @@ public final class EngineBenchmark {
             System.exit(2);
         }
         EngineBenchmark b = new EngineBenchmark(new Options(liveMb, threads, rates, seconds, sweep, warmup, seconds25, fullEpochs,
-                fullTarget, floorEpochs, floor25, docs, svg, work, maxInFlight));
+                fullTarget, floorEpochs, floor25, docs, svg, work, maxInFlight, daemonJvm, tag));
         Runtime.getRuntime().addShutdownHook(new Thread(b::cleanup, "bench-engine-cleanup"));
         b.run();
     }
@@ -243,7 +247,10 @@ public final class EngineBenchmark {
             if (!opt.docs().toString().equals("-")) {
                 if (opt.svg().getParent() != null) Files.createDirectories(opt.svg().getParent());
                 Files.writeString(opt.svg(), svg, StandardCharsets.UTF_8);
-                IncrementalFloorBenchmark.writeSection(opt.docs(), section, BEGIN, END);
+                // a tagged run (e.g. other daemon JVM flags) gets a section of its own, after the untagged one
+                String begin = opt.tag().isEmpty() ? BEGIN : BEGIN.replace("incremental-engine", "incremental-engine-" + opt.tag());
+                String end = opt.tag().isEmpty() ? END : END.replace("incremental-engine", "incremental-engine-" + opt.tag());
+                IncrementalFloorBenchmark.writeSection(opt.docs(), section, begin, end);
                 log("wrote %s and %s (%.1f min in all)", opt.docs(), opt.svg(), minutes);
             }
         } finally {
@@ -374,7 +381,8 @@ public final class EngineBenchmark {
                     (long) (num(b.get("totalShippedRawBytes")) - num(a.get("totalShippedRawBytes"))),
                     (long) (num(b.get("totalShippedWireBytes")) - num(a.get("totalShippedWireBytes"))),
                     engine.equals("full") ? (long) (num(b.get("lastEpoch")) - num(a.get("lastEpoch"))) : (long) (stat(b, "criuDumps") - stat(a, "criuDumps")),
-                    (long) (tracker(b, "written-bytes") - tracker(a, "written-bytes")), load, psi, sorted(sampler.acks()));
+                    (long) sampler.samples().stream().filter(x -> !x.dump()).mapToDouble(Sample::written).average().orElse(0), load, psi,
+                    sorted(sampler.acks()));
             log("%s %d ms, %5.1f MiB/s: %d epochs in %.1f s (%.1f/s), pause p50 %.2f p99 %.2f ms, raw %.2f MB/epoch, %d CRIU dumps, %d samples missed",
                     engine, epochMs, rate, r.epochs(), secs, r.epochsPerSec(), pct(r.pauses(false), 0.5), pct(r.pauses(false), 0.99),
                     r.raw() / Math.max(1.0, r.epochs()) / 1e6, r.dumps(), r.missed());
@@ -448,8 +456,9 @@ public final class EngineBenchmark {
     }
 
     private Process daemon(String name, List<String> args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx1g", "-cp",
-                System.getProperty("java.class.path"), "io.checkpointd.cli.Main"));
+        List<String> cmd = new ArrayList<>(List.of(java()));
+        cmd.addAll(opt.daemonJvmArgs());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.checkpointd.cli.Main"));
         cmd.addAll(args);
         Process p = new ProcessBuilder(cmd).redirectInput(new File("/dev/null"))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile())).redirectErrorStream(true).start();
@@ -520,7 +529,7 @@ public final class EngineBenchmark {
                             boolean dump = ph == null || dumps > prev[1];
                             synchronized (this) {
                                 samples.add(new Sample(window(s, "pauseMs", "last"), window(s, "shippedRawBytes", "last"),
-                                        window(s, "shippedWireBytes", "last"), dump, ph));
+                                        window(s, "shippedWireBytes", "last"), dump, ph, tracker(s, "written-bytes")));
                                 missed += n - prev[0] - 1;
                             }
                             prev[0] = n;

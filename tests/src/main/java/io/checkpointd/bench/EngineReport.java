@@ -21,7 +21,7 @@ final class EngineReport {
         FloorRun fl25 = floors.stream().filter(f -> f.periodMs() == 25).findFirst().orElseThrow();
         double[] l = loads.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         StringBuilder b = new StringBuilder();
-        b.append("## Incremental engine vs. full CRIU dump (issue 4 benchmark)\n\n");
+        b.append("## Incremental engine vs. full CRIU dump (issue 4 benchmark)" + (o.tag().isEmpty() ? "" : ", run `" + o.tag() + "`") + "\n\n");
         b.append(f("- Date: %s; one run of %.1f min.%n", EngineBenchmark.now(), minutes));
         b.append(f("- Machine: %s. Load average %s before the run, %s after; the 1-minute load sampled every 2 s during the run: min %.2f, median %.2f, max %.2f (%d samples). Shared with other engineers' jobs: *CPU wait* below is `/proc/pressure/cpu` \"some\" over each measured interval, the share of time at least one runnable task waited for a CPU.%n",
                 RemusBenchmark.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
@@ -31,7 +31,7 @@ final class EngineReport {
                 num(o.warmup()), num(o.seconds25()), o.fullEpochs(), o.fullEpochsTarget(), o.floorEpochs(), o.floorEpochs25(), o.maxInFlight()));
         b.append(f("- Protected process, one for the whole run: `DirtyingWorkload` (`%s`, `setsid`, stdio on /dev/null), %d MB of live random `long[]` data, %d writer threads (%d threads in all), RSS %s; each writer ticks every 5 ms and writes one long at a random page, the total rate set through a file the workload re-reads every 50 ms, so every engine and the floor see the same heap. The issue's rate is %s MiB/s (4 MiB per 100 ms).%n",
                 String.join(" ", IncrementalFloorBenchmark.WORKLOAD_JVM_ARGS), o.liveMb(), o.threads(), threads, rss, num(EngineBenchmark.TARGET_MIBS)));
-        b.append("- Engines: a real `checkpointd backup` (store in /dev/shm, loopback, authenticated) and `checkpointd protect --engine incremental|full --epoch T --tracker auto` (no proxy: output commit is not part of the pause measured here), JVMs as `bin/checkpointd` runs them (`-XX:+UseSerialGC -XX:TieredStopAtLevel=1`). Order: the floor (the harness's own uffd-wp tracker; it must go first, a range is registered with one userfaultfd at a time); incremental at 100 ms with the dirty rate swept on the same primary (ascending, at least 3 epochs of warm-up per rate; the issue's rate measured longest); a fresh pair at 25 ms; a fresh pair with the full engine, a few epochs per rate. Each pair starts with its full sync (a CRIU dump), not counted.\n");
+        b.append("- Engines: a real `checkpointd backup` (store in /dev/shm, loopback, authenticated) and `checkpointd protect --engine incremental|full --epoch T --tracker auto` (no proxy: output commit is not part of the pause measured here), daemon JVMs with `" + String.join(" ", o.daemonJvmArgs()) + "` (`bin/checkpointd` runs them with `-XX:+UseSerialGC -XX:TieredStopAtLevel=1`). Order: the floor (the harness's own uffd-wp tracker; it must go first, a range is registered with one userfaultfd at a time); incremental at 100 ms with the dirty rate swept on the same primary (ascending, at least 3 epochs of warm-up per rate; the issue's rate measured longest); a fresh pair at 25 ms; a fresh pair with the full engine, a few epochs per rate. Each pair starts with its full sync (a CRIU dump), not counted.\n");
         if (o.maxInFlight() != 2) {
             b.append(f("- `protect --max-in-flight %d` (its default is 2): with 2, whenever the backup commits an epoch more slowly than the epoch period the primary's next freeze waits for an ack, so pause and epochs/s measure the backup rather than the engine, and each late epoch carries more dirty pages, which makes the next one later still.%n", o.maxInFlight()));
         }
@@ -86,7 +86,7 @@ final class EngineReport {
             FloorRun fl = floors.stream().filter(x -> x.periodMs() == 100 && x.rateMiBs() == rate).findFirst().orElse(null);
             b.append(f("| %s MiB/s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", num(rate),
                     fl == null ? "–" : mb(fl.dirtyMb() * 1e6) + " MB",
-                    ir == null ? "–" : mb(ir.written() / (double) Math.max(1, ir.epochs())) + " MB",
+                    ir == null ? "–" : mb(ir.written()) + " MB",
                     ir == null ? "–" : ms(EngineBenchmark.pct(ir.pauses(false), 0.5)),
                     ir == null ? "–" : ms(EngineBenchmark.pct(ir.pauses(false), 0.99)),
                     ir == null ? "–" : ms(EngineBenchmark.pct(ir.pauses(false), 1)),
@@ -114,11 +114,18 @@ final class EngineReport {
                 ms(p50), t, ms(sc), mb(fl100.dirtyMb() * 1e6), ms(whole),
                 sc <= 2 ? "physically possible here only if the stop/registers/detach work (ptrace of " + threads + " threads) and everything else also fit in the " + ms(2 - sc) + " ms left"
                         : "below what copying this dirty set takes on this machine, with ptrace or without"));
+        for (Run r : inc) {
+            double expected = 1000.0 / r.epochMs();
+            if (r.epochsPerSec() < 0.8 * expected) {
+                b.append(f("- **%s MiB/s at 100 ms: the primary did not keep the period** (%.1f epochs/s instead of %.0f): each late epoch carries the dirty pages of a longer period (%s MB raw per epoch), whose copy makes the pause and whose shipping (page hashes, LZ4, SHA-256 of every record) and commit at the backup (ack p50 %s ms) make the next epoch later still.%n",
+                        num(r.rateMiBs()), r.epochsPerSec(), expected, mb(r.raw() / (double) Math.max(1, r.epochs())), ms(EngineBenchmark.pct(r.acks(), 0.5))));
+            }
+        }
         b.append(f("- **p99 at 100 ms** (%s ms vs. 5 ms): %d of %d epochs in the interval took a CRIU dump (pause p50 of the full engine here: %s ms); without them p99 is %s ms. CPU wait during the interval: %s of the time (other jobs on the 2 cores), so the tail mostly measures the box.%n",
                 ms(p99), i100.dumps(), i100.epochs(), ms(EngineBenchmark.pct(f100.pauses(false), 0.5)), ms(EngineBenchmark.pct(i100.pauses(true), 0.99)),
                 pctText(i100.cpuPressure())));
-        b.append(f("- **epochs/s at 25 ms** (%.1f vs. 40): pause p50 %s ms, p99 %s ms; %d CRIU dumps in %d epochs; the primary's loop waits for the next period after each epoch (at most 2 in flight).%n",
-                eps, ms(EngineBenchmark.pct(inc25.pauses(false), 0.5)), ms(EngineBenchmark.pct(inc25.pauses(false), 0.99)), inc25.dumps(), inc25.epochs()));
+        b.append(f("- **epochs/s at 25 ms** (%.1f vs. 40): pause p50 %s ms, p99 %s ms; %d CRIU dumps in %d epochs; the primary's loop waits for the next period after each epoch (at most %d in flight).%n",
+                eps, ms(EngineBenchmark.pct(inc25.pauses(false), 0.5)), ms(EngineBenchmark.pct(inc25.pauses(false), 0.99)), inc25.dumps(), inc25.epochs(), o.maxInFlight()));
         Run fLo = full.get(0), fHi = full.get(full.size() - 1), iLo = inc.get(0), iHi = inc.get(inc.size() - 1);
         b.append(f("- **full engine**: a CRIU dump of the whole 1 GiB image every epoch: pause p50 %s ms at the issue's rate, %s ms at %s MiB/s and %s ms at %s MiB/s (the incremental engine: %s and %s ms); it cannot keep 100 ms epochs (%.2f epochs/s at the issue's rate).%n",
                 ms(EngineBenchmark.pct(f100.pauses(false), 0.5)), ms(EngineBenchmark.pct(fLo.pauses(false), 0.5)), num(fLo.rateMiBs()),
@@ -129,7 +136,7 @@ final class EngineReport {
 
     private static String runRow(Run r) {
         double[] p = r.pauses(false);
-        String dirty = r.engine().equals("full") ? "(whole image)" : mb(r.written() / (double) Math.max(1, r.epochs())) + " MB";
+        String dirty = r.engine().equals("full") ? "(whole image)" : mb(r.written()) + " MB";
         return f("| %s | %d ms | %.0f s | %d | %.1f | %s | %s | %s | %s | %s MB | %s MB | %s | %s | %d | %d | %s |%n", r.engine(), r.epochMs(), r.seconds(),
                 r.epochs(), r.epochsPerSec(), dirty, ms(EngineBenchmark.pct(p, 0.5)), ms(EngineBenchmark.pct(p, 0.99)),
                 ms(EngineBenchmark.pct(p, 1)), mb(r.raw() / (double) Math.max(1, r.epochs())), mb(r.wire() / (double) Math.max(1, r.epochs())),
