@@ -168,6 +168,7 @@ public final class EngineBenchmark {
             rates = r;
         }
         rates = rates.stream().sorted().distinct().toList();
+        if (!tag.isEmpty() && svg.equals(Path.of("docs/img/pause-vs-dirty-rate.svg"))) svg = Path.of("docs/img/pause-vs-dirty-rate-" + tag + ".svg");
         if (Syscalls.geteuid() != 0) {
             System.err.println("checkpointd-bench-engine: needs root (ptrace, cgroup freezer, CRIU)");
             System.exit(2);
