@@ -135,6 +135,10 @@ public final class IncrementalEngine implements CaptureEngine {
         Map<String, Object> ph = new LinkedHashMap<>();
         for (int i = 0; i < phases.length; i++) ph.put(phaseNames[i], Math.round(phases[i].percentile(0.5) * 1000) / 1000.0);
         m.put("pausePhaseP50Ms", ph);
+        // the last incremental epoch's phases, with the count: a poller can take one sample per epoch
+        Map<String, Object> last = new LinkedHashMap<>();
+        for (int i = 0; i < phases.length; i++) last.put(phaseNames[i], Math.round(phases[i].last() * 1000) / 1000.0);
+        m.put("pausePhaseLastMs", last);
         m.put("tracker", tracker.counters());
         if (notIncremental != null) m.put("notIncremental", notIncremental);
         return m;
