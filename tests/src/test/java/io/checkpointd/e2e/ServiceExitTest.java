@@ -27,7 +27,7 @@ class ServiceExitTest extends E2eTest {
             long t0 = System.nanoTime();
             c.killService();
             assertThat(c.protectProcess().waitFor(20, TimeUnit.SECONDS)).as("protect stops" + E2eSupport.logs(c)).isTrue();
-            assertThat(c.protectProcess().exitValue()).isZero();
+            assertThat(c.protectProcess().exitValue()).as("protect's exit code" + E2eSupport.logs(c)).isZero();
             assertThat(Files.readString(c.logDir().resolve("protect.log"))).contains("exited; told the backup to take over");
             Json backup = c.awaitFailover(Duration.ofSeconds(20));
             assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("failover did not wait for the heartbeat timeout")

@@ -16,9 +16,26 @@ public record ProcessIdentity(String bootId, int pid, long startTicks) {
         return t < 0 ? null : new ProcessIdentity(currentBootId(), pid, t);
     }
 
-    /** True while the very same process still exists (same boot, same pid, same start time). */
+    /**
+     * True while the very same process still exists (same boot, same pid, same start time) and has not ended: a
+     * process all of whose threads exited is a zombie waiting for its parent, not alive (a zombie leader whose
+     * other threads still run is alive).
+     */
     public boolean isAlive() {
-        return bootId.equals(currentBootId()) && startTicksOf(pid) == startTicks;
+        return bootId.equals(currentBootId()) && startTicksOf(pid) == startTicks && !hasEnded(pid);
+    }
+
+    private static boolean hasEnded(int pid) {
+        try {
+            String stat = String.join(" ", Files.readAllLines(Path.of("/proc/" + pid + "/stat")));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            if (state != 'Z' && state != 'X') return false;
+            try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                return tasks.limit(2).count() < 2;
+            }
+        } catch (IOException | RuntimeException e) {
+            return true; // gone meanwhile
+        }
     }
 
     /** This host's boot id: equal boot ids mean the same running kernel, so pids are comparable. */

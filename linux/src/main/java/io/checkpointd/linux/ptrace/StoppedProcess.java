@@ -46,6 +46,8 @@ public final class StoppedProcess implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StoppedProcess.class);
     /** After a failure, how long to wait for seized threads to reach their stop so they can be detached. */
     private static final long ABORT_WAIT_NANOS = Duration.ofSeconds(2).toNanos();
+    /** How long to wait for a thread killed in its ptrace-stop to exit, so that its exit can be collected. */
+    private static final long REAP_WAIT_NANOS = Duration.ofSeconds(1).toNanos();
 
     private static final byte SEIZED = 1, STOPPED = 2, GONE = 3, DETACHED = 4;
 
@@ -328,15 +330,55 @@ public final class StoppedProcess implements AutoCloseable {
 
     private void detachAll() {
         closed = true;
+        List<Integer> killed = new ArrayList<>();
         for (int i = 0; i < tid.length; i++) {
             if (state[i] != STOPPED) continue;
             if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, tid[i], 0L, stopSig[i]) < 0) {
                 int e = Native.getLastError();
-                // ESRCH: killed (SIGKILL ends a ptrace-stop) meanwhile; nothing is left to detach.
-                if (e != Errno.ESRCH) LOG.error("pid {}: PTRACE_DETACH of tid {} failed: {}", pid, tid[i], Errno.name(e));
+                if (e == Errno.ESRCH) {
+                    killed.add(i);
+                    continue;
+                }
+                LOG.error("pid {}: PTRACE_DETACH of tid {} failed: {}", pid, tid[i], Errno.name(e));
             }
             state[i] = DETACHED;
         }
+        if (!killed.isEmpty()) reapKilled(killed);
+    }
+
+    /**
+     * SIGKILL ended these threads' ptrace-stops: they die, and each stays a zombie until its tracer (we) collects
+     * it; uncollected, the process could not be reaped by its parent for as long as this daemon lives (CRIU then
+     * sees "zombies with threads"). Bounded; in any order, since a leader is collectable only after its threads.
+     */
+    private void reapKilled(List<Integer> killed) {
+        long deadline = System.nanoTime() + REAP_WAIT_NANOS;
+        long pause = 20_000;
+        while (!killed.isEmpty()) {
+            for (var it = killed.iterator(); it.hasNext(); ) {
+                int i = it.next();
+                try {
+                    WaitStatus st = Syscalls.waitpid(tid[i], Syscalls.__WALL | Syscalls.WNOHANG);
+                    if (st.pid() == 0) continue;
+                    if (st.exited() || st.signaled()) {
+                        state[i] = GONE;
+                        it.remove();
+                    } else if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, tid[i], 0L, 0L) == 0) {
+                        state[i] = DETACHED; // a stop reported on its way out: let it go on
+                        it.remove();
+                    }
+                } catch (SyscallException e) {
+                    // ECHILD: collected already, or no longer ours
+                    if (e.errno() != Errno.ECHILD) LOG.warn("pid {}: collecting killed tid {}: {}", pid, tid[i], e.getMessage());
+                    state[i] = GONE;
+                    it.remove();
+                }
+            }
+            if (killed.isEmpty() || System.nanoTime() - deadline > 0) break;
+            LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 1_000_000);
+        }
+        for (int i : killed) LOG.warn("pid {}: tid {} was killed while stopped and has not exited yet", pid, tid[i]);
     }
 
     private void ensureOpen() {

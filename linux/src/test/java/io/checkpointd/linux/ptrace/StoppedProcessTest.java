@@ -127,6 +127,22 @@ class StoppedProcessTest {
     }
 
     @Test
+    void aProcessKilledWhileStoppedIsCollectedSoItsParentCanReapIt() throws Exception {
+        child.cmd("threads 8");
+        int pid = child.pid();
+        child.freezer().freeze(Duration.ofSeconds(5));
+        StoppedProcess sp = StoppedProcess.stop(pid, child.freezer(), Duration.ofSeconds(5));
+        Syscalls.syscall("kill", 62, pid, 9, 0); // SIGKILL while every thread is in ptrace-stop
+        sp.close();
+        // the shell that started it is waiting for it: it can reap it only once we collected the traced threads
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + pid)) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(java.nio.file.Path.of("/proc/" + pid)).as("the killed process was reaped by its parent").doesNotExist();
+    }
+
+    @Test
     void restartAdjustmentFollowsCriu() {
         long[] r = new long[UserRegs.COUNT];
         r[UserRegs.ORIG_RAX] = 0; // read
