@@ -82,6 +82,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Map<String, byte[]> shipped = new HashMap<>();
     private final Map<String, PageHashes> hashes = new HashMap<>();
     private long[] present = Ranges.EMPTY;
+    /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
+    private long followedBytes, rescannedBytes;
 
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
 
@@ -140,6 +142,8 @@ public final class IncrementalEngine implements CaptureEngine {
         for (int i = 0; i < phases.length; i++) last.put(phaseNames[i], Math.round(phases[i].last() * 1000) / 1000.0);
         m.put("pausePhaseLastMs", last);
         m.put("tracker", tracker.counters());
+        m.put("presentFollowedBytes", followedBytes);
+        m.put("presentRescannedBytes", rescannedBytes);
         if (notIncremental != null) m.put("notIncremental", notIncremental);
         return m;
     }
@@ -201,7 +205,7 @@ public final class IncrementalEngine implements CaptureEngine {
             // read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
             java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
             long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-            long[] nowPresent = Ranges.union(Ranges.of(PresentPages.of(pid, maps, rescan)), Ranges.intersect(present, kept));
+            long[] nowPresent = Ranges.union(presentIn(maps, rescan, written), Ranges.intersect(present, kept));
             long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
             t[4] = System.nanoTime();
             ByteBuffer data = copyPages(copy);
@@ -225,6 +229,26 @@ public final class IncrementalEngine implements CaptureEngine {
         } finally {
             sp.close();
         }
+    }
+
+    /**
+     * The present pages of the VMAs {@code rescan} accepts. Where the tracker followed them since the last epoch,
+     * derived: a page there appears only by a write (the zero page a read maps is not dumped) and goes only by a
+     * removal the tracker heard of, so only the written and the removed ranges are rescanned (a written page may
+     * be gone again, the write scan reports pages dropped since it protected them, and {@code MADV_FREE} leaves
+     * pages until reclaim); the rest keeps the last epoch's pages. Elsewhere everything is rescanned.
+     */
+    private long[] presentIn(List<Vma> maps, java.util.function.Predicate<Vma> rescan, long[] written) throws IOException {
+        DirtyTracker.Followed f = tracker.followed();
+        if (f == null) return Ranges.of(PresentPages.of(pid, maps, rescan));
+        long[] domain = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && rescan.test(v));
+        long[] followed = Ranges.intersect(Ranges.of(f.ranges()), domain);
+        long[] changed = Ranges.intersect(Ranges.union(Ranges.of(f.removed()), written), followed);
+        long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
+        long[] scanned = Ranges.of(PresentPages.within(pid, maps, Ranges.toRemote(scanIn)));
+        followedBytes = Ranges.bytes(followed);
+        rescannedBytes = Ranges.bytes(scanIn);
+        return Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
     }
 
     /** Copies {@code copy} out of the stopped process into the staging buffer (grown as needed). */

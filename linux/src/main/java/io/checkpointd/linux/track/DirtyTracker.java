@@ -17,9 +17,9 @@ import java.util.Map;
  * ({@link io.checkpointd.linux.ptrace.StoppedProcess}), from one thread. {@code maps} is
  * {@link io.checkpointd.linux.proc.ProcFs#maps(int)} read in that same pause.
  *
- * <p>What no tracker sees: a page zeroed without a write ({@code madvise(MADV_DONTNEED)}, {@code MADV_FREE}
- * reclaimed). The caller regenerates the epoch's pagemap from {@link PresentPages} each epoch, which drops
- * such pages; the trackers only say which present pages need copying.
+ * <p>What writes do not show: a page zeroed without a write ({@code madvise(MADV_DONTNEED)}, {@code MADV_FREE}
+ * reclaimed). The caller regenerates the epoch's pagemap from {@link PresentPages}, which drops such pages, in
+ * every range except those {@link #followed()} says the tracker followed (uffd-wp hears of every removal there).
  */
 public interface DirtyTracker extends AutoCloseable {
     /** {@code "uffd-wp"}, {@code "soft-dirty"} or {@code "scan"}. */
@@ -38,6 +38,23 @@ public interface DirtyTracker extends AutoCloseable {
      * @return page-aligned ranges, sorted and merged
      */
     List<RemoteRange> collect(List<Vma> maps) throws IOException;
+
+    /**
+     * After {@link #collect}: ranges in which the tracker saw every way a page could appear or go since the
+     * previous collect (appear: a write, reported by collect; go: a removal, listed in {@code removed}), so the
+     * caller can derive their present pages instead of rescanning them. Null (the default) when it cannot tell.
+     */
+    default Followed followed() {
+        return null;
+    }
+
+    /**
+     * @param ranges  followed ranges (sorted, disjoint)
+     * @param removed ranges dropped without a write (unsorted, may overlap, may reach outside {@code ranges});
+     *                their pages present now are only known by rescanning them
+     */
+    record Followed(List<RemoteRange> ranges, List<RemoteRange> removed) {
+    }
 
     /**
      * Counters for {@code status} and logs, e.g. {@code "unregistered-ranges"} (ranges the kernel refused to

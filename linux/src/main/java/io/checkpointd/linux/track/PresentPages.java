@@ -61,6 +61,25 @@ public final class PresentPages {
         }
     }
 
+    /**
+     * The dumpable pages of {@code pid} inside {@code within} (sorted, disjoint ranges), among its private
+     * non-special VMAs: what the engine rescans when a tracker followed the rest ({@link DirtyTracker#followed()}).
+     */
+    public static List<RemoteRange> within(int pid, List<Vma> maps, List<RemoteRange> within) throws IOException {
+        List<Vma> chosen = new ArrayList<>();
+        int j = 0;
+        for (Vma v : maps) {
+            if (!v.isPrivate() || Ranges.isSpecial(v)) continue;
+            while (j < within.size() && within.get(j).address() + within.get(j).length() <= v.start()) j++;
+            for (int k = j; k < within.size() && within.get(k).address() < v.end(); k++) {
+                RemoteRange w = within.get(k);
+                long s = Math.max(v.start(), w.address()), e = Math.min(v.end(), w.address() + w.length());
+                if (s < e) chosen.add(new Vma(s, e, v.perms(), v.offset() + (s - v.start()), v.dev(), v.inode(), v.path()));
+            }
+        }
+        return chosen.isEmpty() ? new ArrayList<>() : of(pid, chosen, x -> true);
+    }
+
     /** With {@code PAGEMAP_SCAN} on an open pagemap (reused by trackers). */
     static List<RemoteRange> of(PagemapScan scan, List<Vma> maps) throws SyscallException {
         List<RemoteRange> out = new ArrayList<>();

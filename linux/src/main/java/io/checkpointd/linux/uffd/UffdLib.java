@@ -10,4 +10,10 @@ interface UffdLib extends Library {
 
     /** {@code int ioctl(int fd, unsigned long request, void *arg)} */
     int ioctl(int fd, long request, Pointer arg);
+
+    /** {@code ssize_t read(int fd, void *buf, size_t count)} */
+    long read(int fd, Pointer buf, long count);
+
+    /** {@code int poll(struct pollfd *fds, nfds_t nfds, int timeout)} */
+    int poll(Pointer fds, long nfds, int timeout);
 }

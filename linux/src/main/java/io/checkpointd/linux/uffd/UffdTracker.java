@@ -35,11 +35,14 @@ public final class UffdTracker implements AutoCloseable {
     private final Userfaultfd uffd;
     private final PagemapScan pagemap;
     private final TreeMap<Long, Long> tracked = new TreeMap<>(); // start -> end
+    /** Null unless attached with {@code followRemovals}. */
+    private final RemovalEvents removals;
 
-    private UffdTracker(int pid, Userfaultfd uffd, PagemapScan pagemap) {
+    private UffdTracker(int pid, Userfaultfd uffd, PagemapScan pagemap, boolean followRemovals) {
         this.pid = pid;
         this.uffd = uffd;
         this.pagemap = pagemap;
+        this.removals = followRemovals ? new RemovalEvents(pid, uffd) : null;
     }
 
     /**
@@ -47,6 +50,15 @@ public final class UffdTracker implements AutoCloseable {
      * called on a thread that does no other ptrace of the target.
      */
     public static UffdTracker attach(int pid) throws IOException {
+        return attach(pid, false);
+    }
+
+    /**
+     * Same, and with {@code followRemovals} also {@code UFFD_FEATURE_EVENT_REMOVE}: the ranges the target drops
+     * from its tracked memory with {@code madvise} come from {@link #takeRemoved()} (a reader thread answers the
+     * events at once: the target's {@code madvise} of tracked memory waits until its event is read).
+     */
+    public static UffdTracker attach(int pid, boolean followRemovals) throws IOException {
         FileDescriptor taken;
         try (FileDescriptor pidfd = Syscalls.pidfdOpen(pid); Injector inj = Injector.attach(pid)) {
             int remote = (int) inj.checkedSyscall("userfaultfd", Syscalls.SYS_userfaultfd,
@@ -60,11 +72,20 @@ public final class UffdTracker implements AutoCloseable {
         }
         Userfaultfd uffd = Userfaultfd.adopt(taken);
         try {
-            long have = uffd.api(Userfaultfd.TRACKING_FEATURES);
-            if ((have & Userfaultfd.TRACKING_FEATURES) != Userfaultfd.TRACKING_FEATURES) {
-                throw new IOException(String.format("userfaultfd features 0x%x lack WP_ASYNC|WP_UNPOPULATED", have));
+            PagemapScan scan = PagemapScan.open(pid);
+            try {
+                long want = Userfaultfd.TRACKING_FEATURES
+                        | (followRemovals ? Userfaultfd.UFFD_FEATURE_EVENT_REMOVE : 0);
+                long have = uffd.api(want);
+                if ((have & want) != want) {
+                    throw new IOException(String.format("userfaultfd features 0x%x lack 0x%x", have, want & ~have));
+                }
+                // the reader starts at once: from now on the target's madvise of tracked memory waits for it
+                return new UffdTracker(pid, uffd, scan, followRemovals);
+            } catch (IOException | RuntimeException e) {
+                scan.close();
+                throw e;
             }
-            return new UffdTracker(pid, uffd, PagemapScan.open(pid));
         } catch (IOException | RuntimeException e) {
             uffd.close();
             throw e;
@@ -153,6 +174,19 @@ public final class UffdTracker implements AutoCloseable {
         return new Epoch(written, notTracked);
     }
 
+    /**
+     * The ranges dropped from tracked memory by {@code madvise} ({@code MADV_DONTNEED}, {@code MADV_FREE}) since
+     * the previous call, unsorted; with the target stopped, complete. Null if not attached to follow removals.
+     */
+    public List<io.checkpointd.linux.ProcessMemory.RemoteRange> takeRemoved() throws SyscallException {
+        return removals == null ? null : removals.take();
+    }
+
+    /** Removal events read so far (remove, unmap, other), or null. */
+    public long[] removalCounts() {
+        return removals == null ? null : removals.counts();
+    }
+
     /** Written pages of one range, re-protecting them. */
     public List<PagemapScan.PageRegion> collectWritten(long start, long end) throws SyscallException {
         return pagemap.written(start, end, true);
@@ -161,6 +195,7 @@ public final class UffdTracker implements AutoCloseable {
     /** Closes the pagemap fd and the userfaultfd: the kernel then drops the registrations. */
     @Override
     public void close() {
+        if (removals != null) removals.close();
         pagemap.close();
         uffd.close();
     }

@@ -41,6 +41,15 @@ public final class Userfaultfd implements AutoCloseable {
     public static final long UFFDIO_WRITEPROTECT = Ioctl._IOWR(UFFDIO, 0x06, 24);
 
     /** The features checkpointd needs for tracking. */
+    /** {@code #define UFFD_FEATURE_EVENT_REMOVE (1<<3)}: {@code madvise(MADV_DONTNEED/MADV_REMOVE/MADV_FREE)} of a registered range is reported (the caller waits until the message is read). */
+    public static final long UFFD_FEATURE_EVENT_REMOVE = 1L << 3;
+    /** {@code #define UFFD_FEATURE_EVENT_UNMAP (1<<4)}: {@code munmap} (also by {@code mmap(MAP_FIXED)} or {@code mremap}) of a registered range is reported. */
+    public static final long UFFD_FEATURE_EVENT_UNMAP = 1L << 4;
+    /** {@code uffd_msg.event} values. */
+    public static final int UFFD_EVENT_PAGEFAULT = 0x12, UFFD_EVENT_FORK = 0x13, UFFD_EVENT_REMAP = 0x14,
+            UFFD_EVENT_REMOVE = 0x15, UFFD_EVENT_UNMAP = 0x16;
+    /** {@code sizeof(struct uffd_msg)}. */
+    public static final int MSG_SIZE = 32;
     public static final long TRACKING_FEATURES = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
 
     private final FileDescriptor fd;
@@ -112,6 +121,48 @@ public final class Userfaultfd implements AutoCloseable {
             m.setLong(8, len);
             ioctl(UFFDIO_UNREGISTER, m, "ioctl(UFFDIO_UNREGISTER)", range(start, len));
         }
+    }
+
+    /** One {@code struct uffd_msg}: the event and, for REMOVE and UNMAP, the range {@code [start, end)}. */
+    public record Message(int event, long start, long end) {
+    }
+
+    /**
+     * Reads the queued messages without blocking (the fd must be {@code O_NONBLOCK}) into {@code out}.
+     *
+     * @param buf a buffer of whole messages, reused by the caller
+     * @return how many were read; 0 if none was queued
+     */
+    public int readMessages(Memory buf, java.util.List<Message> out) throws SyscallException {
+        int n = 0;
+        while (true) {
+            long r = UffdLib.INSTANCE.read(fd.fd(), buf, buf.size() - buf.size() % MSG_SIZE);
+            if (r < 0) {
+                int e = Native.getLastError();
+                if (e == io.checkpointd.linux.Errno.EAGAIN) return n;
+                if (e == io.checkpointd.linux.Errno.EINTR) continue;
+                throw new SyscallException("read(userfaultfd)", e, null);
+            }
+            if (r == 0) return n;
+            for (long off = 0; off + MSG_SIZE <= r; off += MSG_SIZE) {
+                out.add(new Message(buf.getByte(off) & 0xff, buf.getLong(off + 8), buf.getLong(off + 16)));
+                n++;
+            }
+        }
+    }
+
+    /** {@code poll(POLLIN)} for at most {@code timeoutMillis}: true if a message is queued. */
+    public boolean awaitMessage(Memory pollfd, int timeoutMillis) throws SyscallException {
+        pollfd.setInt(0, fd.fd());
+        pollfd.setShort(4, (short) 1); // POLLIN
+        pollfd.setShort(6, (short) 0);
+        int r = UffdLib.INSTANCE.poll(pollfd, 1, timeoutMillis);
+        if (r < 0) {
+            int e = Native.getLastError();
+            if (e == io.checkpointd.linux.Errno.EINTR) return false;
+            throw new SyscallException("poll(userfaultfd)", e, null);
+        }
+        return r > 0 && (pollfd.getShort(6) & 1) != 0;
     }
 
     private void ioctl(long request, Memory arg, String name, String detail) throws SyscallException {

@@ -94,6 +94,34 @@ class UffdWpTrackerTest {
         }
     }
 
+    @Test
+    void removalsAreHeardSoThePresentPagesOfTrackedRangesNeedNoRescan() throws Exception {
+        long a = child.alloc("a", 16, true);
+        long u = child.alloc("u", 4, true);
+        try (DirtyTracker t = armed()) {
+            collect(t);
+            DirtyTracker.Followed f = t.followed();
+            assertThat(f).isNotNull();
+            assertThat(pagesIn(f.ranges(), a, 16)).as("a followed").isEqualTo(pageRange(a, 0, 16));
+            assertThat(pagesIn(f.ranges(), u, 4)).as("u followed").isEqualTo(pageRange(u, 0, 4));
+            assertThat(f.removed()).as("nothing removed yet").isEmpty();
+
+            child.cmd("dontneed a 2 3"); // returns only once the tracker's reader has read the event
+            child.cmd("write a 3 1 7");   // one of them written again
+            child.cmd("unmap u");
+            // the write scan also reports the dropped pages (a pte emptied since it was protected counts as written)
+            assertThat(pagesIn(collect(t), a, 16)).as("written").contains(a + 3 * 4096L).isSubsetOf(pageRange(a, 2, 5));
+            f = t.followed();
+            assertThat(pagesIn(f.removed(), a, 16)).as("removed by MADV_DONTNEED").isEqualTo(pageRange(a, 2, 5));
+            assertThat(pagesIn(f.ranges(), u, 4)).as("u, unmapped, no longer followed").isEmpty();
+            assertThat(t.counters().get("remove-events")).isGreaterThanOrEqualTo(1);
+
+            collect(t);
+            assertThat(t.followed().removed()).as("each removal reported once").isEmpty();
+        }
+        child.cmd("dontneed a 0 1"); // with the tracker closed, nothing waits for a reader any more
+    }
+
     private DirtyTracker armed() throws Exception {
         DirtyTracker t = Trackers.open("uffd-wp", child.pid());
         child.paused(sp -> {
