@@ -82,15 +82,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Map<String, byte[]> shipped = new HashMap<>();
     private final Map<String, PageHashes> hashes = new HashMap<>();
     private long[] present = Ranges.EMPTY;
-    /**
-     * The last shipped content of recently shipped pages, for XOR compression of incremental epochs (null: off,
-     * {@code -Dcheckpointd.xor=false}, kept for benchmark comparisons). Valid only while every shipped epoch since
-     * it was last cleared is on the backup's chain: cleared by a base epoch, a failed or discarded epoch and
-     * {@link #invalidate()}.
-     */
-    private final ShippedPages xorCache;
-    /** Set by {@link #invalidate()} (any thread), taken by the next {@code ship}. */
-    private volatile boolean xorInvalid;
+    /** XOR compression of incremental epochs' pages against what was shipped; null: off ({@code -Dcheckpointd.xor=false}). */
+    private final XorPages xor = XorPages.fromSystemProperties();
 
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
 
@@ -124,19 +117,16 @@ public final class IncrementalEngine implements CaptureEngine {
         this.work = work;
         this.tracker = Trackers.open(trackerKind, pid);
         this.trackerWhy = "auto".equals(trackerKind) ? "auto picked " + Trackers.autoChoice() : "requested";
-        this.xorCache = Boolean.parseBoolean(System.getProperty("checkpointd.xor", "true"))
-                ? new ShippedPages(Integer.getInteger("checkpointd.xor.cacheMiB", 64) * (1 << 20) / PAGE) : null;
     }
 
     /** A NACK or a lost connection: what the backup holds may not be what was shipped; forget the shipped pages. */
     @Override
     public void invalidate() {
-        xorInvalid = true;
+        if (xor != null) xor.invalidate();
     }
 
     private void dropShippedPages() {
-        xorInvalid = false;
-        if (xorCache != null) xorCache.clear();
+        if (xor != null) xor.forget();
     }
 
     @Override
@@ -411,43 +401,6 @@ public final class IncrementalEngine implements CaptureEngine {
         }
     }
 
-    /** Accumulates pages shipped as XOR against {@link #xorCache} into {@link EpochRecord.PagesXor} records. */
-    private static final class XorBatch {
-        final String pagemap;
-        final RecordSink sink;
-        final ShippedPages cache;
-        final long[] vaddrs = new long[EpochRecord.MAX_PAGES];
-        final long[] baseHashes = new long[EpochRecord.MAX_PAGES];
-        final byte[] data = new byte[EpochRecord.MAX_PAGES * PAGE];
-        int n;
-        long pages;
-        int records;
-
-        XorBatch(String pagemap, RecordSink sink, ShippedPages cache) {
-            this.pagemap = pagemap;
-            this.sink = sink;
-            this.cache = cache;
-        }
-
-        /** @return false if {@code page} must ship plain (no cached version, or too different from it) */
-        boolean add(long vaddr, ByteBuffer page) throws IOException {
-            if (!cache.xor(vaddr, page, data, n * PAGE, baseHashes, n)) return false;
-            vaddrs[n] = vaddr;
-            n++;
-            pages++;
-            if (n == vaddrs.length) flush();
-            return true;
-        }
-
-        void flush() throws IOException {
-            if (n == 0) return;
-            sink.accept(new EpochRecord.PagesXor(pagemap, java.util.Arrays.copyOf(vaddrs, n), java.util.Arrays.copyOf(baseHashes, n),
-                    java.util.Arrays.copyOf(data, n * PAGE)));
-            records++;
-            n = 0;
-        }
-    }
-
     /** An epoch taken by CRIU: its files whole, its pages compared by hash with what the backup holds. */
     private final class BaseCapture implements Capture {
         private final Path dir;
@@ -488,7 +441,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 }
                 // ships plain; the pages it ships (of the pagemap incremental epochs patch) seed the XOR cache afresh
                 dropShippedPages();
-                ShippedPages seed = notIncremental == null ? xorCache : null;
+                XorPages seed = notIncremental == null ? xor : null;
                 long[] fileBytes = {0};
                 int records = shipFiles(files, full, sink, fileBytes);
                 Map<String, Long> manifest = new TreeMap<>();
@@ -509,7 +462,7 @@ public final class IncrementalEngine implements CaptureEngine {
                             fresh.changed(vaddr, h);
                             if (old == null || old.changed(vaddr, h)) {
                                 batch.add(vaddr, page);
-                                if (seed != null && name.equals(pagemapName)) seed.put(vaddr, page);
+                                if (seed != null && name.equals(pagemapName)) seed.seed(vaddr, page);
                             }
                         });
                     }
@@ -602,32 +555,30 @@ public final class IncrementalEngine implements CaptureEngine {
                 manifest.put("pages-" + pagesId + ".img", Ranges.pages(nowPresent) * PAGE);
 
                 PageHashes h = hashes.computeIfAbsent(pagemapName, k -> new PageHashes(1024));
-                if (xorInvalid) dropShippedPages();
+                if (xor != null) xor.start(pagemapName, sink);
                 long[] gone = Ranges.subtract(present, nowPresent);
                 for (int i = 0; i < gone.length; i += 2) {
                     for (long v = gone[i]; v < gone[i + 1]; v += PAGE) {
                         h.remove(v);
-                        if (xorCache != null) xorCache.remove(v); // the backup drops its data: it could be no base
+                        if (xor != null) xor.gone(v);
                     }
                 }
                 Batch batch = new Batch(pagemapName, sink);
-                XorBatch xor = xorCache == null ? null : new XorBatch(pagemapName, sink, xorCache);
                 int pos = 0;
                 for (int i = 0; i < copied.length; i += 2) {
                     for (long v = copied[i]; v < copied[i + 1]; v += PAGE, pos += PAGE) {
                         ByteBuffer page = data.slice(pos, PAGE);
                         if (!h.changed(v, hash(page))) continue;
-                        if (xor == null || !xor.add(v, page)) batch.add(v, page);
-                        if (xorCache != null) xorCache.put(v, page);
+                        if (xor == null || !xor.offer(v, page)) batch.add(v, page);
                     }
                 }
-                if (xor != null) xor.flush();
+                int xorRecords = xor == null ? 0 : xor.finish();
                 batch.flush();
                 present = nowPresent;
-                long xorred = xor == null ? 0 : xor.pages;
+                long xorred = xor == null ? 0 : xor.pages();
                 xorPages += xorred;
                 plainPages += batch.pages;
-                return new Delta(manifest, records + batch.records + (xor == null ? 0 : xor.records), batch.pages + xorred, fileBytes[0]);
+                return new Delta(manifest, records + batch.records + xorRecords, batch.pages + xorred, fileBytes[0]);
             } catch (IOException | RuntimeException e) {
                 resync = true;
                 dropShippedPages();

@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * DIR/STATE          committed generation + epoch, base dir, logged epochs, fenced generation (atomic replace)
  * DIR/base-B/        a materialized CRIU image of epoch B
- * DIR/log/epoch-N.d  the verified delta of epoch N (records as received), B &lt; N ≤ committed
+ * DIR/log/epoch-N.d  the verified delta of epoch N (records as received, XOR pages resolved), B &lt; N ≤ committed
  * DIR/log/*.tmp      an epoch being received: ignored and removed at open
  * </pre>
  *
