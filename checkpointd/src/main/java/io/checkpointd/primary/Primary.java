@@ -96,6 +96,8 @@ public final class Primary implements AutoCloseable {
     private long epoch;
     private long prevEpoch = -1;
     private long totalRaw, totalWire;
+    /** Of totalRaw, the bytes of image files (the rest is pages and record framing): what page-level compression ideas cannot touch. */
+    private long totalFileBytes;
     private long sealFailures;
     private long unreachableLogged;
     private volatile boolean unprotected;
@@ -105,6 +107,8 @@ public final class Primary implements AutoCloseable {
     private volatile long unprotectedEpisodes;
     /** When the backup last answered (ACK or NACK) or we connected: its silence beyond backupTimeout is a loss. */
     private volatile long lastAnswerNanos = System.nanoTime();
+    /** When the last EPOCH_END went out. */
+    private volatile long lastEndSentNanos = System.nanoTime();
 
     /**
      * An epoch holding a window slot, from its EPOCH_BEGIN until its ACK or NACK: registered before anything is sent,
@@ -211,7 +215,10 @@ public final class Primary implements AutoCloseable {
                     if (unprotected) protectAgain();
                 }
                 if (!window.tryAcquire(Math.max(period, 50_000_000L), TimeUnit.NANOSECONDS)) {
-                    if (!inFlight.isEmpty() && System.nanoTime() - lastAnswerNanos > cfg.backupTimeout().toNanos()) {
+                    // silence counts from the later of the last answer and the end of the last epoch sent: a long
+                    // full sync cannot be answered before it ends
+                    long since = Math.max(lastAnswerNanos, lastEndSentNanos);
+                    if (!inFlight.isEmpty() && System.nanoTime() - since > cfg.backupTimeout().toNanos()) {
                         // connected but silent (a hung host, a half-open connection): treat it as lost
                         log.warn("backup {} has not answered for {} ms: reconnecting", cfg.backup(), cfg.backupTimeout().toMillis());
                         client.close();
@@ -343,6 +350,7 @@ public final class Primary implements AutoCloseable {
         int diskRecords = disk == null ? 0 : disk.ship(sink); // issue 5: inside BEGIN…END, so the digest and count cover them
         client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
         sent.endNanos = System.nanoTime();
+        lastEndSentNanos = sent.endNanos;
         long wire = client.wireBytes() - wire0;
         if (progress != null) progress.done(raw[0], wire);
         pauseMs.add(pauseNanos / 1e6);
@@ -350,6 +358,7 @@ public final class Primary implements AutoCloseable {
         rawBytes.add(raw[0]);
         wireBytes.add(wire);
         totalRaw += raw[0];
+        totalFileBytes += r.shippedFileBytes();
         totalWire += wire;
         if (state == State.FULL_SYNC) state = State.PROTECTING;
     }
@@ -551,7 +560,7 @@ public final class Primary implements AutoCloseable {
                 .put("epochsPerSecond", Math.round(epochsAcked / Math.max(up, 1e-3) * 100) / 100.0)
                 .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
-                .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw)
+                .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw).put("totalShippedFileBytes", totalFileBytes)
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
                 .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", unprotected)
                 .put("unprotectedEpisodes", unprotectedEpisodes).put("lastRejection", lastNack)

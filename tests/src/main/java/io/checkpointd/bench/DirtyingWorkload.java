@@ -22,6 +22,9 @@ import java.util.concurrent.locks.LockSupport;
  * {@code -XX:-UsePerfData}, stdio {@code /dev/null}). Once the live data is built it writes its pid to
  * {@code --ready-file} (temporary file + rename, then closed: it keeps no file open for writing) and runs until
  * killed.
+ *
+ * <p>With {@code --rate-file F} the rate can be changed while it runs: F holds KiB per period, re-read every 50 ms
+ * (the engine benchmark sweeps the dirty rate on one process, so every engine sees the same heap).
  */
 public final class DirtyingWorkload {
     static final int CHUNK_LONGS = 32 * 1024; // 256 KiB per chunk: below half a G1 region, so never humongous
@@ -36,6 +39,7 @@ public final class DirtyingWorkload {
         int rateKb = 4096;
         int periodMs = 100;
         Path ready = null;
+        Path rateFile = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--live-mb" -> liveMb = Integer.parseInt(args[++i]);
@@ -43,6 +47,7 @@ public final class DirtyingWorkload {
                 case "--rate-kb" -> rateKb = Integer.parseInt(args[++i]);
                 case "--period-ms" -> periodMs = Integer.parseInt(args[++i]);
                 case "--ready-file" -> ready = Path.of(args[++i]);
+                case "--rate-file" -> rateFile = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -57,14 +62,20 @@ public final class DirtyingWorkload {
         System.gc(); // settle the live set into the old generation before the benchmark starts
 
         // Writes per second in total, split over the writers; each writer ticks every 5 ms.
-        double writesPerSec = rateKb / 4.0 * 1000.0 / periodMs;
-        double perThreadPerTick = writesPerSec / threads * 0.005;
+        perThreadPerTick = perTick(rateKb, periodMs, threads);
         List<Thread> writers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
-            Thread w = new Thread(() -> write(live, perThreadPerTick), "writer-" + t);
+            Thread w = new Thread(() -> write(live), "writer-" + t);
             w.setDaemon(true);
             w.start();
             writers.add(w);
+        }
+        if (rateFile != null) {
+            Path f = rateFile;
+            int period = periodMs, n = threads;
+            Thread control = new Thread(() -> followRate(f, period, n), "rate-control");
+            control.setDaemon(true);
+            control.start();
         }
         if (ready != null) {
             Path tmp = ready.resolveSibling(ready.getFileName() + ".tmp");
@@ -74,13 +85,37 @@ public final class DirtyingWorkload {
         for (Thread w : writers) w.join();
     }
 
-    private static void write(long[][] live, double perTick) {
+    /** Writes per writer per 5 ms tick; changed by {@link #followRate}. */
+    private static volatile double perThreadPerTick;
+
+    private static double perTick(double rateKb, int periodMs, int threads) {
+        double writesPerSec = rateKb / 4.0 * 1000.0 / periodMs;
+        return writesPerSec / threads * 0.005;
+    }
+
+    private static void followRate(Path file, int periodMs, int threads) {
+        String last = "";
+        while (true) {
+            try {
+                String s = Files.readString(file, StandardCharsets.US_ASCII).trim();
+                if (!s.isEmpty() && !s.equals(last)) {
+                    perThreadPerTick = perTick(Double.parseDouble(s), periodMs, threads);
+                    last = s;
+                }
+            } catch (IOException | RuntimeException e) {
+                // absent or being replaced: keep the current rate
+            }
+            LockSupport.parkNanos(50_000_000L);
+        }
+    }
+
+    private static void write(long[][] live) {
         ThreadLocalRandom rnd = ThreadLocalRandom.current();
         double owed = 0;
         long next = System.nanoTime();
         while (true) {
             next += 5_000_000L;
-            owed += perTick;
+            owed += perThreadPerTick;
             while (owed >= 1) {
                 long[] a = live[rnd.nextInt(live.length)];
                 // one long per page at a random page: each write dirties a (most likely) distinct page

@@ -794,11 +794,16 @@ public final class IncrementalFloorBenchmark {
 
     /** Replaces (or appends) the marked section of {@code file}, keeping everything else. */
     static void writeSection(Path file, String section) throws IOException {
-        String block = BEGIN + "\n" + section.strip() + "\n" + END;
+        writeSection(file, section, BEGIN, END);
+    }
+
+    /** Same, between the given markers (each benchmark owns its section). */
+    static void writeSection(Path file, String section, String begin, String end) throws IOException {
+        String block = begin + "\n" + section.strip() + "\n" + end;
         String text = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n";
-        int b = text.indexOf(BEGIN), e = text.indexOf(END);
+        int b = text.indexOf(begin), e = text.indexOf(end);
         String out;
-        if (b >= 0 && e > b) out = text.substring(0, b) + block + text.substring(e + END.length());
+        if (b >= 0 && e > b) out = text.substring(0, b) + block + text.substring(e + end.length());
         else out = text.stripTrailing() + "\n\n" + block + "\n";
         Files.writeString(file, out);
     }

@@ -190,7 +190,7 @@ public final class Cluster implements AutoCloseable {
     }
 
     private Process daemon(String role, List<String> jvmArgs, List<String> args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m"));
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-Xmx256m"));
         cmd.addAll(jvmArgs);
         cmd.addAll(List.of("-cp", opts.classpath(), "io.checkpointd.cli.Main"));
         cmd.addAll(args);

@@ -20,7 +20,9 @@ class BackupLossTest extends E2eTest {
     @Test
     @Timeout(180)
     void stallHoldsOutputWhileTheBackupIsGone() throws Exception {
-        try (Cluster c = Cluster.start(Cluster.Options.of(tmp));
+        // the backup's own failure detector is not under test: a longer timeout keeps the full sync after its return
+        // (tens of MB on a loaded machine) from looking like a dead primary
+        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(Duration.ofSeconds(3)));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
             load.start();
             Thread.sleep(800);
@@ -40,7 +42,8 @@ class BackupLossTest extends E2eTest {
     @Test
     @Timeout(180)
     void continueRunsUnprotectedThenReprotectsWhenTheBackupReturns() throws Exception {
-        Cluster.Options opts = Cluster.Options.of(tmp).withProtectArgs(List.of("--on-backup-loss", "continue"));
+        Cluster.Options opts = Cluster.Options.of(tmp).withHeartbeatTimeout(Duration.ofSeconds(3))
+                .withProtectArgs(List.of("--on-backup-loss", "continue"));
         try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
             load.start();

@@ -121,22 +121,27 @@ public final class DeltaComputer {
             }
         }
         PagesFile curData = expected == 0 ? null : PagesFile.map(curPages);
-        Batch batch = new Batch(pagemapName, sink);
-        final PagesFile pd = prevData;
-        cur.forEachPresentPage((vaddr, idx) -> {
-            ByteBuffer page = curData.page(idx);
-            Long old = prevIndex.get(vaddr);
-            if (old == null || pd.page(old).mismatch(page) != -1) batch.add(vaddr, page);
-        });
-        batch.flush();
-        return new long[] {batch.pages, batch.records};
+        try {
+            Batch batch = new Batch(pagemapName, sink);
+            final PagesFile pd = prevData;
+            cur.forEachPresentPage((vaddr, idx) -> {
+                ByteBuffer page = curData.page(idx);
+                Long old = prevIndex.get(vaddr);
+                if (old == null || pd.page(old).mismatch(page) != -1) batch.add(vaddr, page);
+            });
+            batch.flush();
+            return new long[] {batch.pages, batch.records};
+        } finally {
+            if (curData != null) curData.close();
+            if (prevData != null) prevData.close();
+        }
     }
 
     /**
      * A pages image mapped read-only in 1 GiB windows (a single mapping cannot exceed 2 GiB, a JVM's image can);
      * a window is a whole number of pages, so no page straddles two.
      */
-    public static final class PagesFile {
+    public static final class PagesFile implements AutoCloseable {
         private static final int WINDOW_SHIFT = 30;
         private final MappedByteBuffer[] windows;
 
@@ -154,6 +159,30 @@ public final class DeltaComputer {
                     w[i] = ch.map(FileChannel.MapMode.READ_ONLY, off, Math.min(1L << WINDOW_SHIFT, size - off));
                 }
                 return new PagesFile(w); // mappings stay valid after the channel is closed
+            }
+        }
+
+        /**
+         * Unmaps the windows now rather than at some later GC: the files are deleted from tmpfs right after, and a
+         * live mapping keeps their memory (a 1 GiB dump mapped per epoch adds up). No page view may be used after.
+         */
+        @Override
+        public void close() {
+            for (int i = 0; i < windows.length; i++) {
+                if (windows[i] != null) UNSAFE.invokeCleaner(windows[i]);
+                windows[i] = null;
+            }
+        }
+
+        private static final sun.misc.Unsafe UNSAFE;
+
+        static {
+            try {
+                java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+                f.setAccessible(true);
+                UNSAFE = (sun.misc.Unsafe) f.get(null);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
             }
         }
 

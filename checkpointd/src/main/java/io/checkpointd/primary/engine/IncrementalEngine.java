@@ -148,6 +148,10 @@ public final class IncrementalEngine implements CaptureEngine {
         Map<String, Object> ph = new LinkedHashMap<>();
         for (int i = 0; i < phases.length; i++) ph.put(phaseNames[i], Math.round(phases[i].percentile(0.5) * 1000) / 1000.0);
         m.put("pausePhaseP50Ms", ph);
+        // the last incremental epoch's phases, with the count: a poller can take one sample per epoch
+        Map<String, Object> last = new LinkedHashMap<>();
+        for (int i = 0; i < phases.length; i++) last.put(phaseNames[i], Math.round(phases[i].last() * 1000) / 1000.0);
+        m.put("pausePhaseLastMs", last);
         m.put("tracker", tracker.counters());
         m.put("xorPages", xorPages);
         m.put("plainPages", plainPages);
@@ -455,16 +459,17 @@ public final class IncrementalEngine implements CaptureEngine {
                     Batch batch = new Batch(name, sink);
                     Path pagesFile = dir.resolve(pm.pagesFileName());
                     if (pm.presentPages() > 0) {
-                        DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile);
-                        pm.forEachPresentPage((vaddr, idx) -> {
-                            ByteBuffer page = data.page(idx);
-                            long h = hash(page);
-                            fresh.changed(vaddr, h);
-                            if (old == null || old.changed(vaddr, h)) {
-                                batch.add(vaddr, page);
-                                if (seed != null && name.equals(pagemapName)) seed.seed(vaddr, page);
-                            }
-                        });
+                        try (DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile)) {
+                            pm.forEachPresentPage((vaddr, idx) -> {
+                                ByteBuffer page = data.page(idx);
+                                long h = hash(page);
+                                fresh.changed(vaddr, h);
+                                if (old == null || old.changed(vaddr, h)) {
+                                    batch.add(vaddr, page);
+                                    if (seed != null && name.equals(pagemapName)) seed.seed(vaddr, page); // copies it
+                                }
+                            });
+                        }
                     }
                     batch.flush();
                     records += batch.records;

@@ -55,7 +55,7 @@ public final class Reprotector {
     public Process start(int pid, long generation, InetSocketAddress proxyControl, InetSocketAddress service,
                          java.util.Collection<String> dataDirs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                "-XX:+UseSerialGC", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
                 CLI_MAIN, "protect", Integer.toString(pid), "--backup", hostPort(cfg.spare()),
                 "--generation", Long.toString(generation), "--epoch", cfg.epoch().toMillis() + "ms"));
         if (proxyControl != null) cmd.addAll(List.of("--proxy-control", hostPort(proxyControl)));

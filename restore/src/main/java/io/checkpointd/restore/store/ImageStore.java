@@ -413,24 +413,35 @@ public final class ImageStore {
         for (long e : state.log()) {
             Path f = logDir.resolve("epoch-" + e + ".d");
             DataReplica.Epoch dataEpoch = d.begin(first && state.base().isEmpty());
-            try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
-                ByteBuffer len = ByteBuffer.allocate(4);
-                long pos = 0, size = in.size();
-                while (pos < size) {
-                    len.clear();
-                    while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
-                    int n = len.getInt(0);
-                    if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
-                    ByteBuffer p = ByteBuffer.allocate(n);
-                    while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
-                    dataEpoch.add(EpochRecord.decode(p.array()), f, pos + 4, n);
-                    pos += 4 + n;
-                }
-            }
+            readLog(f, (r, pos, n) -> dataEpoch.add(r, f, pos, n));
             d = dataEpoch.result(d);
             first = false;
         }
         data = d;
+    }
+
+    /** What a logged epoch's records are handed to, with the payload's position and length in the log file. */
+    @FunctionalInterface
+    private interface LoggedRecord {
+        void accept(EpochRecord r, long payloadPos, int length) throws IOException;
+    }
+
+    /** Decodes every record of a committed log file, in order. */
+    private static void readLog(Path f, LoggedRecord to) throws IOException {
+        try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
+            ByteBuffer len = ByteBuffer.allocate(4);
+            long pos = 0, size = in.size();
+            while (pos < size) {
+                len.clear();
+                while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
+                int n = len.getInt(0);
+                if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
+                ByteBuffer p = ByteBuffer.allocate(n);
+                while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
+                to.accept(EpochRecord.decode(p.array()), pos + 4, n);
+                pos += 4 + n;
+            }
+        }
     }
 
     private void rebuildPlan() throws IOException {
@@ -446,22 +457,10 @@ public final class ImageStore {
             if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
             DeltaIndex index = new DeltaIndex(f, e);
             DataReplica.Epoch dataEpoch = data.begin(first && state.base().isEmpty());
-            try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
-                ByteBuffer len = ByteBuffer.allocate(4);
-                long pos = 0, size = in.size();
-                while (pos < size) {
-                    len.clear();
-                    while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
-                    int n = len.getInt(0);
-                    if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
-                    ByteBuffer p = ByteBuffer.allocate(n);
-                    while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
-                    EpochRecord r = EpochRecord.decode(p.array());
-                    index.add(r, pos + 4);
-                    dataEpoch.add(r, f, pos + 4, n);
-                    pos += 4 + n;
-                }
-            }
+            readLog(f, (r, pos, n) -> {
+                index.add(r, pos);
+                dataEpoch.add(r, f, pos, n);
+            });
             plan = index.applyTo(plan, first && state.base().isEmpty());
             data = dataEpoch.result(data);
             logBytes += Files.size(f);

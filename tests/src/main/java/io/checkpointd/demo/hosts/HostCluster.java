@@ -183,7 +183,7 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-Xmx256m",
                 "-cp", opts.classpath(), "io.checkpointd.cli.Main"));
         cmd.addAll(args);
         return h.start(role, "java", cmd, logDir.resolve(role + ".log"));
