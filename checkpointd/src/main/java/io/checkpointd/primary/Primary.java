@@ -429,6 +429,7 @@ public final class Primary implements AutoCloseable {
         window.drainPermits();
         window.release(cfg.maxInFlight());
         needFull.set(true);
+        if (engine != null) engine.invalidate();
         try {
             client = ReplicationClient.connect(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), Duration.ofSeconds(2), new Acks());
             lastAnswerNanos = System.nanoTime();
@@ -474,6 +475,8 @@ public final class Primary implements AutoCloseable {
             if (nackStreak++ % 20 == 0) log.warn("backup rejected epoch {}: {}; the next epoch is a full sync", n, reason);
             lastNack = reason;
             needFull.set(true);
+            CaptureEngine e = engine;
+            if (e != null) e.invalidate(); // XOR bases: the backup's image is not what was shipped
             if (inFlight.remove(n) != null) window.release();
         }
 

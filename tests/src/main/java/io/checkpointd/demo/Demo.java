@@ -71,6 +71,10 @@ public final class Demo {
             if (primary.get("engineStats") instanceof Json st && st.get("criuDumps") != null) {
                 say(out, "      of which              %s taken by the engine itself, %s CRIU dumps %s", st.get("incrementalEpochs"),
                         st.get("criuDumps"), st.get("criuDumpReasons"));
+                if (st.get("xorPages") != null) {
+                    say(out, "      changed pages         %s shipped as XOR against their last version, %s plain (incremental epochs)",
+                            st.get("xorPages"), st.get("plainPages"));
+                }
             }
             say(out, "      pause per epoch       p50 %s ms, p99 %s ms", field(primary, "pauseMs", "p50"), field(primary, "pauseMs", "p99"));
             say(out, "      ack after ship        p50 %s ms, p99 %s ms", field(primary, "ackMs", "p50"), field(primary, "ackMs", "p99"));

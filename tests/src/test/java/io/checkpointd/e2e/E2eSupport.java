@@ -82,6 +82,19 @@ public final class E2eSupport {
     }
 
     /** The logs of a cluster, for a failure message. */
+    /**
+     * The backup never refused an XOR page for its base: the primary's cache of shipped pages kept step with the
+     * backup (a refusal is safe, a full resync follows, but it would mean the cache was wrong).
+     */
+    static void assertNoXorBaseRejections(Cluster c) throws IOException {
+        Path p = c.logDir().resolve("backup.log");
+        if (!Files.exists(p)) return;
+        for (String l : Files.readAllLines(p)) {
+            org.assertj.core.api.Assertions.assertThat(l).as("backup.log").doesNotContain("computed on another base")
+                    .doesNotContain("has no base in the committed image").doesNotContain("xor pages");
+        }
+    }
+
     static String logs(Cluster c) {
         StringBuilder sb = new StringBuilder();
         for (String role : new String[] {"protect", "backup", "proxy"}) {

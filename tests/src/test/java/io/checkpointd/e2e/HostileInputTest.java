@@ -14,6 +14,7 @@ import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
+import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.proxy.BufferProxy;
 import io.checkpointd.proxy.ProxyConfig;
@@ -82,7 +83,7 @@ class HostileInputTest {
     enum Attack {
         RANDOM_BYTES, RANDOM_AFTER_HANDSHAKE, PLAINTEXT_STRANGER, WRONG_KEY, FORGED_KEY_ID, TRUNCATED, BIT_FLIP, BAD_CHECKSUM,
         UNKNOWN_TYPE_OR_FLAGS, REPLAY_FROM_OTHER_CONNECTION, REPLAY_WITHIN_CONNECTION, STALE_GENERATION,
-        FUTURE_GENERATION, REPLAYED_OR_OUT_OF_ORDER_EPOCHS
+        FUTURE_GENERATION, REPLAYED_OR_OUT_OF_ORDER_EPOCHS, XOR_ON_ANOTHER_BASE
     }
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
@@ -96,6 +97,9 @@ class HostileInputTest {
     private Path storeDir;
     private byte[] stateFile;
     private Map<String, byte[]> image;
+    /** A page of the committed image and its content (XOR attacks). */
+    private long presentPage;
+    private byte[] presentPageBytes;
     private InetSocketAddress upstream;
 
     @BeforeEach
@@ -311,6 +315,7 @@ class HostileInputTest {
                     case STALE_GENERATION -> out.write(encode(staleGeneration(atBackup, rnd), handshake(s, key)));
                     case FUTURE_GENERATION -> out.write(encode(futureGeneration(atBackup, rnd), handshake(s, key)));
                     case REPLAYED_OR_OUT_OF_ORDER_EPOCHS -> out.write(encode(outOfOrder(atBackup, rnd), handshake(s, key)));
+                    case XOR_ON_ANOTHER_BASE -> out.write(encode(atBackup ? xorOnAnotherBase(rnd) : outOfOrder(false, rnd), handshake(s, key)));
                 }
                 out.flush();
             } catch (IOException e) {
@@ -402,6 +407,24 @@ class HostileInputTest {
                 Frame.of(FrameType.SEAL, GEN, -1 - rnd.nextInt(50)), // before the last seal
                 Frame.of(FrameType.RELEASE, GEN, 0), // a replayed release: no-op
                 Frame.of(FrameType.HELLO, GEN, 0), Frame.of(FrameType.ACK, GEN, 3)); // not control requests
+    }
+
+    /**
+     * From a peer with the key, in the current generation: the next epoch, on the committed one, complete and
+     * otherwise committable, whose XOR pages were computed on another base (or a page the image lacks): refused.
+     */
+    private List<Frame> xorOnAnotherBase(Random rnd) {
+        long v = rnd.nextBoolean() ? presentPage : 0x1000L * (1 + rnd.nextInt(1000));
+        byte[] otherBase = presentPageBytes.clone();
+        otherBase[rnd.nextInt(otherBase.length)] ^= (byte) (1 + rnd.nextInt(255));
+        long hash = rnd.nextBoolean() ? EpochRecord.PagesXor.baseHash(otherBase, 0) : rnd.nextLong();
+        byte[] xor = randomBytes(rnd, 4096);
+        byte[] payload = new EpochRecord.PagesXor("pagemap-100.img", new long[] {v}, new long[] {hash}, xor).encode();
+        Map<String, Long> manifest = new TreeMap<>();
+        image.forEach((n, b) -> manifest.put(n, (long) b.length));
+        return List.of(hello(GEN), new Frame(FrameType.EPOCH_BEGIN, GEN, EPOCH + 1, new EpochBegin(EPOCH, 0, 0).encode()),
+                new Frame(FrameType.EPOCH_DATA, GEN, EPOCH + 1, payload),
+                new Frame(FrameType.EPOCH_END, GEN, EPOCH + 1, new EpochEnd(1, sha256(payload), manifest).encode()));
     }
 
     private byte[] upstreamBytes() {
@@ -519,6 +542,8 @@ class HostileInputTest {
         w.commit(new EpochEnd(payloads.size(), md.digest(), r.manifest()));
         store.fence(FENCED);
         image = readDir(src);
+        presentPage = img.pageMap().firstKey();
+        presentPageBytes = img.pageMap().firstEntry().getValue().clone();
         Path check = tmp.resolve("check");
         store.materialize(check);
         assertThat(readDir(check).keySet()).isEqualTo(image.keySet());

@@ -52,6 +52,7 @@ class KillTest extends E2eTest {
                     + backup + E2eSupport.logs(c);
             assertThat(load.unexpectedFailures()).as(ctx).isEmpty();
             E2eSupport.assertAfterFailover(c, load, backup);
+            E2eSupport.assertNoXorBaseRejections(c);
             assertThat(load.progress().ackedWrites()).as("writes acknowledged after the failover too; " + ctx).isGreaterThan(ackedAtKill);
 
             Optional<Integer> restored = c.restoredPid();

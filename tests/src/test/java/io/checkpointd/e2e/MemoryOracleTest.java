@@ -66,6 +66,7 @@ class MemoryOracleTest extends E2eTest {
             n = awaitEpochFile(oracle.resolve("epoch"), Duration.ofSeconds(30));
             awaitCommitted(c, n, Duration.ofSeconds(30));
             primary = c.status("primary").orElseThrow();
+            E2eSupport.assertNoXorBaseRejections(c);
             load.stop();
             c.killBackup();
             ImageStore store = ImageStore.open(c.storeDir());
@@ -80,6 +81,12 @@ class MemoryOracleTest extends E2eTest {
         String expectTracker = tracker.equals("auto") ? "uffd-wp" : tracker;
         assertThat(String.valueOf(primary.get("tracker"))).as("the tracker that ran").startsWith(expectTracker);
         String ctx = "epoch " + n + ", primary " + primary;
+        // XOR compression is on by default: the image checked below was rebuilt from XOR pages too
+        Object engineStats = primary.get("engineStats");
+        assertThat(engineStats).as("engine stats; " + ctx).isInstanceOf(io.checkpointd.protocol.status.Json.class);
+        Object xorPages = ((io.checkpointd.protocol.status.Json) engineStats).get("xorPages");
+        assertThat(xorPages).as("pages shipped as XOR; " + ctx).isInstanceOf(Number.class);
+        assertThat(((Number) xorPages).longValue()).as("pages shipped as XOR; " + ctx).isPositive();
 
         // threads: the same set, the same registers and signal masks
         Map<Integer, String[]> threads = new TreeMap<>();

@@ -17,6 +17,11 @@ public final class FakeImage {
     final TreeMap<String, byte[]> files = new TreeMap<>();
     int pagesId = 1;
 
+    /** The present pages: vaddr → content (live, not a copy). */
+    public java.util.NavigableMap<Long, byte[]> pageMap() {
+        return pages;
+    }
+
     public void write(Path dir) throws IOException {
         Files.createDirectories(dir);
         for (var e : files.entrySet()) Files.write(dir.resolve(e.getKey()), e.getValue());

@@ -42,6 +42,13 @@ public interface CaptureEngine extends AutoCloseable {
         return java.util.Map.of();
     }
 
+    /**
+     * The backup may not hold what was shipped (a NACK, a lost connection): nothing shipped so far may serve as the
+     * base of a later epoch's record. Any thread; the engine acts on it before it ships again.
+     */
+    default void invalidate() {
+    }
+
     @Override
     void close();
 

@@ -84,6 +84,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private long[] present = Ranges.EMPTY;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
     private long followedBytes, rescannedBytes;
+    /** XOR compression of incremental epochs' pages against what was shipped; null: off ({@code -Dcheckpointd.xor=false}). */
+    private final XorPages xor = XorPages.fromSystemProperties();
 
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
 
@@ -103,6 +105,7 @@ public final class IncrementalEngine implements CaptureEngine {
 
     // ---- counters for status
     private long incrementalEpochs, baseDumps;
+    private volatile long xorPages, plainPages;
     private final Map<String, Long> dumpReasons = new TreeMap<>();
 
     /**
@@ -116,6 +119,16 @@ public final class IncrementalEngine implements CaptureEngine {
         this.work = work;
         this.tracker = Trackers.open(trackerKind, pid);
         this.trackerWhy = "auto".equals(trackerKind) ? "auto picked " + Trackers.autoChoice() : "requested";
+    }
+
+    /** A NACK or a lost connection: what the backup holds may not be what was shipped; forget the shipped pages. */
+    @Override
+    public void invalidate() {
+        if (xor != null) xor.invalidate();
+    }
+
+    private void dropShippedPages() {
+        if (xor != null) xor.forget();
     }
 
     @Override
@@ -144,6 +157,8 @@ public final class IncrementalEngine implements CaptureEngine {
         m.put("tracker", tracker.counters());
         m.put("presentFollowedBytes", followedBytes);
         m.put("presentRescannedBytes", rescannedBytes);
+        m.put("xorPages", xorPages);
+        m.put("plainPages", plainPages);
         if (notIncremental != null) m.put("notIncremental", notIncremental);
         return m;
     }
@@ -452,6 +467,9 @@ public final class IncrementalEngine implements CaptureEngine {
                     shipped.clear();
                     hashes.clear();
                 }
+                // ships plain; the pages it ships (of the pagemap incremental epochs patch) seed the XOR cache afresh
+                dropShippedPages();
+                XorPages seed = notIncremental == null ? xor : null;
                 long[] fileBytes = {0};
                 int records = shipFiles(files, full, sink, fileBytes);
                 Map<String, Long> manifest = new TreeMap<>();
@@ -470,7 +488,10 @@ public final class IncrementalEngine implements CaptureEngine {
                                 ByteBuffer page = data.page(idx);
                                 long h = hash(page);
                                 fresh.changed(vaddr, h);
-                                if (old == null || old.changed(vaddr, h)) batch.add(vaddr, page);
+                                if (old == null || old.changed(vaddr, h)) {
+                                    batch.add(vaddr, page);
+                                    if (seed != null && name.equals(pagemapName)) seed.seed(vaddr, page); // copies it
+                                }
                             });
                         }
                     }
@@ -487,6 +508,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 return new Delta(manifest, records, changed, fileBytes[0]);
             } catch (IOException | RuntimeException e) {
                 resync = true;
+                dropShippedPages();
                 throw e;
             } finally {
                 discard();
@@ -562,21 +584,33 @@ public final class IncrementalEngine implements CaptureEngine {
                 manifest.put("pages-" + pagesId + ".img", Ranges.pages(nowPresent) * PAGE);
 
                 PageHashes h = hashes.computeIfAbsent(pagemapName, k -> new PageHashes(1024));
+                if (xor != null) xor.start(pagemapName, sink);
                 long[] gone = Ranges.subtract(present, nowPresent);
-                for (int i = 0; i < gone.length; i += 2) for (long v = gone[i]; v < gone[i + 1]; v += PAGE) h.remove(v);
+                for (int i = 0; i < gone.length; i += 2) {
+                    for (long v = gone[i]; v < gone[i + 1]; v += PAGE) {
+                        h.remove(v);
+                        if (xor != null) xor.gone(v);
+                    }
+                }
                 Batch batch = new Batch(pagemapName, sink);
                 int pos = 0;
                 for (int i = 0; i < copied.length; i += 2) {
                     for (long v = copied[i]; v < copied[i + 1]; v += PAGE, pos += PAGE) {
                         ByteBuffer page = data.slice(pos, PAGE);
-                        if (h.changed(v, hash(page))) batch.add(v, page);
+                        if (!h.changed(v, hash(page))) continue;
+                        if (xor == null || !xor.offer(v, page)) batch.add(v, page);
                     }
                 }
+                int xorRecords = xor == null ? 0 : xor.finish();
                 batch.flush();
                 present = nowPresent;
-                return new Delta(manifest, records + batch.records, batch.pages, fileBytes[0]);
+                long xorred = xor == null ? 0 : xor.pages();
+                xorPages += xorred;
+                plainPages += batch.pages;
+                return new Delta(manifest, records + batch.records + xorRecords, batch.pages + xorred, fileBytes[0]);
             } catch (IOException | RuntimeException e) {
                 resync = true;
+                dropShippedPages();
                 throw e;
             }
         }
@@ -584,6 +618,7 @@ public final class IncrementalEngine implements CaptureEngine {
         @Override
         public void discard() {
             resync = true; // the tracker's written set of this epoch is gone
+            invalidate();
         }
     }
 

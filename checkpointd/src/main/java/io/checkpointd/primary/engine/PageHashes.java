@@ -48,6 +48,15 @@ final class PageHashes {
         }
     }
 
+    /** The value stored for {@code key}, or {@code absent}. */
+    long get(long key, long absent) {
+        int m = keys.length - 1;
+        for (int i = slot(key); ; i = (i + 1) & m) {
+            if (keys[i] == key) return values[i];
+            if (keys[i] == EMPTY) return absent;
+        }
+    }
+
     void remove(long key) {
         int m = keys.length - 1;
         int i = slot(key);

@@ -11,6 +11,8 @@ import io.checkpointd.protocol.image.Pagemap;
  */
 public sealed interface EpochRecord {
     int FILE = 1, DELETE = 2, PAGES = 3;
+    /** Pages shipped as XOR against the version the backup holds (Remus-style compression); see {@link PagesXor}. */
+    int PAGES_XOR = 4;
     /** Data-directory kinds (issue 5); see {@link DirRecord}. */
     int DIR_ROOT = 10, DIR_MKDIR = 11, DIR_CREATE = 12, DIR_SYMLINK = 13, DIR_RENAME = 14, DIR_DELETE = 15,
             DIR_RESIZE = 16, DIR_MODE = 17, DIR_BLOCKS = 18;
@@ -55,6 +57,44 @@ public sealed interface EpochRecord {
                     .i32(vaddrs.length);
             for (long v : vaddrs) out.i64(v);
             return out.raw(pages, 0, pages.length).toByteArray();
+        }
+    }
+
+    /**
+     * Pages of {@code pagemapName} shipped as XOR against their content in the epoch this one is based on (the
+     * backup's committed image): {@code vaddrs[i]}'s new 4 KiB are {@code xors[i*4096…] ^ base}, where
+     * {@link #baseHash(byte[], int) baseHash} of that base is {@code baseHashes[i]}. Mostly-unchanged pages XOR to
+     * mostly zeros, which LZ4 squeezes far better than the pages themselves. The backup checks each base hash before
+     * applying the XOR (a mismatch rejects the epoch: a page is never rebuilt on the wrong base) and logs the result
+     * as a plain {@link PageDelta}. Never in a full epoch.
+     */
+    record PagesXor(String pagemapName, long[] vaddrs, long[] baseHashes, byte[] xors) implements EpochRecord {
+        private static final net.jpountz.xxhash.XXHash64 XX = net.jpountz.xxhash.XXHashFactory.fastestInstance().hash64();
+        private static final long SEED = 0x58_4F_52_42_41_53_45L; // "XORBASE"
+
+        public PagesXor {
+            if (vaddrs.length != baseHashes.length || xors.length != vaddrs.length * Pagemap.PAGE_SIZE) {
+                throw new IllegalArgumentException("page count");
+            }
+        }
+
+        /** The hash a base page is identified by: XXH64 of the 4 KiB at {@code off}. */
+        public static long baseHash(byte[] page, int off) {
+            return XX.hash(page, off, Pagemap.PAGE_SIZE, SEED);
+        }
+
+        @Override
+        public byte[] encode() {
+            Wire.Out out = new Wire.Out(xors.length + vaddrs.length * 16 + 64).u8(PAGES_XOR).str(pagemapName)
+                    .i32(vaddrs.length);
+            for (long v : vaddrs) out.i64(v);
+            for (long h : baseHashes) out.i64(h);
+            return out.raw(xors, 0, xors.length).toByteArray();
+        }
+
+        @Override
+        public String toString() {
+            return "PagesXor[" + pagemapName + " " + vaddrs.length + " pages]";
         }
     }
 
@@ -179,6 +219,20 @@ public sealed interface EpochRecord {
                 }
                 if (in.remaining() != n * Pagemap.PAGE_SIZE) throw new ProtocolException("page data length mismatch");
                 yield new PageDelta(name, vaddrs, in.fixed(n * Pagemap.PAGE_SIZE));
+            }
+            case PAGES_XOR -> {
+                String name = Wire.checkName(in.str());
+                int n = in.i32();
+                if (n < 1 || n > MAX_PAGES) throw new ProtocolException("bad xor page count " + n);
+                long[] vaddrs = new long[n];
+                for (int i = 0; i < n; i++) {
+                    vaddrs[i] = in.i64();
+                    if ((vaddrs[i] & (Pagemap.PAGE_SIZE - 1)) != 0) throw new ProtocolException("unaligned page address");
+                }
+                long[] hashes = new long[n];
+                for (int i = 0; i < n; i++) hashes[i] = in.i64();
+                if (in.remaining() != n * Pagemap.PAGE_SIZE) throw new ProtocolException("xor page data length mismatch");
+                yield new PagesXor(name, vaddrs, hashes, in.fixed(n * Pagemap.PAGE_SIZE));
             }
             case DIR_ROOT -> new DirRoot(dir(in), Wire.checkRoot(in.str()));
             case DIR_MKDIR -> new DirMkdir(dir(in), Wire.checkRelPath(in.str()), mode(in));

@@ -151,8 +151,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                 epochBytes += f.payload().length;
                 try {
                     writer.add(f.payload());
-                } catch (ProtocolException e) {
-                    reject(f.epoch(), e.getMessage());
+                } catch (ProtocolException | EpochRejectedException e) {
+                    reject(f.epoch(), e.getMessage()); // e.g. an XOR page on another base: the primary resyncs in full
                 } catch (IOException e) {
                     reject(f.epoch(), STORE_FAILURE + e.getMessage());
                 }

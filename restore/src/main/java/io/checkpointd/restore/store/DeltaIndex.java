@@ -53,6 +53,9 @@ final class DeltaIndex {
             }
         } else if (r instanceof EpochRecord.FileDelete d) {
             deletes.add(d.name());
+        } else if (r instanceof EpochRecord.PagesXor) {
+            // un-XORed on receipt (ImageStore.EpochWriter#add): one in a log would be a page without a base
+            throw new ProtocolException("xor pages must be resolved before they are indexed");
         } else if (r instanceof EpochRecord.PageDelta p) {
             long dataPos = payloadPos + PAGES_HEADER + utf8Length(p.pagemapName()) + 8L * p.vaddrs().length;
             Map<Long, Long> m = pageOffsets.computeIfAbsent(p.pagemapName(), k -> new HashMap<>());

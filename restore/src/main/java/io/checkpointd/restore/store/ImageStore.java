@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * DIR/STATE          committed generation + epoch, base dir, logged epochs, fenced generation (atomic replace)
  * DIR/base-B/        a materialized CRIU image of epoch B
- * DIR/log/epoch-N.d  the verified delta of epoch N (records as received), B &lt; N ≤ committed
+ * DIR/log/epoch-N.d  the verified delta of epoch N (records as received, XOR pages resolved), B &lt; N ≤ committed
  * DIR/log/*.tmp      an epoch being received: ignored and removed at open
  * </pre>
  *
@@ -179,16 +179,69 @@ public final class ImageStore {
             return generation;
         }
 
-        /** Appends one EPOCH_DATA payload. */
+        /**
+         * Appends one EPOCH_DATA payload. The digest covers the payload as sent; the log holds it as the store
+         * replays it: {@link EpochRecord.PagesXor} is resolved against the committed image here and logged as the
+         * plain {@link EpochRecord.PageDelta} it stands for, so replay at open and compaction never need a base.
+         *
+         * @throws EpochRejectedException if an XOR record's base is not the committed image's page
+         */
         public void add(byte[] payload) throws IOException {
             if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
             EpochRecord r = EpochRecord.decode(payload);
+            byte[] logged = payload;
+            if (r instanceof EpochRecord.PagesXor x) {
+                r = unXor(x);
+                logged = r.encode();
+            }
             index.add(r, position + 4);
-            dataEpoch.add(r, fin, position + 4, payload.length);
+            dataEpoch.add(r, fin, position + 4, logged.length);
             digest.update(payload);
             records++;
-            writeFully(ByteBuffer.allocate(4).putInt(0, payload.length));
-            writeFully(ByteBuffer.wrap(payload));
+            writeFully(ByteBuffer.allocate(4).putInt(0, logged.length));
+            writeFully(ByteBuffer.wrap(logged));
+        }
+
+        /**
+         * The pages of {@code x} rebuilt on the committed image. That image is the one this epoch applies to: a delta
+         * epoch is begun only on the committed epoch ({@link #begin}), epochs are received one at a time on the
+         * store thread, and nothing but this writer's own commit replaces the plan's content (a compaction swaps in
+         * the same pages at new places, under the store lock held here).
+         */
+        private EpochRecord.PageDelta unXor(EpochRecord.PagesXor x) throws IOException {
+            if (full) throw new EpochRejectedException("epoch " + epoch + ": xor pages in a full epoch");
+            int page = io.checkpointd.protocol.image.Pagemap.PAGE_SIZE;
+            byte[] pages = new byte[x.xors().length];
+            synchronized (ImageStore.this) {
+                PageTable table = plan.pages.get(x.pagemapName());
+                if (table == null) throw new EpochRejectedException("epoch " + epoch + ": xor pages of " + x.pagemapName() + ", which the committed image lacks");
+                Map<Path, FileChannel> files = new java.util.HashMap<>();
+                try {
+                    for (int i = 0; i < x.vaddrs().length; i++) {
+                        long v = x.vaddrs()[i];
+                        ImagePlan.PageRef ref = table.get(v);
+                        if (ref == null) {
+                            throw new EpochRejectedException("epoch " + epoch + ": xor page 0x" + Long.toHexString(v) + " of "
+                                    + x.pagemapName() + " has no base in the committed image");
+                        }
+                        FileChannel in = files.get(ref.file());
+                        if (in == null) files.put(ref.file(), in = FileChannel.open(ref.file(), StandardOpenOption.READ));
+                        ByteBuffer dst = ByteBuffer.wrap(pages, i * page, page);
+                        while (dst.hasRemaining()) {
+                            if (in.read(dst, ref.offset() + dst.position() - i * page) < 0) throw new IOException("short page in " + ref.file());
+                        }
+                        if (EpochRecord.PagesXor.baseHash(pages, i * page) != x.baseHashes()[i]) {
+                            throw new EpochRejectedException("epoch " + epoch + ": xor page 0x" + Long.toHexString(v) + " of "
+                                    + x.pagemapName() + " was computed on another base than the committed image's");
+                        }
+                    }
+                } finally {
+                    for (FileChannel c : files.values()) c.close();
+                }
+            }
+            byte[] xors = x.xors();
+            for (int i = 0; i < pages.length; i++) pages[i] ^= xors[i];
+            return new EpochRecord.PageDelta(x.pagemapName(), x.vaddrs(), pages);
         }
 
         private void writeFully(ByteBuffer b) throws IOException {
