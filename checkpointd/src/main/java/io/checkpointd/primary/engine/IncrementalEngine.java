@@ -82,6 +82,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Map<String, byte[]> shipped = new HashMap<>();
     private final Map<String, PageHashes> hashes = new HashMap<>();
     private long[] present = Ranges.EMPTY;
+    /** Gaps shorter than this between ranges to rescan are rescanned too (fewer {@code PAGEMAP_SCAN} calls). */
+    private static final long RESCAN_BRIDGE = 1L << 20;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
     private long followedBytes, rescannedBytes;
     /** XOR compression of incremental epochs' pages against what was shipped; null: off ({@code -Dcheckpointd.xor=false}). */
@@ -258,7 +260,10 @@ public final class IncrementalEngine implements CaptureEngine {
         if (f == null) return Ranges.of(PresentPages.of(pid, maps, rescan));
         long[] domain = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && rescan.test(v));
         long[] followed = Ranges.intersect(Ranges.of(f.ranges()), domain);
-        long[] changed = Ranges.intersect(Ranges.union(Ranges.of(f.removed()), written), followed);
+        // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
+        // scattered written pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
+        // still exact
+        long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(Ranges.of(f.removed()), written), RESCAN_BRIDGE), followed);
         long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
         long[] scanned = Ranges.of(PresentPages.within(pid, maps, Ranges.toRemote(scanIn)));
         followedBytes = Ranges.bytes(followed);

@@ -75,6 +75,22 @@ final class Ranges {
         return java.util.Arrays.copyOf(out, n);
     }
 
+    /** {@code r} with every gap shorter than {@code gap} bytes filled: fewer, larger ranges covering at least {@code r}. */
+    static long[] bridge(long[] r, long gap) {
+        if (r.length <= 2) return r;
+        long[] out = new long[r.length];
+        int n = 0;
+        for (int i = 0; i < r.length; i += 2) {
+            if (n > 0 && r[i] - out[n - 1] < gap) {
+                out[n - 1] = r[i + 1];
+            } else {
+                out[n++] = r[i];
+                out[n++] = r[i + 1];
+            }
+        }
+        return n == out.length ? out : java.util.Arrays.copyOf(out, n);
+    }
+
     /** {@code a ∩ b}. */
     static long[] intersect(long[] a, long[] b) {
         long[] out = new long[a.length + b.length];

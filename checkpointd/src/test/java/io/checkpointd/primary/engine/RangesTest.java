@@ -32,6 +32,22 @@ class RangesTest {
     }
 
     @Test
+    void bridgeFillsOnlyGapsShorterThanTheLimit() {
+        long[] r = {0x1000, 0x2000, 0x3000, 0x4000, 0x9000, 0xa000, 0xa000 + 0x1000 * 2, 0xd000};
+        assertThat(Ranges.bridge(r, 0x2000)).containsExactly(0x1000, 0x4000, 0x9000, 0xa000, 0xc000, 0xd000);
+        assertThat(Ranges.bridge(r, 0x1)).isEqualTo(r);
+        assertThat(Ranges.bridge(r, 1L << 20)).containsExactly(0x1000, 0xd000);
+        assertThat(Ranges.bridge(Ranges.EMPTY, 1L << 20)).isEmpty();
+        Random rnd = new Random(3);
+        for (int round = 0; round < 200; round++) {
+            long[] ra = of(random(rnd));
+            long[] b = Ranges.bridge(ra, 4096L * (1 + rnd.nextInt(8)));
+            assertThat(Ranges.union(ra, b)).as("covers").isEqualTo(b);
+            assertThat(b.length).isLessThanOrEqualTo(ra.length);
+        }
+    }
+
+    @Test
     void splitAtCutsRunsAtVmaBoundaries() {
         List<Vma> maps = List.of(new Vma(0x1000, 0x3000, "rw-p", 0, "00:00", 0, ""), new Vma(0x3000, 0x6000, "rw-p", 0, "00:00", 0, ""));
         assertThat(Ranges.splitAt(new long[] {0x0, 0x8000}, maps)).containsExactly(0x0, 0x1000, 0x1000, 0x3000, 0x3000, 0x6000, 0x6000, 0x8000);
