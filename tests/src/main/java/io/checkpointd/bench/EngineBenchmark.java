@@ -387,6 +387,9 @@ public final class EngineBenchmark {
             log("%s %d ms, %5.1f MiB/s: %d epochs in %.1f s (%.1f/s), pause p50 %.2f p99 %.2f ms, raw %.2f MB/epoch, %d CRIU dumps, %d samples missed",
                     engine, epochMs, rate, r.epochs(), secs, r.epochsPerSec(), pct(r.pauses(false), 0.5), pct(r.pauses(false), 0.99),
                     r.raw() / Math.max(1.0, r.epochs()) / 1e6, r.dumps(), r.missed());
+            if (b.get("engineStats") instanceof Json es && es.get("criuDumpReasons") != null) {
+                log("    CRIU dumps of this primary so far, by reason: %s", es.get("criuDumpReasons"));
+            }
             if (!protect.isAlive()) throw new IOException("protect exited with status " + protect.exitValue() + "; see " + dir);
             return r;
         }
