@@ -92,24 +92,6 @@ public final class IncrementalEngine implements CaptureEngine {
     private record CoreCache(CoreImage base, ThreadState state, byte[] encoded) {
     }
 
-    /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */
-    private byte[] coreImage(ThreadState t) throws IOException {
-        CoreCache c = cores.get(t.tid());
-        if (c != null && c.state().sigmask() == t.sigmask() && java.util.Arrays.equals(c.state().gpregs(), t.gpregs())
-                && java.util.Arrays.equals(c.state().xstate(), t.xstate())) {
-            return c.encoded();
-        }
-        CoreImage base = c != null ? c.base() : null;
-        if (base == null) {
-            byte[] b = baseFiles.get("core-" + t.tid() + ".img");
-            if (b == null) throw new IOException("no core-" + t.tid() + ".img in the base dump");
-            base = CoreImage.parse(b);
-        }
-        byte[] encoded = base.withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode();
-        cores.put(t.tid(), new CoreCache(base, t, encoded));
-        return encoded;
-    }
-
     /** Gaps shorter than this between ranges to rescan are rescanned too (fewer {@code PAGEMAP_SCAN} calls). */
     private static final long RESCAN_BRIDGE = 1L << 20;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
@@ -297,6 +279,24 @@ public final class IncrementalEngine implements CaptureEngine {
         followedBytes = Ranges.bytes(followed);
         rescannedBytes = Ranges.bytes(scanIn);
         return Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
+    }
+
+    /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */
+    private byte[] coreImage(ThreadState t) throws IOException {
+        CoreCache c = cores.get(t.tid());
+        if (c != null && c.state().sigmask() == t.sigmask() && java.util.Arrays.equals(c.state().gpregs(), t.gpregs())
+                && java.util.Arrays.equals(c.state().xstate(), t.xstate())) {
+            return c.encoded();
+        }
+        CoreImage base = c != null ? c.base() : null;
+        if (base == null) {
+            byte[] b = baseFiles.get("core-" + t.tid() + ".img");
+            if (b == null) throw new IOException("no core-" + t.tid() + ".img in the base dump");
+            base = CoreImage.parse(b);
+        }
+        byte[] encoded = base.withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode();
+        cores.put(t.tid(), new CoreCache(base, t, encoded));
+        return encoded;
     }
 
     /** Copies {@code copy} out of the stopped process into the staging buffer (grown as needed). */
