@@ -1,5 +1,6 @@
 package io.checkpointd.store;
 
+import static io.checkpointd.store.StoreAssertions.assertSameImage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -21,7 +22,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,22 +114,6 @@ class DeltaStoreRandomEpochsTest {
         }
         assertThat(found).as("page 0x%x is in the delta", vaddr).isTrue();
         return out;
-    }
-
-    private static void assertSameImage(ImageStore store, Path expected, String what) throws IOException {
-        Path out = expected.resolveSibling(expected.getFileName() + "-materialized");
-        store.materialize(out);
-        List<String> names;
-        try (Stream<Path> s = Files.list(expected)) {
-            names = s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
-        try (Stream<Path> s = Files.list(out)) {
-            assertThat(s.map(p -> p.getFileName().toString()).sorted().toList()).as(what).isEqualTo(names);
-        }
-        for (String n : names) {
-            assertThat(Files.mismatch(expected.resolve(n), out.resolve(n))).as(what + ": " + n).isEqualTo(-1L);
-        }
-        ImageDirs.deleteTree(out);
     }
 
     /** The reference: a CRIU-like image of several memory owners (pagemap + pages file each) and opaque files. */

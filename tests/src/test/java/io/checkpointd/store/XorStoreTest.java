@@ -1,5 +1,6 @@
 package io.checkpointd.store;
 
+import static io.checkpointd.store.StoreAssertions.assertSameImage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -223,22 +224,5 @@ class XorStoreTest {
             throw e;
         }
         w.commit(new EpochEnd(payloads.size(), md.digest(), r.manifest()));
-    }
-
-    private void assertSameImage(ImageStore store, Path expected, String what) throws IOException {
-        Path out = Files.createTempDirectory(tmp, "mat");
-        ImageDirs.deleteTree(out);
-        store.materialize(out);
-        List<String> names;
-        try (Stream<Path> s = Files.list(expected)) {
-            names = s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
-        try (Stream<Path> s = Files.list(out)) {
-            assertThat(s.map(p -> p.getFileName().toString()).sorted().toList()).as(what).isEqualTo(names);
-        }
-        for (String n : names) {
-            assertThat(Files.mismatch(expected.resolve(n), out.resolve(n))).as(what + ": " + n).isEqualTo(-1L);
-        }
-        ImageDirs.deleteTree(out);
     }
 }
