@@ -27,6 +27,36 @@ import java.util.concurrent.locks.LockSupport;
  * (the engine benchmark sweeps the dirty rate on one process, so every engine sees the same heap).
  */
 public final class DirtyingWorkload {
+    /**
+     * Starts the workload detached ({@code setsid -f} with {@link IncrementalFloorBenchmark#WORKLOAD_JVM_ARGS}, stdio
+     * on {@code /dev/null}: not a child of this JVM, whose process reaper would take its ptrace stops) with
+     * {@code args} and {@code --ready-file ready}, and returns its pid once it wrote that file (at most 120 s).
+     */
+    static int startDetached(Path ready, List<String> args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("setsid", "-f", io.checkpointd.demo.KvServerProcess.currentJava()));
+        cmd.addAll(IncrementalFloorBenchmark.WORKLOAD_JVM_ARGS);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DirtyingWorkload.class.getName()));
+        cmd.addAll(args);
+        cmd.addAll(List.of("--ready-file", ready.toString()));
+        Process setsid = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            if (!setsid.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) throw new IOException("setsid -f did not return");
+        } finally {
+            setsid.destroyForcibly();
+            setsid.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(ready)) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("workload did not become ready in 120 s (a stray JVM may be left: look for "
+                        + DirtyingWorkload.class.getSimpleName() + " " + ready + ")");
+            }
+            Thread.sleep(50);
+        }
+        return Integer.parseInt(Files.readString(ready).trim());
+    }
+
     static final int CHUNK_LONGS = 32 * 1024; // 256 KiB per chunk: below half a G1 region, so never humongous
     static final int PAGE_LONGS = 4096 / 8;
 

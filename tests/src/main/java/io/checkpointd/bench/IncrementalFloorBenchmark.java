@@ -192,29 +192,8 @@ public final class IncrementalFloorBenchmark {
     // ---------------------------------------------------------------- workload
 
     private int startWorkload(Path dir) throws IOException, InterruptedException {
-        Path ready = dir.resolve("workload.pid");
-        List<String> cmd = new ArrayList<>(List.of("setsid", "-f", KvServerProcess.currentJava()));
-        cmd.addAll(WORKLOAD_JVM_ARGS);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DirtyingWorkload.class.getName(),
-                "--live-mb", Integer.toString(opt.liveMb()), "--threads", Integer.toString(opt.threads()),
-                "--rate-kb", Integer.toString(opt.rateKb()), "--period-ms", "100", "--ready-file", ready.toString()));
-        Process setsid = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            if (!setsid.waitFor(10, TimeUnit.SECONDS)) throw new IOException("setsid -f did not return");
-        } finally {
-            setsid.destroyForcibly();
-            setsid.waitFor(5, TimeUnit.SECONDS);
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!Files.exists(ready)) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new IOException("workload did not become ready in 120 s (a stray JVM may be left: look for "
-                        + DirtyingWorkload.class.getSimpleName() + " " + ready + ")");
-            }
-            Thread.sleep(50);
-        }
-        return Integer.parseInt(Files.readString(ready).trim());
+        return DirtyingWorkload.startDetached(dir.resolve("workload.pid"), List.of("--live-mb", Integer.toString(opt.liveMb()),
+                "--threads", Integer.toString(opt.threads()), "--rate-kb", Integer.toString(opt.rateKb()), "--period-ms", "100"));
     }
 
     private StructureSampler.Result sampleKvServer(Path dir) throws Exception {
