@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.disk.AppendService;
 import io.checkpointd.demo.disk.LineClient;
 import io.checkpointd.demo.hosts.HostCluster;
+import io.checkpointd.primary.capture.disk.Trees;
 import io.checkpointd.protocol.status.Json;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

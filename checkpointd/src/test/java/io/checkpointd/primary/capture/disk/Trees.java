@@ -17,12 +17,12 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Test helper: asserts two directory trees are identical (names, kinds, modes, link targets, bytes). */
-final class Trees {
+/** Test helper, also of the tests module: asserts two directory trees are identical (names, kinds, modes, link targets, bytes). */
+public final class Trees {
     private Trees() {
     }
 
-    static void assertSame(Path a, Path b) throws IOException {
+    public static void assertSame(Path a, Path b) throws IOException {
         Map<String, String> da = describe(a), db = describe(b);
         assertThat(db).isEqualTo(da);
         for (var en : da.entrySet()) {
