@@ -182,7 +182,7 @@ final class UffdWpTracker implements DirtyTracker {
         long[] ev = uffd.removalCounts();
         if (ev != null) {
             m.put("remove-events", ev[0]);
-            m.put("other-events", ev[2]);
+            m.put("other-events", ev[1]);
         }
         return m;
     }

@@ -10,9 +10,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The ranges a process dropped from its registered memory without writing them: {@code UFFD_EVENT_REMOVE}
- * ({@code madvise(MADV_DONTNEED)}, {@code MADV_FREE}, {@code MADV_REMOVE}; {@code UFFD_EVENT_UNMAP} too, should the
- * feature be asked for). With these, the pages present in a tracked range follow from the previous epoch's, the
- * removed ranges and the written pages, with no rescan of the whole range.
+ * ({@code madvise(MADV_DONTNEED)}, {@code MADV_FREE}, {@code MADV_REMOVE}). With these, the pages present in a
+ * tracked range follow from the previous epoch's, the removed ranges and the written pages, with no rescan of the
+ * whole range.
  *
  * <p>The kernel makes the thread that caused an event wait until the message is read, so a reader thread reads
  * as soon as one is queued: a {@code madvise} in the target costs it one wake-up of this thread. {@link #take()}
@@ -29,7 +29,7 @@ final class RemovalEvents implements AutoCloseable {
     private final Memory buf = new Memory(64L * Userfaultfd.MSG_SIZE);
     private final List<Userfaultfd.Message> scratch = new ArrayList<>();
     private List<RemoteRange> removed = new ArrayList<>();
-    private long removeEvents, unmapEvents, otherEvents;
+    private long removeEvents, otherEvents;
     private volatile boolean closed;
 
     RemovalEvents(int pid, Userfaultfd uffd) {
@@ -52,7 +52,7 @@ final class RemovalEvents implements AutoCloseable {
                 }
                 failures = 0;
             } catch (SyscallException | RuntimeException e) {
-                // the target's madvise and munmap calls wait until their messages are read: never give up
+                // the target's madvise calls wait until their messages are read: never give up
                 if (failures++ % 1000 == 0) LOG.error("pid {}: reading userfaultfd events: {}", pid, e.getMessage());
                 try {
                     Thread.sleep(1);
@@ -68,14 +68,11 @@ final class RemovalEvents implements AutoCloseable {
         scratch.clear();
         uffd.readMessages(buf, scratch);
         for (Userfaultfd.Message m : scratch) {
-            switch (m.event()) {
-                case Userfaultfd.UFFD_EVENT_REMOVE -> removeEvents++;
-                case Userfaultfd.UFFD_EVENT_UNMAP -> unmapEvents++;
-                default -> {
-                    otherEvents++;
-                    continue;
-                }
+            if (m.event() != Userfaultfd.UFFD_EVENT_REMOVE) {
+                otherEvents++;
+                continue;
             }
+            removeEvents++;
             long start = m.start() & -PAGE, end = (m.end() + PAGE - 1) & -PAGE;
             if (end > start) removed.add(new RemoteRange(start, end - start));
         }
@@ -89,9 +86,9 @@ final class RemovalEvents implements AutoCloseable {
         return r;
     }
 
-    /** Events read so far: remove, unmap, other. */
+    /** Events read so far: remove, other. */
     synchronized long[] counts() {
-        return new long[] {removeEvents, unmapEvents, otherEvents};
+        return new long[] {removeEvents, otherEvents};
     }
 
     /** Stops the reader (within one poll interval); the userfaultfd itself is closed by its owner afterwards. */

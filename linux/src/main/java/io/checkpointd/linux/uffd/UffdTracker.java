@@ -182,7 +182,7 @@ public final class UffdTracker implements AutoCloseable {
         return removals == null ? null : removals.take();
     }
 
-    /** Removal events read so far (remove, unmap, other), or null. */
+    /** Removal events read so far (remove, other), or null. */
     public long[] removalCounts() {
         return removals == null ? null : removals.counts();
     }

@@ -43,11 +43,8 @@ public final class Userfaultfd implements AutoCloseable {
     /** The features checkpointd needs for tracking. */
     /** {@code #define UFFD_FEATURE_EVENT_REMOVE (1<<3)}: {@code madvise(MADV_DONTNEED/MADV_REMOVE/MADV_FREE)} of a registered range is reported (the caller waits until the message is read). */
     public static final long UFFD_FEATURE_EVENT_REMOVE = 1L << 3;
-    /** {@code #define UFFD_FEATURE_EVENT_UNMAP (1<<4)}: {@code munmap} (also by {@code mmap(MAP_FIXED)} or {@code mremap}) of a registered range is reported. */
-    public static final long UFFD_FEATURE_EVENT_UNMAP = 1L << 4;
-    /** {@code uffd_msg.event} values. */
-    public static final int UFFD_EVENT_PAGEFAULT = 0x12, UFFD_EVENT_FORK = 0x13, UFFD_EVENT_REMAP = 0x14,
-            UFFD_EVENT_REMOVE = 0x15, UFFD_EVENT_UNMAP = 0x16;
+    /** {@code uffd_msg.event} of a removal. */
+    public static final int UFFD_EVENT_REMOVE = 0x15;
     /** {@code sizeof(struct uffd_msg)}. */
     public static final int MSG_SIZE = 32;
     public static final long TRACKING_FEATURES = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
@@ -123,7 +120,7 @@ public final class Userfaultfd implements AutoCloseable {
         }
     }
 
-    /** One {@code struct uffd_msg}: the event and, for REMOVE and UNMAP, the range {@code [start, end)}. */
+    /** One {@code struct uffd_msg}: the event and, for REMOVE, the range {@code [start, end)}. */
     public record Message(int event, long start, long end) {
     }
 
