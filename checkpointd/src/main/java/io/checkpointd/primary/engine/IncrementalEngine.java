@@ -273,12 +273,15 @@ public final class IncrementalEngine implements CaptureEngine {
         // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
         // scattered written pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
         // still exact
-        long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(Ranges.of(f.removed()), written), RESCAN_BRIDGE), followed);
+        // where the tracker's walk also told which written pages are present (uffd-wp), only removals are rescanned
+        long[] removed = Ranges.of(f.removed());
+        long[] changed = Ranges.intersect(Ranges.bridge(f.writtenPresent() ? removed : Ranges.union(removed, written), RESCAN_BRIDGE), followed);
         long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
         long[] scanned = Ranges.of(PresentPages.within(pid, maps, Ranges.toRemote(scanIn)));
         followedBytes = Ranges.bytes(followed);
         rescannedBytes = Ranges.bytes(scanIn);
-        return Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
+        long[] kept = Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
+        return f.writtenPresent() ? Ranges.union(kept, Ranges.intersect(written, followed)) : kept;
     }
 
     /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */

@@ -52,8 +52,10 @@ public interface DirtyTracker extends AutoCloseable {
      * @param ranges  followed ranges (sorted, disjoint)
      * @param removed ranges dropped without a write (unsorted, may overlap, may reach outside {@code ranges});
      *                their pages present now are only known by rescanning them
+     * @param writtenPresent the written pages {@link #collect} reported inside {@code ranges} were present or
+     *                swapped at the collect (one walk answered both): the caller need not rescan them
      */
-    record Followed(List<RemoteRange> ranges, List<RemoteRange> removed) {
+    record Followed(List<RemoteRange> ranges, List<RemoteRange> removed, boolean writtenPresent) {
     }
 
     /**

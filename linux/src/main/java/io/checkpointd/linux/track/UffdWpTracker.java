@@ -94,7 +94,7 @@ final class UffdWpTracker implements DirtyTracker {
         List<Long> lost = new ArrayList<>();
         for (Map.Entry<Long, Long> r : tracked.entrySet()) {
             try {
-                scan.written(r.getKey(), r.getValue(), true, regions);
+                scan.writtenPresent(r.getKey(), r.getValue(), regions);
             } catch (SyscallException e) {
                 if (e.errno() != Errno.EPERM) throw e;
                 // Part of the range is not registered (replaced mapping): take the registered part's writes
@@ -114,9 +114,11 @@ final class UffdWpTracker implements DirtyTracker {
         long rb = 0;
         for (RemoteRange r : removed) rb += r.length();
         removedBytes = rb;
-        followed = new Followed(followedRanges, removed);
+        followed = new Followed(followedRanges, removed, true);
         long written = 0;
         for (PagemapScan.PageRegion w : regions) {
+            // a written page that is neither present nor swapped cannot be reported (the walk sees a pte_none as not
+            // written); kept anyway if the kernel ever does: the caller then copies zeros, which is what it reads as
             out.add(new RemoteRange(w.start(), w.length()));
             written += w.length();
         }
