@@ -17,6 +17,8 @@ public final class Syscalls {
     public static final int WUNTRACED = 2;
     /** Wait for all children, clone or not: needed to wait for a traced thread that is not our child. */
     public static final int __WALL = 0x40000000;
+    /** Wait only for the calling thread's own children and tracees, not those of other threads of this JVM. */
+    public static final int __WNOTHREAD = 0x20000000;
 
     // <asm/unistd_64.h>
     public static final long SYS_close = 3, SYS_getpid = 39, SYS_gettid = 186, SYS_userfaultfd = 323,

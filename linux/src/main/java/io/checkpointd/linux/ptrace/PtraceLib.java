@@ -18,11 +18,20 @@ interface PtraceLib extends Library {
     long PTRACE_GETFPREGS = 14;
     long PTRACE_SETFPREGS = 15;
     long PTRACE_DETACH = 17;
+    long PTRACE_GETEVENTMSG = 0x4201;
     long PTRACE_GETREGSET = 0x4204;
     long PTRACE_SEIZE = 0x4206;
     long PTRACE_INTERRUPT = 0x4207;
+    /** Restart a thread in group-stop without letting it run: it stays stopped until SIGCONT, as if untraced. */
+    long PTRACE_LISTEN = 0x4208;
     long PTRACE_PEEKSIGINFO = 0x4209;
     long PTRACE_GETSIGMASK = 0x420a;
+    /** {@code PTRACE_O_TRACECLONE}: a new thread is traced from its first instruction (starts in PTRACE_EVENT_STOP). */
+    long PTRACE_O_TRACECLONE = 0x8;
+    /** {@code PTRACE_O_TRACEEXEC}: execve reports PTRACE_EVENT_EXEC instead of sending the tracee a SIGTRAP. */
+    long PTRACE_O_TRACEEXEC = 0x10;
+    int PTRACE_EVENT_CLONE = 3;
+    int PTRACE_EVENT_EXEC = 4;
     /** {@code PTRACE_PEEKSIGINFO_SHARED}: peek the process-wide (shared) pending queue instead of the thread's. */
     int PTRACE_PEEKSIGINFO_SHARED = 1;
     /** {@code NT_X86_XSTATE} ({@code <elf.h>}): the XSAVE area as a regset. */

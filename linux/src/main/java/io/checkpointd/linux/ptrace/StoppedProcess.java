@@ -1,8 +1,6 @@
 package io.checkpointd.linux.ptrace;
 
-import com.sun.jna.Memory;
 import com.sun.jna.Native;
-import com.sun.jna.Pointer;
 import io.checkpointd.linux.Errno;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.Syscalls;
@@ -42,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * thread would consume the stops, see {@link Ptrace#waitStop(int, Duration)}). Native buffers are per calling
  * thread and reused across epochs.
  */
-public final class StoppedProcess implements AutoCloseable {
+public final class StoppedProcess implements StoppedThreads {
     private static final Logger LOG = LoggerFactory.getLogger(StoppedProcess.class);
     /** After a failure, how long to wait for seized threads to reach their stop so they can be detached. */
     private static final long ABORT_WAIT_NANOS = Duration.ofSeconds(2).toNanos();
@@ -58,25 +56,8 @@ public final class StoppedProcess implements AutoCloseable {
     private final int[] stopSig;
     /** Zombie threads that could not be seized: still listed in /proc/PID/task, nothing to capture. */
     private final List<Integer> zombies = new ArrayList<>();
-    private final Buffers buf = Buffers.LOCAL.get();
+    private final ThreadReader reader = ThreadReader.local();
     private boolean closed;
-
-    /** Offset of the XSAVE header ({@code xstate_bv}); bytes of the FXSAVE area CRIU saves (before sw_reserved). */
-    private static final int XSAVE_HEADER = 512, FXSAVE_SAVED = 464;
-
-    /** The reused native buffers of one tracer thread. */
-    private static final class Buffers {
-        static final ThreadLocal<Buffers> LOCAL = ThreadLocal.withInitial(Buffers::new);
-        static final int XSTATE_MAX = 16384; // XSAVE area incl. AVX-512 (2,696) and AMX tiles (~11 KiB)
-        static final int SIGINFO_SIZE = 128, SIGINFO_BATCH = 32;
-        final Memory regs = new Memory(UserRegs.SIZE);
-        final Memory xstate = new Memory(XSTATE_MAX);
-        final Memory iov = new Memory(16);
-        final Memory sigmask = new Memory(8);
-        final Memory fpregs = new Memory(512);
-        final Memory peekArgs = new Memory(16);
-        final Memory siginfo = new Memory((long) SIGINFO_SIZE * SIGINFO_BATCH);
-    }
 
     private StoppedProcess(int pid, List<Integer> tids) {
         this.pid = pid;
@@ -196,6 +177,7 @@ public final class StoppedProcess implements AutoCloseable {
         detachAll();
     }
 
+    @Override
     public int pid() {
         return pid;
     }
@@ -204,6 +186,7 @@ public final class StoppedProcess implements AutoCloseable {
      * The stopped threads, in ascending order (threads that exited during the stop are left out); still the
      * same list after {@link #close()}.
      */
+    @Override
     public List<Integer> tids() {
         List<Integer> out = new ArrayList<>(tid.length);
         for (int i = 0; i < tid.length; i++) if (state[i] == STOPPED || state[i] == DETACHED) out.add(tid[i]);
@@ -214,6 +197,7 @@ public final class StoppedProcess implements AutoCloseable {
      * True if {@code /proc/PID/task} now lists exactly {@link #tids()} (plus zombie threads that could not be
      * seized): no thread appeared or vanished during the stop, so the capture covers the whole process.
      */
+    @Override
     public boolean threadSetStable() throws IOException {
         List<Integer> expect = new ArrayList<>(tids());
         expect.addAll(zombies);
@@ -225,36 +209,11 @@ public final class StoppedProcess implements AutoCloseable {
      * Reads every stopped thread's registers ({@code PTRACE_GETREGS}, adjusted for syscall restart as CRIU
      * does), XSAVE area ({@code PTRACE_GETREGSET NT_X86_XSTATE}) and blocked mask ({@code PTRACE_GETSIGMASK}).
      */
+    @Override
     public List<ThreadState> capture() throws SyscallException {
         ensureOpen();
         List<ThreadState> out = new ArrayList<>(tid.length);
-        long regsAddr = Pointer.nativeValue(buf.regs);
-        long iovAddr = Pointer.nativeValue(buf.iov);
-        long maskAddr = Pointer.nativeValue(buf.sigmask);
-        long xAddr = Pointer.nativeValue(buf.xstate);
-        for (int i = 0; i < tid.length; i++) {
-            if (state[i] != STOPPED) continue;
-            int t = tid[i];
-            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGS, t, 0L, regsAddr), "ptrace(PTRACE_GETREGS)", t);
-            buf.iov.setLong(0, xAddr);
-            buf.iov.setLong(8, Buffers.XSTATE_MAX);
-            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGSET, t, PtraceLib.NT_X86_XSTATE, iovAddr),
-                    "ptrace(PTRACE_GETREGSET, NT_X86_XSTATE)", t);
-            int xlen = (int) buf.iov.getLong(8);
-            byte[] xstate = buf.xstate.getByteArray(0, xlen);
-            if (xlen >= XSAVE_HEADER + 8 && (buf.xstate.getLong(XSAVE_HEADER) & 3) != 3) {
-                // compel's get_task_xsave(): x87/SSE in their init state are not filled in by the regset, so CRIU
-                // takes the legacy area from PTRACE_GETFPREGS; bytes 464.. keep the regset's XCR0 word, which
-                // tells the image codec the layout (CRIU saves neither)
-                check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETFPREGS, t, 0L, Pointer.nativeValue(buf.fpregs)),
-                        "ptrace(PTRACE_GETFPREGS)", t);
-                buf.fpregs.read(0, xstate, 0, FXSAVE_SAVED);
-            }
-            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETSIGMASK, t, 8L, maskAddr), "ptrace(PTRACE_GETSIGMASK)", t);
-            long[] regs = buf.regs.getLongArray(0, UserRegs.COUNT);
-            ThreadState.adjustForRestart(regs);
-            out.add(new ThreadState(t, regs, xstate, buf.sigmask.getLong(0)));
-        }
+        for (int i = 0; i < tid.length; i++) if (state[i] == STOPPED) out.add(reader.read(tid[i]));
         return out;
     }
 
@@ -263,6 +222,7 @@ public final class StoppedProcess implements AutoCloseable {
      * ({@code PTRACE_PEEKSIGINFO}), plus the signals that caused signal-delivery-stops (dequeued already,
      * re-delivered at {@link #close()}).
      */
+    @Override
     public int pendingSignals() throws SyscallException {
         ensureOpen();
         int n = 0;
@@ -270,27 +230,29 @@ public final class StoppedProcess implements AutoCloseable {
         for (int i = 0; i < tid.length; i++) {
             if (state[i] != STOPPED) continue;
             if (any < 0) any = tid[i];
-            n += peek(tid[i], 0, null);
+            n += reader.peek(tid[i], false, null);
             if (stopSig[i] != 0) n++;
         }
-        if (any >= 0) n += peek(any, PtraceLib.PTRACE_PEEKSIGINFO_SHARED, null);
+        if (any >= 0) n += reader.peek(any, true, null);
         return n;
     }
 
     /** The raw 128-byte {@code siginfo_t}s queued for thread {@code tid} (private queue), in queue order. */
+    @Override
     public List<byte[]> queuedSiginfo(int tid) throws SyscallException {
         ensureOpen();
         List<byte[]> out = new ArrayList<>();
-        peek(tid, 0, out);
+        reader.peek(tid, false, out);
         return out;
     }
 
     /** The raw 128-byte {@code siginfo_t}s of the process-wide (shared) pending queue. */
+    @Override
     public List<byte[]> sharedSiginfo() throws SyscallException {
         ensureOpen();
         List<byte[]> out = new ArrayList<>();
         List<Integer> t = tids();
-        if (!t.isEmpty()) peek(t.get(0), PtraceLib.PTRACE_PEEKSIGINFO_SHARED, out);
+        if (!t.isEmpty()) reader.peek(t.get(0), true, out);
         return out;
     }
 
@@ -299,25 +261,6 @@ public final class StoppedProcess implements AutoCloseable {
         Map<Integer, Integer> m = new LinkedHashMap<>();
         for (int i = 0; i < tid.length; i++) if (state[i] == STOPPED && stopSig[i] != 0) m.put(tid[i], stopSig[i]);
         return m;
-    }
-
-    /** {@code PTRACE_PEEKSIGINFO} in batches until the queue is exhausted; returns the count. */
-    private int peek(int t, int flags, List<byte[]> out) throws SyscallException {
-        int total = 0;
-        long argsAddr = Pointer.nativeValue(buf.peekArgs);
-        long infoAddr = Pointer.nativeValue(buf.siginfo);
-        while (true) {
-            buf.peekArgs.setLong(0, total);                 // __u64 off
-            buf.peekArgs.setInt(8, flags);                  // __u32 flags
-            buf.peekArgs.setInt(12, Buffers.SIGINFO_BATCH); // __s32 nr
-            long r = PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_PEEKSIGINFO, t, argsAddr, infoAddr);
-            check(r, "ptrace(PTRACE_PEEKSIGINFO)", t);
-            if (out != null) {
-                for (int k = 0; k < r; k++) out.add(buf.siginfo.getByteArray((long) k * Buffers.SIGINFO_SIZE, Buffers.SIGINFO_SIZE));
-            }
-            total += (int) r;
-            if (r < Buffers.SIGINFO_BATCH) return total;
-        }
     }
 
     /** {@code PTRACE_DETACH} of every stopped thread, re-delivering remembered signals. Idempotent. */
@@ -383,10 +326,6 @@ public final class StoppedProcess implements AutoCloseable {
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("pid " + pid + ": threads already detached");
-    }
-
-    private static void check(long r, String call, int t) throws SyscallException {
-        if (r < 0) throw new SyscallException(call, Native.getLastError(), "tid " + t);
     }
 
     private static boolean isZombie(int t) {

@@ -105,6 +105,14 @@ public final class TrackChild {
                         t.start();
                     }
                 }
+                case "shortthreads" -> { // shortthreads N MS: N threads that end after MS ms
+                    long ms = Long.parseLong(f[2]);
+                    for (int i = 0; i < Integer.parseInt(f[1]); i++) {
+                        Thread t = new Thread(() -> LockSupport.parkNanos(ms * 1_000_000L), "short-" + i);
+                        t.setDaemon(true);
+                        t.start();
+                    }
+                }
                 case "busy" -> { // N threads allocating in a loop: GCs, so safepoints (SIGSEGV polls in compiled code)
                     for (int i = 0; i < Integer.parseInt(f[1]); i++) {
                         Thread t = new Thread(() -> {

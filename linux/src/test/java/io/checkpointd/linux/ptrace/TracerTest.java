@@ -1,0 +1,214 @@
+package io.checkpointd.linux.ptrace;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.checkpointd.linux.Features;
+import io.checkpointd.linux.Syscalls;
+import io.checkpointd.linux.freezer.FreezerKind;
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.testing.TrackChildProcess;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The persistent tracer against a real JVM (a grandchild of this one, so the ptrace reports reach us). */
+@Timeout(90)
+class TracerTest {
+    private static final Duration STOP = Duration.ofSeconds(5);
+    private TrackChildProcess child;
+    private Tracer tracer;
+
+    @BeforeEach
+    void start() throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.freezerKind() != FreezerKind.NONE, "no cgroup freezer");
+        child = new TrackChildProcess();
+        tracer = Tracer.start(child.pid());
+        attach();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (tracer != null) tracer.close();
+        if (child != null) child.close();
+    }
+
+    private void attach() throws Exception {
+        child.freezer().freeze(STOP);
+        try {
+            tracer.call(() -> {
+                tracer.attach();
+                return null;
+            });
+        } finally {
+            child.freezer().thaw();
+        }
+    }
+
+    /** One epoch's stop on the tracer thread: {@code body} sees every thread stopped. */
+    private <T> T stopped(StopBody<T> body) throws Exception {
+        return tracer.call(() -> {
+            try (Tracer.Stop s = tracer.stopAll(STOP)) {
+                return body.run(s);
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+        });
+    }
+
+    interface StopBody<T> {
+        T run(Tracer.Stop s) throws Exception;
+    }
+
+    @Test
+    void stopsEveryThreadReadsItsStateAndLetsItRunOnStillTraced() throws Exception {
+        child.cmd("threads 4");
+        int blocker = Integer.parseInt(child.cmd("blocksig 40"));
+        Syscalls.syscall("tgkill", 234, child.pid(), blocker, 40); // stays queued: blocked
+        stopped(s -> {
+            assertThat(s.tids()).isEqualTo(ProcFs.threads(child.pid())).contains(blocker);
+            assertThat(s.threadSetStable()).isTrue();
+            assertThat(child.threadStates()).as("every thread in tracing stop").matches("t+");
+            List<ThreadState> states = s.capture();
+            assertThat(states).extracting(ThreadState::tid).isEqualTo(s.tids());
+            ThreadState b = states.stream().filter(x -> x.tid() == blocker).findFirst().orElseThrow();
+            assertThat(b.sigmask() & (1L << 39)).as("signal 40 blocked").isNotZero();
+            assertThat(s.pendingSignals()).isEqualTo(1);
+            assertThat(ByteBuffer.wrap(s.queuedSiginfo(blocker).get(0)).order(ByteOrder.LITTLE_ENDIAN).getInt(0)).isEqualTo(40);
+            return null;
+        });
+        child.cmd("ping");
+        assertThat(child.threadStates()).as("running again").doesNotContain("t");
+        // TracerPid is the tracing thread's id: one thread of this JVM traces them all
+        assertThat(tracerPids()).as("still traced, by one thread").hasSize(1).doesNotContain("0");
+    }
+
+    @Test
+    void followsThreadsThatStartAndEnd() throws Exception {
+        int before = stopped(s -> s.tids().size());
+        child.cmd("threads 3");
+        child.cmd("shortthreads 4 300");
+        List<Integer> during = stopped(s -> {
+            assertThat(s.threadSetStable()).isTrue();
+            assertThat(s.capture()).hasSize(s.tids().size());
+            return s.tids();
+        });
+        assertThat(during).hasSize(before + 7).isEqualTo(ProcFs.threads(child.pid()));
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        List<Integer> after;
+        do {
+            Thread.sleep(100);
+            after = stopped(Tracer.Stop::tids);
+        } while (after.size() != before + 3 && System.nanoTime() < deadline);
+        assertThat(after).hasSize(before + 3).isEqualTo(ProcFs.threads(child.pid()));
+        assertThat(tracer.counters()).containsEntry("exits", 4L);
+        assertThat(tracer.counters().get("clones")).isGreaterThanOrEqualTo(7L);
+        child.cmd("ping");
+    }
+
+    @Test
+    void relaysTheJvmsSignalsWhileStoppingItOften() throws Exception {
+        child.cmd("busy 2"); // allocating threads: GCs, safepoint polls fault with SIGSEGV in compiled code
+        long[] pause = new long[200];
+        for (int i = 0; i < pause.length; i++) {
+            long t0 = System.nanoTime();
+            stopped(s -> s.capture().size());
+            pause[i] = System.nanoTime() - t0;
+            Thread.sleep(5);
+        }
+        child.cmd("ping");
+        assertThat(tracer.counters().get("relayed-signals")).as("SIGSEGVs of safepoint polls relayed").isPositive();
+        long[] sorted = pause.clone();
+        Arrays.sort(sorted);
+        System.out.printf(Locale.ROOT, "Tracer: %d threads, stop+capture+resume p50 %.3f ms, %s%n",
+                ProcFs.threads(child.pid()).size(), sorted[sorted.length / 2] / 1e6, tracer.counters());
+    }
+
+    @Test
+    void jobControlStopsTheProcessAsWithoutATracer() throws Exception {
+        Syscalls.kill(child.pid(), Syscalls.SIGSTOP);
+        awaitThreadStates(st -> st.matches("t+"), "every thread held in its group-stop");
+        stopped(s -> s.capture().size()); // an epoch while stopped by job control
+        Thread.sleep(200);
+        assertThat(child.threadStates()).as("still stopped after the epoch").matches("t+");
+        Syscalls.kill(child.pid(), Syscalls.SIGCONT);
+        child.cmd("ping");
+        assertThat(tracer.counters().get("group-stops")).isPositive();
+    }
+
+    @Test
+    void detachesForACriuDumpAndAttachesAgain() throws Exception {
+        // the engine's order: stop, freeze (threads in ptrace-stop count as frozen), detach (they enter the freezer)
+        tracer.call(() -> {
+            Tracer.Stop s = tracer.stopAll(STOP);
+            child.freezer().freeze(STOP);
+            s.detach();
+            return null;
+        });
+        assertThat(child.freezer().isFrozen()).isTrue();
+        assertThat(tracer.attached()).isFalse();
+        assertThat(tracerPids()).as("untraced while frozen").containsOnly("0");
+        child.freezer().thaw();
+        child.cmd("ping");
+        attach();
+        List<Integer> tids = stopped(Tracer.Stop::tids);
+        assertThat(tids).isEqualTo(ProcFs.threads(child.pid()));
+        child.cmd("ping");
+    }
+
+    @Test
+    void closingDetachesEveryThread() throws Exception {
+        child.cmd("threads 6");
+        tracer.close();
+        assertThat(tracerPids()).containsOnly("0");
+        child.cmd("ping");
+        assertThatThrownBy(() -> tracer.call(() -> null)).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void aProcessKilledWhileTracedIsCollectedSoItsParentCanReapIt() throws Exception {
+        child.cmd("threads 8");
+        int pid = child.pid();
+        Syscalls.kill(pid, Syscalls.SIGKILL);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (Files.exists(Path.of("/proc/" + pid)) && System.nanoTime() < deadline) Thread.sleep(20);
+        assertThat(Path.of("/proc/" + pid)).as("reaped by its parent").doesNotExist();
+        assertThatThrownBy(() -> stopped(s -> null)).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void ptraceRequestsOffTheTracerThreadAreRefused() {
+        assertThatThrownBy(() -> tracer.stopAll(STOP)).isInstanceOf(IllegalStateException.class);
+    }
+
+    private List<String> tracerPids() throws IOException {
+        return ProcFs.threads(child.pid()).stream().map(t -> {
+            try {
+                return ProcFs.statusField(t, "TracerPid").orElse("0");
+            } catch (IOException e) {
+                return "gone";
+            }
+        }).distinct().toList();
+    }
+
+    private void awaitThreadStates(java.util.function.Predicate<String> ok, String what) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        String st;
+        while (!ok.test(st = child.threadStates()) && System.nanoTime() < deadline) Thread.sleep(20);
+        assertThat(ok.test(st)).as(what + ": " + st).isTrue();
+    }
+}
