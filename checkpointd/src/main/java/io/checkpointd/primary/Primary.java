@@ -284,22 +284,9 @@ public final class Primary implements AutoCloseable {
             throw e;
         }
         long t0 = System.nanoTime();
-        try {
-            freezer.freeze(Duration.ofSeconds(5));
-        } catch (IOException e) {
-            if (full) needFull.set(true);
-            throw new FreezeException("freeze failed: " + e.getMessage());
-        }
         CaptureEngine.Capture cap;
         try {
-            try {
-                gate.seal(n);
-            } catch (IOException e) {
-                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
-            }
-            // issue 5: the engine calls back when the process's state is fixed (threads stopped, or frozen after a
-            // CRIU dump): the data dirs are captured at that same instant as the memory
-            cap = engine.capture(n, full, freezer, disk == null ? () -> { } : disk::captureFrozen);
+            cap = engine.capture(n, full, new EpochPause(n));
         } catch (IOException | RuntimeException e) {
             if (full) needFull.set(true);
             throw e;
@@ -593,6 +580,48 @@ public final class Primary implements AutoCloseable {
             log.warn("cleaning {}: {}", work, e.getMessage());
         }
         publish();
+    }
+
+    /** What an engine needs of the primary for epoch {@code n}'s pause. */
+    private final class EpochPause implements CaptureEngine.Pause {
+        private final long n;
+        private boolean sealed;
+
+        EpochPause(long n) {
+            this.n = n;
+        }
+
+        @Override
+        public Freezer freezer() {
+            return freezer;
+        }
+
+        @Override
+        public void freeze() throws IOException {
+            try {
+                freezer.freeze(Duration.ofSeconds(5));
+            } catch (IOException e) {
+                throw new FreezeException("freeze failed: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public void seal() throws IOException {
+            if (sealed) throw new IllegalStateException("epoch " + n + " sealed twice");
+            sealed = true;
+            try {
+                gate.seal(n);
+            } catch (IOException e) {
+                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public void atCapture() throws IOException {
+            // issue 5: the data dirs are captured at the instant the memory is (threads stopped, or frozen after a
+            // CRIU dump)
+            if (disk != null) disk.captureFrozen();
+        }
     }
 
     /** A freeze or seal that failed: the epoch is skipped, the process keeps running. */

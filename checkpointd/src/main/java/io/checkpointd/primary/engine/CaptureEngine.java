@@ -4,8 +4,8 @@ import io.checkpointd.linux.freezer.Freezer;
 import java.io.IOException;
 
 /**
- * How an epoch is captured. {@link #capture} is called with the process frozen and its output sealed at the
- * proxy; it returns with the process running again (the pause is over) and a {@link Capture} whose records are
+ * How an epoch is captured. {@link #capture} holds the process (freezer or ptrace), seals its output at the proxy,
+ * captures, and returns with the process running again (the pause is over) and a {@link Capture} whose records are
  * shipped afterwards, while the process runs on.
  *
  * <p>Two engines: {@link FullDumpEngine} ({@code criu dump --leave-running} every epoch, pause proportional to the
@@ -20,21 +20,34 @@ public interface CaptureEngine extends AutoCloseable {
     String tracker();
 
     /**
-     * Captures epoch {@code n}.
+     * Captures epoch {@code n}: brings the process to a consistent instant (frozen, or every thread stopped), seals
+     * its output there, captures, and lets it run again before returning.
      *
      * @param full the epoch must not depend on any earlier one (first sync, or a resync after a NACK or a lost
      *             connection)
-     * @param freezer the process's freezer; frozen on entry
-     * @param atCapture run once at the instant whose memory the epoch captures (every thread stopped, or the process
-     *                  frozen after a CRIU dump), before the process runs again: what else belongs to the epoch (the
-     *                  data dirs) is captured there
+     * @param pause what the primary provides for the pause: the freezer, the output seal, and the epoch's other
+     *              captures (the data dirs)
      */
-    Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException, InterruptedException;
+    Capture capture(long n, boolean full, Pause pause) throws IOException, InterruptedException;
 
-    /** Captures what else belongs to an epoch, at the instant its memory is captured. */
-    @FunctionalInterface
-    interface AtCapture {
-        void run() throws IOException;
+    /**
+     * The primary's side of one epoch's pause. The engine calls {@link #seal()} exactly once, at the instant it
+     * captures (every thread stopped or the process frozen), and {@link #atCapture()} at that same instant; the
+     * process must not run between the two and the capture. A failure of {@link #freeze()} or {@link #seal()} means
+     * the epoch is skipped (output stays held), not that capturing failed.
+     */
+    interface Pause {
+        /** The process's freezer cgroup; the primary thaws it after every epoch whatever happened. */
+        Freezer freezer();
+
+        /** Freezes the cgroup (bounded). */
+        void freeze() throws IOException;
+
+        /** SEAL at the proxy: the service's output so far belongs to this epoch; called with the process held. */
+        void seal() throws IOException;
+
+        /** Captures what else belongs to the epoch (data dirs) at the capture instant. */
+        void atCapture() throws IOException;
     }
 
     /** Engine-specific counters for {@code status} (e.g. how many epochs needed a CRIU dump, and why). */

@@ -37,12 +37,15 @@ public final class FullDumpEngine implements CaptureEngine {
     }
 
     @Override
-    public Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException {
+    public Capture capture(long n, boolean full, Pause pause) throws IOException {
         Path cur = work.resolve("epoch-" + n);
         Files.createDirectories(cur);
+        Freezer freezer = pause.freezer();
         try {
+            pause.freeze();
+            pause.seal();
             Dumps.dump(criu, pid, cur, freezer);
-            atCapture.run(); // still frozen: CRIU leaves the cgroup as it found it
+            pause.atCapture(); // still frozen: CRIU leaves the cgroup as it found it
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(cur);
             throw e;

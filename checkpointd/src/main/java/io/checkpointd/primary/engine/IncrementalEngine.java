@@ -6,7 +6,7 @@ import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
-import io.checkpointd.linux.ptrace.StoppedProcess;
+import io.checkpointd.linux.ptrace.Tracer;
 import io.checkpointd.linux.ptrace.ThreadState;
 import io.checkpointd.linux.track.DirtyTracker;
 import io.checkpointd.linux.track.PresentPages;
@@ -61,6 +61,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Path work;
     private final DirtyTracker tracker;
     private final String trackerWhy;
+    /** Keeps the threads seized between epochs (attached after the first CRIU dump). */
+    private final Tracer tracer;
 
     // ---- the base: the last CRIU dump, which every incremental epoch patches
     private Map<String, byte[]> baseFiles;
@@ -130,6 +132,7 @@ public final class IncrementalEngine implements CaptureEngine {
         this.pid = pid;
         this.work = work;
         this.tracker = Trackers.open(trackerKind, pid);
+        this.tracer = Tracer.start(pid);
         this.trackerWhy = "auto".equals(trackerKind) ? "auto picked " + Trackers.autoChoice() : "requested";
     }
 
@@ -167,6 +170,7 @@ public final class IncrementalEngine implements CaptureEngine {
         for (int i = 0; i < phases.length; i++) last.put(phaseNames[i], Math.round(phases[i].last() * 1000) / 1000.0);
         m.put("pausePhaseLastMs", last);
         m.put("tracker", tracker.counters());
+        m.put("tracer", tracer.counters());
         m.put("presentFollowedBytes", followedBytes);
         m.put("presentRescannedBytes", rescannedBytes);
         m.put("xorPages", xorPages);
@@ -176,21 +180,31 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     @Override
-    public Capture capture(long n, boolean full, Freezer freezer, AtCapture atCapture) throws IOException, InterruptedException {
-        if (full || resync || baseFiles == null || notIncremental != null) {
-            String why = baseFiles == null ? "first epoch" : full ? "full sync" : resync ? "tracking resync" : notIncremental;
-            return base(n, full || baseFiles == null, freezer, why, atCapture);
+    public Capture capture(long n, boolean full, Pause pause) throws IOException, InterruptedException {
+        if (full || resync || baseFiles == null || notIncremental != null || !tracer.attached()) {
+            String why = baseFiles == null ? "first epoch" : full ? "full sync" : resync ? "tracking resync"
+                    : notIncremental != null ? notIncremental : "threads not traced";
+            return base(n, full || baseFiles == null, pause, why, false);
         }
-        StoppedProcess sp;
+        Incremental r = tracer.call(() -> incremental(n, pause));
+        return r.capture != null ? r.capture : base(n, false, pause, r.why, r.held);
+    }
+
+    /** What an incremental attempt came to: a capture, or why a CRIU dump is needed (and whether it left the process frozen, untraced). */
+    private record Incremental(Capture capture, String why, boolean held) {
+    }
+
+    /** One incremental epoch, on the tracer thread. */
+    private Incremental incremental(long n, Pause pause) throws IOException {
         long[] t = new long[phaseNames.length + 1];
         t[0] = System.nanoTime();
+        Tracer.Stop sp;
         try {
-            sp = StoppedProcess.stop(pid, freezer, STOP_TIMEOUT);
+            sp = tracer.stopAll(STOP_TIMEOUT);
         } catch (IOException e) {
-            // stop() leaves the process running: freeze again and take a CRIU dump instead
+            // stopAll leaves every thread running: take a CRIU dump instead
             log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
-            freezer.freeze(STOP_TIMEOUT);
-            return base(n, false, freezer, "threads could not be stopped", atCapture);
+            return new Incremental(null, "threads could not be stopped", false);
         }
         try {
             t[1] = System.nanoTime();
@@ -213,20 +227,19 @@ public final class IncrementalEngine implements CaptureEngine {
                 }
             }
             if (why != null) {
-                // frozen again before the threads are let go: stopped threads count as frozen, and on detach they
-                // enter the freezer before running any code, so the CRIU dump sees this very instant
-                freezer.freeze(STOP_TIMEOUT);
-                sp.close();
-                return base(n, false, freezer, why, atCapture);
+                // frozen before the threads are let go (stopped threads count as frozen; detached, they enter the
+                // freezer before running any code), so the CRIU dump sees this very instant, untraced
+                pause.freeze();
+                sp.detach();
+                return new Incremental(null, why, true);
             }
-            atCapture.run();
+            pause.seal();
+            pause.atCapture();
             // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
             resync = true;
             t[2] = System.nanoTime();
             long[] written = Ranges.of(tracker.collect(maps));
             t[3] = System.nanoTime();
-            // only writable mappings can gain or lose pages without a structural change (a write, MADV_DONTNEED);
-            // the others keep the pages the base dump found (rescanning their page-cache pages costs ~5 ms)
             // pages come and go without a structural change only in writable and in anonymous mappings (a write,
             // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages of
             // read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
@@ -252,7 +265,7 @@ public final class IncrementalEngine implements CaptureEngine {
             for (int i = 0; i < phases.length; i++) phases[i].add((t[i + 1] - t[i]) / 1e6);
             resync = false;
             incrementalEpochs++;
-            return new IncrementalCapture(resumed, threads, open, nowPresent, copy, data, mm, mm == null ? dumpMaps : maps);
+            return new Incremental(new IncrementalCapture(resumed, threads, open, nowPresent, copy, data, mm, mm == null ? dumpMaps : maps), null, false);
         } finally {
             sp.close();
         }
@@ -332,10 +345,12 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     /**
-     * A CRIU dump, the new base. Entered frozen; tracking is re-armed just before the dump, CRIU leaves the cgroup
-     * frozen, then the process runs again.
+     * A CRIU dump, the new base. The process is frozen and untraced for CRIU (first stopped by the tracer if it traces
+     * them, unless {@code held}: the caller did that already); tracking is re-armed just before the dump; afterwards
+     * the tracer seizes the threads again while the cgroup is still frozen, then the process runs again.
      */
-    private Capture base(long n, boolean full, Freezer freezer, String why, AtCapture atCapture) throws IOException {
+    private Capture base(long n, boolean full, Pause pause, String why, boolean held) throws IOException, InterruptedException {
+        Freezer freezer = pause.freezer();
         Path dir = work.resolve("base-" + n);
         ImageDirs.deleteTree(dir);
         Files.createDirectories(dir);
@@ -343,6 +358,24 @@ public final class IncrementalEngine implements CaptureEngine {
         Structure s;
         resync = true;
         try {
+            if (!held) {
+                if (tracer.attached()) {
+                    tracer.call(() -> {
+                        Tracer.Stop sp = tracer.stopAll(STOP_TIMEOUT);
+                        try {
+                            pause.freeze();
+                        } catch (IOException | RuntimeException e) {
+                            sp.close();
+                            throw e;
+                        }
+                        sp.detach();
+                        return null;
+                    });
+                } else {
+                    pause.freeze();
+                }
+            }
+            pause.seal();
             // re-armed before the dump, not after: CRIU's parasite runs on the threads' stacks and leaves bytes below
             // their stack pointers; pages it writes after reading them must count as written in the next epoch
             List<Vma> before = ProcFs.maps(pid);
@@ -353,13 +386,14 @@ public final class IncrementalEngine implements CaptureEngine {
                 tracker.collect(before); // everything written so far is in the dump
             }
             Dumps.dump(criu, pid, dir, freezer);
-            atCapture.run();
+            pause.atCapture();
             atDump = ProcFs.maps(pid);
             s = Structure.read(pid, ProcFs.threads(pid), atDump);
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(dir);
             throw e;
         } finally {
+            traceAgain(freezer);
             freezer.thaw();
         }
         long resumed = System.nanoTime();
@@ -399,6 +433,21 @@ public final class IncrementalEngine implements CaptureEngine {
         dumpReasons.merge(Structure.kind(why), 1L, Long::sum);
         log.info("epoch {}: CRIU dump ({})", n, why);
         return new BaseCapture(dir, full, resumed, files, pagemaps);
+    }
+
+    /** Seizes the threads again after a CRIU dump, while the cgroup is still frozen; a failure makes the next epoch a dump too. */
+    private void traceAgain(Freezer freezer) {
+        try {
+            if (!freezer.isFrozen()) return; // the freeze failed before anything was detached
+            tracer.call(() -> {
+                tracer.attach();
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            log.warn("pid {}: cannot trace the threads again ({}): the next epoch takes a CRIU dump", pid, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Emits changed (or, full, all) files; remembers them as shipped. */
@@ -666,6 +715,7 @@ public final class IncrementalEngine implements CaptureEngine {
 
     @Override
     public void close() {
+        tracer.close();
         tracker.close();
     }
 }
