@@ -293,7 +293,7 @@ public final class Primary implements AutoCloseable {
         } finally {
             freezer.thaw();
         }
-        long pause = cap.resumedAtNanos() - t0;
+        long pause = cap.pausedNanos(t0);
         try {
             ship(n, cap, pause);
         } catch (IOException | RuntimeException e) {

@@ -54,7 +54,7 @@ class MemoryOracleTest extends E2eTest {
         Path oracle = Files.createDirectories(tmp.resolve("oracle"));
         Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(25)).withServiceArgs(List.of("--churn"))
                 .withProtectArgs(List.of("--engine", "incremental", "--tracker", tracker))
-                .withProtectJvmArgs(List.of("-D" + PrimaryFaults.ORACLE_DIR_PROPERTY + "=" + oracle));
+                .withProtectJvmArgs(protectJvmArgs(oracle));
         Path image = tmp.resolve("image");
         long n;
         Json primary;
@@ -161,6 +161,14 @@ class MemoryOracleTest extends E2eTest {
                 imagePages.size(), onlyImage, onlyTruth, primary.get("engineStats"));
         assertThat(mismatches).as("pages of epoch %d that differ (%d truth pages, %d image pages); %s", n, truthPages.size(),
                 imagePages.size(), ctx).isEmpty();
+    }
+
+    /** The oracle fault point, plus {@code -Dcheckpointd.oracle.protectJvm=-Da=1,-Db=2} to compare engine switches. */
+    private static List<String> protectJvmArgs(Path oracle) {
+        List<String> a = new java.util.ArrayList<>(List.of("-D" + PrimaryFaults.ORACLE_DIR_PROPERTY + "=" + oracle));
+        String extra = System.getProperty("checkpointd.oracle.protectJvm", "").trim();
+        if (!extra.isEmpty()) a.addAll(List.of(extra.split(",")));
+        return a;
     }
 
     static List<String> trackers() {

@@ -73,6 +73,15 @@ public interface CaptureEngine extends AutoCloseable {
         /** When the process was let run again ({@link System#nanoTime()}): the pause ends here. */
         long resumedAtNanos();
 
+        /**
+         * How long the process was held for this epoch, given when capture began: by default up to
+         * {@link #resumedAtNanos()}; an engine that let the process run in between (a stop retried because the
+         * structure was changing) counts only the time it was held.
+         */
+        default long pausedNanos(long startNanos) {
+            return resumedAtNanos() - startNanos;
+        }
+
         /** Bytes this epoch captured (image files + pages), for status. */
         long capturedBytes();
 

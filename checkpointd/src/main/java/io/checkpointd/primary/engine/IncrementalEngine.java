@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import net.jpountz.xxhash.XXHash64;
 import net.jpountz.xxhash.XXHashFactory;
@@ -101,7 +102,21 @@ public final class IncrementalEngine implements CaptureEngine {
     /** XOR compression of incremental epochs' pages against what was shipped; null: off ({@code -Dcheckpointd.xor=false}). */
     private final XorPages xor = XorPages.fromSystemProperties();
 
+    /** The epoch's pages in {@code copy} order, handed to the capture (shipping ends before the next capture). */
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
+    /** Pages copied before the stop ({@link #preCopy}) and at the stop, gathered into {@link #staging} after it. */
+    private ByteBuffer preBuf = ByteBuffer.allocateDirect(8 << 20), pauseBuf = ByteBuffer.allocateDirect(1 << 20);
+    private boolean preCopied;
+    /**
+     * Pauses before retrying a stop that found the structure changing (nothing is sealed meanwhile): a file read
+     * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
+     * dump.
+     */
+    private static final long[] DEFER = {1_000_000L, 4_000_000L};
+    /** Pre-copy before the stop; {@code -Dcheckpointd.precopy=false} turns it off (benchmark comparisons). */
+    private static final boolean PRECOPY = Boolean.parseBoolean(System.getProperty("checkpointd.precopy", "true"));
+    private long deferrals, preCopyFailures, precopiedBytes, pauseCopiedBytes;
+    private final io.checkpointd.protocol.status.Window precopyMs = new io.checkpointd.protocol.status.Window(1024);
 
     private Path oracleRequest;
     /** Incremental epochs since the last CRIU dump: the oracle snapshot waits for a few, so it tests patched images. */
@@ -171,6 +186,11 @@ public final class IncrementalEngine implements CaptureEngine {
         m.put("pausePhaseLastMs", last);
         m.put("tracker", tracker.counters());
         m.put("tracer", tracer.counters());
+        m.put("precopyP50Ms", Math.round(precopyMs.percentile(0.5) * 1000) / 1000.0);
+        m.put("precopiedBytes", precopiedBytes);
+        m.put("pauseCopiedBytes", pauseCopiedBytes);
+        m.put("preCopyFailures", preCopyFailures);
+        m.put("deferredStops", deferrals);
         m.put("presentFollowedBytes", followedBytes);
         m.put("presentRescannedBytes", rescannedBytes);
         m.put("xorPages", xorPages);
@@ -196,79 +216,126 @@ public final class IncrementalEngine implements CaptureEngine {
 
     /** One incremental epoch, on the tracer thread. */
     private Incremental incremental(long n, Pause pause) throws IOException {
-        long[] t = new long[phaseNames.length + 1];
-        t[0] = System.nanoTime();
-        Tracer.Stop sp;
-        try {
-            sp = tracer.stopAll(STOP_TIMEOUT);
-        } catch (IOException e) {
-            // stopAll leaves every thread running: take a CRIU dump instead
-            log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
-            return new Incremental(null, "threads could not be stopped", false);
-        }
-        try {
-            t[1] = System.nanoTime();
-            List<Vma> maps = ProcFs.maps(pid);
-            String why;
-            Structure now = null;
-            if (!sp.threadSetStable()) {
-                why = "threads changed";
-            } else {
-                now = Structure.read(pid, sp.tids(), maps);
-                why = baseStructure.changeTo(now);
-                if (why == null && sp.pendingSignals() > 0) why = "signals pending";
+        // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
+        resync = true;
+        long tp = System.nanoTime();
+        long[] pre = preCopy();
+        precopyMs.add((System.nanoTime() - tp) / 1e6);
+        long held = 0;
+        for (int attempt = 0; ; attempt++) {
+            long[] t = new long[phaseNames.length + 1];
+            t[0] = System.nanoTime();
+            Tracer.Stop sp;
+            try {
+                sp = tracer.stopAll(STOP_TIMEOUT);
+            } catch (IOException e) {
+                // stopAll leaves every thread running: take a CRIU dump instead
+                log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
+                return new Incremental(null, "threads could not be stopped", false);
             }
-            byte[] mm = null;
-            if (why == null && baseStructure.anonymousChanged(now)) {
-                try {
-                    mm = mmPatch.patch(maps);
-                } catch (IOException e) {
-                    why = "memory map changed (" + e.getMessage() + ")";
+            try {
+                t[1] = System.nanoTime();
+                List<Vma> maps = ProcFs.maps(pid);
+                String why;
+                Structure now = null;
+                if (!sp.threadSetStable()) {
+                    why = "threads changed";
+                } else {
+                    now = Structure.read(pid, sp.tids(), maps);
+                    why = baseStructure.changeTo(now);
+                    if (why == null && sp.pendingSignals() > 0) why = "signals pending";
                 }
+                byte[] mm = null;
+                if (why == null && baseStructure.anonymousChanged(now)) {
+                    try {
+                        mm = mmPatch.patch(maps);
+                    } catch (IOException e) {
+                        why = "memory map changed (" + e.getMessage() + ")";
+                    }
+                }
+                if (why != null && attempt < DEFER.length) {
+                    // often over in a moment (a file read and closed, a signal about to be taken, a short-lived
+                    // thread): let the process run briefly and stop it again; nothing was sealed, the epoch's
+                    // instant just moves, and a CRIU dump (~1 s on a 1 GiB heap) is saved
+                    sp.close();
+                    held += System.nanoTime() - t[0];
+                    deferrals++;
+                    LockSupport.parkNanos(DEFER[attempt]);
+                    continue;
+                }
+                if (why != null) {
+                    // frozen before the threads are let go (stopped threads count as frozen; detached, they enter
+                    // the freezer before running any code), so the CRIU dump sees this very instant, untraced
+                    pause.freeze();
+                    sp.detach();
+                    return new Incremental(null, why, true);
+                }
+                pause.seal();
+                pause.atCapture();
+                t[2] = System.nanoTime();
+                long[] collected = Ranges.of(tracker.collect(maps));
+                long[] written = Ranges.union(pre, collected);
+                t[3] = System.nanoTime();
+                // pages come and go without a structural change only in writable and in anonymous mappings (a write,
+                // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages
+                // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
+                java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
+                long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
+                long[] nowPresent = Ranges.union(presentIn(maps, rescan, written), Ranges.intersect(present, kept));
+                long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
+                // pre-copied pages not written again since keep the bytes copied before the stop
+                long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, collected)) : Ranges.EMPTY;
+                long[] inPause = Ranges.subtract(copy, fromPre);
+                t[4] = System.nanoTime();
+                pauseBuf = copyPages(inPause, pauseBuf);
+                t[5] = System.nanoTime();
+                List<ThreadState> threads = sp.capture();
+                Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, now.fds());
+                sinceBase++;
+                if (oracleRequest != null && sinceBase >= ORACLE_MIN_SINCE_BASE) {
+                    OracleSnapshot.write(pid, threads, oracleRequest);
+                    oracleRequest = null;
+                    oracleEpoch = n;
+                }
+                t[6] = System.nanoTime();
+                sp.close();
+                long resumed = System.nanoTime();
+                t[7] = resumed;
+                for (int i = 0; i < phases.length; i++) phases[i].add((t[i + 1] - t[i]) / 1e6);
+                held += resumed - t[0];
+                staging = Ranges.gather(copy, pre, preBuf, inPause, pauseBuf, staging);
+                resync = false;
+                incrementalEpochs++;
+                precopiedBytes = Ranges.bytes(fromPre);
+                pauseCopiedBytes = Ranges.bytes(inPause);
+                return new Incremental(new IncrementalCapture(resumed, held, threads, open, nowPresent, copy, staging, mm,
+                        mm == null ? dumpMaps : maps), null, false);
+            } finally {
+                sp.close();
             }
-            if (why != null) {
-                // frozen before the threads are let go (stopped threads count as frozen; detached, they enter the
-                // freezer before running any code), so the CRIU dump sees this very instant, untraced
-                pause.freeze();
-                sp.detach();
-                return new Incremental(null, why, true);
-            }
-            pause.seal();
-            pause.atCapture();
-            // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
-            resync = true;
-            t[2] = System.nanoTime();
-            long[] written = Ranges.of(tracker.collect(maps));
-            t[3] = System.nanoTime();
-            // pages come and go without a structural change only in writable and in anonymous mappings (a write,
-            // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages of
-            // read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
-            java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
-            long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-            long[] nowPresent = Ranges.union(presentIn(maps, rescan, written), Ranges.intersect(present, kept));
-            long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
-            t[4] = System.nanoTime();
-            ByteBuffer data = copyPages(copy);
-            t[5] = System.nanoTime();
-            List<ThreadState> threads = sp.capture();
-            Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, now.fds());
-            sinceBase++;
-            if (oracleRequest != null && sinceBase >= ORACLE_MIN_SINCE_BASE) {
-                OracleSnapshot.write(pid, threads, oracleRequest);
-                oracleRequest = null;
-                oracleEpoch = n;
-            }
-            t[6] = System.nanoTime();
-            sp.close();
-            long resumed = System.nanoTime();
-            t[7] = resumed;
-            for (int i = 0; i < phases.length; i++) phases[i].add((t[i + 1] - t[i]) / 1e6);
-            resync = false;
-            incrementalEpochs++;
-            return new Incremental(new IncrementalCapture(resumed, threads, open, nowPresent, copy, data, mm, mm == null ? dumpMaps : maps), null, false);
-        } finally {
-            sp.close();
         }
+    }
+
+    /**
+     * While the process runs: the pages the tracker can report before the stop (uffd-wp), re-protected, copied
+     * into {@link #preBuf}; the stop then copies only what was written again since. Empty when the tracker cannot;
+     * when the copy fails (a range unmapped meanwhile) {@link #preCopied} is false and the stop copies them all.
+     */
+    private long[] preCopy() throws IOException {
+        preCopied = false;
+        if (!PRECOPY) return Ranges.EMPTY;
+        List<ProcessMemory.RemoteRange> w = tracker.precollect();
+        if (w == null || w.isEmpty()) return Ranges.EMPTY;
+        long[] pre = Ranges.of(w);
+        try {
+            preBuf = copyPages(pre, preBuf);
+            preCopied = true;
+        } catch (IOException e) {
+            // re-protected already: the pages stay in the written set, they are just all copied at the stop
+            log.debug("pre-copy of pid {} failed ({}): copying at the stop", pid, e.getMessage());
+            preCopyFailures++;
+        }
+        return pre;
     }
 
     /**
@@ -285,16 +352,14 @@ public final class IncrementalEngine implements CaptureEngine {
         long[] followed = Ranges.intersect(Ranges.of(f.ranges()), domain);
         // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
         // scattered written pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
-        // still exact
-        // where the tracker's walk also told which written pages are present (uffd-wp), only removals are rescanned
-        long[] removed = Ranges.of(f.removed());
-        long[] changed = Ranges.intersect(Ranges.bridge(f.writtenPresent() ? removed : Ranges.union(removed, written), RESCAN_BRIDGE), followed);
+        // still exact. Written ranges are rescanned too: the write scan also reports ptes emptied since they were
+        // protected, and a page written before a pre-copy may be dropped before the stop.
+        long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(Ranges.of(f.removed()), written), RESCAN_BRIDGE), followed);
         long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
         long[] scanned = Ranges.of(PresentPages.within(pid, maps, Ranges.toRemote(scanIn)));
         followedBytes = Ranges.bytes(followed);
         rescannedBytes = Ranges.bytes(scanIn);
-        long[] kept = Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
-        return f.writtenPresent() ? Ranges.union(kept, Ranges.intersect(written, followed)) : kept;
+        return Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
     }
 
     /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */
@@ -315,16 +380,20 @@ public final class IncrementalEngine implements CaptureEngine {
         return encoded;
     }
 
-    /** Copies {@code copy} out of the stopped process into the staging buffer (grown as needed). */
-    private ByteBuffer copyPages(long[] copy) throws IOException {
+    /** Copies {@code copy} out of the process into {@code buf} (replaced by a larger one as needed), flipped. */
+    private ByteBuffer copyPages(long[] copy, ByteBuffer buf) throws IOException {
         long bytes = Ranges.bytes(copy);
         if (bytes > Integer.MAX_VALUE - PAGE) throw new IOException("epoch wrote " + bytes + " bytes: too much for one staging buffer");
-        if (staging.capacity() < bytes) staging = ByteBuffer.allocateDirect((int) Math.max(bytes, staging.capacity() * 2L));
+        ByteBuffer staging = buf.capacity() >= bytes ? buf : ByteBuffer.allocateDirect((int) Math.max(bytes, buf.capacity() * 2L));
         staging.clear();
         List<ProcessMemory.RemoteRange> ranges = Ranges.toRemote(copy);
+        long got;
         try {
-            ProcessMemory.read(pid, ranges, staging);
+            got = ProcessMemory.read(pid, ranges, staging);
         } catch (SyscallException e) {
+            got = -1;
+        }
+        if (got != bytes) {
             // a page the process cannot read itself (PROT_NONE): /proc/PID/mem reads through the protection
             staging.clear();
             try (FileChannel mem = FileChannel.open(ProcFs.dir(pid).resolve("mem"), StandardOpenOption.READ)) {
@@ -340,6 +409,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 }
             }
         }
+        staging.position((int) bytes);
         staging.flip();
         return staging;
     }
@@ -614,6 +684,8 @@ public final class IncrementalEngine implements CaptureEngine {
     /** An epoch the engine took itself: the base's files patched, the copied pages. */
     private final class IncrementalCapture implements Capture {
         private final long resumed;
+        /** Time the process was held (stops retried count too, the time it ran in between does not). */
+        private final long held;
         private final List<ThreadState> threads;
         private final Map<Integer, OpenFiles.Open> open;
         private final long[] nowPresent;
@@ -623,8 +695,9 @@ public final class IncrementalEngine implements CaptureEngine {
         private final byte[] mm;
         private final List<Vma> vmas;
 
-        IncrementalCapture(long resumed, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
+        IncrementalCapture(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
                            long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas) {
+            this.held = held;
             this.mm = mm;
             this.vmas = vmas;
             this.resumed = resumed;
@@ -643,6 +716,12 @@ public final class IncrementalEngine implements CaptureEngine {
         @Override
         public long resumedAtNanos() {
             return resumed;
+        }
+
+        @Override
+        public long pausedNanos(long startNanos) {
+            // plus the primary's own work before the capture began (hand-over to the tracer thread)
+            return held;
         }
 
         @Override

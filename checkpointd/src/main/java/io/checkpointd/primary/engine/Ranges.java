@@ -1,5 +1,6 @@
 package io.checkpointd.primary.engine;
 
+import java.nio.ByteBuffer;
 import io.checkpointd.linux.ProcessMemory.RemoteRange;
 import io.checkpointd.linux.proc.Vma;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.List;
  */
 final class Ranges {
     static final long[] EMPTY = new long[0];
+    private static final long PAGE = io.checkpointd.protocol.image.Pagemap.PAGE_SIZE;
 
     private Ranges() {
     }
@@ -168,5 +170,44 @@ final class Ranges {
         List<RemoteRange> rs = new ArrayList<>();
         for (Vma v : maps) if (v.start() >= 0 && which.test(v)) rs.add(new RemoteRange(v.start(), v.length()));
         return of(rs);
+    }
+
+    /**
+     * The pages of {@code copy} in order, each taken from {@code b} (pages of {@code inB}, laid out in that order) if
+     * it is there, else from {@code a} (pages of {@code inA}): every page of {@code copy} must be in one of them.
+     * Into {@code dst} (replaced by a larger one as needed), flipped.
+     */
+    static ByteBuffer gather(long[] copy, long[] inA, ByteBuffer a, long[] inB, ByteBuffer b, ByteBuffer dst) {
+        long bytes = bytes(copy);
+        ByteBuffer out = dst.capacity() >= bytes ? dst : ByteBuffer.allocateDirect((int) Math.max(bytes, dst.capacity() * 2L));
+        out.clear();
+        int ia = 0, ib = 0;
+        long offA = 0, offB = 0; // byte offset in a / b of the start of range ia / ib
+        for (int i = 0; i < copy.length; i += 2) {
+            for (long v = copy[i]; v < copy[i + 1]; v += PAGE) {
+                while (ib < inB.length && inB[ib + 1] <= v) {
+                    offB += inB[ib + 1] - inB[ib];
+                    ib += 2;
+                }
+                ByteBuffer src;
+                long at;
+                if (ib < inB.length && inB[ib] <= v) {
+                    src = b;
+                    at = offB + (v - inB[ib]);
+                } else {
+                    while (ia < inA.length && inA[ia + 1] <= v) {
+                        offA += inA[ia + 1] - inA[ia];
+                        ia += 2;
+                    }
+                    if (ia >= inA.length || inA[ia] > v) throw new IllegalStateException("page 0x" + Long.toHexString(v) + " copied neither before nor at the stop");
+                    src = a;
+                    at = offA + (v - inA[ia]);
+                }
+                out.put(out.position(), src, (int) at, (int) PAGE);
+                out.position(out.position() + (int) PAGE);
+            }
+        }
+        out.flip();
+        return out;
     }
 }

@@ -1,8 +1,10 @@
 package io.checkpointd.primary.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.checkpointd.linux.proc.Vma;
+import java.nio.ByteBuffer;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Random;
@@ -91,5 +93,59 @@ class RangesTest {
             i = s.nextSetBit(j);
         }
         return Ranges.of(rs);
+    }
+
+    /** Each page of the copy set comes from the stop's buffer if it was copied there, else from the pre-copy's. */
+    @Test
+    void gatherTakesEachPageFromTheStopsCopyBeforeThePreCopy() {
+        Random rnd = new Random(7);
+        for (int round = 0; round < 200; round++) {
+            BitSet pre = new BitSet(), stop = new BitSet();
+            for (int p = 0; p < 64; p++) {
+                if (rnd.nextInt(3) == 0) pre.set(p);
+                if (rnd.nextInt(4) == 0) stop.set(p);
+            }
+            long[] inA = ranges(pre), inB = ranges(stop);
+            BitSet all = (BitSet) pre.clone();
+            all.or(stop);
+            BitSet want = new BitSet();
+            for (int p = all.nextSetBit(0); p >= 0; p = all.nextSetBit(p + 1)) if (rnd.nextBoolean()) want.set(p);
+            long[] copy = ranges(want);
+            // page p's bytes: its number, and which buffer holds it (1 = pre-copy, 2 = stop)
+            ByteBuffer a = fill(pre, 1), b = fill(stop, 2);
+            ByteBuffer out = Ranges.gather(copy, inA, a, inB, b, ByteBuffer.allocateDirect(4096));
+            assertThat(out.remaining()).isEqualTo(want.cardinality() * 4096);
+            for (int p = want.nextSetBit(0); p >= 0; p = want.nextSetBit(p + 1)) {
+                assertThat(out.getInt(out.position())).isEqualTo(p);
+                assertThat(out.getInt(out.position() + 4)).as("page %d from the stop's copy if it has it", p).isEqualTo(stop.get(p) ? 2 : 1);
+                out.position(out.position() + 4096);
+            }
+        }
+        assertThatThrownBy(() -> Ranges.gather(new long[] {0, 4096}, Ranges.EMPTY, ByteBuffer.allocate(0), Ranges.EMPTY,
+                ByteBuffer.allocate(0), ByteBuffer.allocateDirect(4096))).isInstanceOf(IllegalStateException.class);
+    }
+
+    private static long[] ranges(BitSet pages) {
+        List<long[]> rs = new java.util.ArrayList<>();
+        for (int p = pages.nextSetBit(0); p >= 0; p = pages.nextSetBit(p + 1)) {
+            if (!rs.isEmpty() && rs.get(rs.size() - 1)[1] == p * 4096L) rs.get(rs.size() - 1)[1] += 4096;
+            else rs.add(new long[] {p * 4096L, (p + 1) * 4096L});
+        }
+        long[] out = new long[rs.size() * 2];
+        for (int i = 0; i < rs.size(); i++) {
+            out[2 * i] = rs.get(i)[0];
+            out[2 * i + 1] = rs.get(i)[1];
+        }
+        return out;
+    }
+
+    private static ByteBuffer fill(BitSet pages, int tag) {
+        ByteBuffer b = ByteBuffer.allocate(Math.max(1, pages.cardinality()) * 4096);
+        int i = 0;
+        for (int p = pages.nextSetBit(0); p >= 0; p = pages.nextSetBit(p + 1), i++) {
+            b.putInt(i * 4096, p);
+            b.putInt(i * 4096 + 4, tag);
+        }
+        return b;
     }
 }

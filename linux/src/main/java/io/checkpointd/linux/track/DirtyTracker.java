@@ -40,6 +40,19 @@ public interface DirtyTracker extends AutoCloseable {
     List<RemoteRange> collect(List<Vma> maps) throws IOException;
 
     /**
+     * While the process runs, just before a stop: the pages of tracked ranges written since the last collect,
+     * re-protected (atomically per page), so that the caller can copy them before stopping the process. A page
+     * written again after its re-protection is reported by the next {@link #collect}; one that is not keeps the
+     * bytes copied now. Does not register new ranges or consume removals: the next {@link #collect} does, at the
+     * stop. Null (the default) if the tracker cannot: then {@link #collect} reports everything.
+     *
+     * @return page-aligned ranges, present or swapped when reported, sorted and merged; or null
+     */
+    default List<RemoteRange> precollect() throws IOException {
+        return null;
+    }
+
+    /**
      * After {@link #collect}: ranges in which the tracker saw every way a page could appear or go since the
      * previous collect (appear: a write, reported by collect; go: a removal, listed in {@code removed}), so the
      * caller can derive their present pages instead of rescanning them. Null (the default) when it cannot tell.
@@ -52,10 +65,8 @@ public interface DirtyTracker extends AutoCloseable {
      * @param ranges  followed ranges (sorted, disjoint)
      * @param removed ranges dropped without a write (unsorted, may overlap, may reach outside {@code ranges});
      *                their pages present now are only known by rescanning them
-     * @param writtenPresent the written pages {@link #collect} reported inside {@code ranges} were present or
-     *                swapped at the collect (one walk answered both): the caller need not rescan them
      */
-    record Followed(List<RemoteRange> ranges, List<RemoteRange> removed, boolean writtenPresent) {
+    record Followed(List<RemoteRange> ranges, List<RemoteRange> removed) {
     }
 
     /**

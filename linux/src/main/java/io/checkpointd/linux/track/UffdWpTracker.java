@@ -51,7 +51,7 @@ final class UffdWpTracker implements DirtyTracker {
     private final TreeMap<Long, Long> unregistered = new TreeMap<>();
     private final Set<Long> warned = new HashSet<>();
     private final List<PagemapScan.PageRegion> regions = new ArrayList<>();
-    private long wholeBytes, writtenBytes, lostRanges, removedBytes;
+    private long wholeBytes, writtenBytes, lostRanges, removedBytes, precollectedBytes;
     private Followed followed;
 
     private UffdWpTracker(int pid, UffdTracker uffd, PagemapScan scan) {
@@ -94,7 +94,7 @@ final class UffdWpTracker implements DirtyTracker {
         List<Long> lost = new ArrayList<>();
         for (Map.Entry<Long, Long> r : tracked.entrySet()) {
             try {
-                scan.writtenPresent(r.getKey(), r.getValue(), regions);
+                scan.written(r.getKey(), r.getValue(), true, regions);
             } catch (SyscallException e) {
                 if (e.errno() != Errno.EPERM) throw e;
                 // Part of the range is not registered (replaced mapping): take the registered part's writes
@@ -114,11 +114,9 @@ final class UffdWpTracker implements DirtyTracker {
         long rb = 0;
         for (RemoteRange r : removed) rb += r.length();
         removedBytes = rb;
-        followed = new Followed(followedRanges, removed, true);
+        followed = new Followed(followedRanges, removed);
         long written = 0;
         for (PagemapScan.PageRegion w : regions) {
-            // a written page that is neither present nor swapped cannot be reported (the walk sees a pte_none as not
-            // written); kept anyway if the kernel ever does: the caller then copies zeros, which is what it reads as
             out.add(new RemoteRange(w.start(), w.length()));
             written += w.length();
         }
@@ -140,6 +138,29 @@ final class UffdWpTracker implements DirtyTracker {
         unregistered.putAll(stillUnregistered);
         wholeBytes = whole;
         Ranges.coalesce(tracked);
+        return Ranges.sortMerge(out);
+    }
+
+    @Override
+    public List<RemoteRange> precollect() throws IOException {
+        regions.clear();
+        for (Map.Entry<Long, Long> r : tracked.entrySet()) {
+            try {
+                scan.written(r.getKey(), r.getValue(), true, regions);
+            } catch (SyscallException e) {
+                // EPERM: part of the range was replaced (not registered); the pages reported up to there were
+                // re-protected and are kept in regions. ENOMEM/EINVAL: unmapped meanwhile. The collect at the stop
+                // sorts both out.
+                if (e.errno() != Errno.EPERM && e.errno() != Errno.EINVAL && e.errno() != Errno.ENOMEM) throw e;
+            }
+        }
+        List<RemoteRange> out = new ArrayList<>(regions.size());
+        long pre = 0;
+        for (PagemapScan.PageRegion w : regions) {
+            out.add(new RemoteRange(w.start(), w.length()));
+            pre += w.length();
+        }
+        precollectedBytes = pre;
         return Ranges.sortMerge(out);
     }
 
@@ -177,6 +198,7 @@ final class UffdWpTracker implements DirtyTracker {
         for (Map.Entry<Long, Long> e : tracked.entrySet()) t += e.getValue() - e.getKey();
         m.put("tracked-bytes", t);
         m.put("written-bytes", writtenBytes);
+        m.put("precollected-bytes", precollectedBytes);
         m.put("whole-bytes", wholeBytes);
         m.put("unregistered-ranges", (long) unregistered.size());
         m.put("replaced-ranges", lostRanges);
