@@ -108,6 +108,11 @@ public final class IncrementalEngine implements CaptureEngine {
     private ByteBuffer preBuf = ByteBuffer.allocateDirect(8 << 20), pauseBuf = ByteBuffer.allocateDirect(1 << 20);
     private boolean preCopied;
     /**
+     * Where the pre-copy also scanned for present pages while the process ran (its written ranges, bridged), and
+     * what it found: {@link #presentIn} rescans at the stop only what was removed or written since.
+     */
+    private long[] preScanned = Ranges.EMPTY, preFound = Ranges.EMPTY;
+    /**
      * Pauses before retrying a stop that found the structure changing (nothing is sealed meanwhile): a file read
      * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
      * dump.
@@ -281,7 +286,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
                 java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
                 long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-                long[] nowPresent = Ranges.union(presentIn(maps, rescan, written), Ranges.intersect(present, kept));
+                long[] nowPresent = Ranges.union(presentIn(maps, rescan, collected), Ranges.intersect(present, kept));
                 long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
                 // pre-copied pages not written again since keep the bytes copied before the stop
                 long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, collected)) : Ranges.EMPTY;
@@ -323,10 +328,17 @@ public final class IncrementalEngine implements CaptureEngine {
      */
     private long[] preCopy() throws IOException {
         preCopied = false;
+        preScanned = preFound = Ranges.EMPTY;
         if (!PRECOPY) return Ranges.EMPTY;
         List<ProcessMemory.RemoteRange> w = tracker.precollect();
         if (w == null || w.isEmpty()) return Ranges.EMPTY;
         long[] pre = Ranges.of(w);
+        if (tracker.followed() != null) {
+            // after the precollect, so that a page it reports present is seen by this scan or removed (an event) later
+            long[] scan = Ranges.bridge(pre, RESCAN_BRIDGE);
+            preFound = Ranges.of(PresentPages.within(pid, ProcFs.maps(pid), Ranges.toRemote(scan)));
+            preScanned = scan;
+        }
         try {
             preBuf = copyPages(pre, preBuf);
             preCopied = true;
@@ -353,13 +365,15 @@ public final class IncrementalEngine implements CaptureEngine {
         // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
         // scattered written pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
         // still exact. Written ranges are rescanned too: the write scan also reports ptes emptied since they were
-        // protected, and a page written before a pre-copy may be dropped before the stop.
+        // protected. The pre-copied ones were scanned before the stop (preScanned): since then a page there can only
+        // go by a removal and appear by a write, both rescanned here.
         long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(Ranges.of(f.removed()), written), RESCAN_BRIDGE), followed);
         long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
         long[] scanned = Ranges.of(PresentPages.within(pid, maps, Ranges.toRemote(scanIn)));
         followedBytes = Ranges.bytes(followed);
         rescannedBytes = Ranges.bytes(scanIn);
-        return Ranges.union(Ranges.subtract(Ranges.intersect(present, followed), scanIn), scanned);
+        long[] before = Ranges.union(Ranges.subtract(present, preScanned), preFound);
+        return Ranges.union(Ranges.subtract(Ranges.intersect(before, followed), scanIn), scanned);
     }
 
     /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */

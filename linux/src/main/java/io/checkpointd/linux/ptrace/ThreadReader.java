@@ -39,10 +39,10 @@ final class ThreadReader {
     ThreadState read(int tid) throws SyscallException {
         long regsAddr = Pointer.nativeValue(regs);
         long xAddr = Pointer.nativeValue(xstate);
-        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGS, tid, 0L, regsAddr), "ptrace(PTRACE_GETREGS)", tid);
+        check(PtraceDirect.ptrace(PtraceLib.PTRACE_GETREGS, tid, 0L, regsAddr), "ptrace(PTRACE_GETREGS)", tid);
         iov.setLong(0, xAddr);
         iov.setLong(8, XSTATE_MAX);
-        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETREGSET, tid, PtraceLib.NT_X86_XSTATE, Pointer.nativeValue(iov)),
+        check(PtraceDirect.ptrace(PtraceLib.PTRACE_GETREGSET, tid, PtraceLib.NT_X86_XSTATE, Pointer.nativeValue(iov)),
                 "ptrace(PTRACE_GETREGSET, NT_X86_XSTATE)", tid);
         int xlen = (int) iov.getLong(8);
         byte[] x = xstate.getByteArray(0, xlen);
@@ -50,11 +50,11 @@ final class ThreadReader {
             // compel's get_task_xsave(): x87/SSE in their init state are not filled in by the regset, so CRIU
             // takes the legacy area from PTRACE_GETFPREGS; bytes 464.. keep the regset's XCR0 word, which
             // tells the image codec the layout (CRIU saves neither)
-            check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETFPREGS, tid, 0L, Pointer.nativeValue(fpregs)),
+            check(PtraceDirect.ptrace(PtraceLib.PTRACE_GETFPREGS, tid, 0L, Pointer.nativeValue(fpregs)),
                     "ptrace(PTRACE_GETFPREGS)", tid);
             fpregs.read(0, x, 0, FXSAVE_SAVED);
         }
-        check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETSIGMASK, tid, 8L, Pointer.nativeValue(sigmask)),
+        check(PtraceDirect.ptrace(PtraceLib.PTRACE_GETSIGMASK, tid, 8L, Pointer.nativeValue(sigmask)),
                 "ptrace(PTRACE_GETSIGMASK)", tid);
         long[] r = regs.getLongArray(0, UserRegs.COUNT);
         ThreadState.adjustForRestart(r);
@@ -75,7 +75,7 @@ final class ThreadReader {
             peekArgs.setLong(0, total);                                           // __u64 off
             peekArgs.setInt(8, shared ? PtraceLib.PTRACE_PEEKSIGINFO_SHARED : 0); // __u32 flags
             peekArgs.setInt(12, SIGINFO_BATCH);                                   // __s32 nr
-            long r = PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_PEEKSIGINFO, tid, argsAddr, infoAddr);
+            long r = PtraceDirect.ptrace(PtraceLib.PTRACE_PEEKSIGINFO, tid, argsAddr, infoAddr);
             check(r, "ptrace(PTRACE_PEEKSIGINFO)", tid);
             if (out != null) {
                 for (int k = 0; k < r; k++) out.add(siginfo.getByteArray((long) k * SIGINFO_SIZE, SIGINFO_SIZE));

@@ -147,7 +147,7 @@ public final class Tracer implements AutoCloseable {
         List<Integer> seized = new ArrayList<>();
         try {
             for (int t : tids) {
-                long r = PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SEIZE, t, 0L, OPTIONS);
+                long r = PtraceDirect.ptrace(PtraceLib.PTRACE_SEIZE, t, 0L, OPTIONS);
                 if (r < 0) {
                     int e = Native.getLastError();
                     if (e == Errno.ESRCH || (e == Errno.EPERM && isZombie(t))) continue; // exited, or a zombie leader
@@ -170,7 +170,7 @@ public final class Tracer implements AutoCloseable {
     private void detachRunning(int t) {
         // PTRACE_DETACH needs a ptrace-stop; a frozen thread cannot enter one, but the kernel detaches a tracee
         // whose tracer exits. Right after a failed seize under the freezer, interrupt and detach on thaw instead.
-        if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_INTERRUPT, t, 0L, 0L) == 0) {
+        if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t, 0L, 0L) == 0) {
             pendingDetach.add(t);
         }
     }
@@ -191,7 +191,7 @@ public final class Tracer implements AutoCloseable {
         if (threads.isEmpty()) throw new IOException("pid " + pid + ": every thread exited");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (Traced t : threads.values()) {
-            if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) < 0) {
+            if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) < 0) {
                 int e = Native.getLastError();
                 if (e != Errno.ESRCH) throw new SyscallException("ptrace(PTRACE_INTERRUPT)", e, "tid " + t.tid);
                 t.state = State.DYING; // killed, or a zombie leader: its exit, if any, comes as an event
@@ -204,7 +204,7 @@ public final class Tracer implements AutoCloseable {
         try {
             long pause = 10_000;
             while (interrupting() > 0) {
-                WaitStatus st = Syscalls.waitpid(-1, WAIT_ANY);
+                WaitStatus st = waitAny();
                 if (st.pid() > 0) {
                     handle(st);
                     pause = 10_000;
@@ -226,6 +226,18 @@ public final class Tracer implements AutoCloseable {
         }
     }
 
+    private final int[] waitStatus = new int[1];
+
+    /** {@code waitpid(-1, __WALL|__WNOTHREAD|WNOHANG)}: a report of one of this thread's tracees, or pid 0. */
+    private WaitStatus waitAny() throws SyscallException {
+        while (true) {
+            int r = PtraceDirect.waitpid(-1, waitStatus, WAIT_ANY);
+            if (r >= 0) return new WaitStatus(r, r == 0 ? 0 : waitStatus[0]);
+            int e = Native.getLastError();
+            if (e != Errno.EINTR) throw new SyscallException("waitpid", e, "pid -1 (tracees of pid " + pid + ")");
+        }
+    }
+
     private int interrupting() {
         int n = 0;
         for (Traced t : threads.values()) if (t.state == State.INTERRUPTING) n++;
@@ -238,7 +250,7 @@ public final class Tracer implements AutoCloseable {
         while (true) {
             WaitStatus st;
             try {
-                st = Syscalls.waitpid(-1, WAIT_ANY);
+                st = waitAny();
             } catch (SyscallException e) {
                 if (e.errno() != Errno.ECHILD) LOG.warn("pid {}: waitpid: {}", pid, e.getMessage());
                 return n; // ECHILD: nothing traced
@@ -253,7 +265,7 @@ public final class Tracer implements AutoCloseable {
     private void handle(WaitStatus st) {
         int tid = st.pid();
         if (pendingDetach.remove((Integer) tid)) {
-            if (st.stopped()) PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, 0L);
+            if (st.stopped()) PtraceDirect.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, 0L);
             return;
         }
         Traced t = threads.get(tid);
@@ -291,7 +303,7 @@ public final class Tracer implements AutoCloseable {
             }
             case PtraceLib.PTRACE_EVENT_CLONE -> {
                 clones.incrementAndGet();
-                if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_GETEVENTMSG, tid, 0L, Pointer.nativeValue(eventMsg)) == 0) {
+                if (PtraceDirect.ptrace(PtraceLib.PTRACE_GETEVENTMSG, tid, 0L, Pointer.nativeValue(eventMsg)) == 0) {
                     int child = (int) eventMsg.getLong(0);
                     // during a stop, the child is stopped at its first instruction: wait for that report too
                     if (!threads.containsKey(child)) {
@@ -318,7 +330,7 @@ public final class Tracer implements AutoCloseable {
     private Traced newThread(int tid) {
         if (!Files.exists(ProcFs.dir(pid).resolve("task").resolve(Integer.toString(tid)))) {
             // a clone that is not a thread of this process (a process clone with a non-SIGCHLD exit signal)
-            PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, 0L);
+            PtraceDirect.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, 0L);
             return null;
         }
         Traced t = new Traced(tid);
@@ -334,7 +346,7 @@ public final class Tracer implements AutoCloseable {
     }
 
     private void resume(Traced t, long request, int sig) {
-        if (PtraceLib.INSTANCE.ptrace(request, t.tid, 0L, sig) < 0) {
+        if (PtraceDirect.ptrace(request, t.tid, 0L, sig) < 0) {
             int e = Native.getLastError();
             // ESRCH: killed meanwhile (its exit comes as an event)
             if (e != Errno.ESRCH) LOG.warn("pid {}: {} of tid {} failed: {}", pid, request == PtraceLib.PTRACE_LISTEN ? "PTRACE_LISTEN"
@@ -485,7 +497,7 @@ public final class Tracer implements AutoCloseable {
             current = null;
             for (Traced t : threads.values()) {
                 if (t.state != State.STOPPED) continue;
-                if (PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_DETACH, t.tid, 0L, 0L) < 0) {
+                if (PtraceDirect.ptrace(PtraceLib.PTRACE_DETACH, t.tid, 0L, 0L) < 0) {
                     int e = Native.getLastError();
                     if (e != Errno.ESRCH) LOG.error("pid {}: PTRACE_DETACH of tid {} failed: {}", pid, t.tid, Errno.name(e));
                 }
