@@ -60,11 +60,11 @@ final class EngineReport {
                     ms(EngineBenchmark.pct(sc, 0.5)), ms(EngineBenchmark.pct(whole, 0.5)), ms(EngineBenchmark.pct(sc, 0.99)),
                     ms(EngineBenchmark.pct(whole, 0.99)), ms(EngineBenchmark.pct(sc, 1)), ms(EngineBenchmark.pct(whole, 1))));
         }
-        b.append(f("%n*dirty/epoch*: incremental, the pages the tracker reported written (uffd-wp); full, the dump's image, all of it; floor, the written pages it copied. *raw/epoch* and *wire/epoch*: what the primary shipped (records before and after LZ4). *ack*: from the end of shipping an epoch to the backup's acknowledgement (the backup's commit); with at most %d epochs in flight, a slow ack holds the next freeze back and the next epoch then carries more dirty pages. *CRIU dumps*: epochs of the interval that took a CRIU dump (all of them for the full engine).%n%n", o.maxInFlight()));
+        b.append(f("%n*dirty/epoch*: incremental, the pages the tracker reported written at the stop (uffd-wp; the pages written before it were pre-copied while the process ran, so *raw/epoch* is the epoch's real size); full, the dump's image, all of it; floor, the written pages it copied. *raw/epoch* and *wire/epoch*: what the primary shipped (records before and after LZ4). *ack*: from the end of shipping an epoch to the backup's acknowledgement (the backup's commit); with at most %d epochs in flight, a slow ack holds the next freeze back and the next epoch then carries more dirty pages. *CRIU dumps*: epochs of the interval that took a CRIU dump (all of them for the full engine).%n%n", o.maxInFlight()));
 
         // ---- phases
         b.append("### Where the incremental pause goes\n\n");
-        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms; *freeze+seal* is the pause minus the engine's phases (cgroup freeze, output seal, the primary's work before the capture).\n\n");
+        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms; *freeze+seal* is the pause minus the engine's phases (cgroup freeze and output seal when there is one; the incremental engine stops threads without the freezer, its pause runs from the first thread interrupted to the last let go, and the benchmark has no proxy to seal at).\n\n");
         b.append("| epoch | rate | n | freeze+seal | stop | structure | collect | present | copy | registers | resume | pause |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         List<Run> phaseRuns = new ArrayList<>(inc);
         phaseRuns.add(inc25);
@@ -74,7 +74,7 @@ final class EngineReport {
             row.append(' ').append(pp(r.pauses(true))).append(" |\n");
             b.append(row);
         }
-        b.append("\nPhases: *stop* seize + interrupt every thread while frozen, thaw, wait for the ptrace-stops; *structure* `/proc/PID/maps`, threads, fds, sigactions compared with the base dump's; *collect* the tracker's written pages (`PAGEMAP_SCAN` + re-protect); *present* the present pages of writable mappings (`PAGEMAP_SCAN`) and the range algebra; *copy* `process_vm_readv` into the staging buffer; *registers* GETREGS/XSTATE/sigmask/siginfo per thread and the open files' positions; *resume* detach every thread.\n\n");
+        b.append("\nPhases (the pre-copy before them is not part of the pause): *stop* `PTRACE_INTERRUPT` every thread (kept seized between epochs) and wait for the ptrace-stops; *structure* `/proc/PID/maps`, threads, fds, sigactions compared with the base dump's; *collect* the tracker's written pages (`PAGEMAP_SCAN` + re-protect); *present* the present pages where pages were removed or written since the pre-copy (`PAGEMAP_SCAN`) and the range algebra; *copy* `process_vm_readv` of the pages written since the pre-copy; *registers* GETREGS/XSTATE/sigmask/siginfo per thread and the open files' positions; *resume* `PTRACE_CONT` every thread.\n\n");
 
         // ---- sweep
         b.append("### Pause vs. dirty rate (100 ms epochs)\n\n");

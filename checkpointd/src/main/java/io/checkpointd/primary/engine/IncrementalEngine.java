@@ -41,15 +41,18 @@ import org.slf4j.LoggerFactory;
  * The incremental engine (issue 4, docs/design/incremental.md, option C): the pause is proportional to what the
  * process wrote, not to its memory.
  *
- * <p>Each epoch, with the process frozen and its output sealed: stop every thread (CRIU's recipe: seize and
- * interrupt while frozen, thaw, wait for the ptrace-stops); read the structure (threads, fds, memory map, signal
- * dispositions, cwd) and compare it with the last CRIU dump's. Unchanged: collect the written pages from the dirty
- * tracker and the present pages (a {@code MADV_DONTNEED}ed page vanishes without a write), copy the written and
- * newly present ones into a staging buffer, read every thread's registers, FPU state and signal mask and the open
- * files' positions and sizes, and let the threads go. After the pause the epoch's image is the base dump's files
- * with {@code core-<tid>.img} and {@code files.img} patched and {@code pagemap-<pid>.img} rebuilt, plus the copied
- * pages whose bytes really changed. Changed structure, a full sync, or lost tracking: a CRIU dump (the new base),
- * whose pages are compared by hash with what the backup already has.
+ * <p>Each epoch: while the process still runs, the tracker reports the pages written so far (re-protecting them) and
+ * they are copied and scanned for presence (the pre-copy); then every thread is stopped by the {@link Tracer}, which
+ * keeps them seized between epochs (interrupt, wait, continue: no freezer, no seize or detach). The structure
+ * (threads, fds, memory map, signal dispositions, cwd) is compared with the last CRIU dump's; a change is first
+ * waited out (the stop is retried after 1 and 4 ms, nothing sealed meanwhile). Unchanged: the output is sealed, the
+ * pages written since the pre-copy are collected and copied, presence is rescanned where pages were removed or
+ * written since, every thread's registers, FPU state and signal mask and the open files' positions and sizes are
+ * read, and the threads go on. After the pause the epoch's image is the base dump's files with
+ * {@code core-<tid>.img} and {@code files.img} patched and {@code pagemap-<pid>.img} rebuilt, plus the copied pages
+ * whose bytes really changed. Changed structure, a full sync, or lost tracking: a CRIU dump (the new base; the
+ * threads are detached for it, frozen, and seized again before the thaw), whose pages are compared by hash with what
+ * the backup already has.
  */
 public final class IncrementalEngine implements CaptureEngine {
     private static final Logger log = LoggerFactory.getLogger(IncrementalEngine.class);
