@@ -336,12 +336,11 @@ public final class IncrementalEngine implements CaptureEngine {
         List<ProcessMemory.RemoteRange> w = tracker.precollect();
         if (w == null || w.isEmpty()) return Ranges.EMPTY;
         long[] pre = Ranges.of(w);
-        if (tracker.followed() != null) {
-            // after the precollect, so that a page it reports present is seen by this scan or removed (an event) later
-            long[] scan = Ranges.bridge(pre, RESCAN_BRIDGE);
-            preFound = Ranges.of(PresentPages.within(pid, ProcFs.maps(pid), Ranges.toRemote(scan)));
-            preScanned = scan;
-        }
+        // after the precollect, so that a page it reports present is seen by this scan or removed (an event) later;
+        // always: the stop rescans only what was written after the precollect (and removed), whatever it follows
+        long[] scan = Ranges.bridge(pre, RESCAN_BRIDGE);
+        preFound = Ranges.of(PresentPages.within(pid, ProcFs.maps(pid), Ranges.toRemote(scan)));
+        preScanned = scan;
         try {
             preBuf = copyPages(pre, preBuf);
             preCopied = true;

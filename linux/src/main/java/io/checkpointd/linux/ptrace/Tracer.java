@@ -190,18 +190,19 @@ public final class Tracer implements AutoCloseable {
         relay();
         if (threads.isEmpty()) throw new IOException("pid " + pid + ": every thread exited");
         long deadline = System.nanoTime() + timeout.toNanos();
-        for (Traced t : threads.values()) {
-            if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) < 0) {
-                int e = Native.getLastError();
-                if (e != Errno.ESRCH) throw new SyscallException("ptrace(PTRACE_INTERRUPT)", e, "tid " + t.tid);
-                t.state = State.DYING; // killed, or a zombie leader: its exit, if any, comes as an event
-            } else {
-                t.state = State.INTERRUPTING;
-            }
-        }
+        // current before the first interrupt: on any failure its close() lets every interrupted thread go on
         Stop s = new Stop();
         current = s;
         try {
+            for (Traced t : threads.values()) {
+                if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) < 0) {
+                    int e = Native.getLastError();
+                    if (e != Errno.ESRCH) throw new SyscallException("ptrace(PTRACE_INTERRUPT)", e, "tid " + t.tid);
+                    t.state = State.DYING; // killed, or a zombie leader: its exit, if any, comes as an event
+                } else {
+                    t.state = State.INTERRUPTING;
+                }
+            }
             long pause = 10_000;
             while (interrupting() > 0) {
                 WaitStatus st = waitAny();
