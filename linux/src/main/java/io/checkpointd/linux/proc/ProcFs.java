@@ -64,6 +64,16 @@ public final class ProcFs {
         return statusField(pid, "State").orElseThrow(() -> new IOException("no State in /proc/" + pid + "/status")).charAt(0);
     }
 
+    /** Whether thread or process {@code tid} has exited and waits to be reaped (state Z or X), or is gone already. */
+    public static boolean isZombie(int tid) {
+        try {
+            char s = state(tid);
+            return s == 'Z' || s == 'X';
+        } catch (IOException e) {
+            return true; // gone meanwhile
+        }
+    }
+
     /** Whether {@code /proc/PID} exists (the process exists or is a zombie). */
     public static boolean exists(int pid) {
         return Files.isDirectory(dir(pid));

@@ -103,7 +103,7 @@ public final class StoppedProcess implements StoppedThreads {
                     state[i] = GONE; // exited between listing and seizing (it was already exiting when frozen)
                     continue;
                 }
-                if (e == Errno.EPERM && isZombie(tid[i])) {
+                if (e == Errno.EPERM && ProcFs.isZombie(tid[i])) {
                     state[i] = GONE; // exited thread not yet reaped (e.g. a leader that called pthread_exit)
                     zombies.add(tid[i]);
                     continue;
@@ -241,19 +241,15 @@ public final class StoppedProcess implements StoppedThreads {
     @Override
     public List<byte[]> queuedSiginfo(int tid) throws SyscallException {
         ensureOpen();
-        List<byte[]> out = new ArrayList<>();
-        reader.peek(tid, false, out);
-        return out;
+        return reader.siginfo(tid, false);
     }
 
     /** The raw 128-byte {@code siginfo_t}s of the process-wide (shared) pending queue. */
     @Override
     public List<byte[]> sharedSiginfo() throws SyscallException {
         ensureOpen();
-        List<byte[]> out = new ArrayList<>();
         List<Integer> t = tids();
-        if (!t.isEmpty()) reader.peek(t.get(0), true, out);
-        return out;
+        return t.isEmpty() ? new ArrayList<>() : reader.siginfo(t.get(0), true);
     }
 
     /** Threads that reported a signal-delivery-stop, and the signal (to be re-delivered at detach). */
@@ -328,14 +324,6 @@ public final class StoppedProcess implements StoppedThreads {
         if (closed) throw new IllegalStateException("pid " + pid + ": threads already detached");
     }
 
-    private static boolean isZombie(int t) {
-        try {
-            char s = ProcFs.state(t);
-            return s == 'Z' || s == 'X';
-        } catch (IOException e) {
-            return true; // gone meanwhile
-        }
-    }
 
     private static String tracerPid(int t) {
         try {

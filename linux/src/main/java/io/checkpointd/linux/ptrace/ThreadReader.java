@@ -85,6 +85,13 @@ final class ThreadReader {
         }
     }
 
+    /** The raw 128-byte {@code siginfo_t}s queued for stopped {@code tid}, or (shared) for its process, in queue order. */
+    List<byte[]> siginfo(int tid, boolean shared) throws SyscallException {
+        List<byte[]> out = new java.util.ArrayList<>();
+        peek(tid, shared, out);
+        return out;
+    }
+
     private static void check(long r, String call, int t) throws SyscallException {
         if (r < 0) throw new SyscallException(call, Native.getLastError(), "tid " + t);
     }

@@ -150,7 +150,7 @@ public final class Tracer implements AutoCloseable {
                 long r = PtraceDirect.ptrace(PtraceLib.PTRACE_SEIZE, t, 0L, OPTIONS);
                 if (r < 0) {
                     int e = Native.getLastError();
-                    if (e == Errno.ESRCH || (e == Errno.EPERM && isZombie(t))) continue; // exited, or a zombie leader
+                    if (e == Errno.ESRCH || (e == Errno.EPERM && ProcFs.isZombie(t))) continue; // exited, or a zombie leader
                     throw new SyscallException("ptrace(PTRACE_SEIZE)", e, "pid " + pid + " tid " + t);
                 }
                 seized.add(t);
@@ -411,14 +411,6 @@ public final class Tracer implements AutoCloseable {
         if (Thread.currentThread() != thread) throw new IllegalStateException("ptrace requests for pid " + pid + " must run on " + thread.getName());
     }
 
-    private static boolean isZombie(int t) {
-        try {
-            char s = ProcFs.state(t);
-            return s == 'Z' || s == 'X';
-        } catch (IOException e) {
-            return true; // gone meanwhile
-        }
-    }
 
     /** Every traced thread in ptrace-stop, from {@link #stopAll}; {@link #close()} lets them run on. */
     public final class Stop implements StoppedThreads {
@@ -474,18 +466,14 @@ public final class Tracer implements AutoCloseable {
         @Override
         public List<byte[]> queuedSiginfo(int tid) throws SyscallException {
             ensureOpen();
-            List<byte[]> out = new ArrayList<>();
-            reader.peek(tid, false, out);
-            return out;
+            return reader.siginfo(tid, false);
         }
 
         @Override
         public List<byte[]> sharedSiginfo() throws SyscallException {
             ensureOpen();
-            List<byte[]> out = new ArrayList<>();
             List<Integer> t = tids();
-            if (!t.isEmpty()) reader.peek(t.get(0), true, out);
-            return out;
+            return t.isEmpty() ? new ArrayList<>() : reader.siginfo(t.get(0), true);
         }
 
         /**
