@@ -110,6 +110,8 @@ public final class IncrementalEngine implements CaptureEngine {
     /** Pages copied before the stop ({@link #preCopy}) and at the stop, gathered into {@link #staging} after it. */
     private ByteBuffer preBuf = ByteBuffer.allocateDirect(8 << 20), pauseBuf = ByteBuffer.allocateDirect(1 << 20);
     private boolean preCopied;
+    /** Ranges pre-copies re-protected for epochs not captured since (a seal failed): the next epoch counts them written. */
+    private long[] carried = Ranges.EMPTY;
     /**
      * Where the pre-copy also scanned for present pages while the process ran (its written ranges, bridged), and
      * what it found: {@link #presentIn} rescans at the stop only what was removed or written since.
@@ -224,11 +226,12 @@ public final class IncrementalEngine implements CaptureEngine {
 
     /** One incremental epoch, on the tracer thread. */
     private Incremental incremental(long n, Pause pause) throws IOException {
-        // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
-        resync = true;
         long tp = System.nanoTime();
         long[] pre = preCopy();
         precopyMs.add((System.nanoTime() - tp) / 1e6);
+        // what earlier pre-copies re-protected for epochs that were then skipped (a seal failed): written still
+        long[] carry = carried;
+        carried = Ranges.union(carried, pre);
         long held = 0;
         for (int attempt = 0; ; attempt++) {
             long[] t = new long[phaseNames.length + 1];
@@ -280,19 +283,23 @@ public final class IncrementalEngine implements CaptureEngine {
                 }
                 pause.seal();
                 pause.atCapture();
+                // the tracker's written set is consumed from here: until this epoch is captured, a failure means resync
+                resync = true;
                 t[2] = System.nanoTime();
                 long[] collected = Ranges.of(tracker.collect(maps));
-                long[] written = Ranges.union(pre, collected);
+                // carried pages not pre-copied again are copied, and rescanned for presence, at the stop
+                long[] atStop = Ranges.union(collected, Ranges.subtract(carry, pre));
+                long[] written = Ranges.union(pre, atStop);
                 t[3] = System.nanoTime();
                 // pages come and go without a structural change only in writable and in anonymous mappings (a write,
                 // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages
                 // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
                 java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
                 long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-                long[] nowPresent = Ranges.union(presentIn(maps, rescan, collected), Ranges.intersect(present, kept));
+                long[] nowPresent = Ranges.union(presentIn(maps, rescan, atStop), Ranges.intersect(present, kept));
                 long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
                 // pre-copied pages not written again since keep the bytes copied before the stop
-                long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, collected)) : Ranges.EMPTY;
+                long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, atStop)) : Ranges.EMPTY;
                 long[] inPause = Ranges.subtract(copy, fromPre);
                 t[4] = System.nanoTime();
                 pauseBuf = copyPages(inPause, pauseBuf);
@@ -313,6 +320,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 held += resumed - t[0];
                 staging = Ranges.gather(copy, pre, preBuf, inPause, pauseBuf, staging);
                 resync = false;
+                carried = Ranges.EMPTY;
                 incrementalEpochs++;
                 precopiedBytes = Ranges.bytes(fromPre);
                 pauseCopiedBytes = Ranges.bytes(inPause);
@@ -471,6 +479,7 @@ public final class IncrementalEngine implements CaptureEngine {
             } else {
                 tracker.collect(before); // everything written so far is in the dump
             }
+            carried = Ranges.EMPTY; // so is what earlier pre-copies re-protected
             Dumps.dump(criu, pid, dir, freezer);
             pause.atCapture();
             atDump = ProcFs.maps(pid);
