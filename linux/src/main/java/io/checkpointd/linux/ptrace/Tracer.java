@@ -17,10 +17,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -125,7 +127,16 @@ public final class Tracer implements AutoCloseable {
         jobs.add(f);
         LockSupport.unpark(thread);
         try {
-            return f.get();
+            while (true) {
+                try {
+                    return f.get(100, TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    // queued just as the tracer closed: nobody will run it
+                    if (!thread.isAlive() && f.cancel(false)) throw new IOException("tracer of pid " + pid + " is closed");
+                }
+            }
+        } catch (CancellationException e) {
+            throw new IOException("tracer of pid " + pid + " is closed");
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof IOException io) throw io;
