@@ -217,11 +217,11 @@ public final class IncrementalEngine implements CaptureEngine {
             return base(n, full || baseFiles == null, pause, why, false);
         }
         Incremental r = tracer.call(() -> incremental(n, pause));
-        return r.capture != null ? r.capture : base(n, false, pause, r.why, r.held);
+        return r.capture != null ? r.capture : base(n, false, pause, r.why, r.frozen);
     }
 
     /** What an incremental attempt came to: a capture, or why a CRIU dump is needed (and whether it left the process frozen, untraced). */
-    private record Incremental(Capture capture, String why, boolean held) {
+    private record Incremental(Capture capture, String why, boolean frozen) {
     }
 
     /** One incremental epoch, on the tracer thread. */
@@ -440,10 +440,10 @@ public final class IncrementalEngine implements CaptureEngine {
 
     /**
      * A CRIU dump, the new base. The process is frozen and untraced for CRIU (first stopped by the tracer if it traces
-     * them, unless {@code held}: the caller did that already); tracking is re-armed just before the dump; afterwards
+     * them, unless {@code frozen}: the caller did that already); tracking is re-armed just before the dump; afterwards
      * the tracer seizes the threads again while the cgroup is still frozen, then the process runs again.
      */
-    private Capture base(long n, boolean full, Pause pause, String why, boolean held) throws IOException, InterruptedException {
+    private Capture base(long n, boolean full, Pause pause, String why, boolean frozen) throws IOException, InterruptedException {
         Freezer freezer = pause.freezer();
         Path dir = work.resolve("base-" + n);
         ImageDirs.deleteTree(dir);
@@ -452,7 +452,7 @@ public final class IncrementalEngine implements CaptureEngine {
         Structure s;
         resync = true;
         try {
-            if (!held) {
+            if (!frozen) {
                 if (tracer.attached()) {
                     tracer.call(() -> {
                         Tracer.Stop sp = tracer.stopAll(STOP_TIMEOUT);
@@ -745,7 +745,7 @@ public final class IncrementalEngine implements CaptureEngine {
 
         @Override
         public long pausedNanos(long startNanos) {
-            // plus the primary's own work before the capture began (hand-over to the tracer thread)
+            // only the time held: the hand-over to the tracer thread and the pre-copy ran with the process running
             return held;
         }
 

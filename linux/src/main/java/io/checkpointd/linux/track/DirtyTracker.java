@@ -47,7 +47,8 @@ public interface DirtyTracker extends AutoCloseable {
      * bytes copied now. Does not register new ranges or consume removals: the next {@link #collect} does, at the
      * stop. Null (the default) if the tracker cannot: then {@link #collect} reports everything.
      *
-     * @return page-aligned ranges, present or swapped when reported, sorted and merged; or null
+     * @return page-aligned ranges, sorted and merged; or null. Like {@link #collect} they may include pages emptied
+     *         since they were protected (they read as zeros): whether a page is present is the caller's to scan
      */
     default List<RemoteRange> precollect() throws IOException {
         return null;
