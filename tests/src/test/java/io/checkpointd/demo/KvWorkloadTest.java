@@ -140,7 +140,9 @@ class KvWorkloadTest {
             Thread.sleep(100); // a short outage: writers keep retrying with backoff
             long ackedDuringOutage = w.progress().ackedWrites();
             server = KvServer.start(new KvServer.Config("127.0.0.1", port, 4, store));
-            waitUntil(() -> w.progress().ackedWrites() >= ackedDuringOutage + 500, Duration.ofSeconds(30));
+            // every writer back, not only enough of them for 500 acks: one may still be in its reconnect backoff
+            waitUntil(() -> w.progress().ackedWrites() >= ackedDuringOutage + 500 && w.progress().reconnects() >= 4,
+                    Duration.ofSeconds(30));
             w.stop();
             assertThat(w.awaitTermination(Duration.ofSeconds(10))).isTrue();
 
