@@ -56,4 +56,7 @@ interface LibC extends Library {
     long lseek(int fd, long offset, int whence);
 
     int geteuid();
+
+    /** {@code int sched_setscheduler(pid_t pid, int policy, const struct sched_param *param)}; pid 0: the calling thread. */
+    int sched_setscheduler(int pid, int policy, int[] param);
 }

@@ -1,9 +1,7 @@
 package io.checkpointd.primary.engine;
 
-import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.proc.ProcFiles;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -22,26 +20,19 @@ final class OpenFiles {
 
     /** fd → position and size, for the fds of {@code fds} (fd → link target) that name a regular file. */
     static Map<Integer, Open> read(int pid, Map<Integer, String> fds) throws IOException {
-        Path dir = ProcFs.dir(pid);
+        String dir = "/proc/" + pid;
         Map<Integer, Open> out = new TreeMap<>();
         for (Map.Entry<Integer, String> e : fds.entrySet()) {
             if (!e.getValue().startsWith("/")) continue; // sockets, pipes, anon inodes
-            Path fd = dir.resolve("fd").resolve(Integer.toString(e.getKey()));
-            java.nio.file.attribute.BasicFileAttributes a;
+            ProcFiles.Stat a;
             try {
-                a = Files.readAttributes(fd, java.nio.file.attribute.BasicFileAttributes.class); // one stat: kind and size
+                a = ProcFiles.stat(dir + "/fd/" + e.getKey()); // one stat: kind and size
             } catch (java.nio.file.NoSuchFileException gone) {
                 continue;
             }
             if (!a.isRegularFile()) continue;
-            long pos = -1;
-            for (String line : Files.readAllLines(dir.resolve("fdinfo").resolve(Integer.toString(e.getKey())))) {
-                if (line.startsWith("pos:")) {
-                    pos = Long.parseLong(line.substring(4).trim());
-                    break;
-                }
-            }
-            out.put(e.getKey(), new Open(pos, a.size()));
+            String pos = ProcFiles.field(ProcFiles.read(dir + "/fdinfo/" + e.getKey()), "pos:");
+            out.put(e.getKey(), new Open(pos == null ? -1 : Long.parseLong(pos), a.size()));
         }
         return out;
     }

@@ -1,7 +1,6 @@
 package io.checkpointd.linux.proc;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,14 +19,31 @@ public final class ProcFs {
         return Path.of("/proc", Integer.toString(pid));
     }
 
-    /** The process's memory map, in address order. */
+    /**
+     * The process's memory map, in address order (unmodifiable). Read with plain system calls; parsed as bytes, and
+     * not parsed again when the text is what this thread last read for this pid (the incremental engine reads it in
+     * every pause, and a service's map rarely changes between epochs).
+     */
     public static List<Vma> maps(int pid) throws IOException {
+        byte[] text = ProcFiles.read("/proc/" + pid + "/maps");
+        LastMaps last = LAST_MAPS.get();
+        if (last != null && last.pid == pid && java.util.Arrays.equals(last.text, text)) return last.vmas;
         List<Vma> out = new ArrayList<>();
-        for (String line : Files.readAllLines(dir(pid).resolve("maps"))) {
-            if (!line.isBlank()) out.add(Vma.parse(line));
+        for (int i = 0; i < text.length; ) {
+            int eol = i;
+            while (eol < text.length && text[eol] != '\n') eol++;
+            if (eol > i) out.add(Vma.parse(text, i, eol));
+            i = eol + 1;
         }
-        return out;
+        List<Vma> vmas = java.util.Collections.unmodifiableList(out);
+        LAST_MAPS.set(new LastMaps(pid, text, vmas));
+        return vmas;
     }
+
+    private record LastMaps(int pid, byte[] text, List<Vma> vmas) {
+    }
+
+    private static final ThreadLocal<LastMaps> LAST_MAPS = new ThreadLocal<>();
 
     /** The first VMA whose path is exactly {@code path}, e.g. {@code "[vdso]"}. */
     public static Optional<Vma> findVma(int pid, String path) throws IOException {
@@ -36,10 +52,7 @@ public final class ProcFs {
 
     /** Thread ids of the process (the main thread's tid is the pid), sorted. A snapshot: threads come and go. */
     public static List<Integer> threads(int pid) throws IOException {
-        List<Integer> tids = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir(pid).resolve("task"))) {
-            for (Path p : ds) tids.add(Integer.parseInt(p.getFileName().toString()));
-        }
+        List<Integer> tids = ProcFiles.entries("/proc/" + pid + "/task");
         tids.sort(null);
         return tids;
     }
@@ -47,7 +60,7 @@ public final class ProcFs {
     /** All {@code Name:\tvalue} fields of {@code /proc/PID/status}, values trimmed, in file order. */
     public static Map<String, String> status(int pid) throws IOException {
         Map<String, String> m = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(dir(pid).resolve("status"))) {
+        for (String line : new String(ProcFiles.read("/proc/" + pid + "/status"), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
             int c = line.indexOf(':');
             if (c > 0) m.put(line.substring(0, c), line.substring(c + 1).trim());
         }

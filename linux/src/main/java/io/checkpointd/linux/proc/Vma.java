@@ -72,6 +72,59 @@ public record Vma(long start, long end, String perms, long offset, String dev, l
         }
     }
 
+    private static final String[] PERMS = new String[16];
+
+    static {
+        for (int i = 0; i < 16; i++) {
+            PERMS[i] = "" + ((i & 8) != 0 ? 'r' : '-') + ((i & 4) != 0 ? 'w' : '-') + ((i & 2) != 0 ? 'x' : '-') + ((i & 1) != 0 ? 'p' : 's');
+        }
+    }
+
+    /** Parses the maps line {@code b[from, to)} (no newline), as {@link #parse(String)} does. */
+    public static Vma parse(byte[] b, int from, int to) {
+        try {
+            int i = from;
+            while (i < to && b[i] == ' ') i++;
+            long start = 0;
+            for (; b[i] != '-'; i++) start = (start << 4) | hex(b[i]);
+            long end = 0;
+            for (i++; b[i] != ' '; i++) end = (end << 4) | hex(b[i]);
+            i++;
+            int bits = (b[i] == 'r' ? 8 : 0) | (b[i + 1] == 'w' ? 4 : 0) | (b[i + 2] == 'x' ? 2 : 0) | (b[i + 3] == 'p' ? 1 : 0);
+            String perms = PERMS[bits];
+            for (int j = 0; j < 4; j++) {
+                if (b[i + j] != perms.charAt(j)) return parse(new String(b, from, to - from, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            if (b[i + 4] != ' ') throw new IllegalArgumentException("perms");
+            i += 5;
+            long offset = 0;
+            for (; b[i] != ' '; i++) offset = (offset << 4) | hex(b[i]);
+            int d = ++i;
+            while (b[i] != ' ') i++;
+            String dev = new String(b, d, i - d, java.nio.charset.StandardCharsets.US_ASCII);
+            i++;
+            long inode = 0;
+            for (; i < to && b[i] != ' '; i++) {
+                if (b[i] < '0' || b[i] > '9') throw new IllegalArgumentException("inode");
+                inode = inode * 10 + (b[i] - '0');
+            }
+            while (i < to && b[i] == ' ') i++;
+            int pe = to;
+            while (pe > i && (b[pe - 1] & 0xff) <= ' ') pe--; // as String.trim
+            String path = pe > i ? new String(b, i, pe - i, java.nio.charset.StandardCharsets.UTF_8) : "";
+            return new Vma(start, end, perms, offset, dev, inode, path);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a maps line: " + new String(b, from, to - from, java.nio.charset.StandardCharsets.UTF_8), e);
+        }
+    }
+
+    private static int hex(byte c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        throw new IllegalArgumentException("not a hex digit: " + (char) c);
+    }
+
     private static int skip(String s, int from) {
         int i = from;
         while (i < s.length() && s.charAt(i) == ' ') i++;
