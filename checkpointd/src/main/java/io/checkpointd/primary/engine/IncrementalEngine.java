@@ -244,7 +244,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
                 return new Incremental(null, "threads could not be stopped", false);
             }
-            boolean realtime = REALTIME > 0 && realtime(REALTIME);
+            boolean realtime = REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
             try {
                 t[1] = System.nanoTime();
                 List<Vma> maps = ProcFs.maps(pid);
@@ -343,7 +343,7 @@ public final class IncrementalEngine implements CaptureEngine {
      */
     private static final int REALTIME = Integer.getInteger("checkpointd.pause.realtime", 10);
 
-    /** Sets the calling thread's real-time priority; false (logged once) when the kernel refuses. */
+    /** Sets the calling thread's real-time priority; false when the kernel refuses (logged; not asked again). */
     private boolean realtime(int priority) {
         try {
             io.checkpointd.linux.Syscalls.setRealtime(priority);
