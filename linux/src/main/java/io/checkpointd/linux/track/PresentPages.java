@@ -46,11 +46,19 @@ public final class PresentPages {
      * pages of file mappings (libjvm.so text, the CDS archive) from copied-on-write ones.
      */
     public static List<RemoteRange> of(int pid, List<Vma> maps, Predicate<Vma> which) throws IOException {
+        return of(null, pid, maps, which);
+    }
+
+    /** Same, with {@code open} (of {@code pid}'s pagemap, or null: opened for this call). */
+    private static List<RemoteRange> of(PagemapScan open, int pid, List<Vma> maps, Predicate<Vma> which) throws IOException {
         List<Vma> chosen = new ArrayList<>();
         for (Vma v : maps) if (which.test(v)) chosen.add(v);
         if (!noScan) {
-            try (PagemapScan scan = PagemapScan.open(pid)) {
-                return of(scan, chosen);
+            try {
+                if (open != null) return of(open, chosen);
+                try (PagemapScan scan = PagemapScan.open(pid)) {
+                    return of(scan, chosen);
+                }
             } catch (SyscallException e) {
                 if (!e.call().startsWith("ioctl") || (e.errno() != Errno.ENOTTY && e.errno() != Errno.EINVAL)) throw e;
                 noScan = true;
@@ -66,6 +74,14 @@ public final class PresentPages {
      * non-special VMAs: what the engine rescans when a tracker followed the rest ({@link DirtyTracker#followed()}).
      */
     public static List<RemoteRange> within(int pid, List<Vma> maps, List<RemoteRange> within) throws IOException {
+        return within(null, pid, maps, within);
+    }
+
+    /**
+     * Same, on {@code open}, {@code pid}'s pagemap kept open by the caller (null: opened for this call), which saves
+     * an open and a close per call; not for concurrent use ({@link PagemapScan} reuses one result vector).
+     */
+    public static List<RemoteRange> within(PagemapScan open, int pid, List<Vma> maps, List<RemoteRange> within) throws IOException {
         List<Vma> chosen = new ArrayList<>();
         int j = 0;
         for (Vma v : maps) {
@@ -77,7 +93,7 @@ public final class PresentPages {
                 if (s < e) chosen.add(new Vma(s, e, v.perms(), v.offset() + (s - v.start()), v.dev(), v.inode(), v.path()));
             }
         }
-        return chosen.isEmpty() ? new ArrayList<>() : of(pid, chosen, x -> true);
+        return chosen.isEmpty() ? new ArrayList<>() : of(open, pid, chosen, x -> true);
     }
 
     /** With {@code PAGEMAP_SCAN} on an open pagemap (reused by trackers). */

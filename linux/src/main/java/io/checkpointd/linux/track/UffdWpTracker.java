@@ -88,13 +88,19 @@ final class UffdWpTracker implements DirtyTracker {
 
     @Override
     public List<RemoteRange> collect(List<Vma> maps) throws IOException {
+        return collect(maps, true);
+    }
+
+    /** Without {@code rearm}: {@code PAGEMAP_SCAN} with {@code PM_SCAN_CHECK_WPASYNC} alone, no TLB flush. */
+    @Override
+    public List<RemoteRange> collect(List<Vma> maps, boolean rearm) throws IOException {
         Ranges.dropUnmapped(tracked, maps);
         List<RemoteRange> out = new ArrayList<>();
         regions.clear();
         List<Long> lost = new ArrayList<>();
         for (Map.Entry<Long, Long> r : tracked.entrySet()) {
             try {
-                scan.written(r.getKey(), r.getValue(), true, regions);
+                scan.written(r.getKey(), r.getValue(), rearm, regions);
             } catch (SyscallException e) {
                 if (e.errno() != Errno.EPERM) throw e;
                 // Part of the range is not registered (replaced mapping): take the registered part's writes

@@ -116,7 +116,7 @@ public final class PagemapScan implements AutoCloseable {
             // Zero only what an earlier call may have written (clearing all 96 KiB per call cost ~1 ms per epoch
             // over ~100 ranges); the kernel writes entries from index 0, so a failed call leaves zeros after its last.
             if (vecDirty > 0) vec.clear((long) vecDirty * PAGE_REGION_SIZE);
-            int n = UffdLib.INSTANCE.ioctl(fd.fd(), PAGEMAP_SCAN, arg);
+            int n = ScanDirect.ioctl(fd.fd(), PAGEMAP_SCAN, arg);
             vecDirty = n < 0 ? VEC_LEN : n;
             if (n < 0) {
                 int errno = Native.getLastError();

@@ -122,6 +122,29 @@ class UffdWpTrackerTest {
         child.cmd("dontneed a 0 1"); // with the tracker closed, nothing waits for a reader any more
     }
 
+    @Test
+    void aCollectThatDoesNotRearmLeavesItsPagesWrittenUntilThePrecollect() throws Exception {
+        long a = child.alloc("a", 16, true);
+        try (DirtyTracker t = armed()) {
+            child.cmd("write a 3 1 1");
+            assertThat(pagesIn(collect(t, false), a, 16)).as("reported").isEqualTo(pages(a, 3));
+            child.cmd("write a 7 1 1");
+            // not re-protected: reported again, with the new write
+            assertThat(pagesIn(collect(t, false), a, 16)).as("still written").isEqualTo(pages(a, 3, 7));
+            // the precollect reports them once more and re-protects them
+            assertThat(pagesIn(t.precollect(), a, 16)).as("precollect").isEqualTo(pages(a, 3, 7));
+            assertThat(pagesIn(collect(t, false), a, 16)).as("nothing written since the precollect").isEmpty();
+            child.cmd("write a 9 1 1");
+            assertThat(pagesIn(collect(t, false), a, 16)).as("a write after it").isEqualTo(pages(a, 9));
+
+            // what collect does besides the written pages it does either way: a new range is registered and reported whole
+            long b = child.alloc("b", 4, true);
+            child.cmd("write b 0 4 2");
+            assertThat(pagesIn(collect(t, false), b, 4)).as("b whole").isEqualTo(pageRange(b, 0, 4));
+            assertThat(pagesIn(t.precollect(), b, 4)).as("b registered and protected").isEmpty();
+        }
+    }
+
     private DirtyTracker armed() throws Exception {
         DirtyTracker t = Trackers.open("uffd-wp", child.pid());
         child.paused(sp -> {
@@ -133,6 +156,10 @@ class UffdWpTrackerTest {
 
     private List<RemoteRange> collect(DirtyTracker t) throws Exception {
         return child.paused(sp -> t.collect(ProcFs.maps(child.pid())));
+    }
+
+    private List<RemoteRange> collect(DirtyTracker t, boolean rearm) throws Exception {
+        return child.paused(sp -> t.collect(ProcFs.maps(child.pid()), rearm));
     }
 
     private long anonHugeKb(long address) throws Exception {
