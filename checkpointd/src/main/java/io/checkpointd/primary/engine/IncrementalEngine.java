@@ -4,6 +4,7 @@ import io.checkpointd.linux.ProcessMemory;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.linux.proc.ProcFiles;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.ptrace.Tracer;
@@ -51,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * they are copied and scanned for presence (the pre-copy); then every thread is stopped by the {@link Tracer}, which
  * keeps them seized between epochs (interrupt, wait, continue: no freezer, no seize or detach). The structure
  * (threads, fds, memory map, signal dispositions, cwd) is compared with the last CRIU dump's; a change is first
- * waited out (the stop is retried after 1 and 4 ms, nothing sealed meanwhile). Unchanged: the output is sealed, the
+ * waited out (the stop is retried after 1, 4 and 16 ms, nothing sealed meanwhile). Unchanged: the output is sealed, the
  * pages written since the pre-copy are collected and copied, presence is rescanned where pages were removed or
  * written since, every thread's registers, FPU state and signal mask and the open files' positions and sizes are
  * read, and the threads go on. After the pause the epoch's image is the base dump's files with
@@ -144,10 +145,11 @@ public final class IncrementalEngine implements CaptureEngine {
      * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
      * dump.
      */
-    private static final long[] DEFER = {1_000_000L, 4_000_000L};
+    private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L};
     /** Pre-copy before the stop; {@code -Dcheckpointd.precopy=false} turns it off (benchmark comparisons). */
     private static final boolean PRECOPY = Boolean.parseBoolean(System.getProperty("checkpointd.precopy", "true"));
-    private long deferrals, preCopyFailures, precopiedBytes, pauseCopiedBytes;
+    private static final boolean PRECOPY_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.precopy.realtime", "true"));
+    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
     private final io.checkpointd.protocol.status.Window precopyMs = new io.checkpointd.protocol.status.Window(1024);
     /** The pre-copy's parts, ms: the precollect (report and re-protect), the presence scan (with the maps), the copy. */
     private final String[] precopyPhaseNames = {"precollect", "present", "copy"};
@@ -250,6 +252,7 @@ public final class IncrementalEngine implements CaptureEngine {
         m.put("pauseCopiedBytes", pauseCopiedBytes);
         m.put("preCopyFailures", preCopyFailures);
         m.put("deferredStops", deferrals);
+        m.put("settledStops", settleWaits);
         m.put("presentFollowedBytes", followedBytes);
         m.put("presentRescannedBytes", rescannedBytes);
         m.put("xorPages", xorPages);
@@ -278,7 +281,7 @@ public final class IncrementalEngine implements CaptureEngine {
         long tp = System.nanoTime();
         // real-time too: while the process runs, re-protecting its pages costs a TLB shootdown each, and at normal
         // priority the pre-copy waited for a CPU most of its time (25 ms epochs, 40 MiB/s: precollect p50 25 -> 10.8 ms)
-        boolean rt = REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+        boolean rt = PRECOPY_REALTIME && REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
         long[] pre;
         try {
             pre = preCopy();
@@ -286,6 +289,7 @@ public final class IncrementalEngine implements CaptureEngine {
             if (rt) realtime(0);
         }
         precopyMs.add((System.nanoTime() - tp) / 1e6);
+        settle();
         // what earlier pre-copies re-protected for epochs that were then skipped (a seal failed): written still
         long[] carry = carried;
         carried = Ranges.union(carried, pre);
@@ -398,6 +402,26 @@ public final class IncrementalEngine implements CaptureEngine {
                 if (realtime) realtime(0);
             }
         }
+    }
+
+    /** The longest {@link #settle} waits before stopping the process anyway. */
+    private static final long SETTLE_NANOS = 10_000_000L;
+
+    /**
+     * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while its threads or open files
+     * differ from the base dump's. A file read and closed, a thread that starts and ends are mostly over by then, and
+     * checking here costs no stop: a stop that found them would be let go and retried (counted in the pause), and
+     * after two retries the epoch would take a CRIU dump. A change that stays is waited on once, then dumped.
+     */
+    private void settle() throws IOException {
+        long deadline = System.nanoTime() + SETTLE_NANOS;
+        boolean waited = false;
+        while (!ProcFs.threads(pid).equals(baseStructure.tids()) || !ProcFiles.fds(pid).equals(baseStructure.fds())) {
+            if (System.nanoTime() - deadline > 0) break;
+            waited = true;
+            LockSupport.parkNanos(500_000);
+        }
+        if (waited) settleWaits++;
     }
 
     /** The structure at a stop compared with the base dump's: why a CRIU dump is needed (or null), and what was read. */

@@ -36,7 +36,7 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
      */
     String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
-        if (!fds.equals(now.fds)) return "open files changed";
+        if (!fds.equals(now.fds)) return "open files changed (" + firstDifference(fds, now.fds) + ")";
         if (!fixed(maps).equals(fixed(now.maps))) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
@@ -59,6 +59,19 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
         java.util.Set<Vma> added = new java.util.LinkedHashSet<>(b);
         a.forEach(added::remove);
         return (gone.isEmpty() ? "" : "gone " + gone.iterator().next() + " ") + (added.isEmpty() ? "" : "new " + added.iterator().next());
+    }
+
+    /** The lowest fd opened, closed or pointing elsewhere, for the log. */
+    private static String firstDifference(Map<Integer, String> a, Map<Integer, String> b) {
+        java.util.TreeSet<Integer> all = new java.util.TreeSet<>(a.keySet());
+        all.addAll(b.keySet());
+        for (int fd : all) {
+            String x = a.get(fd), y = b.get(fd);
+            if (x == null) return "fd " + fd + " opened: " + y;
+            if (y == null) return "fd " + fd + " closed: " + x;
+            if (!x.equals(y)) return "fd " + fd + ": " + x + " → " + y;
+        }
+        return "";
     }
 
     private static List<Vma> fixed(List<Vma> maps) {
