@@ -53,6 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
+    /** Periods an epoch schedule that fell behind may catch up, back to back. */
+    private static final long CATCH_UP = 4;
 
     /** Exit codes of {@link #run()}. */
     public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
@@ -73,6 +75,8 @@ public final class Primary implements AutoCloseable {
     private final Window capturedBytes = new Window(1024);
     private final Window rawBytes = new Window(1024);
     private final Window wireBytes = new Window(1024);
+    /** Where an epoch's cycle goes, ms: capture (the engine's pre-copy and pause), ship (encode, compress, send), window (waiting for an ack). */
+    private final Window captureMs = new Window(1024), shipMs = new Window(1024), windowMs = new Window(1024);
     private final long startNanos = System.nanoTime();
 
     private volatile State state = State.STARTING;
@@ -193,7 +197,9 @@ public final class Primary implements AutoCloseable {
             while (!stop) {
                 long now = System.nanoTime();
                 if (next > now) TimeUnit.NANOSECONDS.sleep(next - now);
-                next = Math.max(next + period, System.nanoTime());
+                // a fixed rate: epochs that came late are caught up back to back, up to CATCH_UP periods' worth
+                // (a slow ack, a CRIU dump); beyond that the schedule starts over from now
+                next = Math.max(next + period, System.nanoTime() - CATCH_UP * period);
                 if (!service.isAlive()) return processGone();
                 if (fencedBy >= 0) return fenced();
                 if (oracleHeld) {
@@ -214,7 +220,10 @@ public final class Primary implements AutoCloseable {
                     }
                     if (unprotected) protectAgain();
                 }
-                if (!window.tryAcquire(Math.max(period, 50_000_000L), TimeUnit.NANOSECONDS)) {
+                long waitFrom = System.nanoTime();
+                boolean slot = window.tryAcquire(Math.max(period, 50_000_000L), TimeUnit.NANOSECONDS);
+                windowMs.add((System.nanoTime() - waitFrom) / 1e6);
+                if (!slot) {
                     // silence counts from the later of the last answer and the end of the last epoch sent: a long
                     // full sync cannot be answered before it ends
                     long since = Math.max(lastAnswerNanos, lastEndSentNanos);
@@ -294,8 +303,11 @@ public final class Primary implements AutoCloseable {
             freezer.thaw();
         }
         long pause = cap.pausedNanos(t0);
+        long shipFrom = System.nanoTime();
+        captureMs.add((shipFrom - t0) / 1e6);
         try {
             ship(n, cap, pause);
+            shipMs.add((System.nanoTime() - shipFrom) / 1e6);
         } catch (IOException | RuntimeException e) {
             needFull.set(true);
             throw e;
@@ -546,6 +558,7 @@ public final class Primary implements AutoCloseable {
                 .put("epochsAcked", epochsAcked).put("inFlight", inFlight.size()).put("maxInFlight", cfg.maxInFlight())
                 .put("epochsPerSecond", Math.round(epochsAcked / Math.max(up, 1e-3) * 100) / 100.0)
                 .put("pauseMs", pauseMs.summary()).put("ackMs", ackMs.summary())
+                .put("cycleMs", Json.object().put("capture", captureMs.summary()).put("ship", shipMs.summary()).put("window", windowMs.summary()))
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
                 .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw).put("totalShippedFileBytes", totalFileBytes)
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", nackStreak)
