@@ -64,8 +64,8 @@ final class EngineReport {
 
         // ---- phases
         b.append("### Where the incremental pause goes\n\n");
-        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms; *freeze+seal* is the pause minus the engine's phases (cgroup freeze and output seal when there is one; the incremental engine stops threads without the freezer, its pause runs from the first thread interrupted to the last let go, and the benchmark has no proxy to seal at).\n\n");
-        b.append("| epoch | rate | n | freeze+seal | stop | structure | collect | present | copy | registers | resume | pause |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms. The pause runs on two threads: the tracer thread's phases (*stop*, *structure*, *seal*, *registers*, *wait*, *resume*) follow one another, the memory thread's (*collect*, *present*, *copy*) run meanwhile, from the end of the maps read; *other* is the pause minus the tracer thread's phases (the hand-over to the tracer thread; the incremental engine stops threads without the freezer and the benchmark has no proxy to seal at).\n\n");
+        b.append("| epoch | rate | n | other | stop | structure | seal | collect | present | copy | registers | wait | resume | pause |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         List<Run> phaseRuns = new ArrayList<>(inc);
         phaseRuns.add(inc25);
         for (Run r : phaseRuns) {
@@ -74,7 +74,7 @@ final class EngineReport {
             row.append(' ').append(pp(r.pauses(true))).append(" |\n");
             b.append(row);
         }
-        b.append("\nPhases (the pre-copy before them is not part of the pause): *stop* `PTRACE_INTERRUPT` every thread (kept seized between epochs) and wait for the ptrace-stops; *structure* `/proc/PID/maps`, threads, fds, sigactions compared with the base dump's; *collect* the tracker's written pages (`PAGEMAP_SCAN` + re-protect); *present* the present pages where pages were removed or written since the pre-copy (`PAGEMAP_SCAN`) and the range algebra; *copy* `process_vm_readv` of the pages written since the pre-copy; *registers* GETREGS/XSTATE/sigmask/siginfo per thread and the open files' positions; *resume* `PTRACE_CONT` every thread.\n\n");
+        b.append("\nPhases (the pre-copy before them is not part of the pause): *stop* `PTRACE_INTERRUPT` every thread (kept seized between epochs) and wait for the ptrace-stops; *structure* `/proc/PID/maps`, threads, fds, sigactions compared with the base dump's; *seal* the output seal at the proxy and the data dirs' capture; *collect* the tracker's written pages since the pre-copy (`PAGEMAP_SCAN`, reported, not re-protected: the next pre-copy does that while the process runs); *present* the present pages where pages were removed or written since the pre-copy (`PAGEMAP_SCAN`) and the range algebra; *copy* `process_vm_readv` of the pages written since the pre-copy; *registers* GETREGS/XSTATE/sigmask/siginfo per thread and the open files' positions; *wait* the tracer thread waiting for the memory thread; *resume* `PTRACE_CONT` every thread.\n\n");
 
         // ---- sweep
         b.append("### Pause vs. dirty rate (100 ms epochs)\n\n");
@@ -104,13 +104,23 @@ final class EngineReport {
         // ---- what stands in the way
         b.append("### What stands in the way\n\n");
         Map<String, Double> ph = EngineBenchmark.phaseP50(i100);
-        List<Map.Entry<String, Double>> top = new ArrayList<>(ph.entrySet());
-        top.removeIf(e -> Double.isNaN(e.getValue()));
-        top.sort(Map.Entry.<String, Double>comparingByValue(Comparator.reverseOrder()));
         double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(IncrementalFloorBenchmark.Epoch::pause), 0.5);
-        StringBuilder t = new StringBuilder();
-        for (int i = 0; i < Math.min(4, top.size()); i++) t.append(i == 0 ? "" : ", ").append(top.get(i).getKey()).append(' ').append(ms(top.get(i).getValue())).append(" ms");
-        b.append(f("- **p50 at 100 ms** (%s ms vs. 2 ms): the largest phases (medians) are %s. The physical floor of the same dirty set in this run is %s ms for `PAGEMAP_SCAN` + copy alone (%s MB/epoch) and %s ms for the floor's whole pause with ptrace; a pause of 2 ms is %s.%n",
+        StringBuilder t = new StringBuilder("on the tracer thread ");
+        boolean first = true;
+        for (String k : EngineBenchmark.PHASES) {
+            if (!EngineBenchmark.TRACER_PHASES.contains(k)) continue;
+            t.append(first ? "" : ", ").append(k).append(' ').append(ms(ph.getOrDefault(k, Double.NaN)));
+            first = false;
+        }
+        t.append(" ms; meanwhile on the memory thread ");
+        first = true;
+        for (String k : EngineBenchmark.PHASES) {
+            if (EngineBenchmark.TRACER_PHASES.contains(k)) continue;
+            t.append(first ? "" : ", ").append(k).append(' ').append(ms(ph.getOrDefault(k, Double.NaN)));
+            first = false;
+        }
+        t.append(" ms");
+        b.append(f("- **p50 at 100 ms** (%s ms vs. 2 ms): the phases (medians) are %s. The physical floor of the same dirty set in this run is %s ms for `PAGEMAP_SCAN` + copy alone (%s MB/epoch) and %s ms for the floor's whole pause with ptrace; a pause of 2 ms is %s.%n",
                 ms(p50), t, ms(sc), mb(fl100.dirtyMb() * 1e6), ms(whole),
                 sc <= 2 ? "physically possible here only if the stop/registers/detach work (ptrace of " + threads + " threads) and everything else also fit in the " + ms(2 - sc) + " ms left"
                         : "below what copying this dirty set takes on this machine, with ptrace or without"));
