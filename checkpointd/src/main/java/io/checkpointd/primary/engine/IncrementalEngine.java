@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * they are copied and scanned for presence (the pre-copy); then every thread is stopped by the {@link Tracer}, which
  * keeps them seized between epochs (interrupt, wait, continue: no freezer, no seize or detach). The structure
  * (threads, fds, memory map, signal dispositions, cwd) is compared with the last CRIU dump's; a change is first
- * waited out (the stop is retried after 1, 4 and 16 ms, nothing sealed meanwhile). Unchanged: the output is sealed, the
+ * waited out (the stop is retried after 1, 4, 16 and 64 ms, nothing sealed meanwhile). Unchanged: the output is sealed, the
  * pages written since the pre-copy are collected and copied, presence is rescanned where pages were removed or
  * written since, every thread's registers, FPU state and signal mask and the open files' positions and sizes are
  * read, and the threads go on. After the pause the epoch's image is the base dump's files with
@@ -143,9 +143,10 @@ public final class IncrementalEngine implements CaptureEngine {
     /**
      * Pauses before retrying a stop that found the structure changing (nothing is sealed meanwhile): a file read
      * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
-     * dump.
+     * dump. A retried stop holds the process ~3-5 ms, a CRIU dump of a 1 GiB JVM 0.5-2 s: on a saturated 2-CPU box
+     * a file read of the benchmark's workload outlasted 1 + 4 + 16 ms twice in one run.
      */
-    private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L};
+    private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L, 64_000_000L};
     /** Pre-copy before the stop; {@code -Dcheckpointd.precopy=false} turns it off (benchmark comparisons). */
     private static final boolean PRECOPY = Boolean.parseBoolean(System.getProperty("checkpointd.precopy", "true"));
     private static final boolean PRECOPY_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.precopy.realtime", "true"));
@@ -362,18 +363,19 @@ public final class IncrementalEngine implements CaptureEngine {
                 } finally {
                     memory = null;
                 }
+                long t5 = System.nanoTime();
                 taken = m;
                 pauseBuf = m.buf();
                 sinceBase++;
                 if (oracleRequest != null && sinceBase >= ORACLE_MIN_SINCE_BASE) {
-                    OracleSnapshot.write(pid, threads, oracleRequest);
+                    OracleSnapshot.write(pid, threads, oracleRequest); // a test's epoch: in the pause, in no phase
                     oracleRequest = null;
                     oracleEpoch = n;
                 }
-                long t5 = System.nanoTime();
+                long t6 = System.nanoTime();
                 sp.close();
                 long resumed = System.nanoTime();
-                double[] ph = {t1 - t0, t2 - t1, t3 - t2, m.collectNanos(), m.presentNanos(), m.copyNanos(), t4 - t3, t5 - t4, resumed - t5};
+                double[] ph = {t1 - t0, t2 - t1, t3 - t2, m.collectNanos(), m.presentNanos(), m.copyNanos(), t4 - t3, t5 - t4, resumed - t6};
                 for (int i = 0; i < phases.length; i++) phases[i].add(ph[i] / 1e6);
                 held += resumed - t0;
                 staging = Ranges.gather(m.copy(), pre, preBuf, m.inPause(), m.buf(), staging);
@@ -411,7 +413,7 @@ public final class IncrementalEngine implements CaptureEngine {
      * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while its threads or open files
      * differ from the base dump's. A file read and closed, a thread that starts and ends are mostly over by then, and
      * checking here costs no stop: a stop that found them would be let go and retried (counted in the pause), and
-     * after two retries the epoch would take a CRIU dump. A change that stays is waited on once, then dumped.
+     * after four retries the epoch would take a CRIU dump. A change that stays is waited on once, then dumped.
      */
     private void settle() throws IOException {
         long deadline = System.nanoTime() + SETTLE_NANOS;
@@ -455,32 +457,30 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     private MemoryCapture captureMemory(List<Vma> maps, long[] pre, long[] carry) throws IOException {
-        {
-            long t0 = System.nanoTime();
-            // after a precollect the stop only reports: the next precollect re-protects them while the process runs
-            long[] collected = Ranges.of(tracker.collect(maps, !reprotectedBeforeStop));
-            DirtyTracker.Followed f = tracker.followed();
-            long[] removed = f == null ? Ranges.EMPTY : Ranges.of(f.removed());
-            // carried pages not pre-copied again are copied, and rescanned for presence, at the stop; so is what
-            // attempts given up since the last capture collected (written after the pre-copy, or re-protected)
-            long[] atStop = Ranges.union(Ranges.union(collected, uncommittedWritten), Ranges.subtract(carry, pre));
-            long[] written = Ranges.union(pre, atStop);
-            long t1 = System.nanoTime();
-            // pages come and go without a structural change only in writable and in anonymous mappings (a write,
-            // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages
-            // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
-            java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
-            long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-            long[] nowPresent = Ranges.union(presentIn(maps, rescan, atStop, Ranges.union(removed, uncommittedRemoved)),
-                    Ranges.intersect(present, kept));
-            long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
-            // pre-copied pages not written again since keep the bytes copied before the stop
-            long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, atStop)) : Ranges.EMPTY;
-            long[] inPause = Ranges.subtract(copy, fromPre);
-            long t2 = System.nanoTime();
-            ByteBuffer buf = copyPages(inPause, pauseBuf);
-            return new MemoryCapture(collected, removed, nowPresent, copy, fromPre, inPause, buf, t1 - t0, t2 - t1, System.nanoTime() - t2);
-        }
+        long t0 = System.nanoTime();
+        // after a precollect the stop only reports: the next precollect re-protects them while the process runs
+        long[] collected = Ranges.of(tracker.collect(maps, !reprotectedBeforeStop));
+        DirtyTracker.Followed f = tracker.followed();
+        long[] removed = f == null ? Ranges.EMPTY : Ranges.of(f.removed());
+        // carried pages not pre-copied again are copied, and rescanned for presence, at the stop; so is what
+        // attempts given up since the last capture collected (written after the pre-copy, or re-protected)
+        long[] atStop = Ranges.union(Ranges.union(collected, uncommittedWritten), Ranges.subtract(carry, pre));
+        long[] written = Ranges.union(pre, atStop);
+        long t1 = System.nanoTime();
+        // pages come and go without a structural change only in writable and in anonymous mappings (a write,
+        // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages
+        // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
+        java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
+        long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
+        long[] nowPresent = Ranges.union(presentIn(maps, rescan, atStop, Ranges.union(removed, uncommittedRemoved)),
+                Ranges.intersect(present, kept));
+        long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
+        // pre-copied pages not written again since keep the bytes copied before the stop
+        long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, atStop)) : Ranges.EMPTY;
+        long[] inPause = Ranges.subtract(copy, fromPre);
+        long t2 = System.nanoTime();
+        ByteBuffer buf = copyPages(inPause, pauseBuf);
+        return new MemoryCapture(collected, removed, nowPresent, copy, fromPre, inPause, buf, t1 - t0, t2 - t1, System.nanoTime() - t2);
     }
 
     /** An attempt given up after its collect: what the collect took from the tracker counts at the next stop. */
