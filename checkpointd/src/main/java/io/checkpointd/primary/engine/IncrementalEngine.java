@@ -290,10 +290,10 @@ public final class IncrementalEngine implements CaptureEngine {
             if (rt) realtime(0);
         }
         precopyMs.add((System.nanoTime() - tp) / 1e6);
-        settle();
         // what earlier pre-copies re-protected for epochs that were then skipped (a seal failed): written still
         long[] carry = carried;
         carried = Ranges.union(carried, pre);
+        settle();
         long held = 0;
         for (int attempt = 0; ; attempt++) {
             long t0 = System.nanoTime();
