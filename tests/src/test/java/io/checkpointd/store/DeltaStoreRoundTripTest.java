@@ -60,6 +60,31 @@ class DeltaStoreRoundTripTest {
     }
 
     @Test
+    void aBaseLeftByAFailedCompactionIsRemovedWhenTheNextEpochBegins() throws Exception {
+        Random rnd = new Random(3);
+        FakeImage img = new FakeImage();
+        img.evolve(rnd);
+        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        Path e1 = tmp.resolve("e1");
+        img.write(e1);
+        List<byte[]> p1 = new ArrayList<>();
+        commit(store, 1, 1, EpochBegin.FULL, p1, DeltaComputer.compute(null, e1, rec -> p1.add(rec.encode())));
+        // what a compaction leaves when the disk turned read-only under it: its base, finished or not, not removable then
+        Path debris = Files.createDirectories(tmp.resolve("store/base-9.tmp"));
+        Files.write(debris.resolve("pages-1.img"), new byte[1 << 20]);
+        Path stale = Files.createDirectories(tmp.resolve("store/base-8"));
+
+        img.evolve(rnd);
+        Path e2 = tmp.resolve("e2");
+        img.write(e2);
+        List<byte[]> p2 = new ArrayList<>();
+        commit(store, 1, 2, 1, p2, DeltaComputer.compute(e1, e2, rec -> p2.add(rec.encode())));
+        assertThat(debris).as("the failed compaction's base").doesNotExist();
+        assertThat(stale).as("a base STATE does not name").doesNotExist();
+        assertSameImage(store, e2, "epoch 2");
+    }
+
+    @Test
     void aDeltaMissingAPageIsRejectedAndTheCommittedImageSurvives() throws Exception {
         Random rnd = new Random(7);
         FakeImage img = new FakeImage();
