@@ -41,7 +41,7 @@ class BackupDiskTest extends E2eTest {
             assertNoOutputReleased(c);
 
             Files.delete(filler);
-            awaitNewAck(c);
+            awaitNewAck(c, store);
 
             // read-only: a read-only bind mount over the store (a plain remount is refused while the backup holds
             // its lock file open for writing; the bind leaves that fd alone, and every new write gets EROFS)
@@ -50,7 +50,7 @@ class BackupDiskTest extends E2eTest {
             awaitRejection(c, "Read-only file system", () -> true);
             assertNoOutputReleased(c);
             run("umount", store.toString());
-            awaitNewAck(c);
+            awaitNewAck(c, store);
 
             Thread.sleep(500);
             c.killPrimary();
@@ -147,9 +147,48 @@ class BackupDiskTest extends E2eTest {
         }
     }
 
-    private static void awaitNewAck(Cluster c) throws Exception {
+    private static void awaitNewAck(Cluster c, Path store) throws Exception {
         long acked = ((Number) c.status("primary").orElseThrow().get("lastAckedEpoch")).longValue();
-        c.awaitAckedEpoch(acked + 1, Duration.ofSeconds(60));
+        try {
+            c.awaitAckedEpoch(acked + 1, Duration.ofSeconds(60));
+        } catch (IOException e) {
+            throw new AssertionError("the disk recovered, yet no epoch after " + acked + " was acknowledged; " + storeSpace(store) + E2eSupport.logs(c), e);
+        }
+    }
+
+    /** What the store's file system holds: free space, its files and their sizes, and files deleted but still open. */
+    private static String storeSpace(Path store) {
+        StringBuilder sb = new StringBuilder();
+        try {
+            var fs = Files.getFileStore(store);
+            sb.append("store: ").append(fs.getUsableSpace() >> 20).append(" MiB free of ").append(fs.getTotalSpace() >> 20).append(" MiB;");
+            try (var w = Files.walk(store)) {
+                w.filter(Files::isRegularFile).forEach(f -> {
+                    try {
+                        sb.append(' ').append(store.relativize(f)).append('=').append(Files.size(f) >> 10).append("K");
+                    } catch (IOException ignored) {
+                        // gone meanwhile
+                    }
+                });
+            }
+            sb.append("; deleted but open:");
+            try (var procs = Files.list(Path.of("/proc"))) {
+                for (Path p : (Iterable<Path>) procs::iterator) {
+                    if (!p.getFileName().toString().matches("\\d+")) continue;
+                    try (var fds = Files.list(p.resolve("fd"))) {
+                        for (Path fd : (Iterable<Path>) fds::iterator) {
+                            String t = Files.readSymbolicLink(fd).toString();
+                            if (t.startsWith(store.toString()) && t.endsWith("(deleted)")) sb.append(' ').append(p.getFileName()).append(':').append(t);
+                        }
+                    } catch (IOException ignored) {
+                        // a process that ended, or one we may not look into
+                    }
+                }
+            }
+        } catch (IOException e) {
+            sb.append(" (").append(e).append(')');
+        }
+        return sb.toString();
     }
 
     private static long committed(Cluster c) throws IOException {
