@@ -65,20 +65,14 @@ class DeltaStoreRoundTripTest {
         FakeImage img = new FakeImage();
         img.evolve(rnd);
         ImageStore store = ImageStore.open(tmp.resolve("store"));
-        Path e1 = tmp.resolve("e1");
-        img.write(e1);
-        List<byte[]> p1 = new ArrayList<>();
-        commit(store, 1, 1, EpochBegin.FULL, p1, DeltaComputer.compute(null, e1, rec -> p1.add(rec.encode())));
+        Path e1 = commitImage(store, img, 1, null);
         // what a compaction leaves when the disk turned read-only under it: its base, finished or not, not removable then
         Path debris = Files.createDirectories(tmp.resolve("store/base-9.tmp"));
         Files.write(debris.resolve("pages-1.img"), new byte[1 << 20]);
         Path stale = Files.createDirectories(tmp.resolve("store/base-8"));
 
         img.evolve(rnd);
-        Path e2 = tmp.resolve("e2");
-        img.write(e2);
-        List<byte[]> p2 = new ArrayList<>();
-        commit(store, 1, 2, 1, p2, DeltaComputer.compute(e1, e2, rec -> p2.add(rec.encode())));
+        Path e2 = commitImage(store, img, 2, e1);
         assertThat(debris).as("the failed compaction's base").doesNotExist();
         assertThat(stale).as("a base STATE does not name").doesNotExist();
         assertSameImage(store, e2, "epoch 2");
@@ -90,10 +84,7 @@ class DeltaStoreRoundTripTest {
         FakeImage img = new FakeImage();
         img.evolve(rnd);
         ImageStore store = ImageStore.open(tmp.resolve("store"));
-        Path e1 = tmp.resolve("e1");
-        img.write(e1);
-        List<byte[]> p1 = new ArrayList<>();
-        commit(store, 1, 1, EpochBegin.FULL, p1, DeltaComputer.compute(null, e1, rec -> p1.add(rec.encode())));
+        Path e1 = commitImage(store, img, 1, null);
 
         for (int i = 0; i < 3; i++) img.pages.put(0x1000L * (1000 + i), new byte[4096]);
         Path e2 = tmp.resolve("e2");
@@ -168,6 +159,19 @@ class DeltaStoreRoundTripTest {
 
     private static DeltaComputer.Result withRecords(DeltaComputer.Result r, int records) {
         return new DeltaComputer.Result(r.manifest(), r.imageBytes(), r.changedPages(), r.shippedFileBytes(), records);
+    }
+
+    /**
+     * Writes {@code img} as epoch {@code epoch}'s image ({@code tmp/e<epoch>}) and commits it in generation 1: in full
+     * when {@code prev} is null, else as its delta on {@code prev}, the epoch before. Returns the image's directory.
+     */
+    private Path commitImage(ImageStore store, FakeImage img, long epoch, Path prev) throws IOException {
+        Path cur = tmp.resolve("e" + epoch);
+        img.write(cur);
+        List<byte[]> payloads = new ArrayList<>();
+        DeltaComputer.Result r = DeltaComputer.compute(prev, cur, rec -> payloads.add(rec.encode()));
+        commit(store, 1, epoch, prev == null ? EpochBegin.FULL : epoch - 1, payloads, r);
+        return cur;
     }
 
     static void commit(ImageStore store, long gen, long epoch, long base, List<byte[]> payloads, DeltaComputer.Result r)
