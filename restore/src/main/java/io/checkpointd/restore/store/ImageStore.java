@@ -140,31 +140,18 @@ public final class ImageStore {
                     + ") does not follow the committed epoch " + state.epoch() + " (gen " + state.generation() + ")");
         }
         if (open != null) open.abort();
-        if (!compacting) removeStaleBases();
+        if (!compacting) {
+            // a compaction that failed on a read-only or full disk may have been unable to remove its base-N.tmp (an
+            // image's worth of space); left until the next open, it kept a store whose disk had recovered from ever
+            // fitting a full sync again (BackupDiskTest: 63 MB of a 160 MB tmpfs, every full sync refused, ENOSPC)
+            try {
+                removeTopDebris();
+            } catch (IOException e) {
+                log.debug("cannot remove debris yet (tried again at the next epoch): {}", e.toString());
+            }
+        }
         open = new EpochWriter(generation, epoch, begin.full());
         return open;
-    }
-
-    /**
-     * Removes base directories no compaction is writing and STATE does not name. A compaction that failed on a
-     * read-only or full disk may have been unable to remove its half-written or finished {@code base-N.tmp} (an
-     * image's worth of space); left until the next open, it kept a store whose disk had recovered from ever fitting
-     * a full sync again (BackupDiskTest: 63 MB of a 160 MB tmpfs, every full sync refused with ENOSPC). Called
-     * under the store lock with no compaction running; one listing of the store's top directory.
-     */
-    private void removeStaleBases() {
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                String n = p.getFileName().toString();
-                if (n.startsWith("base-") && !n.equals(state.base())) {
-                    ImageDirs.deleteTree(p);
-                    log.info("removed {}, left by an earlier failure", n);
-                }
-            }
-        } catch (IOException e) {
-            // still read-only, say: tried again at the next epoch; the epoch itself will fail and be refused
-            log.debug("cannot remove stale bases yet: {}", e.toString());
-        }
     }
 
     /** One epoch being received: records are appended to a temp log file and committed all or nothing. */
@@ -414,6 +401,11 @@ public final class ImageStore {
                 if (!keepLogs.contains(p.getFileName().toString()) && !isOpenTmp(p)) Files.deleteIfExists(p);
             }
         }
+        removeTopDebris();
+    }
+
+    /** Of {@link #removeDebris()}, the store's top directory: bases STATE does not name, temp files and directories. */
+    private void removeTopDebris() throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
