@@ -3,7 +3,6 @@ package io.checkpointd.bench;
 import io.checkpointd.bench.EngineBenchmark.FloorRun;
 import io.checkpointd.bench.EngineBenchmark.Run;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -105,21 +104,7 @@ final class EngineReport {
         b.append("### What stands in the way\n\n");
         Map<String, Double> ph = EngineBenchmark.phaseP50(i100);
         double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(IncrementalFloorBenchmark.Epoch::pause), 0.5);
-        StringBuilder t = new StringBuilder("on the tracer thread ");
-        boolean first = true;
-        for (String k : EngineBenchmark.PHASES) {
-            if (!EngineBenchmark.TRACER_PHASES.contains(k)) continue;
-            t.append(first ? "" : ", ").append(k).append(' ').append(ms(ph.getOrDefault(k, Double.NaN)));
-            first = false;
-        }
-        t.append(" ms; meanwhile on the memory thread ");
-        first = true;
-        for (String k : EngineBenchmark.PHASES) {
-            if (EngineBenchmark.TRACER_PHASES.contains(k)) continue;
-            t.append(first ? "" : ", ").append(k).append(' ').append(ms(ph.getOrDefault(k, Double.NaN)));
-            first = false;
-        }
-        t.append(" ms");
+        String t = "on the tracer thread " + phases(ph, true) + " ms; meanwhile on the memory thread " + phases(ph, false) + " ms";
         b.append(f("- **p50 at 100 ms** (%s ms vs. 2 ms): the phases (medians) are %s. The physical floor of the same dirty set in this run is %s ms for `PAGEMAP_SCAN` + copy alone (%s MB/epoch) and %s ms for the floor's whole pause with ptrace; a pause of 2 ms is %s.%n",
                 ms(p50), t, ms(sc), mb(fl100.dirtyMb() * 1e6), ms(whole),
                 sc <= 2 ? "physically possible here only if the stop/registers/detach work (ptrace of " + threads + " threads) and everything else also fit in the " + ms(2 - sc) + " ms left"
@@ -142,6 +127,16 @@ final class EngineReport {
                 ms(EngineBenchmark.pct(fHi.pauses(false), 0.5)), num(fHi.rateMiBs()), ms(EngineBenchmark.pct(iLo.pauses(false), 0.5)),
                 ms(EngineBenchmark.pct(iHi.pauses(false), 0.5)), f100.epochsPerSec()));
         return b.toString();
+    }
+
+    /** "name p50, …" of the tracer thread's phases, or of the memory thread's, in the engine's order. */
+    private static String phases(Map<String, Double> p50, boolean tracerThread) {
+        StringBuilder t = new StringBuilder();
+        for (String k : EngineBenchmark.PHASES) {
+            if (EngineBenchmark.TRACER_PHASES.contains(k) != tracerThread) continue;
+            t.append(t.length() == 0 ? "" : ", ").append(k).append(' ').append(ms(p50.getOrDefault(k, Double.NaN)));
+        }
+        return t.toString();
     }
 
     private static String runRow(Run r) {
