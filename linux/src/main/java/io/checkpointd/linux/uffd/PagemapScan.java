@@ -159,6 +159,26 @@ public final class PagemapScan implements AutoCloseable {
         scan(start, end, flags, PAGE_IS_WRITTEN, 0, 0, PAGE_IS_WRITTEN, out);
     }
 
+    /**
+     * Pages written in every range registered for async write-protect within {@code [start, end)}, in one walk on
+     * the kernel's fast path ({@code category_mask == return_mask == PAGE_IS_WRITTEN}: one test per PTE). With
+     * {@code reprotect} the kernel skips the VMAs that are not registered; without it, it cannot: it reports their
+     * populated pages as written too, and the caller must keep only the ranges it registered. Unlike
+     * {@link #written(long, long, boolean, List)} it cannot tell a range that lost its registration;
+     * {@link #unregistered} does.
+     */
+    public void writtenWherever(long start, long end, boolean reprotect, List<PageRegion> out) throws SyscallException {
+        scan(start, end, reprotect ? PM_SCAN_WP_MATCHING : 0, PAGE_IS_WRITTEN, 0, 0, PAGE_IS_WRITTEN, out);
+    }
+
+    /**
+     * The mapped parts of {@code [start, end)} whose VMAs are not registered for async write-protect (holes between
+     * VMAs are not reported), in one walk of their page tables.
+     */
+    public void unregistered(long start, long end, List<PageRegion> out) throws SyscallException {
+        scan(start, end, 0, PAGE_IS_WPALLOWED, 0, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED, out);
+    }
+
     @Override
     public void close() {
         fd.close();

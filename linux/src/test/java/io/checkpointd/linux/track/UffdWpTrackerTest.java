@@ -145,6 +145,26 @@ class UffdWpTrackerTest {
         }
     }
 
+    @Test
+    void aCollectReportsNothingOutsideTheTrackedRanges() throws Exception {
+        // The written pages are taken in one walk over the span of the tracked ranges; between them lie mappings
+        // that are not registered (the program's and libc's text, read-only data, guard pages), whose populated
+        // pages a report-only walk reports as written: they must not come out of collect.
+        long a = child.alloc("a", 16, true);
+        try (DirtyTracker t = armed()) {
+            t.precollect();
+            child.cmd("write a 3 1 1");
+            List<RemoteRange> written = collect(t, false);
+            assertThat(pagesIn(written, a, 16)).as("a").isEqualTo(pages(a, 3));
+            java.util.TreeMap<Long, Long> tracked = new java.util.TreeMap<>(((UffdWpTracker) t).tracked());
+            for (RemoteRange r : written) {
+                var in = tracked.floorEntry(r.address());
+                assertThat(in != null && r.address() + r.length() <= in.getValue())
+                        .as("%x-%x inside a tracked range", r.address(), r.address() + r.length()).isTrue();
+            }
+        }
+    }
+
     private DirtyTracker armed() throws Exception {
         DirtyTracker t = Trackers.open("uffd-wp", child.pid());
         child.paused(sp -> {
