@@ -74,6 +74,8 @@ public final class BackupDaemon implements AutoCloseable {
     private final Channel server;
     private final StatusFile status;
     private final Window commitMs = new Window(1024);
+    /** Of an epoch's commitMs, the store thread's time appending its records, and the commit call itself. */
+    private final Window recordMs = new Window(1024), durableMs = new Window(1024);
     private final Window epochBytes = new Window(1024);
     private final CountDownLatch finished = new CountDownLatch(1);
 
@@ -344,8 +346,10 @@ public final class BackupDaemon implements AutoCloseable {
         }
 
         @Override
-        public void committed(ReplicationSession s, long epoch, long commitNanos, long bytes) {
+        public void committed(ReplicationSession s, long epoch, long commitNanos, long recordNanos, long durableNanos, long bytes) {
             commitMs.add(commitNanos / 1e6);
+            recordMs.add(recordNanos / 1e6);
+            durableMs.add(durableNanos / 1e6);
             epochBytes.add(bytes);
             epochsCommitted++;
         }
@@ -378,7 +382,9 @@ public final class BackupDaemon implements AutoCloseable {
                 .put("listen", boundAddress().toString()).put("dir", cfg.dir().toString())
                 .put("committedGeneration", store.committedGeneration()).put("committedEpoch", store.committedEpoch())
                 .put("fencedGeneration", store.fencedGeneration()).put("epochsCommitted", epochsCommitted)
-                .put("commitMs", commitMs.summary()).put("epochBytes", epochBytes.summary())
+                .put("commitMs", commitMs.summary())
+                .put("commitPhasesMs", Json.object().put("records", recordMs.summary()).put("durable", durableMs.summary()))
+                .put("epochBytes", epochBytes.summary())
                 .put("primarySilentMs", h == null ? null : (System.nanoTime() - lastSeen) / 1_000_000)
                 .put("primaryServicePid", h == null ? null : h.servicePid())
                 .put("updatedAt", System.currentTimeMillis());

@@ -40,7 +40,12 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
 
         void seen(ReplicationSession session);
 
-        void committed(ReplicationSession session, long epoch, long commitNanos, long bytes);
+        /**
+         * @param commitNanos from EPOCH_BEGIN handled to the epoch committed
+         * @param recordNanos of that, the store thread's time appending the epoch's records (decode, un-XOR, write)
+         * @param durableNanos of that, the commit itself (verify, apply, fsync, rename, STATE)
+         */
+        void committed(ReplicationSession session, long epoch, long commitNanos, long recordNanos, long durableNanos, long bytes);
 
         void primaryExited(ReplicationSession session);
 
@@ -66,6 +71,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private long rejectedEpoch = -1;
     private long epochBytes;
     private long epochStart;
+    private long recordNanos;
     /** Set (on the event loop) once the connection is being dropped for bad input. */
     private boolean dropped;
 
@@ -149,8 +155,10 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                 if (f.epoch() == rejectedEpoch) return;
                 if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_DATA for epoch " + f.epoch() + " outside its epoch");
                 epochBytes += f.payload().length;
+                long t0 = System.nanoTime();
                 try {
                     writer.add(f.payload());
+                    recordNanos += System.nanoTime() - t0;
                 } catch (ProtocolException | EpochRejectedException e) {
                     reject(f.epoch(), e.getMessage()); // e.g. an XOR page on another base: the primary resyncs in full
                 } catch (IOException e) {
@@ -170,6 +178,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
             writer = store.begin(f.generation(), f.epoch(), b);
             rejectedEpoch = -1;
             epochBytes = 0;
+            recordNanos = 0;
             epochStart = System.nanoTime();
         } catch (EpochRejectedException e) {
             rejectedEpoch = f.epoch();
@@ -189,6 +198,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_END for epoch " + f.epoch() + " outside its epoch");
         ImageStore.EpochWriter w = writer;
         writer = null;
+        long t0 = System.nanoTime();
         try {
             w.commit(EpochEnd.decode(f.payload()));
         } catch (EpochRejectedException | ProtocolException e) {
@@ -198,7 +208,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
             nack(f.epoch(), STORE_FAILURE + e.getMessage()); // commit aborted: nothing half-written counts
             return;
         }
-        listener.committed(this, f.epoch(), System.nanoTime() - epochStart, epochBytes);
+        long now = System.nanoTime();
+        listener.committed(this, f.epoch(), now - epochStart, recordNanos, now - t0, epochBytes);
         heldAcks.add(Frame.of(FrameType.ACK, f.generation(), f.epoch()));
         flushAcks();
     }
