@@ -149,6 +149,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L, 64_000_000L};
     /** Pre-copy before the stop; {@code -Dcheckpointd.precopy=false} turns it off (benchmark comparisons). */
     private static final boolean PRECOPY = Boolean.parseBoolean(System.getProperty("checkpointd.precopy", "true"));
+    /** Whether the tracer thread is real-time during the stop already ({@code -Dcheckpointd.stop.realtime}). */
+    private static final boolean STOP_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.stop.realtime", "true"));
     private static final boolean PRECOPY_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.precopy.realtime", "true"));
     private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
     private final io.checkpointd.protocol.status.Window precopyMs = new io.checkpointd.protocol.status.Window(1024);
@@ -297,15 +299,22 @@ public final class IncrementalEngine implements CaptureEngine {
         long held = 0;
         for (int attempt = 0; ; attempt++) {
             long t0 = System.nanoTime();
+            // real-time from the stop on: between its polls for the threads' ptrace-stops the tracer thread sleeps,
+            // and at normal priority it then waited for a CPU behind the very threads it stopped (up to a 4 ms tick)
+            boolean realtime = STOP_REALTIME && REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
             Tracer.Stop sp;
             try {
                 sp = tracer.stopAll(STOP_TIMEOUT);
             } catch (IOException e) {
+                if (realtime) realtime(0);
                 // stopAll leaves every thread running: take a CRIU dump instead
                 log.warn("epoch {}: stopping the threads failed ({}): taking a CRIU dump", n, e.getMessage());
                 return new Incremental(null, "threads could not be stopped", false);
+            } catch (RuntimeException | Error e) {
+                if (realtime) realtime(0);
+                throw e;
             }
-            boolean realtime = REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+            if (!STOP_REALTIME) realtime = REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
             Future<MemoryCapture> memory = null;
             MemoryCapture taken = null;
             boolean captured = false;

@@ -60,6 +60,11 @@ public final class Tracer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Tracer.class);
     private static final long OPTIONS = PtraceLib.PTRACE_O_TRACECLONE | PtraceLib.PTRACE_O_TRACEEXEC;
     private static final long MIN_POLL_NANOS = 50_000, MAX_POLL_NANOS = 1_000_000;
+    /**
+     * The longest sleep between two polls for ptrace-stops in {@link #stopAll}: the stop is over only when this
+     * thread sees the last one, so a longer sleep is added to the pause (it was 1 ms).
+     */
+    private static final long STOP_POLL_MAX_NANOS = Long.getLong("checkpointd.stop.maxPollMicros", 100) * 1000;
     private static final int WAIT_ANY = Syscalls.__WALL | Syscalls.__WNOTHREAD | Syscalls.WNOHANG;
     private static final int SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
 
@@ -228,7 +233,7 @@ public final class Tracer implements AutoCloseable {
                 }
                 if (pause < 80_000) Thread.onSpinWait();
                 else LockSupport.parkNanos(pause);
-                pause = Math.min(pause * 2, 1_000_000);
+                pause = Math.min(pause * 2, STOP_POLL_MAX_NANOS);
             }
             if (threads.isEmpty()) throw new IOException("pid " + pid + ": every thread exited");
             return s;
