@@ -453,6 +453,9 @@ public final class Cluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        // again, with every daemon gone: the backup may have seen the service die above and restored it (same pid)
+        // before it was ended itself; that restored service, reparented to init, was left running (seen once)
+        if (service != null) killIfOurs((int) service.pid());
         try {
             // a re-protecting primary (started by the backup) captures into the default work root
             Path shared = io.checkpointd.primary.PrimaryConfig.DEFAULT_WORK_DIR;
