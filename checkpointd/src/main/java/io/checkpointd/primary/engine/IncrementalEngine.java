@@ -321,10 +321,10 @@ public final class IncrementalEngine implements CaptureEngine {
             try {
                 long t1 = System.nanoTime();
                 // the memory (collect, present, copy) on the pause's second thread, while this one checks the
-                // structure, seals and reads the registers: on two CPUs the pause is the longer of the two. Woken
-                // before the maps are read (waking a thread costs ~0.2 ms here), it waits for them spinning.
+                // structure, seals and reads the registers: on two CPUs the pause is the longer of the two. Started
+                // before the maps are read: the tracker's walks do not need them, the rest waits for them, spinning.
                 CompletableFuture<List<Vma>> mapsRead = new CompletableFuture<>();
-                memory = memoryThread.submit(() -> captureMemory(spinJoin(mapsRead, HANDOFF_SPIN_NANOS), pre, carry));
+                memory = memoryThread.submit(() -> captureMemory(() -> spinJoin(mapsRead, HANDOFF_SPIN_NANOS), pre, carry));
                 List<Vma> maps;
                 try {
                     maps = ProcFs.maps(pid);
@@ -465,10 +465,12 @@ public final class IncrementalEngine implements CaptureEngine {
                                  ByteBuffer buf, long collectNanos, long presentNanos, long copyNanos) {
     }
 
-    private MemoryCapture captureMemory(List<Vma> maps, long[] pre, long[] carry) throws IOException {
+    private MemoryCapture captureMemory(DirtyTracker.MapsSource mapsRead, long[] pre, long[] carry) throws IOException {
         long t0 = System.nanoTime();
-        // after a precollect the stop only reports: the next precollect re-protects them while the process runs
-        long[] collected = Ranges.of(tracker.collect(maps, !reprotectedBeforeStop));
+        // after a precollect the stop only reports: the next precollect re-protects them while the process runs.
+        // The tracker begins while the tracer thread reads the maps (uffd-wp's walks need only what it tracked)
+        long[] collected = Ranges.of(tracker.collect(mapsRead, !reprotectedBeforeStop));
+        List<Vma> maps = mapsRead.get();
         DirtyTracker.Followed f = tracker.followed();
         long[] removed = f == null ? Ranges.EMPTY : Ranges.of(f.removed());
         // carried pages not pre-copied again are copied, and rescanned for presence, at the stop; so is what

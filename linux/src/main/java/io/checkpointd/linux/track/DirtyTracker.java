@@ -52,6 +52,21 @@ public interface DirtyTracker extends AutoCloseable {
         return collect(maps);
     }
 
+    /** The stopped process's memory map, being read on another thread: {@link #get} waits for it. */
+    @FunctionalInterface
+    interface MapsSource {
+        List<Vma> get() throws IOException;
+    }
+
+    /**
+     * {@link #collect(List, boolean)} while another thread reads the maps: a tracker that can begin without them
+     * does (uffd-wp walks the page tables of the ranges it tracked so far), and asks {@code maps} only for what
+     * needs them. The default waits for them first.
+     */
+    default List<RemoteRange> collect(MapsSource maps, boolean rearm) throws IOException {
+        return collect(maps.get(), rearm);
+    }
+
     /**
      * While the process runs, just before a stop: the pages of tracked ranges written since the last collect,
      * re-protected (atomically per page), so that the caller can copy them before stopping the process. A page

@@ -97,7 +97,12 @@ final class UffdWpTracker implements DirtyTracker {
     /** Without {@code rearm}: the written pages are only reported (no {@code PM_SCAN_WP_MATCHING}, no TLB flush). */
     @Override
     public List<RemoteRange> collect(List<Vma> maps, boolean rearm) throws IOException {
-        Ranges.dropUnmapped(tracked, maps);
+        return collect(() -> maps, rearm);
+    }
+
+    /** The walks first (they need only the ranges tracked so far); the maps when they are done. */
+    @Override
+    public List<RemoteRange> collect(MapsSource mapsSource, boolean rearm) throws IOException {
         List<RemoteRange> out = new ArrayList<>();
         regions.clear();
         Set<Long> lost = new TreeSet<>();
@@ -120,6 +125,9 @@ final class UffdWpTracker implements DirtyTracker {
         }
         lostRanges += lost.size();
         for (Long l : lost) tracked.remove(l);
+        // a range unmapped since was a hole to the walks: it reported nothing there
+        List<Vma> maps = mapsSource.get();
+        Ranges.dropUnmapped(tracked, maps);
         // with the process stopped: every removal up to now (a thread whose madvise waits for its event to be read
         // is not stopped yet, so there is none in flight)
         List<RemoteRange> removed = uffd.takeRemoved();
