@@ -118,6 +118,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
     /** Pages copied before the stop ({@link #preCopy}) and at the stop, gathered into {@link #staging} after it. */
     private ByteBuffer preBuf = ByteBuffer.allocateDirect(8 << 20), pauseBuf = ByteBuffer.allocateDirect(1 << 20);
+    /** The arrays shipping batches pages in, kept from epoch to epoch (ship runs on one thread at a time). */
+    private final Scratch scratch = new Scratch();
     private boolean preCopied;
     /**
      * This epoch's precollect re-protected every page written before it: the stop's collect then leaves the pages
@@ -822,35 +824,66 @@ public final class IncrementalEngine implements CaptureEngine {
         return XX.hash(page, page.position(), PAGE, 0x5EED);
     }
 
-    /** Accumulates pages into records of at most {@link EpochRecord#MAX_PAGES}. */
+    /**
+     * Accumulates pages into records of at most {@link EpochRecord#MAX_PAGES}, in arrays that grow with the pages
+     * added, kept from one epoch to the next ({@link Scratch}); a record takes a copy of what it holds, or the
+     * arrays themselves when full. Allocating the largest record's 4 MiB per batch and copying it out at the flush
+     * made most of the primary's garbage (2.4 of 3.1 GB in a 200-epoch probe at 25 ms).
+     */
     private static final class Batch {
         final String pagemap;
         final RecordSink sink;
-        final long[] vaddrs = new long[EpochRecord.MAX_PAGES];
-        final byte[] data = new byte[EpochRecord.MAX_PAGES * PAGE];
+        final Scratch scratch;
         int n;
         long pages;
         int records;
 
-        Batch(String pagemap, RecordSink sink) {
+        Batch(String pagemap, RecordSink sink, Scratch scratch) {
             this.pagemap = pagemap;
             this.sink = sink;
+            this.scratch = scratch;
         }
 
         void add(long vaddr, ByteBuffer page) throws IOException {
-            vaddrs[n] = vaddr;
-            page.get(page.position(), data, n * PAGE, PAGE);
+            if (n == scratch.vaddrs.length) scratch.grow();
+            scratch.vaddrs[n] = vaddr;
+            page.get(page.position(), scratch.data, n * PAGE, PAGE);
             n++;
             pages++;
-            if (n == vaddrs.length) flush();
+            if (n == EpochRecord.MAX_PAGES) flush();
         }
 
         /** Always one record per pagemap, even empty: the backup rebuilds a pagemap whose layout changed. */
         void flush() throws IOException {
             if (n == 0 && records > 0) return;
-            sink.accept(new EpochRecord.PageDelta(pagemap, java.util.Arrays.copyOf(vaddrs, n), java.util.Arrays.copyOf(data, n * PAGE)));
+            if (n == scratch.vaddrs.length) {
+                sink.accept(new EpochRecord.PageDelta(pagemap, scratch.vaddrs, scratch.data));
+                scratch.handedOver();
+            } else {
+                sink.accept(new EpochRecord.PageDelta(pagemap, java.util.Arrays.copyOf(scratch.vaddrs, n),
+                        java.util.Arrays.copyOf(scratch.data, n * PAGE)));
+            }
             records++;
             n = 0;
+        }
+    }
+
+    /** A {@link Batch}'s arrays; one batch at a time uses them. */
+    private static final class Scratch {
+        private static final int FIRST = 64;
+        long[] vaddrs = new long[FIRST];
+        byte[] data = new byte[FIRST * PAGE];
+
+        void grow() {
+            int more = Math.min(vaddrs.length * 2, EpochRecord.MAX_PAGES);
+            vaddrs = java.util.Arrays.copyOf(vaddrs, more);
+            data = java.util.Arrays.copyOf(data, more * PAGE);
+        }
+
+        /** A record took the arrays: new ones of the same size (a full record is likely followed by another). */
+        void handedOver() {
+            vaddrs = new long[vaddrs.length];
+            data = new byte[data.length];
         }
     }
 
@@ -905,7 +938,7 @@ public final class IncrementalEngine implements CaptureEngine {
                     manifest.put(pm.pagesFileName(), pm.presentPages() * PAGE);
                     PageHashes old = full ? null : hashes.get(name);
                     PageHashes fresh = new PageHashes((int) Math.min(1 << 24, pm.presentPages()));
-                    Batch batch = new Batch(name, sink);
+                    Batch batch = new Batch(name, sink, scratch);
                     Path pagesFile = dir.resolve(pm.pagesFileName());
                     if (pm.presentPages() > 0) {
                         try (DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile)) {
@@ -1021,7 +1054,7 @@ public final class IncrementalEngine implements CaptureEngine {
                         if (xor != null) xor.gone(v);
                     }
                 }
-                Batch batch = new Batch(pagemapName, sink);
+                Batch batch = new Batch(pagemapName, sink, scratch);
                 int pos = 0;
                 for (int i = 0; i < copied.length; i += 2) {
                     for (long v = copied[i]; v < copied[i + 1]; v += PAGE, pos += PAGE) {
