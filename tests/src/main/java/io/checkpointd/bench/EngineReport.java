@@ -63,7 +63,7 @@ final class EngineReport {
 
         // ---- phases
         b.append("### Where the incremental pause goes\n\n");
-        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms. The pause runs on two threads: the tracer thread's phases (*stop*, *structure*, *seal*, *registers*, *wait*, *resume*) follow one another, the memory thread's (*collect*, *present*, *copy*) run meanwhile, from the end of the maps read; *other* is the pause minus the tracer thread's phases (the hand-over to the tracer thread; the incremental engine stops threads without the freezer and the benchmark has no proxy to seal at).\n\n");
+        b.append("Per-epoch phases of incremental epochs (no CRIU dump), p50 / p99 in ms. The pause runs on two threads: the tracer thread's phases (*stop*, *structure*, *seal*, *registers*, *wait*, *resume*) follow one another, the memory thread's (*collect*, *present*, *copy*) run meanwhile, from the end of the stop (the collect's walks need no maps, the rest waits for them); *other* is the pause minus the tracer thread's phases (the hand-over to the tracer thread; the incremental engine stops threads without the freezer and the benchmark has no proxy to seal at).\n\n");
         b.append("| epoch | rate | n | other | stop | structure | seal | collect | present | copy | registers | wait | resume | pause |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         List<Run> phaseRuns = new ArrayList<>(inc);
         phaseRuns.add(inc25);

@@ -167,10 +167,10 @@ public final class IncrementalEngine implements CaptureEngine {
     private static final int ORACLE_MIN_SINCE_BASE = 4;
     private long oracleEpoch = -1;
 
-    /** Per-phase time of incremental pauses, ms: where the pause goes (status, benchmark). */
     /**
-     * Tracer thread: stop, structure (maps read, then compared), seal (and the data dirs), registers (and open files),
-     * wait (for the memory thread), resume; memory thread, from the maps read on: collect, present, copy.
+     * Per-phase time of incremental pauses, ms: where the pause goes (status, benchmark). Tracer thread: stop,
+     * structure (maps read, then compared), seal (and the data dirs), registers (and open files), wait (for the
+     * memory thread), resume; memory thread, from the end of the stop: collect (its walks need no maps), present, copy.
      */
     private final String[] phaseNames = {"stop", "structure", "seal", "collect", "present", "copy", "registers", "wait", "resume"};
     private final io.checkpointd.protocol.status.Window[] phases = new io.checkpointd.protocol.status.Window[phaseNames.length];
@@ -205,7 +205,7 @@ public final class IncrementalEngine implements CaptureEngine {
             // real-time for its whole life: it runs only inside pauses, and woken at normal priority it waited for a
             // CPU 0.28 ms (p50), 2.4 ms (p90) before starting (25 ms epochs, 40 MiB/s)
             Thread t = new Thread(() -> {
-                if (REALTIME > 0 && !realtimeRefused) realtime(REALTIME);
+                toRealtime();
                 r.run();
             }, "pause-memory-" + pid);
             t.setDaemon(true);
@@ -286,7 +286,7 @@ public final class IncrementalEngine implements CaptureEngine {
         long tp = System.nanoTime();
         // real-time too: while the process runs, re-protecting its pages costs a TLB shootdown each, and at normal
         // priority the pre-copy waited for a CPU most of its time (25 ms epochs, 40 MiB/s: precollect p50 25 -> 10.8 ms)
-        boolean rt = PRECOPY_REALTIME && REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+        boolean rt = PRECOPY_REALTIME && toRealtime();
         long[] pre;
         try {
             pre = preCopy();
@@ -303,7 +303,7 @@ public final class IncrementalEngine implements CaptureEngine {
             long t0 = System.nanoTime();
             // real-time from the stop on: between its polls for the threads' ptrace-stops the tracer thread sleeps,
             // and at normal priority it then waited for a CPU behind the very threads it stopped (up to a 4 ms tick)
-            boolean realtime = STOP_REALTIME && REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+            boolean realtime = STOP_REALTIME && toRealtime();
             Tracer.Stop sp;
             try {
                 sp = tracer.stopAll(STOP_TIMEOUT);
@@ -316,7 +316,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 if (realtime) realtime(0);
                 throw e;
             }
-            if (!STOP_REALTIME) realtime = REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+            if (!STOP_REALTIME) realtime = toRealtime();
             Future<MemoryCapture> memory = null;
             MemoryCapture taken = null;
             boolean captured = false;
@@ -550,10 +550,16 @@ public final class IncrementalEngine implements CaptureEngine {
      * SCHED_FIFO priority of the tracer thread from the stop to the resume ({@code -Dcheckpointd.pause.realtime=N},
      * 0: off): the pause's work then does not wait behind other runnable threads, and the threads continued at the
      * end do not take the tracer's CPU before it continued them all (resume p50 0.63 → 0.29 ms for 44 threads,
-     * docs/design/incremental.md). The stop itself runs at normal priority: its wait spins, and the threads it waits
-     * for must get a CPU to stop.
+     * docs/design/incremental.md). From the stop's start ({@code -Dcheckpointd.stop.realtime}, the default): between
+     * its polls for the ptrace-stops the tracer thread sleeps, and at normal priority it then waited for a CPU behind
+     * the threads it stopped.
      */
     private static final int REALTIME = Integer.getInteger("checkpointd.pause.realtime", 10);
+
+    /** The calling thread real-time at {@link #REALTIME} unless that is off or was refused; whether it is now. */
+    private boolean toRealtime() {
+        return REALTIME > 0 && !realtimeRefused && realtime(REALTIME);
+    }
 
     /** Sets the calling thread's real-time priority; false when the kernel refuses (logged; not asked again). */
     private boolean realtime(int priority) {

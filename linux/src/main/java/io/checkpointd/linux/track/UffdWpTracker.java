@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>A tracked range that no longer is wholly registered (munmap + mmap over it, {@code mremap} away and back)
- *       shows in a second walk of the span, which reports the mapped parts lacking {@code PAGE_IS_WPALLOWED}: its
+ *       shows in a second walk of its cluster, which reports the mapped parts lacking {@code PAGE_IS_WPALLOWED}: its
  *       registered pages' writes are still taken, and the range is registered again and reported whole.</li>
  *   <li>A range the kernel refuses to register (e.g. {@code EPERM}/{@code EINVAL} for a mapping kind uffd does not
  *       support) is reported whole (its present pages) every epoch and counted in {@code unregistered-ranges}.</li>
@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code madvise(MADV_DONTNEED)} zeroes pages without a write: the userfaultfd also carries
  *       {@code UFFD_EVENT_REMOVE}, so {@link #followed()} lists, with the tracked ranges, what was removed in them,
  *       and the caller rescans only that (not every range) to know the present pages. An unmapped range leaves
- *       the maps (and so the followed ranges); one mapped again over it is not registered and fails the check
- *       above. ({@code UFFD_EVENT_UNMAP} is not needed for that, and was not delivered on 6.18 in our test.)</li>
+ *       the maps (and so the followed ranges); one mapped again over it is not registered and shows in that second
+ *       walk. ({@code UFFD_EVENT_UNMAP} is not needed for that, and was not delivered on 6.18 in our test.)</li>
  * </ul>
  */
 final class UffdWpTracker implements DirtyTracker {
