@@ -97,6 +97,8 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Map<String, byte[]> shipped = new HashMap<>();
     private final Map<String, PageHashes> hashes = new HashMap<>();
     private long[] present = Ranges.EMPTY;
+    /** The VMAs {@link #present} was taken in (a dump's or a stop's maps). */
+    private java.util.Set<Vma> presentMaps = java.util.Set.of();
     /**
      * Per thread, the base dump's parsed {@code core-<tid>.img} and the last one built from it: most threads of a
      * service sit blocked with the same registers epoch after epoch, and re-encoding ~45 core images per epoch was
@@ -138,11 +140,6 @@ public final class IncrementalEngine implements CaptureEngine {
     /** Ranges pre-copies re-protected for epochs not captured since (a seal failed): the next epoch counts them written. */
     private long[] carried = Ranges.EMPTY;
     /**
-     * Where the pre-copy also scanned for present pages while the process ran (its written ranges, bridged), and
-     * what it found: {@link #presentIn} rescans at the stop only what was removed or written since.
-     */
-    private long[] preScanned = Ranges.EMPTY, preFound = Ranges.EMPTY;
-    /**
      * Pauses before retrying a stop that found the structure changing (nothing is sealed meanwhile): a file read
      * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
      * dump. A retried stop holds the process ~3-5 ms, a CRIU dump of a 1 GiB JVM 0.5-2 s: on a saturated 2-CPU box
@@ -156,10 +153,10 @@ public final class IncrementalEngine implements CaptureEngine {
     private static final boolean PRECOPY_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.precopy.realtime", "true"));
     private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
     private final io.checkpointd.protocol.status.Window precopyMs = new io.checkpointd.protocol.status.Window(1024);
-    /** The pre-copy's parts, ms: the precollect (report and re-protect), the presence scan (with the maps), the copy. */
-    private final String[] precopyPhaseNames = {"precollect", "present", "copy"};
+    /** The pre-copy's parts, ms: the precollect (report and re-protect), the copy. */
+    private final String[] precopyPhaseNames = {"precollect", "copy"};
     private final io.checkpointd.protocol.status.Window[] precopyPhases = {new io.checkpointd.protocol.status.Window(1024),
-            new io.checkpointd.protocol.status.Window(1024), new io.checkpointd.protocol.status.Window(1024)};
+            new io.checkpointd.protocol.status.Window(1024)};
 
     private Path oracleRequest;
     /** Incremental epochs since the last CRIU dump: the oracle snapshot waits for a few, so it tests patched images. */
@@ -394,7 +391,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 precopiedBytes = Ranges.bytes(m.fromPre());
                 pauseCopiedBytes = Ranges.bytes(m.inPause());
                 Incremental r = new Incremental(new IncrementalCapture(resumed, held, threads, open, m.nowPresent(), m.copy(), staging,
-                        check.mm(), check.mm() == null ? dumpMaps : maps), null, false);
+                        check.mm(), check.mm() == null ? dumpMaps : maps, maps), null, false);
                 carried = Ranges.EMPTY;
                 uncommittedWritten = uncommittedRemoved = Ranges.EMPTY;
                 captured = true;
@@ -477,7 +474,8 @@ public final class IncrementalEngine implements CaptureEngine {
         long[] removed = f == null ? Ranges.EMPTY : Ranges.of(f.removed());
         // carried pages not pre-copied again are copied, and rescanned for presence, at the stop; so is what
         // attempts given up since the last capture collected (written after the pre-copy, or re-protected)
-        long[] atStop = Ranges.union(Ranges.union(collected, uncommittedWritten), Ranges.subtract(carry, pre));
+        long[] unsure = Ranges.union(uncommittedWritten, Ranges.subtract(carry, pre));
+        long[] atStop = Ranges.union(collected, unsure);
         long[] written = Ranges.union(pre, atStop);
         long t1 = System.nanoTime();
         // pages come and go without a structural change only in writable and in anonymous mappings (a write,
@@ -485,8 +483,8 @@ public final class IncrementalEngine implements CaptureEngine {
         // of read-only file mappings and of [vdso] (CRIU's restorer checks its ELF header) stay as dumped
         java.util.function.Predicate<Vma> rescan = v -> v.isWritable() || Structure.isAnonymousPrivate(v);
         long[] kept = Ranges.ofVmas(maps, v -> v.isPrivate() && !rescan.test(v) && (!v.isSpecial() || v.path().equals("[vdso]")));
-        long[] nowPresent = Ranges.union(presentIn(maps, rescan, atStop, Ranges.union(removed, uncommittedRemoved)),
-                Ranges.intersect(present, kept));
+        long[] nowPresent = Ranges.union(presentIn(maps, rescan, Ranges.union(pre, collected), unsure,
+                Ranges.union(removed, uncommittedRemoved)), Ranges.intersect(present, kept));
         long[] copy = Ranges.union(Ranges.intersect(written, nowPresent), Ranges.subtract(nowPresent, present));
         // pre-copied pages not written again since keep the bytes copied before the stop
         long[] fromPre = preCopied ? Ranges.intersect(copy, Ranges.subtract(pre, atStop)) : Ranges.EMPTY;
@@ -583,7 +581,6 @@ public final class IncrementalEngine implements CaptureEngine {
     private long[] preCopy() throws IOException {
         preCopied = false;
         reprotectedBeforeStop = false;
-        preScanned = preFound = Ranges.EMPTY;
         if (!PRECOPY) return Ranges.EMPTY;
         long t0 = System.nanoTime();
         List<ProcessMemory.RemoteRange> w = tracker.precollect();
@@ -591,18 +588,11 @@ public final class IncrementalEngine implements CaptureEngine {
         if (w == null || w.isEmpty()) return Ranges.EMPTY;
         long[] pre = Ranges.of(w);
         long t1 = System.nanoTime();
-        // after the precollect, so that a page it reports present is seen by this scan or removed (an event) later;
-        // always: the stop rescans only what was written after the precollect (and removed), whatever it follows
-        long[] scan = Ranges.bridge(pre, RESCAN_BRIDGE);
-        preFound = Ranges.of(PresentPages.within(presentScan, pid, ProcFs.maps(pid), Ranges.toRemote(scan)));
-        preScanned = scan;
-        long t2 = System.nanoTime();
         try {
             preBuf = copyPages(pre, preBuf);
             preCopied = true;
             precopyPhases[0].add((t1 - t0) / 1e6);
-            precopyPhases[1].add((t2 - t1) / 1e6);
-            precopyPhases[2].add((System.nanoTime() - t2) / 1e6);
+            precopyPhases[1].add((System.nanoTime() - t1) / 1e6);
         } catch (IOException e) {
             // re-protected already: the pages stay in the written set, they are just all copied at the stop
             log.debug("pre-copy of pid {} failed ({}): copying at the stop", pid, e.getMessage());
@@ -613,27 +603,34 @@ public final class IncrementalEngine implements CaptureEngine {
 
     /**
      * The present pages of the VMAs {@code rescan} accepts. Where the tracker followed them since the last epoch,
-     * derived: a page there appears only by a write (the zero page a read maps is not dumped) and goes only by a
-     * removal the tracker heard of, so only the written and the removed ranges are rescanned (a written page may
-     * be gone again, the write scan reports pages dropped since it protected them, and {@code MADV_FREE} leaves
-     * pages until reclaim); the rest keeps the last epoch's pages. Elsewhere everything is rescanned.
+     * derived: a page there appears only by a fault, which the tracker reports as a write (a read in a hole maps
+     * the zero page or a page-cache page unprotected; it is then counted present and its bytes, the same a
+     * restore would read, are shipped), and goes only by a removal the tracker heard of ({@code MADV_DONTNEED},
+     * {@code MADV_FREE}; the uffd-wp bit of a swapped page survives). So the pages {@code written} this epoch, by
+     * the pre-copy's report or the stop's, are present, and only the removed ranges and the {@code unsure} ones
+     * (written in attempts given up or epochs skipped, whose removals may have been consumed since) are rescanned;
+     * the rest keeps the last epoch's pages. Elsewhere (a tracker that follows nothing, or ranges registered since)
+     * everything is rescanned.
      */
-    private long[] presentIn(List<Vma> maps, java.util.function.Predicate<Vma> rescan, long[] written, long[] removed) throws IOException {
+    private long[] presentIn(List<Vma> maps, java.util.function.Predicate<Vma> rescan, long[] written, long[] unsure, long[] removed)
+            throws IOException {
         DirtyTracker.Followed f = tracker.followed();
         if (f == null) return Ranges.of(PresentPages.of(pid, maps, rescan));
         long[] domain = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && rescan.test(v));
         long[] followed = Ranges.intersect(Ranges.of(f.ranges()), domain);
         // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
-        // scattered written pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
-        // still exact. Written ranges are rescanned too: the write scan also reports ptes emptied since they were
-        // protected. The pre-copied ones were scanned before the stop (preScanned): since then a page there can only
-        // go by a removal and appear by a write, both rescanned here.
-        long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(removed, written), RESCAN_BRIDGE), followed);
-        long[] scanIn = Ranges.union(Ranges.subtract(domain, followed), changed);
-        long[] scanned = Ranges.of(PresentPages.within(presentScan, pid, maps, Ranges.toRemote(scanIn)));
+        // scattered removed pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
+        // still exact
+        long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(removed, unsure), RESCAN_BRIDGE), followed);
+        // not followed: rescanned, except a VMA that cannot gain a page (not writable, mapped as it was when the
+        // last epoch's pages were taken: a read maps only the zero page there, or faults) and had none then. The
+        // JVM's reservations (PROT_NONE, ~90 of them, 2.2 GB) are that: one PAGEMAP_SCAN call each, 0.3-0.5 ms
+        long[] quiet = Ranges.ofVmas(maps, v -> !v.isWritable() && presentMaps.contains(v) && !Ranges.overlaps(present, v.start(), v.end()));
+        long[] scanIn = Ranges.union(Ranges.subtract(Ranges.subtract(domain, followed), quiet), changed);
+        long[] scanned = scanIn.length == 0 ? Ranges.EMPTY : Ranges.of(PresentPages.within(presentScan, pid, maps, Ranges.toRemote(scanIn)));
         followedBytes = Ranges.bytes(followed);
         rescannedBytes = Ranges.bytes(scanIn);
-        long[] before = Ranges.union(Ranges.subtract(present, preScanned), preFound);
+        long[] before = Ranges.union(present, written);
         return Ranges.union(Ranges.subtract(Ranges.intersect(before, followed), scanIn), scanned);
     }
 
@@ -967,6 +964,7 @@ public final class IncrementalEngine implements CaptureEngine {
                         List<ProcessMemory.RemoteRange> rs = new ArrayList<>();
                         for (Pagemap.Run r : pm.runs()) if (r.present()) rs.add(new ProcessMemory.RemoteRange(r.vaddr(), r.nrPages() * PAGE));
                         present = Ranges.of(rs);
+                        presentMaps = java.util.Set.copyOf(dumpMaps);
                     }
                 }
                 return new Delta(manifest, records, changed, fileBytes[0]);
@@ -1002,12 +1000,15 @@ public final class IncrementalEngine implements CaptureEngine {
         /** The rebuilt mm image when anonymous mappings changed, else null; the VMA list pagemap runs are cut at. */
         private final byte[] mm;
         private final List<Vma> vmas;
+        /** The maps read at the stop. */
+        private final List<Vma> atStop;
 
         IncrementalCapture(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
-                           long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas) {
+                           long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas, List<Vma> atStop) {
             this.held = held;
             this.mm = mm;
             this.vmas = vmas;
+            this.atStop = atStop;
             this.resumed = resumed;
             this.threads = threads;
             this.open = open;
@@ -1072,6 +1073,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 int xorRecords = xor == null ? 0 : xor.finish();
                 batch.flush();
                 present = nowPresent;
+                presentMaps = java.util.Set.copyOf(atStop);
                 long xorred = xor == null ? 0 : xor.pages();
                 xorPages += xorred;
                 plainPages += batch.pages;

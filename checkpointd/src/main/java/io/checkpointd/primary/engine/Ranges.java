@@ -52,6 +52,17 @@ final class Ranges {
         return pages(r) << 12;
     }
 
+    /** Whether {@code r} (sorted, disjoint) has an address in {@code [start, end)}. */
+    static boolean overlaps(long[] r, long start, long end) {
+        int lo = 0, hi = r.length / 2; // first range ending after start
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (r[2 * mid + 1] <= start) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo < r.length / 2 && r[2 * lo] < end;
+    }
+
     /** {@code a ∪ b}. */
     static long[] union(long[] a, long[] b) {
         long[] out = new long[a.length + b.length];

@@ -50,6 +50,20 @@ class RangesTest {
     }
 
     @Test
+    void overlapsMatchesAModel() {
+        Random rnd = new Random(11);
+        for (int round = 0; round < 300; round++) {
+            BitSet pages = new BitSet();
+            for (int i = 0; i < 64; i++) if (rnd.nextInt(4) == 0) pages.set(i);
+            long[] r = ranges(pages);
+            int s = rnd.nextInt(64), e = s + 1 + rnd.nextInt(8);
+            boolean expected = pages.get(s, e).cardinality() > 0;
+            assertThat(Ranges.overlaps(r, s * 4096L, e * 4096L)).as("%s in [%d, %d)", pages, s, e).isEqualTo(expected);
+        }
+        assertThat(Ranges.overlaps(Ranges.EMPTY, 0, 4096)).isFalse();
+    }
+
+    @Test
     void splitAtCutsRunsAtVmaBoundaries() {
         List<Vma> maps = List.of(new Vma(0x1000, 0x3000, "rw-p", 0, "00:00", 0, ""), new Vma(0x3000, 0x6000, "rw-p", 0, "00:00", 0, ""));
         assertThat(Ranges.splitAt(new long[] {0x0, 0x8000}, maps)).containsExactly(0x0, 0x1000, 0x1000, 0x3000, 0x3000, 0x6000, 0x6000, 0x8000);
