@@ -37,7 +37,7 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
         if (!fds.equals(now.fds)) return "open files changed (" + firstDifference(fds, now.fds) + ")";
-        if (!fixed(maps).equals(fixed(now.maps))) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
+        if (!sameFixed(maps, now.maps)) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
         return null;
@@ -72,6 +72,17 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
             if (!x.equals(y)) return "fd " + fd + ": " + x + " → " + y;
         }
         return "";
+    }
+
+    /** Whether {@code a} and {@code b} have the same mappings other than private anonymous ones (in every pause: no copies). */
+    private static boolean sameFixed(List<Vma> a, List<Vma> b) {
+        int i = 0, j = 0;
+        while (true) {
+            while (i < a.size() && isAnonymousPrivate(a.get(i))) i++;
+            while (j < b.size() && isAnonymousPrivate(b.get(j))) j++;
+            if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+            if (!a.get(i++).equals(b.get(j++))) return false;
+        }
     }
 
     private static List<Vma> fixed(List<Vma> maps) {
