@@ -72,7 +72,7 @@ public final class IncrementalEngine implements CaptureEngine {
     private final Path work;
     private final DirtyTracker tracker;
     private final String trackerWhy;
-    /** The process's pagemap, kept open for the presence scans (the pre-copy's and the pause's, never at once). */
+    /** The process's pagemap, kept open for the pause's presence scans. */
     private final PagemapScan presentScan;
     /** Keeps the threads seized between epochs (attached after the first CRIU dump). */
     private final Tracer tracer;
@@ -623,8 +623,9 @@ public final class IncrementalEngine implements CaptureEngine {
         // still exact
         long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(removed, unsure), RESCAN_BRIDGE), followed);
         // not followed: rescanned, except a VMA that cannot gain a page (not writable, mapped as it was when the
-        // last epoch's pages were taken: a read maps only the zero page there, or faults) and had none then. The
-        // JVM's reservations (PROT_NONE, ~90 of them, 2.2 GB) are that: one PAGEMAP_SCAN call each, 0.3-0.5 ms
+        // last epoch's pages were taken: a read maps only the zero page there, or faults; a write forced through
+        // /proc/PID/mem by a debugger would go unseen) and had none then. The JVM's reservations (PROT_NONE, ~90 of
+        // them, 2.2 GB) are that: one PAGEMAP_SCAN call each, 0.3-0.5 ms
         long[] quiet = Ranges.ofVmas(maps, v -> !v.isWritable() && presentMaps.contains(v) && !Ranges.overlaps(present, v.start(), v.end()));
         long[] scanIn = Ranges.union(Ranges.subtract(Ranges.subtract(domain, followed), quiet), changed);
         long[] scanned = scanIn.length == 0 ? Ranges.EMPTY : Ranges.of(PresentPages.within(presentScan, pid, maps, Ranges.toRemote(scanIn)));
