@@ -391,7 +391,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 precopiedBytes = Ranges.bytes(m.fromPre());
                 pauseCopiedBytes = Ranges.bytes(m.inPause());
                 Incremental r = new Incremental(new IncrementalCapture(resumed, held, threads, open, m.nowPresent(), m.copy(), staging,
-                        check.mm(), check.mm() == null ? dumpMaps : maps, maps), null, false);
+                        check.mm(), check.mm() == null ? dumpMaps : maps), null, false);
                 carried = Ranges.EMPTY;
                 uncommittedWritten = uncommittedRemoved = Ranges.EMPTY;
                 captured = true;
@@ -1001,15 +1001,12 @@ public final class IncrementalEngine implements CaptureEngine {
         /** The rebuilt mm image when anonymous mappings changed, else null; the VMA list pagemap runs are cut at. */
         private final byte[] mm;
         private final List<Vma> vmas;
-        /** The maps read at the stop. */
-        private final List<Vma> atStop;
 
         IncrementalCapture(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
-                           long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas, List<Vma> atStop) {
+                           long[] copied, ByteBuffer data, byte[] mm, List<Vma> vmas) {
             this.held = held;
             this.mm = mm;
             this.vmas = vmas;
-            this.atStop = atStop;
             this.resumed = resumed;
             this.threads = threads;
             this.open = open;
@@ -1074,7 +1071,7 @@ public final class IncrementalEngine implements CaptureEngine {
                 int xorRecords = xor == null ? 0 : xor.finish();
                 batch.flush();
                 present = nowPresent;
-                presentMaps = java.util.Set.copyOf(atStop);
+                presentMaps = java.util.Set.copyOf(vmas); // the stop's maps (the dump's when equal to them)
                 long xorred = xor == null ? 0 : xor.pages();
                 xorPages += xorred;
                 plainPages += batch.pages;
