@@ -344,12 +344,14 @@ public final class Primary implements AutoCloseable {
                 throw new IOException("interrupted");
             }
             if (progress != null) progress.update(raw[0]);
+            killPoint(PrimaryFaults.KillPoint.MID_SHIP, n);
         };
         CaptureEngine.Delta r = cap.ship(sink::accept);
         int diskRecords = disk == null ? 0 : disk.ship(sink); // issue 5: inside BEGIN…END, so the digest and count cover them
         client.send(new Frame(FrameType.EPOCH_END, cfg.generation(), n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
         sent.endNanos = System.nanoTime();
         lastEndSentNanos = sent.endNanos;
+        killPoint(PrimaryFaults.KillPoint.BEFORE_ACK, n);
         long wire = client.wireBytes() - wire0;
         if (progress != null) progress.done(raw[0], wire);
         pauseMs.add(pauseNanos / 1e6);
@@ -360,6 +362,13 @@ public final class Primary implements AutoCloseable {
         totalFileBytes += r.shippedFileBytes();
         totalWire += wire;
         if (state == State.FULL_SYNC) state = State.PROTECTING;
+    }
+
+    /** A kill point in the ship: what was sent reaches the socket first, so the backup can see it. */
+    private void killPoint(PrimaryFaults.KillPoint p, long n) {
+        if (!PrimaryFaults.armed(p)) return;
+        client.drain(Duration.ofSeconds(1));
+        PrimaryFaults.reached(p, n, cfg.pid());
     }
 
     /** Full-sync progress on the console: bytes and rate, at most twice a second. */
@@ -464,6 +473,14 @@ public final class Primary implements AutoCloseable {
                 log.warn("epoch {} acknowledged but not released: the arbiter's lease is not confirmed", n);
             } else {
                 gate.release(n);
+                if (PrimaryFaults.armed(PrimaryFaults.KillPoint.AFTER_ACK)) {
+                    try {
+                        gate.sync(Duration.ofSeconds(1)); // the release reached the proxy: its output may be out
+                    } catch (IOException e) {
+                        log.warn("kill point after-ack: the proxy did not confirm release {}: {}", n, e.getMessage());
+                    }
+                    PrimaryFaults.reached(PrimaryFaults.KillPoint.AFTER_ACK, n, cfg.pid());
+                }
             }
             window.release();
         }
@@ -634,6 +651,7 @@ public final class Primary implements AutoCloseable {
             // issue 5: the data dirs are captured at the instant the memory is (threads stopped, or frozen after a
             // CRIU dump)
             if (disk != null) disk.captureFrozen();
+            PrimaryFaults.reached(PrimaryFaults.KillPoint.PAUSE, n, cfg.pid());
         }
     }
 

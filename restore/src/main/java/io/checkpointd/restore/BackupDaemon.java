@@ -373,6 +373,11 @@ public final class BackupDaemon implements AutoCloseable {
         public boolean dropFrames() {
             return BackupFaults.dropPrimaryFrames.getAsBoolean();
         }
+
+        @Override
+        public boolean ackWithoutCommit() {
+            return BackupFaults.ackWithoutCommit.getAsBoolean();
+        }
     }
 
     private void publish() {

@@ -9,17 +9,23 @@ import java.util.function.BooleanSupplier;
  * nothing. A test in the same JVM sets them directly; a test driving a backup process sets the system property
  * {@value #HOLD_ACKS_FILE_PROPERTY} to a path, and acks are held while that file exists; likewise
  * {@value #DROP_PRIMARY_FRAMES_FILE_PROPERTY}: while that file exists, every frame from the primary is dropped
- * unread, as a partition between primary and backup would (the primary still reaches everything else).
+ * unread, as a partition between primary and backup would (the primary still reaches everything else); and
+ * {@value #ACK_WITHOUT_COMMIT_FILE_PROPERTY}: while that file exists, each epoch is acknowledged and thrown away
+ * uncommitted — the planted loss that the durability checks must catch.
  */
 public final class BackupFaults {
     public static final String HOLD_ACKS_FILE_PROPERTY = "checkpointd.fault.holdAcksFile";
     public static final String DROP_PRIMARY_FRAMES_FILE_PROPERTY = "checkpointd.fault.dropPrimaryFramesFile";
+    public static final String ACK_WITHOUT_COMMIT_FILE_PROPERTY = "checkpointd.fault.ackWithoutCommitFile";
 
     /** While true, committed epochs are not acknowledged (they are, in order, once it turns false). */
     public static volatile BooleanSupplier holdAcks = fromProperty(HOLD_ACKS_FILE_PROPERTY);
 
     /** While true, frames from the primary are dropped before anything sees them (not even the liveness stamp). */
     public static volatile BooleanSupplier dropPrimaryFrames = fromProperty(DROP_PRIMARY_FRAMES_FILE_PROPERTY);
+
+    /** While true, epochs that begin are acknowledged at their end but never committed (a planted loss). */
+    public static volatile BooleanSupplier ackWithoutCommit = fromProperty(ACK_WITHOUT_COMMIT_FILE_PROPERTY);
 
     private BackupFaults() {
     }

@@ -291,6 +291,25 @@ public final class Cluster implements AutoCloseable {
         protect.waitFor();
     }
 
+    /**
+     * Waits until a fault point inside the primary killed the protected service and its daemon (see the primary's
+     * {@code checkpointd.fault.killAt}), and reaps both.
+     *
+     * @throws IOException if they are not both gone within {@code max}
+     */
+    public void awaitPrimaryDeath(Duration max) throws InterruptedException, IOException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (service.process().isAlive() || protect.isAlive()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("the primary's fault point did not kill service " + service.pid() + " and protect within "
+                        + max + "; see " + logDir);
+            }
+            Thread.sleep(2);
+        }
+        service.process().waitFor();
+        protect.waitFor();
+    }
+
     /** SIGKILLs only the protected service (its checkpointd daemon stays) and reaps it. */
     public void killService() throws InterruptedException {
         service.process().destroyForcibly();

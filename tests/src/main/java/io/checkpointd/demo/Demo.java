@@ -47,7 +47,8 @@ public final class Demo {
                         pr.ackedWrites(), pr.opsPerSecond(), p.get("lastAckedEpoch"), field(p, "pauseMs", "p50"));
             }
             Json primary = cluster.status("primary").orElse(Json.object());
-            long ackedBefore = load.progress().ackedWrites();
+            KvWorkload.Acked atKill = load.snapshot();
+            long ackedBefore = atKill.writes();
             say(out, "[3/6] SIGKILL of the primary: service pid %d and its checkpointd daemon", cluster.servicePid());
             cluster.killPrimary();
             long killed = System.nanoTime();
@@ -63,7 +64,7 @@ public final class Demo {
             say(out, "      clients reconnected through the proxy and went on: %d acknowledged writes in all (%d before the kill)",
                     end.ackedWrites(), ackedBefore);
             say(out, "[5/6] reading every acknowledged write back from the restored service");
-            VerificationResult v = load.verify(cluster.proxyAddress(), Duration.ofSeconds(30));
+            VerificationResult v = load.verify(cluster.proxyAddress(), Duration.ofSeconds(30), atKill);
             say(out, "      %s", v.summary());
             ok = v.ok();
             say(out, "[6/6] summary");
@@ -81,7 +82,7 @@ public final class Demo {
             long raw = num(primary.get("totalShippedRawBytes")), wire = num(primary.get("totalShippedWireBytes"));
             say(out, "      shipped               %.1f MB raw, %.1f MB compressed (%.1f:1)", raw / 1e6, wire / 1e6, raw / (double) Math.max(1, wire));
             say(out, "      failover              %s ms (failure noticed -> restored service accepting)", f.get("failoverMs"));
-            say(out, "      acknowledged writes   %d, all present: %s", end.ackedWrites(), ok ? "yes" : "NO");
+            say(out, "      acknowledged writes   %d (%d before the kill), all present: %s", end.ackedWrites(), ackedBefore, ok ? "yes" : "NO");
             say(out, "      total demo time       %.1f s; logs in %s", (System.nanoTime() - t0) / 1e9, cluster.logDir());
         } finally {
             cluster.close();

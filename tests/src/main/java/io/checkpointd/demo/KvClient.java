@@ -11,6 +11,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -112,6 +114,34 @@ public final class KvClient implements AutoCloseable {
             return Optional.of(reply.substring("VALUE ".length()));
         }
         throw new IOException("unexpected reply to GET: " + abbreviate(reply));
+    }
+
+    /**
+     * Reads {@code keys} pipelined: every request is sent before the first reply is read, so a batch costs one
+     * round trip (through the output-commit proxy, one epoch) instead of one per key. Keep batches to a few
+     * hundred keys so requests and replies fit the socket buffers.
+     *
+     * @return each key's value, or empty where the key is absent, in the order of {@code keys}
+     * @throws IOException on connection problems or an unexpected reply
+     */
+    public List<Optional<String>> getAll(List<String> keys) throws IOException {
+        for (String key : keys) {
+            KvProtocol.checkKey(key);
+            out.write(("GET " + key + "\n").getBytes(StandardCharsets.UTF_8));
+        }
+        out.flush();
+        List<Optional<String>> values = new ArrayList<>(keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            String reply = readLine();
+            if (reply.equals("NONE")) {
+                values.add(Optional.empty());
+            } else if (reply.startsWith("VALUE ")) {
+                values.add(Optional.of(reply.substring("VALUE ".length())));
+            } else {
+                throw new IOException("unexpected reply to GET: " + abbreviate(reply));
+            }
+        }
+        return values;
     }
 
     /** Number of keys on the server. */

@@ -5,7 +5,7 @@ import java.time.Duration;
 
 /**
  * Command-line load generator: {@code java -cp tests.jar io.checkpointd.demo.KvLoad --target H:P
- * [--threads N] [--seconds S] [--warmup S] [--ops N] [--keys K] [--verify]}. Prints one
+ * [--threads N] [--seconds S] [--warmup S] [--ops N] [--verify]}. Prints one
  * {@link LoadGenerator.Report#summaryLine() summary line} to stdout; exit status 1 if verification
  * was asked for and failed, 2 on bad arguments.
  */
@@ -20,7 +20,7 @@ public final class KvLoad {
         } catch (IllegalArgumentException e) {
             System.err.println("KvLoad: " + e.getMessage());
             System.err.println("usage: KvLoad --target H:P [--threads N] [--seconds S] [--warmup S] [--ops N]"
-                    + " [--keys K] [--verify]");
+                    + " [--verify]");
             status = 2;
         }
         System.exit(status);
@@ -30,7 +30,6 @@ public final class KvLoad {
     static int run(String[] args) throws InterruptedException {
         InetSocketAddress target = null;
         int threads = 4;
-        int keys = 100;
         Double seconds = null;
         double warmup = 0;
         long ops = 0;
@@ -40,7 +39,6 @@ public final class KvLoad {
             switch (a) {
                 case "--target" -> target = parseTarget(value(args, ++i, a));
                 case "--threads" -> threads = Integer.parseInt(value(args, ++i, a));
-                case "--keys" -> keys = Integer.parseInt(value(args, ++i, a));
                 case "--seconds" -> seconds = Double.parseDouble(value(args, ++i, a));
                 case "--warmup" -> warmup = Double.parseDouble(value(args, ++i, a));
                 case "--ops" -> ops = Long.parseLong(value(args, ++i, a));
@@ -54,7 +52,7 @@ public final class KvLoad {
         if (seconds == null && ops == 0) {
             seconds = 10.0;
         }
-        KvWorkload.Config cfg = KvWorkload.Config.of(target).withThreads(threads).withKeysPerThread(keys);
+        KvWorkload.Config cfg = KvWorkload.Config.of(target).withThreads(threads);
         LoadGenerator.Options opt = new LoadGenerator.Options(seconds(warmup),
                 seconds == null ? null : seconds(seconds), ops, verify);
         LoadGenerator.Report r = LoadGenerator.run(cfg, opt);

@@ -4,13 +4,12 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,13 +19,18 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Writer threads that remember every acknowledged write, so {@link #verify} can prove none was lost.
  *
- * <p>Thread {@code t} owns keys {@code t<t>-k<i>}, {@code i in [0, keysPerThread)}. Its iteration
- * {@code j = 0, 1, 2, ...} writes key {@code t<t>-k<j % keysPerThread>} with value {@code <j>}. Because
- * only thread {@code t} writes its keys and {@code j} only grows, the highest acknowledged {@code j}
- * per key is a lower bound for what the server must hold. A PUT whose reply never arrived may or may
- * not have been applied; the thread reconnects (with short exponential backoff) and retries the same
- * PUT until it is acknowledged or the workload stops, which is exactly what a client of a failed-over
+ * <p>Every write is write-once: thread {@code t}'s iteration {@code j = 0, 1, 2, ...} writes the key
+ * {@code <run>.t<t>.<j>} with the value {@code <j>.<run>} (see {@link #key} and {@link #value}), where {@code run} is
+ * random per workload. No later write can overwrite, and so hide, an earlier one: a lost acknowledged write stays
+ * visible however long the workload runs after a failover. A thread sends its writes one at a time and retries each
+ * until it is acknowledged, so the writes of thread {@code t} acknowledged so far are exactly {@code j <= }
+ * {@link #ackedThrough}; only the one in flight ({@code ackedThrough + 1}) may or may not have been applied. A PUT
+ * whose reply never arrived is retried after a reconnect (short exponential backoff), as a client of a failed-over
  * service does.
+ *
+ * <p>{@link #snapshot()} records what was acknowledged at an instant (the kill of a primary);
+ * {@link #verify(InetSocketAddress, Duration, Acked)} checks every acknowledged write, and counts separately those of
+ * the snapshot, so a test can say exactly which acknowledged writes a fault lost.
  *
  * <p>Latency is recorded per logical operation, from the first attempt to the acknowledgement,
  * reconnects and retries included, so a failover shows up as a latency spike rather than vanishing.
@@ -35,13 +39,14 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #awaitTermination}, then {@link #verify}. {@link #close()} does all of it with bounded waits.
  */
 public final class KvWorkload implements AutoCloseable {
+    /** Keys read per pipelined batch while verifying. */
+    private static final int VERIFY_BATCH = 256;
 
     /**
      * Workload settings; build with {@link #of} and the {@code with...} methods.
      *
      * @param target         where to send requests (the proxy in real use)
      * @param threads        number of writer threads
-     * @param keysPerThread  keys each thread cycles through
      * @param maxOps         total operations (acknowledged or abandoned) across threads; 0 = unlimited
      * @param duration       run at most this long; null = until {@link #stop()}
      * @param connectTimeout TCP connect timeout per attempt
@@ -49,7 +54,7 @@ public final class KvWorkload implements AutoCloseable {
      * @param minBackoff     first pause after a failure
      * @param maxBackoff     cap of the doubling pause
      */
-    public record Config(InetSocketAddress target, int threads, int keysPerThread, long maxOps, Duration duration,
+    public record Config(InetSocketAddress target, int threads, long maxOps, Duration duration,
             Duration connectTimeout, Duration readTimeout, Duration minBackoff, Duration maxBackoff) {
         /** Validates the settings. */
         public Config {
@@ -58,8 +63,8 @@ public final class KvWorkload implements AutoCloseable {
             Objects.requireNonNull(readTimeout, "readTimeout");
             Objects.requireNonNull(minBackoff, "minBackoff");
             Objects.requireNonNull(maxBackoff, "maxBackoff");
-            if (threads < 1 || keysPerThread < 1 || maxOps < 0) {
-                throw new IllegalArgumentException("threads and keysPerThread must be >= 1, maxOps >= 0");
+            if (threads < 1 || maxOps < 0) {
+                throw new IllegalArgumentException("threads must be >= 1, maxOps >= 0");
             }
             if (duration != null && duration.isNegative()) {
                 throw new IllegalArgumentException("negative duration");
@@ -69,46 +74,35 @@ public final class KvWorkload implements AutoCloseable {
             }
         }
 
-        /** 4 threads x 100 keys, unbounded, 2 s connect / 5 s read timeout, 10..200 ms backoff. */
+        /** 4 threads, unbounded, 2 s connect / 5 s read timeout, 10..200 ms backoff. */
         public static Config of(InetSocketAddress target) {
-            return new Config(target, 4, 100, 0, null, KvClient.DEFAULT_CONNECT_TIMEOUT,
+            return new Config(target, 4, 0, null, KvClient.DEFAULT_CONNECT_TIMEOUT,
                     KvClient.DEFAULT_READ_TIMEOUT, Duration.ofMillis(10), Duration.ofMillis(200));
         }
 
         /** Copy with {@code threads} writer threads. */
         public Config withThreads(int threads) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
-        }
-
-        /** Copy with {@code keysPerThread} keys per thread. */
-        public Config withKeysPerThread(int keysPerThread) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
+            return new Config(target, threads, maxOps, duration, connectTimeout, readTimeout, minBackoff, maxBackoff);
         }
 
         /** Copy that stops after {@code maxOps} operations in total (0 = unlimited). */
         public Config withMaxOps(long maxOps) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
+            return new Config(target, threads, maxOps, duration, connectTimeout, readTimeout, minBackoff, maxBackoff);
         }
 
         /** Copy that stops after {@code duration} (null = until stopped). */
         public Config withDuration(Duration duration) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
+            return new Config(target, threads, maxOps, duration, connectTimeout, readTimeout, minBackoff, maxBackoff);
         }
 
         /** Copy with other connect / read timeouts. */
         public Config withTimeouts(Duration connectTimeout, Duration readTimeout) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
+            return new Config(target, threads, maxOps, duration, connectTimeout, readTimeout, minBackoff, maxBackoff);
         }
 
         /** Copy with another retry backoff range. */
         public Config withBackoff(Duration minBackoff, Duration maxBackoff) {
-            return new Config(target, threads, keysPerThread, maxOps, duration, connectTimeout, readTimeout,
-                    minBackoff, maxBackoff);
+            return new Config(target, threads, maxOps, duration, connectTimeout, readTimeout, minBackoff, maxBackoff);
         }
     }
 
@@ -132,10 +126,42 @@ public final class KvWorkload implements AutoCloseable {
         }
     }
 
+    /**
+     * What was acknowledged at one instant: thread {@code t} had every write {@code j <= through[t]} acknowledged.
+     *
+     * @param through per thread, the highest acknowledged {@code j} (-1: none)
+     */
+    public record Acked(long[] through) {
+        /** Copies the array. */
+        public Acked {
+            through = through.clone();
+        }
+
+        /** Number of acknowledged writes. */
+        public long writes() {
+            long n = 0;
+            for (long t : through) {
+                n += t + 1;
+            }
+            return n;
+        }
+
+        /** Whether write {@code j} of thread {@code t} was acknowledged by then. */
+        public boolean covers(int t, long j) {
+            return t < through.length && j <= through[t];
+        }
+
+        @Override
+        public String toString() {
+            return writes() + " writes " + java.util.Arrays.toString(through);
+        }
+    }
+
     private final Config config;
-    private final AtomicLongArray[] acked;     // [thread][key] highest acknowledged j, -1 = none
-    private final AtomicLongArray[] attempted; // [thread][key] highest j ever sent, -1 = none
-    private final KvClient[] current;          // each thread's live connection, so close() can break it
+    private final String run;
+    private final AtomicLongArray ackedThrough; // [thread] highest acknowledged j; every lower j is acknowledged too
+    private final AtomicLongArray attempted;    // [thread] highest j ever sent, -1 = none
+    private final KvClient[] current;           // each thread's live connection, so close() can break it
     private final LatencyRecorder latency = new LatencyRecorder();
     private final LongAdder ackedCount = new LongAdder();
     private final LongAdder errors = new LongAdder();
@@ -154,13 +180,10 @@ public final class KvWorkload implements AutoCloseable {
     /** Creates a workload; nothing runs until {@link #start()}. */
     public KvWorkload(Config config) {
         this.config = Objects.requireNonNull(config, "config");
-        this.acked = new AtomicLongArray[config.threads()];
-        this.attempted = new AtomicLongArray[config.threads()];
+        this.run = Long.toString(ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36, 36L * 36 * 36 * 36 * 36 * 36), 36);
+        this.ackedThrough = minusOnes(config.threads());
+        this.attempted = minusOnes(config.threads());
         this.current = new KvClient[config.threads()];
-        for (int t = 0; t < config.threads(); t++) {
-            acked[t] = minusOnes(config.keysPerThread());
-            attempted[t] = minusOnes(config.keysPerThread());
-        }
         this.opBudget = new AtomicLong(config.maxOps() == 0 ? Long.MAX_VALUE : config.maxOps());
     }
 
@@ -172,9 +195,14 @@ public final class KvWorkload implements AutoCloseable {
         return a;
     }
 
-    /** The key thread {@code thread} uses for index {@code index}: {@code t<thread>-k<index>}. */
-    public static String key(int thread, int index) {
-        return "t" + thread + "-k" + index;
+    /** The key of write {@code j} of thread {@code thread}: {@code <run>.t<thread>.<j>}. */
+    public String key(int thread, long j) {
+        return run + ".t" + thread + "." + j;
+    }
+
+    /** The value of write {@code j}: {@code <j>.<run>}. */
+    public String value(long j) {
+        return j + "." + run;
     }
 
     /** The settings. */
@@ -263,23 +291,18 @@ public final class KvWorkload implements AutoCloseable {
         return List.copyOf(unexpected);
     }
 
-    /** Highest acknowledged {@code j} of key {@code (thread, index)}, or -1 if none. */
-    public long ackedValue(int thread, int index) {
-        return acked[thread].get(index);
+    /** Highest acknowledged {@code j} of thread {@code thread} (every lower one is acknowledged too), or -1. */
+    public long ackedThrough(int thread) {
+        return ackedThrough.get(thread);
     }
 
-    /** Every key with an acknowledged write, mapped to its highest acknowledged {@code j}. */
-    public Map<String, Long> ackedWrites() {
-        Map<String, Long> m = new LinkedHashMap<>();
-        for (int t = 0; t < acked.length; t++) {
-            for (int i = 0; i < config.keysPerThread(); i++) {
-                long v = acked[t].get(i);
-                if (v >= 0) {
-                    m.put(key(t, i), v);
-                }
-            }
+    /** What is acknowledged now; take it at the instant of a fault and pass it to {@link #verify}. */
+    public Acked snapshot() {
+        long[] through = new long[config.threads()];
+        for (int t = 0; t < through.length; t++) {
+            through[t] = ackedThrough.get(t);
         }
-        return m;
+        return new Acked(through);
     }
 
     private boolean shouldStop() {
@@ -297,10 +320,9 @@ public final class KvWorkload implements AutoCloseable {
                 if (opBudget.getAndDecrement() <= 0) {
                     break;
                 }
-                int i = (int) (j % config.keysPerThread());
-                String key = key(t, i);
-                String value = Long.toString(j);
-                attempted[t].set(i, j); // before sending: verify uses it as the upper bound
+                String key = key(t, j);
+                String value = value(j);
+                attempted.set(t, j); // before sending: verify treats a key past it as never written
                 long opStart = System.nanoTime();
                 while (true) {
                     if (shouldStop()) {
@@ -317,7 +339,7 @@ public final class KvWorkload implements AutoCloseable {
                         }
                         if (client.put(key, value)) {
                             latency.record(System.nanoTime() - opStart);
-                            acked[t].set(i, j); // j only grows per key, so a plain set keeps the max
+                            ackedThrough.set(t, j);
                             ackedCount.increment();
                             backoff = config.minBackoff().toNanos();
                             break;
@@ -373,96 +395,118 @@ public final class KvWorkload implements AutoCloseable {
         }
     }
 
-    /**
-     * Checks that {@code server} holds every acknowledged write: for each key with an acknowledged
-     * {@code j}, GET must return a value {@code v >= j} (a later, unacknowledged PUT may have landed).
-     * A value that is not a number, does not belong to the key ({@code v % keysPerThread != index}) or
-     * was never sent ({@code v >} highest attempted) counts as invalid. Connection errors are retried
-     * with backoff until {@code timeout}; keys not reached by then are reported as unverified.
-     *
-     * <p>Meant for after the workload stopped; while it runs the check is still sound (the
-     * acknowledged value is read before the GET), just a moving target.
-     *
-     * @param server where to read (the restored backup, or the proxy in front of it)
-     * @param timeout overall bound, including reconnects
-     */
+    /** {@link #verify(InetSocketAddress, Duration, Acked)} with no fault snapshot. */
     public VerificationResult verify(InetSocketAddress server, Duration timeout) {
+        return verify(server, timeout, null);
+    }
+
+    /**
+     * Checks that {@code server} holds every write acknowledged so far, each with exactly its value, and holds no
+     * write that was never sent (each thread's next key after its last attempt must be absent). Keys are read in
+     * pipelined batches; connection errors are retried with backoff until {@code timeout}, and keys not reached by
+     * then are reported as unverified.
+     *
+     * <p>Meant for after the workload stopped (while it runs, writes acknowledged after the read are not checked).
+     *
+     * @param server  where to read (the restored backup, or the proxy in front of it)
+     * @param timeout overall bound, including reconnects
+     * @param atFault what was acknowledged at the fault ({@link #snapshot()}), counted apart; null for none
+     */
+    public VerificationResult verify(InetSocketAddress server, Duration timeout, Acked atFault) {
         long begin = System.nanoTime();
         long deadline = begin + timeout.toNanos();
-        int checked = 0;
-        int okCount = 0;
-        int unverified = 0;
-        List<String> missing = new ArrayList<>();
-        List<String> stale = new ArrayList<>();
-        List<String> invalid = new ArrayList<>();
-        int[] counts = new int[3]; // missing, stale, invalid
-        KvClient client = null;
-        long backoff = config.minBackoff().toNanos();
+        Acked now = snapshot();
+        long[] sent = new long[config.threads()];
+        for (int t = 0; t < sent.length; t++) {
+            sent[t] = attempted.get(t);
+        }
+        VerificationResult.Builder result = new VerificationResult.Builder(atFault == null ? -1 : atFault.writes());
+        List<long[]> pending = new ArrayList<>(VERIFY_BATCH); // {thread, j, kind}: 0 = acknowledged, 1 = never sent
+        Reader reader = new Reader(server, deadline);
         try {
-            for (int t = 0; t < acked.length; t++) {
-                for (int i = 0; i < config.keysPerThread(); i++) {
-                    long want = acked[t].get(i);
-                    if (want < 0) {
-                        continue;
-                    }
-                    checked++;
-                    String key = key(t, i);
-                    Optional<String> got = null;
-                    while (got == null && System.nanoTime() - deadline < 0) {
-                        try {
-                            if (client == null) {
-                                Duration left = Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
-                                client = KvClient.connect(server, min(config.connectTimeout(), left),
-                                        min(config.readTimeout(), left));
-                            }
-                            got = client.get(key);
-                        } catch (IOException e) {
-                            if (client != null) {
-                                client.close();
-                            }
-                            client = null;
-                            sleepUntilAtMost(backoff, deadline);
-                            backoff = Math.min(config.maxBackoff().toNanos(), Math.max(1_000_000, backoff * 2));
-                        }
-                    }
-                    if (got == null) {
-                        unverified++;
-                        continue;
-                    }
-                    long sent = attempted[t].get(i);
-                    if (got.isEmpty()) {
-                        add(missing, counts, 0, key + " acked=" + want);
-                        continue;
-                    }
-                    long v;
-                    try {
-                        v = Long.parseLong(got.get());
-                    } catch (NumberFormatException e) {
-                        add(invalid, counts, 2, key + " acked=" + want + " got=" + abbreviate(got.get()));
-                        continue;
-                    }
-                    if (v < 0 || v % config.keysPerThread() != i || v > sent) {
-                        add(invalid, counts, 2, key + " acked=" + want + " sent<=" + sent + " got=" + v);
-                    } else if (v < want) {
-                        add(stale, counts, 1, key + " acked=" + want + " got=" + v);
-                    } else {
-                        okCount++;
+            for (int t = 0; t < sent.length; t++) {
+                for (long j = 0; j <= now.through()[t]; j++) {
+                    pending.add(new long[] {t, j, 0});
+                    if (pending.size() == VERIFY_BATCH) {
+                        check(reader, pending, atFault, result);
                     }
                 }
+                pending.add(new long[] {t, Math.max(sent[t], now.through()[t]) + 1, 1});
             }
+            check(reader, pending, atFault, result);
         } finally {
+            reader.close();
+        }
+        return result.build(Duration.ofNanos(System.nanoTime() - begin));
+    }
+
+    private void check(Reader reader, List<long[]> batch, Acked atFault, VerificationResult.Builder result) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        List<String> keys = new ArrayList<>(batch.size());
+        for (long[] w : batch) {
+            keys.add(key((int) w[0], w[1]));
+        }
+        List<Optional<String>> got = reader.read(keys);
+        for (int i = 0; i < batch.size(); i++) {
+            long[] w = batch.get(i);
+            int t = (int) w[0];
+            long j = w[1];
+            String key = keys.get(i);
+            boolean beforeFault = atFault != null && atFault.covers(t, j);
+            if (w[2] == 1) {
+                if (got != null && got.get(i).isPresent()) {
+                    result.invalid(key + " was never sent but holds " + abbreviate(got.get(i).get()));
+                }
+            } else if (got == null) {
+                result.unverified();
+            } else if (got.get(i).isEmpty()) {
+                result.missing(key + " (acknowledged" + (beforeFault ? " before the fault)" : ")"));
+            } else if (!got.get(i).get().equals(value(j))) {
+                result.wrongValue(key + " holds " + abbreviate(got.get(i).get()) + ", not " + value(j));
+            } else {
+                result.ok(beforeFault);
+            }
+        }
+        batch.clear();
+    }
+
+    /** Pipelined GETs over one connection, reconnecting with backoff until the deadline. */
+    private final class Reader {
+        private final InetSocketAddress server;
+        private final long deadline;
+        private KvClient client;
+
+        Reader(InetSocketAddress server, long deadline) {
+            this.server = server;
+            this.deadline = deadline;
+        }
+
+        /** The values of {@code keys}, or null if the server stayed unreachable until the deadline. */
+        List<Optional<String>> read(List<String> keys) {
+            long backoff = config.minBackoff().toNanos();
+            while (System.nanoTime() - deadline < 0) {
+                try {
+                    if (client == null) {
+                        Duration left = Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
+                        client = KvClient.connect(server, min(config.connectTimeout(), left), min(config.readTimeout(), left));
+                    }
+                    return client.getAll(keys);
+                } catch (IOException e) {
+                    close();
+                    sleepUntilAtMost(backoff, deadline);
+                    backoff = Math.min(config.maxBackoff().toNanos(), Math.max(1_000_000, backoff * 2));
+                }
+            }
+            return null;
+        }
+
+        void close() {
             if (client != null) {
                 client.close();
             }
-        }
-        return new VerificationResult(checked, okCount, counts[0], counts[1], counts[2], unverified, missing, stale,
-                invalid, Duration.ofNanos(System.nanoTime() - begin));
-    }
-
-    private static void add(List<String> sample, int[] counts, int which, String entry) {
-        counts[which]++;
-        if (sample.size() < VerificationResult.SAMPLE_SIZE) {
-            sample.add(entry);
+            client = null;
         }
     }
 

@@ -69,7 +69,7 @@ public final class LoadGenerator {
                 sb.append(" verify=").append(verification.ok() ? "ok" : "FAILED")
                         .append(" checked=").append(verification.checkedKeys())
                         .append(" missing=").append(verification.missingKeys())
-                        .append(" stale=").append(verification.staleKeys());
+                        .append(" invalid=").append(verification.invalidKeys());
             }
             return sb.toString();
         }

@@ -73,17 +73,17 @@ class ArbiterFailoverTest extends E2eTest {
     @Timeout(180)
     void aKilledPrimaryIsReplacedOnceTheBackupHoldsTheLease() throws Exception {
         try (Cluster c = Cluster.start(options(List.of()));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4))) {
             Json primary = c.awaitLiveStatus("primary", Duration.ofSeconds(10));
             assertThat(primary.get("generation")).as("the primary's generation comes from the counter").isEqualTo(SEED_GENERATION + 1);
             assertThat(leaseHolder()).as("the primary holds the lease").startsWith("primary pid");
             load.start();
             Thread.sleep(1500);
-            long ackedAtKill = load.progress().ackedWrites();
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary(); // SIGKILL: its session lives on at ZooKeeper until the session timeout
 
             Json backup = c.awaitFailover(Duration.ofSeconds(60));
-            String ctx = "acked at kill " + ackedAtKill + "; backup " + backup + E2eSupport.logs(c);
+            String ctx = "acked at kill " + atKill + "; backup " + backup + E2eSupport.logs(c);
             long gen = (Long) ((Json) backup.get("failover")).get("generation");
             assertThat(gen).as("the failover's generation is the counter's next value; " + ctx).isEqualTo(SEED_GENERATION + 2).isEqualTo(counter());
             assertThat(leaseHolder()).as(ctx).startsWith("backup pid");
@@ -93,9 +93,9 @@ class ArbiterFailoverTest extends E2eTest {
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
             assertThat(load.unexpectedFailures()).as(ctx).isEmpty();
-            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30), atKill);
             assertThat(v.ok()).as(v.summary() + "; " + ctx).isTrue();
-            assertThat(v.checkedKeys()).as(ctx).isPositive();
+            assertThat(v.ackedAtFault()).as(ctx).isPositive();
             try (KvClient kv = KvClient.connect(c.proxyAddress())) {
                 assertThat(kv.put("after-failover", "yes")).isTrue();
                 assertThat(kv.get("after-failover")).contains("yes");
@@ -108,7 +108,7 @@ class ArbiterFailoverTest extends E2eTest {
     void aBackupCutOffFromALivePrimaryWaitsUntilThePrimaryLosesTheLease() throws Exception {
         Path partition = tmp.resolve("partition");
         try (Cluster c = Cluster.start(options(List.of("-D" + BackupFaults.DROP_PRIMARY_FRAMES_FILE_PROPERTY + "=" + partition)));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50)
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4)
                      .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(60)))) {
             load.start();
             Thread.sleep(1500);
@@ -127,6 +127,7 @@ class ArbiterFailoverTest extends E2eTest {
             Thread.sleep(1000);
             assertThat(load.progress().ackedWrites()).as("no acks, so no output released during the partition; " + ctx).isEqualTo(ackedDuring);
 
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary(); // now the primary's session ends and the backup can take the lease
             Json after = c.awaitFailover(Duration.ofSeconds(60));
             String ctx2 = "backup " + after + E2eSupport.logs(c);
@@ -137,9 +138,9 @@ class ArbiterFailoverTest extends E2eTest {
             load.stop();
             load.awaitTermination(Duration.ofSeconds(70));
             assertThat(load.unexpectedFailures()).as(ctx2).isEmpty();
-            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+            VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30), atKill);
             assertThat(v.ok()).as(v.summary() + "; " + ctx2).isTrue();
-            assertThat(v.checkedKeys()).as(ctx2).isPositive();
+            assertThat(v.ackedAtFault()).as(ctx2).isPositive();
         }
     }
 }

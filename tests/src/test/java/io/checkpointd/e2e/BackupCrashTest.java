@@ -24,7 +24,7 @@ class BackupCrashTest extends E2eTest {
     void aBackupKilledMidEpochRestartsWithItsCommittedEpochAndCanStillFailOver() throws Exception {
         Random rnd = new Random();
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(50)));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4))) {
             load.start();
             int midEpochKills = 0;
             for (int attempt = 0; attempt < 12 && midEpochKills < 2; attempt++) {
@@ -42,11 +42,12 @@ class BackupCrashTest extends E2eTest {
             }
             assertThat(midEpochKills).as("the backup was killed while receiving an epoch").isPositive();
             Thread.sleep(500);
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();
             Json failedOver = c.awaitFailover(Duration.ofSeconds(60));
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            E2eSupport.assertAfterFailover(c, load, failedOver);
+            E2eSupport.assertAfterFailover(c, load, atKill, failedOver);
         }
     }
 

@@ -32,7 +32,7 @@ class BackupDiskTest extends E2eTest {
         Path store = Files.createDirectories(tmp.resolve("store"));
         run("mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", store.toString());
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
             Thread.sleep(1000);
 
@@ -53,11 +53,12 @@ class BackupDiskTest extends E2eTest {
             awaitNewAck(c, store);
 
             Thread.sleep(500);
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();
             Json failedOver = c.awaitFailover(Duration.ofSeconds(60));
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            E2eSupport.assertAfterFailover(c, load, failedOver);
+            E2eSupport.assertAfterFailover(c, load, atKill, failedOver);
         } finally {
             run("umount", "-l", store.toString());
         }

@@ -23,7 +23,7 @@ class BackupLossTest extends E2eTest {
         // the backup's own failure detector is not under test: a longer timeout keeps the full sync after its return
         // (tens of MB on a loaded machine) from looking like a dead primary
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(Duration.ofSeconds(3)));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
             Thread.sleep(800);
             c.killBackup();
@@ -45,7 +45,7 @@ class BackupLossTest extends E2eTest {
         Cluster.Options opts = Cluster.Options.of(tmp).withHeartbeatTimeout(Duration.ofSeconds(3))
                 .withProtectArgs(List.of("--on-backup-loss", "continue"));
         try (Cluster c = Cluster.start(opts);
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
             Thread.sleep(800);
             c.killBackup();
@@ -79,10 +79,11 @@ class BackupLossTest extends E2eTest {
     private static void finish(Cluster c, KvWorkload load, long ackedBefore) throws Exception {
         Thread.sleep(500);
         assertThat(load.progress().ackedWrites()).isGreaterThan(ackedBefore);
+        KvWorkload.Acked atKill = load.snapshot();
         c.killPrimary();
         Json b = c.awaitFailover(Duration.ofSeconds(60));
         load.stop();
         load.awaitTermination(Duration.ofSeconds(30));
-        E2eSupport.assertAfterFailover(c, load, b);
+        E2eSupport.assertAfterFailover(c, load, atKill, b);
     }
 }

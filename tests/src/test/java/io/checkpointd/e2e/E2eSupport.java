@@ -43,17 +43,21 @@ public final class E2eSupport {
         return false;
     }
 
+    /** Longest failover allowed in the kill tests: failure noticed to restored service accepting. */
+    static final double MAX_FAILOVER_MS = 2000;
+
     /**
-     * The end of every failover test: every acknowledged write is present (read back through the proxy); the proxy
+     * The end of every failover test: every acknowledged write is present (read back through the proxy), those
+     * acknowledged before the fault ({@code atFault}, taken at the kill) counted apart and all among them; the proxy
      * follows the new generation; every superseded generation released only epochs that the backup which took over
      * had committed (no output from an unacknowledged epoch); and the old generation is fenced at that backup.
      * {@code failovers} are the backups' statuses, oldest first (more than one after re-protection).
      */
-    static void assertAfterFailover(Cluster c, KvWorkload load, Json... failovers) throws Exception {
-        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+    static void assertAfterFailover(Cluster c, KvWorkload load, KvWorkload.Acked atFault, Json... failovers) throws Exception {
+        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30), atFault);
         String ctx = java.util.Arrays.toString(failovers) + logs(c);
         assertThat(v.ok()).as("every acknowledged write present: " + v.summary() + "; " + ctx).isTrue();
-        assertThat(v.checkedKeys()).as(ctx).isPositive();
+        assertThat(v.ackedAtFault()).as("writes acknowledged before the fault; " + ctx).isPositive();
         long newest = (Long) ((Json) failovers[failovers.length - 1].get("failover")).get("generation");
         Json proxy = awaitProxyGeneration(c, newest);
         assertThat(proxy.get("generation")).as("the proxy follows the newest generation; " + ctx).isEqualTo(newest);
@@ -70,6 +74,12 @@ public final class E2eSupport {
         }
     }
 
+    /** The failover took at most {@link #MAX_FAILOVER_MS} from failure noticed to restored service accepting. */
+    static void assertFailoverTime(Json backup, String ctx) {
+        double ms = ((Number) ((Json) backup.get("failover")).get("failoverMs")).doubleValue();
+        assertThat(ms).as("failover (noticed -> restored service accepting) in ms; " + ctx).isLessThanOrEqualTo(MAX_FAILOVER_MS);
+    }
+
     /** The proxy's status once it is at generation {@code gen} (it republishes every 200 ms). */
     private static Json awaitProxyGeneration(Cluster c, long gen) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -81,7 +91,6 @@ public final class E2eSupport {
         }
     }
 
-    /** The logs of a cluster, for a failure message. */
     /**
      * The backup never refused an XOR page for its base: the primary's cache of shipped pages kept step with the
      * backup (a refusal is safe, a full resync follows, but it would mean the cache was wrong).
@@ -95,6 +104,7 @@ public final class E2eSupport {
         }
     }
 
+    /** The logs of a cluster, for a failure message. */
     static String logs(Cluster c) {
         StringBuilder sb = new StringBuilder();
         for (String role : new String[] {"protect", "backup", "proxy"}) {

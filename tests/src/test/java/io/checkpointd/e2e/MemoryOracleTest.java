@@ -59,7 +59,7 @@ class MemoryOracleTest extends E2eTest {
         long n;
         Json primary;
         try (Cluster c = Cluster.start(opts);
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(50))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
             awaitEpochs(c, 10, 2, Duration.ofSeconds(90));
             Files.createFile(oracle.resolve("request"));

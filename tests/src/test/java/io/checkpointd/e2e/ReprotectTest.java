@@ -21,9 +21,10 @@ class ReprotectTest extends E2eTest {
     @Timeout(240)
     void theRestoredServiceIsProtectedAgainAndSurvivesASecondFailover() throws Exception {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withSpare());
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(3).withKeysPerThread(30))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(3))) {
             load.start();
             Thread.sleep(1500);
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();
             Json first = c.awaitFailover(Duration.ofSeconds(60));
             Json f = (Json) first.get("failover");
@@ -55,7 +56,7 @@ class ReprotectTest extends E2eTest {
             Thread.sleep(1000);
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            E2eSupport.assertAfterFailover(c, load, first, secondStatus);
+            E2eSupport.assertAfterFailover(c, load, atKill, first, secondStatus);
             try (KvClient client = KvClient.connect(c.proxyAddress())) {
                 assertThat(client.put("after-second-failover", "yes")).isTrue();
             }

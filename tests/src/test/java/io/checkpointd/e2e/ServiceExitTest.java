@@ -21,10 +21,11 @@ class ServiceExitTest extends E2eTest {
     void theBackupTakesOverAtOnceWhenTheProtectedProcessExits() throws Exception {
         Duration heartbeatTimeout = Duration.ofSeconds(30);
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(heartbeatTimeout));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2).withKeysPerThread(20))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
             Thread.sleep(1000);
             long t0 = System.nanoTime();
+            KvWorkload.Acked atExit = load.snapshot();
             c.killService();
             assertThat(c.protectProcess().waitFor(20, TimeUnit.SECONDS)).as("protect stops" + E2eSupport.logs(c)).isTrue();
             assertThat(c.protectProcess().exitValue()).as("protect's exit code" + E2eSupport.logs(c)).isZero();
@@ -36,7 +37,7 @@ class ServiceExitTest extends E2eTest {
             Thread.sleep(500);
             load.stop();
             load.awaitTermination(Duration.ofSeconds(30));
-            E2eSupport.assertAfterFailover(c, load, backup);
+            E2eSupport.assertAfterFailover(c, load, atExit, backup);
         }
     }
 }

@@ -77,6 +77,12 @@ public final class OutputGate implements AutoCloseable {
         }
     }
 
+    /** Waits up to {@code timeout} until the proxy answered every release sent so far (a fault point's wait). */
+    public void sync(Duration timeout) throws IOException {
+        ProxyControlClient p = proxy;
+        if (p != null) p.sync(timeout);
+    }
+
     /** PASSTHROUGH: release output at once (unprotected). */
     public void passthrough() throws IOException {
         if (!enabled()) return;

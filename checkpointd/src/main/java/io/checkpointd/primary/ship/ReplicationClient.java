@@ -173,6 +173,11 @@ public final class ReplicationClient implements AutoCloseable {
         return n;
     }
 
+    /** Waits up to {@code timeout} until every frame sent so far was written to the socket (a fault point's wait). */
+    public void drain(Duration timeout) {
+        channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).awaitUninterruptibly(timeout.toMillis());
+    }
+
     /** Compressed and checksummed here; the pipeline's FrameEncoder signs it when it reaches the wire. */
     private ByteBuf encode(Frame f) {
         ByteBuf buf = channel.alloc().buffer(FrameCodec.HEADER + f.payload().length + FrameCodec.TRAILER + auth.macLength());

@@ -58,6 +58,11 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         default boolean dropFrames() {
             return false;
         }
+
+        /** Whether an epoch beginning now must be acknowledged without being committed (fault injection: a loss). */
+        default boolean ackWithoutCommit() {
+            return false;
+        }
     }
 
     private final ImageStore store;
@@ -69,6 +74,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private volatile Hello hello;
     private ImageStore.EpochWriter writer;
     private long rejectedEpoch = -1;
+    /** An epoch the ack-without-commit fault point is throwing away, or -1. */
+    private long discardedEpoch = -1;
     private long epochBytes;
     private long epochStart;
     private long recordNanos;
@@ -152,7 +159,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         switch (f.type()) {
             case EPOCH_BEGIN -> begin(f);
             case EPOCH_DATA -> {
-                if (f.epoch() == rejectedEpoch) return;
+                if (f.epoch() == rejectedEpoch || f.epoch() == discardedEpoch) return;
                 if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_DATA for epoch " + f.epoch() + " outside its epoch");
                 epochBytes += f.payload().length;
                 long t0 = System.nanoTime();
@@ -174,6 +181,10 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private void begin(Frame f) throws Exception {
         if (writer != null) throw new ProtocolException("EPOCH_BEGIN " + f.epoch() + " while epoch " + writer.epoch() + " is open");
         EpochBegin b = EpochBegin.decode(f.payload());
+        if (listener.ackWithoutCommit()) {
+            discardedEpoch = f.epoch();
+            return;
+        }
         try {
             writer = store.begin(f.generation(), f.epoch(), b);
             rejectedEpoch = -1;
@@ -193,6 +204,13 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private void end(Frame f) throws Exception {
         if (f.epoch() == rejectedEpoch) {
             rejectedEpoch = -1;
+            return;
+        }
+        if (f.epoch() == discardedEpoch) {
+            discardedEpoch = -1;
+            log.warn("fault point ack-without-commit: epoch {} acknowledged and thrown away", f.epoch());
+            heldAcks.add(Frame.of(FrameType.ACK, f.generation(), f.epoch()));
+            flushAcks();
             return;
         }
         if (writer == null || writer.epoch() != f.epoch()) throw new ProtocolException("EPOCH_END for epoch " + f.epoch() + " outside its epoch");

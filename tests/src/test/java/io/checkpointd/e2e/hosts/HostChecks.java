@@ -27,14 +27,15 @@ final class HostChecks {
 
     /**
      * The end of every test, after a failover to {@code failover} (the backup's status): every acknowledged write
-     * is present (read back through the proxy); the proxy released no epoch of the old generation that the backup
+     * is present (read back through the proxy), those acknowledged before the fault ({@code atFault}) among them; the proxy released no epoch of the old generation that the backup
      * had not committed; exactly one older generation exists and it is the only one that ever held output released
      * by a primary (the new one runs in passthrough after the restore).
      */
-    static void assertAfterFailover(HostCluster c, KvWorkload load, Json backupStatus, String ctx) throws Exception {
-        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30));
+    static void assertAfterFailover(HostCluster c, KvWorkload load, KvWorkload.Acked atFault, Json backupStatus, String ctx)
+            throws Exception {
+        VerificationResult v = load.verify(c.proxyAddress(), Duration.ofSeconds(30), atFault);
         assertThat(v.ok()).as("every acknowledged write present: " + v.summary() + "; " + ctx).isTrue();
-        assertThat(v.checkedKeys()).as(ctx).isPositive();
+        assertThat(v.ackedAtFault()).as(ctx).isPositive();
         Json f = (Json) backupStatus.get("failover");
         long newGen = (Long) f.get("generation");
         long restoredEpoch = (Long) f.get("restoredEpoch");

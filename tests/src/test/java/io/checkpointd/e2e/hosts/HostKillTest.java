@@ -48,10 +48,11 @@ class HostKillTest {
         Path dir = Files.createDirectories(tmp.resolve("rep-" + rep));
         long t0 = System.nanoTime();
         try (HostCluster c = HostCluster.start(HostCluster.Options.of(dir));
-             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4).withKeysPerThread(50))) {
+             KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4))) {
             load.start();
             Thread.sleep(killAfterMs);
             long ackedAtKill = load.progress().ackedWrites();
+            KvWorkload.Acked atKill = load.snapshot();
             c.killPrimaryHost();
             Json backup = c.awaitFailover(Duration.ofSeconds(60));
             Thread.sleep(1000); // clients reconnect through the proxy and write to the restored service
@@ -60,7 +61,9 @@ class HostKillTest {
             String ctx = "rep " + rep + ", seed " + seed + ", host killed after " + killAfterMs + " ms with " + ackedAtKill
                     + " acked writes; backup " + backup + c.logs();
             assertThat(load.unexpectedFailures()).as(ctx).isEmpty();
-            HostChecks.assertAfterFailover(c, load, backup, ctx);
+            HostChecks.assertAfterFailover(c, load, atKill, backup, ctx);
+            double failoverMs = ((Number) ((Json) backup.get("failover")).get("failoverMs")).doubleValue();
+            assertThat(failoverMs).as("failover (noticed -> restored service accepting) in ms; " + ctx).isLessThanOrEqualTo(2000.0);
             assertThat(load.progress().ackedWrites()).as("writes acknowledged after the failover too; " + ctx).isGreaterThan(ackedAtKill);
             try (KvClient client = KvClient.connect(c.proxyAddress())) {
                 assertThat(client.put("after-failover", "yes")).isTrue();
