@@ -22,7 +22,7 @@ class StaleCapturesTest {
         Path othersLive = Files.createDirectories(root.resolve("primary-" + other + "-gen1"));
         Path unrelated = Files.createDirectories(root.resolve("something-else"));
 
-        Primary.removeStaleCaptures(root, self, 2);
+        StaleCaptures.remove(root, self, 2);
 
         assertThat(goneDir.getParent()).doesNotExist();
         assertThat(olderGen).doesNotExist();

@@ -296,6 +296,18 @@ public final class KvWorkload implements AutoCloseable {
         return ackedThrough.get(thread);
     }
 
+    /** Waits up to {@code max} until at least {@code writes} writes are acknowledged; true if they are. */
+    public boolean awaitAcked(long writes, Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (ackedCount.sum() < writes) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
     /** What is acknowledged now; take it at the instant of a fault and pass it to {@link #verify}. */
     public Acked snapshot() {
         long[] through = new long[config.threads()];

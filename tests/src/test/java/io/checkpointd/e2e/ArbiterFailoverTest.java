@@ -78,6 +78,7 @@ class ArbiterFailoverTest extends E2eTest {
             assertThat(primary.get("generation")).as("the primary's generation comes from the counter").isEqualTo(SEED_GENERATION + 1);
             assertThat(leaseHolder()).as("the primary holds the lease").startsWith("primary pid");
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1500);
             KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary(); // SIGKILL: its session lives on at ZooKeeper until the session timeout
@@ -111,6 +112,7 @@ class ArbiterFailoverTest extends E2eTest {
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4)
                      .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(60)))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1500);
             Files.createFile(partition); // the backup hears nothing from the primary; both still reach ZooKeeper
 

@@ -26,6 +26,7 @@ class BackupCrashTest extends E2eTest {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(50)));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             int midEpochKills = 0;
             for (int attempt = 0; attempt < 12 && midEpochKills < 2; attempt++) {
                 Thread.sleep(300 + rnd.nextInt(700));

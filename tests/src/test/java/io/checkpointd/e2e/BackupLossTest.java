@@ -25,6 +25,7 @@ class BackupLossTest extends E2eTest {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(Duration.ofSeconds(3)));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(800);
             c.killBackup();
             Thread.sleep(500); // replies of epochs already acknowledged may still arrive
@@ -47,6 +48,7 @@ class BackupLossTest extends E2eTest {
         try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(800);
             c.killBackup();
             await(c, "primary", "unprotected", true);

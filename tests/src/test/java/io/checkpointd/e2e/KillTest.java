@@ -44,6 +44,7 @@ class KillTest extends E2eTest {
         long armAfterMs = 500 + new Random().nextInt(1500);
         try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(armAfterMs);
             long armed = System.nanoTime();
             Files.createFile(arm);
@@ -77,6 +78,7 @@ class KillTest extends E2eTest {
                 .withBackupJvmArgs(List.of("-D" + BackupFaults.ACK_WITHOUT_COMMIT_FILE_PROPERTY + "=" + lose));
         try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1000);
             long before = load.progress().ackedWrites();
             Files.createFile(lose);
@@ -101,6 +103,7 @@ class KillTest extends E2eTest {
         long killAfterMs = 500 + new Random(seed).nextInt(3500);
         try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(killAfterMs);
             KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();

@@ -23,6 +23,7 @@ class ReprotectTest extends E2eTest {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withSpare());
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(3))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1500);
             KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();

@@ -23,6 +23,7 @@ class ServiceExitTest extends E2eTest {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withHeartbeatTimeout(heartbeatTimeout));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1000);
             long t0 = System.nanoTime();
             KvWorkload.Acked atExit = load.snapshot();

@@ -35,6 +35,7 @@ class StaleGenerationTest extends E2eTest {
         try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1000);
             assertStatusReportsEveryRole(c);
             assertThat(java.nio.file.Files.readString(c.logDir().resolve("protect.log")))

@@ -1,2 +1,5 @@
-/** Shipping epochs to the backup over Netty, with backpressure and heartbeats. */
+/**
+ * Shipping epochs to the backup: the replication connection over Netty (backpressure, heartbeats), the link that
+ * keeps the window of epochs in flight and hears ACKs and NACKs, and the shipper that frames one epoch.
+ */
 package io.checkpointd.primary.ship;

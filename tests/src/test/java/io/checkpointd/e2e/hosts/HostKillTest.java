@@ -50,6 +50,7 @@ class HostKillTest {
         try (HostCluster c = HostCluster.start(HostCluster.Options.of(dir));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(4))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(killAfterMs);
             long ackedAtKill = load.progress().ackedWrites();
             KvWorkload.Acked atKill = load.snapshot();

@@ -44,6 +44,7 @@ class PartitionTest {
         try (HostCluster c = HostCluster.start(o);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1500);
             c.hosts().partition(c.primaryHost(), c.backupHost());
             long t0 = System.nanoTime();
@@ -103,6 +104,7 @@ class PartitionTest {
         try (HostCluster c = HostCluster.start(HostCluster.Options.of(tmp));
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
             load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             Thread.sleep(1500);
             long ackedBefore = load.progress().ackedWrites();
             c.hosts().partition(c.primaryHost(), c.frontHost());

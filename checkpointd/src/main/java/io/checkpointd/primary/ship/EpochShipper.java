@@ -1,0 +1,124 @@
+package io.checkpointd.primary.ship;
+
+import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.primary.capture.disk.DataDirs;
+import io.checkpointd.primary.engine.CaptureEngine;
+import io.checkpointd.protocol.Frame;
+import io.checkpointd.protocol.FrameType;
+import io.checkpointd.protocol.replication.EpochBegin;
+import io.checkpointd.protocol.replication.EpochEnd;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+
+/**
+ * Ships one captured epoch to the backup: EPOCH_BEGIN, the capture's records and the data dirs' records as
+ * EPOCH_DATA, then EPOCH_END with their count and SHA-256, so the backup can verify the epoch whole before it
+ * commits. A full sync prints its progress on the console.
+ */
+public final class EpochShipper {
+    /** Where in a ship a fault point may fire (see the primary's fault points). */
+    public interface ShipFaults {
+        /** A record of epoch {@code n} was sent. */
+        void recordSent(long n);
+
+        /** Epoch {@code n}'s END was sent. */
+        void endSent(long n);
+    }
+
+    /**
+     * What one ship sent.
+     *
+     * @param rawBytes  record bytes before compression
+     * @param wireBytes bytes on the wire (compressed, framed)
+     * @param fileBytes of {@code rawBytes}, image files'
+     */
+    public record Shipped(long rawBytes, long wireBytes, long fileBytes) {
+    }
+
+    private final BackupLink link;
+    private final long generation;
+    private final int pid;
+    private final PrintWriter console;
+    private final ShipFaults faults;
+
+    public EpochShipper(BackupLink link, long generation, int pid, PrintWriter console, ShipFaults faults) {
+        this.link = link;
+        this.generation = generation;
+        this.pid = pid;
+        this.console = console;
+        this.faults = faults;
+    }
+
+    /**
+     * Ships epoch {@code n}, captured with {@code pauseNanos} of pause, as a delta on {@code base} (or
+     * {@link EpochBegin#FULL}); {@code disk} (or null) adds the data dirs' records inside the epoch.
+     */
+    public Shipped ship(long n, long base, CaptureEngine.Capture cap, long pauseNanos, DataDirs disk)
+            throws IOException, InterruptedException {
+        long captured = cap.capturedBytes();
+        MessageDigest md = sha256();
+        long[] raw = {0};
+        long wire0 = link.wireBytes();
+        Progress progress = cap.full() ? new Progress(captured) : null;
+        link.begin(n);
+        link.send(new Frame(FrameType.EPOCH_BEGIN, generation, n, new EpochBegin(base, pauseNanos, captured).encode()));
+        DeltaComputer.Sink sink = rec -> {
+            byte[] p = rec.encode();
+            md.update(p);
+            raw[0] += p.length;
+            try {
+                link.send(new Frame(FrameType.EPOCH_DATA, generation, n, p));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
+            if (progress != null) progress.update(raw[0]);
+            faults.recordSent(n);
+        };
+        CaptureEngine.Delta r = cap.ship(sink::accept);
+        int diskRecords = disk == null ? 0 : disk.ship(sink); // inside BEGIN…END, so the digest and count cover them
+        link.send(new Frame(FrameType.EPOCH_END, generation, n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
+        link.ended(n);
+        faults.endSent(n);
+        long wire = link.wireBytes() - wire0;
+        if (progress != null) progress.done(raw[0], wire);
+        return new Shipped(raw[0], wire, r.shippedFileBytes());
+    }
+
+    /** Full-sync progress on the console: bytes and rate, at most twice a second. */
+    private final class Progress {
+        private final long total;
+        private final long t0 = System.nanoTime();
+        private long lastPrint;
+
+        Progress(long total) {
+            this.total = total;
+        }
+
+        void update(long done) {
+            long now = System.nanoTime();
+            if (now - lastPrint < 500_000_000L) return;
+            lastPrint = now;
+            console.printf("checkpointd: full sync of pid %d: %.1f MB of ~%.1f MB (%.0f MB/s)%n", pid, done / 1e6,
+                    total / 1e6, done / 1e6 / Math.max(1e-3, (now - t0) / 1e9));
+            console.flush();
+        }
+
+        void done(long raw, long wire) {
+            double s = Math.max(1e-3, (System.nanoTime() - t0) / 1e9);
+            console.printf("checkpointd: full sync of pid %d shipped: %.1f MB raw, %.1f MB compressed, %.2f s (%.0f MB/s)%n",
+                    pid, raw / 1e6, wire / 1e6, s, raw / 1e6 / s);
+            console.flush();
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
