@@ -373,6 +373,11 @@ public final class BackupDaemon implements AutoCloseable {
         public boolean dropFrames() {
             return BackupFaults.dropPrimaryFrames.getAsBoolean();
         }
+
+        @Override
+        public long ackUpTo() {
+            return BackupFaults.ackUpTo.getAsLong();
+        }
     }
 
     private void publish() {
