@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Proxy-wide output-commit state: the generation in force, its seal and release watermarks, hold or passthrough
@@ -17,6 +18,9 @@ import java.util.Set;
  * <p>The request methods validate first and change nothing when they throw {@link RejectedRequest}.
  */
 final class OutputCommit {
+    /** Seals whose {@link #outputBytes} figure is kept: the unreleased ones and the last released, at most this many. */
+    static final int SEAL_RECORDS = 256;
+
     private final long perConnectionCap;
     private final long totalCap;
     private final Set<OutputCommitHandler> connections = new LinkedHashSet<>();
@@ -30,6 +34,10 @@ final class OutputCommit {
     private long lastReleased = -1;
 
     private long heldBytes;
+    /** Service output tagged in this generation, over all connections: what epochs up to the open one produced. */
+    private long outputBytes;
+    /** Epoch sealed in this generation → {@link #outputBytes} at its seal, i.e. the output tagged &le; that epoch. */
+    private final TreeMap<Long, Long> outputBytesAtSeal = new TreeMap<>();
     private long releasedBytes;
     /** {@link #releasedBytes} when the current generation took over. */
     private long releasedBytesAtGeneration;
@@ -78,6 +86,11 @@ final class OutputCommit {
         if (epoch < lastSealed) {
             throw new RejectedRequest("epoch " + epoch + " is older than the last sealed epoch " + lastSealed);
         }
+        if (epoch > lastSealed) {
+            // a re-seal moves no boundary, so the first seal's figure stays
+            outputBytesAtSeal.put(epoch, outputBytes);
+            if (outputBytesAtSeal.size() > SEAL_RECORDS) outputBytesAtSeal.pollFirstEntry();
+        }
         lastSealed = epoch;
     }
 
@@ -90,6 +103,7 @@ final class OutputCommit {
         }
         if (epoch <= lastReleased) return;
         lastReleased = epoch;
+        outputBytesAtSeal.headMap(epoch).clear(); // older boundaries no longer tell anything about held output
         drainAll();
     }
 
@@ -125,6 +139,8 @@ final class OutputCommit {
         passthrough = false;
         lastSealed = -1;
         lastReleased = -1;
+        outputBytes = 0;
+        outputBytesAtSeal.clear();
         closeAll();
     }
 
@@ -148,6 +164,11 @@ final class OutputCommit {
 
     void resumed(OutputCommitHandler h) {
         paused.remove(h);
+    }
+
+    /** Service output of {@code bytes} was tagged with the open epoch. */
+    void tagged(long bytes) {
+        outputBytes += bytes;
     }
 
     void held(long delta) {
@@ -174,7 +195,7 @@ final class OutputCommit {
 
     ProxyStats snapshot() {
         return new ProxyStats(generation, lastSealed, lastReleased, passthrough, connections.size(), heldBytes,
-                releasedBytes, discardedBytes, rejected, superseded);
+                releasedBytes, discardedBytes, rejected, superseded, outputBytes, outputBytesAtSeal);
     }
 
     private void drainAll() {

@@ -69,6 +69,7 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         held.add(data, commit.openEpoch());
+        commit.tagged(n);
         commit.held(n);
         drain();
         if (!paused && (held.bytes() >= commit.perConnectionCap() || commit.overTotalCap())) pause();

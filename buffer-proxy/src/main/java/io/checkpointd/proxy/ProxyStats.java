@@ -13,10 +13,15 @@ package io.checkpointd.proxy;
  * @param discardedBytes          held output dropped (generation change, client gone, shutdown) since start
  * @param rejectedControlMessages control requests answered CONTROL_REJECT since start
  * @param superseded              every earlier generation, oldest first, as it stood when the next one took over
+ * @param outputBytes             service output read and tagged with an epoch in this generation, over all connections
+ * @param outputBytesAtSeal       for the epochs of this generation sealed and not yet released, and the last released
+ *                                one (at most 256, newest kept): {@code outputBytes} at
+ *                                the epoch's seal, i.e. the output of epochs &le; it, which its RELEASE lets out
  */
 public record ProxyStats(long generation, long lastSealed, long lastReleased, boolean passthrough, int connections,
                          long heldBytes, long releasedBytes, long discardedBytes, long rejectedControlMessages,
-                         java.util.List<Superseded> superseded) {
+                         java.util.List<Superseded> superseded, long outputBytes,
+                         java.util.SortedMap<Long, Long> outputBytesAtSeal) {
     /**
      * A generation that a newer one replaced: its final watermarks and the bytes it released. Nothing of it can be
      * released afterwards (its SEAL/RELEASE are refused as stale), so these figures are final.
@@ -26,5 +31,6 @@ public record ProxyStats(long generation, long lastSealed, long lastReleased, bo
 
     public ProxyStats {
         superseded = java.util.List.copyOf(superseded);
+        outputBytesAtSeal = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(outputBytesAtSeal));
     }
 }

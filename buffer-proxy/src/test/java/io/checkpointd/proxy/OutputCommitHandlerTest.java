@@ -3,6 +3,7 @@ package io.checkpointd.proxy;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -239,6 +240,33 @@ class OutputCommitHandlerTest {
         commit.release(1, 5);
         assertThat(c.readAll()).isEqualTo("protected");
         assertThatThrownBy(() -> commit.hold(0)).isInstanceOf(RejectedRequest.class);
+    }
+
+    @Test
+    void outputBytesAtSealRecordWhatEachReleaseLetsOut() throws Exception {
+        Conn a = connect();
+        Conn b = connect();
+        a.out.hold(bytes("aa"));
+        b.out.hold(bytes("bbb"));
+        commit.seal(1, 0);
+        a.out.hold(bytes("c"));
+        commit.seal(1, 0); // a re-seal moves no boundary: "c" stays in epoch 1
+        commit.seal(1, 2); // epoch 1 skipped: "c" belongs to epoch 2
+        b.out.hold(bytes("dddd"));
+        assertThat(commit.snapshot().outputBytes()).isEqualTo(10);
+        assertThat(commit.snapshot().outputBytesAtSeal()).containsExactly(entry(0L, 5L), entry(2L, 6L));
+
+        commit.release(1, 0);
+        assertThat(a.readAll() + b.readAll()).hasSize(5);
+        commit.seal(1, 3);
+        commit.release(1, 2);
+        assertThat(a.readAll() + b.readAll()).isEqualTo("c");
+        assertThat(commit.snapshot().outputBytesAtSeal()).as("released boundaries before the last are dropped")
+                .containsExactly(entry(2L, 6L), entry(3L, 10L));
+
+        commit.newGeneration(2, UPSTREAM);
+        assertThat(commit.snapshot().outputBytes()).isZero();
+        assertThat(commit.snapshot().outputBytesAtSeal()).isEmpty();
     }
 
     @Test

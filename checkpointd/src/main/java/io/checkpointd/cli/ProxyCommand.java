@@ -91,6 +91,7 @@ public final class ProxyCommand implements Callable<Integer> {
                     .put("passthrough", s.passthrough()).put("connections", s.connections()).put("heldBytes", s.heldBytes())
                     .put("releasedBytes", s.releasedBytes()).put("discardedBytes", s.discardedBytes())
                     .put("rejectedControlMessages", s.rejectedControlMessages()).put("superseded", superseded(s))
+                    .put("outputBytes", s.outputBytes()).put("outputBytesAtSeal", s.outputBytesAtSeal())
                     .put("updatedAt", System.currentTimeMillis()));
         }
         return Main.EXIT_OK;

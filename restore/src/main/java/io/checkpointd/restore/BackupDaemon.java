@@ -378,6 +378,11 @@ public final class BackupDaemon implements AutoCloseable {
         public boolean ackWithoutCommit() {
             return BackupFaults.ackWithoutCommit.getAsBoolean();
         }
+
+        @Override
+        public long ackUpTo() {
+            return BackupFaults.ackUpTo.getAsLong();
+        }
     }
 
     private void publish() {

@@ -54,6 +54,11 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         /** Whether acks must be held now (fault injection / tests). */
         boolean holdAcks();
 
+        /** The highest committed epoch that may be acknowledged now (fault injection / tests); later acks wait. */
+        default long ackUpTo() {
+            return Long.MAX_VALUE;
+        }
+
         /** Whether frames from the primary must be dropped unread now (fault injection: a partition). */
         default boolean dropFrames() {
             return false;
@@ -232,11 +237,15 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         flushAcks();
     }
 
-    /** Sends acks held so far unless the hold-acks fault point is active; called after commits and periodically. */
+    /**
+     * Sends acks held so far, in order, unless the hold-acks fault point is active, and only as far as the ack-up-to
+     * fault point allows; called after commits and periodically.
+     */
     public void flushAcks() {
         if (listener.holdAcks()) return;
+        long upTo = listener.ackUpTo();
         Frame a;
-        while ((a = heldAcks.poll()) != null) channel.writeAndFlush(a);
+        while ((a = heldAcks.peek()) != null && a.epoch() <= upTo) channel.writeAndFlush(heldAcks.poll());
     }
 
     /** Schedules {@link #flushAcks()} on the store thread (where the ack queue lives). */
