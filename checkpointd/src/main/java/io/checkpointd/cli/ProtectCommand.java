@@ -217,6 +217,10 @@ public final class ProtectCommand implements Callable<Integer> {
             }
         }, "protect-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        // SIGTERM is the documented way to stop protecting (exit 0): taken from the JVM's default handler, which
+        // would start the shutdown itself and exit 143 (128 + SIGTERM) whatever run() returns; other signals still
+        // reach the hook above
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), s -> primary.stop());
         out.printf("checkpointd: protecting pid %d (generation %d%s, epoch %d ms) with backup %s%n", pid, generation,
                 lease == null ? "" : " from " + arbiter.arbiter + ", lease held", epoch.toMillis(), backup);
         out.flush();

@@ -376,7 +376,15 @@ public final class IncrementalEngine implements CaptureEngine {
                 pauseBuf = m.buf();
                 sinceBase++;
                 if (oracleRequest != null && sinceBase >= ORACLE_MIN_SINCE_BASE) {
-                    OracleSnapshot.write(pid, threads, oracleRequest); // a test's epoch: in the pause, in no phase
+                    OracleSnapshot.write(pid, oracleRequest); // a test's epoch: in the pause, in no phase
+                    // and CRIU's dump of this very instant for its registers: frozen, untraced for CRIU, traced again
+                    pause.freeze();
+                    sp.detach();
+                    try {
+                        OracleSnapshot.dumpWithCriu(criu, pid, oracleRequest, pause.freezer());
+                    } finally {
+                        tracer.attach();
+                    }
                     oracleRequest = null;
                     oracleEpoch = n;
                 }

@@ -1,8 +1,9 @@
 package io.checkpointd.primary.engine;
 
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
-import io.checkpointd.linux.ptrace.ThreadState;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,9 +22,10 @@ import java.util.List;
  * Taken only when a test asks for it (the named fault point {@code checkpointd.fault.oracleDir}), with every thread
  * still stopped, so it costs the pause of that one epoch only.
  *
- * <p>Files: {@code maps} (verbatim), {@code threads} (one line per thread: tid, the 27 registers and the signal
- * mask, in hex), {@code memory} (for each present page of a private VMA except the kernel's special ones, [vdso]
- * included: the address as 8 bytes big-endian, then the page).
+ * <p>Files: {@code maps} (verbatim), {@code memory} (for each present page of a private VMA except the kernel's
+ * special ones, [vdso] included: the address as 8 bytes big-endian, then the page), and {@code criu/}: CRIU's own
+ * dump of the same instant, whose core images hold the threads' registers as an implementation other than the
+ * engine's reads them.
  */
 final class OracleSnapshot {
     private static final int PAGE = 4096;
@@ -31,17 +33,10 @@ final class OracleSnapshot {
     private OracleSnapshot() {
     }
 
-    static void write(int pid, List<ThreadState> threads, Path dir) throws IOException {
+    static void write(int pid, Path dir) throws IOException {
         Files.createDirectories(dir);
         Path proc = ProcFs.dir(pid);
         Files.write(dir.resolve("maps.tmp"), Files.readAllBytes(proc.resolve("maps")));
-        StringBuilder sb = new StringBuilder();
-        for (ThreadState t : threads) {
-            sb.append(t.tid());
-            for (long r : t.gpregs()) sb.append(' ').append(Long.toHexString(r));
-            sb.append(' ').append(Long.toHexString(t.sigmask())).append('\n');
-        }
-        Files.writeString(dir.resolve("threads"), sb);
         List<Vma> maps = ProcFs.maps(pid);
         try (FileChannel pagemap = FileChannel.open(proc.resolve("pagemap"), StandardOpenOption.READ);
              FileChannel mem = FileChannel.open(proc.resolve("mem"), StandardOpenOption.READ);
@@ -74,5 +69,10 @@ final class OracleSnapshot {
             }
         }
         Files.move(dir.resolve("maps.tmp"), dir.resolve("maps"));
+    }
+
+    /** CRIU's dump of the process, frozen in {@code freezer} and untraced, into {@code dir/criu}; it stays frozen. */
+    static void dumpWithCriu(Criu criu, int pid, Path dir, Freezer freezer) throws IOException {
+        Dumps.dump(criu, pid, Files.createDirectories(dir.resolve("criu")), freezer);
     }
 }

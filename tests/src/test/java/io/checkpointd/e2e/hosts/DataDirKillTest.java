@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.disk.AppendService;
 import io.checkpointd.demo.disk.LineClient;
 import io.checkpointd.demo.hosts.HostCluster;
+import io.checkpointd.e2e.BoundedRuns;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +21,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,16 +35,19 @@ class DataDirKillTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
 
+    /** One run's waits (start, failover, load, checks) add up to a few minutes at most. */
+    private static final Duration RUN_BOUND = Duration.ofMinutes(10);
+
     @BeforeEach
     void requirements() {
         HostChecks.assumeRootCriuAndNamespaces();
     }
 
+    /** Each run bounded on its own: a {@code @Timeout} here would bound only this factory. */
     @TestFactory
-    @Timeout(value = 4, unit = java.util.concurrent.TimeUnit.HOURS)
     Stream<DynamicTest> fileAndMemoryAgreeAfterEveryKill() {
         int n = Integer.getInteger("checkpointd.soak", 3);
-        return IntStream.rangeClosed(1, n).mapToObj(i -> DynamicTest.dynamicTest("data dir kill " + i + "/" + n, () -> run(i)));
+        return IntStream.rangeClosed(1, n).mapToObj(i -> BoundedRuns.dynamicTest("data dir kill " + i + "/" + n, RUN_BOUND, () -> run(i)));
     }
 
     private void run(int rep) throws Exception {
@@ -52,8 +55,8 @@ class DataDirKillTest {
         long killAfterMs = new Random(seed).nextInt(2500);
         Path dir = Files.createDirectories(tmp.resolve("rep-" + rep));
         Path data = dir.resolve("data");
+        AtomicBoolean stop = new AtomicBoolean(); // set however the run ends (a failure, or interrupted past its bound)
         try (HostCluster c = HostCluster.start(HostCluster.Options.of(dir).withService(AppendService.class.getName(), data))) {
-            AtomicBoolean stop = new AtomicBoolean();
             AtomicLong maxAcked = new AtomicLong(), acked = new AtomicLong();
             List<Thread> clients = new ArrayList<>();
             for (int t = 0; t < 3; t++) {
@@ -90,6 +93,8 @@ class DataDirKillTest {
             System.out.println("primary before the kill: " + primaryStatus);
             System.out.printf("data dir kill %d: killed %d ms after the first ack, %d acked appends at kill, restored epoch %s with %d records, failover %s ms%n",
                     rep, killAfterMs, ackedAtKill, f.get("restoredEpoch"), inMemory, f.get("failoverMs"));
+        } finally {
+            stop.set(true); // the append threads end at their next turn
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.demo.hosts.HostCluster;
+import io.checkpointd.e2e.BoundedRuns;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +16,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,16 +29,19 @@ class HostKillTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
     Path tmp;
 
+    /** One run's waits (start, failover, load, checks) add up to a few minutes at most. */
+    private static final Duration RUN_BOUND = Duration.ofMinutes(10);
+
     @BeforeEach
     void requirements() {
         HostChecks.assumeRootCriuAndNamespaces();
     }
 
+    /** Each run bounded on its own: a {@code @Timeout} here would bound only this factory. */
     @TestFactory
-    @Timeout(value = 4, unit = java.util.concurrent.TimeUnit.HOURS)
     Stream<DynamicTest> everyAcknowledgedWriteSurvivesAHostKill() {
         int n = Integer.getInteger("checkpointd.soak", 5);
-        return IntStream.rangeClosed(1, n).mapToObj(i -> DynamicTest.dynamicTest("host kill " + i + "/" + n, () -> run(i)));
+        return IntStream.rangeClosed(1, n).mapToObj(i -> BoundedRuns.dynamicTest("host kill " + i + "/" + n, RUN_BOUND, () -> run(i)));
     }
 
     private void run(int rep) throws Exception {
