@@ -43,9 +43,8 @@ class MemoryOracleTest extends E2eTest {
     private static final int PAGE = 4096;
 
     /**
-     * {@code auto}, which must pick uffd-wp on this kernel. The {@code scan} tracker runs with
-     * {@code -Dcheckpointd.oracle.trackers=auto,scan}: it is not in CI because it failed 2 of 5 runs on one page
-     * (the top page of a small anonymous mapping, e.g. a thread's TCB), cause not found yet.
+     * {@code auto}, which must pick uffd-wp on this kernel, and {@code scan}, which compares page contents (after a
+     * CRIU dump, with the dump's bytes); {@code -Dcheckpointd.oracle.trackers=...} picks others.
      */
     @ParameterizedTest
     @MethodSource("trackers")
@@ -170,7 +169,7 @@ class MemoryOracleTest extends E2eTest {
     }
 
     static List<String> trackers() {
-        return List.of(System.getProperty("checkpointd.oracle.trackers", "auto").split(","));
+        return List.of(System.getProperty("checkpointd.oracle.trackers", "auto,scan").split(","));
     }
 
     /** What a page not in the image reads as after a restore: zeros, or the mapped file's bytes. */

@@ -779,6 +779,17 @@ public final class IncrementalEngine implements CaptureEngine {
             }
             notIncremental = "process tree or shared memory";
         }
+        if (notIncremental == null) {
+            // a tracker that compares contents (scan) compares the next stop with the dump's bytes (read if it asks)
+            Pagemap pm = Pagemap.parse(files.get(pagemapName));
+            Path pagesFile = dir.resolve(pm.pagesFileName());
+            tracker.dumped(sink -> {
+                if (pm.presentPages() == 0) return;
+                try (DeltaComputer.PagesFile data = DeltaComputer.PagesFile.map(pagesFile)) {
+                    pm.forEachPresentPage((va, idx) -> sink.page(va, data.page(idx)));
+                }
+            });
+        }
         filesImage = FilesImage.of(files);
         sinceBase = 0;
         resync = false;

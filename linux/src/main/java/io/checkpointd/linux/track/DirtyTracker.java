@@ -3,6 +3,7 @@ package io.checkpointd.linux.track;
 import io.checkpointd.linux.ProcessMemory.RemoteRange;
 import io.checkpointd.linux.proc.Vma;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 
@@ -96,6 +97,30 @@ public interface DirtyTracker extends AutoCloseable {
      *                their pages present now are only known by rescanning them
      */
     record Followed(List<RemoteRange> ranges, List<RemoteRange> removed) {
+    }
+
+    /**
+     * After a CRIU dump taken in the same freeze as an {@link #arm} or {@link #collect}: the dump's pages, which the
+     * backup holds from then on. A tracker that finds writes by comparing contents ({@code scan}) compares the next
+     * collect with these bytes rather than with what it read before the dump: CRIU reads the pages while its parasite
+     * runs in the process, and a change made then and undone before the next collect (the kernel rewrites a thread's
+     * rseq {@code cpu_id} whenever it returns to user space on another CPU) would otherwise leave the dump's bytes in
+     * the image. Trackers that see writes themselves ignore it: the default does not read the pages.
+     */
+    default void dumped(DumpedPages pages) throws IOException {
+    }
+
+    /** A dump's pages, read only when {@link #forEach} is called. */
+    @FunctionalInterface
+    interface DumpedPages {
+        /** Calls {@code sink} for every page of the dump: its address, its 4096 bytes from position to limit. */
+        void forEach(PageSink sink) throws IOException;
+    }
+
+    /** Receives one page of a {@link DumpedPages}; the buffer is valid during the call only. */
+    @FunctionalInterface
+    interface PageSink {
+        void page(long address, ByteBuffer page);
     }
 
     /**

@@ -70,6 +70,25 @@ final class ScanTracker implements DirtyTracker {
         return out; // built in address order, merged
     }
 
+    /**
+     * The dump's bytes become what the next collect compares with: a page CRIU read while something changed it, and
+     * changed back before that collect, then differs from them and is reported. Tracked pages the dump lacks count
+     * as new.
+     */
+    @Override
+    public void dumped(DumpedPages pages) throws IOException {
+        prev.clear();
+        pages.forEach((a, page) -> {
+            Map.Entry<Long, Long> t = tracked.floorEntry(a);
+            if (t != null && a < t.getValue()) prev.put(a, hash(page, page.position()));
+        });
+    }
+
+    private long hash(ByteBuffer buf, int off) {
+        long h = xx.hash(buf, off, (int) Ranges.PAGE, SEED);
+        return h == 0 ? 1 : h; // 0 is "absent"
+    }
+
     /** Hashes every present page of the tracked ranges into {@code cur}; reports pages new or changed vs {@code prev}. */
     private void hashAll(List<Vma> maps, List<RemoteRange> changed) throws IOException {
         List<Vma> inTracked = new ArrayList<>();
@@ -112,8 +131,7 @@ final class ScanTracker implements DirtyTracker {
         int off = 0;
         for (RemoteRange r : batch) {
             for (long a = r.address(); a < r.address() + r.length(); a += Ranges.PAGE, off += (int) Ranges.PAGE) {
-                long h = xx.hash(staging, off, (int) Ranges.PAGE, SEED);
-                if (h == 0) h = 1; // 0 is "absent"
+                long h = hash(staging, off);
                 if (changed != null && prev.get(a, 0) != h) Ranges.append(changed, a, a + Ranges.PAGE);
                 cur.put(a, h);
             }
