@@ -59,6 +59,9 @@ import org.slf4j.LoggerFactory;
  * REPLICATING, says so, and tries again while the silence lasts.
  */
 public final class BackupDaemon implements AutoCloseable {
+    /** How long a restored service that dies with its re-protecting primary may take to be seen gone. */
+    private static final Duration SERVICE_EXIT_GRACE = Duration.ofSeconds(2);
+
     private static final Logger log = LoggerFactory.getLogger(BackupDaemon.class);
 
     /** Lifecycle of the backup. */
@@ -280,8 +283,10 @@ public final class BackupDaemon implements AutoCloseable {
     }
 
     /**
-     * If the re-protecting primary fails (other than by its service exiting or being fenced), the restored service
-     * must not be left with its output held forever: let it run unprotected, loudly.
+     * If the re-protecting primary fails (other than by its service exiting or being fenced) while the restored
+     * service lives on, the service must not be left with its output held forever: let it run unprotected, loudly.
+     * If the service died with it (a host failure), its held output stays held: it answers epochs the spare may not
+     * have, and the spare's failover, not this daemon, decides what clients see next.
      */
     private void watchNewPrimary(Failover f, Failover.Result r) {
         Thread t = new Thread(() -> {
@@ -289,6 +294,10 @@ public final class BackupDaemon implements AutoCloseable {
                 int code = r.newPrimary().waitFor();
                 if (code == 0 || code == 3) {
                     log.info("the re-protecting primary (pid {}) ended with exit code {}", r.newPrimary().pid(), code);
+                } else if (awaitGone(r.restoredPid(), SERVICE_EXIT_GRACE)) {
+                    log.error("the re-protecting primary (pid {}) failed with exit code {} and the restored service pid {} is gone "
+                            + "too: generation {}'s unacknowledged output stays held (the spare takes over)", r.newPrimary().pid(), code,
+                            r.restoredPid(), r.newGeneration());
                 } else {
                     log.error("the re-protecting primary (pid {}) failed with exit code {}: generation {} falls back to unprotected",
                             r.newPrimary().pid(), code, r.newGeneration());
@@ -300,6 +309,16 @@ public final class BackupDaemon implements AutoCloseable {
         }, "new-primary-watch");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** Whether {@code pid} is gone (reaped by {@link #reapLater}) within {@code max}. */
+    private static boolean awaitGone(int pid, Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!Reaper.isGone(pid)) {
+            if (System.nanoTime() - deadline > 0) return false;
+            Thread.sleep(10);
+        }
+        return true;
     }
 
     private void reapLater(int pid) {
