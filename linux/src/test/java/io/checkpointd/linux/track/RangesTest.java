@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.linux.track;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
