@@ -149,10 +149,10 @@ public final class IncrementalEngine implements CaptureEngine {
      */
     private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L, 64_000_000L};
     /** Pre-copy before the stop; {@code -Dcheckpointd.precopy=false} turns it off (benchmark comparisons). */
-    private static final boolean PRECOPY = Boolean.parseBoolean(System.getProperty("checkpointd.precopy", "true"));
+    private static final boolean PRECOPY = EngineSettings.precopy();
     /** Whether the tracer thread is real-time during the stop already ({@code -Dcheckpointd.stop.realtime}). */
-    private static final boolean STOP_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.stop.realtime", "true"));
-    private static final boolean PRECOPY_REALTIME = Boolean.parseBoolean(System.getProperty("checkpointd.precopy.realtime", "true"));
+    private static final boolean STOP_REALTIME = EngineSettings.stopRealtime();
+    private static final boolean PRECOPY_REALTIME = EngineSettings.precopyRealtime();
     private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
     private final io.checkpointd.protocol.status.Window precopyMs = new io.checkpointd.protocol.status.Window(1024);
     /** The pre-copy's parts, ms: the precollect (report and re-protect), the copy. */
@@ -199,7 +199,7 @@ public final class IncrementalEngine implements CaptureEngine {
             tracker.close();
             throw e;
         }
-        this.tracer = Tracer.start(pid);
+        this.tracer = Tracer.start(pid, EngineSettings.stopMaxPollMicros() * 1000);
         this.memoryThread = Executors.newSingleThreadExecutor(r -> {
             // real-time for its whole life: it runs only inside pauses, and woken at normal priority it waited for a
             // CPU 0.28 ms (p50), 2.4 ms (p90) before starting (25 ms epochs, 40 MiB/s)
@@ -507,9 +507,9 @@ public final class IncrementalEngine implements CaptureEngine {
      * project's machines (a real-time thread woken on an idle vCPU), a tenth of the pause aimed at. Both threads run
      * real-time on CPUs of their own during the pause; with one CPU they would spin against each other, so not at all.
      */
-    private static final boolean SPIN = Runtime.getRuntime().availableProcessors() > 1 && Boolean.parseBoolean(System.getProperty("checkpointd.pause.spin", "true"));
-    private static final long HANDOFF_SPIN_NANOS = SPIN ? Long.getLong("checkpointd.pause.spin.handoff", 200_000) : 0,
-            JOIN_SPIN_NANOS = SPIN ? Long.getLong("checkpointd.pause.spin.join", 3_000_000) : 0;
+    private static final boolean SPIN = Runtime.getRuntime().availableProcessors() > 1 && EngineSettings.pauseSpin();
+    private static final long HANDOFF_SPIN_NANOS = SPIN ? EngineSettings.pauseSpinHandoffNanos() : 0,
+            JOIN_SPIN_NANOS = SPIN ? EngineSettings.pauseSpinJoinNanos() : 0;
 
     /** {@code f}'s value, spinning up to {@code maxNanos} before blocking. */
     private static <T> T spinJoin(CompletableFuture<T> f, long maxNanos) throws IOException {
@@ -554,7 +554,7 @@ public final class IncrementalEngine implements CaptureEngine {
      * its polls for the ptrace-stops the tracer thread sleeps, and at normal priority it then waited for a CPU behind
      * the threads it stopped.
      */
-    private static final int REALTIME = Integer.getInteger("checkpointd.pause.realtime", 10);
+    private static final int REALTIME = EngineSettings.pauseRealtime();
 
     /** The calling thread real-time at {@link #REALTIME} unless that is off or was refused; whether it is now. */
     private boolean toRealtime() {

@@ -37,8 +37,8 @@ final class XorPages {
 
     /** On unless {@code -Dcheckpointd.xor=false} (benchmark comparisons); {@code -Dcheckpointd.xor.cacheMiB} (64). */
     static XorPages fromSystemProperties() {
-        if (!Boolean.parseBoolean(System.getProperty("checkpointd.xor", "true"))) return null;
-        return new XorPages(Math.max(1, Integer.getInteger("checkpointd.xor.cacheMiB", 64)) * (1 << 20) / PAGE);
+        if (!EngineSettings.xor()) return null;
+        return new XorPages(EngineSettings.xorCacheMiB() * (1 << 20) / PAGE);
     }
 
     /** The backup may not hold what was shipped: nothing shipped so far may be a base. Any thread. */
