@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.ship;
 
 import io.checkpointd.linux.track.PageHashes;
 import io.checkpointd.protocol.image.Pagemap;
