@@ -70,25 +70,6 @@ class RangesTest {
         assertThat(Ranges.splitAt(new long[] {0x2000, 0x4000}, maps)).containsExactly(0x2000, 0x3000, 0x3000, 0x4000);
     }
 
-    @Test
-    void pageHashesTrackChangesAndRemovals() {
-        PageHashes h = new PageHashes(4);
-        Random rnd = new Random(3);
-        java.util.Map<Long, Long> model = new java.util.HashMap<>();
-        for (int k = 0; k < 20000; k++) {
-            long va = (long) rnd.nextInt(3000) << 12;
-            if (rnd.nextInt(4) == 0) {
-                h.remove(va);
-                model.remove(va);
-            } else {
-                long v = rnd.nextInt(3);
-                Long old = model.put(va, v);
-                assertThat(h.changed(va, v)).isEqualTo(old == null || old != v);
-            }
-        }
-        assertThat(h.size()).isEqualTo(model.size());
-    }
-
     private static BitSet random(Random rnd) {
         BitSet s = new BitSet(PAGES);
         int runs = rnd.nextInt(8);
