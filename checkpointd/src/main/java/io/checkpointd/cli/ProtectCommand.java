@@ -68,12 +68,12 @@ public final class ProtectCommand implements Callable<Integer> {
     @Option(names = "--on-exit", defaultValue = "failover", paramLabel = "failover|stop",
             description = "when the protected process exits: tell the backup to take over at once, or just stop "
                     + "(the backup then takes over on heartbeat timeout) (default: ${DEFAULT-VALUE})")
-    String onExit;
+    Choices.OnExit onExit;
 
     @Option(names = "--on-backup-loss", defaultValue = "stall", paramLabel = "stall|continue",
             description = "when the backup is lost: hold output until it is back (no client ever sees output a failure could "
                     + "take back), or release it unprotected, with a loud warning, and re-protect when it returns (default: ${DEFAULT-VALUE})")
-    String onBackupLoss;
+    Choices.OnBackupLoss onBackupLoss;
 
     @Option(names = "--backup-timeout", paramLabel = "DURATION", defaultValue = "5s", converter = Converters.PositiveDuration.class,
             description = "no answer from the backup for this long, with epochs in flight, counts as losing it (default: ${DEFAULT-VALUE})")
@@ -97,12 +97,12 @@ public final class ProtectCommand implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "incremental", paramLabel = "incremental|full",
             description = "incremental: each epoch copies the pages written since the last one and every thread's registers, "
                     + "a CRIU dump only when threads, files or the memory map changed; full: a CRIU dump every epoch (default: ${DEFAULT-VALUE})")
-    String engine;
+    Choices.Engine engine;
 
     @Option(names = "--tracker", defaultValue = "auto", paramLabel = "auto|uffd-wp|soft-dirty|scan",
             description = "how the incremental engine finds written pages: userfaultfd write-protect, the kernel's soft-dirty bits, "
                     + "or hashing every page; auto picks the first that works here ('checkpointd check' says which) (default: ${DEFAULT-VALUE})")
-    String tracker;
+    Choices.Tracker tracker;
 
     @Option(names = "--data-dir", paramLabel = "DIR", description = "a directory whose changes ship with every epoch and are "
             + "restored with the process, at the same path (repeatable)")
@@ -116,20 +116,12 @@ public final class ProtectCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
-        if (!onExit.equals("failover") && !onExit.equals("stop")) throw new UsageException("--on-exit must be 'failover' or 'stop', not '" + onExit + "'");
-        if (!onBackupLoss.equals("stall") && !onBackupLoss.equals("continue")) {
-            throw new UsageException("--on-backup-loss must be 'stall' or 'continue', not '" + onBackupLoss + "'");
-        }
-        if (!engine.equals("incremental") && !engine.equals("full")) throw new UsageException("--engine must be 'incremental' or 'full', not '" + engine + "'");
-        if (!tracker.equals("auto") && !Trackers.KINDS.contains(tracker)) {
-            throw new UsageException("--tracker must be auto or one of " + String.join(", ", Trackers.KINDS) + ", not '" + tracker + "'");
-        }
-        if (engine.equals("full") && spec.commandLine().getParseResult().hasMatchedOption("--tracker")) {
+        if (engine == Choices.Engine.FULL && spec.commandLine().getParseResult().hasMatchedOption("--tracker")) {
             throw new UsageException("--tracker is for --engine incremental; the full engine takes a CRIU dump every epoch");
         }
-        if (engine.equals("incremental") && !tracker.equals("auto")) {
-            String why = Trackers.availability().get(tracker);
-            if (!Trackers.isUsable(tracker)) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
+        if (engine == Choices.Engine.INCREMENTAL && tracker != Choices.Tracker.AUTO) {
+            String why = Trackers.availability().get(tracker.toString());
+            if (!Trackers.isUsable(tracker.toString())) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
         }
         ChannelKey key = auth.channelKey();
         ArbiterAddress arbiterAddress = arbiter.address();
@@ -174,8 +166,8 @@ public final class ProtectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
-                maxInFlight, onExit.equals("failover"), runDir.path(), key, onBackupLoss.equals("continue"), backupTimeout,
-                engine.equals("incremental"), tracker);
+                maxInFlight, onExit == Choices.OnExit.FAILOVER, runDir.path(), key, onBackupLoss == Choices.OnBackupLoss.CONTINUE,
+                backupTimeout, engine == Choices.Engine.INCREMENTAL, tracker.toString());
         auth.warnIfInsecure();
         Primary primary;
         try {

@@ -88,7 +88,8 @@ public final class FullDumpEngine implements CaptureEngine {
         };
     }
 
-    static long dirBytes(Path dir) {
+    /** Bytes of the image files in {@code dir}, or -1 if it cannot be listed. */
+    public static long dirBytes(Path dir) {
         long total = 0;
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {

@@ -60,11 +60,8 @@ public final class Tracer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Tracer.class);
     private static final long OPTIONS = PtraceLib.PTRACE_O_TRACECLONE | PtraceLib.PTRACE_O_TRACEEXEC;
     private static final long MIN_POLL_NANOS = 50_000, MAX_POLL_NANOS = 1_000_000;
-    /**
-     * The longest sleep between two polls for ptrace-stops in {@link #stopAll}: the stop is over only when this
-     * thread sees the last one, so a longer sleep is added to the pause (it was 1 ms).
-     */
-    private static final long STOP_POLL_MAX_NANOS = Long.getLong("checkpointd.stop.maxPollMicros", 100) * 1000;
+    /** The default of the longest sleep between two polls for ptrace-stops (see {@link #start(int, long)}). */
+    public static final long DEFAULT_STOP_POLL_MAX_NANOS = 100_000;
     private static final int WAIT_ANY = Syscalls.__WALL | Syscalls.__WNOTHREAD | Syscalls.WNOHANG;
     private static final int SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
 
@@ -99,15 +96,27 @@ public final class Tracer implements AutoCloseable {
     private final AtomicLong relayedSignals = new AtomicLong(), clones = new AtomicLong(), exits = new AtomicLong(),
             groupStops = new AtomicLong(), execs = new AtomicLong(), attaches = new AtomicLong();
 
-    private Tracer(int pid) {
+    /**
+     * The longest sleep between two polls for ptrace-stops in {@link #stopAll}: the stop is over only when this
+     * thread sees the last one, so a longer sleep is added to the pause.
+     */
+    private final long stopPollMaxNanos;
+
+    private Tracer(int pid, long stopPollMaxNanos) {
         this.pid = pid;
+        this.stopPollMaxNanos = stopPollMaxNanos;
         this.thread = new Thread(this::loop, "tracer-" + pid);
         thread.setDaemon(true);
     }
 
     /** Starts the tracer thread for {@code pid}; nothing is traced until {@link #attach()}. */
     public static Tracer start(int pid) {
-        Tracer t = new Tracer(pid);
+        return start(pid, DEFAULT_STOP_POLL_MAX_NANOS);
+    }
+
+    /** {@link #start(int)}, sleeping at most {@code stopPollMaxNanos} between two polls for the threads' ptrace-stops. */
+    public static Tracer start(int pid, long stopPollMaxNanos) {
+        Tracer t = new Tracer(pid, stopPollMaxNanos);
         t.thread.start();
         return t;
     }
@@ -233,7 +242,7 @@ public final class Tracer implements AutoCloseable {
                 }
                 if (pause < 80_000) Thread.onSpinWait();
                 else LockSupport.parkNanos(pause);
-                pause = Math.min(pause * 2, STOP_POLL_MAX_NANOS);
+                pause = Math.min(pause * 2, stopPollMaxNanos);
             }
             if (threads.isEmpty()) throw new IOException("pid " + pid + ": every thread exited");
             return s;

@@ -78,20 +78,6 @@ class PagemapParsingTest {
                 .containsExactly(new RemoteRange(0x1000, 0x3000), new RemoteRange(0x5000, 0x1000));
     }
 
-    @Test
-    void pageHashesGrowAndClear() {
-        PageHashes h = new PageHashes(4);
-        for (long i = 1; i <= 10_000; i++) h.put(i << 12, i * 7);
-        assertThat(h.size()).isEqualTo(10_000);
-        for (long i = 1; i <= 10_000; i++) assertThat(h.get(i << 12, -1)).isEqualTo(i * 7);
-        assertThat(h.get(20_000L << 12, -1)).isEqualTo(-1);
-        h.put(5L << 12, 1);
-        assertThat(h.get(5L << 12, -1)).isEqualTo(1);
-        h.clear();
-        assertThat(h.size()).isZero();
-        assertThat(h.get(5L << 12, -1)).isEqualTo(-1);
-    }
-
     private static Vma vma(long s, long e, String perms, String path) {
         return new Vma(s, e, perms, 0, "00:00", 0, path);
     }

@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.linux.track;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -68,25 +68,6 @@ class RangesTest {
         List<Vma> maps = List.of(new Vma(0x1000, 0x3000, "rw-p", 0, "00:00", 0, ""), new Vma(0x3000, 0x6000, "rw-p", 0, "00:00", 0, ""));
         assertThat(Ranges.splitAt(new long[] {0x0, 0x8000}, maps)).containsExactly(0x0, 0x1000, 0x1000, 0x3000, 0x3000, 0x6000, 0x6000, 0x8000);
         assertThat(Ranges.splitAt(new long[] {0x2000, 0x4000}, maps)).containsExactly(0x2000, 0x3000, 0x3000, 0x4000);
-    }
-
-    @Test
-    void pageHashesTrackChangesAndRemovals() {
-        PageHashes h = new PageHashes(4);
-        Random rnd = new Random(3);
-        java.util.Map<Long, Long> model = new java.util.HashMap<>();
-        for (int k = 0; k < 20000; k++) {
-            long va = (long) rnd.nextInt(3000) << 12;
-            if (rnd.nextInt(4) == 0) {
-                h.remove(va);
-                model.remove(va);
-            } else {
-                long v = rnd.nextInt(3);
-                Long old = model.put(va, v);
-                assertThat(h.changed(va, v)).isEqualTo(old == null || old != v);
-            }
-        }
-        assertThat(h.size()).isEqualTo(model.size());
     }
 
     private static BitSet random(Random rnd) {

@@ -1,5 +1,6 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.ship;
 
+import io.checkpointd.linux.track.PageHashes;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochRecord;
 import java.lang.invoke.MethodHandles;

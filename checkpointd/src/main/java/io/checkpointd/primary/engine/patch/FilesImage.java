@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.patch;
 
 import io.checkpointd.protocol.image.ImageFile;
 import io.checkpointd.protocol.image.ProtoMessage;
@@ -15,7 +15,7 @@ import java.util.Map;
  * ({@code fdinfo_entry{id=1, type=3, fd=4}}); {@code files.img} holds {@code file_entry{type=1, id=2, reg=3}} with
  * {@code reg_file_entry{pos=3, size=8}} (CRIU's images/fdinfo.proto and regfile.proto, MIT).
  */
-final class FilesImage {
+public final class FilesImage {
     static final String FILES = "files.img";
     private static final int FILES_MAGIC = 0x56303138, FDINFO_MAGIC = 0x56213732;
     private static final int FD_TYPE_REG = 1;
@@ -28,7 +28,7 @@ final class FilesImage {
     }
 
     /** Reads the fd → file map of a base dump's files; null if the dump has no single fdinfo image. */
-    static FilesImage of(Map<String, byte[]> files) throws IOException {
+    public static FilesImage of(Map<String, byte[]> files) throws IOException {
         List<String> fdinfos = new ArrayList<>();
         for (String name : files.keySet()) if (name.startsWith("fdinfo-") && name.endsWith(".img")) fdinfos.add(name);
         if (fdinfos.size() != 1 || !files.containsKey(FILES)) return null;
@@ -45,7 +45,7 @@ final class FilesImage {
      * Replaces {@code files.img} in {@code files} by one whose regular files have the positions and sizes of
      * {@code open} (fd → position and size now); unchanged bytes when nothing moved.
      */
-    void patch(Map<String, byte[]> files, Map<Integer, OpenFiles.Open> open) throws IOException {
+    public void patch(Map<String, byte[]> files, Map<Integer, OpenFiles.Open> open) throws IOException {
         Map<Long, OpenFiles.Open> byId = new HashMap<>();
         for (Map.Entry<Integer, OpenFiles.Open> e : open.entrySet()) {
             Long id = regFileIds.get(e.getKey());

@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.ship;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

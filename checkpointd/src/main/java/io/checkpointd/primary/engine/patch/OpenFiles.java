@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.patch;
 
 import io.checkpointd.linux.proc.ProcFiles;
 import java.io.IOException;
@@ -10,16 +10,16 @@ import java.util.TreeMap;
  * service appending to a file changes both every epoch; CRIU restores the position from the image and refuses a
  * file whose size differs from the image's, so both are patched into the epoch's image ({@code files.img}).
  */
-final class OpenFiles {
+public final class OpenFiles {
     /** One open regular file. */
-    record Open(long pos, long size) {
+    public record Open(long pos, long size) {
     }
 
     private OpenFiles() {
     }
 
     /** fd → position and size, for the fds of {@code fds} (fd → link target) that name a regular file. */
-    static Map<Integer, Open> read(int pid, Map<Integer, String> fds) throws IOException {
+    public static Map<Integer, Open> read(int pid, Map<Integer, String> fds) throws IOException {
         String dir = "/proc/" + pid;
         Map<Integer, Open> out = new TreeMap<>();
         for (Map.Entry<Integer, String> e : fds.entrySet()) {

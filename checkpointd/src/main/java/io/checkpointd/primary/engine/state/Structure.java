@@ -1,4 +1,4 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.state;
 
 import io.checkpointd.linux.proc.ProcFiles;
 import io.checkpointd.linux.proc.Vma;
@@ -12,11 +12,12 @@ import java.util.Map;
  * with every thread stopped; any difference from the base dump's makes the epoch a CRIU dump.
  *
  * <p>File positions and sizes of open regular files change without a structural change (a service appending to its
- * log); they are captured each epoch ({@link OpenFiles}) and patched into the image, not compared here.
+ * log); they are captured each epoch ({@link io.checkpointd.primary.engine.patch.OpenFiles}) and patched into the image, not compared here.
  */
-record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, String signals, String cwd) {
+public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, String signals, String cwd) {
 
-    static Structure read(int pid, List<Integer> tids, List<Vma> maps) throws IOException {
+    /** Reads the structure of {@code pid} with these threads and memory map. */
+    public static Structure read(int pid, List<Integer> tids, List<Vma> maps) throws IOException {
         // plain system calls (ProcFiles): read in every pause, where java.nio.file cost ~10 times the kernel's work
         Map<Integer, String> fds = ProcFiles.fds(pid);
         String signals = "";
@@ -32,9 +33,9 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     /**
      * Why {@code now} differs from this (the base) in a way only a CRIU dump captures, or null. Private anonymous
      * mappings may come, go, grow, shrink and change protection: the engine rebuilds their part of
-     * {@code mm.img} itself ({@link MmPatch}).
+     * {@code mm.img} itself ({@link io.checkpointd.primary.engine.patch.MmPatch}).
      */
-    String changeTo(Structure now) {
+    public String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
         if (!fds.equals(now.fds)) return "open files changed (" + firstDifference(fds, now.fds) + ")";
         if (!sameFixed(maps, now.maps)) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
@@ -44,12 +45,12 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     }
 
     /** Whether the private anonymous mappings differ (then the epoch's {@code mm.img} is rebuilt). */
-    boolean anonymousChanged(Structure now) {
+    public boolean anonymousChanged(Structure now) {
         return !maps.equals(now.maps);
     }
 
     /** A private anonymous mapping the engine handles itself: no file, not the brk heap or the main stack. */
-    static boolean isAnonymousPrivate(Vma v) {
+    public static boolean isAnonymousPrivate(Vma v) {
         return v.isPrivate() && v.inode() == 0 && v.path().isEmpty();
     }
 
@@ -90,7 +91,7 @@ record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> maps, S
     }
 
     /** The reason's category, for counting in status. */
-    static String kind(String why) {
+    public static String kind(String why) {
         int i = why.indexOf(" (");
         return i < 0 ? why : why.substring(0, i);
     }

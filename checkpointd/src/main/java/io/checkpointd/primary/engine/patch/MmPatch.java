@@ -1,6 +1,7 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.patch;
 
 import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.primary.engine.state.Structure;
 import io.checkpointd.protocol.image.MmImage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -17,7 +18,7 @@ import java.util.Map;
  * them from {@code smaps}, too costly to read in every pause; they tune the kernel (huge pages, dump, fork), not
  * what the restored process reads.
  */
-final class MmPatch {
+public final class MmPatch {
     private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1, VMA_AREA_VDSO = 1 << 3, VMA_AREA_VVAR = 1 << 12;
 
     private final MmImage base;
@@ -26,7 +27,7 @@ final class MmPatch {
     /** [vdso] and [vvar]: CRIU records them its own way (not always as /proc/PID/maps shows them); kept as dumped. */
     private final List<MmImage.Vma> special = new ArrayList<>();
 
-    MmPatch(MmImage base) {
+    public MmPatch(MmImage base) {
         this.base = base;
         for (MmImage.Vma v : base.vmas()) {
             byRange.put(v.start(), v);
@@ -39,7 +40,7 @@ final class MmPatch {
     }
 
     /** The base image with {@code maps}' VMA list; throws if a mapping that is not anonymous has no base entry. */
-    byte[] patch(List<Vma> maps) throws IOException {
+    public byte[] patch(List<Vma> maps) throws IOException {
         // a JVM's map is mostly the same from one epoch to the next: the image is rebuilt (~0.35 ms) when it changed
         if (maps.equals(lastMaps)) return lastImage;
         byte[] image = build(maps);

@@ -1,6 +1,7 @@
-package io.checkpointd.primary.engine;
+package io.checkpointd.primary.engine.ship;
 
 import io.checkpointd.primary.engine.CaptureEngine.RecordSink;
+import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochRecord;
 import java.io.IOException;
@@ -16,7 +17,7 @@ import java.util.Arrays;
  * ({@link #invalidate}, from any thread: taken at the next {@link #start}), a page leaves the present set
  * ({@link #gone}). Used by the thread that ships epochs, except {@link #invalidate}.
  */
-final class XorPages {
+public final class XorPages {
     private static final int PAGE = Pagemap.PAGE_SIZE;
 
     private final ShippedPages cache;
@@ -36,18 +37,18 @@ final class XorPages {
     }
 
     /** On unless {@code -Dcheckpointd.xor=false} (benchmark comparisons); {@code -Dcheckpointd.xor.cacheMiB} (64). */
-    static XorPages fromSystemProperties() {
-        if (!Boolean.parseBoolean(System.getProperty("checkpointd.xor", "true"))) return null;
-        return new XorPages(Math.max(1, Integer.getInteger("checkpointd.xor.cacheMiB", 64)) * (1 << 20) / PAGE);
+    public static XorPages fromSystemProperties() {
+        if (!EngineSettings.xor()) return null;
+        return new XorPages(EngineSettings.xorCacheMiB() * (1 << 20) / PAGE);
     }
 
     /** The backup may not hold what was shipped: nothing shipped so far may be a base. Any thread. */
-    void invalidate() {
+    public void invalidate() {
         invalid = true;
     }
 
     /** Forgets every shipped page, now (a base epoch ships, or an epoch failed). */
-    void forget() {
+    public void forget() {
         invalid = false;
         cache.clear();
     }

@@ -1,0 +1,95 @@
+package io.checkpointd.primary.engine;
+
+/**
+ * Every {@code -Dcheckpointd.*} tuning setting of the primary, as KEY / DEFAULT / getter triples (docs/operations.md
+ * has the same table). A getter reads the system property each time it is called; the engine reads each once, when it
+ * is built. A malformed number reads as the default; a boolean is true only for {@code "true"} (any case).
+ */
+public final class EngineSettings {
+    private EngineSettings() {
+    }
+
+    /** Copy the pages written so far while the process still runs, before each stop. */
+    public static final String PRECOPY_KEY = "checkpointd.precopy";
+    public static final boolean PRECOPY_DEFAULT = true;
+
+    public static boolean precopy() {
+        return bool(PRECOPY_KEY, PRECOPY_DEFAULT);
+    }
+
+    /** Run the pre-copy at real-time priority ({@link #pauseRealtime()}). */
+    public static final String PRECOPY_REALTIME_KEY = "checkpointd.precopy.realtime";
+    public static final boolean PRECOPY_REALTIME_DEFAULT = true;
+
+    public static boolean precopyRealtime() {
+        return bool(PRECOPY_REALTIME_KEY, PRECOPY_REALTIME_DEFAULT);
+    }
+
+    /** The tracer thread is real-time from the stop's start on (else from the end of the stop). */
+    public static final String STOP_REALTIME_KEY = "checkpointd.stop.realtime";
+    public static final boolean STOP_REALTIME_DEFAULT = true;
+
+    public static boolean stopRealtime() {
+        return bool(STOP_REALTIME_KEY, STOP_REALTIME_DEFAULT);
+    }
+
+    /** The longest sleep, µs, between two polls for the threads' ptrace-stops. */
+    public static final String STOP_MAX_POLL_MICROS_KEY = "checkpointd.stop.maxPollMicros";
+    public static final long STOP_MAX_POLL_MICROS_DEFAULT = 100;
+
+    public static long stopMaxPollMicros() {
+        return Long.getLong(STOP_MAX_POLL_MICROS_KEY, STOP_MAX_POLL_MICROS_DEFAULT);
+    }
+
+    /** SCHED_FIFO priority of the pause's threads; 0: normal priority. */
+    public static final String PAUSE_REALTIME_KEY = "checkpointd.pause.realtime";
+    public static final int PAUSE_REALTIME_DEFAULT = 10;
+
+    public static int pauseRealtime() {
+        return Integer.getInteger(PAUSE_REALTIME_KEY, PAUSE_REALTIME_DEFAULT);
+    }
+
+    /** The pause's two threads spin for each other before blocking (only with more than one CPU). */
+    public static final String PAUSE_SPIN_KEY = "checkpointd.pause.spin";
+    public static final boolean PAUSE_SPIN_DEFAULT = true;
+
+    public static boolean pauseSpin() {
+        return bool(PAUSE_SPIN_KEY, PAUSE_SPIN_DEFAULT);
+    }
+
+    /** How long, ns, the memory thread spins for the memory map the tracer thread reads. */
+    public static final String PAUSE_SPIN_HANDOFF_KEY = "checkpointd.pause.spin.handoff";
+    public static final long PAUSE_SPIN_HANDOFF_DEFAULT = 200_000;
+
+    public static long pauseSpinHandoffNanos() {
+        return Long.getLong(PAUSE_SPIN_HANDOFF_KEY, PAUSE_SPIN_HANDOFF_DEFAULT);
+    }
+
+    /** How long, ns, the tracer thread spins for the memory thread's result. */
+    public static final String PAUSE_SPIN_JOIN_KEY = "checkpointd.pause.spin.join";
+    public static final long PAUSE_SPIN_JOIN_DEFAULT = 3_000_000;
+
+    public static long pauseSpinJoinNanos() {
+        return Long.getLong(PAUSE_SPIN_JOIN_KEY, PAUSE_SPIN_JOIN_DEFAULT);
+    }
+
+    /** Ship a page written again as XOR against its last shipped content. */
+    public static final String XOR_KEY = "checkpointd.xor";
+    public static final boolean XOR_DEFAULT = true;
+
+    public static boolean xor() {
+        return bool(XOR_KEY, XOR_DEFAULT);
+    }
+
+    /** MiB of last shipped page contents kept for XOR (at least 1). */
+    public static final String XOR_CACHE_MIB_KEY = "checkpointd.xor.cacheMiB";
+    public static final int XOR_CACHE_MIB_DEFAULT = 64;
+
+    public static int xorCacheMiB() {
+        return Math.max(1, Integer.getInteger(XOR_CACHE_MIB_KEY, XOR_CACHE_MIB_DEFAULT));
+    }
+
+    private static boolean bool(String key, boolean def) {
+        return Boolean.parseBoolean(System.getProperty(key, Boolean.toString(def)));
+    }
+}

@@ -1,0 +1,131 @@
+package io.checkpointd.primary.engine.status;
+
+import io.checkpointd.protocol.status.Window;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The incremental engine's counters for {@code status}, recorded by its stages: epochs and CRIU dumps (and why), the
+ * pause's phases, the pre-copy, presence, XOR. Written by the capture and shipping threads, read by status.
+ */
+public final class EngineStats {
+    /**
+     * Per-phase time of incremental pauses, ms: where the pause goes (status, benchmark). Tracer thread: stop,
+     * structure (maps read, then compared), seal (and the data dirs), registers (and open files), wait (for the
+     * memory thread), resume; memory thread, from the end of the stop: collect (its walks need no maps), present, copy.
+     */
+    public static final String[] PHASES = {"stop", "structure", "seal", "collect", "present", "copy", "registers", "wait", "resume"};
+    /** The pre-copy's parts, ms: the precollect (report and re-protect), the copy. */
+    public static final String[] PRECOPY_PHASES = {"precollect", "copy"};
+
+    private final Window[] phases = windows(PHASES.length);
+    private final Window precopyMs = new Window(1024);
+    private final Window[] precopyPhases = windows(PRECOPY_PHASES.length);
+    private final Map<String, Long> dumpReasons = new TreeMap<>();
+    private long incrementalEpochs, baseDumps;
+    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
+    /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
+    private long followedBytes, rescannedBytes;
+    private volatile long xorPages, plainPages;
+
+    private static Window[] windows(int n) {
+        Window[] w = new Window[n];
+        for (int i = 0; i < n; i++) w[i] = new Window(1024);
+        return w;
+    }
+
+    /** One incremental pause's phases, ns, in {@link #PHASES} order. */
+    public void pausePhases(double[] nanos) {
+        for (int i = 0; i < phases.length; i++) phases[i].add(nanos[i] / 1e6);
+    }
+
+    /** One pre-copy's whole time, ns (the process running). */
+    public void precopy(long nanos) {
+        precopyMs.add(nanos / 1e6);
+    }
+
+    /** The parts of one pre-copy whose copy succeeded, ns. */
+    public void precopyPhases(long precollectNanos, long copyNanos) {
+        precopyPhases[0].add(precollectNanos / 1e6);
+        precopyPhases[1].add(copyNanos / 1e6);
+    }
+
+    /** A pre-copy's copy failed: its pages are copied at the stop. */
+    public void preCopyFailed() {
+        preCopyFailures++;
+    }
+
+    /** A stop found the structure changing and was let go, to be retried. */
+    public void deferred() {
+        deferrals++;
+    }
+
+    /** The process's threads or open files were waited on before a stop. */
+    public void settled() {
+        settleWaits++;
+    }
+
+    /** The last incremental epoch's presence: bytes derived from the tracker and bytes rescanned. */
+    public void presence(long followed, long rescanned) {
+        followedBytes = followed;
+        rescannedBytes = rescanned;
+    }
+
+    /** An incremental epoch was captured: bytes copied before the stop and in the pause. */
+    public void incremental(long precopied, long pauseCopied) {
+        incrementalEpochs++;
+        precopiedBytes = precopied;
+        pauseCopiedBytes = pauseCopied;
+    }
+
+    /** A CRIU dump was taken for {@code kind}. */
+    public void baseDump(String kind) {
+        baseDumps++;
+        dumpReasons.merge(kind, 1L, Long::sum);
+    }
+
+    /** An epoch shipped: pages XORed and pages plain. */
+    public void shipped(long xored, long plain) {
+        xorPages += xored;
+        plainPages += plain;
+    }
+
+    /** The counters, with the tracker's and the tracer's, and why epochs cannot be incremental (or null). */
+    public Map<String, Object> toMap(Object trackerCounters, Object tracerCounters, String notIncremental) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("incrementalEpochs", incrementalEpochs);
+        m.put("criuDumps", baseDumps);
+        m.put("criuDumpReasons", new TreeMap<>(dumpReasons));
+        m.put("pausePhaseP50Ms", p50(PHASES, phases));
+        // the last incremental epoch's phases, with the count: a poller can take one sample per epoch
+        Map<String, Object> last = new LinkedHashMap<>();
+        for (int i = 0; i < phases.length; i++) last.put(PHASES[i], round(phases[i].last()));
+        m.put("pausePhaseLastMs", last);
+        m.put("tracker", trackerCounters);
+        m.put("tracer", tracerCounters);
+        m.put("precopyP50Ms", round(precopyMs.percentile(0.5)));
+        m.put("precopyPhaseP50Ms", p50(PRECOPY_PHASES, precopyPhases));
+        m.put("precopiedBytes", precopiedBytes);
+        m.put("pauseCopiedBytes", pauseCopiedBytes);
+        m.put("preCopyFailures", preCopyFailures);
+        m.put("deferredStops", deferrals);
+        m.put("settledStops", settleWaits);
+        m.put("presentFollowedBytes", followedBytes);
+        m.put("presentRescannedBytes", rescannedBytes);
+        m.put("xorPages", xorPages);
+        m.put("plainPages", plainPages);
+        if (notIncremental != null) m.put("notIncremental", notIncremental);
+        return m;
+    }
+
+    private static Map<String, Object> p50(String[] names, Window[] w) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (int i = 0; i < w.length; i++) out.put(names[i], round(w[i].percentile(0.5)));
+        return out;
+    }
+
+    private static double round(double ms) {
+        return Math.round(ms * 1000) / 1000.0;
+    }
+}
