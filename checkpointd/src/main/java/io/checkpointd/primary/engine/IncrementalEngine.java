@@ -13,7 +13,7 @@ import io.checkpointd.linux.track.DirtyTracker;
 import io.checkpointd.linux.track.PresentPages;
 import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.linux.uffd.PagemapScan;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.image.CoreImage;
 import io.checkpointd.protocol.image.ImageDirs;
 import io.checkpointd.protocol.image.MmImage;
