@@ -1,8 +1,6 @@
 package io.checkpointd.cli;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.util.ArrayList;
+import io.checkpointd.demo.Demo;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -12,15 +10,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code checkpointd demo}: protect a demo key-value service, kill the primary under load, show the failover and
- * verify every acknowledged write. The demo itself lives with the demo service in the tests module
- * ({@code io.checkpointd.demo.Demo}), which {@code bin/checkpointd} puts on the class path.
+ * verify every acknowledged write. The demo itself ({@link Demo}) lives with the demo service in the demo module.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Start a demo key-value service, a proxy, a backup and 'protect'; run clients through the proxy; "
                 + "SIGKILL the primary; show the failover; verify every acknowledged write survived.")
 public final class DemoCommand implements Callable<Integer> {
-    static final String DEMO_CLASS = "io.checkpointd.demo.Demo";
-
     @Spec
     CommandSpec spec;
 
@@ -39,19 +34,8 @@ public final class DemoCommand implements Callable<Integer> {
         if (loadSeconds < 1 || loadSeconds > 600) throw new UsageException("--load-seconds must be between 1 and 600");
         if (clients < 1 || clients > 256) throw new UsageException("--clients must be between 1 and 256");
         Preconditions.requirePrivileges("checkpointd demo");
-        Class<?> demo;
-        try {
-            demo = Class.forName(DEMO_CLASS);
-        } catch (ClassNotFoundException e) {
-            throw new UsageException("the demo service is not on the class path: run the demo as 'bin/checkpointd demo', which builds it");
-        }
-        List<String> args = new ArrayList<>(List.of("--epoch", epoch.toMillis() + "ms", "--load-seconds",
-                Integer.toString(loadSeconds), "--clients", Integer.toString(clients)));
-        Method run = demo.getMethod("run", java.io.PrintWriter.class, String[].class);
-        try {
-            return (Integer) run.invoke(null, spec.commandLine().getOut(), args.toArray(new String[0]));
-        } catch (InvocationTargetException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        }
+        List<String> args = List.of("--epoch", epoch.toMillis() + "ms", "--load-seconds", Integer.toString(loadSeconds),
+                "--clients", Integer.toString(clients));
+        return Demo.run(spec.commandLine().getOut(), args.toArray(new String[0]));
     }
 }

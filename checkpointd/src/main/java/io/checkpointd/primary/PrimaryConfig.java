@@ -33,7 +33,7 @@ public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, I
                             int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey,
                             boolean continueOnBackupLoss, Duration backupTimeout, boolean incremental,
                             String tracker) {
-    public static final Path DEFAULT_WORK_DIR = Path.of("/dev/shm/checkpointd");
+    public static final Path DEFAULT_WORK_DIR = io.checkpointd.protocol.image.ImageDirs.DEFAULT_CAPTURE_ROOT;
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
     /** No ACK or NACK for this long while epochs are in flight: the backup is treated as lost. */
     public static final Duration DEFAULT_BACKUP_TIMEOUT = Duration.ofSeconds(5);

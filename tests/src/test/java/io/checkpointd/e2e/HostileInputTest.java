@@ -3,7 +3,7 @@ package io.checkpointd.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.linux.proc.ProcessIdentity;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.ship.ReplicationClient;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameCodec;
@@ -21,8 +21,8 @@ import io.checkpointd.proxy.ProxyConfig;
 import io.checkpointd.proxy.ProxyStats;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.BackupDaemon;
+import io.checkpointd.restore.store.FakeImage;
 import io.checkpointd.restore.store.ImageStore;
-import io.checkpointd.store.FakeImage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;

@@ -2,7 +2,7 @@ package io.checkpointd.primary.engine;
 
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.freezer.Freezer;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.file.Files;

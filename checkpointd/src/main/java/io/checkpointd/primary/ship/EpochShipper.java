@@ -1,6 +1,6 @@
 package io.checkpointd.primary.ship;
 
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.protocol.Frame;

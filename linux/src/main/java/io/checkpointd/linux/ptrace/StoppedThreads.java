@@ -9,7 +9,7 @@ import java.util.List;
  * registers, XSAVE state, signal masks and queues can be read. {@link #close()} lets the threads run again. Every
  * call must come from the thread that traces the process (ptrace requests are tied to it).
  *
- * <p>Two ways to get one: {@link StoppedProcess#stop} seizes the threads for one epoch and detaches at close;
+ * <p>Two ways to get one: the tests' StoppedProcess.stop seizes the threads for one epoch and detaches at close;
  * {@link Tracer#stopAll} stops threads it keeps seized for as long as the process is protected, which is several
  * times cheaper (docs/design/incremental.md).
  */

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * Reads what CRIU's {@code core-<tid>.img} holds of a thread in ptrace-stop: general registers (adjusted for syscall
  * restart as CRIU does), the XSAVE area, the blocked mask, and the queued {@code siginfo_t}s. The native buffers
- * belong to the calling (tracer) thread and are reused across epochs. Shared by {@link StoppedProcess} (seized for
+ * belong to the calling (tracer) thread and are reused across epochs. Shared by StoppedProcess (a test helper; seized for
  * one epoch) and {@link Tracer} (seized for as long as the process is protected).
  */
 final class ThreadReader {

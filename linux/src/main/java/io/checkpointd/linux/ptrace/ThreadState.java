@@ -1,7 +1,7 @@
 package io.checkpointd.linux.ptrace;
 
 /**
- * One thread's CPU and signal state at a checkpoint, as {@link StoppedProcess#capture()} read it.
+ * One thread's CPU and signal state at a checkpoint, as the tracer read it.
  *
  * @param tid     the thread
  * @param gpregs  the 27 general registers in {@link UserRegs} order, already adjusted for system-call restart

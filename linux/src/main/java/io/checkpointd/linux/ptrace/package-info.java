@@ -3,7 +3,7 @@
  * package-private raw bindings (interface-mapped {@code PtraceLib}, direct-mapped {@code PtraceDirect} for the
  * per-thread calls of every epoch); {@link io.checkpointd.linux.ptrace.Tracer}, which keeps every thread of a
  * protected process seized on one tracer thread and stops them all for an epoch
- * ({@link io.checkpointd.linux.ptrace.StoppedThreads}); {@link io.checkpointd.linux.ptrace.StoppedProcess}, the
+ * ({@link io.checkpointd.linux.ptrace.StoppedThreads}); StoppedProcess (tests), the
  * one-epoch alternative (seize under the freezer, detach at close); both read each thread's
  * {@link io.checkpointd.linux.ptrace.ThreadState} (registers adjusted for syscall restart as CRIU does, XSAVE area,
  * signal mask) and the queued signals through {@code ThreadReader}; and {@link io.checkpointd.linux.ptrace.Injector},

@@ -15,7 +15,7 @@ import java.util.Map;
  * </pre>
  *
  * <p>{@link #arm} and {@link #collect} are called with the process frozen or all its threads stopped
- * ({@link io.checkpointd.linux.ptrace.Tracer}, {@link io.checkpointd.linux.ptrace.StoppedProcess}), from one thread;
+ * ({@link io.checkpointd.linux.ptrace.Tracer}, StoppedProcess (tests)), from one thread;
  * {@link #precollect} while it runs, on that same thread. {@code maps} is
  * {@link io.checkpointd.linux.proc.ProcFs#maps(int)} read in that same pause.
  *

@@ -8,6 +8,9 @@ import java.util.stream.Stream;
 
 /** Image directories (captures, store bases, restore dirs) are created and removed whole. */
 public final class ImageDirs {
+    /** Where a primary captures unless told otherwise: tmpfs keeps captures off the disk. */
+    public static final java.nio.file.Path DEFAULT_CAPTURE_ROOT = java.nio.file.Path.of("/dev/shm/checkpointd");
+
     private ImageDirs() {
     }
 

@@ -2,7 +2,7 @@ package io.checkpointd.primary.capture.disk;
 
 import io.checkpointd.linux.inotify.DirWatcher;
 import io.checkpointd.linux.inotify.DirtyHints;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.protocol.status.Json;
 import java.io.BufferedInputStream;

@@ -6,7 +6,7 @@ import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.ptrace.Tracer;
 import io.checkpointd.linux.track.DirtyTracker;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.Dumps;
 import io.checkpointd.primary.engine.memory.MemoryStage;

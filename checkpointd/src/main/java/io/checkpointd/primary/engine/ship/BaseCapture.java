@@ -3,7 +3,7 @@ package io.checkpointd.primary.engine.ship;
 import io.checkpointd.linux.ProcessMemory;
 import io.checkpointd.linux.track.PageHashes;
 import io.checkpointd.linux.track.Ranges;
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.FullDumpEngine;
 import io.checkpointd.primary.engine.state.Base;

@@ -1,6 +1,6 @@
 package io.checkpointd.primary.engine.ship;
 
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.engine.CaptureEngine.RecordSink;
 import io.checkpointd.primary.engine.state.Reference;
 import io.checkpointd.primary.engine.status.EngineStats;

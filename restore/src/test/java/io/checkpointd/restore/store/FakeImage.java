@@ -1,4 +1,4 @@
-package io.checkpointd.store;
+package io.checkpointd.restore.store;
 
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.ByteArrayOutputStream;

@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * Benchmark access to the store's per-epoch plan work (index the records, verify and apply them, compute the
  * manifest), without the log I/O, digest and fsyncs, whose cost is proportional to the delta anyway. Lives in the
- * tests module, in the store's package, so the store's classes stay package-private.
+ * bench module, in the store's package, so the store's classes stay package-private.
  */
 public final class PlanProbe {
     private ImagePlan plan;

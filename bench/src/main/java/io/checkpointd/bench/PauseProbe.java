@@ -24,7 +24,7 @@ import java.util.concurrent.locks.LockSupport;
  * one box within minutes; the issue's numbers come from {@link EngineBenchmark}, which runs the daemons.
  *
  * <pre>
- * java -cp checkpointd-all.jar:checkpointd-tests.jar io.checkpointd.bench.PauseProbe [--epochs N] [--period-ms P]
+ * java -cp checkpointd-all.jar:checkpointd-bench.jar io.checkpointd.bench.PauseProbe [--epochs N] [--period-ms P]
  *      [--rate-mibs R] [--live-mb M] [--threads T] [--work-dir DIR]
  * </pre>
  */

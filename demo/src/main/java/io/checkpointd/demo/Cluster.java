@@ -477,7 +477,7 @@ public final class Cluster implements AutoCloseable {
         if (service != null) killIfOurs((int) service.pid());
         try {
             // a re-protecting primary (started by the backup) captures into the default work root
-            Path shared = io.checkpointd.primary.PrimaryConfig.DEFAULT_WORK_DIR;
+            Path shared = io.checkpointd.protocol.image.ImageDirs.DEFAULT_CAPTURE_ROOT;
             if (service != null && Files.isDirectory(shared)) {
                 try (Stream<Path> s = Files.list(shared)) {
                     for (Path p : (Iterable<Path>) s::iterator) {

@@ -1,16 +1,14 @@
-package io.checkpointd.store;
+package io.checkpointd.restore.store;
 
-import static io.checkpointd.store.StoreAssertions.assertSameImage;
+import static io.checkpointd.restore.store.StoreAssertions.assertSameImage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.checkpointd.primary.capture.DeltaComputer;
+import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.image.ImageDirs;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochRecord;
-import io.checkpointd.restore.store.EpochRejectedException;
-import io.checkpointd.restore.store.ImageStore;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;

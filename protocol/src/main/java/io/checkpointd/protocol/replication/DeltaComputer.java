@@ -1,4 +1,4 @@
-package io.checkpointd.primary.capture;
+package io.checkpointd.protocol.replication;
 
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochRecord;

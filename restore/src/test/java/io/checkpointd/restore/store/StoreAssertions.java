@@ -1,9 +1,8 @@
-package io.checkpointd.store;
+package io.checkpointd.restore.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.protocol.image.ImageDirs;
-import io.checkpointd.restore.store.ImageStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
