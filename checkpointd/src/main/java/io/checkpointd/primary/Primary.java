@@ -233,8 +233,8 @@ public final class Primary implements AutoCloseable {
             throw new FreezeException("the proxy is unreachable: " + e.getMessage());
         }
         long n = ++epoch;
-        if (oracleDir != null && engine instanceof IncrementalEngine ie && Files.exists(oracleDir.resolve("request"))) {
-            ie.requestOracleSnapshot(oracleDir.resolve("truth"));
+        if (oracleDir != null && Files.exists(oracleDir.resolve("request"))) {
+            engine.requestOracleSnapshot(oracleDir.resolve("truth"));
         }
         // taken, not read: a NACK that arrives while this epoch ships asks again for the next one
         boolean full = link.takeNeedFull() || prevEpoch < 0;
@@ -268,7 +268,7 @@ public final class Primary implements AutoCloseable {
             throw e;
         }
         prevEpoch = n;
-        if (oracleDir != null && engine instanceof IncrementalEngine ie && ie.oracleEpoch() == n) {
+        if (oracleDir != null && engine.oracleEpoch() == n) {
             Files.writeString(oracleDir.resolve("epoch.tmp"), Long.toString(n));
             Files.move(oracleDir.resolve("epoch.tmp"), oracleDir.resolve("epoch"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             oracleHeld = true;

@@ -62,6 +62,18 @@ public interface CaptureEngine extends AutoCloseable {
     default void invalidate() {
     }
 
+    /**
+     * For the memory oracle test (a fault point): the next epoch this engine can also write as the process's true
+     * state writes it into {@code dir}. Engines that cannot ignore it.
+     */
+    default void requestOracleSnapshot(java.nio.file.Path dir) {
+    }
+
+    /** The epoch an oracle snapshot was taken at, or -1. */
+    default long oracleEpoch() {
+        return -1;
+    }
+
     @Override
     void close();
 

@@ -168,11 +168,13 @@ public final class IncrementalEngine implements CaptureEngine {
     }
 
     /** For the memory oracle test: the next incremental epoch also writes an {@link OracleSnapshot} into {@code dir}. */
+    @Override
     public void requestOracleSnapshot(Path dir) {
         if (oracleEpoch < 0) oracleRequest = dir;
     }
 
     /** The epoch an oracle snapshot was taken at, or -1. */
+    @Override
     public long oracleEpoch() {
         return oracleEpoch;
     }
