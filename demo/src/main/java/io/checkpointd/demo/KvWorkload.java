@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
@@ -39,9 +38,6 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #awaitTermination}, then {@link #verify}. {@link #close()} does all of it with bounded waits.
  */
 public final class KvWorkload implements AutoCloseable {
-    /** Keys read per pipelined batch while verifying. */
-    private static final int VERIFY_BATCH = 256;
-
     /**
      * Workload settings; build with {@link #of} and the {@code with...} methods.
      *
@@ -414,130 +410,18 @@ public final class KvWorkload implements AutoCloseable {
 
     /**
      * Checks that {@code server} holds every write acknowledged so far, each with exactly its value, and holds no
-     * write that was never sent (each thread's next key after its last attempt must be absent). Keys are read in
-     * pipelined batches; connection errors are retried with backoff until {@code timeout}, and keys not reached by
-     * then are reported as unverified.
-     *
-     * <p>Meant for after the workload stopped (while it runs, writes acknowledged after the read are not checked).
+     * write that was never sent ({@link WriteOnceCheck}). Meant for after the workload stopped: while it runs, writes
+     * acknowledged after the check began are not checked.
      *
      * @param server  where to read (the restored backup, or the proxy in front of it)
      * @param timeout overall bound, including reconnects
      * @param atFault what was acknowledged at the fault ({@link #snapshot()}), counted apart; null for none
      */
     public VerificationResult verify(InetSocketAddress server, Duration timeout, Acked atFault) {
-        long begin = System.nanoTime();
-        long deadline = begin + timeout.toNanos();
-        Acked now = snapshot();
         long[] sent = new long[config.threads()];
         for (int t = 0; t < sent.length; t++) {
             sent[t] = attempted.get(t);
         }
-        VerificationResult.Builder result = new VerificationResult.Builder(atFault == null ? -1 : atFault.writes());
-        List<long[]> pending = new ArrayList<>(VERIFY_BATCH); // {thread, j, kind}: 0 = acknowledged, 1 = never sent
-        Reader reader = new Reader(server, deadline);
-        try {
-            for (int t = 0; t < sent.length; t++) {
-                for (long j = 0; j <= now.through()[t]; j++) {
-                    pending.add(new long[] {t, j, 0});
-                    if (pending.size() == VERIFY_BATCH) {
-                        check(reader, pending, atFault, result);
-                    }
-                }
-                pending.add(new long[] {t, Math.max(sent[t], now.through()[t]) + 1, 1});
-            }
-            check(reader, pending, atFault, result);
-        } finally {
-            reader.close();
-        }
-        return result.build(Duration.ofNanos(System.nanoTime() - begin));
-    }
-
-    private void check(Reader reader, List<long[]> batch, Acked atFault, VerificationResult.Builder result) {
-        if (batch.isEmpty()) {
-            return;
-        }
-        List<String> keys = new ArrayList<>(batch.size());
-        for (long[] w : batch) {
-            keys.add(key((int) w[0], w[1]));
-        }
-        List<Optional<String>> got = reader.read(keys);
-        for (int i = 0; i < batch.size(); i++) {
-            long[] w = batch.get(i);
-            int t = (int) w[0];
-            long j = w[1];
-            String key = keys.get(i);
-            boolean beforeFault = atFault != null && atFault.covers(t, j);
-            if (w[2] == 1) {
-                if (got != null && got.get(i).isPresent()) {
-                    result.invalid(key + " was never sent but holds " + abbreviate(got.get(i).get()));
-                }
-            } else if (got == null) {
-                result.unverified();
-            } else if (got.get(i).isEmpty()) {
-                result.missing(key + " (acknowledged" + (beforeFault ? " before the fault)" : ")"));
-            } else if (!got.get(i).get().equals(value(j))) {
-                result.wrongValue(key + " holds " + abbreviate(got.get(i).get()) + ", not " + value(j));
-            } else {
-                result.ok(beforeFault);
-            }
-        }
-        batch.clear();
-    }
-
-    /** Pipelined GETs over one connection, reconnecting with backoff until the deadline. */
-    private final class Reader {
-        private final InetSocketAddress server;
-        private final long deadline;
-        private KvClient client;
-
-        Reader(InetSocketAddress server, long deadline) {
-            this.server = server;
-            this.deadline = deadline;
-        }
-
-        /** The values of {@code keys}, or null if the server stayed unreachable until the deadline. */
-        List<Optional<String>> read(List<String> keys) {
-            long backoff = config.minBackoff().toNanos();
-            while (System.nanoTime() - deadline < 0) {
-                try {
-                    if (client == null) {
-                        Duration left = Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
-                        client = KvClient.connect(server, min(config.connectTimeout(), left), min(config.readTimeout(), left));
-                    }
-                    return client.getAll(keys);
-                } catch (IOException e) {
-                    close();
-                    sleepUntilAtMost(backoff, deadline);
-                    backoff = Math.min(config.maxBackoff().toNanos(), Math.max(1_000_000, backoff * 2));
-                }
-            }
-            return null;
-        }
-
-        void close() {
-            if (client != null) {
-                client.close();
-            }
-            client = null;
-        }
-    }
-
-    private static Duration min(Duration a, Duration b) {
-        return a.compareTo(b) <= 0 ? a : b;
-    }
-
-    private static void sleepUntilAtMost(long nanos, long deadline) {
-        long ms = TimeUnit.NANOSECONDS.toMillis(Math.min(nanos, deadline - System.nanoTime()));
-        if (ms > 0) {
-            try {
-                Thread.sleep(ms);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private static String abbreviate(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+        return new WriteOnceCheck(this, server, timeout).run(snapshot(), sent, atFault);
     }
 }
