@@ -19,8 +19,8 @@ interface LibC extends Library {
     /**
      * {@code long syscall(long number, ...)}: for calls glibc has no wrapper for (pidfd_open, pidfd_getfd,
      * pidfd_send_signal, userfaultfd). All five register arguments are always passed: glibc forwards them to the
-     * kernel whether the call uses them or not, so an argument left out would be whatever the register held
-     * (pidfd_send_signal failed with EINVAL now and then when its {@code flags} was such garbage).
+     * kernel whether the call uses them or not, so an argument left out would be whatever the register held (garbage
+     * {@code flags} make pidfd_send_signal fail with EINVAL).
      */
     long syscall(long number, long a1, long a2, long a3, long a4, long a5);
 

@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /**
- * The engine of the Remus issue: a full {@code criu dump --leave-running} into tmpfs every epoch; the delta against
+ * The full engine: a {@code criu dump --leave-running} of the whole process into tmpfs every epoch; the delta against
  * the previous dump (4 KiB pages by virtual address, image files whole) is computed after the thaw. The pause is
  * the whole dump: proportional to the process's memory, not to what it wrote.
  */

@@ -21,7 +21,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * The incremental engine (issue 4, docs/design/incremental.md, option C): the pause is proportional to what the
+ * The incremental engine (docs/design/incremental.md): the pause is proportional to what the
  * process wrote, not to its memory.
  *
  * <p>Each epoch runs these stages in order, each returning its result to the next:
@@ -130,8 +130,8 @@ public final class IncrementalEngine implements CaptureEngine {
     /** One incremental epoch up to the resume, on the tracer thread: the pre-copy, then the pause. */
     private PauseStage.Result incremental(long n, Pause pause) throws IOException, InterruptedException {
         long tp = System.nanoTime();
-        // real-time too: while the process runs, re-protecting its pages costs a TLB shootdown each, and at normal
-        // priority the pre-copy waited for a CPU most of its time (25 ms epochs, 40 MiB/s: precollect p50 25 -> 10.8 ms)
+        // real-time too: re-protecting pages while the process runs costs a TLB shootdown each, and at normal
+        // priority the pre-copy would spend most of its time waiting for a CPU
         boolean rt = precopyRealtime && realtime.on();
         long[] pre;
         try {

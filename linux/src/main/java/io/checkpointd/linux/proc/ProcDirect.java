@@ -5,10 +5,9 @@ import com.sun.jna.Pointer;
 
 /**
  * The few libc calls that read small {@code /proc} files, by JNA direct mapping: the incremental engine reads the
- * memory map, the fd table, {@code status} and {@code fdinfo} of a stopped process in every pause, and through
- * {@code java.nio.file} that cost 3-10 times what the kernel spends producing them (measured on a 254-VMA, 44-thread
- * JVM: maps 0.83 ms against 0.24 ms in C, fd links 0.56 ms against 0.06 ms; docs/design/incremental.md). Raw: callers
- * check results and read errno with {@link Native#getLastError()}.
+ * memory map, the fd table, {@code status} and {@code fdinfo} of a stopped process in every pause, and
+ * {@code java.nio.file} costs several times what the kernel spends producing them (docs/design/incremental.md).
+ * Raw: callers check results and read errno with {@link Native#getLastError()}.
  */
 final class ProcDirect {
     static {

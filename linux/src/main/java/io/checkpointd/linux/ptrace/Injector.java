@@ -12,10 +12,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs system calls inside one stopped thread of an unmodified target, as
- * {@code /work/shared/probes/uffd-wp-probe.c} does: seize + interrupt the thread, save all registers, point
- * {@code rip} at a {@code syscall} instruction (bytes {@code 0f 05}) found in the target's {@code [vdso]},
- * load the syscall number and arguments, single-step it, read {@code rax}, and restore the saved registers.
+ * Runs system calls inside one stopped thread of an unmodified target: seize + interrupt the thread, save all
+ * registers, point {@code rip} at a {@code syscall} instruction (bytes {@code 0f 05}) found in the target's
+ * {@code [vdso]}, load the syscall number and arguments, single-step it, read {@code rax}, and restore the saved
+ * registers.
  *
  * <p>Syscall restart: if the thread was stopped inside a blocking syscall, the saved registers hold
  * {@code orig_rax} = that syscall and {@code rax} = {@code -ERESTART*}. The injected registers set

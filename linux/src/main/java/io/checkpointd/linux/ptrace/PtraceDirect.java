@@ -4,9 +4,8 @@ import com.sun.jna.Native;
 
 /**
  * {@code ptrace(2)} and {@code waitpid(2)} by JNA direct mapping, for the calls an epoch's stop makes per thread
- * (interrupt, wait, registers, continue): 0.5 us a call here against 1.1-1.9 us through {@link PtraceLib}'s
- * interface mapping, measured on this machine, with {@code Native.getLastError()} still set on failure. Raw, like
- * {@link PtraceLib}: callers check results.
+ * (interrupt, wait, registers, continue): a fraction of the cost of {@link PtraceLib}'s interface mapping, with
+ * {@code Native.getLastError()} still set on failure. Raw, like {@link PtraceLib}: callers check results.
  */
 final class PtraceDirect {
     static {

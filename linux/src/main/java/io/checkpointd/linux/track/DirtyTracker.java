@@ -44,10 +44,10 @@ public interface DirtyTracker extends AutoCloseable {
     /**
      * {@link #collect(List)}, or with {@code rearm} false, where the tracker can: the written pages are reported and
      * left unprotected, so the next {@link #precollect} (or collect) reports them again. Meant for a pause that a
-     * {@link #precollect} precedes every time: re-protecting a page costs a TLB flush per page table touched (an
-     * inter-processor interrupt: ~3.5 µs each on this project's 2-vCPU machine, docs/design/incremental.md), and
-     * the precollect pays them while the process runs. Whatever else collect does (new ranges registered and
-     * reported whole, unmapped ranges dropped, removals taken) it does either way. The default re-arms always.
+     * {@link #precollect} precedes every time: re-protecting costs a TLB flush per page table touched
+     * (docs/design/incremental.md), which the precollect pays while the process runs. Whatever else collect does
+     * (new ranges registered and reported whole, unmapped ranges dropped, removals taken) it does either way. The
+     * default re-arms always.
      */
     default List<RemoteRange> collect(List<Vma> maps, boolean rearm) throws IOException {
         return collect(maps);

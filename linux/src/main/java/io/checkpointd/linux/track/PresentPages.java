@@ -41,9 +41,8 @@ public final class PresentPages {
 
     /**
      * Same, restricted to the VMAs {@code which} accepts (among the private non-special ones). Lets the engine
-     * rescan only what can change between structural dumps: measured on a 300 MB JVM, the whole process took
-     * ~7 ms, its anonymous VMAs alone ~2.4 ms; the rest is the {@code struct page} lookups that tell page-cache
-     * pages of file mappings (libjvm.so text, the CDS archive) from copied-on-write ones.
+     * rescan only what can change between structural dumps, skipping the costly {@code struct page} lookups that
+     * tell page-cache pages of file mappings from copied-on-write ones.
      */
     public static List<RemoteRange> of(int pid, List<Vma> maps, Predicate<Vma> which) throws IOException {
         return of(null, pid, maps, which);
@@ -111,8 +110,8 @@ public final class PresentPages {
 
     /**
      * The dumpable pages of {@code [start, end)}, one VMA or part of one. {@code PAGE_IS_FILE} is asked for only
-     * in file-backed VMAs: it makes the kernel look up every present page's {@code struct page} (measured ~5x the
-     * cost of the walk on a 300 MB heap), and a private anonymous VMA never holds page-cache pages.
+     * in file-backed VMAs: it makes the kernel look up every present page's {@code struct page} (several times the
+     * cost of the walk), and a private anonymous VMA never holds page-cache pages.
      */
     static void scan(PagemapScan scan, long start, long end, boolean fileBacked, List<PagemapScan.PageRegion> out)
             throws SyscallException {

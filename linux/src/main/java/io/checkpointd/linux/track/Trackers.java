@@ -11,7 +11,7 @@ import java.util.Map;
  * Chooses and opens a {@link DirtyTracker}. Kinds, best first:
  * <ul>
  *   <li>{@code uffd-wp}: userfaultfd async write-protect + {@code PAGEMAP_SCAN} (kernel 6.7+); cost ∝ registered memory
- *       for the scan (~1.3 ms/GiB) plus one minor fault per first write to a page per epoch;</li>
+ *       for the scan plus one minor fault per first write to a page per epoch;</li>
  *   <li>{@code soft-dirty}: {@code clear_refs} + pagemap bit 55 (kernels with {@code CONFIG_MEM_SOFT_DIRTY});
  *       reads 8 bytes of pagemap per tracked page per epoch;</li>
  *   <li>{@code scan}: no kernel help; hashes every present page each epoch (cost ∝ resident memory).</li>

@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  *       {@code UFFD_EVENT_REMOVE}, so {@link #followed()} lists, with the tracked ranges, what was removed in them,
  *       and the caller rescans only that (not every range) to know the present pages. An unmapped range leaves
  *       the maps (and so the followed ranges); one mapped again over it is not registered and shows in that second
- *       walk. ({@code UFFD_EVENT_UNMAP} is not needed for that, and was not delivered on 6.18 in our test.)</li>
+ *       walk, so {@code UFFD_EVENT_UNMAP} is not needed.</li>
  * </ul>
  */
 final class UffdWpTracker implements DirtyTracker {
@@ -108,12 +108,9 @@ final class UffdWpTracker implements DirtyTracker {
         List<RemoteRange> out = new ArrayList<>();
         regions.clear();
         Set<Long> lost = new TreeSet<>();
-        // Two walks over each cluster of tracked ranges instead of one call per range (~90 in a JVM, ~6 µs each):
-        // the written pages (the kernel's fast path; without rearm it reports the populated pages of VMAs that
-        // are not registered too, so the result is clipped to the tracked ranges below), then the mapped parts
-        // that are not registered. A tracked range among those was replaced (munmap + mmap over it, mremap away
-        // and back, possibly with identical boundaries): its registered parts' writes are in regions already; it
-        // is registered again below and reported whole.
+        // Two walks per cluster instead of a call per range: the written pages (without rearm the kernel reports
+        // unregistered VMAs' populated pages too, hence the clip below), then the mapped parts not registered. A
+        // tracked range among those was replaced (munmap + mmap, mremap away and back): it is tracked again, whole.
         for (long[] c : clusters()) {
             scan.writtenWherever(c[0], c[1], rearm, regions);
             unregisteredNow.clear();

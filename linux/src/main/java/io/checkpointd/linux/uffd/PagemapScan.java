@@ -113,8 +113,8 @@ public final class PagemapScan implements AutoCloseable {
             arg.setLong(72, categoryMask);
             arg.setLong(80, categoryAnyofMask);
             arg.setLong(88, returnMask);
-            // Zero only what an earlier call may have written (clearing all 96 KiB per call cost ~1 ms per epoch
-            // over ~100 ranges); the kernel writes entries from index 0, so a failed call leaves zeros after its last.
+            // Zero only what an earlier call may have written, not the whole vector on every call; the kernel writes
+            // entries from index 0, so a failed call leaves zeros after its last.
             if (vecDirty > 0) vec.clear((long) vecDirty * PAGE_REGION_SIZE);
             int n = ScanDirect.ioctl(fd.fd(), PAGEMAP_SCAN, arg);
             vecDirty = n < 0 ? VEC_LEN : n;

@@ -6,9 +6,8 @@ import com.sun.jna.Pointer;
 /**
  * {@code ioctl(2)} by JNA direct mapping, for {@link PagemapScan}: an epoch's pause makes two {@code PAGEMAP_SCAN}
  * calls per cluster of tracked ranges and one per range it rescans for presence (the removed ones), and
- * {@link UffdLib}'s interface mapping costs 1.1-1.9 us a call against 0.5 us direct on this machine (measured for
- * ptrace, the same path). Raw, like {@link UffdLib}: callers check the result and read errno with
- * {@link Native#getLastError()}.
+ * {@link UffdLib}'s interface mapping costs several times a direct call. Raw, like {@link UffdLib}: callers check the
+ * result and read errno with {@link Native#getLastError()}.
  */
 final class ScanDirect {
     static {

@@ -16,7 +16,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Write tracking of an unmodified target process, per the probe {@code uffd-wp-probe.c}:
+ * Write tracking of an unmodified target process:
  * <ol>
  *   <li>inject {@code userfaultfd(O_CLOEXEC|O_NONBLOCK)} into the target's main thread (ptrace {@link Injector});</li>
  *   <li>{@code pidfd_getfd} it into this process, then inject {@code close} so the target keeps no trace of it;</li>

@@ -13,7 +13,7 @@ public sealed interface EpochRecord {
     int FILE = 1, DELETE = 2, PAGES = 3;
     /** Pages shipped as XOR against the version the backup holds (Remus-style compression); see {@link PagesXor}. */
     int PAGES_XOR = 4;
-    /** Data-directory kinds (issue 5); see {@link DirRecord}. */
+    /** Data-directory kinds (docs/design/disk.md); see {@link DirRecord}. */
     int DIR_ROOT = 10, DIR_MKDIR = 11, DIR_CREATE = 12, DIR_SYMLINK = 13, DIR_RENAME = 14, DIR_DELETE = 15,
             DIR_RESIZE = 16, DIR_MODE = 17, DIR_BLOCKS = 18;
     /** Bound on the data of one {@link DirBlocks} record (the primary merges changed 4 KiB blocks into runs of this). */

@@ -112,7 +112,7 @@ public final class Failover {
         ImageDirs.deleteTree(images);
         long r0 = System.nanoTime();
         store.materialize(images);
-        // data dirs (issue 5): each at the path the process had, as of the same epoch, before CRIU reopens its files
+        // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.materializeDataDirs(Path::of);
         Criu criu = Criu.locate();
@@ -131,7 +131,7 @@ public final class Failover {
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
     private Process reprotect(int pid, long generation, InetSocketAddress service) throws InterruptedException {
         try {
-            Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values()); // issue 5: and its data dirs
+            Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values()); // and its data dirs
             if (p.waitFor(REPROTECT_SETTLE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 log.error("failover: re-protection toward {} failed at once (exit {}); see {}", reprotector.config().spare(),
                         p.exitValue(), reprotector.config().log());

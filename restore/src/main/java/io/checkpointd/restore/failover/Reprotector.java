@@ -51,7 +51,7 @@ public final class Reprotector {
         return start(pid, generation, proxyControl, service, List.of());
     }
 
-    /** As {@link #start(int, long, InetSocketAddress, InetSocketAddress)}, protecting {@code dataDirs} too (issue 5). */
+    /** As {@link #start(int, long, InetSocketAddress, InetSocketAddress)}, protecting {@code dataDirs} too. */
     public Process start(int pid, long generation, InetSocketAddress proxyControl, InetSocketAddress service,
                          java.util.Collection<String> dataDirs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -45,7 +45,7 @@ public final class ImageStore {
     private final Path logDir;
     private StoreState state;
     private ImagePlan plan;
-    /** The data dirs' replica (issue 5): committed with the image, see {@link DataReplica}. */
+    /** The data dirs' replica: committed with the image, see {@link DataReplica}. */
     private DataReplica data;
     private long logBytes;
     private EpochWriter open;
@@ -141,9 +141,8 @@ public final class ImageStore {
         }
         if (open != null) open.abort();
         if (!compacting) {
-            // a compaction that failed on a read-only or full disk may have been unable to remove its base-N.tmp (an
-            // image's worth of space); left until the next open, it kept a store whose disk had recovered from ever
-            // fitting a full sync again (BackupDiskTest: 63 MB of a 160 MB tmpfs, every full sync refused, ENOSPC)
+            // a compaction that failed on a full or read-only disk may have left its base-N.tmp (an image's worth of
+            // space); left until the next open, it would keep a recovered disk from ever fitting a full sync again
             try {
                 removeTopDebris();
             } catch (IOException e) {

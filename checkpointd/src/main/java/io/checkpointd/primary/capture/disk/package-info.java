@@ -1,5 +1,5 @@
 /**
- * Data directories (issue 5): {@link io.checkpointd.primary.capture.disk.DataDirs} is the primary's whole interface
+ * Data directories: {@link io.checkpointd.primary.capture.disk.DataDirs} is the primary's whole interface
  * to them (pre-copy before the freeze, capture inside the pause, ship after the thaw);
  * {@link io.checkpointd.primary.capture.disk.DataDirTracker} turns inotify hints
  * ({@link io.checkpointd.linux.inotify.DirtyHints}) plus per-block hashes kept between epochs into the ordered

@@ -155,15 +155,10 @@ public final class MemoryStage implements AutoCloseable {
     }
 
     /**
-     * The present pages of the VMAs {@code rescan} accepts. Where the tracker followed them since the last epoch,
-     * derived: a page there appears only by a fault, which the tracker reports as a write (a read in a hole maps
-     * the zero page or a page-cache page unprotected; it is then counted present and its bytes, the same a
-     * restore would read, are shipped), and goes only by a removal the tracker heard of ({@code MADV_DONTNEED},
-     * {@code MADV_FREE}; the uffd-wp bit of a swapped page survives). So the pages {@code written} this epoch, by
-     * the pre-copy's report or the stop's, are present, and only the removed ranges and the {@code unsure} ones
-     * (written in attempts given up or epochs skipped, whose removals may have been consumed since) are rescanned;
-     * the rest keeps the last epoch's pages. Elsewhere (a tracker that follows nothing, or ranges registered since)
-     * everything is rescanned.
+     * The present pages of the VMAs {@code rescan} accepts. Where the tracker followed them since the last epoch they
+     * are derived (why that is exact: docs/design/incremental.md): the pages {@code written} this epoch are present,
+     * only the removed ranges and the {@code unsure} ones (written in attempts given up or epochs skipped) are
+     * rescanned, and the rest keeps the last epoch's pages. Elsewhere everything is rescanned.
      */
     private long[] presentIn(List<Vma> maps, Predicate<Vma> rescan, long[] written, long[] unsure, long[] removed, Reference ref)
             throws IOException {
@@ -172,14 +167,12 @@ public final class MemoryStage implements AutoCloseable {
         long[] present = ref.present();
         long[] domain = Ranges.ofVmas(maps, v -> v.isPrivate() && !v.isSpecial() && rescan.test(v));
         long[] followed = Ranges.intersect(Ranges.of(f.ranges()), domain);
-        // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, and thousands of
-        // scattered removed pages would otherwise be thousands of calls (55 ms at 7,000 pages); rescanning more is
-        // still exact
+        // bridged: one PAGEMAP_SCAN call costs about as much as walking ~1000 page table entries, so scattered
+        // removed pages are rescanned in a few wider calls rather than one each; rescanning more is still exact
         long[] changed = Ranges.intersect(Ranges.bridge(Ranges.union(removed, unsure), RESCAN_BRIDGE), followed);
-        // not followed: rescanned, except a VMA that cannot gain a page (not writable, mapped as it was when the
-        // last epoch's pages were taken: a read maps only the zero page there, or faults; a write forced through
-        // /proc/PID/mem by a debugger would go unseen) and had none then. The JVM's reservations (PROT_NONE, ~90 of
-        // them, 2.2 GB) are that: one PAGEMAP_SCAN call each, 0.3-0.5 ms
+        // not followed: rescanned, except a VMA that cannot gain a page (not writable, mapped as it was at the last
+        // epoch; only a debugger's write through /proc/PID/mem would go unseen) and had none then, such as the JVM's
+        // PROT_NONE reservations
         long[] quiet = Ranges.ofVmas(maps, v -> !v.isWritable() && ref.presentMaps().contains(v) && !Ranges.overlaps(present, v.start(), v.end()));
         long[] scanIn = Ranges.union(Ranges.subtract(Ranges.subtract(domain, followed), quiet), changed);
         long[] scanned = scanIn.length == 0 ? Ranges.EMPTY : Ranges.of(PresentPages.within(presentScan, pid, maps, Ranges.toRemote(scanIn)));

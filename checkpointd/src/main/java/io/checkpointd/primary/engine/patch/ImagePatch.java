@@ -25,8 +25,8 @@ public final class ImagePatch {
 
     /**
      * Per thread, the base dump's parsed {@code core-<tid>.img} and the last one built from it: most threads of a
-     * service sit blocked with the same registers epoch after epoch, and re-encoding ~45 core images per epoch was
-     * the largest share of the primary's own CPU at 25 ms epochs. Cleared by every base dump.
+     * service sit blocked with the same registers epoch after epoch, and re-encoding them all would cost the primary
+     * much of its CPU. Cleared by every base dump.
      */
     private final Map<Integer, CoreCache> cores = new HashMap<>();
     private MmPatch mmPatch;

@@ -41,7 +41,7 @@ public final class MmPatch {
 
     /** The base image with {@code maps}' VMA list; throws if a mapping that is not anonymous has no base entry. */
     public byte[] patch(List<Vma> maps) throws IOException {
-        // a JVM's map is mostly the same from one epoch to the next: the image is rebuilt (~0.35 ms) when it changed
+        // a JVM's map is mostly the same from one epoch to the next: the image is rebuilt only when it changed
         if (maps.equals(lastMaps)) return lastImage;
         byte[] image = build(maps);
         lastMaps = List.copyOf(maps);

@@ -7,10 +7,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
 /**
- * How the pause's two threads wait for each other. Each spins a while before it blocks: waking a blocked thread costs
- * ~0.2 ms on this project's machines (a real-time thread woken on an idle vCPU), a tenth of the pause aimed at. Both
- * threads run real-time on CPUs of their own during the pause; with one CPU they would spin against each other, so
- * not at all.
+ * How the pause's two threads wait for each other. Each spins a while before it blocks, because waking a blocked
+ * thread costs a sizeable share of the pause aimed at. Both run real-time on CPUs of their own during the pause; with
+ * one CPU they would spin against each other, so they do not spin at all.
  */
 final class Handoff {
     private static final boolean SPIN = Runtime.getRuntime().availableProcessors() > 1 && EngineSettings.pauseSpin();

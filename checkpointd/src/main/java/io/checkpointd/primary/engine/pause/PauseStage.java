@@ -42,8 +42,7 @@ public final class PauseStage implements AutoCloseable {
     /**
      * Pauses before retrying a stop that found the structure changing (nothing is sealed meanwhile): a file read
      * and closed, a signal about to be taken, a thread about to end are usually over by then. After these, a CRIU
-     * dump. A retried stop holds the process ~3-5 ms, a CRIU dump of a 1 GiB JVM 0.5-2 s: on a saturated 2-CPU box
-     * a file read of the benchmark's workload outlasted 1 + 4 + 16 ms twice in one run.
+     * dump, which holds the process far longer than a few retried stops.
      */
     private static final long[] DEFER = {1_000_000L, 4_000_000L, 16_000_000L, 64_000_000L};
     /** The longest {@link #settle} waits before stopping the process anyway. */
@@ -85,8 +84,8 @@ public final class PauseStage implements AutoCloseable {
         this.realtime = realtime;
         this.stats = stats;
         this.memoryThread = Executors.newSingleThreadExecutor(r -> {
-            // real-time for its whole life: it runs only inside pauses, and woken at normal priority it waited for a
-            // CPU 0.28 ms (p50), 2.4 ms (p90) before starting (25 ms epochs, 40 MiB/s)
+            // real-time for its whole life: it runs only inside pauses, and at normal priority it would first wait
+            // for a CPU
             Thread t = new Thread(() -> {
                 realtime.on();
                 r.run();
@@ -107,7 +106,7 @@ public final class PauseStage implements AutoCloseable {
         for (int attempt = 0; ; attempt++) {
             long t0 = System.nanoTime();
             // real-time from the stop on: between its polls for the threads' ptrace-stops the tracer thread sleeps,
-            // and at normal priority it then waited for a CPU behind the very threads it stopped (up to a 4 ms tick)
+            // and at normal priority it would then wait for a CPU behind the very threads it stopped
             boolean rt = stopRealtime && realtime.on();
             Tracer.Stop sp;
             try {
@@ -149,9 +148,8 @@ public final class PauseStage implements AutoCloseable {
                     mem = null;
                     memory.uncommitted(lost);
                     if (attempt < DEFER.length) {
-                        // often over in a moment (a file read and closed, a signal about to be taken, a short-lived
-                        // thread): let the process run briefly and stop it again; nothing was sealed, the epoch's
-                        // instant just moves, and a CRIU dump (~1 s on a 1 GiB heap) is saved
+                        // often over in a moment (a file read and closed, a short-lived thread): let the process run
+                        // briefly and stop it again; nothing was sealed, the epoch's instant just moves
                         sp.close();
                         held += System.nanoTime() - t0;
                         stats.deferred();

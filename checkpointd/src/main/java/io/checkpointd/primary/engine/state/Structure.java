@@ -18,7 +18,7 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
 
     /** Reads the structure of {@code pid} with these threads and memory map. */
     public static Structure read(int pid, List<Integer> tids, List<Vma> maps) throws IOException {
-        // plain system calls (ProcFiles): read in every pause, where java.nio.file cost ~10 times the kernel's work
+        // plain system calls (ProcFiles): read in every pause, where java.nio.file costs several times the kernel's work
         Map<Integer, String> fds = ProcFiles.fds(pid);
         String signals = "";
         byte[] status = ProcFiles.read("/proc/" + pid + "/status");
