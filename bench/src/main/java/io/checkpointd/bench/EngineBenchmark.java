@@ -35,7 +35,7 @@ import java.util.function.ToDoubleFunction;
  * The issue's benchmark of the incremental engine (issue 4): one {@link DirtyingWorkload} JVM (1 GiB heap,
  * pre-touched, 24 writer threads, ~4 MiB per 100 ms at random pages), in one run:
  * <ol>
- *   <li>the physical floor ({@link IncrementalFloorBenchmark.Floor}: PAGEMAP_SCAN of the written pages +
+ *   <li>the physical floor ({@link Floor}: PAGEMAP_SCAN of the written pages +
  *       {@code process_vm_readv} of them, and the floor's whole pause with ptrace) at every dirty rate of the sweep
  *       and at 25 ms epochs. It runs before the daemons: a range can be registered with one userfaultfd only, so
  *       the floor's tracker and the engine's cannot watch the process at the same time;</li>
@@ -98,17 +98,17 @@ public final class EngineBenchmark {
     }
 
     /** The floor at one configuration: per epoch scan (PAGEMAP_SCAN, without the maps read) + copy, and the whole pause. */
-    record FloorRun(int periodMs, double rateMiBs, IncrementalFloorBenchmark.FloorResult r) {
+    record FloorRun(int periodMs, double rateMiBs, Floor.Result r) {
         double[] scanCopy() {
             return sorted(r.epochs().stream().mapToDouble(e -> e.scan() - e.maps() + e.copy()).toArray());
         }
 
-        double[] of(ToDoubleFunction<IncrementalFloorBenchmark.Epoch> f) {
+        double[] of(ToDoubleFunction<Floor.Epoch> f) {
             return sorted(r.epochs().stream().mapToDouble(f).toArray());
         }
 
         double dirtyMb() {
-            return r.epochs().stream().mapToLong(IncrementalFloorBenchmark.Epoch::dirtyBytes).average().orElse(0) / 1e6;
+            return r.epochs().stream().mapToLong(Floor.Epoch::dirtyBytes).average().orElse(0) / 1e6;
         }
     }
 
@@ -260,7 +260,7 @@ public final class EngineBenchmark {
                 // a tagged run (e.g. other daemon JVM flags) gets a section of its own, after the untagged one
                 String begin = opt.tag().isEmpty() ? BEGIN : BEGIN.replace("incremental-engine", "incremental-engine-" + opt.tag());
                 String end = opt.tag().isEmpty() ? END : END.replace("incremental-engine", "incremental-engine-" + opt.tag());
-                IncrementalFloorBenchmark.writeSection(opt.docs(), section, begin, end);
+                DocSection.replaceBetween(opt.docs(), section, begin, end);
                 log("wrote %s and %s (%.1f min in all)", opt.docs(), opt.svg(), minutes);
             }
         } finally {
@@ -272,13 +272,11 @@ public final class EngineBenchmark {
 
     private List<FloorRun> floor(int pid) throws Exception {
         List<FloorRun> out = new ArrayList<>();
-        IncrementalFloorBenchmark fb = new IncrementalFloorBenchmark(new IncrementalFloorBenchmark.Options(opt.liveMb(),
-                opt.threads(), 4096, 0, 0, 5, 0, 0, Path.of("-"), opt.workDir()));
         try (Freezer freezer = Freezer.forProcess(pid)) {
             floorFreezer = freezer;
             // closing the tracker drops its registrations (and its fd in the process): the engines run untracked
             try (UffdTracker tracker = UffdTracker.attach(pid); PagemapScan pm = PagemapScan.open(pid)) {
-                IncrementalFloorBenchmark.Floor floor = fb.new Floor(pid, freezer, tracker, pm);
+                Floor floor = new Floor(pid, freezer, tracker, pm, 5);
                 floor.trackInitial();
                 for (double r : opt.rates()) {
                     setRate(r);
@@ -286,14 +284,14 @@ public final class EngineBenchmark {
                     FloorRun f = new FloorRun(100, r, floor.run(100, opt.floorEpochs()));
                     out.add(f);
                     log("floor 100 ms, %5.1f MiB/s: %.2f MB/epoch, scan+copy p50 %.2f ms, pause p50 %.2f ms", r, f.dirtyMb(),
-                            pct(f.scanCopy(), 0.5), pct(f.of(IncrementalFloorBenchmark.Epoch::pause), 0.5));
+                            pct(f.scanCopy(), 0.5), pct(f.of(Floor.Epoch::pause), 0.5));
                 }
                 setRate(TARGET_MIBS);
                 Thread.sleep(300);
                 FloorRun f = new FloorRun(25, TARGET_MIBS, floor.run(25, opt.floorEpochs25()));
                 out.add(f);
                 log("floor 25 ms: %.2f MB/epoch, scan+copy p50 %.2f ms, pause p50 %.2f ms, %.1f epochs/s", f.dirtyMb(),
-                        pct(f.scanCopy(), 0.5), pct(f.of(IncrementalFloorBenchmark.Epoch::pause), 0.5),
+                        pct(f.scanCopy(), 0.5), pct(f.of(Floor.Epoch::pause), 0.5),
                         f.r().epochs().size() / f.r().wallSeconds());
             }
         } finally {

@@ -53,7 +53,7 @@ final class EngineReport {
         b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Run r : List.of(i100, inc25, f100)) b.append(runRow(r));
         for (FloorRun f : List.of(fl100, fl25)) {
-            double[] sc = f.scanCopy(), whole = f.of(IncrementalFloorBenchmark.Epoch::pause);
+            double[] sc = f.scanCopy(), whole = f.of(Floor.Epoch::pause);
             b.append(f("| floor: scan + copy (whole pause) | %d ms | %d epochs | %d | %.1f | %s MB | %s (%s) | %s (%s) | %s (%s) | – | – | – | – | – | – | – |%n",
                     f.periodMs(), f.r().epochs().size(), f.r().epochs().size(), f.r().epochs().size() / f.r().wallSeconds(), mb(f.dirtyMb() * 1e6),
                     ms(EngineBenchmark.pct(sc, 0.5)), ms(EngineBenchmark.pct(whole, 0.5)), ms(EngineBenchmark.pct(sc, 0.99)),
@@ -96,14 +96,14 @@ final class EngineReport {
                     fr == null ? "–" : Long.toString(fr.epochs()),
                     fr == null ? "–" : mb(fr.raw() / (double) Math.max(1, fr.epochs())) + " MB",
                     fl == null ? "–" : ms(EngineBenchmark.pct(fl.scanCopy(), 0.5)),
-                    fl == null ? "–" : ms(EngineBenchmark.pct(fl.of(IncrementalFloorBenchmark.Epoch::pause), 0.5))));
+                    fl == null ? "–" : ms(EngineBenchmark.pct(fl.of(Floor.Epoch::pause), 0.5))));
         }
         b.append('\n');
 
         // ---- what stands in the way
         b.append("### What stands in the way\n\n");
         Map<String, Double> ph = EngineBenchmark.phaseP50(i100);
-        double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(IncrementalFloorBenchmark.Epoch::pause), 0.5);
+        double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(Floor.Epoch::pause), 0.5);
         String t = "on the tracer thread " + phases(ph, true) + " ms; meanwhile on the memory thread " + phases(ph, false) + " ms";
         b.append(f("- **p50 at 100 ms** (%s ms vs. 2 ms): the phases (medians) are %s. The physical floor of the same dirty set in this run is %s ms for `PAGEMAP_SCAN` + copy alone (%s MB/epoch) and %s ms for the floor's whole pause with ptrace; a pause of 2 ms is %s.%n",
                 ms(p50), t, ms(sc), mb(fl100.dirtyMb() * 1e6), ms(whole),
