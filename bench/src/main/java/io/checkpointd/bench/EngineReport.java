@@ -23,7 +23,7 @@ final class EngineReport {
         b.append("## Incremental engine vs. full CRIU dump (issue 4 benchmark)" + (o.tag().isEmpty() ? "" : ", run `" + o.tag() + "`") + "\n\n");
         b.append(f("- Date: %s; one run of %.1f min.%n", EngineBenchmark.now(), minutes));
         b.append(f("- Machine: %s. Load average %s before the run, %s after; the 1-minute load sampled every 2 s during the run: min %.2f, median %.2f, max %.2f (%d samples). Shared with other engineers' jobs: *CPU wait* below is `/proc/pressure/cpu` \"some\" over each measured interval, the share of time at least one runnable task waited for a CPU.%n",
-                RemusBenchmark.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
+                HostInfo.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
                 EngineBenchmark.pct(l, 1), l.length));
         b.append(f("- Command: `bin/checkpointd-bench-engine` (`io.checkpointd.bench.EngineBenchmark`; options in effect: `--rates %s --seconds %s --sweep-seconds %s --warmup %s --seconds-25 %s --full-epochs %d --full-epochs-target %d --floor-epochs %d --floor-epochs-25 %d --max-in-flight %d`).%n",
                 String.join(",", o.rates().stream().map(EngineReport::num).toList()), num(o.seconds()), num(o.sweepSeconds()),
