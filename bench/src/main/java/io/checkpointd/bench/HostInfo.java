@@ -54,6 +54,30 @@ final class HostInfo {
         return grepFirst(Path.of("/proc/self/status"), "Uid:").map(l -> l.split("\\s+")[2].equals("0")).orElse(false);
     }
 
+    /** MemAvailable in bytes, -1 if unknown. */
+    static long memAvailable() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (l.startsWith("MemAvailable:")) return Long.parseLong(l.replaceAll("\\D", "")) * 1024;
+            }
+        } catch (IOException | RuntimeException e) {
+            // unknown
+        }
+        return -1;
+    }
+
+    /** {@code /proc/pressure/cpu} "some" total, µs (time some runnable task waited for a CPU); NaN without PSI. */
+    static double cpuPressure() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/pressure/cpu"))) {
+                if (l.startsWith("some")) return Double.parseDouble(l.substring(l.indexOf("total=") + 6).trim());
+            }
+        } catch (IOException | RuntimeException e) {
+            // no PSI
+        }
+        return Double.NaN;
+    }
+
     private static Optional<String> grepFirst(Path p, String prefix) {
         try (Stream<String> lines = Files.lines(p)) {
             return lines.filter(l -> l.startsWith(prefix)).findFirst();
