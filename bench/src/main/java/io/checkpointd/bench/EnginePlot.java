@@ -24,7 +24,7 @@ final class EnginePlot {
         s.add(new Series("floor: scan + copy p50", "#555555", "2,3", fx,
                 floor.stream().mapToDouble(f -> EngineBenchmark.pct(f.scanCopy(), 0.5)).toArray()));
         s.add(new Series("floor: whole pause p50", "#555555", "8,3,2,3", fx,
-                floor.stream().mapToDouble(f -> EngineBenchmark.pct(f.of(IncrementalFloorBenchmark.Epoch::pause), 0.5)).toArray()));
+                floor.stream().mapToDouble(f -> EngineBenchmark.pct(f.of(Floor.Epoch::pause), 0.5)).toArray()));
 
         double xmin = Double.MAX_VALUE, xmax = 0, ymin = Double.MAX_VALUE, ymax = 0;
         for (Series a : s) {

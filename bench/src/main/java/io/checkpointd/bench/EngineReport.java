@@ -23,7 +23,7 @@ final class EngineReport {
         b.append("## Incremental engine vs. full CRIU dump (issue 4 benchmark)" + (o.tag().isEmpty() ? "" : ", run `" + o.tag() + "`") + "\n\n");
         b.append(f("- Date: %s; one run of %.1f min.%n", EngineBenchmark.now(), minutes));
         b.append(f("- Machine: %s. Load average %s before the run, %s after; the 1-minute load sampled every 2 s during the run: min %.2f, median %.2f, max %.2f (%d samples). Shared with other engineers' jobs: *CPU wait* below is `/proc/pressure/cpu` \"some\" over each measured interval, the share of time at least one runnable task waited for a CPU.%n",
-                RemusBenchmark.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
+                HostInfo.machine(), loadBefore, loadAfter, EngineBenchmark.pct(l, 0), EngineBenchmark.pct(l, 0.5),
                 EngineBenchmark.pct(l, 1), l.length));
         b.append(f("- Command: `bin/checkpointd-bench-engine` (`io.checkpointd.bench.EngineBenchmark`; options in effect: `--rates %s --seconds %s --sweep-seconds %s --warmup %s --seconds-25 %s --full-epochs %d --full-epochs-target %d --floor-epochs %d --floor-epochs-25 %d --max-in-flight %d`).%n",
                 String.join(",", o.rates().stream().map(EngineReport::num).toList()), num(o.seconds()), num(o.sweepSeconds()),
@@ -53,7 +53,7 @@ final class EngineReport {
         b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Run r : List.of(i100, inc25, f100)) b.append(runRow(r));
         for (FloorRun f : List.of(fl100, fl25)) {
-            double[] sc = f.scanCopy(), whole = f.of(IncrementalFloorBenchmark.Epoch::pause);
+            double[] sc = f.scanCopy(), whole = f.of(Floor.Epoch::pause);
             b.append(f("| floor: scan + copy (whole pause) | %d ms | %d epochs | %d | %.1f | %s MB | %s (%s) | %s (%s) | %s (%s) | – | – | – | – | – | – | – |%n",
                     f.periodMs(), f.r().epochs().size(), f.r().epochs().size(), f.r().epochs().size() / f.r().wallSeconds(), mb(f.dirtyMb() * 1e6),
                     ms(EngineBenchmark.pct(sc, 0.5)), ms(EngineBenchmark.pct(whole, 0.5)), ms(EngineBenchmark.pct(sc, 0.99)),
@@ -96,14 +96,14 @@ final class EngineReport {
                     fr == null ? "–" : Long.toString(fr.epochs()),
                     fr == null ? "–" : mb(fr.raw() / (double) Math.max(1, fr.epochs())) + " MB",
                     fl == null ? "–" : ms(EngineBenchmark.pct(fl.scanCopy(), 0.5)),
-                    fl == null ? "–" : ms(EngineBenchmark.pct(fl.of(IncrementalFloorBenchmark.Epoch::pause), 0.5))));
+                    fl == null ? "–" : ms(EngineBenchmark.pct(fl.of(Floor.Epoch::pause), 0.5))));
         }
         b.append('\n');
 
         // ---- what stands in the way
         b.append("### What stands in the way\n\n");
         Map<String, Double> ph = EngineBenchmark.phaseP50(i100);
-        double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(IncrementalFloorBenchmark.Epoch::pause), 0.5);
+        double sc = EngineBenchmark.pct(fl100.scanCopy(), 0.5), whole = EngineBenchmark.pct(fl100.of(Floor.Epoch::pause), 0.5);
         String t = "on the tracer thread " + phases(ph, true) + " ms; meanwhile on the memory thread " + phases(ph, false) + " ms";
         b.append(f("- **p50 at 100 ms** (%s ms vs. 2 ms): the phases (medians) are %s. The physical floor of the same dirty set in this run is %s ms for `PAGEMAP_SCAN` + copy alone (%s MB/epoch) and %s ms for the floor's whole pause with ptrace; a pause of 2 ms is %s.%n",
                 ms(p50), t, ms(sc), mb(fl100.dirtyMb() * 1e6), ms(whole),

@@ -117,6 +117,16 @@ final class PrimarySampler implements AutoCloseable {
     }
 
     /** Nearest-rank percentile of sorted values, NaN when empty. */
+    /** {@code b[key] - a[key]}: a counter's growth between two status reads. */
+    static long delta(Json a, Json b, String key) {
+        return num(b.get(key)).longValue() - num(a.get(key)).longValue();
+    }
+
+    /** How many samples a status window ({@code pauseMs}, ...) has seen in all; 0 if absent. */
+    static long windowCount(Json j, String window) {
+        return j.get(window) instanceof Json w ? num(w.get("n")).longValue() : 0;
+    }
+
     static double percentile(double[] sorted, double q) {
         if (sorted.length == 0) return Double.NaN;
         int idx = (int) Math.ceil(q * sorted.length) - 1;

@@ -1,15 +1,13 @@
 package io.checkpointd.bench;
 
+import io.checkpointd.protocol.image.ImageFile;
 import io.checkpointd.protocol.image.Pagemap;
+import io.checkpointd.protocol.image.ProtoMessage;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.restore.store.PlanProbe;
 import io.checkpointd.protocol.image.ImageDirs;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,11 +67,11 @@ public final class StoreBenchmark {
         double clustered = Double.parseDouble(opt.getOrDefault("clustered", "0.7"));
         Path shm = Path.of("/dev/shm");
         Path dir = Files.createTempDirectory(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")), "storebench");
-        String loadBefore = loadAverage();
+        String loadBefore = HostInfo.loadAverage();
         try {
             new StoreBenchmark(pages, seed).run(dir, epochs, warmup, changed, clustered);
             System.out.printf(Locale.ROOT, "machine: %d CPUs, Java %s; load average %s before, %s after%n",
-                    Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), loadBefore, loadAverage());
+                    Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), loadBefore, HostInfo.loadAverage());
         } finally {
             ImageDirs.deleteTree(dir);
         }
@@ -242,15 +240,6 @@ public final class StoreBenchmark {
         return n;
     }
 
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
     private static long pct(long[] sorted, int p) {
         return sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * p / 100.0) - 1)];
     }
@@ -261,37 +250,21 @@ public final class StoreBenchmark {
         return rt.totalMemory() - rt.freeMemory();
     }
 
-    /** The image's pagemap in CRIU's format: one PE_PRESENT entry per run of present pages. */
+    /** The image's pagemap in CRIU's format: one PE_PRESENT entry per run of present pages, no compat_nr_pages. */
     private byte[] pagemap() {
-        ByteArrayOutputStream pm = new ByteArrayOutputStream();
-        pm.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
-                .putInt(Pagemap.IMG_COMMON_MAGIC).putInt(Pagemap.PAGEMAP_MAGIC).array());
-        entry(pm, new byte[] {0x08, 1});
+        List<byte[]> entries = new ArrayList<>();
+        ProtoMessage head = new ProtoMessage();
+        head.setVarint(1, 1); // pages_id
+        entries.add(head.encode());
         for (int p = present.nextSetBit(0); p >= 0; ) {
             int end = present.nextClearBit(p);
-            ByteArrayOutputStream m = new ByteArrayOutputStream();
-            varint(m, 1 << 3);
-            varint(m, VBASE + (long) p * Pagemap.PAGE_SIZE);
-            varint(m, 4 << 3);
-            varint(m, Pagemap.PE_PRESENT);
-            varint(m, 5 << 3);
-            varint(m, end - p);
-            entry(pm, m.toByteArray());
+            ProtoMessage run = new ProtoMessage();
+            run.setVarint(1, VBASE + (long) p * Pagemap.PAGE_SIZE); // vaddr
+            run.setVarint(4, Pagemap.PE_PRESENT);                    // flags
+            run.setVarint(5, end - p);                               // nr_pages
+            entries.add(run.encode());
             p = present.nextSetBit(end);
         }
-        return pm.toByteArray();
-    }
-
-    private static void entry(ByteArrayOutputStream out, byte[] msg) {
-        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(msg.length).array());
-        out.writeBytes(msg);
-    }
-
-    private static void varint(ByteArrayOutputStream out, long v) {
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) ((v & 0x7f) | 0x80));
-            v >>>= 7;
-        }
-        out.write((int) v);
+        return ImageFile.of(Pagemap.PAGEMAP_MAGIC, entries).encode();
     }
 }

@@ -6,7 +6,6 @@ import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.track.PresentPages;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.List;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
@@ -34,28 +33,33 @@ final class XorProbe {
     record Result(int epochs, long pagesScanned, long changedPages, long rawBytes, long plainWire, long xorWire,
                   long xorZeroBytes, double meanGapMs, long adaptiveWire, long adaptiveXorPages, long hcWire, long adaptiveHcWire) {
         double adaptiveHcRatio() {
-            return adaptiveHcWire > 0 ? rawBytes / (double) adaptiveHcWire : Double.NaN;
+            return share(rawBytes, adaptiveHcWire);
         }
 
         double adaptiveRatio() {
-            return adaptiveWire > 0 ? rawBytes / (double) adaptiveWire : Double.NaN;
+            return share(rawBytes, adaptiveWire);
         }
 
         double hcRatio() {
-            return hcWire > 0 ? rawBytes / (double) hcWire : Double.NaN;
+            return share(rawBytes, hcWire);
         }
 
         double plainRatio() {
-            return plainWire > 0 ? rawBytes / (double) plainWire : Double.NaN;
+            return share(rawBytes, plainWire);
         }
 
         double xorRatio() {
-            return xorWire > 0 ? rawBytes / (double) xorWire : Double.NaN;
+            return share(rawBytes, xorWire);
         }
 
         /** Share of the changed pages' bytes that did not change (zero after the XOR). */
         double unchangedByteShare() {
-            return rawBytes > 0 ? xorZeroBytes / (double) rawBytes : Double.NaN;
+            return share(xorZeroBytes, rawBytes);
+        }
+
+        /** {@code a / b}, NaN when there is no {@code b}. */
+        private static double share(long a, long b) {
+            return b > 0 ? a / (double) b : Double.NaN;
         }
     }
 
@@ -69,9 +73,9 @@ final class XorProbe {
         long started = System.nanoTime();
         ByteBuffer[] bufs = {null, null}; // two copies, reused: direct memory is not freed until a GC
         Snapshot prev = Snapshot.take(pid, bufs, 0);
-        long scanned = 0, changed = 0, raw = 0, plain = 0, xor = 0, zero = 0, gaps = 0, adaptive = 0, adaptiveXor = 0, hc = 0, adHc = 0;
-        byte[] plainRec = new byte[RECORD_PAGES * PAGE], xorRec = new byte[RECORD_PAGES * PAGE], adRec = new byte[RECORD_PAGES * PAGE];
-        byte[] dst = new byte[LZ4.maxCompressedLength(plainRec.length)];
+        long scanned = 0, changed = 0, zero = 0, gaps = 0, adaptiveXor = 0;
+        Records rec = new Records();
+        byte[] plainRec = rec.plain, xorRec = rec.xor, adRec = rec.adaptive;
         byte[] cur = new byte[PAGE], old = new byte[PAGE];
         long last = System.nanoTime();
         int e = 0;
@@ -104,26 +108,34 @@ final class XorProbe {
                 n++;
                 changed++;
                 if (n == RECORD_PAGES) {
-                    plain += LZ4.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
-                    xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
-                    adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
-                    hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
-                    adHc += LZ4HC.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
-                    raw += (long) n * PAGE;
+                    rec.compress(n);
                     n = 0;
                 }
             }
-            if (n > 0) {
-                plain += LZ4.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
-                xor += LZ4.compress(xorRec, 0, n * PAGE, dst, 0, dst.length);
-                adaptive += LZ4.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
-                hc += LZ4HC.compress(plainRec, 0, n * PAGE, dst, 0, dst.length);
-                adHc += LZ4HC.compress(adRec, 0, n * PAGE, dst, 0, dst.length);
-                raw += (long) n * PAGE;
-            }
+            rec.compress(n);
             prev = now;
         }
-        return new Result(e, scanned, changed, raw, plain, xor, zero, gaps / 1e6 / Math.max(1, e), adaptive, adaptiveXor, hc, adHc);
+        return new Result(e, scanned, changed, rec.raw, rec.plainWire, rec.xorWire, zero, gaps / 1e6 / Math.max(1, e),
+                rec.adaptiveWire, adaptiveXor, rec.hcWire, rec.adaptiveHcWire);
+    }
+
+    /** One record's pages three ways (as they are, XORed, per page either), and the compressed totals of all records. */
+    private static final class Records {
+        final byte[] plain = new byte[RECORD_PAGES * PAGE], xor = new byte[RECORD_PAGES * PAGE], adaptive = new byte[RECORD_PAGES * PAGE];
+        private final byte[] dst = new byte[LZ4.maxCompressedLength(plain.length)];
+        long raw, plainWire, xorWire, adaptiveWire, hcWire, adaptiveHcWire;
+
+        /** Compresses the first {@code n} pages of each variant as one record (nothing for {@code n == 0}). */
+        void compress(int n) {
+            if (n == 0) return;
+            int len = n * PAGE;
+            plainWire += LZ4.compress(plain, 0, len, dst, 0, dst.length);
+            xorWire += LZ4.compress(xor, 0, len, dst, 0, dst.length);
+            adaptiveWire += LZ4.compress(adaptive, 0, len, dst, 0, dst.length);
+            hcWire += LZ4HC.compress(plain, 0, len, dst, 0, dst.length);
+            adaptiveHcWire += LZ4HC.compress(adaptive, 0, len, dst, 0, dst.length);
+            raw += len;
+        }
     }
 
     /** The writable private present pages of a process, by address. */

@@ -101,6 +101,22 @@ public final class Ptrace {
         }
     }
 
+    /**
+     * {@code PTRACE_GETREGS}, {@code PTRACE_GETREGSET NT_X86_XSTATE} and {@code PTRACE_GETSIGMASK} of stopped
+     * {@code tid}, as the capture engine reads them (into the calling thread's reused native buffers).
+     */
+    public static ThreadState readState(int tid) throws SyscallException {
+        return ThreadReader.local().read(tid);
+    }
+
+    /**
+     * {@code PTRACE_PEEKSIGINFO} of stopped {@code tid} until its queue (or, {@code shared}, the process-wide queue)
+     * is exhausted; returns how many {@code siginfo_t}s are queued.
+     */
+    public static int peekSiginfo(int tid, boolean shared) throws SyscallException {
+        return ThreadReader.local().peek(tid, shared, null);
+    }
+
     /** {@code PTRACE_SINGLESTEP}, delivering {@code sig} (0 for none). */
     public static void singleStep(int tid, int sig) throws SyscallException {
         check(PtraceLib.INSTANCE.ptrace(PtraceLib.PTRACE_SINGLESTEP, tid, 0L, sig), "ptrace(PTRACE_SINGLESTEP)", tid);

@@ -14,8 +14,8 @@ import java.util.function.Predicate;
 /**
  * Address range arithmetic, in two forms. Public: sorted, disjoint, page-aligned ranges as a flat {@code long[]} of
  * {@code start, end} pairs, in which the capture engine keeps an epoch's present pages and the pages to copy (comparing
- * epochs costs the number of ranges, not of pages). Package-private: the trackers' helpers over {@code start -> end}
- * maps and {@link RemoteRange} lists.
+ * epochs costs the number of ranges, not of pages). Also the trackers' helpers over {@code start -> end} maps (public
+ * for the benchmark harnesses that keep their own tracked set) and, package-private, over {@link RemoteRange} lists.
  */
 public final class Ranges {
     /** The page size every range is aligned to. */
@@ -52,7 +52,7 @@ public final class Ranges {
      * Keeps of {@code tracked} only what still lies in a private (non-special) mapping: unmapped parts drop out,
      * parts made read-only stay (their pre-mprotect writes are reported there only).
      */
-    static void dropUnmapped(TreeMap<Long, Long> tracked, List<Vma> maps) {
+    public static void dropUnmapped(TreeMap<Long, Long> tracked, List<Vma> maps) {
         TreeMap<Long, Long> keep = new TreeMap<>();
         List<long[]> priv = merged(maps, v -> v.isPrivate() && !isSpecial(v));
         for (Map.Entry<Long, Long> t : tracked.entrySet()) {
@@ -67,7 +67,7 @@ public final class Ranges {
     }
 
     /** The parts of trackable VMAs not covered by {@code tracked}, in order. */
-    static List<long[]> uncovered(TreeMap<Long, Long> tracked, List<Vma> maps) {
+    public static List<long[]> uncovered(TreeMap<Long, Long> tracked, List<Vma> maps) {
         List<long[]> out = new ArrayList<>();
         for (long[] w : merged(maps, Ranges::trackable)) {
             long pos = w[0];
@@ -85,7 +85,7 @@ public final class Ranges {
     }
 
     /** Merges touching intervals of {@code m} in place (fewer scan calls). */
-    static void coalesce(TreeMap<Long, Long> m) {
+    public static void coalesce(TreeMap<Long, Long> m) {
         TreeMap<Long, Long> c = new TreeMap<>();
         long cs = -1, ce = -1;
         for (Map.Entry<Long, Long> e : m.entrySet()) {
