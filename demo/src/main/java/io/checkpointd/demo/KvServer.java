@@ -1,28 +1,13 @@
 package io.checkpointd.demo;
 
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Objects;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -45,7 +30,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class KvServer implements AutoCloseable {
     /** Default number of event-loop threads. */
     public static final int DEFAULT_WORKERS = 16;
-    private static final int OUT_BUFFER_BYTES = 64 * 1024;
 
     /**
      * Server settings.
@@ -77,7 +61,7 @@ public final class KvServer implements AutoCloseable {
     private final Config config;
     private final ServerSocketChannel listener;
     private final InetSocketAddress address;
-    private final Loop[] loops;
+    private final KvEventLoop[] loops;
     private final Thread acceptor;
     private final AtomicInteger nextLoop = new AtomicInteger();
     private volatile boolean closed;
@@ -85,18 +69,18 @@ public final class KvServer implements AutoCloseable {
     private KvServer(Config config) throws IOException {
         this.config = config;
         ServerSocketChannel ch = ServerSocketChannel.open();
-        Loop[] created = new Loop[config.workers()];
+        KvEventLoop[] created = new KvEventLoop[config.workers()];
         try {
             // restart (or restore) on the same port while old connections sit in TIME_WAIT
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
             ch.bind(new InetSocketAddress(config.host(), config.port()), 1024);
             this.address = (InetSocketAddress) ch.getLocalAddress();
             for (int i = 0; i < created.length; i++) {
-                created[i] = new Loop(i);
+                created[i] = new KvEventLoop(i, config.store(), () -> closed);
             }
         } catch (IOException | RuntimeException e) {
             closeQuietly(ch);
-            for (Loop l : created) {
+            for (KvEventLoop l : created) {
                 if (l != null) {
                     closeQuietly(l.selector);
                 }
@@ -113,7 +97,7 @@ public final class KvServer implements AutoCloseable {
     /** Binds and starts serving; the returned server is ready to accept connections. */
     public static KvServer start(Config config) throws IOException {
         KvServer server = new KvServer(config);
-        for (Loop l : server.loops) {
+        for (KvEventLoop l : server.loops) {
             l.thread.start();
         }
         server.acceptor.start();
@@ -143,7 +127,7 @@ public final class KvServer implements AutoCloseable {
     /** Number of connections currently open. */
     public int connectionCount() {
         int n = 0;
-        for (Loop l : loops) {
+        for (KvEventLoop l : loops) {
             n += l.connections.get();
         }
         return n;
@@ -164,12 +148,12 @@ public final class KvServer implements AutoCloseable {
         } catch (IOException ignored) {
             // closing anyway
         }
-        for (Loop l : loops) {
+        for (KvEventLoop l : loops) {
             l.selector.wakeup();
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         join(acceptor, deadline);
-        for (Loop l : loops) {
+        for (KvEventLoop l : loops) {
             join(l.thread, deadline);
         }
     }
@@ -177,7 +161,7 @@ public final class KvServer implements AutoCloseable {
     /** Blocks until the server is closed (used by {@link #main}, whose threads are daemons). */
     public void awaitTermination() throws InterruptedException {
         acceptor.join();
-        for (Loop l : loops) {
+        for (KvEventLoop l : loops) {
             l.thread.join();
         }
     }
@@ -226,269 +210,12 @@ public final class KvServer implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(AutoCloseable c) {
+    static void closeQuietly(AutoCloseable c) {
         try {
             c.close();
         } catch (Exception ignored) {
             // dropping it anyway
         }
-    }
-
-    /** One event-loop thread: owns a selector and every connection registered with it. */
-    private final class Loop implements Runnable {
-        final Selector selector;
-        final Thread thread;
-        final Queue<SocketChannel> incoming = new ConcurrentLinkedQueue<>();
-        final AtomicInteger connections = new AtomicInteger();
-        // one decoder per loop: decoders are stateful and not thread-safe; REPORT so bad UTF-8 is an ERR
-        final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-
-        Loop(int index) throws IOException {
-            this.selector = Selector.open();
-            this.thread = new Thread(this, "kv-worker-" + index);
-            thread.setDaemon(true);
-        }
-
-        void hand(SocketChannel ch) {
-            incoming.add(ch);
-            selector.wakeup();
-        }
-
-        @Override
-        public void run() {
-            try {
-                while (!closed) {
-                    // no timeout: nothing here depends on the clock
-                    selector.select();
-                    registerIncoming();
-                    var it = selector.selectedKeys().iterator();
-                    while (it.hasNext()) {
-                        SelectionKey key = it.next();
-                        it.remove();
-                        Connection c = (Connection) key.attachment();
-                        try {
-                            if (!key.isValid()) {
-                                c.close();
-                            } else if (key.isWritable()) {
-                                c.onWritable();
-                            } else if (key.isReadable()) {
-                                c.onReadable();
-                            }
-                        } catch (IOException | RuntimeException e) {
-                            // broken peer, reset after restore, or a bug in one request: drop the
-                            // connection, never the loop
-                            c.close();
-                        }
-                    }
-                }
-            } catch (IOException | ClosedSelectorException e) {
-                // selector unusable: nothing left to serve on this loop
-            } finally {
-                for (SelectionKey key : selector.keys()) {
-                    closeQuietly(key.channel());
-                }
-                SocketChannel ch;
-                while ((ch = incoming.poll()) != null) {
-                    closeQuietly(ch);
-                }
-                closeQuietly(selector);
-                connections.set(0);
-            }
-        }
-
-        private void registerIncoming() {
-            SocketChannel ch;
-            while ((ch = incoming.poll()) != null) {
-                try {
-                    Connection c = new Connection(this, ch);
-                    c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                    connections.incrementAndGet();
-                } catch (IOException | RuntimeException e) {
-                    closeQuietly(ch);
-                }
-            }
-        }
-    }
-
-    /**
-     * One client connection. Only its loop thread touches it. {@code in} stays in fill mode between
-     * calls; {@code out} holds replies not yet written. Backpressure: a request is only handled while
-     * {@code out} has room for the largest reply, and reading stops while replies are pending, so a
-     * client that pipelines without reading cannot make the server buffer without bound.
-     */
-    private final class Connection {
-        final Loop loop;
-        final SocketChannel ch;
-        final ByteBuffer in = ByteBuffer.allocate(KvProtocol.MAX_LINE_BYTES);
-        final ByteBuffer out = ByteBuffer.allocate(OUT_BUFFER_BYTES);
-        SelectionKey key;
-        boolean discarding; // inside an over-long line: drop bytes up to the next newline
-        boolean inputEnded; // peer half-closed: answer what we have, then close
-        boolean open = true;
-
-        Connection(Loop loop, SocketChannel ch) {
-            this.loop = loop;
-            this.ch = ch;
-        }
-
-        void onReadable() throws IOException {
-            int n = ch.read(in);
-            if (n < 0) {
-                inputEnded = true;
-            }
-            pump();
-        }
-
-        void onWritable() throws IOException {
-            pump();
-        }
-
-        /** Handles buffered requests and writes replies until blocked on the socket or out of input. */
-        private void pump() throws IOException {
-            while (true) {
-                boolean moreToHandle = handleLines();
-                out.flip();
-                ch.write(out);
-                out.compact();
-                if (out.position() > 0) {
-                    key.interestOps(SelectionKey.OP_WRITE); // socket full: stop reading until drained
-                    return;
-                }
-                if (!moreToHandle) {
-                    break;
-                }
-            }
-            if (inputEnded) {
-                close(); // everything received has been answered
-            } else {
-                key.interestOps(SelectionKey.OP_READ);
-            }
-        }
-
-        /** Handles complete lines in {@code in}; true if it stopped for lack of room in {@code out}. */
-        private boolean handleLines() {
-            in.flip();
-            try {
-                while (in.hasRemaining()) {
-                    if (out.remaining() < KvProtocol.MAX_REPLY_BYTES) {
-                        return true;
-                    }
-                    int start = in.position();
-                    int nl = indexOf(in, (byte) '\n', start, in.limit());
-                    if (nl < 0) {
-                        if (start == 0 && in.limit() == in.capacity()) {
-                            // a full buffer without a newline: the line is too long to ever be valid
-                            if (!discarding) {
-                                reply("ERR line too long");
-                            }
-                            discarding = true;
-                            in.position(in.limit());
-                        } else if (inputEnded && !discarding) {
-                            // unterminated last request before EOF: answer it anyway
-                            handleLine(start, in.limit());
-                            in.position(in.limit());
-                        }
-                        return false;
-                    }
-                    if (discarding) {
-                        discarding = false; // end of the over-long line; already answered
-                    } else {
-                        handleLine(start, nl);
-                    }
-                    in.position(nl + 1);
-                }
-                return false;
-            } finally {
-                in.compact();
-            }
-        }
-
-        private void handleLine(int from, int to) {
-            if (to > from && in.get(to - 1) == '\r') {
-                to--; // tolerate CRLF (telnet, nc -C)
-            }
-            String line;
-            try {
-                CharBuffer chars = loop.decoder.reset().decode(in.duplicate().position(from).limit(to));
-                line = chars.toString();
-            } catch (CharacterCodingException e) {
-                reply("ERR invalid utf-8");
-                return;
-            }
-            reply(execute(line));
-        }
-
-        private String execute(String line) {
-            if (line.isEmpty()) {
-                return "ERR empty request";
-            }
-            String[] parts = line.split(" ", -1);
-            String cmd = parts[0];
-            switch (cmd) {
-                case "PUT": {
-                    if (parts.length != 3) {
-                        return "ERR usage: PUT <key> <value>";
-                    }
-                    String problem = KvProtocol.tokenProblem(parts[1], KvProtocol.MAX_KEY_BYTES);
-                    if (problem == null) {
-                        problem = KvProtocol.tokenProblem(parts[2], KvProtocol.MAX_VALUE_BYTES);
-                    }
-                    if (problem != null) {
-                        return "ERR " + problem;
-                    }
-                    config.store().put(parts[1], parts[2]);
-                    return "OK";
-                }
-                case "GET": {
-                    if (parts.length != 2) {
-                        return "ERR usage: GET <key>";
-                    }
-                    String problem = KvProtocol.tokenProblem(parts[1], KvProtocol.MAX_KEY_BYTES);
-                    if (problem != null) {
-                        return "ERR " + problem;
-                    }
-                    String v = config.store().get(parts[1]);
-                    return v == null ? "NONE" : "VALUE " + v;
-                }
-                case "SIZE":
-                    return parts.length == 1 ? "SIZE " + config.store().size() : "ERR usage: SIZE";
-                case "PING":
-                    return parts.length == 1 ? "PONG" : "ERR usage: PING";
-                case "STATS":
-                    return parts.length == 1
-                            ? "STATS puts=" + config.store().puts() + " gets=" + config.store().gets()
-                            : "ERR usage: STATS";
-                default:
-                    return "ERR unknown command";
-            }
-        }
-
-        private void reply(String s) {
-            out.put(KvProtocol.utf8(s));
-            out.put((byte) '\n');
-        }
-
-        void close() {
-            if (open) {
-                open = false;
-                loop.connections.decrementAndGet();
-                if (key != null) {
-                    key.cancel();
-                }
-                closeQuietly(ch);
-            }
-        }
-    }
-
-    private static int indexOf(ByteBuffer b, byte v, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (b.get(i) == v) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -500,81 +227,7 @@ public final class KvServer implements AutoCloseable {
      * closed). Runs until killed. Exit status 2 on bad arguments, 1 if binding fails.
      */
     public static void main(String[] args) {
-        String host = "127.0.0.1";
-        Integer port = null;
-        int workers = DEFAULT_WORKERS;
-        Path portFile = null;
-        boolean churn = false;
-        try {
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                switch (a) {
-                    case "--host" -> host = value(args, ++i, a);
-                    case "--port" -> port = Integer.parseInt(value(args, ++i, a));
-                    case "--workers" -> workers = Integer.parseInt(value(args, ++i, a));
-                    case "--port-file" -> portFile = Path.of(value(args, ++i, a));
-                    case "--churn" -> churn = true; // memory and thread churn for the incremental engine's oracle
-                    case "-h", "--help" -> {
-                        usage(System.out);
-                        return;
-                    }
-                    default -> throw new IllegalArgumentException("unknown argument: " + a);
-                }
-            }
-            if (port == null) {
-                throw new IllegalArgumentException("--port is required");
-            }
-            new Config(host, port, workers, new KvStore()); // validate before binding
-        } catch (IllegalArgumentException e) {
-            System.err.println("KvServer: " + e.getMessage());
-            usage(System.err);
-            System.exit(2);
-            return;
-        }
-        KvServer server;
-        try {
-            server = start(new Config(host, port, workers, new KvStore()));
-            if (churn) Churn.start();
-            if (portFile != null) {
-                writePortFile(portFile, server.port());
-            }
-        } catch (IOException | UncheckedIOException e) {
-            System.err.println("KvServer: " + e);
-            System.exit(1);
-            return;
-        }
-        try {
-            server.awaitTermination();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /**
-     * Writes {@code port} to {@code file} atomically (temp file in the same directory, then rename) so
-     * a reader never sees a partial number. Both files are closed on return: CRIU refuses to restore a
-     * process holding a file open whose contents changed.
-     */
-    static void writePortFile(Path file, int port) throws IOException {
-        Path abs = file.toAbsolutePath();
-        Path tmp = Files.createTempFile(abs.getParent(), abs.getFileName() + ".", ".tmp");
-        try {
-            Files.writeString(tmp, port + "\n"); // opens, writes, closes
-            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
-    private static String value(String[] args, int i, String flag) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(flag + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static void usage(PrintStream out) {
-        out.println("usage: KvServer --port P [--host H] [--workers N] [--port-file F]");
+        KvServerCli.run(args);
     }
 
     /** For diagnostics: the settings this server runs with. */

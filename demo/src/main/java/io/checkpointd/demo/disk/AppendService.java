@@ -1,16 +1,9 @@
 package io.checkpointd.demo.disk;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -21,8 +14,8 @@ import java.nio.file.StandardOpenOption;
  * the last field says whether the file holds exactly the records 1…n in order. After a failover, memory and file
  * must agree: both come from the same committed epoch.
  *
- * <p>Usage: {@code AppendService --host H --port P --port-file F --dir D}. Line protocol over TCP, one thread per
- * connection; appends are serialized.
+ * <p>Usage: {@code AppendService --host H --port P --port-file F --dir D} ({@link LineServer}). Appends are
+ * serialized.
  */
 public final class AppendService {
     /** Bytes per record: {@code "%019d\n"}. */
@@ -57,58 +50,24 @@ public final class AppendService {
         return "STAT " + count + " " + size / RECORD + " " + verdict;
     }
 
-    private void serve(Socket s) {
-        try (s; BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII))) {
-            OutputStream out = s.getOutputStream();
-            String line;
-            while ((line = in.readLine()) != null) {
-                String reply = switch (line.trim()) {
-                    case "APPEND" -> "OK " + append();
-                    case "STAT" -> stat();
-                    default -> "ERR unknown command";
-                };
-                out.write((reply + "\n").getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-            }
-        } catch (IOException e) {
-            // the client went away (or a restore closed the connection): it reconnects
-        }
+    private String reply(String line) throws IOException {
+        return switch (line.trim()) {
+            case "APPEND" -> "OK " + append();
+            case "STAT" -> stat();
+            default -> "ERR unknown command";
+        };
     }
 
     public static void main(String[] args) throws IOException {
-        String host = "127.0.0.1";
-        int port = 0;
-        Path portFile = null, dir = null;
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--host" -> host = args[i + 1];
-                case "--port" -> port = Integer.parseInt(args[i + 1]);
-                case "--port-file" -> portFile = Path.of(args[i + 1]);
-                case "--dir" -> dir = Path.of(args[i + 1]);
-                default -> {
-                    System.err.println("AppendService: unknown option " + args[i]);
-                    System.exit(2);
-                }
-            }
-        }
-        if (dir == null) {
-            System.err.println("AppendService: --dir is required");
+        LineServer.Args a;
+        try {
+            a = LineServer.Args.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("AppendService: " + e.getMessage());
             System.exit(2);
+            return;
         }
-        AppendService svc = new AppendService(dir);
-        ServerSocket ss = new ServerSocket();
-        ss.setReuseAddress(true);
-        ss.bind(new InetSocketAddress(host, port));
-        if (portFile != null) {
-            Path tmp = portFile.resolveSibling(portFile.getFileName() + ".tmp");
-            Files.writeString(tmp, Integer.toString(ss.getLocalPort()));
-            Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        }
-        while (true) {
-            Socket s = ss.accept();
-            Thread t = new Thread(() -> svc.serve(s), "conn");
-            t.setDaemon(true);
-            t.start();
-        }
+        AppendService svc = new AppendService(a.dir());
+        LineServer.serve(a, () -> svc::reply);
     }
 }

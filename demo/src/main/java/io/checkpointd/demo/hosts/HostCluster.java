@@ -1,20 +1,19 @@
 package io.checkpointd.demo.hosts;
 
+import io.checkpointd.demo.Await;
+import io.checkpointd.demo.ClusterSetup;
 import io.checkpointd.demo.KvServerProcess;
+import io.checkpointd.demo.StatusFiles;
 import io.checkpointd.linux.freezer.StaleFreezer;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * A protected KV service on {@link Hosts}: the service and {@code checkpointd protect} on host "primary",
@@ -76,9 +75,8 @@ public final class HostCluster implements AutoCloseable {
         this.hosts = hosts;
         this.logDir = opts.baseDir().resolve("logs");
         Files.createDirectories(logDir);
-        this.keyFile = writeKeyFile(opts.baseDir().resolve("auth.key"));
-        this.workDir = Path.of(Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : opts.baseDir().toString())
-                .resolve("checkpointd-hosts-" + java.util.UUID.randomUUID());
+        this.keyFile = ClusterSetup.writeKeyFile(opts.baseDir().resolve("auth.key"));
+        this.workDir = ClusterSetup.captureWorkDir(opts.baseDir(), "checkpointd-hosts");
         this.primary = hosts.host("primary");
         this.backup = hosts.host("backup");
         this.front = hosts.host("front");
@@ -129,41 +127,42 @@ public final class HostCluster implements AutoCloseable {
     private void startService() throws IOException, InterruptedException {
         Path portFile = opts.baseDir().resolve("service.port");
         Files.deleteIfExists(portFile);
-        List<String> cmd = KvServerProcess.command(java(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
+        List<String> cmd = KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
                 SERVICE_PORT, portFile);
         if (opts.serviceMain() != null) {
-            cmd = new ArrayList<>(List.of(java()));
+            cmd = new ArrayList<>(List.of(KvServerProcess.currentJava()));
             cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
             cmd.addAll(List.of("-cp", opts.classpath(), opts.serviceMain(), "--host", "0.0.0.0", "--port",
                     Integer.toString(SERVICE_PORT), "--port-file", portFile.toString()));
             if (opts.dataDir() != null) cmd.addAll(List.of("--dir", opts.dataDir().toString()));
         }
         service = primary.startDetached("service", "java", cmd);
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!Files.exists(portFile) || Files.size(portFile) == 0) {
+        Await.until(Duration.ofSeconds(30), Duration.ofMillis(20), () -> "service did not start within 30 s", () -> {
+            if (Files.exists(portFile) && Files.size(portFile) > 0) return Boolean.TRUE;
             if (!service.isAlive()) throw new IOException("service exited at start");
-            if (System.nanoTime() - deadline > 0) throw new IOException("service did not start within 30 s");
-            Thread.sleep(20);
-        }
+            return null;
+        });
     }
 
     private void startBackup() throws IOException, InterruptedException {
         List<String> reprotect = List.of();
         if (spare != null) {
-            spareDaemon = daemon(spare, "spare", List.of("backup", "--listen", spare.address() + ":" + BACKUP_PORT,
-                    "--dir", spare.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
-                    "--service", spare.address() + ":" + SERVICE_PORT, "--run-dir", runDir(spare).toString(),
-                    "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+            spareDaemon = daemon(spare, "spare", backupArgs(spare));
             awaitListening(spare, BACKUP_PORT, spareDaemon);
             reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
         }
-        List<String> args = new ArrayList<>(List.of("backup", "--listen", backup.address() + ":" + BACKUP_PORT,
-                "--dir", backup.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
-                "--service", backup.address() + ":" + SERVICE_PORT, "--run-dir", runDir(backup).toString(),
-                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+        List<String> args = new ArrayList<>(backupArgs(backup));
         args.addAll(reprotect);
         backupDaemon = daemon(backup, "backup", args);
         awaitListening(backup, BACKUP_PORT, backupDaemon);
+    }
+
+    /** {@code checkpointd backup} on host {@code h}: a restored service there listens on that host's address. */
+    private List<String> backupArgs(Host h) {
+        return List.of("backup", "--listen", h.address() + ":" + BACKUP_PORT,
+                "--dir", h.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
+                "--service", h.address() + ":" + SERVICE_PORT, "--run-dir", runDir(h).toString(),
+                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString());
     }
 
     private void startProxy() throws IOException, InterruptedException {
@@ -183,7 +182,7 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-Xmx256m",
+        List<String> cmd = new ArrayList<>(List.of(KvServerProcess.currentJava(), "-XX:+UseSerialGC", "-Xmx256m",
                 "-cp", opts.classpath(), "io.checkpointd.cli.Main"));
         cmd.addAll(args);
         return h.start(role, "java", cmd, logDir.resolve(role + ".log"));
@@ -191,26 +190,19 @@ public final class HostCluster implements AutoCloseable {
 
     /** Waits until something listens on {@code port} of host {@code h} (checked from inside the host). */
     private static void awaitListening(Host h, int port, HostProcess p) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (true) {
+        Await.until(Duration.ofSeconds(30), Duration.ofMillis(50), () -> p + " does not listen on port " + port, () -> {
             Sh.Result r = Sh.tryRun("ip", "netns", "exec", h.netns(), "ss", "-Hltn", "sport = :" + port);
-            if (r.exit() == 0 && !r.output().isBlank()) return;
+            if (r.exit() == 0 && !r.output().isBlank()) return Boolean.TRUE;
             if (!p.isAlive()) throw new IOException(p + " exited with status " + p.waitFor(Duration.ofSeconds(1)) + " at start");
-            if (System.nanoTime() - deadline > 0) throw new IOException(p + " does not listen on port " + port);
-            Thread.sleep(50);
-        }
+            return null;
+        });
     }
 
     /** Waits until the primary reports {@code epoch} (or later) acknowledged. */
     public void awaitAckedEpoch(long epoch, Duration max) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (true) {
-            Optional<Json> s = status("primary");
-            if (s.isPresent() && s.get().get("lastAckedEpoch") instanceof Long l && l >= epoch) return;
-            if (!protect.isAlive()) throw new IOException("protect exited with status " + protect.waitFor(Duration.ofSeconds(1)) + logs());
-            if (System.nanoTime() - deadline > 0) throw new IOException("no acknowledged epoch " + epoch + " within " + max + "; see " + logDir);
-            Thread.sleep(20);
-        }
+        StatusFiles.awaitAckedEpoch(() -> status("primary"), epoch, max,
+                () -> protect.isAlive() ? null : "protect exited with status " + protect.waitFor(Duration.ofSeconds(1)) + logs(),
+                logDir);
     }
 
     /** The newest status published by the daemon of {@code role} ("primary", "backup", "proxy"). */
@@ -229,28 +221,7 @@ public final class HostCluster implements AutoCloseable {
      * on the backup host, or the "backup" on the spare host.
      */
     public Optional<Json> statusOn(Host h, String role) throws IOException {
-        Path dir = runDir(h);
-        if (!Files.isDirectory(dir)) return Optional.empty();
-        Json best = null;
-        long bestUpdated = Long.MIN_VALUE;
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                String n = p.getFileName().toString();
-                if (!n.startsWith(role + "-") || !n.endsWith(".json")) continue;
-                Json j;
-                try {
-                    j = (Json) Json.parse(Files.readString(p, StandardCharsets.UTF_8));
-                } catch (IOException | RuntimeException e) {
-                    continue; // being replaced
-                }
-                long updated = j.get("updatedAt") instanceof Long u ? u : 0;
-                if (best == null || updated > bestUpdated) {
-                    best = j;
-                    bestUpdated = updated;
-                }
-            }
-        }
-        return Optional.ofNullable(best);
+        return StatusFiles.newest(runDir(h), role, false);
     }
 
     /** Waits until the backup reports the failover finished; returns its status. */
@@ -260,17 +231,7 @@ public final class HostCluster implements AutoCloseable {
 
     /** Waits until the backup daemon of host {@code h} (the backup, or the spare) reports its failover finished. */
     public Json awaitFailoverOn(Host h, Duration max) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (true) {
-            Optional<Json> s = statusOn(h, "backup");
-            if (s.isPresent()) {
-                Object state = s.get().get("state");
-                if ("restored".equals(state)) return s.get();
-                if ("failed".equals(state)) throw new IOException("failover failed: " + s.get().get("error") + "; see " + logDir.resolve("backup.log"));
-            }
-            if (System.nanoTime() - deadline > 0) throw new IOException("no failover within " + max + "; see " + logDir.resolve("backup.log"));
-            Thread.sleep(20);
-        }
+        return StatusFiles.awaitFailover(() -> statusOn(h, "backup"), max, logDir.resolve("backup.log"));
     }
 
     /** Host failure of the primary: every process on it SIGKILLed at once. */
@@ -372,18 +333,5 @@ public final class HostCluster implements AutoCloseable {
         } catch (IOException e) {
             System.err.println("host cluster: could not remove " + workDir + ": " + e.getMessage());
         }
-    }
-
-    static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    private static Path writeKeyFile(Path file) throws IOException {
-        byte[] key = new byte[32];
-        new SecureRandom().nextBytes(key);
-        Files.deleteIfExists(file);
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.write(file, key);
-        return file;
     }
 }

@@ -1,0 +1,28 @@
+package io.checkpointd.demo;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where a {@link Cluster}'s files are and which loopback ports its daemons listen on; fixed when it is created.
+ *
+ * @param workDir     the primary's captures: tmpfs, one per cluster, removed at close (a killed primary cannot)
+ * @param spareRunDir the spare backup publishes into a run dir of its own, so "backup" status stays unambiguous
+ */
+record ClusterLayout(Cluster.Options opts, Path runDir, Path spareRunDir, Path logDir, Path storeDir, Path workDir,
+                     Path keyFile, Path servicePortFile, int controlPort, int backupPort, int proxyPort, int sparePort) {
+
+    /** Creates the directories and the key file under {@code opts.baseDir()} and picks the ports. */
+    static ClusterLayout create(Cluster.Options opts) throws IOException {
+        Path base = opts.baseDir();
+        Path runDir = Files.createDirectories(base.resolve("run"));
+        Path logDir = Files.createDirectories(base.resolve("logs"));
+        Path spareRunDir = Files.createDirectories(base.resolve("run-spare"));
+        Path keyFile = ClusterSetup.writeKeyFile(base.resolve("auth.key"));
+        int[] ports = ClusterSetup.freePorts(4);
+        return new ClusterLayout(opts, runDir, spareRunDir, logDir, base.resolve("store"),
+                ClusterSetup.captureWorkDir(base, "checkpointd-cluster"), keyFile, base.resolve("service.port"),
+                ports[0], ports[1], ports[2], ports[3]);
+    }
+}
