@@ -193,9 +193,9 @@ class DeltaStoreRandomEpochsTest {
                 pm.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                         .putInt(Pagemap.IMG_COMMON_MAGIC).putInt(Pagemap.PAGEMAP_MAGIC).array());
                 ByteArrayOutputStream head = new ByteArrayOutputStream();
-                varint(head, 1 << 3);
-                varint(head, pagesId);
-                entry(pm, head.toByteArray());
+                PagemapBytes.varint(head, 1 << 3);
+                PagemapBytes.varint(head, pagesId);
+                PagemapBytes.entry(pm, head.toByteArray());
                 ByteArrayOutputStream data = new ByteArrayOutputStream();
                 long runStart = -1, runLen = 0, last = -1;
                 for (var p : e.getValue().entrySet()) {
@@ -224,26 +224,13 @@ class DeltaStoreRandomEpochsTest {
 
         private static void run(ByteArrayOutputStream pm, long vaddr, long n) {
             ByteArrayOutputStream m = new ByteArrayOutputStream();
-            varint(m, 1 << 3);
-            varint(m, vaddr);
-            varint(m, 4 << 3);
-            varint(m, Pagemap.PE_PRESENT);
-            varint(m, 5 << 3);
-            varint(m, n);
-            entry(pm, m.toByteArray());
-        }
-
-        private static void entry(ByteArrayOutputStream out, byte[] msg) {
-            out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(msg.length).array());
-            out.writeBytes(msg);
-        }
-
-        private static void varint(ByteArrayOutputStream out, long v) {
-            while ((v & ~0x7fL) != 0) {
-                out.write((int) ((v & 0x7f) | 0x80));
-                v >>>= 7;
-            }
-            out.write((int) v);
+            PagemapBytes.varint(m, 1 << 3);
+            PagemapBytes.varint(m, vaddr);
+            PagemapBytes.varint(m, 4 << 3);
+            PagemapBytes.varint(m, Pagemap.PE_PRESENT);
+            PagemapBytes.varint(m, 5 << 3);
+            PagemapBytes.varint(m, n);
+            PagemapBytes.entry(pm, m.toByteArray());
         }
     }
 }

@@ -29,7 +29,7 @@ public final class FakeImage {
         ByteBuffer magic = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                 .putInt(Pagemap.IMG_COMMON_MAGIC).putInt(Pagemap.PAGEMAP_MAGIC);
         pm.write(magic.array());
-        entry(pm, new byte[] {0x08, (byte) pagesId});
+        PagemapBytes.entry(pm, new byte[] {0x08, (byte) pagesId});
         ByteArrayOutputStream data = new ByteArrayOutputStream();
         Long runStart = null;
         long runLen = 0, last = -1;
@@ -51,29 +51,18 @@ public final class FakeImage {
 
     private static void run(ByteArrayOutputStream pm, long vaddr, long n) throws IOException {
         ByteArrayOutputStream m = new ByteArrayOutputStream();
-        varint(m, 1 << 3);
-        varint(m, vaddr);
-        varint(m, 2 << 3);
-        varint(m, n);
-        varint(m, 4 << 3);
-        varint(m, Pagemap.PE_PRESENT);
-        varint(m, 5 << 3);
-        varint(m, n);
-        entry(pm, m.toByteArray());
+        PagemapBytes.varint(m, 1 << 3);
+        PagemapBytes.varint(m, vaddr);
+        PagemapBytes.varint(m, 2 << 3);
+        PagemapBytes.varint(m, n);
+        PagemapBytes.varint(m, 4 << 3);
+        PagemapBytes.varint(m, Pagemap.PE_PRESENT);
+        PagemapBytes.varint(m, 5 << 3);
+        PagemapBytes.varint(m, n);
+        PagemapBytes.entry(pm, m.toByteArray());
     }
 
-    private static void entry(ByteArrayOutputStream out, byte[] msg) throws IOException {
-        out.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(msg.length).array());
-        out.write(msg);
-    }
 
-    private static void varint(ByteArrayOutputStream out, long v) {
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) ((v & 0x7f) | 0x80));
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
 
     /** Mutates the image the way a running process changes between epochs. */
     public void evolve(Random rnd) {

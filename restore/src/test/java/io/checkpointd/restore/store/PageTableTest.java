@@ -145,34 +145,23 @@ class PageTableTest {
     private static byte[] randomPagemap(Random rnd, BitSet present) {
         ByteArrayOutputStream pm = new ByteArrayOutputStream();
         pm.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(Pagemap.IMG_COMMON_MAGIC).putInt(Pagemap.PAGEMAP_MAGIC).array());
-        entry(pm, new byte[] {0x08, 1});
+        PagemapBytes.entry(pm, new byte[] {0x08, 1});
         int runs = rnd.nextInt(12);
         for (int i = 0; i < runs; i++) {
             int start = rnd.nextInt(500), n = rnd.nextInt(60);
             boolean data = rnd.nextInt(5) != 0;
             if (data) present.set(start, start + n);
             ByteArrayOutputStream m = new ByteArrayOutputStream();
-            varint(m, 1 << 3);
-            varint(m, (long) start * Pagemap.PAGE_SIZE);
-            varint(m, 4 << 3);
-            varint(m, data ? Pagemap.PE_PRESENT : Pagemap.PE_LAZY);
-            varint(m, 5 << 3);
-            varint(m, n);
-            entry(pm, m.toByteArray());
+            PagemapBytes.varint(m, 1 << 3);
+            PagemapBytes.varint(m, (long) start * Pagemap.PAGE_SIZE);
+            PagemapBytes.varint(m, 4 << 3);
+            PagemapBytes.varint(m, data ? Pagemap.PE_PRESENT : Pagemap.PE_LAZY);
+            PagemapBytes.varint(m, 5 << 3);
+            PagemapBytes.varint(m, n);
+            PagemapBytes.entry(pm, m.toByteArray());
         }
         return pm.toByteArray();
     }
 
-    private static void entry(ByteArrayOutputStream out, byte[] msg) {
-        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(msg.length).array());
-        out.writeBytes(msg);
-    }
 
-    private static void varint(ByteArrayOutputStream out, long v) {
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) ((v & 0x7f) | 0x80));
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
 }

@@ -6,6 +6,7 @@ import io.checkpointd.demo.disk.AppendService;
 import io.checkpointd.demo.disk.LineClient;
 import io.checkpointd.demo.hosts.HostCluster;
 import io.checkpointd.e2e.BoundedRuns;
+import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +17,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
@@ -46,8 +46,7 @@ class DataDirKillTest {
     /** Each run bounded on its own: a {@code @Timeout} here would bound only this factory. */
     @TestFactory
     Stream<DynamicTest> fileAndMemoryAgreeAfterEveryKill() {
-        int n = Integer.getInteger("checkpointd.soak", 3);
-        return IntStream.rangeClosed(1, n).mapToObj(i -> BoundedRuns.dynamicTest("data dir kill " + i + "/" + n, RUN_BOUND, () -> run(i)));
+        return BoundedRuns.soak("data dir kill", 3, RUN_BOUND, this::run);
     }
 
     private void run(int rep) throws Exception {
@@ -90,6 +89,7 @@ class DataDirKillTest {
             assertThat(LineClient.callRetrying(c.proxyAddress(), "STAT", Duration.ofSeconds(10)))
                     .isEqualTo("STAT " + (inMemory + 1) + " " + (inMemory + 1) + " ok");
             Json f = (Json) backup.get("failover");
+            E2eSupport.assertFailoverTime(backup, ctx);
             System.out.println("primary before the kill: " + primaryStatus);
             System.out.printf("data dir kill %d: killed %d ms after the first ack, %d acked appends at kill, restored epoch %s with %d records, failover %s ms%n",
                     rep, killAfterMs, ackedAtKill, f.get("restoredEpoch"), inMemory, f.get("failoverMs"));
