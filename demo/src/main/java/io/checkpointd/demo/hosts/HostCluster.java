@@ -150,10 +150,12 @@ public final class HostCluster implements AutoCloseable {
     private void startBackup() throws IOException, InterruptedException {
         List<String> reprotect = List.of();
         if (spare != null) {
-            spareDaemon = daemon(spare, "spare", List.of("backup", "--listen", spare.address() + ":" + BACKUP_PORT,
+            List<String> spareArgs = new ArrayList<>(List.of("backup", "--listen", spare.address() + ":" + BACKUP_PORT,
                     "--dir", spare.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
                     "--service", spare.address() + ":" + SERVICE_PORT, "--run-dir", runDir(spare).toString(),
                     "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
+            spareArgs.addAll(dataRootArgs());
+            spareDaemon = daemon(spare, "spare", spareArgs);
             awaitListening(spare, BACKUP_PORT, spareDaemon);
             reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
         }
@@ -162,8 +164,14 @@ public final class HostCluster implements AutoCloseable {
                 "--service", backup.address() + ":" + SERVICE_PORT, "--run-dir", runDir(backup).toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString()));
         args.addAll(reprotect);
+        args.addAll(dataRootArgs());
         backupDaemon = daemon(backup, "backup", args);
         awaitListening(backup, BACKUP_PORT, backupDaemon);
+    }
+
+    /** A backup restores a data dir only under a --data-root: the data dir itself, when there is one. */
+    private List<String> dataRootArgs() {
+        return opts.dataDir() == null ? List.of() : List.of("--data-root", opts.dataDir().toString());
     }
 
     private void startProxy() throws IOException, InterruptedException {
