@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.BackupDaemon;
+import io.checkpointd.restore.store.DataRoots;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -54,6 +55,11 @@ public final class BackupCommand implements Callable<Integer> {
             description = "epoch interval of the re-protecting primary (default: ${DEFAULT-VALUE})")
     Duration reprotectEpoch;
 
+    @Option(names = "--data-root", paramLabel = "DIR",
+            description = "restore data dirs (protect --data-dir) only at or below this absolute directory; repeatable. "
+                    + "Without it, epochs naming a data dir are refused")
+    List<Path> dataRoots = new ArrayList<>();
+
     @Mixin
     RunDirOption runDir;
 
@@ -67,6 +73,12 @@ public final class BackupCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
         io.checkpointd.arbiter.ArbiterAddress arbiterAddress = arbiter.address();
+        DataRoots roots;
+        try {
+            roots = DataRoots.of(dataRoots);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--data-root: " + e.getMessage());
+        }
         Preconditions.requirePrivileges("checkpointd backup");
         try {
             Files.createDirectories(dir);
@@ -94,7 +106,7 @@ public final class BackupCommand implements Callable<Integer> {
             }
             // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
-                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2)));
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots));
         } catch (IOException e) {
             if (zk != null) zk.close();
             throw new UsageException(e.getMessage());

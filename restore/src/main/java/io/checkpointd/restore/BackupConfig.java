@@ -3,6 +3,7 @@ package io.checkpointd.restore;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.arbiter.Arbiter;
 import io.checkpointd.restore.failover.Reprotector;
+import io.checkpointd.restore.store.DataRoots;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,10 +24,13 @@ import java.util.Objects;
  * @param arbiter           null: decide from heartbeats alone (the default); else fail over only while holding its
  *                          lease, with a generation from its counter. The daemon closes it.
  * @param arbiterWait       how long one attempt to take the lease waits for the primary's session to end
+ * @param dataRoots         where data dirs may be restored ({@code --data-root}); null or empty: none, every data
+ *                          dir is refused
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
-                           Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait) {
+                           Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
+                           DataRoots dataRoots) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -34,7 +38,7 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null);
     }
 
     public BackupConfig {
@@ -44,5 +48,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         heartbeatTimeout = heartbeatTimeout == null ? DEFAULT_HEARTBEAT_TIMEOUT : heartbeatTimeout;
         readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
         arbiterWait = arbiterWait == null ? DEFAULT_ARBITER_WAIT : arbiterWait;
+        dataRoots = dataRoots == null ? DataRoots.NONE : dataRoots;
     }
 }

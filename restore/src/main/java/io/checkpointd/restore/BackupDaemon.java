@@ -98,7 +98,9 @@ public final class BackupDaemon implements AutoCloseable {
 
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
         this.cfg = cfg;
-        this.store = ImageStore.open(cfg.dir());
+        this.store = ImageStore.open(cfg.dir(), cfg.dataRoots());
+        if (cfg.dataRoots().isEmpty()) log.info("no --data-root: epochs naming a data dir (protect --data-dir) are refused");
+        else log.info("data dirs are restored only under --data-root {}", cfg.dataRoots());
         this.lockChannel = FileChannel.open(cfg.dir().resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         this.lock = lockChannel.tryLock();
         if (lock == null) {

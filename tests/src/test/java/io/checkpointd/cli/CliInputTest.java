@@ -164,6 +164,8 @@ class CliInputTest {
         assertUsageError(cli("backup", "--listen", "127.0.0.1:0"), "--dir");
         assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:1", "--bogus"), "--bogus");
         assertUsageError(cli("no-such-command"), "no-such-command");
+        assertUsageError(cli("backup", "--listen", "127.0.0.1:0", "--dir", tmp.resolve("store").toString(), "--insecure-plaintext",
+                "--data-root", "relative/dir"), "--data-root", "absolute");
     }
 
     /** The three daemons, each with everything but its authentication options. */

@@ -21,6 +21,8 @@ public final class Pagemap {
     public static final int IMG_COMMON_MAGIC = ImageFile.IMG_COMMON_MAGIC;
     public static final int PAGEMAP_MAGIC = ImageFile.PAGEMAP_MAGIC;
     public static final int PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4;
+    /** Pages of a 64-bit address space: no run, and no pages file, can hold more. */
+    public static final long MAX_PAGES = 1L << 52;
 
     /** One run of pages: {@code dataIndex} is the page's index in the pages file, or -1 if it has no data there. */
     public record Run(long vaddr, long nrPages, int flags, long dataIndex) {
@@ -79,9 +81,12 @@ public final class Pagemap {
             } catch (IllegalStateException e) {
                 throw new IOException("bad pagemap entry " + i + ": " + e.getMessage(), e);
             }
+            // a varint is an unsigned 64-bit value: a run, or all runs together, must fit the address space
+            if (pages < 0 || pages > MAX_PAGES) throw new IOException("pagemap entry " + i + ": page count " + Long.toUnsignedString(pages) + " out of range");
             boolean present = (flags & PE_PRESENT) != 0;
             runs.add(new Run(vaddr, pages, flags, present ? dataIndex : -1));
             if (present) dataIndex += pages;
+            if (dataIndex > MAX_PAGES) throw new IOException("pagemap entry " + i + ": more present pages than an address space holds");
         }
         return new Pagemap((int) pagesId, List.copyOf(runs), dataIndex);
     }

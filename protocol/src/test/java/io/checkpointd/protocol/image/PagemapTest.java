@@ -33,4 +33,33 @@ class PagemapTest {
         assertThatThrownBy(() -> Pagemap.of(1, List.of(new Pagemap.Run(0x400001, 1, Pagemap.PE_PRESENT, 0))))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void aPageCountBeyondTheAddressSpaceIsRefused() {
+        // a varint of 2^64-1 reads as -1; 2^52+1 is positive but more pages than 64-bit addresses hold
+        for (long hostile : new long[] {-1L, Long.MIN_VALUE, Pagemap.MAX_PAGES + 1}) {
+            assertThatThrownBy(() -> Pagemap.parse(hostile(new long[] {0x1000, hostile})))
+                    .as(Long.toUnsignedString(hostile)).hasMessageContaining("out of range");
+        }
+        // each run in range, together more present pages than an address space: the data index would overflow
+        assertThatThrownBy(() -> Pagemap.parse(hostile(new long[] {0x1000, Pagemap.MAX_PAGES, 0x1000, Pagemap.MAX_PAGES})))
+                .hasMessageContaining("more present pages");
+    }
+
+    /** A pagemap of present runs {@code (vaddr, nr_pages)}, encoded without {@link Pagemap#of}'s checks. */
+    private static byte[] hostile(long[] runs) {
+        List<byte[]> entries = new java.util.ArrayList<>();
+        ProtoMessage head = new ProtoMessage();
+        head.setVarint(1, 1);
+        entries.add(head.encode());
+        for (int i = 0; i < runs.length; i += 2) {
+            ProtoMessage e = new ProtoMessage();
+            e.setVarint(1, runs[i]);
+            e.setVarint(2, 0);
+            e.setVarint(4, Pagemap.PE_PRESENT);
+            e.setVarint(5, runs[i + 1]);
+            entries.add(e.encode());
+        }
+        return ImageFile.of(Pagemap.PAGEMAP_MAGIC, entries).encode();
+    }
 }

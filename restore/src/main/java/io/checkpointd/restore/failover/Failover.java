@@ -114,7 +114,7 @@ public final class Failover {
         store.materialize(images);
         // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
-        store.materializeDataDirs(Path::of);
+        store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
         Criu criu = Criu.locate();
         int pid = criu.restore(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
                 .logFile("restore.log").build());

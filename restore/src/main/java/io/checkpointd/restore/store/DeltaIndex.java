@@ -134,6 +134,11 @@ final class DeltaIndex {
             } catch (IOException ex) {
                 throw reject(name + ": " + ex.getMessage());
             }
+            // the pages file holds every present run's pages: with overlapping runs it would be larger than the
+            // pages that have data (checked below), and materializing it would write that many
+            if (pm.presentPages() != runs.pages()) {
+                throw reject(name + ": present runs overlap (" + pm.presentPages() + " pages listed, " + runs.pages() + " distinct)");
+            }
             appeared = runs.minus(old.runs());
             vanished = old.runs().minus(runs);
         } else {

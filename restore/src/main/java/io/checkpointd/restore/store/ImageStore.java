@@ -43,6 +43,8 @@ public final class ImageStore {
 
     private final Path dir;
     private final Path logDir;
+    /** Where data dirs may be restored; checked when they arrive and again before they are put back. */
+    private final DataRoots dataRoots;
     private StoreState state;
     private ImagePlan plan;
     /** The data dirs' replica: committed with the image, see {@link DataReplica}. */
@@ -57,14 +59,23 @@ public final class ImageStore {
         return t;
     });
 
-    private ImageStore(Path dir) {
+    private ImageStore(Path dir, DataRoots dataRoots) {
         this.dir = dir;
         this.logDir = dir.resolve("log");
+        this.dataRoots = dataRoots;
     }
 
-    /** Opens (creating if needed) the store in {@code dir}, removing anything a crash left half-written. */
+    /** As {@link #open(Path, DataRoots)} with no data root: every epoch naming a data dir is rejected. */
     public static ImageStore open(Path dir) throws IOException {
-        ImageStore s = new ImageStore(dir);
+        return open(dir, DataRoots.NONE);
+    }
+
+    /**
+     * Opens (creating if needed) the store in {@code dir}, removing anything a crash left half-written. Epochs
+     * naming a data dir outside {@code dataRoots} are rejected before anything of them is written.
+     */
+    public static ImageStore open(Path dir, DataRoots dataRoots) throws IOException {
+        ImageStore s = new ImageStore(dir, dataRoots);
         Files.createDirectories(s.logDir);
         s.state = StoreState.read(dir);
         s.removeDebris();
@@ -119,6 +130,16 @@ public final class ImageStore {
     }
 
     /**
+     * Writes the committed data dirs back at their own paths (failover), each emptied first, after checking every
+     * one against the data roots: if one is refused, nothing is touched.
+     */
+    public synchronized void restoreDataDirs() throws IOException {
+        if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        for (String root : data.roots().values()) dataRoots.check(root);
+        data.materialize(Path::of);
+    }
+
+    /**
      * Starts receiving epoch {@code epoch} of {@code generation}.
      *
      * @throws EpochRejectedException if the epoch is stale, out of order or not based on the committed epoch
@@ -164,6 +185,8 @@ public final class ImageStore {
         private final MessageDigest digest = sha256();
         private final DeltaIndex index;
         private final DataReplica.Epoch dataEpoch;
+        /** Data dir roots this epoch relies on that passed {@link DataRoots#check}. */
+        private final java.util.Set<String> allowedRoots = new java.util.HashSet<>();
         private int records;
         private long position;
         private boolean done;
@@ -203,12 +226,29 @@ public final class ImageStore {
                 r = unXor(x);
                 logged = r.encode();
             }
+            if (r instanceof EpochRecord.DirRecord d) checkDataRoot(d);
             index.add(r, position + 4);
             dataEpoch.add(r, fin, position + 4, logged.length);
             digest.update(payload);
             records++;
             writeFully(ByteBuffer.allocate(4).putInt(0, logged.length));
             writeFully(ByteBuffer.wrap(logged));
+        }
+
+        /**
+         * Rejects a record of a data dir outside the data roots: its DIR_ROOT, or in a delta epoch any record of a
+         * committed data dir (the roots may have been narrowed since it was accepted).
+         */
+        private void checkDataRoot(EpochRecord.DirRecord d) throws EpochRejectedException {
+            String root = d instanceof EpochRecord.DirRoot r ? r.root() : full ? null : data.roots().get(d.dir());
+            if (root == null || allowedRoots.contains(root)) return;
+            try {
+                dataRoots.check(root);
+            } catch (IOException e) {
+                log.warn("epoch {} rejected: {}", epoch, e.getMessage());
+                throw new EpochRejectedException("epoch " + epoch + ": " + e.getMessage());
+            }
+            allowedRoots.add(root);
         }
 
         /**

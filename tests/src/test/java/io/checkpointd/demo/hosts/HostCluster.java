@@ -147,12 +147,15 @@ public final class HostCluster implements AutoCloseable {
     private void startBackup() throws IOException, InterruptedException {
         List<String> reprotect = List.of();
         if (spare != null) {
-            spareDaemon = daemon(spare, "spare", backupArgs(spare));
+            List<String> spareArgs = new ArrayList<>(backupArgs(spare));
+            spareArgs.addAll(dataRootArgs());
+            spareDaemon = daemon(spare, "spare", spareArgs);
             awaitListening(spare, BACKUP_PORT, spareDaemon);
             reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
         }
         List<String> args = new ArrayList<>(backupArgs(backup));
         args.addAll(reprotect);
+        args.addAll(dataRootArgs());
         backupDaemon = daemon(backup, "backup", args);
         awaitListening(backup, BACKUP_PORT, backupDaemon);
     }
@@ -163,6 +166,11 @@ public final class HostCluster implements AutoCloseable {
                 "--dir", h.dir().resolve("store").toString(), "--proxy-control", front.address() + ":" + CONTROL_PORT,
                 "--service", h.address() + ":" + SERVICE_PORT, "--run-dir", runDir(h).toString(),
                 "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", keyFile.toString());
+    }
+
+    /** A backup restores a data dir only under a --data-root: the data dir itself, when there is one. */
+    private List<String> dataRootArgs() {
+        return opts.dataDir() == null ? List.of() : List.of("--data-root", opts.dataDir().toString());
     }
 
     private void startProxy() throws IOException, InterruptedException {

@@ -6,6 +6,7 @@ import io.checkpointd.linux.inotify.DirtyHints;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
+import io.checkpointd.restore.store.DataRoots;
 import io.checkpointd.restore.store.ImageStore;
 import java.io.File;
 import java.io.IOException;
@@ -26,6 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * SIGKILLed at a random moment; the store, reopened, materializes exactly the directory of the epoch STATE names.
  */
 class DataReplicaCrashTest {
+    /** These tests are about replication, not where data dirs may go (DataRootsTest): every root is allowed. */
+    private static final DataRoots ANY_ROOT = DataRoots.of(List.of(Path.of("/")));
+
     @TempDir
     Path tmp;
 
@@ -52,7 +56,7 @@ class DataReplicaCrashTest {
                 child.destroyForcibly(); // SIGKILL
                 child.waitFor();
             }
-            ImageStore s = ImageStore.open(store);
+            ImageStore s = ImageStore.open(store, ANY_ROOT);
             long n = s.committedEpoch();
             assertThat(n).isPositive();
             Path out = dir.resolve("materialized");
@@ -75,7 +79,7 @@ class DataReplicaCrashTest {
             Random rnd = new Random(Long.parseLong(args[1]));
             RandomOps ops = new RandomOps(rnd, src);
             ops.populate();
-            ImageStore store = ImageStore.open(dir.resolve("store"));
+            ImageStore store = ImageStore.open(dir.resolve("store"), ANY_ROOT);
             DataDirTracker tracker = new DataDirTracker(src);
             for (long n = 1; ; n++) {
                 for (int k = rnd.nextInt(3); k >= 0; k--) ops.step();

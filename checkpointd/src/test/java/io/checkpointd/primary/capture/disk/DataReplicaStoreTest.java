@@ -9,6 +9,7 @@ import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.restore.store.CommitFault;
+import io.checkpointd.restore.store.DataRoots;
 import io.checkpointd.restore.store.ImageStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,6 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  * (fold into a new base with hard links) and commits that crash before they are durable.
  */
 class DataReplicaStoreTest {
+    /** These tests are about replication, not where data dirs may go (DataRootsTest): every root is allowed. */
+    private static final DataRoots ANY_ROOT = DataRoots.of(List.of(Path.of("/")));
+
     @TempDir
     Path tmp;
 
@@ -43,7 +47,7 @@ class DataReplicaStoreTest {
         Random rnd = new Random(5);
         RandomOps ops = new RandomOps(rnd, src);
         ops.populate();
-        ImageStore store = ImageStore.open(storeDir);
+        ImageStore store = ImageStore.open(storeDir, ANY_ROOT);
         Path expected = tmp.resolve("expected");
         try (DirWatcher w = DirWatcher.watch(src)) {
             DataDirTracker tracker = new DataDirTracker(src);
@@ -65,7 +69,7 @@ class DataReplicaStoreTest {
                     assertThatThrownBy(() -> commit(s0, n, full, recs)).hasMessage("crash");
                     CommitFault.reset();
                     store.close();
-                    store = ImageStore.open(storeDir);
+                    store = ImageStore.open(storeDir, ANY_ROOT);
                     assertThat(store.committedEpoch()).isEqualTo(epoch);
                     assertMaterializes(store, expected, "after a crash in epoch " + n);
                     crashes++;
@@ -83,7 +87,7 @@ class DataReplicaStoreTest {
                 copy(src, expected);
                 if (i % 9 == 8) {
                     store.close();
-                    store = ImageStore.open(storeDir);
+                    store = ImageStore.open(storeDir, ANY_ROOT);
                 }
                 try {
                     assertMaterializes(store, expected, "epoch " + n);
@@ -96,7 +100,7 @@ class DataReplicaStoreTest {
             assertThat(Files.list(storeDir).map(p -> p.getFileName().toString()).filter(s -> s.startsWith("base-")).toList())
                     .as("the log was folded into a base with the data dir").hasSize(1);
             store.close();
-            ImageStore reopened = ImageStore.open(storeDir);
+            ImageStore reopened = ImageStore.open(storeDir, ANY_ROOT);
             assertThat(reopened.dataDirs()).isEqualTo(Map.of(0, "/srv/data"));
             assertMaterializes(reopened, expected, "reopened at the end");
         }
@@ -104,7 +108,7 @@ class DataReplicaStoreTest {
 
     @Test
     void recordsThatDoNotFitTheTreeAreRejectedAndNothingChanges() throws Exception {
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = ImageStore.open(tmp.resolve("store"), ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/d"), new EpochRecord.DirMkdir(0, "a", 0755),
                 new EpochRecord.DirSymlink(0, "l", "/etc"), new EpochRecord.DirCreate(0, "a/f", 0644),
                 new EpochRecord.DirResize(0, "a/f", 10)));
@@ -128,7 +132,7 @@ class DataReplicaStoreTest {
     @Test
     void twoDataDirsInterleavedEachMaterializeAtTheirOwnPathAcrossAFold() throws Exception {
         Path storeDir = tmp.resolve("store");
-        ImageStore store = ImageStore.open(storeDir);
+        ImageStore store = ImageStore.open(storeDir, ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/srv/a"), new EpochRecord.DirRoot(1, "/srv/b"),
                 new EpochRecord.DirCreate(0, "x", 0644), new EpochRecord.DirCreate(1, "x", 0600),
                 new EpochRecord.DirResize(1, "x", 3), new EpochRecord.DirBlocks(1, "x", 0, new byte[] {1, 2, 3})));
@@ -139,7 +143,7 @@ class DataReplicaStoreTest {
         commit(store, 41, false, List.of(new EpochRecord.DirRoot(1, "/srv/b"), new EpochRecord.DirMkdir(1, "d", 0755)));
         store.awaitCompaction();
         store.close();
-        store = ImageStore.open(storeDir);
+        store = ImageStore.open(storeDir, ANY_ROOT);
         assertThat(store.dataDirs()).isEqualTo(Map.of(0, "/srv/a", 1, "/srv/b"));
         Path a = tmp.resolve("a"), b = tmp.resolve("b");
         store.materializeDataDirs(p -> p.equals("/srv/a") ? a : b);
@@ -151,7 +155,7 @@ class DataReplicaStoreTest {
 
     @Test
     void aDataDirIsNeverMaterializedOverASystemDirectory() throws Exception {
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = ImageStore.open(tmp.resolve("store"), ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/etc")));
         assertThatThrownBy(() -> store.materializeDataDirs(Path::of)).hasMessageContaining("system directory");
         assertThat(Path.of("/etc/passwd")).exists();
