@@ -68,6 +68,16 @@ class MetricsTest extends E2eTest {
             assertThat(x2.get("checkpointd_proxy_generation")).isEqualTo(1.0);
             load.stop();
             assertThat(load.awaitTermination(Duration.ofSeconds(30))).isTrue();
+
+            // the dashboard and the alert rules use only metrics the daemons serve
+            java.util.Set<String> served = new java.util.HashSet<>();
+            for (Map<String, Double> m : List.of(p2, b2, x2)) m.keySet().forEach(k -> served.add(k.replaceAll("\\{.*", "")));
+            java.nio.file.Path docs = java.nio.file.Path.of(System.getProperty("checkpointd.home", "."), "docs");
+            for (String doc : List.of("grafana/checkpointd-dashboard.json", "alerts.yml")) {
+                java.util.regex.Matcher used = java.util.regex.Pattern.compile("checkpointd_(primary|backup|proxy)_[a-z_]+")
+                        .matcher(java.nio.file.Files.readString(docs.resolve(doc)));
+                while (used.find()) assertThat(served).as("docs/" + doc + " uses " + used.group()).contains(used.group());
+            }
         }
     }
 
