@@ -102,6 +102,11 @@ public final class BufferProxy implements AutoCloseable {
         return (InetSocketAddress) controlListener.localAddress();
     }
 
+    /** Serves this proxy's figures as Prometheus metrics in {@code r} (see {@link ProxyMetrics}). */
+    public void exposeMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry r) {
+        ProxyMetrics.register(r, this);
+    }
+
     /** A consistent snapshot, taken on the event loop. */
     public ProxyStats stats() {
         if (loop.inEventLoop()) return commit.snapshot();

@@ -69,6 +69,9 @@ public final class BackupCommand implements Callable<Integer> {
     @Mixin
     ArbiterOptions arbiter;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
@@ -96,6 +99,13 @@ public final class BackupCommand implements Callable<Integer> {
                         + "this backup cannot be promoted until it answers", zk.describe());
             }
         }
+        MetricsOption.Endpoint ep;
+        try {
+            ep = metrics.start(spec.commandLine().getOut());
+        } catch (UsageException e) {
+            if (zk != null) zk.close();
+            throw e;
+        }
         BackupDaemon d;
         try {
             Reprotector.Config reprotect = null;
@@ -109,12 +119,15 @@ public final class BackupCommand implements Callable<Integer> {
                     reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots));
         } catch (IOException e) {
             if (zk != null) zk.close();
+            if (ep != null) ep.close();
             throw new UsageException(e.getMessage());
         }
+        if (ep != null) d.exposeMetrics(ep.registry());
         Runtime.getRuntime().addShutdownHook(new Thread(d::close, "backup-shutdown"));
         spec.commandLine().getOut().printf("checkpointd: backup listening on %s, store %s%n", d.boundAddress(), dir);
         spec.commandLine().getOut().flush();
         d.awaitClose();
+        if (ep != null) ep.close();
         return d.state() == BackupDaemon.State.FAILED ? Main.EXIT_FAILURE : Main.EXIT_OK;
     }
 }

@@ -91,6 +91,9 @@ public final class ProtectCommand implements Callable<Integer> {
     @Mixin
     ArbiterOptions arbiter;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Option(names = "--any-process", description = "protect a process that is not a JVM")
     boolean anyProcess;
 
@@ -163,6 +166,15 @@ public final class ProtectCommand implements Callable<Integer> {
     }
 
     private int protect(ChannelKey key, long generation, Lease lease) throws Exception {
+        MetricsOption.Endpoint ep = metrics.start(spec.commandLine().getOut());
+        try {
+            return protect(key, generation, lease, ep);
+        } finally {
+            if (ep != null) ep.close();
+        }
+    }
+
+    private int protect(ChannelKey key, long generation, Lease lease, MetricsOption.Endpoint ep) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
@@ -176,6 +188,7 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         if (lease != null) primary.holdLease(lease);
+        if (ep != null) primary.exposeMetrics(ep.registry());
         if (!dataDirs.isEmpty()) {
             try {
                 // the spill goes in the primary's own work dir: removed with it, or by the next protect if this one is killed

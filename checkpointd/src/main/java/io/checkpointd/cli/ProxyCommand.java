@@ -61,19 +61,25 @@ public final class ProxyCommand implements Callable<Integer> {
     @Mixin
     AuthOptions auth;
 
+    @Mixin
+    MetricsOption metrics;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey();
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         auth.warnIfInsecure();
+        MetricsOption.Endpoint ep = metrics.start(spec.commandLine().getOut());
         BufferProxy proxy;
         try {
             proxy = BufferProxy.start(ProxyConfig.builder().listen(listen).upstream(upstream).control(control)
                     .initialGeneration(generation).passthroughAtStart(passthrough).perConnectionCap(perConnection)
                     .totalCap(total).upstreamRetryWindow(retry).channelKey(key).build());
         } catch (IOException e) {
+            if (ep != null) ep.close();
             throw new UsageException(e.getMessage());
         }
+        if (ep != null) proxy.exposeMetrics(ep.registry());
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             proxy.close();
@@ -94,6 +100,7 @@ public final class ProxyCommand implements Callable<Integer> {
                     .put("outputBytes", s.outputBytes()).put("outputBytesAtSeal", s.outputBytesAtSeal())
                     .put("updatedAt", System.currentTimeMillis()));
         }
+        if (ep != null) ep.close();
         return Main.EXIT_OK;
     }
 

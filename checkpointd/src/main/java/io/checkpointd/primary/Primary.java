@@ -108,6 +108,11 @@ public final class Primary implements AutoCloseable {
         l.onLost(why -> leaseLostWhy = why);
     }
 
+    /** Serves this primary's figures as Prometheus metrics in {@code r} (see {@link PrimaryMetrics}). */
+    public void exposeMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry r) {
+        PrimaryMetrics.register(r, cfg, status, link);
+    }
+
     /** Captures these data dirs with every epoch (call before {@link #run()}); closed with the primary. */
     public void protectDataDirs(DataDirs d) {
         this.disk = d;

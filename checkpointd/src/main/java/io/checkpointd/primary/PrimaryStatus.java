@@ -24,7 +24,11 @@ final class PrimaryStatus {
     private final Window wireBytes = new Window(1024);
     /** Where an epoch's cycle goes, ms: capture (the engine's pre-copy and pause), ship (encode, compress, send), window (waiting for an ack). */
     private final Window captureMs = new Window(1024), shipMs = new Window(1024), windowMs = new Window(1024);
-    private long totalRaw, totalWire;
+    /** Written by the epoch loop, read by metrics scrapes too. */
+    private volatile long totalRaw, totalWire;
+    /** The engine's counters and whether the loop runs unprotected, as last published (for metrics scrapes). */
+    private volatile java.util.Map<String, Object> engineStats = java.util.Map.of();
+    private volatile boolean unprotected;
     /** Of totalRaw, the bytes of image files (the rest is pages and record framing). */
     private long totalFileBytes;
 
@@ -66,15 +70,35 @@ final class PrimaryStatus {
         return pauseMs;
     }
 
+    long totalRawBytes() {
+        return totalRaw;
+    }
+
+    long totalWireBytes() {
+        return totalWire;
+    }
+
+    java.util.Map<String, Object> engineStats() {
+        return engineStats;
+    }
+
+    boolean unprotected() {
+        return unprotected;
+    }
+
     void publish(Loop l, BackupLink link) {
         double up = (System.nanoTime() - startNanos) / 1e9;
         CaptureEngine engine = l.engine();
+        // taken here, on the epoch loop, where the engine updates them: a scrape's thread reads the copy
+        java.util.Map<String, Object> stats = engine == null ? null : engine.stats();
+        if (stats != null) engineStats = stats;
+        unprotected = l.unprotected();
         long acked = link == null ? 0 : link.epochsAcked();
         file.publish(Json.object().put("role", "primary").put("pid", ProcessHandle.current().pid())
                 .put("state", l.state().name().toLowerCase()).put("servicePid", cfg.pid()).put("generation", cfg.generation())
                 .put("leaseHeld", l.lease() == null ? null : l.lease().isHeld())
                 .put("engine", engine == null ? null : engine.name()).put("tracker", engine == null ? null : engine.tracker())
-                .put("engineStats", engine == null ? null : engine.stats())
+                .put("engineStats", stats)
                 .put("backup", cfg.backup().getHostString() + ":" + cfg.backup().getPort())
                 .put("epochIntervalMs", cfg.epoch().toMillis()).put("lastEpoch", l.lastEpoch())
                 .put("lastAckedEpoch", link == null ? -1 : link.lastAcked())

@@ -26,49 +26,58 @@ public final class Cluster implements AutoCloseable {
      * @param spare       a second backup the first re-protects the restored service toward
      * @param protectArgs extra options for {@code protect} (e.g. {@code --on-backup-loss continue})
      * @param arbiter     null: heartbeats decide (the default); else protect and backup run with this arbiter
+     * @param daemonArgs  extra options for the backup and proxy daemons, by role ("backup", "proxy")
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
                           boolean spare, List<String> protectArgs, Arbiter arbiter, List<String> protectJvmArgs,
-                          List<String> serviceArgs) {
+                          List<String> serviceArgs, java.util.Map<String, List<String>> daemonArgs) {
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(),
-                    false, List.of(), null, List.of(), List.of());
+                    false, List.of(), null, List.of(), List.of(), java.util.Map.of());
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
         }
 
         public Options withProtectArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs, daemonArgs);
         }
 
         /** JVM options of the protect daemon (e.g. a fault point's system property). */
         public Options withProtectJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs, daemonArgs);
         }
 
         /** Extra arguments of the demo service (e.g. {@code --churn}). */
         public Options withServiceArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args));
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args), daemonArgs);
+        }
+
+        /** Extra options for the daemon of {@code role}: "backup" or "proxy" (e.g. {@code --metrics HOST:PORT}). */
+        public Options withDaemonArgs(String role, List<String> args) {
+            java.util.Map<String, List<String>> m = new java.util.HashMap<>(daemonArgs);
+            m.put(role, List.copyOf(args));
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
+                    serviceArgs, java.util.Map.copyOf(m));
         }
 
         /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
         public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs,
-                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs);
+                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs, daemonArgs);
         }
     }
 

@@ -58,6 +58,7 @@ final class ClusterLauncher {
             args.addAll(List.of("--reprotect-to", LOOPBACK + ":" + l.sparePort(), "--reprotect-epoch", opts.epoch().toMillis() + "ms"));
         }
         if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
+        args.addAll(opts.daemonArgs().getOrDefault("backup", List.of()));
         Process backup = daemon("backup", opts.backupJvmArgs(), args);
         awaitListening(l.backupPort(), backup, "backup");
         return backup;
@@ -71,9 +72,11 @@ final class ClusterLauncher {
 
     /** Starts the proxy in front of the service and waits until it listens. */
     Process proxy(int servicePort) throws IOException, InterruptedException {
-        Process proxy = daemon("proxy", List.of(), List.of("proxy", "--listen", LOOPBACK + ":" + l.proxyPort(), "--upstream",
+        List<String> args = new ArrayList<>(List.of("proxy", "--listen", LOOPBACK + ":" + l.proxyPort(), "--upstream",
                 LOOPBACK + ":" + servicePort, "--control", LOOPBACK + ":" + l.controlPort(), "--run-dir", l.runDir().toString(),
                 "--auth-key", l.keyFile().toString()));
+        args.addAll(opts.daemonArgs().getOrDefault("proxy", List.of()));
+        Process proxy = daemon("proxy", List.of(), args);
         awaitListening(l.proxyPort(), proxy, "proxy");
         return proxy;
     }

@@ -94,7 +94,7 @@ public final class BackupDaemon implements AutoCloseable {
     private volatile Lease lease;
     /** The last thing arbitration decided, for the status file. */
     private volatile String arbiterNote = "";
-    private long epochsCommitted;
+    private volatile long epochsCommitted;
 
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
         this.cfg = cfg;
@@ -156,6 +156,23 @@ public final class BackupDaemon implements AutoCloseable {
 
     public ImageStore store() {
         return store;
+    }
+
+    /** Serves this backup's figures as Prometheus metrics in {@code r} (see {@link BackupMetrics}). */
+    public void exposeMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry r) {
+        BackupMetrics.register(r, this);
+    }
+
+    Window commitMs() {
+        return commitMs;
+    }
+
+    long epochsCommitted() {
+        return epochsCommitted;
+    }
+
+    long primarySilentNanos() {
+        return System.nanoTime() - lastSeen;
     }
 
     /** The failover's outcome once {@link State#RESTORED}, else null. */

@@ -181,6 +181,20 @@ class CliInputTest {
         return cli(args.toArray(new String[0]));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"9100", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", "no-such-host.invalid:9100"})
+    void aMalformedMetricsAddress(String bad) {
+        for (List<String> d : daemons()) assertUsageError(cli(d, "--insecure-plaintext", "--metrics", bad), "'" + bad + "'");
+    }
+
+    @Test
+    void aMetricsPortInUseStopsTheDaemonWithOneLine() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String at = "127.0.0.1:" + taken.getLocalPort();
+            assertUsageError(cli(daemons().get(2), "--insecure-plaintext", "--metrics", at), "--metrics", at);
+        }
+    }
+
     @Test
     void withoutAuthKeyOrInsecurePlaintextNoDaemonStarts() {
         for (List<String> d : daemons()) {

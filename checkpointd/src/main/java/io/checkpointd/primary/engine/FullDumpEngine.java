@@ -19,6 +19,7 @@ public final class FullDumpEngine implements CaptureEngine {
     private final int pid;
     private final Path work;
     private Path prev;
+    private volatile long dumps;
 
     public FullDumpEngine(Criu criu, int pid, Path work) {
         this.criu = criu;
@@ -36,6 +37,13 @@ public final class FullDumpEngine implements CaptureEngine {
         return "criu-full-dump";
     }
 
+    /** Every epoch is a CRIU dump: one reason, in the incremental engine's keys. */
+    @Override
+    public java.util.Map<String, Object> stats() {
+        long d = dumps;
+        return java.util.Map.of("incrementalEpochs", 0L, "criuDumps", d, "criuDumpReasons", java.util.Map.of("full-dump engine", d));
+    }
+
     @Override
     public Capture capture(long n, boolean full, Pause pause) throws IOException {
         Path cur = work.resolve("epoch-" + n);
@@ -45,6 +53,7 @@ public final class FullDumpEngine implements CaptureEngine {
             pause.freeze();
             pause.seal();
             Dumps.dump(criu, pid, cur, freezer);
+            dumps++;
             pause.atCapture(); // still frozen: CRIU leaves the cgroup as it found it
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(cur);

@@ -1,6 +1,7 @@
 package io.checkpointd.protocol.status;
 
 import java.util.Arrays;
+import java.util.function.DoubleConsumer;
 
 /** The last {@code capacity} samples of one figure (pause, ack time, bytes), for last/p50/p99/max. Thread-safe. */
 public final class Window {
@@ -8,16 +9,27 @@ public final class Window {
     private int next;
     private long count;
     private double last;
+    /** Also sees every sample (e.g. a metrics histogram), or null. */
+    private volatile DoubleConsumer tap;
 
     public Window(int capacity) {
         ring = new double[capacity];
     }
 
-    public synchronized void add(double v) {
-        ring[next] = v;
-        next = (next + 1) % ring.length;
-        count++;
-        last = v;
+    public void add(double v) {
+        synchronized (this) {
+            ring[next] = v;
+            next = (next + 1) % ring.length;
+            count++;
+            last = v;
+        }
+        DoubleConsumer t = tap;
+        if (t != null) t.accept(v);
+    }
+
+    /** Hands every later sample to {@code t} as well, in the window's unit (replaces an earlier tap). */
+    public void tap(DoubleConsumer t) {
+        tap = t;
     }
 
     public synchronized long count() {
