@@ -14,6 +14,7 @@ import java.util.List;
  * exists. The backup's operator decides this, never the peer: with no root, every data dir is refused. Immutable.
  */
 public final class DataRoots {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(DataRoots.class);
     /** No root: every data dir is refused (the default). */
     public static final DataRoots NONE = new DataRoots(List.of());
 
@@ -77,6 +78,33 @@ public final class DataRoots {
         }
         throw new IOException("data dir " + dir + (real.equals(p) ? "" : " (really " + real + ")")
                 + " refused: not under a --data-root " + roots);
+    }
+
+    /** The check for one epoch's records: each root they name is checked once. */
+    EpochCheck forEpoch(long epoch) {
+        return new EpochCheck(epoch);
+    }
+
+    /** {@link #check} for the records of one epoch, remembering the roots that passed. */
+    final class EpochCheck {
+        private final long epoch;
+        private final java.util.Set<String> passed = new java.util.HashSet<>();
+
+        private EpochCheck(long epoch) {
+            this.epoch = epoch;
+        }
+
+        /** @throws EpochRejectedException if {@code root} may not be restored: the epoch is refused */
+        void check(String root) throws EpochRejectedException {
+            if (passed.contains(root)) return;
+            try {
+                DataRoots.this.check(root);
+            } catch (IOException e) {
+                log.warn("epoch {} rejected: {}", epoch, e.getMessage());
+                throw new EpochRejectedException("epoch " + epoch + ": " + e.getMessage());
+            }
+            passed.add(root);
+        }
     }
 
     /** {@code p} with its longest existing prefix replaced by that prefix's real path (links resolved). */

@@ -185,8 +185,8 @@ public final class ImageStore {
         private final MessageDigest digest = sha256();
         private final DeltaIndex index;
         private final DataReplica.Epoch dataEpoch;
-        /** Data dir roots this epoch relies on that passed {@link DataRoots#check}. */
-        private final java.util.Set<String> allowedRoots = new java.util.HashSet<>();
+        /** The data roots this epoch's records name, each checked once. */
+        private final DataRoots.EpochCheck rootsChecked;
         private int records;
         private long position;
         private boolean done;
@@ -199,6 +199,7 @@ public final class ImageStore {
             this.fin = logDir.resolve("epoch-" + epoch + ".d");
             this.index = new DeltaIndex(fin, epoch);
             this.dataEpoch = data.begin(full);
+            this.rootsChecked = dataRoots.forEpoch(epoch);
             this.out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING);
         }
@@ -241,14 +242,7 @@ public final class ImageStore {
          */
         private void checkDataRoot(EpochRecord.DirRecord d) throws EpochRejectedException {
             String root = d instanceof EpochRecord.DirRoot r ? r.root() : full ? null : data.roots().get(d.dir());
-            if (root == null || allowedRoots.contains(root)) return;
-            try {
-                dataRoots.check(root);
-            } catch (IOException e) {
-                log.warn("epoch {} rejected: {}", epoch, e.getMessage());
-                throw new EpochRejectedException("epoch " + epoch + ": " + e.getMessage());
-            }
-            allowedRoots.add(root);
+            if (root != null) rootsChecked.check(root);
         }
 
         /**
@@ -467,35 +461,11 @@ public final class ImageStore {
         for (long e : state.log()) {
             Path f = logDir.resolve("epoch-" + e + ".d");
             DataReplica.Epoch dataEpoch = d.begin(first && state.base().isEmpty());
-            readLog(f, (r, pos, n) -> dataEpoch.add(r, f, pos, n));
+            StoreLog.read(f, (r, pos, n) -> dataEpoch.add(r, f, pos, n));
             d = dataEpoch.result(d);
             first = false;
         }
         data = d;
-    }
-
-    /** What a logged epoch's records are handed to, with the payload's position and length in the log file. */
-    @FunctionalInterface
-    private interface LoggedRecord {
-        void accept(EpochRecord r, long payloadPos, int length) throws IOException;
-    }
-
-    /** Decodes every record of a committed log file, in order. */
-    private static void readLog(Path f, LoggedRecord to) throws IOException {
-        try (FileChannel in = FileChannel.open(f, StandardOpenOption.READ)) {
-            ByteBuffer len = ByteBuffer.allocate(4);
-            long pos = 0, size = in.size();
-            while (pos < size) {
-                len.clear();
-                while (len.hasRemaining() && in.read(len, pos + len.position()) > 0) { }
-                int n = len.getInt(0);
-                if (n < 0 || pos + 4 + n > size) throw new IOException("store log " + f + " is damaged");
-                ByteBuffer p = ByteBuffer.allocate(n);
-                while (p.hasRemaining() && in.read(p, pos + 4 + p.position()) > 0) { }
-                to.accept(EpochRecord.decode(p.array()), pos + 4, n);
-                pos += 4 + n;
-            }
-        }
     }
 
     private void rebuildPlan() throws IOException {
@@ -511,7 +481,7 @@ public final class ImageStore {
             if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
             DeltaIndex index = new DeltaIndex(f, e);
             DataReplica.Epoch dataEpoch = data.begin(first && state.base().isEmpty());
-            readLog(f, (r, pos, n) -> {
+            StoreLog.read(f, (r, pos, n) -> {
                 index.add(r, pos);
                 dataEpoch.add(r, f, pos, n);
             });
