@@ -79,6 +79,10 @@ public final class Pagemap {
             } catch (IllegalStateException e) {
                 throw new IOException("bad pagemap entry " + i + ": " + e.getMessage(), e);
             }
+            // nr_pages is a u32 in pagemap.proto, and CRIU dumps whole pages: anything else is not CRIU's image
+            if ((vaddr & (PAGE_SIZE - 1)) != 0 || pages < 0 || pages > 0xffffffffL) {
+                throw new IOException("bad pagemap entry " + i + ": vaddr 0x" + Long.toHexString(vaddr) + ", " + pages + " pages");
+            }
             boolean present = (flags & PE_PRESENT) != 0;
             runs.add(new Run(vaddr, pages, flags, present ? dataIndex : -1));
             if (present) dataIndex += pages;
