@@ -81,8 +81,11 @@ public final class Pagemap {
             } catch (IllegalStateException e) {
                 throw new IOException("bad pagemap entry " + i + ": " + e.getMessage(), e);
             }
-            // a varint is an unsigned 64-bit value: a run, or all runs together, must fit the address space
-            if (pages < 0 || pages > MAX_PAGES) throw new IOException("pagemap entry " + i + ": page count " + Long.toUnsignedString(pages) + " out of range");
+            // nr_pages is a u32 in pagemap.proto, and CRIU dumps whole pages: anything else is not CRIU's image
+            if ((vaddr & (PAGE_SIZE - 1)) != 0 || pages < 0 || pages > 0xffffffffL) {
+                throw new IOException("bad pagemap entry " + i + ": vaddr 0x" + Long.toHexString(vaddr) + ", "
+                        + Long.toUnsignedString(pages) + " pages: out of range");
+            }
             boolean present = (flags & PE_PRESENT) != 0;
             runs.add(new Run(vaddr, pages, flags, present ? dataIndex : -1));
             if (present) dataIndex += pages;

@@ -30,7 +30,7 @@ public record EpochEnd(int records, byte[] digest, Map<String, Long> manifest) {
             String name = Wire.checkName(in.str());
             long size = in.i64();
             if (size < 0) throw new ProtocolException("negative file size");
-            manifest.put(name, size);
+            if (manifest.put(name, size) != null) throw new ProtocolException("file " + name + " twice in the manifest");
         }
         in.end();
         return new EpochEnd(records, digest, manifest);

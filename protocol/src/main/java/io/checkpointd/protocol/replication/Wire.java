@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 
 /** Bounds-checked big-endian field encoding for payloads; every decoding error is a {@link ProtocolException}. */
@@ -118,7 +119,12 @@ final class Wire {
             if (n > MAX_STRING || n > b.remaining()) throw truncated();
             byte[] s = new byte[n];
             b.get(s);
-            return new String(s, StandardCharsets.UTF_8);
+            // strict: a lenient decoder would turn malformed bytes into U+FFFD, i.e. another name than the peer sent
+            try {
+                return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(s)).toString();
+            } catch (CharacterCodingException e) {
+                throw new ProtocolException("string field is not UTF-8");
+            }
         }
 
         byte[] bytes(int max) throws ProtocolException {

@@ -104,8 +104,11 @@ public final class Json {
     }
 
     private static final class Parser {
+        /** Deeper nesting is refused rather than recursed into (a status file never nests more than a few levels). */
+        private static final int MAX_DEPTH = 64;
         private final String s;
         private int i;
+        private int depth;
 
         Parser(String s) {
             this.s = s;
@@ -119,12 +122,14 @@ public final class Json {
             ws();
             if (i >= s.length()) throw new IllegalArgumentException("unexpected end of JSON");
             char c = s.charAt(i);
+            if ((c == '{' || c == '[') && ++depth > MAX_DEPTH) throw new IllegalArgumentException("JSON nested too deep");
             if (c == '{') {
                 i++;
                 Json j = new Json();
                 ws();
-                if (s.charAt(i) == '}') {
+                if (peek() == '}') {
                     i++;
+                    depth--;
                     return j;
                 }
                 while (true) {
@@ -134,11 +139,12 @@ public final class Json {
                     expect(':');
                     j.put(k, value());
                     ws();
-                    if (s.charAt(i) == ',') {
+                    if (peek() == ',') {
                         i++;
                         continue;
                     }
                     expect('}');
+                    depth--;
                     return j;
                 }
             }
@@ -146,18 +152,20 @@ public final class Json {
                 i++;
                 List<Object> l = new ArrayList<>();
                 ws();
-                if (s.charAt(i) == ']') {
+                if (peek() == ']') {
                     i++;
+                    depth--;
                     return l;
                 }
                 while (true) {
                     l.add(value());
                     ws();
-                    if (s.charAt(i) == ',') {
+                    if (peek() == ',') {
                         i++;
                         continue;
                     }
                     expect(']');
+                    depth--;
                     return l;
                 }
             }
@@ -184,15 +192,17 @@ public final class Json {
         String str() {
             expect('"');
             StringBuilder sb = new StringBuilder();
-            while (s.charAt(i) != '"') {
+            while (peek() != '"') {
                 char c = s.charAt(i++);
                 if (c == '\\') {
-                    char e = s.charAt(i++);
+                    char e = peek();
+                    i++;
                     switch (e) {
                         case 'n' -> sb.append('\n');
                         case 'r' -> sb.append('\r');
                         case 't' -> sb.append('\t');
                         case 'u' -> {
+                            if (i + 4 > s.length()) throw new IllegalArgumentException("unexpected end of JSON");
                             sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
                             i += 4;
                         }
@@ -204,6 +214,12 @@ public final class Json {
             }
             i++;
             return sb.toString();
+        }
+
+        /** The next character; {@link IllegalArgumentException} at the end of the text. */
+        char peek() {
+            if (i >= s.length()) throw new IllegalArgumentException("unexpected end of JSON");
+            return s.charAt(i);
         }
 
         void expect(char c) {
