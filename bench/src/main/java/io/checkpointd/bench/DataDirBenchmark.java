@@ -19,7 +19,7 @@ import java.util.Random;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * What a data dir adds to an epoch (issue 5), as a function of the directory's size and of the write rate:
+ * What a data dir adds to an epoch, as a function of the directory's size and of the write rate:
  * bytes shipped (records before LZ4, and after the frame codec's LZ4) and the pause added (the capture that
  * runs while the process is frozen). Runs the primary's real capture code ({@link DataDirs}: inotify hints,
  * per-block XXH64, SEEK_DATA) against a writer thread standing in for the protected process; "frozen" means

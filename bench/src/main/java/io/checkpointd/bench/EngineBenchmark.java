@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 /**
- * The issue's benchmark of the incremental engine (issue 4): one {@link DirtyingWorkload} JVM (1 GiB heap,
+ * The benchmark of the incremental engine: one {@link DirtyingWorkload} JVM (1 GiB heap,
  * pre-touched, 24 writer threads, ~4 MiB per 100 ms at random pages), in one run:
  * <ol>
  *   <li>the physical floor ({@link Floor}: PAGEMAP_SCAN of the written pages +

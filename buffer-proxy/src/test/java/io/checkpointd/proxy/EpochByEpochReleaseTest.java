@@ -134,13 +134,7 @@ class EpochByEpochReleaseTest {
     }
 
     private void awaitStats(Predicate<ProxyStats> condition, String what) throws InterruptedException {
-        ProxyStats s = null;
-        for (int i = 0; i < 500; i++) {
-            s = proxy.stats();
-            if (condition.test(s)) return;
-            Thread.sleep(10);
-        }
-        throw new AssertionError("not reached within 5 s: " + what + "; last " + s);
+        ProxyStatsWait.awaitStats(proxy, condition, what);
     }
 
     private <T extends AutoCloseable> T add(T resource) {

@@ -80,11 +80,20 @@ public final class E2eSupport {
         assertThat(ms).as("failover (noticed -> restored service accepting) in ms; " + ctx).isLessThanOrEqualTo(MAX_FAILOVER_MS);
     }
 
-    /** The proxy's status once it is at generation {@code gen} (it republishes every 200 ms). */
     private static Json awaitProxyGeneration(Cluster c, long gen) throws Exception {
+        return awaitProxyGeneration(() -> c.status("proxy").orElseThrow(), gen);
+    }
+
+    /** Where a cluster's proxy status is read from. */
+    public interface ProxyStatus {
+        Json read() throws IOException;
+    }
+
+    /** The proxy's status once it is at generation {@code gen} (it republishes every 200 ms), or after 10 s as it is. */
+    public static Json awaitProxyGeneration(ProxyStatus proxy, long gen) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (true) {
-            Json p = c.status("proxy").orElseThrow();
+            Json p = proxy.read();
             if (p.get("generation") instanceof Long g && g >= gen) return p;
             if (System.nanoTime() - deadline > 0) return p;
             Thread.sleep(50);

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The incremental engine's memory oracle (issue 4): the demo service churns its memory and threads (heap growth and
+ * The incremental engine's memory oracle: the demo service churns its memory and threads (heap growth and
  * shrink, mmap/munmap, {@code MADV_DONTNEED}, threads starting and stopping) under client load at 25 ms epochs,
  * so epochs alternate between the engine's own captures and CRIU dumps on structural change. At an incremental
  * epoch N the primary writes the process as it is (every present page read whole through {@code /proc/PID/mem},

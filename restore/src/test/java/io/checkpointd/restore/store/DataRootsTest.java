@@ -5,12 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.checkpointd.protocol.replication.EpochBegin;
-import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -122,26 +120,7 @@ class DataRootsTest {
 
     private static void commit(ImageStore store, boolean full, List<EpochRecord> records) throws IOException {
         long epoch = store.committedEpoch() + 1;
-        ImageStore.EpochWriter w = store.begin(1, epoch, new EpochBegin(full ? EpochBegin.FULL : store.committedEpoch(), 0, 0));
-        MessageDigest md = sha256();
-        try {
-            for (EpochRecord r : records) {
-                byte[] p = r.encode();
-                w.add(p);
-                md.update(p);
-            }
-        } catch (IOException | RuntimeException e) {
-            w.abort(); // as the session does on a rejected record
-            throw e;
-        }
-        w.commit(new EpochEnd(records.size(), md.digest(), Map.of()));
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        StoreEpochs.commit(store, 1, epoch, full ? EpochBegin.FULL : store.committedEpoch(), 0,
+                records.stream().map(EpochRecord::encode).toList(), Map.of());
     }
 }

@@ -6,13 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.replication.EpochBegin;
-import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -174,17 +172,6 @@ class DeltaStoreRoundTripTest {
 
     static void commit(ImageStore store, long gen, long epoch, long base, List<byte[]> payloads, DeltaComputer.Result r)
             throws IOException {
-        ImageStore.EpochWriter w = store.begin(gen, epoch, new EpochBegin(base, 0, r.imageBytes()));
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-        for (byte[] p : payloads) {
-            w.add(p);
-            md.update(p);
-        }
-        w.commit(new EpochEnd(payloads.size(), md.digest(), r.manifest()));
+        StoreEpochs.commit(store, gen, epoch, base, r.imageBytes(), payloads, r.manifest());
     }
 }

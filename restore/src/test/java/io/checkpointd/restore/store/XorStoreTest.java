@@ -8,14 +8,12 @@ import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.protocol.image.ImageDirs;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.replication.EpochBegin;
-import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.EpochRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -205,22 +203,6 @@ class XorStoreTest {
 
     static void commit(ImageStore store, long gen, long epoch, long base, List<byte[]> payloads, DeltaComputer.Result r)
             throws IOException {
-        ImageStore.EpochWriter w = store.begin(gen, epoch, new EpochBegin(base, 0, r.imageBytes()));
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-        try {
-            for (byte[] p : payloads) {
-                w.add(p);
-                md.update(p);
-            }
-        } catch (IOException | RuntimeException e) {
-            w.abort(); // as the session does on a rejected record
-            throw e;
-        }
-        w.commit(new EpochEnd(payloads.size(), md.digest(), r.manifest()));
+        StoreEpochs.commit(store, gen, epoch, base, r.imageBytes(), payloads, r.manifest());
     }
 }

@@ -7,7 +7,6 @@ import io.checkpointd.demo.hosts.HostCluster;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,11 +16,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A real embedded database (H2 2.3, MVStore, its file locked with a POSIX lock) inside the protected JVM, its files
@@ -29,15 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the failover every row whose commit was acknowledged is in the restored database, which runs on the backup
  * host's replica of the files, and it takes new commits.
  */
-class DataDirH2Test {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
-
+class DataDirH2Test extends HostTest {
     @Test
     @Timeout(180)
     void everyAcknowledgedTransactionSurvivesAKill() throws Exception {

@@ -18,11 +18,8 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 5's kill test: a service that appends records to a file in its data dir and counts them in memory, under
@@ -31,17 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
  * there, and the file the restored process uses is the backup's replica (read from the backup host's own storage,
  * which the primary never touched). Three repetitions; {@code -Dcheckpointd.soak=N} runs N.
  */
-class DataDirKillTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path tmp;
-
+class DataDirKillTest extends HostTest {
     /** One run's waits (start, failover, load, checks) add up to a few minutes at most. */
     private static final Duration RUN_BOUND = Duration.ofMinutes(10);
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
 
     /** Each run bounded on its own: a {@code @Timeout} here would bound only this factory. */
     @TestFactory

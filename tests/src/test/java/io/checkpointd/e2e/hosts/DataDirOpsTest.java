@@ -13,11 +13,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every kind of change to a data dir through the real path — the primary's watcher and tracker, the wire, the
@@ -27,15 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ship. The changes are made in the primary host's storage (the service's data dir there); after the primary
  * host is killed, the backup host's storage, where the restored service runs, must be identical to it.
  */
-class DataDirOpsTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
-
+class DataDirOpsTest extends HostTest {
     @Test
     @Timeout(180)
     void everyKindOfChangeReplicatesThroughTheStoreAndFailover() throws Exception {

@@ -8,17 +8,13 @@ import io.checkpointd.demo.hosts.HostCluster;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two failovers of a service with a data dir: the backup restores it on its host and re-protects it, data dir
@@ -26,15 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Three hosts' storages, one path: after the second failover the file the service uses (the spare's) holds exactly
  * the records its memory counts, every acknowledged one included.
  */
-class DataDirReprotectTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
-
+class DataDirReprotectTest extends HostTest {
     @Test
     @Timeout(240)
     void theDataDirIsReprotectedAndSurvivesASecondFailover() throws Exception {

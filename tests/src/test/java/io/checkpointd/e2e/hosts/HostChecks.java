@@ -54,13 +54,7 @@ final class HostChecks {
 
     /** The proxy's status once it is at generation {@code gen} (published every 200 ms). */
     static Json awaitProxyGeneration(HostCluster c, long gen) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (true) {
-            Json p = c.status("proxy").orElseThrow();
-            if (p.get("generation") instanceof Long g && g >= gen) return p;
-            if (System.nanoTime() - deadline > 0) return p;
-            Thread.sleep(50);
-        }
+        return E2eSupport.awaitProxyGeneration(() -> c.status("proxy").orElseThrow(), gen);
     }
 
     static long num(Json j, String field) {

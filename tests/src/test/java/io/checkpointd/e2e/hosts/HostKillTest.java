@@ -13,11 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Host failure of the primary at a random moment: every process of the primary host (service and protect) is
@@ -25,17 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
  * there (another network, pid and mount namespace), and the proxy on the front host serves from it. Five
  * repetitions; {@code -Dcheckpointd.soak=N} runs N.
  */
-class HostKillTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
+class HostKillTest extends HostTest {
     /** One run's waits (start, failover, load, checks) add up to a few minutes at most. */
     private static final Duration RUN_BOUND = Duration.ofMinutes(10);
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
 
     /** Each run bounded on its own: a {@code @Timeout} here would bound only this factory. */
     @TestFactory

@@ -12,25 +12,13 @@ import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.control.ControlRejectedException;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.status.Json;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Network partitions between the hosts of a protected service (see docs/operations.md, "Partitions"). */
-class PartitionTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps its logs
-    Path tmp;
-
-    @BeforeEach
-    void requirements() {
-        HostChecks.assumeRootCriuAndNamespaces();
-    }
-
+class PartitionTest extends HostTest {
     /**
      * Primary and backup cannot reach each other, both alive. The primary gets no acks, so none of its later
      * output is released; the backup takes over after its heartbeat timeout (it cannot tell a partition from a
