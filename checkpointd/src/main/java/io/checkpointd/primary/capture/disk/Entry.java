@@ -1,6 +1,7 @@
 package io.checkpointd.primary.capture.disk;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -41,6 +42,9 @@ final class Entry {
                     LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return null;
+        } catch (FileSystemException e) {
+            if (underNonDirectory(p)) return null;
+            throw e;
         }
         Kind k = (Boolean) a.get("isRegularFile") ? Kind.FILE : (Boolean) a.get("isDirectory") ? Kind.DIR
                 : (Boolean) a.get("isSymbolicLink") ? Kind.LINK : null;
@@ -51,10 +55,22 @@ final class Entry {
                 target = Files.readSymbolicLink(p).toString();
             } catch (NoSuchFileException e) {
                 return null;
+            } catch (FileSystemException e) {
+                if (underNonDirectory(p)) return null;
+                throw e;
             }
         }
         return new Entry(k, (Long) a.get("ino"), (Integer) a.get("mode") & 07777, (Long) a.get("size"),
                 (FileTime) a.get("lastModifiedTime"), (FileTime) a.get("ctime"), target);
+    }
+
+    /**
+     * Whether {@code p}'s parent is no longer a directory (ENOTDIR: a writer replaced it by a file or removed it while
+     * the directory was walked): then {@code p} does not exist either.
+     */
+    private static boolean underNonDirectory(Path p) {
+        Path parent = p.getParent();
+        return parent != null && !Files.isDirectory(parent);
     }
 
     /** Same inode, size and times: with multigrain timestamps (Linux 6.13+) no write can hide behind these. */
