@@ -166,14 +166,9 @@ public final class Cluster implements AutoCloseable {
      * @throws IOException if they are not both gone within {@code max}
      */
     public void awaitPrimaryDeath(Duration max) throws InterruptedException, IOException {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (service.process().isAlive() || protect.isAlive()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new IOException("the primary's fault point did not kill service " + service.pid() + " and protect within "
-                        + max + "; see " + layout.logDir());
-            }
-            Thread.sleep(2);
-        }
+        Await.until(max, Duration.ofMillis(2), () -> "the primary's fault point did not kill service " + service.pid()
+                + " and protect within " + max + "; see " + layout.logDir(),
+                () -> service.process().isAlive() || protect.isAlive() ? null : Boolean.TRUE);
         service.process().waitFor();
         protect.waitFor();
     }

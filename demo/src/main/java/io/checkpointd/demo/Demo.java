@@ -1,7 +1,6 @@
 package io.checkpointd.demo;
 
 import io.checkpointd.protocol.status.Json;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -82,8 +82,7 @@ class KillTest extends E2eTest {
             Thread.sleep(1000);
             long before = load.progress().ackedWrites();
             Files.createFile(lose);
-            long waitUntil = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (load.progress().ackedWrites() < before + 20 && System.nanoTime() < waitUntil) Thread.sleep(10);
+            load.awaitAcked(before + 20, Duration.ofSeconds(10)); // acknowledged, and thrown away by the backup
             KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();
             Json backup = c.awaitFailover(Duration.ofSeconds(30));
