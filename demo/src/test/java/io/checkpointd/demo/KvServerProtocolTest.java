@@ -184,7 +184,9 @@ class KvServerProtocolTest {
             s.close();
         }
         assertThat(client.call("PING")).isEqualTo("PONG");
-        waitUntil(() -> server.connectionCount() == 1, Duration.ofSeconds(5));
+        // the property is that they are dropped at all (a leak keeps them forever); how soon depends on the
+        // machine's load: CI once saw 4 of 20 still open after 5 s, a loaded laptop 1 in 2,000 rounds
+        waitUntil(() -> server.connectionCount() == 1, Duration.ofSeconds(30));
         assertThat(server.connectionCount()).isEqualTo(1);
     }
 
