@@ -64,6 +64,7 @@ public final class FuzzSeeds {
                 new EpochRecord.DirDelete(1, "a/d/c"),
                 new EpochRecord.DirResize(1, "a/file", 12345),
                 new EpochRecord.DirMode(1, "a/file", 04755),
+                new EpochRecord.DirOwner(1, "a/file", 1000, 100),
                 new EpochRecord.DirBlocks(1, "a/file", 4096, new byte[] {9, 8, 7}),
         };
         for (EpochRecord r : records) {
