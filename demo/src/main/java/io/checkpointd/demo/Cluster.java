@@ -88,13 +88,15 @@ public final class Cluster implements AutoCloseable {
     }
 
     /**
-     * The service's JVM options and its stdout/stderr: {@code stdoutLog} null means /dev/null; else a pipe this JVM
-     * drains into that file, as a service piping its log to a logger would have.
+     * How the service starts: {@code wrapper} runs before {@code java} and must exec it (e.g. {@code setpriv
+     * --reuid=65534 ...} for a service with its own user); its JVM options; its stdout/stderr: {@code stdoutLog} null
+     * means /dev/null, else a pipe this JVM drains into that file, as a service piping its log to a logger would have.
      */
-    public record ServiceLaunch(List<String> jvmArgs, Path stdoutLog) {
-        public static final ServiceLaunch DEFAULT = new ServiceLaunch(KvServerProcess.RECOMMENDED_JVM_ARGS, null);
+    public record ServiceLaunch(List<String> wrapper, List<String> jvmArgs, Path stdoutLog) {
+        public static final ServiceLaunch DEFAULT = new ServiceLaunch(List.of(), KvServerProcess.RECOMMENDED_JVM_ARGS, null);
 
         public ServiceLaunch {
+            wrapper = List.copyOf(wrapper);
             jvmArgs = List.copyOf(jvmArgs);
         }
     }

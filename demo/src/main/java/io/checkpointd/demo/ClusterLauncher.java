@@ -40,6 +40,7 @@ final class ClusterLauncher {
         // its own session: CRIU dumps a tree whose session leader is inside it without --shell-job; from a child
         // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
         cmd.add("setsid");
+        cmd.addAll(opts.service().wrapper());
         cmd.addAll(KvServerProcess.command(KvServerProcess.currentJava(), opts.service().jvmArgs(),
                 opts.classpath(), LOOPBACK, 0, l.servicePortFile()));
         cmd.addAll(opts.serviceArgs());
