@@ -5,6 +5,7 @@ import io.checkpointd.restore.failover.Reprotector;
 import java.util.ArrayList;
 import java.util.List;
 import io.checkpointd.restore.BackupConfig;
+import io.checkpointd.restore.failover.ServiceOutput;
 import io.checkpointd.restore.BackupDaemon;
 import io.checkpointd.restore.store.DataRoots;
 import java.io.IOException;
@@ -59,6 +60,12 @@ public final class BackupCommand implements Callable<Integer> {
             description = "restore data dirs (protect --data-dir) only at or below this absolute directory; repeatable. "
                     + "Without it, epochs naming a data dir are refused")
     List<Path> dataRoots = new ArrayList<>();
+
+    @Option(names = "--service-output", paramLabel = "FILE|journal",
+            description = "where a restored service's stdout/stderr go when they were a pipe or a unix socket (a log pipe, "
+                    + "journald) on the primary's host: appended to FILE, or streamed to journald. Default: journal when "
+                    + "journald runs on this host, else DIR/service-output.log")
+    String serviceOutput;
 
     @Mixin
     RunDirOption runDir;
@@ -116,7 +123,7 @@ public final class BackupCommand implements Callable<Integer> {
             }
             // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
-                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots));
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir)));
         } catch (IOException e) {
             if (zk != null) zk.close();
             if (ep != null) ep.close();

@@ -1,5 +1,6 @@
 package io.checkpointd.cli;
 
+import io.checkpointd.protocol.image.HostFiles;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.file.Files;
@@ -75,7 +76,8 @@ final class Preconditions {
      * The process writes no file outside {@code dataDirs}: every regular file it holds open for writing, or maps
      * shared and writable, is inside one of them. Such a file would not be replicated, and CRIU refuses to restore a
      * process whose open file changed size. Not counted: devices ({@code /dev}), {@code /proc}, {@code /sys}, pipes,
-     * sockets, anonymous inodes, memfds, and deleted files (CRIU carries their contents in the image).
+     * sockets, anonymous inodes, memfds, deleted files (CRIU carries their contents in the image), and the JVM's perf-data
+     * file.
      */
     static void requireReplicatedWrites(int pid, List<Path> dataDirs) {
         String bad = unreplicatedWrite(pid, dataDirs);
@@ -103,7 +105,9 @@ final class Preconditions {
             }
             for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
                 String[] f = l.split("\\s+", 6);
-                if (f.length == 6 && f[1].length() == 4 && f[1].charAt(1) == 'w' && f[1].charAt(3) == 's' && counts(f[5], dataDirs)) {
+                // the JVM's perf data is carried with each CRIU dump and recreated at restore (HostFiles)
+                if (f.length == 6 && f[1].length() == 4 && f[1].charAt(1) == 'w' && f[1].charAt(3) == 's' && counts(f[5], dataDirs)
+                        && !HostFiles.isPerfData(f[5])) {
                     return f[5] + " mapped shared and writable";
                 }
             }

@@ -30,40 +30,40 @@ public final class Cluster implements AutoCloseable {
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
                           boolean spare, List<String> protectArgs, Arbiter arbiter, List<String> protectJvmArgs,
-                          List<String> serviceArgs, java.util.Map<String, List<String>> daemonArgs) {
+                          List<String> serviceArgs, java.util.Map<String, List<String>> daemonArgs, ServiceLaunch service) {
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(),
-                    false, List.of(), null, List.of(), List.of(), java.util.Map.of());
+                    false, List.of(), null, List.of(), List.of(), java.util.Map.of(), ServiceLaunch.DEFAULT);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
         }
 
         public Options withProtectArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs, daemonArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
         }
 
         /** JVM options of the protect daemon (e.g. a fault point's system property). */
         public Options withProtectJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs, daemonArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs, daemonArgs, service);
         }
 
         /** Extra arguments of the demo service (e.g. {@code --churn}). */
         public Options withServiceArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args), daemonArgs);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args), daemonArgs, service);
         }
 
         /** Extra options for the daemon of {@code role}: "backup" or "proxy" (e.g. {@code --metrics HOST:PORT}). */
@@ -71,13 +71,33 @@ public final class Cluster implements AutoCloseable {
             java.util.Map<String, List<String>> m = new java.util.HashMap<>(daemonArgs);
             m.put(role, List.copyOf(args));
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
-                    serviceArgs, java.util.Map.copyOf(m));
+                    serviceArgs, java.util.Map.copyOf(m), service);
+        }
+
+        /** How the service JVM starts: its JVM options and where its stdout/stderr go. */
+        public Options withService(ServiceLaunch launch) {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
+                    serviceArgs, daemonArgs, launch);
         }
 
         /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
         public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs,
-                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs, daemonArgs);
+                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs, daemonArgs, service);
+        }
+    }
+
+    /**
+     * How the service starts: {@code wrapper} runs before {@code java} and must exec it (e.g. {@code setpriv
+     * --reuid=65534 ...} for a service with its own user); its JVM options; its stdout/stderr: {@code stdoutLog} null
+     * means /dev/null, else a pipe this JVM drains into that file, as a service piping its log to a logger would have.
+     */
+    public record ServiceLaunch(List<String> wrapper, List<String> jvmArgs, Path stdoutLog) {
+        public static final ServiceLaunch DEFAULT = new ServiceLaunch(List.of(), KvServerProcess.RECOMMENDED_JVM_ARGS, null);
+
+        public ServiceLaunch {
+            wrapper = List.copyOf(wrapper);
+            jvmArgs = List.copyOf(jvmArgs);
         }
     }
 

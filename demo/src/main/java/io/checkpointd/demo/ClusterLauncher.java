@@ -40,10 +40,11 @@ final class ClusterLauncher {
         // its own session: CRIU dumps a tree whose session leader is inside it without --shell-job; from a child
         // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
         cmd.add("setsid");
-        cmd.addAll(KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS,
+        cmd.addAll(opts.service().wrapper());
+        cmd.addAll(KvServerProcess.command(KvServerProcess.currentJava(), opts.service().jvmArgs(),
                 opts.classpath(), LOOPBACK, 0, l.servicePortFile()));
         cmd.addAll(opts.serviceArgs());
-        return KvServerProcess.start(cmd, LOOPBACK, l.servicePortFile(), Duration.ofSeconds(30));
+        return KvServerProcess.start(cmd, LOOPBACK, l.servicePortFile(), Duration.ofSeconds(30), opts.service().stdoutLog());
     }
 
     /** Starts the backup (and first the spare it re-protects toward, if asked for and not running) once listening. */

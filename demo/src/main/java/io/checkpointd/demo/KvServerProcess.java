@@ -80,13 +80,26 @@ public final class KvServerProcess implements AutoCloseable {
      */
     public static KvServerProcess start(List<String> command, String host, Path portFile, Duration startTimeout)
             throws IOException {
+        return start(command, host, portFile, startTimeout, null);
+    }
+
+    /**
+     * As {@link #start(List, String, Path, Duration)}; with {@code stdoutLog} not null, the child's stdout and stderr
+     * are one pipe that a daemon thread of this JVM drains into {@code stdoutLog}, the way a service piped into a
+     * logger runs.
+     */
+    public static KvServerProcess start(List<String> command, String host, Path portFile, Duration startTimeout, Path stdoutLog)
+            throws IOException {
         Objects.requireNonNull(portFile, "portFile");
         File devNull = new File("/dev/null");
-        Process p = new ProcessBuilder(command)
-                .redirectInput(devNull)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(ProcessBuilder.Redirect.DISCARD)
-                .start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectInput(devNull);
+        if (stdoutLog == null) {
+            pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD);
+        } else {
+            pb.redirectErrorStream(true);
+        }
+        Process p = pb.start();
+        if (stdoutLog != null) drain(p, stdoutLog);
         try {
             long deadline = System.nanoTime() + startTimeout.toNanos();
             while (true) {
@@ -110,6 +123,23 @@ public final class KvServerProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for KvServer", e);
         }
+    }
+
+    private static void drain(Process p, Path log) {
+        Thread t = new Thread(() -> {
+            try (var in = p.getInputStream(); var out = Files.newOutputStream(log, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND)) {
+                byte[] buf = new byte[8192];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // the child is gone; what it wrote is in the file
+            }
+        }, "service-stdout-" + p.pid());
+        t.setDaemon(true);
+        t.start();
     }
 
     private static Integer readPort(Path portFile) throws IOException {

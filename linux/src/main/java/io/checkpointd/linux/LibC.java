@@ -44,6 +44,17 @@ interface LibC extends Library {
     /** {@code int open(const char *pathname, int flags)} */
     int open(String pathname, int flags);
 
+    /** {@code int open(const char *pathname, int flags, mode_t mode)}: with {@code O_CREAT}. */
+    int open(String pathname, int flags, int mode);
+
+    int socket(int domain, int type, int protocol);
+
+    /** {@code ssize_t write(int fd, const void *buf, size_t count)} */
+    long write(int fd, byte[] buf, long count);
+
+    /** {@code int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen)} */
+    int connect(int fd, byte[] addr, int addrlen);
+
     /** {@code void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)} */
     Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
 

@@ -139,6 +139,63 @@ public final class Syscalls {
         }
     }
 
+    public static final int O_WRONLY = 1, O_CREAT = 0100, O_APPEND = 02000;
+    private static final int AF_UNIX = 1, SOCK_STREAM = 1, SUN_PATH_MAX = 108;
+
+    /**
+     * Opens {@code path} for appending, created with {@code mode} if absent, WITHOUT close-on-exec: an fd that a child
+     * (CRIU's swrk, forked by libcriu) must inherit under the same number, e.g. for CRIU's {@code --inherit-fd}.
+     */
+    /** {@code open(path, flags)} WITHOUT close-on-exec; see {@link #openInheritableAppend}. */
+    public static FileDescriptor openInheritable(String path, int flags) throws SyscallException {
+        int fd = LibC.INSTANCE.open(path, flags);
+        if (fd < 0) throw new SyscallException("open", Native.getLastError(), path);
+        return new FileDescriptor(fd, path);
+    }
+
+    public static FileDescriptor openInheritableAppend(String path, int mode) throws SyscallException {
+        int fd = LibC.INSTANCE.open(path, O_WRONLY | O_APPEND | O_CREAT, mode);
+        if (fd < 0) throw new SyscallException("open", Native.getLastError(), path);
+        return new FileDescriptor(fd, path);
+    }
+
+    /**
+     * A unix stream socket connected to {@code path} (a leading {@code @} names an abstract address), WITHOUT
+     * close-on-exec, for the same reason as {@link #openInheritableAppend}.
+     */
+    public static FileDescriptor connectUnixStream(String path) throws SyscallException {
+        byte[] name = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        boolean abstractName = name.length > 0 && name[0] == '@';
+        if (name.length == 0 || name.length >= SUN_PATH_MAX) throw new SyscallException("connect", Errno.EINVAL, "unix socket path length " + name.length + ": " + path);
+        byte[] addr = new byte[2 + name.length + (abstractName ? 0 : 1)];
+        addr[0] = (byte) AF_UNIX; // sa_family_t, little-endian
+        System.arraycopy(name, 0, addr, 2, name.length);
+        if (abstractName) addr[2] = 0;
+        int fd = LibC.INSTANCE.socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0) throw new SyscallException("socket(AF_UNIX)", Native.getLastError());
+        if (LibC.INSTANCE.connect(fd, addr, addr.length) < 0) {
+            int errno = Native.getLastError();
+            LibC.INSTANCE.close(fd);
+            throw new SyscallException("connect", errno, path);
+        }
+        return new FileDescriptor(fd, "unix:" + path);
+    }
+
+    /** Writes all of {@code bytes} to {@code fd} (retrying short writes and EINTR). */
+    public static void writeFully(FileDescriptor fd, byte[] bytes) throws SyscallException {
+        int off = 0;
+        while (off < bytes.length) {
+            byte[] rest = off == 0 ? bytes : java.util.Arrays.copyOfRange(bytes, off, bytes.length);
+            long n = LibC.INSTANCE.write(fd.fd(), rest, rest.length);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                if (errno == Errno.EINTR) continue;
+                throw new SyscallException("write", errno, fd.toString());
+            }
+            off += (int) n;
+        }
+    }
+
     /** {@code geteuid(2)}. */
     public static int geteuid() {
         return LibC.INSTANCE.geteuid();

@@ -7,6 +7,7 @@ import io.checkpointd.restore.store.DataRoots;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.checkpointd.restore.failover.ServiceOutput;
 import java.util.Objects;
 
 /**
@@ -26,11 +27,13 @@ import java.util.Objects;
  * @param arbiterWait       how long one attempt to take the lease waits for the primary's session to end
  * @param dataRoots         where data dirs may be restored ({@code --data-root}); null or empty: none, every data
  *                          dir is refused
+ * @param serviceOutput     where a restored service's stdout/stderr go when they were a pipe or socket on the old
+ *                          host; null: the journal when journald runs here, else {@code service-output.log} in {@code dir}
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
                            Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
-                           DataRoots dataRoots) {
+                           DataRoots dataRoots, ServiceOutput serviceOutput) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -38,7 +41,7 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null);
     }
 
     public BackupConfig {
@@ -49,5 +52,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
         arbiterWait = arbiterWait == null ? DEFAULT_ARBITER_WAIT : arbiterWait;
         dataRoots = dataRoots == null ? DataRoots.NONE : dataRoots;
+        serviceOutput = serviceOutput == null ? ServiceOutput.defaultFor(dir) : serviceOutput;
     }
 }

@@ -280,7 +280,7 @@ public final class BackupDaemon implements AutoCloseable {
                     log.info("failover: generation {} from {}", newGen, cfg.arbiter().describe());
                 }
                 Failover f = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout(),
-                        cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()));
+                        cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()), cfg.serviceOutput());
                 failover = f.run(noticed, h, service, newGen);
                 if (failover.newPrimary() != null) watchNewPrimary(f, failover);
                 state = State.RESTORED;

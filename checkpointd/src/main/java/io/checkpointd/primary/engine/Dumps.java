@@ -4,10 +4,15 @@ import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.DumpOptions;
 import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.protocol.image.HostFiles;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** The one way checkpointd runs {@code criu dump}: leave running, under our freezer cgroup. */
+/**
+ * The one way checkpointd runs {@code criu dump}: leave running, under our freezer cgroup, with the process's
+ * host-bound files ({@link HostFiles}) beside the images.
+ */
 public final class Dumps {
     private Dumps() {
     }
@@ -17,7 +22,12 @@ public final class Dumps {
      * freezer state it found), so the caller decides when the process runs again.
      */
     public static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws IOException {
-        criu.dump(DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
-                .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
+        HostFiles host = HostFilesCapture.read(pid);
+        DumpOptions.Builder b = DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
+                .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log");
+        // stdio on journald's socket: its peer is outside the dump; the backup hands in a stream of its own
+        for (HostFiles.Stdio s : host.stdio()) if (s.isSocket()) b.externalUnixSocket(s.inode());
+        criu.dump(b.build());
+        Files.write(dir.resolve(HostFiles.NAME), host.encode());
     }
 }

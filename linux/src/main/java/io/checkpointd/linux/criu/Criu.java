@@ -133,6 +133,7 @@ public final class Criu {
                 lib.criu_local_set_tcp_skip_in_flight(o, opts.skipInFlight());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
                 lib.criu_local_set_track_mem(o, opts.trackMem());
+                for (long ino : opts.externalUnixSockets()) check(lib.criu_local_add_unix_sk(o, (int) ino), "external unix socket " + ino);
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             if (r.rc() < 0) throw new CriuException(op, r.rc(), r.errno(), logPath, tail(logPath));
@@ -180,6 +181,9 @@ public final class Criu {
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
                 lib.criu_local_set_manage_cgroups_mode(o, opts.cgroupMode().code());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
+                for (Map.Entry<String, Integer> e : opts.inheritFds().entrySet()) {
+                    check(lib.criu_local_add_inherit_fd(o, e.getValue(), e.getKey()), "inherit fd " + e.getKey());
+                }
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             if (r.rc() <= 0) throw new CriuException(op, r.rc(), r.errno(), logPath, tail(logPath));

@@ -1,6 +1,7 @@
 package io.checkpointd.linux.criu;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -30,6 +31,7 @@ public final class DumpOptions {
     private final boolean shellJob;
     private final boolean trackMem;
     private final Path workDir;
+    private final List<Long> externalUnixSockets;
 
     private DumpOptions(Builder b) {
         this.pid = b.pid;
@@ -47,6 +49,7 @@ public final class DumpOptions {
         this.shellJob = b.shellJob;
         this.trackMem = b.trackMem;
         this.workDir = b.workDir;
+        this.externalUnixSockets = List.copyOf(b.externalUnixSockets);
     }
 
     /** @param pid root of the tree to dump; @param imagesDir existing directory the images go to */
@@ -93,6 +96,12 @@ public final class DumpOptions {
 
     public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
 
+    /**
+     * Inodes of unix sockets whose peer is outside the dump that CRIU may dump anyway ({@code --ext-unix-sk=INO}):
+     * a service's stdout/stderr connected to journald. The restore must hand each one in ({@code --inherit-fd}).
+     */
+    public List<Long> externalUnixSockets() { return externalUnixSockets; }
+
     /** Where CRIU writes its log: the work dir if set, else the images dir. */
     public Path effectiveWorkDir() { return workDir != null ? workDir : imagesDir; }
 
@@ -121,6 +130,7 @@ public final class DumpOptions {
         private boolean shellJob;
         private boolean trackMem;
         private Path workDir;
+        private final List<Long> externalUnixSockets = new java.util.ArrayList<>();
 
         private Builder(int pid, Path imagesDir) {
             if (pid <= 0) throw new IllegalArgumentException("pid must be positive: " + pid);
@@ -160,6 +170,13 @@ public final class DumpOptions {
         public Builder trackMem(boolean v) { this.trackMem = v; return this; }
 
         public Builder workDir(Path dir) { this.workDir = dir; return this; }
+
+        /** See {@link DumpOptions#externalUnixSockets()}. */
+        public Builder externalUnixSocket(long inode) {
+            if (inode <= 0 || inode > 0xffffffffL) throw new IllegalArgumentException("unix socket inode out of range: " + inode);
+            externalUnixSockets.add(inode);
+            return this;
+        }
 
         public DumpOptions build() { return new DumpOptions(this); }
     }

@@ -49,6 +49,12 @@ interface LibCriu extends Library {
 
     void criu_local_set_ghost_limit(Pointer opts, int limitBytes);
 
+    void criu_local_set_ext_unix_sk(Pointer opts, boolean value);
+
+    int criu_local_add_unix_sk(Pointer opts, int inode);
+
+    int criu_local_add_inherit_fd(Pointer opts, int fd, String key);
+
     int criu_local_check(Pointer opts);
 
     int criu_local_dump(Pointer opts);

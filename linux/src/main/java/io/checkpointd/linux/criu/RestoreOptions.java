@@ -2,6 +2,7 @@ package io.checkpointd.linux.criu;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -23,6 +24,7 @@ public final class RestoreOptions {
     private final boolean shellJob;
     private final Path workDir;
     private final Duration pidsFreeTimeout;
+    private final Map<String, Integer> inheritFds;
 
     private RestoreOptions(Builder b) {
         this.imagesDir = b.imagesDir;
@@ -35,6 +37,7 @@ public final class RestoreOptions {
         this.shellJob = b.shellJob;
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
+        this.inheritFds = Map.copyOf(b.inheritFds);
     }
 
     public static Builder builder(Path imagesDir) {
@@ -67,6 +70,12 @@ public final class RestoreOptions {
 
     public Path effectiveWorkDir() { return workDir != null ? workDir : imagesDir; }
 
+    /**
+     * CRIU's {@code --inherit-fd fd[N]:KEY}: the image's file named {@code KEY} ({@code pipe:[ino]},
+     * {@code socket:[ino]}) is replaced by the caller's open fd {@code N}, which must not be close-on-exec.
+     */
+    public Map<String, Integer> inheritFds() { return inheritFds; }
+
     /** How long restore waits for the pids/tids of the image to be free; zero skips the wait. */
     public Duration pidsFreeTimeout() { return pidsFreeTimeout; }
 
@@ -89,6 +98,7 @@ public final class RestoreOptions {
         private boolean shellJob;
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
+        private final Map<String, Integer> inheritFds = new java.util.LinkedHashMap<>();
 
         private Builder(Path imagesDir) {
             this.imagesDir = Objects.requireNonNull(imagesDir, "imagesDir");
@@ -113,6 +123,13 @@ public final class RestoreOptions {
         public Builder pidsFreeTimeout(Duration d) {
             if (d.isNegative()) throw new IllegalArgumentException("negative timeout");
             this.pidsFreeTimeout = d;
+            return this;
+        }
+
+        /** See {@link RestoreOptions#inheritFds()}. */
+        public Builder inheritFd(String key, int fd) {
+            if (fd < 0) throw new IllegalArgumentException("fd must be >= 0: " + fd);
+            inheritFds.put(Objects.requireNonNull(key, "key"), fd);
             return this;
         }
 

@@ -61,8 +61,15 @@ public final class UffdTracker implements AutoCloseable {
     public static UffdTracker attach(int pid, boolean followRemovals) throws IOException {
         FileDescriptor taken;
         try (FileDescriptor pidfd = Syscalls.pidfdOpen(pid); Injector inj = Injector.attach(pid)) {
-            int remote = (int) inj.checkedSyscall("userfaultfd", Syscalls.SYS_userfaultfd,
-                    Syscalls.O_CLOEXEC | Syscalls.O_NONBLOCK);
+            long flags = Syscalls.O_CLOEXEC | Syscalls.O_NONBLOCK;
+            long r = inj.syscall(Syscalls.SYS_userfaultfd, flags);
+            if (r == -Errno.EPERM) {
+                // a service running as its own user may not trap kernel-mode faults (vm.unprivileged_userfaultfd=0);
+                // async write-protect never traps: the kernel resolves every fault itself, so user mode only is enough
+                r = inj.syscall(Syscalls.SYS_userfaultfd, flags | Userfaultfd.UFFD_USER_MODE_ONLY);
+            }
+            if (r < 0 && r >= -Syscalls.MAX_ERRNO) throw new SyscallException("userfaultfd", (int) -r, "injected into pid " + pid);
+            int remote = (int) r;
             try {
                 taken = Syscalls.pidfdGetfd(pidfd, remote);
             } finally {

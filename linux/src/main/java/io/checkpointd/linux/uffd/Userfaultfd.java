@@ -55,6 +55,9 @@ public final class Userfaultfd implements AutoCloseable {
         this.fd = fd;
     }
 
+    /** {@code userfaultfd(2)} flag: handle faults from user mode only; needs no privilege (Linux 5.11+). */
+    public static final int UFFD_USER_MODE_ONLY = 1;
+
     /** {@code userfaultfd(2)} in this process (flags e.g. {@code O_CLOEXEC | O_NONBLOCK}). */
     public static Userfaultfd create(int flags) throws SyscallException {
         int f = (int) Syscalls.syscall("userfaultfd", Syscalls.SYS_userfaultfd, flags, 0, 0);

@@ -68,6 +68,48 @@ class UffdTrackerTest {
         assertThat(p.exitValue()).isZero();
     }
 
+    /**
+     * A service running as its own user: with vm.unprivileged_userfaultfd=0 its userfaultfd(2) fails with EPERM unless
+     * asked for user-mode faults only, which is all async write-protect needs. The child runs as nobody, from a
+     * world-readable copy of its class path.
+     */
+    @Test
+    void tracksAProcessRunningAsAnotherUser(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.uffdWriteProtect().isAvailable(), () -> Features.uffdWriteProtect().toString());
+        assumeTrue(Syscalls.geteuid() == 0 && Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs root and setpriv");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        List<String> cp = new java.util.ArrayList<>();
+        for (String e : System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")).split(":")) {
+            if (!e.endsWith(".jar") || !e.contains("jna")) {
+                cp.add(e);
+                continue;
+            }
+            Path copy = tmp.resolve(Path.of(e).getFileName());
+            Files.copy(Path.of(e), copy);
+            Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            cp.add(copy.toString());
+        }
+        Children.Grandchild g = children.startGrandchild(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m", "-XX:+UseSerialGC", "-XX:-UsePerfData",
+                "-cp", String.join(":", cp), MemoryChild.class.getName()));
+        int pid = g.pid();
+        BufferedReader out = g.stdout();
+        String[] addr = Children.readLineStartingWith(out, "ADDR ").split(" ");
+        assertThat(Files.getAttribute(Path.of("/proc/" + pid), "unix:uid")).isEqualTo(65534);
+        long base = Long.parseUnsignedLong(addr[1], 16);
+        long end = base + Integer.parseInt(addr[2]);
+        try (UffdTracker tracker = UffdTracker.attach(pid)) {
+            tracker.track(base, end);
+            assertThat(stopped(pid, () -> tracker.collectWritten().written())).isEmpty();
+            Children.send(g.shell(), "w 8 42");
+            assertThat(Children.readLineStartingWith(out, "ok")).isEqualTo("ok");
+            assertThat(stopped(pid, () -> tracker.collectWritten(base, end))).extracting(PagemapScan.PageRegion::start).containsExactly(base);
+        }
+        Children.send(g.shell(), "q");
+        assertThat(g.shell().waitFor(10, TimeUnit.SECONDS)).isTrue();
+    }
+
     @Test
     void tracksEveryWritablePrivateVmaOfALiveJvm() throws Exception {
         assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());

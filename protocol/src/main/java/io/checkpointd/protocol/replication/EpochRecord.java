@@ -15,7 +15,7 @@ public sealed interface EpochRecord {
     int PAGES_XOR = 4;
     /** Data-directory kinds (docs/design/disk.md); see {@link DirRecord}. */
     int DIR_ROOT = 10, DIR_MKDIR = 11, DIR_CREATE = 12, DIR_SYMLINK = 13, DIR_RENAME = 14, DIR_DELETE = 15,
-            DIR_RESIZE = 16, DIR_MODE = 17, DIR_BLOCKS = 18;
+            DIR_RESIZE = 16, DIR_MODE = 17, DIR_BLOCKS = 18, DIR_OWNER = 19;
     /** Bound on the data of one {@link DirBlocks} record (the primary merges changed 4 KiB blocks into runs of this). */
     int MAX_DIR_BLOCKS = 1 << 20;
     /** Data directories per protected process ({@code protect --data-dir}, in order). */
@@ -181,6 +181,14 @@ public sealed interface EpochRecord {
         }
     }
 
+    /** New owner (of a link itself, not its target): a service running as its own user keeps its files'. */
+    record DirOwner(int dir, String path, int uid, int gid) implements DirRecord {
+        @Override
+        public byte[] encode() {
+            return new Wire.Out(20 + path.length()).u8(DIR_OWNER).u8(dir).str(path).i32(uid).i32(gid).toByteArray();
+        }
+    }
+
     /** Bytes {@code [offset, offset+data.length)} of the regular file, inside its size: a run of changed blocks. */
     record DirBlocks(int dir, String path, long offset, byte[] data) implements DirRecord {
         @Override
@@ -258,6 +266,13 @@ public sealed interface EpochRecord {
                 yield new DirResize(d, path, size);
             }
             case DIR_MODE -> new DirMode(dir(in), Wire.checkRelPath(in.str()), mode(in));
+            case DIR_OWNER -> {
+                int d = dir(in);
+                String path = Wire.checkRelPath(in.str());
+                int uid = in.i32(), gid = in.i32();
+                if (uid < 0 || gid < 0) throw new ProtocolException("bad owner " + uid + ":" + gid); // -1 means "unchanged" to chown
+                yield new DirOwner(d, path, uid, gid);
+            }
             case DIR_BLOCKS -> {
                 int d = dir(in);
                 String path = Wire.checkRelPath(in.str());

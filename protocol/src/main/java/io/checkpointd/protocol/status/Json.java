@@ -1,15 +1,29 @@
 package io.checkpointd.protocol.status;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A minimal ordered JSON value writer and reader for the status files: objects, arrays, strings, numbers,
- * booleans and null. Enough for checkpointd's own documented format; not a general JSON library.
+ * An ordered JSON object for the status files, written and read with Jackson's streaming API: objects, arrays,
+ * strings, numbers, booleans and null. Parsed objects are {@link Json}, arrays {@link List}, integers {@link Long} and
+ * other numbers {@link Double}.
  */
 public final class Json {
+    /** Deeper nesting is refused rather than recursed into (a status file never nests more than a few levels). */
+    private static final int MAX_DEPTH = 64;
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build()).build();
+
     private final Map<String, Object> fields = new LinkedHashMap<>();
 
     public static Json object() {
@@ -31,200 +45,100 @@ public final class Json {
 
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder();
-        write(sb, this);
-        return sb.toString();
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            write(g, this);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringWriter does not fail
+        }
+        return out.toString();
     }
 
-    private static void write(StringBuilder sb, Object v) {
+    private static void write(JsonGenerator g, Object v) throws IOException {
         if (v == null) {
-            sb.append("null");
+            g.writeNull();
         } else if (v instanceof Json j) {
-            sb.append('{');
-            boolean first = true;
-            for (var e : j.fields.entrySet()) {
-                if (!first) sb.append(',');
-                first = false;
-                string(sb, e.getKey());
-                sb.append(':');
-                write(sb, e.getValue());
-            }
-            sb.append('}');
+            writeObject(g, j.fields);
         } else if (v instanceof Map<?, ?> m) {
-            sb.append('{');
-            boolean first = true;
-            for (var e : m.entrySet()) {
-                if (!first) sb.append(',');
-                first = false;
-                string(sb, String.valueOf(e.getKey()));
-                sb.append(':');
-                write(sb, e.getValue());
-            }
-            sb.append('}');
+            writeObject(g, m);
         } else if (v instanceof List<?> l) {
-            sb.append('[');
-            for (int i = 0; i < l.size(); i++) {
-                if (i > 0) sb.append(',');
-                write(sb, l.get(i));
-            }
-            sb.append(']');
-        } else if (v instanceof Number || v instanceof Boolean) {
-            sb.append(v);
+            g.writeStartArray();
+            for (Object e : l) write(g, e);
+            g.writeEndArray();
+        } else if (v instanceof Double || v instanceof Float) {
+            g.writeNumber(((Number) v).doubleValue());
+        } else if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+            g.writeNumber(((Number) v).longValue());
+        } else if (v instanceof Number n) {
+            g.writeNumber(n.toString()); // BigInteger, BigDecimal, atomics: their decimal text
+        } else if (v instanceof Boolean b) {
+            g.writeBoolean(b);
         } else {
-            string(sb, v.toString());
+            g.writeString(v.toString());
         }
     }
 
-    private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
+    private static void writeObject(JsonGenerator g, Map<?, ?> m) throws IOException {
+        g.writeStartObject();
+        for (var e : m.entrySet()) {
+            g.writeFieldName(String.valueOf(e.getKey()));
+            write(g, e.getValue());
         }
-        sb.append('"');
+        g.writeEndObject();
     }
 
-    /** Parses a JSON text (objects become {@link Json}, arrays {@link List}, numbers {@link Double} or {@link Long}). */
+    /**
+     * Parses a JSON text (objects become {@link Json}, arrays {@link List}, numbers {@link Double} or {@link Long});
+     * an {@link IllegalArgumentException} for anything else, nesting deeper than 64 included.
+     */
     public static Object parse(String text) {
-        Parser p = new Parser(text);
-        Object v = p.value();
-        p.ws();
-        if (p.i != text.length()) throw new IllegalArgumentException("trailing characters in JSON");
-        return v;
+        try (JsonParser p = FACTORY.createParser(text)) {
+            if (p.nextToken() == null) throw new IllegalArgumentException("unexpected end of JSON");
+            Object v = value(p);
+            if (p.nextToken() != null) throw new IllegalArgumentException("trailing characters in JSON");
+            return v;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("bad JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()), e);
+        }
     }
 
-    private static final class Parser {
-        /** Deeper nesting is refused rather than recursed into (a status file never nests more than a few levels). */
-        private static final int MAX_DEPTH = 64;
-        private final String s;
-        private int i;
-        private int depth;
-
-        Parser(String s) {
-            this.s = s;
-        }
-
-        void ws() {
-            while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
-        }
-
-        Object value() {
-            ws();
-            if (i >= s.length()) throw new IllegalArgumentException("unexpected end of JSON");
-            char c = s.charAt(i);
-            if ((c == '{' || c == '[') && ++depth > MAX_DEPTH) throw new IllegalArgumentException("JSON nested too deep");
-            if (c == '{') {
-                i++;
+    private static Object value(JsonParser p) throws IOException {
+        JsonToken t = p.currentToken();
+        switch (t) {
+            case START_OBJECT -> {
                 Json j = new Json();
-                ws();
-                if (peek() == '}') {
-                    i++;
-                    depth--;
-                    return j;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String k = p.currentName();
+                    p.nextToken();
+                    j.put(k, value(p));
                 }
-                while (true) {
-                    ws();
-                    String k = str();
-                    ws();
-                    expect(':');
-                    j.put(k, value());
-                    ws();
-                    if (peek() == ',') {
-                        i++;
-                        continue;
-                    }
-                    expect('}');
-                    depth--;
-                    return j;
-                }
+                return j;
             }
-            if (c == '[') {
-                i++;
+            case START_ARRAY -> {
                 List<Object> l = new ArrayList<>();
-                ws();
-                if (peek() == ']') {
-                    i++;
-                    depth--;
-                    return l;
-                }
-                while (true) {
-                    l.add(value());
-                    ws();
-                    if (peek() == ',') {
-                        i++;
-                        continue;
-                    }
-                    expect(']');
-                    depth--;
-                    return l;
-                }
+                while (p.nextToken() != JsonToken.END_ARRAY) l.add(value(p));
+                return l;
             }
-            if (c == '"') return str();
-            if (s.startsWith("true", i)) {
-                i += 4;
+            case VALUE_STRING -> {
+                return p.getText();
+            }
+            case VALUE_NUMBER_INT -> {
+                if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) throw new IllegalArgumentException("integer out of range: " + p.getText());
+                return p.getLongValue();
+            }
+            case VALUE_NUMBER_FLOAT -> {
+                return p.getDoubleValue();
+            }
+            case VALUE_TRUE -> {
                 return Boolean.TRUE;
             }
-            if (s.startsWith("false", i)) {
-                i += 5;
+            case VALUE_FALSE -> {
                 return Boolean.FALSE;
             }
-            if (s.startsWith("null", i)) {
-                i += 4;
+            case VALUE_NULL -> {
                 return null;
             }
-            int start = i;
-            while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) i++;
-            String num = s.substring(start, i);
-            if (num.isEmpty()) throw new IllegalArgumentException("bad JSON at " + start);
-            return num.matches("-?\\d+") ? (Object) Long.parseLong(num) : (Object) Double.parseDouble(num);
-        }
-
-        String str() {
-            expect('"');
-            StringBuilder sb = new StringBuilder();
-            while (peek() != '"') {
-                char c = s.charAt(i++);
-                if (c == '\\') {
-                    char e = peek();
-                    i++;
-                    switch (e) {
-                        case 'n' -> sb.append('\n');
-                        case 'r' -> sb.append('\r');
-                        case 't' -> sb.append('\t');
-                        case 'u' -> {
-                            if (i + 4 > s.length()) throw new IllegalArgumentException("unexpected end of JSON");
-                            sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                            i += 4;
-                        }
-                        default -> sb.append(e);
-                    }
-                } else {
-                    sb.append(c);
-                }
-            }
-            i++;
-            return sb.toString();
-        }
-
-        /** The next character; {@link IllegalArgumentException} at the end of the text. */
-        char peek() {
-            if (i >= s.length()) throw new IllegalArgumentException("unexpected end of JSON");
-            return s.charAt(i);
-        }
-
-        void expect(char c) {
-            if (i >= s.length() || s.charAt(i) != c) throw new IllegalArgumentException("expected '" + c + "' at " + i);
-            i++;
+            default -> throw new IllegalArgumentException("unexpected " + t + " in JSON");
         }
     }
 }

@@ -64,6 +64,7 @@ public final class FuzzSeeds {
                 new EpochRecord.DirDelete(1, "a/d/c"),
                 new EpochRecord.DirResize(1, "a/file", 12345),
                 new EpochRecord.DirMode(1, "a/file", 04755),
+                new EpochRecord.DirOwner(1, "a/file", 1000, 100),
                 new EpochRecord.DirBlocks(1, "a/file", 4096, new byte[] {9, 8, 7}),
         };
         for (EpochRecord r : records) {
@@ -80,6 +81,15 @@ public final class FuzzSeeds {
             int size = ByteBuffer.wrap(img, 8, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
             write("ProtoMessageFuzzTest", "parse", im[0].replace('/', '-'), 0, Arrays.copyOfRange(img, 12, 12 + size));
         }
+        byte[] perf = new byte[256];
+        ByteBuffer.wrap(perf).putInt(0xcafec0c0);
+        write("HostFilesFuzzTest", "decode", "stdio-and-perfdata", 0, new io.checkpointd.protocol.image.HostFiles(
+                java.util.List.of(new io.checkpointd.protocol.image.HostFiles.Stdio(1, "pipe:[210142]"),
+                        new io.checkpointd.protocol.image.HostFiles.Stdio(2, "socket:[77]")),
+                java.util.List.of(new io.checkpointd.protocol.image.HostFiles.SharedFile("/tmp/hsperfdata_app/4242", 0600, 1000, 1000, perf)))
+                .encode());
+        write("HostFilesFuzzTest", "decode", "none", 0, io.checkpointd.protocol.image.HostFiles.NONE.encode());
+
         byte[] core = resource("sleep/core-968.img");
         write("ProtoMessageFuzzTest", "parse", "core-entry", 2, Arrays.copyOfRange(core, 12, core.length));
 

@@ -14,7 +14,8 @@ class DirRecordTest {
         List<EpochRecord> all = List.of(new EpochRecord.DirRoot(3, "/var/lib/db"), new EpochRecord.DirMkdir(0, "a/b", 0755),
                 new EpochRecord.DirCreate(1, "a/f", 04640), new EpochRecord.DirSymlink(0, "l", "../outside"),
                 new EpochRecord.DirRename(0, "a/f", "g"), new EpochRecord.DirDelete(0, "g"),
-                new EpochRecord.DirResize(0, "f", 3L << 30), new EpochRecord.DirMode(0, "f", 0600));
+                new EpochRecord.DirResize(0, "f", 3L << 30), new EpochRecord.DirMode(0, "f", 0600),
+                new EpochRecord.DirOwner(0, "f", 65534, 65534));
         for (EpochRecord r : all) assertThat(EpochRecord.decode(r.encode())).isEqualTo(r);
         EpochRecord.DirBlocks b = new EpochRecord.DirBlocks(2, "x/y", 1L << 32, new byte[] {1, 2, 3});
         EpochRecord.DirBlocks d = (EpochRecord.DirBlocks) EpochRecord.decode(b.encode());

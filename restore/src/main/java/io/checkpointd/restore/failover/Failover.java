@@ -51,10 +51,12 @@ public final class Failover {
     private final ChannelKey channelKey;
     private final Duration readyTimeout;
     private final Reprotector reprotector;
+    private final ServiceOutput serviceOutput;
 
     public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout,
-                    Reprotector reprotector) {
+                    Reprotector reprotector, ServiceOutput serviceOutput) {
         this.reprotector = reprotector;
+        this.serviceOutput = serviceOutput == null ? ServiceOutput.defaultFor(workRoot) : serviceOutput;
         this.store = store;
         this.workRoot = workRoot;
         this.proxyControl = proxyControl;
@@ -116,8 +118,12 @@ public final class Failover {
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
         Criu criu = Criu.locate();
-        int pid = criu.restore(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
-                .logFile("restore.log").build());
+        int pid;
+        // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
+        try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
+            pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
+                    .logFile("restore.log")).build());
+        }
         long restoreNanos = System.nanoTime() - r0;
         log.info("failover: CRIU restored pid {} from epoch {} in {} ms", pid, epoch, restoreNanos / 1_000_000);
         if (service != null) awaitAccepting(service);

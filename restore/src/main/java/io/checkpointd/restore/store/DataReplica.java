@@ -176,7 +176,7 @@ final class DataReplica {
         } else if (r instanceof EpochRecord.DirResize rs) {
             if (at == null || at.dir() || at.link()) throw bad(r, "is not a regular file");
             m.put(p, Node.file(rs.size()));
-        } else if (r instanceof EpochRecord.DirMode) {
+        } else if (r instanceof EpochRecord.DirMode || r instanceof EpochRecord.DirOwner) {
             if (at == null) throw bad(r, "does not exist");
         } else if (r instanceof EpochRecord.DirBlocks b) {
             if (at == null || at.dir() || at.link()) throw bad(r, "is not a regular file");
@@ -293,13 +293,16 @@ final class DataReplica {
                 Path q = dst.resolve(src.relativize(p).toString());
                 if (Files.isSymbolicLink(p)) {
                     Files.createSymbolicLink(q, Files.readSymbolicLink(p));
+                    DirReplay.copyOwner(p, q);
                 } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectory(q);
-                    DirReplay.chmod(q, DirReplay.mode(p));
+                    DirReplay.copyOwner(p, q);
+                    DirReplay.chmod(q, DirReplay.mode(p)); // after chown, which clears setuid/setgid
                 } else if (link) {
                     Files.createLink(q, p);
                 } else {
                     SparseCopy.copy(p, q);
+                    DirReplay.copyOwner(p, q);
                     DirReplay.chmod(q, DirReplay.mode(p));
                 }
             }

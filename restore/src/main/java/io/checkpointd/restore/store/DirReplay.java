@@ -48,6 +48,11 @@ public final class DirReplay {
             if (Files.isSymbolicLink(p)) return; // a link's own mode cannot be changed on Linux
             makePrivate(p);
             chmod(p, m.mode());
+        } else if (r instanceof EpochRecord.DirOwner o) {
+            makePrivate(p);
+            int mode = Files.isSymbolicLink(p) ? -1 : mode(p);
+            chown(p, o.uid(), o.gid());
+            if (mode >= 0) chmod(p, mode); // chown clears setuid/setgid; the primary's mode follows as its own record anyway
         } else if (r instanceof EpochRecord.DirBlocks b) {
             makePrivate(p);
             try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
@@ -60,6 +65,22 @@ public final class DirReplay {
     }
 
     /** A regular file with other links (shared with a committed base) is replaced by a copy of its own. */
+    /** {@code lchown}: a link's own owner, never its target's. */
+    static void chown(Path p, int uid, int gid) throws IOException {
+        Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Gives {@code to} the owner of {@code from} (links: their own), when it differs. */
+    static void copyOwner(Path from, Path to) throws IOException {
+        int uid = (Integer) Files.getAttribute(from, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int gid = (Integer) Files.getAttribute(from, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        if (uid != (Integer) Files.getAttribute(to, "unix:uid", LinkOption.NOFOLLOW_LINKS)
+                || gid != (Integer) Files.getAttribute(to, "unix:gid", LinkOption.NOFOLLOW_LINKS)) {
+            chown(to, uid, gid);
+        }
+    }
+
     private static void makePrivate(Path p) throws IOException {
         if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) return;
         int links = (Integer) Files.getAttribute(p, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
@@ -67,6 +88,7 @@ public final class DirReplay {
         Path tmp = p.resolveSibling(p.getFileName() + ".checkpointd-cow");
         Files.deleteIfExists(tmp);
         SparseCopy.copy(p, tmp);
+        copyOwner(p, tmp);
         chmod(tmp, mode(p));
         Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }

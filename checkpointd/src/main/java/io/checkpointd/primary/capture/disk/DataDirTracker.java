@@ -200,6 +200,7 @@ public final class DataDirTracker {
                     now.hashes = hasher.diff(resolve(p), p, now.size, new long[0], out);
                 }
             }
+            if (now.ownedByOther()) out.accept(new DirChange.Owner(p, now.uid, now.gid));
             put(p, now);
         }
 
@@ -210,6 +211,7 @@ public final class DataDirTracker {
             // times, since it would otherwise re-read every file it passes.
             boolean hinted = !all && hints.files().contains(p);
             if (!first && !hinted && now.unchangedSince(was)) return;
+            if (now.uid != was.uid || now.gid != was.gid) out.accept(new DirChange.Owner(p, now.uid, now.gid));
             if (now.mode != was.mode) out.accept(new DirChange.Mode(p, now.mode));
             if (now.kind == Entry.Kind.LINK && !now.target.equals(was.target)) out.accept(new DirChange.Symlink(p, now.target));
             if (now.kind == Entry.Kind.FILE) {

@@ -251,6 +251,7 @@ public final class DataDirs implements AutoCloseable {
         if (c instanceof DirChange.Delete d) return new EpochRecord.DirDelete(dir, d.path());
         if (c instanceof DirChange.Resize r) return new EpochRecord.DirResize(dir, r.path(), r.size());
         if (c instanceof DirChange.Mode m) return new EpochRecord.DirMode(dir, m.path(), m.mode());
+        if (c instanceof DirChange.Owner o) return new EpochRecord.DirOwner(dir, o.path(), o.uid(), o.gid());
         if (c instanceof DirChange.Blocks b) return new EpochRecord.DirBlocks(dir, b.path(), b.offset(), b.data());
         throw new IllegalArgumentException("unknown change " + c);
     }

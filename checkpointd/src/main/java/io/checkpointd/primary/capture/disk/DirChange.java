@@ -38,6 +38,10 @@ public sealed interface DirChange {
     record Mode(String path, int mode) implements DirChange {
     }
 
+    /** New owner (of a link itself). */
+    record Owner(String path, int uid, int gid) implements DirChange {
+    }
+
     /** The file's bytes {@code [offset, offset+data.length)}: a run of changed 4 KiB blocks. */
     record Blocks(String path, long offset, byte[] data) implements DirChange {
         @Override

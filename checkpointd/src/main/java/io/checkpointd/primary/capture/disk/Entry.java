@@ -19,15 +19,18 @@ final class Entry {
     final Kind kind;
     final long ino;
     final int mode;
+    final int uid, gid;
     final long size;
     final FileTime mtime, ctime;
     final String target;
     long[] hashes = new long[0];
 
-    Entry(Kind kind, long ino, int mode, long size, FileTime mtime, FileTime ctime, String target) {
+    Entry(Kind kind, long ino, int mode, int uid, int gid, long size, FileTime mtime, FileTime ctime, String target) {
         this.kind = kind;
         this.ino = ino;
         this.mode = mode;
+        this.uid = uid;
+        this.gid = gid;
         this.size = size;
         this.mtime = mtime;
         this.ctime = ctime;
@@ -38,7 +41,7 @@ final class Entry {
     static Entry stat(Path p) throws IOException {
         Map<String, Object> a;
         try {
-            a = Files.readAttributes(p, "unix:ino,mode,size,lastModifiedTime,ctime,isDirectory,isSymbolicLink,isRegularFile",
+            a = Files.readAttributes(p, "unix:ino,mode,uid,gid,size,lastModifiedTime,ctime,isDirectory,isSymbolicLink,isRegularFile",
                     LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return null;
@@ -60,7 +63,7 @@ final class Entry {
                 throw e;
             }
         }
-        return new Entry(k, (Long) a.get("ino"), (Integer) a.get("mode") & 07777, (Long) a.get("size"),
+        return new Entry(k, (Long) a.get("ino"), (Integer) a.get("mode") & 07777, (Integer) a.get("uid"), (Integer) a.get("gid"), (Long) a.get("size"),
                 (FileTime) a.get("lastModifiedTime"), (FileTime) a.get("ctime"), target);
     }
 
@@ -73,9 +76,14 @@ final class Entry {
         return parent != null && !Files.isDirectory(parent);
     }
 
+    /** Owned by someone other than root, who creates every entry on the backup. */
+    boolean ownedByOther() {
+        return uid != 0 || gid != 0;
+    }
+
     /** Same inode, size and times: with multigrain timestamps (Linux 6.13+) no write can hide behind these. */
     boolean unchangedSince(Entry old) {
-        return old.ino == ino && old.kind == kind && old.size == size && old.mode == mode
+        return old.ino == ino && old.kind == kind && old.size == size && old.mode == mode && old.uid == uid && old.gid == gid
                 && old.mtime.equals(mtime) && old.ctime.equals(ctime);
     }
 }

@@ -25,6 +25,9 @@ final class RandomOps {
         for (int i = 0; i < 10; i++) step();
     }
 
+    /** chown needs root; elsewhere owners never change. */
+    private static final boolean OWNERS = "root".equals(System.getProperty("user.name"));
+
     void step() throws IOException {
         List<Path> files = new ArrayList<>(), dirs = new ArrayList<>();
         try (Stream<Path> s = Files.walk(root)) {
@@ -38,7 +41,7 @@ final class RandomOps {
         Path fresh = dir.resolve(name());
         Path file = files.isEmpty() ? null : files.get(random.nextInt(files.size()));
         Path regular = file != null && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) ? file : null;
-        switch (random.nextInt(13)) {
+        switch (random.nextInt(OWNERS ? 14 : 13)) {
             case 0, 1 -> { if (!Files.exists(fresh, LinkOption.NOFOLLOW_LINKS)) Files.write(fresh, bytes(random.nextInt(30_000))); }
             case 2, 3 -> { if (regular != null) write(regular, random.nextInt(40_000), bytes(1 + random.nextInt(9000))); }
             case 4 -> { if (regular != null) resize(regular, random.nextInt(50_000)); }
@@ -52,6 +55,14 @@ final class RandomOps {
                 if (!Files.exists(fresh, LinkOption.NOFOLLOW_LINKS)) {
                     Files.write(fresh, bytes(100));
                     Files.delete(fresh);
+                }
+            }
+            case 13 -> { // a service running as its own user: its files keep their owner on the backup
+                Path p = random.nextBoolean() && file != null ? file : regular;
+                if (p != null) {
+                    int[] ids = {0, 1000, 65534};
+                    Files.setAttribute(p, "unix:uid", ids[random.nextInt(3)], LinkOption.NOFOLLOW_LINKS);
+                    Files.setAttribute(p, "unix:gid", ids[random.nextInt(3)], LinkOption.NOFOLLOW_LINKS);
                 }
             }
             default -> removeTree(dirs);

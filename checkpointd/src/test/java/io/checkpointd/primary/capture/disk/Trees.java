@@ -17,7 +17,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Test helper, also of the tests module: asserts two directory trees are identical (names, kinds, modes, link targets, bytes). */
+/** Test helper, also of the tests module: asserts two directory trees are identical (names, kinds, modes, owners, link targets, bytes). */
 public final class Trees {
     private Trees() {
     }
@@ -39,7 +39,9 @@ public final class Trees {
                 String d = Files.isSymbolicLink(p) ? "link->" + Files.readSymbolicLink(p)
                         : Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? "dir " + Integer.toOctalString(mode)
                         : "file " + Integer.toOctalString(mode) + " " + Files.size(p);
-                m.put(root.relativize(p).toString(), d);
+                int uid = (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+                int gid = (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+                m.put(root.relativize(p).toString(), d + " " + uid + ":" + gid);
             }
         }
         return m;
