@@ -36,6 +36,9 @@ import java.util.concurrent.TimeUnit;
  * frames is secret or trusted: a forged nonce only yields keys the forger cannot use, and the key id only turns
  * "bad MAC" into the clearer "the peer has a different key".
  *
+ * <p>With {@link TlsIdentity TLS credentials} {@link #install} puts TLS 1.3 in place of all this
+ * ({@link TlsHandshake}).
+ *
  * <p>Netty: {@link #install} adds this handler (or, for plain text, the codec directly) ahead of the application's
  * handlers; when the handshake is done it replaces itself with {@link FrameDecoder} and {@link FrameEncoder} and
  * completes {@link #ready}. Blocking sockets use {@link #blocking}.
@@ -64,14 +67,17 @@ public final class AuthHandshake extends ByteToMessageDecoder {
 
     /**
      * Adds the frame codec for {@code key} to a new channel's pipeline; add the application's handlers after it.
-     * With a key the codec appears once the handshake is done; the application must not write before
-     * {@link #ready} completes (servers only answer, so they never do).
+     * With a key or TLS the codec appears once the handshake is done; the application must not write before
+     * {@link #ready} completes (servers only answer, so they never do). With TLS the peer's certificate must name
+     * a role {@code link} admits at the other end ({@link Link#peerRoles}).
      */
-    public static void install(ChannelPipeline pipeline, ChannelKey key, FrameAuth.Side side) {
+    public static void install(ChannelPipeline pipeline, ChannelKey key, Link link, FrameAuth.Side side) {
         Channel ch = pipeline.channel();
         Promise<FrameAuth> ready = ch.eventLoop().newPromise();
         ch.attr(READY).set(ready);
-        if (!key.authenticated()) {
+        if (key.tls() != null) {
+            TlsHandshake.install(pipeline, key.tls(), link, side, ready);
+        } else if (!key.authenticated()) {
             pipeline.addLast("frame-decoder", new FrameDecoder(FrameAuth.NONE))
                     .addLast("frame-encoder", new FrameEncoder(FrameAuth.NONE));
             ready.setSuccess(FrameAuth.NONE);
@@ -154,6 +160,7 @@ public final class AuthHandshake extends ByteToMessageDecoder {
      * @throws ProtocolException if the peer does not authenticate or has another key
      */
     public static FrameAuth blocking(InputStream in, OutputStream out, ChannelKey key, FrameAuth.Side side) throws IOException {
+        if (key.tls() != null) throw new IllegalStateException("a TLS channel needs TlsIdentity.clientSocket, not the key handshake");
         if (!key.authenticated()) return FrameAuth.NONE;
         byte[] nonce = key.newNonce();
         out.write(authFrame(key, nonce));

@@ -13,9 +13,10 @@ import java.util.Set;
 import javax.crypto.Mac;
 
 /**
- * How a process authenticates its replication and control channels: a shared secret key that every checkpointd
- * process of one protected service (protect, backup, proxy) reads from a file, or, as an explicit opt-in for local
- * demos, {@link #insecurePlaintext() nothing}. Immutable; the secret never appears in {@link #toString()}.
+ * How a process authenticates its replication and control channels: {@link #tls TLS credentials} (a certificate
+ * per role, the production default), a shared secret key that every checkpointd process of one protected service
+ * (protect, backup, proxy) reads from a file, or, as an explicit opt-in for local demos,
+ * {@link #insecurePlaintext() nothing}. Immutable; the secret never appears in {@link #toString()}.
  *
  * <p>Per connection, {@link #connection} derives the frame keys from the secret and both sides' nonces
  * (HKDF-style with HMAC-SHA256), so nothing captured on one connection verifies on another.
@@ -32,13 +33,30 @@ public final class ChannelKey {
     /** How to make a key, for messages. */
     public static final String HOW_TO_CREATE = "head -c 32 /dev/urandom > key; chmod 600 key";
 
-    private static final ChannelKey PLAINTEXT = new ChannelKey(null);
+    private static final ChannelKey PLAINTEXT = new ChannelKey((byte[]) null);
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final byte[] secret;
+    private final TlsIdentity tls;
 
     private ChannelKey(byte[] secret) {
         this.secret = secret;
+        this.tls = null;
+    }
+
+    private ChannelKey(TlsIdentity tls) {
+        this.secret = null;
+        this.tls = tls;
+    }
+
+    /** TLS 1.3 with mutual authentication and roles from certificates, instead of a shared key. */
+    public static ChannelKey tls(TlsIdentity identity) {
+        return new ChannelKey(java.util.Objects.requireNonNull(identity, "identity"));
+    }
+
+    /** The TLS credentials, or null for a shared key or plain text. */
+    public TlsIdentity tls() {
+        return tls;
     }
 
     /** No authentication: anyone who can reach a port can drive it. For local demos only. */
@@ -103,7 +121,7 @@ public final class ChannelKey {
 
     /** Whether channels are authenticated (false only for {@link #insecurePlaintext()}). */
     public boolean authenticated() {
-        return secret != null;
+        return secret != null || tls != null;
     }
 
     /** A short public fingerprint of the key, safe to log and to send: it tells a wrong key from a stranger. */
@@ -152,6 +170,7 @@ public final class ChannelKey {
 
     @Override
     public String toString() {
+        if (tls != null) return "ChannelKey(" + tls + ")";
         return secret == null ? "ChannelKey(insecure plaintext)" : "ChannelKey(id " + HexFormat.of().formatHex(keyId()) + ")";
     }
 
