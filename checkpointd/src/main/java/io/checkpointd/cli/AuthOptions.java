@@ -80,7 +80,7 @@ final class AuthOptions {
         if (kinds == 0) {
             throw new UsageException("the channels must be authenticated: pass --tls-cert FILE --tls-key FILE --tls-ca FILE "
                     + "(make them with: checkpointd certs --out DIR), or --auth-key FILE with a key shared by protect, backup "
-                    + "and proxy, or --insecure-plaintext for a local demo");
+                    + "and proxy (" + ChannelKey.HOW_TO_CREATE + "), or --insecure-plaintext for a local demo");
         }
         if (insecurePlaintext) return ChannelKey.insecurePlaintext();
         try {

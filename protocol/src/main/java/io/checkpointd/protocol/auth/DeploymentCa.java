@@ -143,7 +143,7 @@ public final class DeploymentCa {
     }
 
     private static String roleLabels(Set<Role> roles) {
-        return Role.labels(roles).replace(", ", "+");
+        return Role.labels(roles).replace(", ", " "); // "+" would make a multi-valued RDN
     }
 
     private static KeyPair newKey() throws GeneralSecurityException {

@@ -18,6 +18,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /**
@@ -58,8 +59,12 @@ final class Pem {
                     throw new IOException(what + " " + file + " is encrypted; checkpointd needs an unencrypted key (mode 600)");
                 }
                 JcaPEMKeyConverter c = new JcaPEMKeyConverter();
-                if (o instanceof PrivateKeyInfo info) return c.getPrivateKey(info);
-                if (o instanceof PEMKeyPair pair) return c.getKeyPair(pair).getPrivate();
+                try {
+                    if (o instanceof PrivateKeyInfo info) return c.getPrivateKey(info);
+                    if (o instanceof PEMKeyPair pair) return c.getPrivateKey(pair.getPrivateKeyInfo());
+                } catch (IOException | RuntimeException e) {
+                    throw new IOException(what + " " + file + " holds a key Java cannot use: " + e.getMessage());
+                }
             }
         }
         throw new IOException(what + " " + file + " holds no PEM private key (-----BEGIN PRIVATE KEY-----)");
@@ -69,7 +74,11 @@ final class Pem {
     static String encode(Object... objects) throws IOException {
         java.io.StringWriter w = new java.io.StringWriter();
         try (JcaPEMWriter pw = new JcaPEMWriter(w)) {
-            for (Object o : objects) pw.writeObject(o);
+            for (Object o : objects) {
+                // keys as PKCS#8 (BEGIN PRIVATE KEY): what OpenSSL 3, Netty and most tools read by default
+                if (o instanceof PrivateKey k) pw.writeObject(new JcaPKCS8Generator(k, null));
+                else pw.writeObject(o);
+            }
         }
         return w.toString();
     }

@@ -23,6 +23,8 @@ import org.slf4j.LoggerFactory;
  */
 final class TlsHandshake extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TlsHandshake.class);
+    /** Refusals logged by all listeners of this process: 20 lines per 10 s at most. */
+    private static final LogLimiter LIMIT = new LogLimiter(20, 10, java.util.concurrent.TimeUnit.SECONDS);
 
     private final Link link;
     private final FrameAuth.Side side;
@@ -36,7 +38,8 @@ final class TlsHandshake extends ChannelInboundHandlerAdapter {
 
     static void install(ChannelPipeline pipeline, TlsIdentity identity, Link link, FrameAuth.Side side, Promise<FrameAuth> ready) {
         SslHandler tls = identity.netty(link, side).newHandler(pipeline.channel().alloc());
-        tls.setHandshakeTimeoutMillis(AuthHandshake.TIMEOUT.toMillis());
+        // a server's deadline is its PreAuthGate's (which logs it, rate-limited); this is only a backstop there
+        tls.setHandshakeTimeoutMillis(AuthHandshake.TIMEOUT.toMillis() + (side == FrameAuth.Side.SERVER ? 5_000 : 0));
         pipeline.addLast("tls", tls).addLast("tls-handshake", new TlsHandshake(link, side, ready));
     }
 
@@ -54,10 +57,13 @@ final class TlsHandshake extends ChannelInboundHandlerAdapter {
             return;
         }
         String why = reason(done.cause());
-        if (side == FrameAuth.Side.SERVER && refusedByUs(done.cause())) {
-            log.warn("refused {} on {} ({}): {}", ctx.channel().remoteAddress(), link.port(), ctx.channel().localAddress(), why);
+        if (side == FrameAuth.Side.SERVER && quiet(done.cause())) {
+            // closed by the pre-authentication bounds (which log for themselves) or by the peer before a word
+            log.debug("TLS handshake with {} on {} ended: {}", ctx.channel().remoteAddress(), link.port(), why);
+        } else if (side == FrameAuth.Side.SERVER && refusedByUs(done.cause())) {
+            LIMIT.warn(log, "refused {} on {} ({}): {}", ctx.channel().remoteAddress(), link.port(), ctx.channel().localAddress(), why);
         } else if (side == FrameAuth.Side.SERVER) {
-            log.warn("TLS handshake with {} on {} ({}) failed: {}", ctx.channel().remoteAddress(), link.port(),
+            LIMIT.warn(log, "TLS handshake with {} on {} ({}) failed: {}", ctx.channel().remoteAddress(), link.port(),
                     ctx.channel().localAddress(), why);
         } else {
             log.warn("TLS handshake with {} at {} failed: {}", link.port(), ctx.channel().remoteAddress(), why);
@@ -105,6 +111,13 @@ final class TlsHandshake extends ChannelInboundHandlerAdapter {
         if (m.equals("Empty client certificate chain")) return "the peer sent no certificate signed by our --tls-ca";
         if (m.startsWith("Received fatal alert")) return "the peer ended the handshake (" + m + "): does it trust our CA and our role?";
         return m;
+    }
+
+    private static boolean quiet(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof java.nio.channels.ClosedChannelException || c instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) return true;
+        }
+        return false;
     }
 
     private static boolean refusedByUs(Throwable t) {

@@ -49,6 +49,7 @@ public final class TlsIdentity {
     private final List<X509Certificate> cas;
     private final Set<Role> roles;
     private final Map<FrameAuth.Side, Map<Link, SSLContext>> contexts = new EnumMap<>(FrameAuth.Side.class);
+    private final Map<FrameAuth.Side, Map<Link, SslContext>> nettyContexts = new EnumMap<>(FrameAuth.Side.class);
 
     private TlsIdentity(X509Certificate[] chain, PrivateKey key, List<X509Certificate> cas) {
         this.chain = chain;
@@ -128,9 +129,11 @@ public final class TlsIdentity {
     }
 
     /** Netty's context for one end of {@code link}: TLS 1.3, the peer's certificate required and its role checked. */
-    public SslContext netty(Link link, FrameAuth.Side side) {
-        return new JdkSslContext(context(link, side), side == FrameAuth.Side.CLIENT, null, IdentityCipherSuiteFilter.INSTANCE,
-                null, ClientAuth.REQUIRE, new String[] {PROTOCOL}, false);
+    public synchronized SslContext netty(Link link, FrameAuth.Side side) {
+        // one per end and link: building it costs far more than an engine, and a listener makes one per connection
+        return nettyContexts.computeIfAbsent(side, s -> new EnumMap<>(Link.class)).computeIfAbsent(link, l ->
+                new JdkSslContext(context(l, side), side == FrameAuth.Side.CLIENT, null, IdentityCipherSuiteFilter.INSTANCE,
+                        null, ClientAuth.REQUIRE, new String[] {PROTOCOL}, false));
     }
 
     /**
