@@ -32,8 +32,9 @@ final class AuthOptions {
     Path tlsCa;
 
     @Option(names = "--auth-key", paramLabel = "FILE",
-            description = "instead of TLS: file with the key (>= 32 random bytes, mode 600) shared by protect, backup and "
-                    + "proxy; authenticates every replication and control frame. Create one with: " + ChannelKey.HOW_TO_CREATE)
+            description = "instead of TLS: file with the key (>= 32 random bytes, mode 600) shared by protect and backup; "
+                    + "the proxy takes the key 'checkpointd proxy-key' derives from it (it opens only the control port). "
+                    + "Authenticates every replication and control frame. Create one with: " + ChannelKey.HOW_TO_CREATE)
     Path keyFile;
 
     @Option(names = "--insecure-plaintext",
@@ -41,14 +42,20 @@ final class AuthOptions {
                     + "can drive them. For local demos only")
     boolean insecurePlaintext;
 
+    /** Set by {@link #channelKey} for a proxy given the deployment's key rather than its own. */
+    private boolean proxyHoldsFullKey;
+
     /** Logs the warning plain text deserves; call once the input is known good and the daemon starts. */
     void warnIfInsecure() {
         if (insecurePlaintext) {
             log.warn("--insecure-plaintext: replication and control channels are NOT authenticated; anyone who can reach "
                     + "their ports can release held output or feed the backup");
+        } else if (proxyHoldsFullKey) {
+            log.warn("the proxy holds the deployment's --auth-key, which also opens the backup's replication port; give it "
+                    + "the key made by 'checkpointd proxy-key --auth-key KEY --out FILE' instead");
         } else if (keyFile != null) {
-            log.info("--auth-key: every role holds the same key, so a host holding it (the proxy's too) could push images "
-                    + "to the backup; --tls-cert/--tls-key/--tls-ca separates the roles");
+            log.info("--auth-key: primary and backup share one key (the proxy holds only its derived proxy key); "
+                    + "--tls-cert/--tls-key/--tls-ca gives each role its own certificate");
         }
     }
 
@@ -84,7 +91,15 @@ final class AuthOptions {
         }
         if (insecurePlaintext) return ChannelKey.insecurePlaintext();
         try {
-            if (keyFile != null) return ChannelKey.load(keyFile);
+            if (keyFile != null) {
+                ChannelKey key = ChannelKey.load(keyFile);
+                if (key.controlOnly() && role != Role.PROXY) {
+                    throw new UsageException("--auth-key " + keyFile + " is the proxy's key (it opens only the control port); "
+                            + "this command needs the deployment's key");
+                }
+                proxyHoldsFullKey = role == Role.PROXY && !key.controlOnly();
+                return key;
+            }
             if (tlsCert == null || tlsKey == null || tlsCa == null) {
                 throw new UsageException("TLS needs all three of --tls-cert, --tls-key and --tls-ca");
             }

@@ -105,6 +105,25 @@ class TlsCliTest {
                 "--tls-ca", own.resolve("ca.crt").toString()), "--reprotect-to", "must also name the primary role");
     }
 
+    @Test
+    void proxyKeyDerivesAKeyThatOnlyTheProxyTakes() throws Exception {
+        Path key = tmp.resolve("auth.key");
+        byte[] b = new byte[32];
+        new java.security.SecureRandom().nextBytes(b);
+        Files.write(key, b);
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+        Path proxyKey = tmp.resolve("proxy.key");
+        CliInputTest.Run r = cli("proxy-key", "--auth-key", key.toString(), "--out", proxyKey.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(proxyKey))).isEqualTo("rw-------");
+        assertUsageError(cli("proxy-key", "--auth-key", key.toString(), "--out", proxyKey.toString()), "already exists");
+        assertUsageError(cli("proxy-key", "--auth-key", proxyKey.toString(), "--out", tmp.resolve("p2").toString()), "already a proxy key");
+        // protect and backup refuse it
+        for (List<String> d : daemonsWithRoles().subList(0, 2)) {
+            assertUsageError(run(d.subList(1, d.size()), "--auth-key", proxyKey.toString()), "is the proxy's key", "deployment's key");
+        }
+    }
+
     private List<List<String>> daemonsWithRoles() {
         return List.of(List.of("primary", "protect", "999999999", "--backup", "127.0.0.1:7070"),
                 List.of("backup", "backup", "--listen", "127.0.0.1:0", "--dir", tmp.resolve("store").toString()),

@@ -76,7 +76,7 @@ public final class ProxyControlClient implements AutoCloseable {
             Socket io = s;
             FrameAuth auth = FrameAuth.NONE;
             if (key.tls() != null) io = key.tls().clientSocket(s, control, Link.CONTROL); // TLS authenticates every byte
-            else auth = AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), key, FrameAuth.Side.CLIENT);
+            else auth = AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), key, Link.CONTROL, FrameAuth.Side.CLIENT);
             io.setSoTimeout(0); // replies are awaited with per-call timeouts, not by the reader
             return new ProxyControlClient(io, auth);
         } catch (IOException e) {
