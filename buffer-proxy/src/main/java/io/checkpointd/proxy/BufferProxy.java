@@ -2,6 +2,8 @@ package io.checkpointd.proxy;
 
 import io.checkpointd.protocol.auth.AuthHandshake;
 import io.checkpointd.protocol.auth.FrameAuth;
+import io.checkpointd.protocol.auth.Link;
+import io.checkpointd.protocol.auth.PreAuthGate;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -66,12 +68,14 @@ public final class BufferProxy implements AutoCloseable {
                         }
                     })
                     .bind(config.listen()).sync().channel();
+            PreAuthGate preAuth = PreAuthGate.standard("the control port");
             Channel control = new ServerBootstrap().group(group).channel(transport.serverChannel())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {
-                            AuthHandshake.install(ch.pipeline(), config.channelKey(), FrameAuth.Side.SERVER);
+                            AuthHandshake.install(ch.pipeline(), config.channelKey(), Link.CONTROL, FrameAuth.Side.SERVER);
+                            preAuth.admit(ch);
                             ch.pipeline().addLast("control", new ControlHandler(commit));
                         }
                     })

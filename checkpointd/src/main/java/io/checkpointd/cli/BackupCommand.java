@@ -81,7 +81,12 @@ public final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ChannelKey key = auth.channelKey();
+        ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.BACKUP);
+        if (reprotectTo != null && key.tls() != null && !key.tls().roles().contains(io.checkpointd.protocol.auth.Role.PRIMARY)) {
+            // the restored service is protected with this backup's certificate, and only a primary may push epochs
+            throw new UsageException("--reprotect-to: --tls-cert " + key.tls().subject() + " must also name the primary role "
+                    + "(checkpointd certs gives the backup's certificate both)");
+        }
         io.checkpointd.arbiter.ArbiterAddress arbiterAddress = arbiter.address();
         DataRoots roots;
         try {

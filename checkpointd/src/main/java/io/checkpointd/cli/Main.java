@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "checkpointd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Remus-style high availability for an unmodified JVM process: epochs of checkpoints shipped "
                 + "to a backup, output released only once the backup has them, failover by CRIU restore.",
-        subcommands = {ProtectCommand.class, BackupCommand.class, ProxyCommand.class, CheckCommand.class,
+        subcommands = {ProtectCommand.class, BackupCommand.class, ProxyCommand.class, CheckCommand.class, CertsCommand.class, ProxyKeyCommand.class,
                 StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_OK = 0, EXIT_FAILURE = 1, EXIT_USAGE = 2;

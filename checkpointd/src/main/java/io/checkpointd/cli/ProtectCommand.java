@@ -126,7 +126,7 @@ public final class ProtectCommand implements Callable<Integer> {
             String why = Trackers.availability().get(tracker.toString());
             if (!Trackers.isUsable(tracker.toString())) throw new UsageException("--tracker " + tracker + " cannot run here: " + why);
         }
-        ChannelKey key = auth.channelKey();
+        ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.PRIMARY);
         ArbiterAddress arbiterAddress = arbiter.address();
         if (arbiterAddress != null && spec.commandLine().getParseResult().hasMatchedOption("--generation")) {
             throw new UsageException("--generation comes from the arbiter's counter when --arbiter is given: drop one of them");

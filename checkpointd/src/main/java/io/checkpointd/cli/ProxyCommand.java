@@ -66,7 +66,7 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ChannelKey key = auth.channelKey();
+        ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.PROXY);
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         auth.warnIfInsecure();
         MetricsOption.Endpoint ep = metrics.start(spec.commandLine().getOut());

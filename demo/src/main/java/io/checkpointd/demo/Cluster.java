@@ -27,43 +27,45 @@ public final class Cluster implements AutoCloseable {
      * @param protectArgs extra options for {@code protect} (e.g. {@code --on-backup-loss continue})
      * @param arbiter     null: heartbeats decide (the default); else protect and backup run with this arbiter
      * @param daemonArgs  extra options for the backup and proxy daemons, by role ("backup", "proxy")
+     * @param service     how the service JVM starts ({@link ServiceLaunch})
+     * @param tls         TLS with a certificate per role ({@link ClusterSetup#writeCertificates}) instead of the shared key
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
                           boolean spare, List<String> protectArgs, Arbiter arbiter, List<String> protectJvmArgs,
-                          List<String> serviceArgs, java.util.Map<String, List<String>> daemonArgs, ServiceLaunch service) {
+                          List<String> serviceArgs, java.util.Map<String, List<String>> daemonArgs, ServiceLaunch service, boolean tls) {
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), List.of(),
-                    false, List.of(), null, List.of(), List.of(), java.util.Map.of(), ServiceLaunch.DEFAULT);
+                    false, List.of(), null, List.of(), List.of(), java.util.Map.of(), ServiceLaunch.DEFAULT, false);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
+            return new Options(epoch, t, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
 
         public Options withBackupJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, args, spare, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
 
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, true, protectArgs, arbiter, protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
 
         public Options withProtectArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs, daemonArgs, service);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, List.copyOf(args), arbiter, protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
 
         /** JVM options of the protect daemon (e.g. a fault point's system property). */
         public Options withProtectJvmArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs, daemonArgs, service);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, List.copyOf(args), serviceArgs, daemonArgs, service, tls);
         }
 
         /** Extra arguments of the demo service (e.g. {@code --churn}). */
         public Options withServiceArgs(List<String> args) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args), daemonArgs, service);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs, List.copyOf(args), daemonArgs, service, tls);
         }
 
         /** Extra options for the daemon of {@code role}: "backup" or "proxy" (e.g. {@code --metrics HOST:PORT}). */
@@ -71,19 +73,25 @@ public final class Cluster implements AutoCloseable {
             java.util.Map<String, List<String>> m = new java.util.HashMap<>(daemonArgs);
             m.put(role, List.copyOf(args));
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
-                    serviceArgs, java.util.Map.copyOf(m), service);
+                    serviceArgs, java.util.Map.copyOf(m), service, tls);
         }
 
         /** How the service JVM starts: its JVM options and where its stdout/stderr go. */
         public Options withService(ServiceLaunch launch) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
-                    serviceArgs, daemonArgs, launch);
+                    serviceArgs, daemonArgs, launch, tls);
+        }
+
+        /** Authenticates every channel with TLS, a certificate per role from a CA made for this cluster. */
+        public Options withTls() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
+                    serviceArgs, daemonArgs, service, true);
         }
 
         /** Runs protect and backup with {@code --arbiter uri --service-id id --arbiter-session-timeout t}. */
         public Options withArbiter(String uri, String serviceId, Duration sessionTimeout) {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs,
-                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs, daemonArgs, service);
+                    new Arbiter(uri, serviceId, sessionTimeout), protectJvmArgs, serviceArgs, daemonArgs, service, tls);
         }
     }
 
@@ -283,9 +291,11 @@ public final class Cluster implements AutoCloseable {
         return layout.keyFile();
     }
 
-    /** The cluster's key, for a test that talks to its daemons. */
+    /** The cluster's credentials as the primary holds them, for a test that talks to its daemons. */
     public ChannelKey channelKey() throws IOException {
-        return ChannelKey.load(layout.keyFile());
+        if (!opts.tls()) return ChannelKey.load(layout.keyFile());
+        return ChannelKey.tls(io.checkpointd.protocol.auth.TlsIdentity.load(layout.tlsFile("primary.crt"),
+                layout.tlsFile("primary.key"), layout.tlsFile("ca.crt")));
     }
 
     /** Ends every process this cluster started (and the restored service), by pid, and reaps them. */

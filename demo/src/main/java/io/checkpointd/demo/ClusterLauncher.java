@@ -66,16 +66,18 @@ final class ClusterLauncher {
     }
 
     private List<String> backupArgs(int port, String storeDir, String runDir) {
-        return List.of("backup", "--listen", LOOPBACK + ":" + port, "--dir", storeDir,
+        List<String> a = new ArrayList<>(List.of("backup", "--listen", LOOPBACK + ":" + port, "--dir", storeDir,
                 "--proxy-control", LOOPBACK + ":" + l.controlPort(), "--run-dir", runDir,
-                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms", "--auth-key", l.keyFile().toString());
+                "--heartbeat-timeout", opts.heartbeatTimeout().toMillis() + "ms"));
+        a.addAll(l.authArgs("backup"));
+        return a;
     }
 
     /** Starts the proxy in front of the service and waits until it listens. */
     Process proxy(int servicePort) throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("proxy", "--listen", LOOPBACK + ":" + l.proxyPort(), "--upstream",
-                LOOPBACK + ":" + servicePort, "--control", LOOPBACK + ":" + l.controlPort(), "--run-dir", l.runDir().toString(),
-                "--auth-key", l.keyFile().toString()));
+                LOOPBACK + ":" + servicePort, "--control", LOOPBACK + ":" + l.controlPort(), "--run-dir", l.runDir().toString()));
+        args.addAll(l.authArgs("proxy"));
         args.addAll(opts.daemonArgs().getOrDefault("proxy", List.of()));
         Process proxy = daemon("proxy", List.of(), args);
         awaitListening(l.proxyPort(), proxy, "proxy");
@@ -86,8 +88,8 @@ final class ClusterLauncher {
     Process protect(long servicePid, int servicePort) throws IOException {
         List<String> args = new ArrayList<>(List.of("protect", Long.toString(servicePid), "--backup", LOOPBACK + ":" + l.backupPort(),
                 "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control", LOOPBACK + ":" + l.controlPort(),
-                "--service", LOOPBACK + ":" + servicePort, "--run-dir", l.runDir().toString(), "--work-dir", l.workDir().toString(),
-                "--auth-key", l.keyFile().toString()));
+                "--service", LOOPBACK + ":" + servicePort, "--run-dir", l.runDir().toString(), "--work-dir", l.workDir().toString()));
+        args.addAll(l.authArgs("primary"));
         args.addAll(opts.protectArgs());
         if (opts.arbiter() != null) args.addAll(opts.arbiter().args());
         return daemon("protect", opts.protectJvmArgs(), args);

@@ -28,6 +28,24 @@ public final class ClusterSetup {
     }
 
     /**
+     * A fresh CA and the certificates of primary, backup (primary too: it re-protects) and proxy in {@code dir}, as
+     * {@code checkpointd certs} makes them.
+     */
+    public static void writeCertificates(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        try {
+            io.checkpointd.protocol.auth.DeploymentCa ca = io.checkpointd.protocol.auth.DeploymentCa.create("cluster", java.time.Duration.ofDays(1));
+            ca.writeCa(dir);
+            io.checkpointd.protocol.auth.DeploymentCa.write(dir, "primary", ca.issue("primary", java.util.EnumSet.of(io.checkpointd.protocol.auth.Role.PRIMARY)));
+            io.checkpointd.protocol.auth.DeploymentCa.write(dir, "backup", ca.issue("backup",
+                    java.util.EnumSet.of(io.checkpointd.protocol.auth.Role.BACKUP, io.checkpointd.protocol.auth.Role.PRIMARY)));
+            io.checkpointd.protocol.auth.DeploymentCa.write(dir, "proxy", ca.issue("proxy", java.util.EnumSet.of(io.checkpointd.protocol.auth.Role.PROXY)));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot make the cluster's certificates: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * A fresh directory name for the primary's captures, {@code <prefix>-<uuid>}: in tmpfs ({@code /dev/shm}) where
      * there is one, else in {@code baseDir}. Not created; the cluster removes it at close.
      */

@@ -2,6 +2,8 @@ package io.checkpointd.restore;
 
 import io.checkpointd.linux.criu.Reaper;
 import io.checkpointd.protocol.auth.AuthHandshake;
+import io.checkpointd.protocol.auth.Link;
+import io.checkpointd.protocol.auth.PreAuthGate;
 import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.status.Json;
@@ -94,6 +96,8 @@ public final class BackupDaemon implements AutoCloseable {
     /** The last thing arbitration decided, for the status file. */
     private volatile String arbiterNote = "";
     private volatile long epochsCommitted;
+    /** Bounds the replication port's connections that have not authenticated yet. */
+    private final PreAuthGate preAuth = PreAuthGate.standard("the replication port");
 
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
         this.cfg = cfg;
@@ -122,7 +126,8 @@ public final class BackupDaemon implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        AuthHandshake.install(ch.pipeline(), cfg.channelKey(), FrameAuth.Side.SERVER);
+                        AuthHandshake.install(ch.pipeline(), cfg.channelKey(), Link.REPLICATION, FrameAuth.Side.SERVER);
+                        preAuth.admit(ch);
                         ch.pipeline().addLast(new ReplicationSession(store, storeThread, new Sessions()));
                     }
                 });

@@ -198,7 +198,8 @@ class CliInputTest {
     @Test
     void withoutAuthKeyOrInsecurePlaintextNoDaemonStarts() {
         for (List<String> d : daemons()) {
-            assertUsageError(cli(d), "--auth-key", "head -c 32 /dev/urandom > key; chmod 600 key", "--insecure-plaintext");
+            assertUsageError(cli(d), "--tls-cert", "checkpointd certs --out DIR", "--auth-key",
+                    "head -c 32 /dev/urandom > key; chmod 600 key", "--insecure-plaintext");
         }
     }
 
@@ -211,7 +212,7 @@ class CliInputTest {
             assertUsageError(cli(d, "--auth-key", keyFile("world.key", 64, "rw-r--r--").toString()), "group or others", "chmod 600");
             assertUsageError(cli(d, "--auth-key", tmp.resolve("missing.key").toString()), "does not exist", "/dev/urandom");
             assertUsageError(cli(d, "--auth-key", tmp.toString()), "not a regular file");
-            assertUsageError(cli(d, "--auth-key", good.toString(), "--insecure-plaintext"), "not both");
+            assertUsageError(cli(d, "--auth-key", good.toString(), "--insecure-plaintext"), "not several");
         }
         // a good key gets protect past the check, to the next problem
         assertUsageError(cli(daemons().get(0), "--auth-key", good.toString()), "is not a JVM");

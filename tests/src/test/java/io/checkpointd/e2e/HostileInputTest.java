@@ -11,6 +11,7 @@ import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.auth.AuthHandshake;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.auth.FrameAuth;
+import io.checkpointd.protocol.auth.Link;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
@@ -464,12 +465,14 @@ class HostileInputTest {
 
     // ---- handshakes -----------------------------------------------------------------------------------------
 
-    private static FrameAuth handshake(Socket s, ChannelKey k) throws IOException {
-        return AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), k, FrameAuth.Side.CLIENT);
+    private FrameAuth handshake(Socket s, ChannelKey k) throws IOException {
+        // each port has its own key (the control port's is the one the proxy holds)
+        Link link = s.getPort() == proxy.controlAddress().getPort() ? Link.CONTROL : Link.REPLICATION;
+        return AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), k, link, FrameAuth.Side.CLIENT);
     }
 
     /** A wrong key: the daemon names the mismatch and drops us; we carry on as if it had not. */
-    private static FrameAuth handshakeExpectingRefusal(Socket s, ChannelKey wrong) throws IOException {
+    private FrameAuth handshakeExpectingRefusal(Socket s, ChannelKey wrong) throws IOException {
         try {
             handshake(s, wrong);
         } catch (IOException expected) {

@@ -69,6 +69,15 @@ class KillTest extends E2eTest {
         killFromOutside(0, Cluster.Options.of(tmp).withEpoch(Duration.ofMillis(100)).withProtectArgs(List.of("--engine", "full")));
     }
 
+    /** Over TLS, a certificate per role: epochs, seals and releases, and the failover's new generation. */
+    @Test
+    @Timeout(180)
+    void overTlsToo() throws Exception {
+        killFromOutside(0, Cluster.Options.of(tmp).withEpoch(EPOCH).withTls());
+        String backupLog = Files.readString(tmp.resolve("logs").resolve("backup.log"));
+        assertThat(backupLog).as("the backup listened with TLS").contains("TLS 1.3 as").contains("roles primary, backup");
+    }
+
     /** The check can fail: epochs the backup acknowledged but threw away are lost, and verification says so. */
     @Test
     @Timeout(180)

@@ -20,7 +20,19 @@ class ReprotectTest extends E2eTest {
     @Test
     @Timeout(240)
     void theRestoredServiceIsProtectedAgainAndSurvivesASecondFailover() throws Exception {
-        try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withSpare());
+        reprotectAndFailTwice(Cluster.Options.of(tmp).withSpare());
+    }
+
+    /** Over TLS: the backup re-protects with its own certificate, which names the primary role too. */
+    @Test
+    @Timeout(240)
+    void overTlsToo() throws Exception {
+        reprotectAndFailTwice(Cluster.Options.of(tmp).withSpare().withTls());
+        assertThat(Files.readString(tmp.resolve("logs").resolve("backup.log"))).contains("TLS 1.3 as");
+    }
+
+    private void reprotectAndFailTwice(Cluster.Options opts) throws Exception {
+        try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(3))) {
             load.start();
             load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault

@@ -5,6 +5,7 @@ import io.checkpointd.protocol.FrameCodec;
 import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.auth.AuthHandshake;
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.Link;
 import io.checkpointd.protocol.auth.FrameAuth;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.replication.HelloOk;
@@ -87,7 +88,7 @@ public final class ReplicationClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        AuthHandshake.install(ch.pipeline(), key, FrameAuth.Side.CLIENT);
+                        AuthHandshake.install(ch.pipeline(), key, Link.REPLICATION, FrameAuth.Side.CLIENT);
                         ch.pipeline().addLast(new Inbound(self));
                     }
                 });

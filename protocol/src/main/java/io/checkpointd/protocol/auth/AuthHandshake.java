@@ -36,6 +36,9 @@ import java.util.concurrent.TimeUnit;
  * frames is secret or trusted: a forged nonce only yields keys the forger cannot use, and the key id only turns
  * "bad MAC" into the clearer "the peer has a different key".
  *
+ * <p>With {@link TlsIdentity TLS credentials} {@link #install} puts TLS 1.3 in place of all this
+ * ({@link TlsHandshake}).
+ *
  * <p>Netty: {@link #install} adds this handler (or, for plain text, the codec directly) ahead of the application's
  * handlers; when the handshake is done it replaces itself with {@link FrameDecoder} and {@link FrameEncoder} and
  * completes {@link #ready}. Blocking sockets use {@link #blocking}.
@@ -48,6 +51,7 @@ public final class AuthHandshake extends ByteToMessageDecoder {
     private static final AttributeKey<Future<FrameAuth>> READY = AttributeKey.valueOf("checkpointd.auth.ready");
 
     private final ChannelKey key;
+    private final Link link;
     private final FrameAuth.Side side;
     private final byte[] nonce;
     private final Promise<FrameAuth> ready;
@@ -55,8 +59,9 @@ public final class AuthHandshake extends ByteToMessageDecoder {
     private boolean started;
     private boolean failed;
 
-    private AuthHandshake(ChannelKey key, FrameAuth.Side side, Promise<FrameAuth> ready) {
+    private AuthHandshake(ChannelKey key, Link link, FrameAuth.Side side, Promise<FrameAuth> ready) {
         this.key = key;
+        this.link = link;
         this.side = side;
         this.nonce = key.newNonce();
         this.ready = ready;
@@ -64,19 +69,22 @@ public final class AuthHandshake extends ByteToMessageDecoder {
 
     /**
      * Adds the frame codec for {@code key} to a new channel's pipeline; add the application's handlers after it.
-     * With a key the codec appears once the handshake is done; the application must not write before
-     * {@link #ready} completes (servers only answer, so they never do).
+     * With a key or TLS the codec appears once the handshake is done; the application must not write before
+     * {@link #ready} completes (servers only answer, so they never do). With TLS the peer's certificate must name
+     * a role {@code link} admits at the other end ({@link Link#peerRoles}).
      */
-    public static void install(ChannelPipeline pipeline, ChannelKey key, FrameAuth.Side side) {
+    public static void install(ChannelPipeline pipeline, ChannelKey key, Link link, FrameAuth.Side side) {
         Channel ch = pipeline.channel();
         Promise<FrameAuth> ready = ch.eventLoop().newPromise();
         ch.attr(READY).set(ready);
-        if (!key.authenticated()) {
+        if (key.tls() != null) {
+            TlsHandshake.install(pipeline, key.tls(), link, side, ready);
+        } else if (!key.authenticated()) {
             pipeline.addLast("frame-decoder", new FrameDecoder(FrameAuth.NONE))
                     .addLast("frame-encoder", new FrameEncoder(FrameAuth.NONE));
             ready.setSuccess(FrameAuth.NONE);
         } else {
-            pipeline.addLast("auth-handshake", new AuthHandshake(key, side, ready));
+            pipeline.addLast("auth-handshake", new AuthHandshake(key, link, side, ready));
         }
     }
 
@@ -101,7 +109,7 @@ public final class AuthHandshake extends ByteToMessageDecoder {
     private void start(ChannelHandlerContext ctx) {
         if (started) return;
         started = true;
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(authFrame(key, nonce)));
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(authFrame(key, link, nonce)));
         timeout = ctx.executor().schedule(() -> {
             if (ready.isDone()) return;
             fail(ctx, new ProtocolException("no authentication from the peer within " + TIMEOUT.toSeconds() + " s"));
@@ -119,7 +127,7 @@ public final class AuthHandshake extends ByteToMessageDecoder {
         try {
             Frame f = FrameCodec.decodeAuth(in);
             if (f == null) return;
-            auth = accept(key, side, nonce, f);
+            auth = accept(key, link, side, nonce, f);
         } catch (ProtocolException e) {
             failed = true;
             in.skipBytes(in.readableBytes());
@@ -154,9 +162,15 @@ public final class AuthHandshake extends ByteToMessageDecoder {
      * @throws ProtocolException if the peer does not authenticate or has another key
      */
     public static FrameAuth blocking(InputStream in, OutputStream out, ChannelKey key, FrameAuth.Side side) throws IOException {
+        return blocking(in, out, key, Link.REPLICATION, side);
+    }
+
+    /** As {@link #blocking(InputStream, OutputStream, ChannelKey, FrameAuth.Side)} on {@code link}. */
+    public static FrameAuth blocking(InputStream in, OutputStream out, ChannelKey key, Link link, FrameAuth.Side side) throws IOException {
+        if (key.tls() != null) throw new IllegalStateException("a TLS channel needs TlsIdentity.clientSocket, not the key handshake");
         if (!key.authenticated()) return FrameAuth.NONE;
         byte[] nonce = key.newNonce();
-        out.write(authFrame(key, nonce));
+        out.write(authFrame(key, link, nonce));
         out.flush();
         DataInputStream data = new DataInputStream(in);
         byte[] header = new byte[FrameCodec.HEADER];
@@ -168,12 +182,16 @@ public final class AuthHandshake extends ByteToMessageDecoder {
         System.arraycopy(header, 0, frame, 0, header.length);
         data.readFully(frame, header.length, length - header.length);
         Frame f = FrameCodec.decodeAuth(Unpooled.wrappedBuffer(frame));
-        return accept(key, side, nonce, f);
+        return accept(key, link, side, nonce, f);
     }
 
     /** The AUTH frame, encoded: checksummed, not signed (there is no connection key yet). */
     static byte[] authFrame(ChannelKey key, byte[] nonce) {
-        byte[] payload = ByteBuffer.allocate(PAYLOAD).put((byte) VERSION).put(nonce).put(key.keyId()).array();
+        return authFrame(key, Link.REPLICATION, nonce);
+    }
+
+    static byte[] authFrame(ChannelKey key, Link link, byte[] nonce) {
+        byte[] payload = ByteBuffer.allocate(PAYLOAD).put((byte) VERSION).put(nonce).put(key.keyId(link)).array();
         ByteBuf buf = Unpooled.buffer();
         FrameCodec.encode(new Frame(FrameType.AUTH, 0, 0, payload), buf, FrameAuth.NONE);
         byte[] b = new byte[buf.readableBytes()];
@@ -183,18 +201,27 @@ public final class AuthHandshake extends ByteToMessageDecoder {
 
     /** Checks the peer's AUTH frame and derives the connection's frame keys. */
     static FrameAuth accept(ChannelKey key, FrameAuth.Side side, byte[] ourNonce, Frame peer) throws ProtocolException {
+        return accept(key, Link.REPLICATION, side, ourNonce, peer);
+    }
+
+    static FrameAuth accept(ChannelKey key, Link link, FrameAuth.Side side, byte[] ourNonce, Frame peer) throws ProtocolException {
         byte[] p = peer.payload();
         if (p.length != PAYLOAD || p[0] != VERSION) {
             throw new ProtocolException("unsupported AUTH frame (version " + (p.length > 0 ? p[0] : -1) + ", " + p.length + " bytes)");
         }
         byte[] peerNonce = java.util.Arrays.copyOfRange(p, 1, 1 + ChannelKey.NONCE_BYTES);
         byte[] peerKeyId = java.util.Arrays.copyOfRange(p, 1 + ChannelKey.NONCE_BYTES, PAYLOAD);
-        byte[] ours = key.keyId();
+        if (!key.opens(link)) throw new ProtocolException("this is a proxy key: it opens only the control port, not " + link.port());
+        byte[] ours = key.keyId(link);
+        if (!MessageDigest.isEqual(ours, peerKeyId) && link == Link.REPLICATION && key.isProxyKeyId(peerKeyId)) {
+            throw new ProtocolException("the peer holds the proxy's key, which opens only the control port: only a primary "
+                    + "may connect to " + link.port());
+        }
         if (!MessageDigest.isEqual(ours, peerKeyId)) {
             throw new ProtocolException("the peer uses a different --auth-key (key id " + HexFormat.of().formatHex(peerKeyId)
                     + ", ours " + HexFormat.of().formatHex(ours) + ")");
         }
         if (MessageDigest.isEqual(ourNonce, peerNonce)) throw new ProtocolException("the peer echoed our nonce");
-        return side == FrameAuth.Side.CLIENT ? key.connection(side, ourNonce, peerNonce) : key.connection(side, peerNonce, ourNonce);
+        return side == FrameAuth.Side.CLIENT ? key.connection(link, side, ourNonce, peerNonce) : key.connection(link, side, peerNonce, ourNonce);
     }
 }

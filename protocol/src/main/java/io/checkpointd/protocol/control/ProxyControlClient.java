@@ -7,6 +7,7 @@ import io.checkpointd.protocol.ProtocolException;
 import io.checkpointd.protocol.auth.AuthHandshake;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.auth.FrameAuth;
+import io.checkpointd.protocol.auth.Link;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.DataInputStream;
@@ -31,7 +32,8 @@ import java.util.concurrent.TimeoutException;
  * (the primary should not stall on it), but because it is written before any later seal it can never be reordered
  * with one. A rejected or failed release is thrown by the next call (or by {@link #sync}).
  *
- * <p>With a {@link ChannelKey} the connection starts with the {@link AuthHandshake} and every frame both ways is
+ * <p>With TLS credentials the socket is TLS 1.3 and the proxy's certificate must name the proxy role. With a
+ * shared {@link ChannelKey} the connection starts with the {@link AuthHandshake} and every frame both ways is
  * MAC'd; requests are encoded (and signed) under the same lock that orders their writes.
  */
 public final class ProxyControlClient implements AutoCloseable {
@@ -71,9 +73,12 @@ public final class ProxyControlClient implements AutoCloseable {
             int ms = (int) Math.max(1, timeout.toMillis());
             s.connect(control, ms);
             s.setSoTimeout(ms);
-            FrameAuth auth = AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), key, FrameAuth.Side.CLIENT);
-            s.setSoTimeout(0); // replies are awaited with per-call timeouts, not by the reader
-            return new ProxyControlClient(s, auth);
+            Socket io = s;
+            FrameAuth auth = FrameAuth.NONE;
+            if (key.tls() != null) io = key.tls().clientSocket(s, control, Link.CONTROL); // TLS authenticates every byte
+            else auth = AuthHandshake.blocking(s.getInputStream(), s.getOutputStream(), key, Link.CONTROL, FrameAuth.Side.CLIENT);
+            io.setSoTimeout(0); // replies are awaited with per-call timeouts, not by the reader
+            return new ProxyControlClient(io, auth);
         } catch (IOException e) {
             s.close();
             throw new IOException("cannot connect to proxy control " + control + ": " + e.getMessage(), e);

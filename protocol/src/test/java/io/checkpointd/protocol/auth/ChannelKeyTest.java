@@ -29,6 +29,43 @@ class ChannelKeyTest {
     }
 
     @Test
+    void theProxyKeyOpensTheControlLinkOnly() throws Exception {
+        ChannelKey master = ChannelKey.load(keyFile("key", 32, "rw-------"));
+        Path file = tmp.resolve("proxy.key");
+        master.writeProxyKey(file);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        ChannelKey proxy = ChannelKey.load(file);
+        assertThat(proxy.controlOnly()).isTrue();
+        assertThat(master.controlOnly()).isFalse();
+        assertThat(proxy.opens(Link.CONTROL)).isTrue();
+        assertThat(proxy.opens(Link.REPLICATION)).isFalse();
+        // same control link as the deployment's key, and nothing of its replication link
+        assertThat(proxy.keyId(Link.CONTROL)).isEqualTo(master.keyId(Link.CONTROL));
+        assertThat(proxy.keyId(Link.REPLICATION)).isNotEqualTo(master.keyId(Link.REPLICATION));
+        byte[] c = master.newNonce(), sv = master.newNonce();
+        assertThat(proxy.connection(Link.CONTROL, FrameAuth.Side.SERVER, c, sv).toString()).contains("HMAC");
+        assertThatThrownBy(() -> proxy.connection(Link.REPLICATION, FrameAuth.Side.CLIENT, c, sv)).hasMessageContaining("proxy key");
+        // on the replication port the backup names it; a stranger's key it does not
+        assertThatThrownBy(() -> AuthHandshake.accept(master, Link.REPLICATION, FrameAuth.Side.SERVER, sv,
+                authFrame(proxy, Link.REPLICATION, c))).hasMessageContaining("the peer holds the proxy's key");
+        assertThatThrownBy(() -> AuthHandshake.accept(master, Link.REPLICATION, FrameAuth.Side.SERVER, sv,
+                authFrame(ChannelKey.random(), Link.REPLICATION, c))).hasMessageContaining("different --auth-key");
+        assertThat(AuthHandshake.accept(master, Link.CONTROL, FrameAuth.Side.SERVER, sv, authFrame(proxy, Link.CONTROL, c))).isNotNull();
+        // damaged, and no overwrite
+        Path bad = tmp.resolve("bad.key");
+        Files.writeString(bad, ChannelKey.PROXY_KEY_HEADER + "\nnot hex at all, but long enough to pass the size check\n");
+        Files.setPosixFilePermissions(bad, PosixFilePermissions.fromString("rw-------"));
+        assertThatThrownBy(() -> ChannelKey.load(bad)).hasMessageContaining("damaged").hasMessageContaining("checkpointd proxy-key");
+        assertThatThrownBy(() -> master.writeProxyKey(file)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+        assertThat(proxy.proxyKey().keyId()).isEqualTo(proxy.keyId());
+        assertThatThrownBy(() -> ChannelKey.insecurePlaintext().proxyKey()).isInstanceOf(IllegalStateException.class);
+    }
+
+    private static io.checkpointd.protocol.Frame authFrame(ChannelKey k, Link link, byte[] nonce) throws Exception {
+        return io.checkpointd.protocol.FrameCodec.decodeAuth(io.netty.buffer.Unpooled.wrappedBuffer(AuthHandshake.authFrame(k, link, nonce)));
+    }
+
+    @Test
     void badKeyFilesAreRefusedWithTheFix() throws Exception {
         assertThatThrownBy(() -> ChannelKey.load(keyFile("short", 31, "rw-------")))
                 .isInstanceOf(ChannelKey.KeyFileException.class).hasMessageContaining("31 bytes").hasMessageContaining("/dev/urandom");
