@@ -1,0 +1,106 @@
+package io.checkpointd.linux.net;
+
+import com.sun.jna.Native;
+import io.checkpointd.linux.Errno;
+import io.checkpointd.linux.FileDescriptor;
+import io.checkpointd.linux.SyscallException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The kernel's table of TCP sockets, IPv4 and IPv6, through {@code sock_diag} ({@code NETLINK_INET_DIAG},
+ * {@code SOCK_DIAG_BY_FAMILY} dump of every state): what CRIU reads for an inet socket (state, addresses, ports,
+ * queue lengths, shutdown), keyed by inode, the number {@code /proc/PID/fd} links name. Sees the network namespace
+ * of the calling thread.
+ */
+public final class SockDiag {
+    /** {@code <sys/socket.h>} families. */
+    public static final int AF_INET = 2, AF_INET6 = 10;
+    /** TCP states ({@code <netinet/tcp.h>}). */
+    public static final int TCP_ESTABLISHED = 1, TCP_CLOSE = 7, TCP_LISTEN = 10;
+    private static final int AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0x80000, NETLINK_INET_DIAG = 4;
+    private static final int SOCK_DIAG_BY_FAMILY = 20, NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
+    private static final int IPPROTO_TCP = 6, INET_DIAG_SHUTDOWN = 8;
+    private static final int NLMSG_HDRLEN = 16, REQ_LEN = NLMSG_HDRLEN + 56, MSG_LEN = 72;
+
+    /**
+     * One TCP socket as {@code inet_diag_msg} reports it.
+     *
+     * @param src    source address, 4 bytes (IPv4) or 16 (IPv6), network order
+     * @param rqueue for a listening socket its accept queue, else the bytes not yet read
+     * @param wqueue for a listening socket its backlog, else the bytes not yet acknowledged
+     * @param shutdown {@code sk_shutdown}: 1 receive, 2 send, 3 both
+     */
+    public record InetSock(int family, int state, int srcPort, int dstPort, byte[] src, byte[] dst, long inode, int rqueue,
+                           int wqueue, int shutdown) {
+    }
+
+    private SockDiag() {
+    }
+
+    /** Every TCP socket of this network namespace, IPv4 and IPv6, by inode. */
+    public static Map<Long, InetSock> tcp() throws SyscallException {
+        int s = NetLib.INSTANCE.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_INET_DIAG);
+        if (s < 0) throw new SyscallException("socket(NETLINK_INET_DIAG)", Native.getLastError());
+        Map<Long, InetSock> out = new HashMap<>();
+        try (FileDescriptor fd = new FileDescriptor(s, "sock_diag")) {
+            int seq = 1;
+            for (int family : new int[] {AF_INET, AF_INET6}) dump(fd, family, seq++, out);
+        }
+        return out;
+    }
+
+    private static void dump(FileDescriptor fd, int family, int seq, Map<Long, InetSock> out) throws SyscallException {
+        ByteBuffer req = ByteBuffer.allocate(REQ_LEN).order(ByteOrder.nativeOrder());
+        req.putInt(REQ_LEN).putShort((short) SOCK_DIAG_BY_FAMILY).putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(seq).putInt(0);
+        req.put((byte) family).put((byte) IPPROTO_TCP).put((byte) 0).put((byte) 0).putInt(-1); // every state
+        byte[] r = req.array(); // the socket id (48 bytes) stays zero: a dump matches every socket
+        if (NetLib.INSTANCE.send(fd.fd(), r, r.length, 0) != r.length) throw new SyscallException("send(sock_diag)", Native.getLastError());
+        byte[] buf = new byte[65536];
+        while (true) {
+            long n = NetLib.INSTANCE.recv(fd.fd(), buf, buf.length, 0);
+            if (n < 0) {
+                int e = Native.getLastError();
+                if (e == Errno.EINTR) continue;
+                throw new SyscallException("recv(sock_diag)", e);
+            }
+            ByteBuffer b = ByteBuffer.wrap(buf, 0, (int) n).order(ByteOrder.nativeOrder());
+            int off = 0;
+            while (off + NLMSG_HDRLEN <= n) {
+                int len = b.getInt(off), type = b.getShort(off + 4) & 0xffff;
+                if (len < NLMSG_HDRLEN || off + len > n) throw new SyscallException("recv(sock_diag)", Errno.EINVAL, "truncated message");
+                if (type == NLMSG_DONE) return;
+                if (type == NLMSG_ERROR) {
+                    int err = -b.getInt(off + NLMSG_HDRLEN);
+                    if (err != 0) throw new SyscallException("sock_diag", err, family == AF_INET6 ? "AF_INET6" : "AF_INET");
+                } else if (type == SOCK_DIAG_BY_FAMILY && len >= NLMSG_HDRLEN + MSG_LEN) {
+                    InetSock sk = parse(b, off + NLMSG_HDRLEN, off + len);
+                    out.put(sk.inode(), sk);
+                }
+                off += (len + 3) & ~3;
+            }
+        }
+    }
+
+    /** {@code struct inet_diag_msg} at {@code m}, and its attributes up to {@code end}. */
+    private static InetSock parse(ByteBuffer b, int m, int end) {
+        int family = b.get(m) & 0xff, state = b.get(m + 1) & 0xff;
+        int sport = Short.toUnsignedInt(Short.reverseBytes(b.getShort(m + 4))), dport = Short.toUnsignedInt(Short.reverseBytes(b.getShort(m + 6)));
+        int alen = family == AF_INET ? 4 : 16;
+        byte[] src = new byte[alen], dst = new byte[alen];
+        b.get(m + 8, src);
+        b.get(m + 24, dst);
+        int rq = b.getInt(m + 56), wq = b.getInt(m + 60);
+        long inode = Integer.toUnsignedLong(b.getInt(m + 68));
+        int shutdown = 0;
+        for (int a = m + MSG_LEN; a + 4 <= end; ) {
+            int alen2 = b.getShort(a) & 0xffff, atype = b.getShort(a + 2) & 0xffff;
+            if (alen2 < 4) break;
+            if (atype == INET_DIAG_SHUTDOWN && alen2 >= 5) shutdown = b.get(a + 4) & 0xff;
+            a += (alen2 + 3) & ~3;
+        }
+        return new InetSock(family, state, sport, dport, src, dst, inode, rq, wq, shutdown);
+    }
+}
