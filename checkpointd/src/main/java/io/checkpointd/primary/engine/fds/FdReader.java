@@ -1,0 +1,191 @@
+package io.checkpointd.primary.engine.fds;
+
+import io.checkpointd.linux.FileDescriptor;
+import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.Syscalls;
+import io.checkpointd.linux.net.SockDiag;
+import io.checkpointd.linux.net.SocketOptions;
+import io.checkpointd.linux.proc.ProcFiles;
+import io.checkpointd.protocol.image.ProtoMessage;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Reads, with every thread of the process stopped, how its fd table differs from the base dump's and what CRIU's
+ * image needs for each new fd: TCP sockets (IPv4 and IPv6, listening or connected) from {@code sock_diag} and a
+ * {@code pidfd_getfd} duplicate, epoll instances and eventfds from fdinfo; and every epoll fd's registrations.
+ * Closed fds of any kind are expressible. Anything else (a regular file, pipe, Unix socket, UDP socket, a socket of
+ * another network namespace) is {@link Unsupported}: the epoch takes a CRIU dump.
+ */
+public final class FdReader implements AutoCloseable {
+    private static final String SOCKET = "socket:[", EPOLL = "anon_inode:[eventpoll]", EVENTFD = "anon_inode:[eventfd]";
+
+    private final int pid;
+    private FileDescriptor pidfd;
+
+    /** The result of a read: the changes, or why they cannot be expressed (a status reason) and for which fd. */
+    public record Result(FdChanges changes, String why) {
+    }
+
+    public FdReader(int pid) {
+        this.pid = pid;
+    }
+
+    /**
+     * Whether {@code now} holds an fd, new or pointing elsewhere than in {@code base}, of a kind {@link #read} can
+     * never express (judged by its link alone; a socket may still turn out to be Unix or UDP).
+     */
+    public static boolean hasInexpressible(Map<Integer, String> base, Map<Integer, String> now) {
+        for (Map.Entry<Integer, String> e : now.entrySet()) {
+            String t = e.getValue();
+            if (t.equals(base.get(e.getKey()))) continue;
+            if (!t.startsWith(SOCKET) && !t.equals(EPOLL) && !t.equals(EVENTFD)) return true;
+        }
+        return false;
+    }
+
+    /** The changes from {@code base} to {@code now} (fd → link target), with every epoll fd's registrations. */
+    public Result read(Map<Integer, String> base, Map<Integer, String> now) throws IOException {
+        Set<Integer> closed = new TreeSet<>();
+        List<Integer> opened = new ArrayList<>();
+        for (Map.Entry<Integer, String> e : base.entrySet()) {
+            String t = now.get(e.getKey());
+            if (t == null || !t.equals(e.getValue())) closed.add(e.getKey());
+        }
+        for (Map.Entry<Integer, String> e : now.entrySet()) {
+            if (!e.getValue().equals(base.get(e.getKey()))) opened.add(e.getKey());
+        }
+        Map<Integer, List<ProtoMessage>> epolls = new TreeMap<>();
+        Map<Integer, FdChanges.Opened> out = new TreeMap<>();
+        try {
+            for (Map.Entry<Integer, String> e : now.entrySet()) {
+                if (e.getValue().equals(EPOLL)) epolls.put(e.getKey(), targets(e.getKey(), FdInfo.read(pid, e.getKey()), now));
+            }
+            Map<Long, SockDiag.InetSock> tcp = null;
+            for (int fd : opened) {
+                String target = now.get(fd);
+                FdInfo info = FdInfo.read(pid, fd);
+                if (target.startsWith(SOCKET)) {
+                    if (tcp == null) {
+                        checkSameNetns();
+                        tcp = SockDiag.tcp();
+                    }
+                    out.put(fd, socket(fd, target, info, tcp));
+                } else if (target.equals(EPOLL)) {
+                    out.put(fd, epoll(fd, info, epolls.get(fd)));
+                } else if (target.equals(EVENTFD)) {
+                    out.put(fd, eventfd(fd, info));
+                } else {
+                    throw new Unsupported(kindOf(target), "fd " + fd + " → " + target);
+                }
+            }
+        } catch (Unsupported u) {
+            return new Result(null, "open file not captured: " + u.kind + " (" + u.getMessage() + ")");
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return new Result(null, "open files changed (" + gone.getMessage() + " gone while stopped)");
+        }
+        return new Result(new FdChanges(closed, out, epolls), null);
+    }
+
+    private FdChanges.Opened socket(int fd, String target, FdInfo info, Map<Long, SockDiag.InetSock> tcp) throws IOException, Unsupported {
+        long ino = Long.parseLong(target.substring(SOCKET.length(), target.length() - 1));
+        try (FileDescriptor dup = dup(fd)) {
+            int domain = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_DOMAIN);
+            int type = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_TYPE);
+            int proto = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_PROTOCOL);
+            if (domain != SockDiag.AF_INET && domain != SockDiag.AF_INET6) throw new Unsupported(domainName(domain) + " socket", "fd " + fd);
+            if (type != SocketOptions.SOCK_STREAM || proto != SocketOptions.IPPROTO_TCP) throw new Unsupported("non-TCP inet socket", "fd " + fd);
+            SockDiag.InetSock sk = tcp.get(ino);
+            // a socket neither bound nor connected is in no table; CRIU makes one up from getsockname (not done here)
+            if (sk == null) throw new Unsupported("unbound TCP socket", "fd " + fd + " inode " + ino);
+            if (sk.family() != domain) throw new Unsupported("TCP socket changing family", "fd " + fd);
+            return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()));
+        }
+    }
+
+    /** {@code eventpoll_file_entry} (CRIU's images/eventpoll.proto): flags, owner, registrations; no id yet. */
+    private FdChanges.Opened epoll(int fd, FdInfo info, List<ProtoMessage> targets) throws IOException, Unsupported {
+        ProtoMessage e = new ProtoMessage();
+        e.setVarint(2, info.fileFlags());
+        try (FileDescriptor dup = dup(fd)) {
+            e.setMessages(3, List.of(Fown.of(dup)));
+        }
+        e.setMessages(4, targets);
+        return new FdChanges.Opened(FdChanges.EVENTPOLL, info.fdFlags(), 9, e);
+    }
+
+    /** {@code eventfd_file_entry} (CRIU's images/eventfd.proto): flags, owner, counter; no id yet. */
+    private FdChanges.Opened eventfd(int fd, FdInfo info) throws IOException, Unsupported {
+        if (info.eventfdCount() < 0) throw new Unsupported("eventfd without a count", "fd " + fd);
+        ProtoMessage e = new ProtoMessage();
+        e.setVarint(2, info.fileFlags());
+        try (FileDescriptor dup = dup(fd)) {
+            e.setMessages(3, List.of(Fown.of(dup)));
+        }
+        e.setVarint(4, info.eventfdCount());
+        return new FdChanges.Opened(FdChanges.EVENTFD, info.fdFlags(), 8, e);
+    }
+
+    /**
+     * An epoll fd's registrations as {@code eventpoll_tfd_entry} messages, the way CRIU's proc_parse.c fills them
+     * ({@code id} 0; {@code dev}, {@code inode}, {@code pos} as fdinfo prints them). A target that is no longer one
+     * of the process's fds (closed but still registered through a duplicate elsewhere) is not handled.
+     */
+    private static List<ProtoMessage> targets(int epfd, FdInfo info, Map<Integer, String> now) throws Unsupported {
+        List<ProtoMessage> out = new ArrayList<>(info.targets().size());
+        for (FdInfo.Target t : info.targets()) {
+            if (!now.containsKey(t.tfd())) throw new Unsupported("epoll target not open", "epoll fd " + epfd + " target " + t.tfd());
+            ProtoMessage m = new ProtoMessage();
+            m.setVarint(1, 0);
+            m.setVarint(2, t.tfd());
+            m.setVarint(3, t.events());
+            m.setVarint(4, t.data());
+            m.setVarint(5, t.sdev());
+            m.setVarint(6, t.ino());
+            m.setVarint(7, t.pos());
+            out.add(m);
+        }
+        return out;
+    }
+
+    private FileDescriptor dup(int fd) throws IOException, Unsupported {
+        try {
+            if (pidfd == null) pidfd = Syscalls.pidfdOpen(pid);
+            return Syscalls.pidfdGetfd(pidfd, fd);
+        } catch (SyscallException e) {
+            throw new Unsupported("fd not duplicable", "pidfd_getfd of fd " + fd + ": " + e.getMessage());
+        }
+    }
+
+    /** sock_diag answers for this process's network namespace: the target's must be the same. */
+    private void checkSameNetns() throws IOException, Unsupported {
+        String theirs = ProcFiles.readlink("/proc/" + pid + "/ns/net"), ours = ProcFiles.readlink("/proc/self/ns/net");
+        if (!theirs.equals(ours)) throw new Unsupported("socket in another network namespace", theirs);
+    }
+
+    private static String kindOf(String target) {
+        if (target.startsWith("/")) return "regular file";
+        if (target.startsWith("pipe:")) return "pipe";
+        if (target.startsWith("anon_inode:")) return target.substring("anon_inode:".length()).replace("[", "").replace("]", "");
+        return target.replaceAll("[:\\[].*", "");
+    }
+
+    private static String domainName(int domain) {
+        return switch (domain) {
+            case 1 -> "Unix";
+            case 16 -> "netlink";
+            case 17 -> "packet";
+            default -> "family " + domain;
+        };
+    }
+
+    @Override
+    public void close() {
+        if (pidfd != null) pidfd.close();
+    }
+}
