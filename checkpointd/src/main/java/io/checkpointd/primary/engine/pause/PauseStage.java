@@ -62,6 +62,8 @@ public final class PauseStage implements AutoCloseable {
     private final ExecutorService memoryThread;
     /** The fds opened and closed since the base dump, read in the structure check. */
     private final FdReader fdReader;
+    /** Whether fd changes are captured ({@link EngineSettings#fdsCapture()}) or make the epoch a CRIU dump. */
+    private final boolean fdsCapture = EngineSettings.fdsCapture();
 
     /** An epoch's pause: the threads held, what was read, the memory, and the time held (retried stops too). */
     public record Stopped(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, FdChanges fds,
@@ -223,12 +225,17 @@ public final class PauseStage implements AutoCloseable {
     private void settle(Structure base) throws IOException {
         long deadline = System.nanoTime() + SETTLE_NANOS;
         boolean waited = false;
-        while (!ProcFs.threads(pid).equals(base.tids()) || FdReader.hasInexpressible(base.fds(), ProcFiles.fds(pid))) {
+        while (!ProcFs.threads(pid).equals(base.tids()) || unsettled(base.fds(), ProcFiles.fds(pid))) {
             if (System.nanoTime() - deadline > 0) break;
             waited = true;
             LockSupport.parkNanos(500_000);
         }
         if (waited) stats.settled();
+    }
+
+    /** Whether the fd table holds what the stop could not capture: any change at all when fds are not captured. */
+    private boolean unsettled(Map<Integer, String> base, Map<Integer, String> now) {
+        return fdsCapture ? FdReader.hasInexpressible(base, now) : !base.equals(now);
     }
 
     /** The structure at a stop compared with the base dump's: why a CRIU dump is needed (or null), and what was read. */
@@ -241,6 +248,7 @@ public final class PauseStage implements AutoCloseable {
         Structure now = Structure.read(pid, sp.tids(), maps);
         String why = base.changeTo(now);
         FdChanges fds = null;
+        if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
         if (why == null) {
             FdReader.Result r = fdReader.read(base.fds(), now.fds());
             why = r.why();
