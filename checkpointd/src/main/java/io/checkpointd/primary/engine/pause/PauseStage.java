@@ -249,7 +249,7 @@ public final class PauseStage implements AutoCloseable {
         String why = base.changeTo(now);
         FdChanges fds = null;
         if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
-        if (why == null) {
+        if (why == null && fdsCapture) {
             FdReader.Result r = fdReader.read(base.fds(), now.fds());
             why = r.why();
             fds = r.changes();
