@@ -134,12 +134,16 @@ public final class FdReader implements AutoCloseable {
     /**
      * An epoll fd's registrations as {@code eventpoll_tfd_entry} messages, the way CRIU's proc_parse.c fills them
      * ({@code id} 0; {@code dev}, {@code inode}, {@code pos} as fdinfo prints them). A target that is no longer one
-     * of the process's fds (closed but still registered through a duplicate elsewhere) is not handled.
+     * of the process's fds (closed but still registered through a duplicate elsewhere, its number maybe reused) is
+     * not handled.
      */
     private static List<ProtoMessage> targets(int epfd, FdInfo info, Map<Integer, String> now) throws Unsupported {
         List<ProtoMessage> out = new ArrayList<>(info.targets().size());
         for (FdInfo.Target t : info.targets()) {
-            if (!now.containsKey(t.tfd())) throw new Unsupported("epoll target not open", "epoll fd " + epfd + " target " + t.tfd());
+            String link = now.get(t.tfd());
+            if (link == null || !sameInode(link, t.ino())) {
+                throw new Unsupported("epoll target not open", "epoll fd " + epfd + " target " + t.tfd() + " → " + link);
+            }
             ProtoMessage m = new ProtoMessage();
             m.setVarint(1, 0);
             m.setVarint(2, t.tfd());
@@ -151,6 +155,21 @@ public final class FdReader implements AutoCloseable {
             out.add(m);
         }
         return out;
+    }
+
+    /**
+     * Whether a link naming an inode ({@code socket:[N]}, {@code pipe:[N]}) names {@code ino}: a registered file closed
+     * and its fd number reused for another socket must not pass for the registration's target. Other links (anon
+     * inodes share one inode; paths) are taken as they are.
+     */
+    static boolean sameInode(String link, long ino) {
+        int b = link.indexOf(":["), e = link.length() - 1;
+        if (b < 0 || link.charAt(e) != ']' || link.startsWith("anon_inode:")) return true;
+        try {
+            return Long.parseLong(link.substring(b + 2, e)) == ino;
+        } catch (NumberFormatException notANumber) {
+            return true;
+        }
     }
 
     private FileDescriptor dup(int fd) throws IOException, Unsupported {

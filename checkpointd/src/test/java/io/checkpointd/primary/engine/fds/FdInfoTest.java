@@ -51,4 +51,12 @@ class FdInfoTest {
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/tmp/x"))).as("fd 0 pointing elsewhere").isTrue();
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 4, "anon_inode:[timerfd]"))).as("timerfd").isTrue();
     }
+
+    @Test
+    void anEpollTargetMustBeTheSameSocketNotJustTheSameFdNumber() {
+        assertThat(FdReader.sameInode("socket:[212320]", 0x33d60)).isTrue();
+        assertThat(FdReader.sameInode("socket:[212321]", 0x33d60)).as("fd number reused by another socket").isFalse();
+        assertThat(FdReader.sameInode("pipe:[7]", 8)).isFalse();
+        assertThat(FdReader.sameInode("anon_inode:[eventfd]", 0x40e)).as("anon inodes share one inode").isTrue();
+    }
 }
