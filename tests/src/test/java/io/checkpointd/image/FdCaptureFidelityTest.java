@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link FilesImage}) against CRIU's own dump of the same frozen process: for every fd, the {@code fdinfo_entry}
  * and the {@code file_entry} it names must be CRIU's, field by field, but for the file ids (each dump numbers its
  * files itself). {@link FdChurnTarget} opens IPv4 and IPv6 listeners, outbound and accepted connections with
- * options set, epoll registrations, a new selector, and closes a connection of the base dump.
+ * options set, epoll registrations, a new selector, sockets no {@code sock_diag} table lists (unbound, bound only,
+ * reset), and closes a connection of the base dump.
  */
 class FdCaptureFidelityTest {
     private static final int FILES_MAGIC = 0x56303138, FDINFO_MAGIC = 0x56213732;
@@ -105,7 +106,7 @@ class FdCaptureFidelityTest {
             if (b.varint(3) == FdChanges.INETSK) sockets++;
             if (b.varint(3) == FdChanges.EVENTPOLL) epolls++;
         }
-        assertThat(sockets).as("sockets compared").isGreaterThanOrEqualTo(7);
+        assertThat(sockets).as("sockets compared").isGreaterThanOrEqualTo(10);
         assertThat(epolls).as("epoll sets compared").isEqualTo(2);
         System.out.printf("fd capture fidelity: %d fds equal CRIU's (%d TCP sockets, %d epoll sets), %d opened, %d closed%n",
                 theirs.size(), sockets, epolls, changes.opened().size(), changes.closed().size());

@@ -14,7 +14,8 @@ import java.nio.file.Path;
  * The process {@link FdCaptureFidelityTest} dumps: first a selector with a listening socket and an outbound
  * connection (the base dump's fds), then, once {@code DIR/go} exists, new fds of every kind the engine captures —
  * IPv4 and IPv6 listeners, outbound and accepted connections with options set, registrations in the old selector,
- * a new selector (epoll + eventfd) — and the base connection closed at both ends; it writes {@code DIR/ready1} and {@code DIR/ready2}
+ * a new selector (epoll + eventfd), sockets in no TCP table (unbound, bound only, reset by the peer) — and the
+ * base connection closed at both ends; it writes {@code DIR/ready1} and {@code DIR/ready2}
  * after each step and then idles in {@code select}.
  */
 public final class FdChurnTarget {
@@ -48,6 +49,18 @@ public final class FdChurnTarget {
         Selector second = Selector.open();
         v6.configureBlocking(false);
         v6.register(second, SelectionKey.OP_ACCEPT);
+        // in no sock_diag table: never bound or connected, bound only, and reset by its peer
+        SocketChannel fresh = SocketChannel.open();
+        SocketChannel boundOnly = SocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        SocketChannel resetter = SocketChannel.open(v4.getLocalAddress());
+        SocketChannel reset = v4.accept();
+        resetter.setOption(StandardSocketOptions.SO_LINGER, 0);
+        resetter.close();
+        try {
+            while (reset.read(ByteBuffer.allocate(16)) >= 0) Thread.sleep(5); // until the RST is seen
+        } catch (java.io.IOException expected) {
+            // "Connection reset": the socket is closed now, its fd still open
+        }
         toClose.close(); // both ends: a base socket whose state changed would keep its base entry
         baseAccepted.close();
         Files.writeString(dir.resolve("ready2"), v4.socket().getLocalPort() + " " + v6.socket().getLocalPort());
@@ -56,7 +69,7 @@ public final class FdChurnTarget {
             sel.selectedKeys().clear();
             second.select(100);
             Thread.sleep(100);
-            if (out6.isOpen() && in6.isOpen() && second.isOpen()) continue;
+            if (out6.isOpen() && in6.isOpen() && second.isOpen() && fresh.isOpen() && boundOnly.isOpen() && reset.isOpen()) continue;
         }
     }
 }

@@ -19,6 +19,12 @@ interface NetLib extends Library {
     /** {@code int getsockopt(int fd, int level, int name, void *val, socklen_t *len)}; {@code val} may be null. */
     int getsockopt(int fd, int level, int name, Pointer val, int[] len);
 
+    /** {@code int getsockname(int fd, struct sockaddr *addr, socklen_t *len)} */
+    int getsockname(int fd, Pointer addr, int[] len);
+
+    /** {@code int poll(struct pollfd *fds, nfds_t nfds, int timeout)} */
+    int poll(Pointer fds, long nfds, int timeout);
+
     /** {@code int fcntl(int fd, int cmd, ...)} with an integer argument (fixed arity is sound on x86_64). */
     int fcntl(int fd, int cmd, long arg);
 }

@@ -19,9 +19,10 @@ public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<In
 
     /**
      * A new fd: its {@code fd_types} type, {@code fdinfo_entry.flags}, and its type's entry for {@code file_entry}
-     * field {@code field} (without the {@code id} the patch assigns).
+     * field {@code field} (without the {@code id} the patch assigns, nor for a socket the network namespace id, which
+     * it adds when {@code netNsId}).
      */
-    public record Opened(int type, int fdFlags, int field, ProtoMessage entry) {
+    public record Opened(int type, int fdFlags, int field, ProtoMessage entry, boolean netNsId) {
     }
 
     /** No fd changed and no epoll registration read. */

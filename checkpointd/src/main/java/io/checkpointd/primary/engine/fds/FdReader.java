@@ -101,10 +101,11 @@ public final class FdReader implements AutoCloseable {
             if (domain != SockDiag.AF_INET && domain != SockDiag.AF_INET6) throw new Unsupported(domainName(domain) + " socket", "fd " + fd);
             if (type != SocketOptions.SOCK_STREAM || proto != SocketOptions.IPPROTO_TCP) throw new Unsupported("non-TCP inet socket", "fd " + fd);
             SockDiag.InetSock sk = tcp.get(ino);
-            // a socket neither bound nor connected is in no table; CRIU makes one up from getsockname (not done here)
-            if (sk == null) throw new Unsupported("unbound TCP socket", "fd " + fd + " inode " + ino);
+            boolean listed = sk != null;
+            // neither bound nor connected, or reset: in no table (nor, then, in CRIU's namespace)
+            if (!listed) sk = InetEntry.unhashed(dup, domain, ino);
             if (sk.family() != domain) throw new Unsupported("TCP socket changing family", "fd " + fd);
-            return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()));
+            return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()), listed);
         }
     }
 
@@ -116,7 +117,7 @@ public final class FdReader implements AutoCloseable {
             e.setMessages(3, List.of(Fown.of(dup)));
         }
         e.setMessages(4, targets);
-        return new FdChanges.Opened(FdChanges.EVENTPOLL, info.fdFlags(), 9, e);
+        return new FdChanges.Opened(FdChanges.EVENTPOLL, info.fdFlags(), 9, e, false);
     }
 
     /** {@code eventfd_file_entry} (CRIU's images/eventfd.proto): flags, owner, counter; no id yet. */
@@ -128,7 +129,7 @@ public final class FdReader implements AutoCloseable {
             e.setMessages(3, List.of(Fown.of(dup)));
         }
         e.setVarint(4, info.eventfdCount());
-        return new FdChanges.Opened(FdChanges.EVENTFD, info.fdFlags(), 8, e);
+        return new FdChanges.Opened(FdChanges.EVENTFD, info.fdFlags(), 8, e, false);
     }
 
     /**

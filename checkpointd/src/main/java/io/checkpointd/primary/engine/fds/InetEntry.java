@@ -50,6 +50,23 @@ final class InetEntry {
         return ie;
     }
 
+    /**
+     * A TCP socket no {@code sock_diag} table lists (never bound or connected, or reset and unhashed), as CRIU's
+     * {@code gen_uncon_sk} describes it: addresses from {@code SO_PEERNAME} and {@code getsockname}, state
+     * {@code TCP_CLOSE} (checked with {@code TCP_INFO}), "backlog" {@code tcpi_backoff}, a receive shutdown from
+     * {@code poll}. CRIU gives such a socket no network namespace id when the namespace is its own.
+     */
+    static SockDiag.InetSock unhashed(FileDescriptor s, int family, long inode) throws IOException, Unsupported {
+        int alen = family == SockDiag.AF_INET ? 4 : 16;
+        Object[] peer = SocketOptions.address(s, true), own = SocketOptions.address(s, false);
+        int[] info = SocketOptions.tcpStateAndBackoff(s);
+        if (info[0] != SockDiag.TCP_CLOSE) throw new Unsupported("TCP socket in no table", "state " + info[0] + ", inode " + inode);
+        int revents = SocketOptions.pollNow(s, SocketOptions.POLLRDHUP | SocketOptions.POLLHUP);
+        int shutdown = (revents & SocketOptions.POLLHUP) != 0 && (revents & SocketOptions.POLLRDHUP) != 0 ? 1 : 0;
+        return new SockDiag.InetSock(family, SockDiag.TCP_CLOSE, own == null ? 0 : (Integer) own[0], peer == null ? 0 : (Integer) peer[0],
+                own == null ? new byte[alen] : (byte[]) own[1], peer == null ? new byte[alen] : (byte[]) peer[1], inode, 0, info[1], shutdown);
+    }
+
     /** An address as CRIU stores it: its bytes read as native (little-endian) 32-bit words. */
     private static long[] words(byte[] a) {
         long[] w = new long[a.length / 4];

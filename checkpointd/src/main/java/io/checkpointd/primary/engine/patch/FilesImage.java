@@ -141,7 +141,7 @@ public final class FilesImage {
             long id = ++maxId;
             ProtoMessage entry = o.entry().copy();
             entry.setVarint(1, id);
-            if (o.type() == FdChanges.INETSK && netNsId >= 0) entry.setVarint(18, netNsId);
+            if (o.netNsId() && netNsId >= 0) entry.setVarint(18, netNsId);
             ProtoMessage fe = new ProtoMessage();
             fe.setVarint(1, o.type());
             fe.setVarint(2, id);
