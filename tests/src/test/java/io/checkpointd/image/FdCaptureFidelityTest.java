@@ -90,7 +90,7 @@ class FdCaptureFidelityTest {
         }
         assertThat(changes.closed()).as("the base connection, closed at both ends").hasSize(2);
         assertThat(changes.opened().values()).extracting(FdChanges.Opened::type)
-                .contains(FdChanges.INETSK, FdChanges.EVENTPOLL, FdChanges.EVENTFD);
+                .contains(FdChanges.INETSK, FdChanges.EVENTPOLL, FdChanges.EVENTFD, FdChanges.PIPE);
 
         Map<String, byte[]> crius = imageFiles(truth);
         Map<Integer, ProtoMessage> ours = byFd(patched), theirs = byFd(crius);

@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * The process {@link FdCaptureFidelityTest} dumps: first a selector with a listening socket and an outbound
  * connection (the base dump's fds), then, once {@code DIR/go} exists, new fds of every kind the engine captures —
  * IPv4 and IPv6 listeners, outbound and accepted connections with options set, registrations in the old selector,
- * a new selector (epoll + eventfd), sockets in no TCP table (unbound, bound only, reset by the peer) — and the
+ * a new selector (epoll + eventfd), an empty pipe, sockets in no TCP table (unbound, bound only, reset by the peer) — and the
  * base connection closed at both ends; it writes {@code DIR/ready1} and {@code DIR/ready2}
  * after each step and then idles in {@code select}.
  */
@@ -61,6 +61,7 @@ public final class FdChurnTarget {
         } catch (java.io.IOException expected) {
             // "Connection reset": the socket is closed now, its fd still open
         }
+        java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open(); // both ends, empty
         toClose.close(); // both ends: a base socket whose state changed would keep its base entry
         baseAccepted.close();
         Files.writeString(dir.resolve("ready2"), v4.socket().getLocalPort() + " " + v6.socket().getLocalPort());
@@ -69,7 +70,8 @@ public final class FdChurnTarget {
             sel.selectedKeys().clear();
             second.select(100);
             Thread.sleep(100);
-            if (out6.isOpen() && in6.isOpen() && second.isOpen() && fresh.isOpen() && boundOnly.isOpen() && reset.isOpen()) continue;
+            // every channel stays reachable (and so open) for as long as the process runs
+            java.lang.ref.Reference.reachabilityFence(new Object[] {out6, in6, fresh, boundOnly, reset, pipe, in4, out4});
         }
     }
 }

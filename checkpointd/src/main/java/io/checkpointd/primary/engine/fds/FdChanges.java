@@ -15,7 +15,7 @@ import java.util.Set;
  */
 public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<ProtoMessage>> epolls) {
     /** {@code fd_types} of CRIU's images/fdinfo.proto. */
-    public static final int REG = 1, INETSK = 4, EVENTFD = 6, EVENTPOLL = 7;
+    public static final int REG = 1, PIPE = 2, INETSK = 4, EVENTFD = 6, EVENTPOLL = 7;
 
     /**
      * A new fd: its {@code fd_types} type, {@code fdinfo_entry.flags}, and its type's entry for {@code file_entry}

@@ -18,12 +18,14 @@ import java.util.TreeSet;
 /**
  * Reads, with every thread of the process stopped, how its fd table differs from the base dump's and what CRIU's
  * image needs for each new fd: TCP sockets (IPv4 and IPv6, listening or connected) from {@code sock_diag} and a
- * {@code pidfd_getfd} duplicate, epoll instances and eventfds from fdinfo; and every epoll fd's registrations.
- * Closed fds of any kind are expressible. Anything else (a regular file, pipe, Unix socket, UDP socket, a socket of
- * another network namespace) is {@link Unsupported}: the epoch takes a CRIU dump.
+ * {@code pidfd_getfd} duplicate, epoll instances and eventfds from fdinfo, empty pipes; and every epoll fd's
+ * registrations. Closed fds of any kind are expressible. Anything else (a regular file, a pipe with data in flight, a
+ * Unix socket, a UDP socket, a socket of another network namespace) is {@link Unsupported}: the epoch takes a CRIU dump.
  */
 public final class FdReader implements AutoCloseable {
-    private static final String SOCKET = "socket:[", EPOLL = "anon_inode:[eventpoll]", EVENTFD = "anon_inode:[eventfd]";
+    private static final String SOCKET = "socket:[", PIPE = "pipe:[", EPOLL = "anon_inode:[eventpoll]", EVENTFD = "anon_inode:[eventfd]";
+
+    private static final int O_DIRECT = 040000;
 
     private final int pid;
     private FileDescriptor pidfd;
@@ -44,7 +46,7 @@ public final class FdReader implements AutoCloseable {
         for (Map.Entry<Integer, String> e : now.entrySet()) {
             String t = e.getValue();
             if (t.equals(base.get(e.getKey()))) continue;
-            if (!t.startsWith(SOCKET) && !t.equals(EPOLL) && !t.equals(EVENTFD)) return true;
+            if (!t.startsWith(SOCKET) && !t.startsWith(PIPE) && !t.equals(EPOLL) && !t.equals(EVENTFD)) return true;
         }
         return false;
     }
@@ -76,6 +78,8 @@ public final class FdReader implements AutoCloseable {
                         tcp = SockDiag.tcp();
                     }
                     out.put(fd, socket(fd, target, info, tcp));
+                } else if (target.startsWith(PIPE)) {
+                    out.put(fd, pipe(fd, target, info));
                 } else if (target.equals(EPOLL)) {
                     out.put(fd, epoll(fd, info, epolls.get(fd)));
                 } else if (target.equals(EVENTFD)) {
@@ -107,6 +111,24 @@ public final class FdReader implements AutoCloseable {
             if (sk.family() != domain) throw new Unsupported("TCP socket changing family", "fd " + fd);
             return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()), listed);
         }
+    }
+
+    /**
+     * {@code pipe_entry} (CRIU's images/pipe.proto) of one end of a pipe: pipe id (its inode), file flags, owner; no
+     * id yet. Only an empty pipe: bytes in flight would need CRIU's {@code pipes-data.img} (and a {@code tee} to read
+     * them without taking them), and packet mode ({@code O_DIRECT}) CRIU refuses too.
+     */
+    private FdChanges.Opened pipe(int fd, String target, FdInfo info) throws IOException, Unsupported {
+        if ((info.fileFlags() & O_DIRECT) != 0) throw new Unsupported("pipe in packet mode", "fd " + fd);
+        ProtoMessage e = new ProtoMessage();
+        e.setVarint(2, Long.parseLong(target.substring(PIPE.length(), target.length() - 1)));
+        e.setVarint(3, info.fileFlags());
+        try (FileDescriptor dup = dup(fd)) {
+            int queued = io.checkpointd.linux.Pipes.bytesQueued(dup);
+            if (queued > 0) throw new Unsupported("pipe with data in flight", "fd " + fd + ": " + queued + " bytes");
+            e.setMessages(4, List.of(Fown.of(dup)));
+        }
+        return new FdChanges.Opened(FdChanges.PIPE, info.fdFlags(), 18, e, false);
     }
 
     /** {@code eventpoll_file_entry} (CRIU's images/eventpoll.proto): flags, owner, registrations; no id yet. */

@@ -42,12 +42,13 @@ class FdInfoTest {
     }
 
     @Test
-    void onlySocketsEpollAndEventfdsCanBeCapturedClosedFdsAlways() {
+    void onlySocketsPipesEpollAndEventfdsCanBeCapturedClosedFdsAlways() {
         Map<Integer, String> base = Map.of(0, "/dev/null", 5, "socket:[1]", 6, "anon_inode:[eventpoll]");
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null"))).as("closed").isFalse();
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 5, "socket:[2]", 7, "anon_inode:[eventfd]",
                 8, "anon_inode:[eventpoll]"))).as("socket, eventfd, epoll").isFalse();
-        assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 9, "pipe:[3]"))).as("pipe").isTrue();
+        assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 9, "pipe:[3]"))).as("pipe").isFalse();
+        assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 9, "/tmp/log"))).as("regular file").isTrue();
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/tmp/x"))).as("fd 0 pointing elsewhere").isTrue();
         assertThat(FdReader.hasInexpressible(base, Map.of(0, "/dev/null", 4, "anon_inode:[timerfd]"))).as("timerfd").isTrue();
     }
