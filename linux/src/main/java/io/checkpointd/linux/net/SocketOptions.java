@@ -68,21 +68,22 @@ public final class SocketOptions {
 
     /**
      * The peer's ({@code SO_PEERNAME}) or the socket's own ({@code getsockname}) address as {port, address bytes
-     * (4 or 16)}, or null when the socket is not connected ({@code ENOTCONN}).
+     * (4 or 16)}, or null when the socket is not connected ({@code ENOTCONN}). The length passed is the family's
+     * {@code sockaddr}'s, as CRIU passes it: the kernel refuses {@code SO_PEERNAME} with a longer one.
      */
-    public static Object[] address(FileDescriptor s, boolean peer) throws SyscallException {
+    public static Object[] address(FileDescriptor s, boolean peer, int family) throws SyscallException {
         try (Memory m = new Memory(128)) {
             m.clear();
-            int[] len = {128};
+            int[] len = {family == SockDiag.AF_INET ? 16 : 28};
             int r = peer ? NetLib.INSTANCE.getsockopt(s.fd(), SOL_SOCKET, SO_PEERNAME, m, len) : NetLib.INSTANCE.getsockname(s.fd(), m, len);
             if (r != 0) {
                 int e = Native.getLastError();
                 if (e == ENOTCONN) return null;
                 throw new SyscallException(peer ? "getsockopt(SO_PEERNAME)" : "getsockname", e);
             }
-            int family = m.getShort(0) & 0xffff;
+            int got = m.getShort(0) & 0xffff;
             int port = ((m.getByte(2) & 0xff) << 8) | (m.getByte(3) & 0xff);
-            byte[] a = family == SockDiag.AF_INET ? m.getByteArray(4, 4) : m.getByteArray(8, 16);
+            byte[] a = got == SockDiag.AF_INET ? m.getByteArray(4, 4) : m.getByteArray(8, 16);
             return new Object[] {port, a};
         }
     }

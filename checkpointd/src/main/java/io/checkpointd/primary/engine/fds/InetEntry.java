@@ -58,7 +58,7 @@ final class InetEntry {
      */
     static SockDiag.InetSock unhashed(FileDescriptor s, int family, long inode) throws IOException, Unsupported {
         int alen = family == SockDiag.AF_INET ? 4 : 16;
-        Object[] peer = SocketOptions.address(s, true), own = SocketOptions.address(s, false);
+        Object[] peer = SocketOptions.address(s, true, family), own = SocketOptions.address(s, false, family);
         int[] info = SocketOptions.tcpStateAndBackoff(s);
         if (info[0] != SockDiag.TCP_CLOSE) throw new Unsupported("TCP socket in no table", "state " + info[0] + ", inode " + inode);
         int revents = SocketOptions.pollNow(s, SocketOptions.POLLRDHUP | SocketOptions.POLLHUP);
