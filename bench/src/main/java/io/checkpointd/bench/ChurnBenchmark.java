@@ -73,7 +73,7 @@ public final class ChurnBenchmark {
         double seconds, latencyP50 = Double.NaN, latencyP99 = Double.NaN;
         long criuDumps = -1, incrementalEpochs = -1, pauses;
         double pauseP50 = Double.NaN, pauseP99 = Double.NaN, pauseMax = Double.NaN;
-        String reasons = "";
+        String reasons = "", phases = "";
 
         Row(String name) {
             this.name = name;
@@ -157,6 +157,11 @@ public final class ChurnBenchmark {
             row.criuDumps = PrimarySampler.delta(e0, e1, "criuDumps");
             row.incrementalEpochs = PrimarySampler.delta(e0, e1, "incrementalEpochs");
             row.reasons = reasons((Json) e0.get("criuDumpReasons"), (Json) e1.get("criuDumpReasons"));
+            Json ph = (Json) e1.get("pausePhaseP50Ms");
+            row.phases = String.format(Locale.ROOT, "%s / %s / %s", Fmt.ms(PrimarySampler.num(ph.get("structure")).doubleValue()),
+                    Fmt.ms(PrimarySampler.num(ph.get("seal")).doubleValue()),
+                    e1.get("fdReadP50Ms") == null ? "–" : Fmt.ms(PrimarySampler.num(e1.get("fdReadP50Ms")).doubleValue()) + " / "
+                            + Fmt.ms(PrimarySampler.num(e1.get("fdReadP99Ms")).doubleValue()));
             double[] pauses = sampler.sorted("pauseMs");
             row.pauses = pauses.length;
             row.pauseP50 = PrimarySampler.percentile(pauses, 0.5);
@@ -228,7 +233,7 @@ public final class ChurnBenchmark {
                 + " CRIU dump.%n%n", s.clients(), s.seconds(), s.warmup(), s.epochMs()));
         List<String[]> cells = new ArrayList<>();
         cells.add(new String[] {"run", "connections/s", "vs unprotected", "request p50 / p99 ms", "CRIU dumps", "incremental epochs",
-                "pause p50 / p99 / max ms (epochs)", "dump reasons"});
+                "pause p50 / p99 / max ms (epochs)", "structure / seal p50, fd reader p50 / p99 ms", "dump reasons"});
         double base = rows.get(0).rate();
         for (Row r : rows) {
             boolean prot = r.criuDumps >= 0;
@@ -236,6 +241,7 @@ public final class ChurnBenchmark {
                     Fmt.ms(r.latencyP50) + " / " + Fmt.ms(r.latencyP99), prot ? Long.toString(r.criuDumps) : "–",
                     prot ? Long.toString(r.incrementalEpochs) : "–",
                     prot ? Fmt.ms(r.pauseP50) + " / " + Fmt.ms(r.pauseP99) + " / " + Fmt.ms(r.pauseMax) + " (" + r.pauses + ")" : "–",
+                    prot ? r.phases : "–",
                     r.reasons.isEmpty() ? "–" : r.reasons});
         }
         sb.append(Fmt.table(cells)).append('\n');

@@ -250,7 +250,9 @@ public final class PauseStage implements AutoCloseable {
         FdChanges fds = null;
         if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
         if (why == null && fdsCapture) {
+            long t0 = System.nanoTime();
             FdReader.Result r = fdReader.read(base.fds(), now.fds());
+            stats.fdRead(System.nanoTime() - t0);
             why = r.why();
             fds = r.changes();
         }
