@@ -66,6 +66,45 @@ class SockDiagTest {
         }
     }
 
+    /** A lookup by a socket's own tuple finds what the dump lists, for listeners and connections of every kind Java makes. */
+    @Test
+    void aLookupByTupleFindsWhatTheDumpLists() throws Exception {
+        try (ServerSocketChannel v4 = ServerSocketChannel.open(StandardProtocolFamily.INET).bind(new InetSocketAddress("127.0.0.1", 0));
+             ServerSocketChannel mapped = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             ServerSocketChannel any = ServerSocketChannel.open().bind(new InetSocketAddress(0));
+             ServerSocketChannel v6 = ServerSocketChannel.open(StandardProtocolFamily.INET6).bind(new InetSocketAddress("::1", 0));
+             SocketChannel a = SocketChannel.open(mapped.getLocalAddress());
+             SocketChannel b = SocketChannel.open(v6.getLocalAddress());
+             SocketChannel c = SocketChannel.open(StandardProtocolFamily.INET);
+             SocketChannel a2 = mapped.accept();
+             SocketChannel b2 = v6.accept()) {
+            c.connect(v4.getLocalAddress());
+            SocketChannel c2 = v4.accept();
+            Map<Long, SockDiag.InetSock> dump = SockDiag.tcp();
+            Map<Integer, Long> inodes = socketInodes();
+            int compared = 0;
+            try (FileDescriptor pidfd = Syscalls.pidfdOpen((int) ProcessHandle.current().pid())) {
+                for (Map.Entry<Integer, Long> e : inodes.entrySet()) {
+                    SockDiag.InetSock listed = dump.get(e.getValue());
+                    if (listed == null) continue;
+                    try (FileDescriptor dup = Syscalls.pidfdGetfd(pidfd, e.getKey())) {
+                        int family = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_DOMAIN);
+                        SockDiag.InetSock found = SockDiag.lookup(dup, family);
+                        assertThat(found).as("fd %d %s", e.getKey(), listed).isNotNull();
+                        assertThat(found.inode()).as("fd %d", e.getKey()).isEqualTo(listed.inode());
+                        assertThat(found.state()).isEqualTo(listed.state());
+                        assertThat(found.src()).isEqualTo(listed.src());
+                        assertThat(found.dst()).isEqualTo(listed.dst());
+                        assertThat(found.wqueue()).isEqualTo(listed.wqueue());
+                        compared++;
+                    }
+                }
+            }
+            assertThat(compared).as("listeners and both ends of connections").isGreaterThanOrEqualTo(10);
+            c2.close();
+        }
+    }
+
     private static long inodeOfPort(int port, Map<Long, SockDiag.InetSock> tcp, int state) {
         return tcp.values().stream().filter(s -> s.srcPort() == port && s.state() == state).findFirst().orElseThrow().inode();
     }

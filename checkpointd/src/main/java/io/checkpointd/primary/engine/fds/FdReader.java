@@ -29,6 +29,8 @@ public final class FdReader implements AutoCloseable {
 
     private final int pid;
     private FileDescriptor pidfd;
+    /** Every TCP socket, when a lookup by tuple missed in this read (else null). */
+    private Map<Long, SockDiag.InetSock> dumped;
 
     /** The result of a read: the changes, or why they cannot be expressed (a status reason) and for which fd. */
     public record Result(FdChanges changes, String why) {
@@ -68,16 +70,17 @@ public final class FdReader implements AutoCloseable {
             for (Map.Entry<Integer, String> e : now.entrySet()) {
                 if (e.getValue().equals(EPOLL)) epolls.put(e.getKey(), targets(e.getKey(), FdInfo.read(pid, e.getKey()), now));
             }
-            Map<Long, SockDiag.InetSock> tcp = null;
+            dumped = null;
+            boolean netnsChecked = false;
             for (int fd : opened) {
                 String target = now.get(fd);
                 FdInfo info = FdInfo.read(pid, fd);
                 if (target.startsWith(SOCKET)) {
-                    if (tcp == null) {
+                    if (!netnsChecked) {
                         checkSameNetns();
-                        tcp = SockDiag.tcp();
+                        netnsChecked = true;
                     }
-                    out.put(fd, socket(fd, target, info, tcp));
+                    out.put(fd, socket(fd, target, info));
                 } else if (target.startsWith(PIPE)) {
                     out.put(fd, pipe(fd, target, info));
                 } else if (target.equals(EPOLL)) {
@@ -96,7 +99,7 @@ public final class FdReader implements AutoCloseable {
         return new Result(new FdChanges(closed, out, epolls), null);
     }
 
-    private FdChanges.Opened socket(int fd, String target, FdInfo info, Map<Long, SockDiag.InetSock> tcp) throws IOException, Unsupported {
+    private FdChanges.Opened socket(int fd, String target, FdInfo info) throws IOException, Unsupported {
         long ino = Long.parseLong(target.substring(SOCKET.length(), target.length() - 1));
         try (FileDescriptor dup = dup(fd)) {
             int domain = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_DOMAIN);
@@ -104,10 +107,10 @@ public final class FdReader implements AutoCloseable {
             int proto = SocketOptions.intOpt(dup, SocketOptions.SOL_SOCKET, SocketOptions.SO_PROTOCOL);
             if (domain != SockDiag.AF_INET && domain != SockDiag.AF_INET6) throw new Unsupported(domainName(domain) + " socket", "fd " + fd);
             if (type != SocketOptions.SOCK_STREAM || proto != SocketOptions.IPPROTO_TCP) throw new Unsupported("non-TCP inet socket", "fd " + fd);
-            SockDiag.InetSock sk = tcp.get(ino);
-            boolean listed = sk != null;
-            // neither bound nor connected, or reset: in no table (nor, then, in CRIU's namespace)
-            if (!listed) sk = InetEntry.unhashed(dup, domain, ino);
+            // CLOSE (neither listening nor connected, or reset) is the one state of an fd CRIU does not ask sock_diag
+            // for: it describes the socket itself, and gives it no namespace id
+            boolean listed = SocketOptions.tcpStateAndBackoff(dup)[0] != SockDiag.TCP_CLOSE;
+            SockDiag.InetSock sk = listed ? listed(dup, domain, ino) : InetEntry.unhashed(dup, domain, ino);
             if (sk.family() != domain) throw new Unsupported("TCP socket changing family", "fd " + fd);
             return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()), listed);
         }
@@ -129,6 +132,20 @@ public final class FdReader implements AutoCloseable {
             e.setMessages(4, List.of(Fown.of(dup)));
         }
         return new FdChanges.Opened(FdChanges.PIPE, info.fdFlags(), 18, e, false);
+    }
+
+    /**
+     * A listening, connected or closing socket as {@code sock_diag} reports it: looked up by its own tuple (cheap
+     * whatever the host's TIME_WAIT count), or, if that finds another socket (a {@code SO_REUSEPORT} group), from
+     * a dump of every TCP socket, read once per stop.
+     */
+    private SockDiag.InetSock listed(FileDescriptor dup, int domain, long ino) throws IOException, Unsupported {
+        SockDiag.InetSock sk = SockDiag.lookup(dup, domain);
+        if (sk != null && sk.inode() == ino) return sk;
+        if (dumped == null) dumped = SockDiag.tcp();
+        sk = dumped.get(ino);
+        if (sk == null) throw new Unsupported("TCP socket in no table", "inode " + ino);
+        return sk;
     }
 
     /** {@code eventpoll_file_entry} (CRIU's images/eventpoll.proto): flags, owner, registrations; no id yet. */

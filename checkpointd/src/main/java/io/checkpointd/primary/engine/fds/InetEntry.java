@@ -60,7 +60,7 @@ final class InetEntry {
         int alen = family == SockDiag.AF_INET ? 4 : 16;
         Object[] peer = SocketOptions.address(s, true, family), own = SocketOptions.address(s, false, family);
         int[] info = SocketOptions.tcpStateAndBackoff(s);
-        if (info[0] != SockDiag.TCP_CLOSE) throw new Unsupported("TCP socket in no table", "state " + info[0] + ", inode " + inode);
+        if (info[0] != SockDiag.TCP_CLOSE) throw new Unsupported("TCP socket changing state", "state " + info[0] + ", inode " + inode);
         int revents = SocketOptions.pollNow(s, SocketOptions.POLLRDHUP | SocketOptions.POLLHUP);
         int shutdown = (revents & SocketOptions.POLLHUP) != 0 && (revents & SocketOptions.POLLRDHUP) != 0 ? 1 : 0;
         return new SockDiag.InetSock(family, SockDiag.TCP_CLOSE, own == null ? 0 : (Integer) own[0], peer == null ? 0 : (Integer) peer[0],
