@@ -8,6 +8,7 @@
  * pidfds), cross-process reads ({@link io.checkpointd.linux.ProcessMemory}), a generic checked
  * {@link io.checkpointd.linux.Ioctl}, and the run-once {@link io.checkpointd.linux.Features} probes.
  * Sub-packages: {@code ptrace}, {@code uffd} (dirty tracking), {@code proc} (/proc parsing),
- * {@code freezer} (cgroup freezer), {@code inotify} (data-directory change hints); {@code criu} is the libcriu binding.
+ * {@code freezer} (cgroup freezer), {@code inotify} (data-directory change hints), {@code net} (sockets seen from
+ * outside: {@code sock_diag}, options of a duplicate); {@code criu} is the libcriu binding.
  */
 package io.checkpointd.linux;

@@ -73,6 +73,17 @@ public final class EngineSettings {
         return Long.getLong(PAUSE_SPIN_JOIN_KEY, PAUSE_SPIN_JOIN_DEFAULT);
     }
 
+    /**
+     * Capture fds opened and closed between epochs in the engine ({@link io.checkpointd.primary.engine.fds.FdReader});
+     * false: any change of the fd table makes the epoch a CRIU dump (the behaviour before issue 15, for comparison).
+     */
+    public static final String FDS_CAPTURE_KEY = "checkpointd.fds.capture";
+    public static final boolean FDS_CAPTURE_DEFAULT = true;
+
+    public static boolean fdsCapture() {
+        return bool(FDS_CAPTURE_KEY, FDS_CAPTURE_DEFAULT);
+    }
+
     /** Ship a page written again as XOR against its last shipped content. */
     public static final String XOR_KEY = "checkpointd.xor";
     public static final boolean XOR_DEFAULT = true;

@@ -3,6 +3,7 @@ package io.checkpointd.primary.engine.patch;
 import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.ptrace.ThreadState;
 import io.checkpointd.linux.track.Ranges;
+import io.checkpointd.primary.engine.fds.FdChanges;
 import io.checkpointd.primary.engine.state.Base;
 import io.checkpointd.protocol.image.CoreImage;
 import io.checkpointd.protocol.image.MmImage;
@@ -50,15 +51,19 @@ public final class ImagePatch {
     /**
      * The epoch's files: {@code base}'s, with every thread's registers, FPU state and signal mask, the pagemap of
      * {@code nowPresent} cut at the VMAs of {@code vmas}, the rebuilt {@code mm} image (or null: the base's), and
-     * the open files' positions and sizes.
+     * the open files' positions and sizes, the fds opened and closed and the epoll registrations ({@code fds}).
      */
-    public Map<String, byte[]> files(Base base, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, long[] nowPresent,
-                                     byte[] mm, List<Vma> vmas) throws IOException {
+    public Map<String, byte[]> files(Base base, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, FdChanges fds,
+                                     long[] nowPresent, byte[] mm, List<Vma> vmas) throws IOException {
         Map<String, byte[]> files = new TreeMap<>(base.files());
         for (ThreadState t : threads) files.put("core-" + t.tid() + ".img", coreImage(base, t));
         files.put(base.pagemapName(), pagemapOf(base.pagesId(), Ranges.splitAt(nowPresent, vmas)));
         if (mm != null) files.put(base.mmName(), mm);
-        if (filesImage != null) filesImage.patch(files, open);
+        if (filesImage != null) {
+            filesImage.patch(files, open, fds);
+        } else if (fds != null && !fds.equals(FdChanges.NONE)) {
+            throw new IOException("fds changed but the base dump has no single fdinfo image");
+        }
         return files;
     }
 

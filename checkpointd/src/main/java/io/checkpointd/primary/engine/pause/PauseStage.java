@@ -7,6 +7,8 @@ import io.checkpointd.linux.ptrace.ThreadState;
 import io.checkpointd.linux.ptrace.Tracer;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.EngineSettings;
+import io.checkpointd.primary.engine.fds.FdChanges;
+import io.checkpointd.primary.engine.fds.FdReader;
 import io.checkpointd.primary.engine.memory.MemoryCapture;
 import io.checkpointd.primary.engine.memory.MemoryStage;
 import io.checkpointd.primary.engine.patch.MmPatch;
@@ -58,10 +60,14 @@ public final class PauseStage implements AutoCloseable {
     private final boolean stopRealtime = EngineSettings.stopRealtime();
     /** The pause's second thread: collect, present and copy while the tracer thread checks the structure and reads registers. */
     private final ExecutorService memoryThread;
+    /** The fds opened and closed since the base dump, read in the structure check. */
+    private final FdReader fdReader;
+    /** Whether fd changes are captured ({@link EngineSettings#fdsCapture()}) or make the epoch a CRIU dump. */
+    private final boolean fdsCapture = EngineSettings.fdsCapture();
 
     /** An epoch's pause: the threads held, what was read, the memory, and the time held (retried stops too). */
-    public record Stopped(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, MemoryCapture memory,
-                          ByteBuffer pages, byte[] mm, List<Vma> vmas) {
+    public record Stopped(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, FdChanges fds,
+                          MemoryCapture memory, ByteBuffer pages, byte[] mm, List<Vma> vmas) {
     }
 
     /** What a pause came to: {@code stopped}, or why a CRIU dump is needed (and whether it left the process frozen, untraced). */
@@ -83,6 +89,7 @@ public final class PauseStage implements AutoCloseable {
         this.mmPatch = mmPatch;
         this.realtime = realtime;
         this.stats = stats;
+        this.fdReader = new FdReader(pid);
         this.memoryThread = Executors.newSingleThreadExecutor(r -> {
             // real-time for its whole life: it runs only inside pauses, and at normal priority it would first wait
             // for a CPU
@@ -187,7 +194,7 @@ public final class PauseStage implements AutoCloseable {
                         t5 - t4, resumed - t6});
                 held += resumed - t0;
                 ByteBuffer pages = memory.pages(m, pre);
-                Result r = new Result(new Stopped(resumed, held, threads, open, m, pages, check.mm(), check.mm() == null ? base.dumpMaps() : maps),
+                Result r = new Result(new Stopped(resumed, held, threads, open, check.fds(), m, pages, check.mm(), check.mm() == null ? base.dumpMaps() : maps),
                         null, false);
                 captured = true;
                 return r;
@@ -210,15 +217,15 @@ public final class PauseStage implements AutoCloseable {
     }
 
     /**
-     * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while its threads or open files
-     * differ from the base dump's. A file read and closed, a thread that starts and ends are mostly over by then, and
+     * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while its threads differ
+     * from the base dump's or it holds an fd the engine cannot capture ({@link FdReader#hasInexpressible}). A file read and closed, a thread that starts and ends are mostly over by then, and
      * checking here costs no stop: a stop that found them would be let go and retried (counted in the pause), and
      * after four retries the epoch would take a CRIU dump. A change that stays is waited on once, then dumped.
      */
     private void settle(Structure base) throws IOException {
         long deadline = System.nanoTime() + SETTLE_NANOS;
         boolean waited = false;
-        while (!ProcFs.threads(pid).equals(base.tids()) || !ProcFiles.fds(pid).equals(base.fds())) {
+        while (!ProcFs.threads(pid).equals(base.tids()) || unsettled(base.fds(), ProcFiles.fds(pid))) {
             if (System.nanoTime() - deadline > 0) break;
             waited = true;
             LockSupport.parkNanos(500_000);
@@ -226,15 +233,29 @@ public final class PauseStage implements AutoCloseable {
         if (waited) stats.settled();
     }
 
+    /** Whether the fd table holds what the stop could not capture: any change at all when fds are not captured. */
+    private boolean unsettled(Map<Integer, String> base, Map<Integer, String> now) {
+        return fdsCapture ? FdReader.hasInexpressible(base, now) : !base.equals(now);
+    }
+
     /** The structure at a stop compared with the base dump's: why a CRIU dump is needed (or null), and what was read. */
-    private record StructureCheck(String why, Structure now, byte[] mm) {
+    private record StructureCheck(String why, Structure now, byte[] mm, FdChanges fds) {
     }
 
     /** Threads, fds, non-anonymous mappings, signal dispositions and cwd against the base; the mm image when only anonymous mappings changed. */
     private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, Structure base) throws IOException {
-        if (!sp.threadSetStable()) return new StructureCheck("threads changed", null, null);
+        if (!sp.threadSetStable()) return new StructureCheck("threads changed", null, null, null);
         Structure now = Structure.read(pid, sp.tids(), maps);
         String why = base.changeTo(now);
+        FdChanges fds = null;
+        if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
+        if (why == null && fdsCapture) {
+            long t0 = System.nanoTime();
+            FdReader.Result r = fdReader.read(base.fds(), now.fds());
+            stats.fdRead(System.nanoTime() - t0);
+            why = r.why();
+            fds = r.changes();
+        }
         if (why == null && sp.pendingSignals() > 0) why = "signals pending";
         byte[] mm = null;
         if (why == null && base.anonymousChanged(now)) {
@@ -244,11 +265,12 @@ public final class PauseStage implements AutoCloseable {
                 why = "memory map changed (" + e.getMessage() + ")";
             }
         }
-        return new StructureCheck(why, now, mm);
+        return new StructureCheck(why, now, mm, fds);
     }
 
     @Override
     public void close() {
         memoryThread.shutdownNow();
+        fdReader.close();
     }
 }

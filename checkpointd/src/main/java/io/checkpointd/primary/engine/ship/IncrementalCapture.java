@@ -62,7 +62,7 @@ public final class IncrementalCapture implements CaptureEngine.Capture {
         long[] copied = s.memory().copy();
         ByteBuffer data = s.pages();
         try {
-            Map<String, byte[]> files = patch.files(base, s.threads(), s.open(), nowPresent, s.mm(), s.vmas());
+            Map<String, byte[]> files = patch.files(base, s.threads(), s.open(), s.fds(), nowPresent, s.mm(), s.vmas());
             long[] fileBytes = {0};
             int records = shipper.shipFiles(files, false, sink, fileBytes);
             Map<String, Long> manifest = Shipper.manifest(files);

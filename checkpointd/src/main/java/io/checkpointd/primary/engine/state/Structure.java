@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * What the incremental engine does not capture itself and takes from CRIU's last dump: the thread set, the open
  * files (by fd number and target), the memory map, the signal dispositions, the working directory. Read each epoch
- * with every thread stopped; any difference from the base dump's makes the epoch a CRIU dump.
+ * with every thread stopped; any difference from the base dump's makes the epoch a CRIU dump, but for the fds, which
+ * {@link io.checkpointd.primary.engine.fds.FdReader} compares and captures where it can.
  *
  * <p>File positions and sizes of open regular files change without a structural change (a service appending to its
  * log); they are captured each epoch ({@link io.checkpointd.primary.engine.patch.OpenFiles}) and patched into the image, not compared here.
@@ -37,7 +38,6 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
      */
     public String changeTo(Structure now) {
         if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
-        if (!fds.equals(now.fds)) return "open files changed (" + firstDifference(fds, now.fds) + ")";
         if (!sameFixed(maps, now.maps)) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
@@ -60,19 +60,6 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
         java.util.Set<Vma> added = new java.util.LinkedHashSet<>(b);
         a.forEach(added::remove);
         return (gone.isEmpty() ? "" : "gone " + gone.iterator().next() + " ") + (added.isEmpty() ? "" : "new " + added.iterator().next());
-    }
-
-    /** The lowest fd opened, closed or pointing elsewhere, for the log. */
-    private static String firstDifference(Map<Integer, String> a, Map<Integer, String> b) {
-        java.util.TreeSet<Integer> all = new java.util.TreeSet<>(a.keySet());
-        all.addAll(b.keySet());
-        for (int fd : all) {
-            String x = a.get(fd), y = b.get(fd);
-            if (x == null) return "fd " + fd + " opened: " + y;
-            if (y == null) return "fd " + fd + " closed: " + x;
-            if (!x.equals(y)) return "fd " + fd + ": " + x + " → " + y;
-        }
-        return "";
     }
 
     /** Whether {@code a} and {@code b} have the same mappings other than private anonymous ones (in every pause: no copies). */

@@ -21,6 +21,8 @@ public final class EngineStats {
 
     private final Window[] phases = windows(PHASES.length);
     private final Window precopyMs = new Window(1024);
+    /** Time, ms, the fd reader took inside the structure phase (issue 15's cost in the pause). */
+    private final Window fdReadMs = new Window(1024);
     private final Window[] precopyPhases = windows(PRECOPY_PHASES.length);
     private final Map<String, Long> dumpReasons = new TreeMap<>();
     private long incrementalEpochs, baseDumps;
@@ -38,6 +40,11 @@ public final class EngineStats {
     /** One incremental pause's phases, ns, in {@link #PHASES} order. */
     public void pausePhases(double[] nanos) {
         for (int i = 0; i < phases.length; i++) phases[i].add(nanos[i] / 1e6);
+    }
+
+    /** The fd reader's time in one pause, ns (part of the structure phase). */
+    public void fdRead(long nanos) {
+        fdReadMs.add(nanos / 1e6);
     }
 
     /** One pre-copy's whole time, ns (the process running). */
@@ -104,6 +111,10 @@ public final class EngineStats {
         m.put("pausePhaseLastMs", last);
         m.put("tracker", trackerCounters);
         m.put("tracer", tracerCounters);
+        if (fdReadMs.count() > 0) { // the fd reader runs unless checkpointd.fds.capture is off
+            m.put("fdReadP50Ms", round(fdReadMs.percentile(0.5)));
+            m.put("fdReadP99Ms", round(fdReadMs.percentile(0.99)));
+        }
         m.put("precopyP50Ms", round(precopyMs.percentile(0.5)));
         m.put("precopyPhaseP50Ms", p50(PRECOPY_PHASES, precopyPhases));
         m.put("precopiedBytes", precopiedBytes);

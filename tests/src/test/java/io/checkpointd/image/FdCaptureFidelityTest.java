@@ -1,0 +1,206 @@
+package io.checkpointd.image;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.demo.KvServerProcess;
+import io.checkpointd.e2e.E2eSupport;
+import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.criu.DumpOptions;
+import io.checkpointd.linux.criu.Reaper;
+import io.checkpointd.linux.criu.TcpMode;
+import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.linux.proc.ProcFiles;
+import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.primary.engine.fds.FdChanges;
+import io.checkpointd.primary.engine.fds.FdReader;
+import io.checkpointd.primary.engine.patch.FilesImage;
+import io.checkpointd.primary.engine.patch.OpenFiles;
+import io.checkpointd.protocol.image.ImageFile;
+import io.checkpointd.protocol.image.ProtoMessage;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The engine's capture of fds opened and closed after a base dump ({@link FdReader}, patched in by
+ * {@link FilesImage}) against CRIU's own dump of the same frozen process: for every fd, the {@code fdinfo_entry}
+ * and the {@code file_entry} it names must be CRIU's, field by field, but for the file ids (each dump numbers its
+ * files itself). {@link FdChurnTarget} opens IPv4 and IPv6 listeners, outbound and accepted connections with
+ * options set, epoll registrations, a new selector, sockets no {@code sock_diag} table lists (unbound, bound only,
+ * reset), and closes a connection of the base dump.
+ */
+class FdCaptureFidelityTest {
+    private static final int FILES_MAGIC = 0x56303138, FDINFO_MAGIC = 0x56213732;
+
+    @TempDir
+    Path tmp;
+
+    private final List<Integer> pids = new ArrayList<>();
+
+    @BeforeEach
+    void rootCriuAndSubreaper() throws Exception {
+        E2eSupport.assumeRootAndCriu();
+        Reaper.becomeChildSubreaper();
+    }
+
+    @AfterEach
+    void killWhatWeStarted() throws Exception {
+        for (int pid : pids) Reaper.killAndReap(pid, Duration.ofSeconds(10));
+    }
+
+    @Test
+    @Timeout(120)
+    void newSocketsEpollSetsAndClosedFdsEqualCriusEntries() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("target"));
+        List<String> cmd = new ArrayList<>(List.of(KvServerProcess.currentJava()));
+        cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), FdChurnTarget.class.getName(), dir.toString()));
+        int pid = startDetached(cmd);
+        await(dir.resolve("ready1"), pid);
+        Criu criu = Criu.locate();
+        Path base = Files.createDirectory(tmp.resolve("base")), truth = Files.createDirectory(tmp.resolve("truth"));
+        Map<String, byte[]> patched;
+        FdChanges changes;
+        try (Freezer freezer = Freezer.forProcess(pid); FdReader reader = new FdReader(pid)) {
+            freezer.freeze(Duration.ofSeconds(10));
+            dump(criu, pid, base, freezer);
+            Map<Integer, String> baseFds = ProcFiles.fds(pid);
+            freezer.thaw();
+            Files.writeString(dir.resolve("go"), "");
+            await(dir.resolve("ready2"), pid);
+            freezer.freeze(Duration.ofSeconds(10));
+            dump(criu, pid, truth, freezer);
+            Map<Integer, String> nowFds = ProcFiles.fds(pid);
+            FdReader.Result r = reader.read(baseFds, nowFds);
+            assertThat(r.why()).as("every new fd expressible").isNull();
+            changes = r.changes();
+            patched = imageFiles(base);
+            FilesImage.of(patched).patch(patched, OpenFiles.read(pid, nowFds), changes);
+            freezer.thaw();
+        }
+        assertThat(changes.closed()).as("the base connection, closed at both ends").hasSize(2);
+        assertThat(changes.opened().values()).extracting(FdChanges.Opened::type)
+                .contains(FdChanges.INETSK, FdChanges.EVENTPOLL, FdChanges.EVENTFD, FdChanges.PIPE);
+
+        Map<String, byte[]> crius = imageFiles(truth);
+        Map<Integer, ProtoMessage> ours = byFd(patched), theirs = byFd(crius);
+        assertThat(ours.keySet()).as("fds").isEqualTo(theirs.keySet());
+        int sockets = 0, epolls = 0;
+        for (int fd : theirs.keySet()) {
+            ProtoMessage a = ours.get(fd), b = theirs.get(fd);
+            String what = "fd " + fd + " (type " + b.varint(3) + ")";
+            assertThat(a.varint(2)).as(what + " fd flags").isEqualTo(b.varint(2));
+            assertThat(a.varint(3)).as(what + " type").isEqualTo(b.varint(3));
+            ProtoMessage fa = fileEntry(patched, a.varint(1)), fb = fileEntry(crius, b.varint(1));
+            assertFieldByField(what, withoutIds(fa), withoutIds(fb));
+            if (b.varint(3) == FdChanges.INETSK) sockets++;
+            if (b.varint(3) == FdChanges.EVENTPOLL) epolls++;
+        }
+        assertThat(sockets).as("sockets compared").isGreaterThanOrEqualTo(10);
+        assertThat(epolls).as("epoll sets compared").isEqualTo(2);
+        System.out.printf("fd capture fidelity: %d fds equal CRIU's (%d TCP sockets, %d epoll sets), %d opened, %d closed%n",
+                theirs.size(), sockets, epolls, changes.opened().size(), changes.closed().size());
+    }
+
+    /** Compares two messages field by field (numbers and values in wire order), then byte for byte. */
+    private static void assertFieldByField(String what, ProtoMessage a, ProtoMessage b) {
+        assertThat(describe(a)).as(what).isEqualTo(describe(b));
+        assertThat(a.encode()).as(what + " bytes").isEqualTo(b.encode());
+    }
+
+    /** A message as "field: value" lines, nested messages indented: a diff names the field that differs. */
+    private static String describe(ProtoMessage m) {
+        StringBuilder sb = new StringBuilder();
+        describe(m, "", sb);
+        return sb.toString();
+    }
+
+    private static void describe(ProtoMessage m, String indent, StringBuilder sb) {
+        int[] nums = m.fieldNumbers();
+        java.util.Map<Integer, Integer> seen = new java.util.HashMap<>();
+        for (int n : nums) {
+            int k = seen.merge(n, 1, Integer::sum) - 1;
+            ProtoMessage child = null;
+            try {
+                child = m.messages(n).get(k);
+            } catch (RuntimeException notMessage) {
+                // a varint
+            }
+            if (child != null) {
+                sb.append(indent).append(n).append(" {\n");
+                describe(child, indent + "  ", sb);
+                sb.append(indent).append("}\n");
+            } else {
+                sb.append(indent).append(n).append(": ").append(m.repeatedVarints(n)[k]).append('\n');
+            }
+        }
+    }
+
+    /** A file entry with its ids zeroed: {@code file_entry.id} and the id of its type's entry. */
+    private static ProtoMessage withoutIds(ProtoMessage fe) {
+        ProtoMessage c = fe.copy();
+        c.setVarint(2, 0);
+        for (int n : c.fieldNumbers()) if (n > 2) c.message(n).setVarint(1, 0);
+        return c;
+    }
+
+    private static Map<Integer, ProtoMessage> byFd(Map<String, byte[]> files) throws Exception {
+        String name = files.keySet().stream().filter(n -> n.startsWith("fdinfo-")).findFirst().orElseThrow();
+        ImageFile img = ImageFile.parse(files.get(name), FDINFO_MAGIC);
+        Map<Integer, ProtoMessage> out = new TreeMap<>();
+        for (int i = 0; i < img.entryCount(); i++) out.put((int) img.message(i).varint(4), img.message(i));
+        return out;
+    }
+
+    private static ProtoMessage fileEntry(Map<String, byte[]> files, long id) throws Exception {
+        ImageFile img = ImageFile.parse(files.get("files.img"), FILES_MAGIC);
+        for (int i = 0; i < img.entryCount(); i++) if (img.message(i).varint(2) == id) return img.message(i);
+        throw new AssertionError("no file entry " + id);
+    }
+
+    private static Map<String, byte[]> imageFiles(Path dir) throws Exception {
+        Map<String, byte[]> out = new TreeMap<>();
+        try (var ds = Files.newDirectoryStream(dir, "*.img")) {
+            for (Path p : ds) if (!p.getFileName().toString().startsWith("pages-")) out.put(p.getFileName().toString(), Files.readAllBytes(p));
+        }
+        return out;
+    }
+
+    /** The engine's CRIU options ({@code Dumps.dump}): leave running, {@code --tcp-close}, in the frozen cgroup. */
+    private static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws Exception {
+        criu.dump(DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
+                .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
+    }
+
+    private static void await(Path file, int pid) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!Files.exists(file)) {
+            assertThat(ProcFs.exists(pid)).as("target %d alive", pid).isTrue();
+            assertThat(System.nanoTime() - deadline).as("waiting for " + file).isNegative();
+            Thread.sleep(20);
+        }
+    }
+
+    private int startDetached(List<String> cmd) throws Exception {
+        StringBuilder sh = new StringBuilder("setsid");
+        for (String a : cmd) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        sh.append(" </dev/null >/dev/null 2>&1 & echo $!");
+        Process p = new ProcessBuilder("sh", "-c", sh.toString()).redirectInput(new File("/dev/null"))
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertThat(p.waitFor()).isZero();
+        int pid = Integer.parseInt(out);
+        pids.add(pid);
+        return pid;
+    }
+}
