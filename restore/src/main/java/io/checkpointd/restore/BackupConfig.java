@@ -3,6 +3,7 @@ package io.checkpointd.restore;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.arbiter.Arbiter;
 import io.checkpointd.restore.failover.Reprotector;
+import io.checkpointd.restore.receive.AckMode;
 import io.checkpointd.restore.store.DataRoots;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -26,11 +27,13 @@ import java.util.Objects;
  * @param arbiterWait       how long one attempt to take the lease waits for the primary's session to end
  * @param dataRoots         where data dirs may be restored ({@code --data-root}); null or empty: none, every data
  *                          dir is refused
+ * @param ackMode           when an epoch is acknowledged: in memory (Remus) or durable (the default: see
+ *                          {@link AckMode}); null: durable
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
                            Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
-                           DataRoots dataRoots) {
+                           DataRoots dataRoots, AckMode ackMode) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -38,7 +41,7 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null);
     }
 
     public BackupConfig {
@@ -49,5 +52,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         readyTimeout = readyTimeout == null ? DEFAULT_READY_TIMEOUT : readyTimeout;
         arbiterWait = arbiterWait == null ? DEFAULT_ARBITER_WAIT : arbiterWait;
         dataRoots = dataRoots == null ? DataRoots.NONE : dataRoots;
+        ackMode = ackMode == null ? AckMode.DURABLE : ackMode;
     }
 }
