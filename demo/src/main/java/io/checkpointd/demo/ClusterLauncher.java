@@ -40,8 +40,10 @@ final class ClusterLauncher {
         // its own session: CRIU dumps a tree whose session leader is inside it without --shell-job; from a child
         // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
         cmd.add("setsid");
-        cmd.addAll(KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS,
-                opts.classpath(), LOOPBACK, 0, l.servicePortFile()));
+        for (String arg : KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS,
+                opts.classpath(), LOOPBACK, 0, l.servicePortFile())) {
+            cmd.add(arg.equals(KvServer.class.getName()) ? opts.serviceMain() : arg);
+        }
         cmd.addAll(opts.serviceArgs());
         return KvServerProcess.start(cmd, LOOPBACK, l.servicePortFile(), Duration.ofSeconds(30));
     }
