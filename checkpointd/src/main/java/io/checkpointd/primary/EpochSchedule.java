@@ -22,8 +22,11 @@ final class EpochSchedule {
     private final boolean onOutput;
     private long next = System.nanoTime();
     private long lastThaw = System.nanoTime();
-    /** The newest epoch the proxy reported holding output, and the newest this primary has sealed. */
-    private long heldIn = -1, sealed = -1;
+    /**
+     * The newest epoch the proxy reported holding output, the newest this primary has sealed, and the held epoch the
+     * last output-ended wait acted on: an epoch that then failed to seal is retried at the interval, not at once.
+     */
+    private long heldIn = -1, sealed = -1, taken = -1;
     private long endedOnOutput, endedOnTimer, signals;
 
     EpochSchedule(PrimaryConfig cfg) {
@@ -54,9 +57,10 @@ final class EpochSchedule {
     synchronized void awaitNext() throws InterruptedException {
         while (true) {
             long now = System.nanoTime();
-            boolean held = onOutput && heldIn > sealed;
+            boolean held = onOutput && heldIn > sealed && heldIn > taken;
             if (held && now - lastThaw >= min) {
                 endedOnOutput++;
+                taken = heldIn;
                 next = now + period;
                 return;
             }
@@ -68,6 +72,11 @@ final class EpochSchedule {
             long until = held ? Math.min(lastThaw + min, next) : next;
             TimeUnit.NANOSECONDS.timedWait(this, Math.max(1, until - now));
         }
+    }
+
+    /** The epoch due was not begun (no window slot yet): the output it was for still ends the next wait at once. */
+    synchronized void retry() {
+        taken = -1;
     }
 
     /** Epochs begun because output was held, and because the interval ran out; OUTPUT_HELD frames heard. */

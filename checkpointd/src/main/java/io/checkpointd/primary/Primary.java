@@ -188,6 +188,7 @@ public final class Primary implements AutoCloseable {
                 boolean slot = link.acquireSlot(Math.max(period, 50_000_000L));
                 status.windowWaitTook(System.nanoTime() - waitFrom);
                 if (!slot) {
+                    schedule.retry();
                     publish();
                     continue; // the backup lags: the next freeze waits for an ack
                 }

@@ -67,4 +67,19 @@ class EpochScheduleTest {
         assertThat(s.endedOnOutput()).isZero();
         assertThat(s.summary().get("endedOnInterval")).isEqualTo(2L);
     }
+
+    @Test
+    @Timeout(30)
+    void anEpochThatDidNotSealWaitsForTheIntervalUnlessItIsRetried() throws Exception {
+        EpochSchedule s = new EpochSchedule(config(Duration.ofMillis(300), Duration.ofMillis(1), true));
+        s.awaitNext(); // the first epoch starts at once
+        s.outputHeld(1);
+        s.awaitNext(); // on output; say its freeze or seal then fails
+        s.awaitNext(); // the same output again: not at once (no spinning on a failing proxy), on the interval
+        assertThat(s.endedOnOutput()).isEqualTo(1);
+        assertThat(s.summary().get("endedOnInterval")).isEqualTo(2L);
+        s.retry(); // the loop had no window slot for it: the output still waits, so at once
+        s.awaitNext();
+        assertThat(s.endedOnOutput()).isEqualTo(2);
+    }
 }
