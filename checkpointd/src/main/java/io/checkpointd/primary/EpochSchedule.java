@@ -55,6 +55,19 @@ final class EpochSchedule {
 
     /** Waits until the next epoch is due: output held (past the floor), or the interval ran out. */
     synchronized void awaitNext() throws InterruptedException {
+        while (!awaitNext(Long.MAX_VALUE / 4)) {
+            // not due yet: wait on
+        }
+    }
+
+    /**
+     * As {@link #awaitNext()}, but for at most {@code maxNanos}.
+     *
+     * @return whether the next epoch is due; false if {@code maxNanos} passed first (the loop's status and checks
+     *         must not wait for a long interval)
+     */
+    synchronized boolean awaitNext(long maxNanos) throws InterruptedException {
+        long giveUp = System.nanoTime() + maxNanos;
         while (true) {
             long now = System.nanoTime();
             boolean held = onOutput && heldIn > sealed && heldIn > taken;
@@ -62,14 +75,16 @@ final class EpochSchedule {
                 endedOnOutput++;
                 taken = heldIn;
                 next = now + period;
-                return;
+                return true;
             }
             if (now - next >= 0) {
                 endedOnTimer++;
                 next = onOutput ? now + period : Math.max(next + period, now - CATCH_UP * period);
-                return;
+                return true;
             }
+            if (now - giveUp >= 0) return false;
             long until = held ? Math.min(lastThaw + min, next) : next;
+            if (until - giveUp > 0) until = giveUp;
             TimeUnit.NANOSECONDS.timedWait(this, Math.max(1, until - now));
         }
     }

@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
+    /** The status is published at least this often, also while no epoch is due. */
+    private static final long STATUS_EVERY_NANOS = 200_000_000L;
 
     /** Exit codes of {@link #run()}. */
     public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
@@ -162,7 +164,12 @@ public final class Primary implements AutoCloseable {
         int failures = 0;
         try {
             while (!stop) {
-                schedule.awaitNext(); // output held (past the floor) or the interval ran out
+                if (!schedule.awaitNext(STATUS_EVERY_NANOS)) { // no epoch due yet (a long --epoch): status and checks go on
+                    if (!service.isAlive()) return processGone();
+                    if (link.fencedBy() >= 0) return fenced();
+                    publish();
+                    continue;
+                }
                 if (!service.isAlive()) return processGone();
                 if (link.fencedBy() >= 0) return fenced();
                 if (oracleHeld) {
