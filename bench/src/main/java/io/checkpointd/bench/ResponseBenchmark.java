@@ -40,7 +40,12 @@ public final class ResponseBenchmark {
 
     /** One load's figures under one setup; protected runs add the proxy's held time and the primary's epochs. */
     record Row(String load, String setup, ResponseLoads.Measured m, double heldP50, double heldP99, long heldN,
-               long endedOnOutput, long endedOnInterval, double pauseP50, String error) {
+               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, String error) {
+    }
+
+    /** Where a protected epoch's time went, p50 ms over the primary's last 1024 epochs: capture, ship, ack. */
+    record Cycle(double capture, double ship, double ack) {
+        static final Cycle NONE = new Cycle(Double.NaN, Double.NaN, Double.NaN);
     }
 
     private ResponseBenchmark() {
@@ -129,7 +134,7 @@ public final class ResponseBenchmark {
 
     private static Row plain(String load, ResponseLoads.Measured m) {
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms", load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()));
-        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, null);
+        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, null);
     }
 
     private static Cluster.Options options(Path base, Setup s) {
@@ -172,16 +177,19 @@ public final class ResponseBenchmark {
         } catch (Exception e) {
             say("  %s failed: %s", load, Fmt.oneLine(e));
             return new Row(load, s.name(), new ResponseLoads.Measured(Double.NaN, Double.NaN, Double.NaN, 0), Double.NaN,
-                    Double.NaN, 0, 0, 0, Double.NaN, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
+                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
         }
         Json proxy = c.status("proxy").orElse(Json.object());
         Json after = c.status("primary").orElse(Json.object());
         Json held = (Json) proxy.get("addedDelayMs");
         Json ends0 = (Json) before.get("epochEnds"), ends1 = (Json) after.get("epochEnds");
         Json pause = (Json) after.get("pauseMs");
+        Json cycleMs = (Json) after.get("cycleMs");
+        Cycle cycle = cycleMs == null ? Cycle.NONE : new Cycle(num((Json) cycleMs.get("capture"), "p50"),
+                num((Json) cycleMs.get("ship"), "p50"), num((Json) after.get("ackMs"), "p50"));
         Row r = new Row(load, s.name(), m, num(held, "p50"), num(held, "p99"), (long) num(held, "n"),
                 (long) (num(ends1, "endedOnOutput") - num(ends0, "endedOnOutput")),
-                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), null);
+                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle, null);
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms; held p50 %s ms, p99 %s ms; epochs %d on output, %d on interval",
                 load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()), Fmt.ms(r.heldP50()), Fmt.ms(r.heldP99()),
                 r.endedOnOutput(), r.endedOnInterval());

@@ -28,11 +28,14 @@ final class ResponseReport {
                 + "*every 25 ms, ack durable (before)*: `protect --epoch 25ms --epoch-end interval`, backup `--ack durable`, "
                 + "as before issue 17; *on output*: the defaults, `--epoch-end output --epoch-min 2ms --epoch 100ms`, "
                 + "with backup `--ack durable` or `--ack memory`. Everything on loopback, on the same 2 shared cores.\n");
+        sb.append("- *capture*, *ship*, *ack*: the primary's `cycleMs` and `ackMs` p50 over its last 1,024 epochs (the "
+                + "engine's pre-copy and pause; encode, XOR, LZ4, send; end of shipping to ACK). A reply held in an epoch "
+                + "that ends on output waits for about the floor, capture, ship and ack of that epoch.\n");
         sb.append("- *held* is the proxy's own figure (`addedDelayMs` in its status): per reply chunk, the time from read "
                 + "(service) to written (client), over its last 4,096 chunks; *p50/p99* are the client's request latencies.\n\n");
         List<String[]> t = new ArrayList<>();
         t.add(new String[] {"load", "setup", "per second", "vs unprotected", "p50 ms", "p99 ms", "held p50 ms", "held p99 ms",
-                "epochs on output", "on interval", "pause p50 ms"});
+                "epochs on output", "on interval", "pause p50 ms", "capture p50 ms", "ship p50 ms", "ack p50 ms"});
         for (ResponseBenchmark.Row r : rows) {
             Optional<ResponseBenchmark.Row> base = find(rows, r.load(), "unprotected");
             String share = base.isPresent() && r != base.get() ? pct(r.m().perSecond() / base.get().m().perSecond()) : "–";
@@ -40,7 +43,8 @@ final class ResponseReport {
             t.add(new String[] {r.load(), r.setup(), r.error() != null ? "failed" : Fmt.fixed(r.m().perSecond(), 0), share,
                     Fmt.ms(r.m().p50()), Fmt.ms(r.m().p99()), prot ? Fmt.ms(r.heldP50()) : "–", prot ? Fmt.ms(r.heldP99()) : "–",
                     prot ? Long.toString(r.endedOnOutput()) : "–", prot ? Long.toString(r.endedOnInterval()) : "–",
-                    prot ? Fmt.ms(r.pauseP50()) : "–"});
+                    prot ? Fmt.ms(r.pauseP50()) : "–", prot ? Fmt.ms(r.cycle().capture()) : "–",
+                    prot ? Fmt.ms(r.cycle().ship()) : "–", prot ? Fmt.ms(r.cycle().ack()) : "–"});
         }
         sb.append(Fmt.table(t)).append("\n\n");
         for (ResponseBenchmark.Row r : rows) if (r.error() != null) sb.append("- ").append(r.load()).append(", ").append(r.setup())
