@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies control requests (SEAL, RELEASE, GENERATION, PASSTHROUGH, HOLD) to the {@link OutputCommit} and answers each
- * with exactly one frame, in order. A refused request changes nothing; a malformed frame drops only this connection.
+ * with exactly one frame, in order; the connection that sealed last also hears OUTPUT_HELD, unsolicited. A refused
+ * request changes nothing; a malformed frame drops only this connection.
  */
 final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
     private static final Logger LOG = LoggerFactory.getLogger(ControlHandler.class);
@@ -27,6 +28,19 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
     private final OutputCommit commit;
     /** Set once a malformed frame dropped the connection: the decoder may fail again on close, log once. */
     private boolean dropped;
+    /** Sends OUTPUT_HELD on this connection once it has sealed (see {@link OutputCommit#outputHeld}). */
+    private java.util.function.LongConsumer watcher;
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        watcher = epoch -> ctx.writeAndFlush(Frame.of(FrameType.OUTPUT_HELD, commit.generation(), epoch), ctx.voidPromise());
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        commit.unwatch(watcher);
+        ctx.fireChannelInactive();
+    }
 
     ControlHandler(OutputCommit commit) {
         this.commit = commit;
@@ -68,7 +82,7 @@ final class ControlHandler extends SimpleChannelInboundHandler<Frame> {
         long epoch = f.epoch();
         switch (f.type()) {
             case SEAL -> {
-                commit.seal(gen, epoch);
+                commit.seal(gen, epoch, watcher);
                 return Frame.of(FrameType.SEALED, gen, epoch);
             }
             case RELEASE -> commit.release(gen, epoch);

@@ -11,7 +11,7 @@ import java.util.ArrayDeque;
  */
 final class HeldOutput {
     /** A held chunk, or the upstream's close when {@code data} is null. */
-    record Entry(ByteBuf data, long epoch) {
+    record Entry(ByteBuf data, long epoch, long heldAtNanos) {
         boolean isClose() {
             return data == null;
         }
@@ -24,12 +24,12 @@ final class HeldOutput {
     /** Takes ownership of {@code data}. */
     void add(ByteBuf data, long epoch) {
         if (closeQueued) throw new IllegalStateException("output after the upstream's close");
-        queue.addLast(new Entry(data, epoch));
+        queue.addLast(new Entry(data, epoch, System.nanoTime()));
         bytes += data.readableBytes();
     }
 
     void addClose(long epoch) {
-        if (!closeQueued) queue.addLast(new Entry(null, epoch));
+        if (!closeQueued) queue.addLast(new Entry(null, epoch, System.nanoTime()));
         closeQueued = true;
     }
 

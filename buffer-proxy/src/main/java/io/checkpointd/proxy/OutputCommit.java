@@ -44,6 +44,13 @@ final class OutputCommit {
     private final java.util.List<ProxyStats.Superseded> superseded = new ArrayList<>();
     private long discardedBytes;
     private long rejected;
+    /** Hears OUTPUT_HELD(open epoch): the control connection of this generation's last SEAL, or null. */
+    private java.util.function.LongConsumer watcher;
+    /** The last epoch announced to the watcher as holding output: one signal per epoch at most. */
+    private long signalledEpoch = -1;
+    private long outputHeldSignals;
+    /** Each held chunk's time in the proxy, from read to written to its client (the reply's added delay), ms. */
+    private final io.checkpointd.protocol.status.Window heldMs = new io.checkpointd.protocol.status.Window(4096);
 
     OutputCommit(long generation, InetSocketAddress upstream, boolean passthrough, long perConnectionCap,
                  long totalCap) {
@@ -77,6 +84,38 @@ final class OutputCommit {
 
     boolean overTotalCap() {
         return heldBytes >= totalCap;
+    }
+
+    /**
+     * SEAL from the control connection {@code from} (which then hears OUTPUT_HELD, see {@link #outputHeld}): output
+     * read from now on belongs to a later epoch than {@code epoch}. Re-sealing the last epoch is a no-op.
+     */
+    void seal(long gen, long epoch, java.util.function.LongConsumer from) throws RejectedRequest {
+        seal(gen, epoch);
+        watcher = from;
+    }
+
+    /** The control connection {@code w} closed: it hears nothing more. */
+    void unwatch(java.util.function.LongConsumer w) {
+        if (watcher == w) watcher = null;
+    }
+
+    /**
+     * Output (or the upstream's close) was just held in the open epoch: the first time in that epoch, tell the
+     * primary, which may end the epoch early instead of at its interval. Later output in the same epoch needs no
+     * signal (coalesced): the one epoch end releases it all.
+     */
+    void outputHeld() {
+        long open = openEpoch();
+        if (passthrough || watcher == null || open <= signalledEpoch) return;
+        signalledEpoch = open;
+        outputHeldSignals++;
+        watcher.accept(open);
+    }
+
+    /** A held chunk was written to its client {@code nanos} after it was read from the service. */
+    void heldFor(long nanos) {
+        heldMs.add(nanos / 1e6);
     }
 
     /** SEAL: output read from now on belongs to a later epoch than {@code epoch}. Re-sealing the last epoch is a no-op. */
@@ -141,6 +180,8 @@ final class OutputCommit {
         lastReleased = -1;
         outputBytes = 0;
         outputBytesAtSeal.clear();
+        watcher = null;
+        signalledEpoch = -1;
         closeAll();
     }
 
@@ -195,7 +236,8 @@ final class OutputCommit {
 
     ProxyStats snapshot() {
         return new ProxyStats(generation, lastSealed, lastReleased, passthrough, connections.size(), heldBytes,
-                releasedBytes, discardedBytes, rejected, superseded, outputBytes, outputBytesAtSeal);
+                releasedBytes, discardedBytes, rejected, superseded, outputBytes, outputBytesAtSeal, outputHeldSignals,
+                heldMs.percentile(0.5), heldMs.percentile(0.99), heldMs.count());
     }
 
     private void drainAll() {

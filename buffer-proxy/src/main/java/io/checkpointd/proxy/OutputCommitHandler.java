@@ -71,6 +71,7 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
         held.add(data, commit.openEpoch());
         commit.tagged(n);
         commit.held(n);
+        commit.outputHeld();
         drain();
         if (!paused && (held.bytes() >= commit.perConnectionCap() || commit.overTotalCap())) pause();
     }
@@ -79,6 +80,7 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
     void holdClose() {
         if (done) return;
         held.addClose(commit.openEpoch());
+        commit.outputHeld();
         drain();
     }
 
@@ -108,6 +110,7 @@ final class OutputCommitHandler extends ChannelInboundHandlerAdapter {
                     continue;
                 }
                 held.poll();
+                commit.heldFor(System.nanoTime() - e.heldAtNanos());
                 freed += e.data().readableBytes();
                 ctx.write(e.data(), ctx.voidPromise());
                 wrote = true;

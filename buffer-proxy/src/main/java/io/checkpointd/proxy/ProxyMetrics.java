@@ -33,6 +33,12 @@ final class ProxyMetrics {
         m.gauge(r, "checkpointd_proxy_last_released_epoch", "The newest epoch released in this generation, -1 if none",
                 ProxyStats::lastReleased);
         m.gauge(r, "checkpointd_proxy_connections", "Client connections of this generation", ProxyStats::connections);
+        m.gauge(r, "checkpointd_proxy_added_delay_p50_ms", "Median time a reply's bytes were held (read from the service to "
+                + "written to the client), over the last 4096 held chunks", ProxyStats::heldP50Ms);
+        m.gauge(r, "checkpointd_proxy_added_delay_p99_ms", "99th percentile of the time a reply's bytes were held, over the "
+                + "last 4096 held chunks", ProxyStats::heldP99Ms);
+        m.counter(r, "checkpointd_proxy_output_held_signals_total", "OUTPUT_HELD frames sent: epochs the primary was asked "
+                + "to end early because they hold output", ProxyStats::outputHeldSignals);
         m.gauge(r, "checkpointd_proxy_passthrough", "1 while output is released unheld", s -> s.passthrough() ? 1 : 0);
     }
 

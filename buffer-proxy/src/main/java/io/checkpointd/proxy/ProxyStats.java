@@ -17,11 +17,17 @@ package io.checkpointd.proxy;
  * @param outputBytesAtSeal       for the epochs of this generation sealed and not yet released, and the last released
  *                                one (at most 256, newest kept): {@code outputBytes} at
  *                                the epoch's seal, i.e. the output of epochs &le; it, which its RELEASE lets out
+ * @param outputHeldSignals       OUTPUT_HELD frames sent to the primary (at most one per epoch) since start
+ * @param heldP50Ms               of the last 4,096 held chunks, the median time from read (service) to written
+ *                                (client): the delay output commit added to a reply, ms
+ * @param heldP99Ms               the same, 99th percentile
+ * @param heldChunks              held chunks written to clients since start (the count behind the percentiles)
  */
 public record ProxyStats(long generation, long lastSealed, long lastReleased, boolean passthrough, int connections,
                          long heldBytes, long releasedBytes, long discardedBytes, long rejectedControlMessages,
                          java.util.List<Superseded> superseded, long outputBytes,
-                         java.util.SortedMap<Long, Long> outputBytesAtSeal) {
+                         java.util.SortedMap<Long, Long> outputBytesAtSeal, long outputHeldSignals,
+                         double heldP50Ms, double heldP99Ms, long heldChunks) {
     /**
      * A generation that a newer one replaced: its final watermarks and the bytes it released. Nothing of it can be
      * released afterwards (its SEAL/RELEASE are refused as stale), so these figures are final.

@@ -7,6 +7,7 @@ import java.util.List;
 import io.checkpointd.restore.BackupConfig;
 import io.checkpointd.restore.failover.ServiceOutput;
 import io.checkpointd.restore.BackupDaemon;
+import io.checkpointd.restore.receive.AckMode;
 import io.checkpointd.restore.store.DataRoots;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -66,6 +67,12 @@ public final class BackupCommand implements Callable<Integer> {
                     + "journald) on the primary's host: appended to FILE, or streamed to journald. Default: journal when "
                     + "journald runs on this host, else DIR/service-output.log")
     String serviceOutput;
+
+    @Option(names = "--ack", defaultValue = "durable", paramLabel = "memory|durable",
+            description = "acknowledge an epoch (and so release its output) once it is verified in this backup's memory, "
+                    + "then made durable in the background (Remus: survives the failure of either host, not both), or "
+                    + "once it is durable on disk (group-committed) (default: ${DEFAULT-VALUE})")
+    AckMode ack;
 
     @Mixin
     RunDirOption runDir;
@@ -128,7 +135,7 @@ public final class BackupCommand implements Callable<Integer> {
             }
             // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
-                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir)));
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir), ack));
         } catch (IOException e) {
             if (zk != null) zk.close();
             if (ep != null) ep.close();

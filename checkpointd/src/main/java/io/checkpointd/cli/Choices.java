@@ -54,4 +54,14 @@ final class Choices {
             return word(this);
         }
     }
+
+    /** {@code --epoch-end}. */
+    enum EpochEnd {
+        OUTPUT, INTERVAL;
+
+        @Override
+        public String toString() {
+            return word(this);
+        }
+    }
 }

@@ -42,8 +42,18 @@ public final class ProtectCommand implements Callable<Integer> {
     InetSocketAddress backup;
 
     @Option(names = "--epoch", paramLabel = "DURATION", defaultValue = "100ms", converter = Converters.PositiveDuration.class,
-            description = "epoch interval, e.g. 25ms, 100ms, 1s (default: ${DEFAULT-VALUE})")
+            description = "epoch interval: the longest an epoch runs, e.g. 25ms, 100ms, 1s (default: ${DEFAULT-VALUE})")
     Duration epoch;
+
+    @Option(names = "--epoch-end", defaultValue = "output", paramLabel = "output|interval",
+            description = "output: end an epoch as soon as the proxy holds output of it (no sooner than --epoch-min after "
+                    + "the last pause, no later than --epoch), so replies wait for one pause, ship and ack; interval: "
+                    + "only every --epoch (default: ${DEFAULT-VALUE})")
+    Choices.EpochEnd epochEnd;
+
+    @Option(names = "--epoch-min", paramLabel = "DURATION", defaultValue = "2ms", converter = Converters.PositiveDuration.class,
+            description = "with --epoch-end output, the least time the service runs between two pauses (default: ${DEFAULT-VALUE})")
+    Duration epochMin;
 
     @Option(names = "--proxy-control", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
             description = "the buffer proxy's control address; without it output is not held (no output commit)")
@@ -118,6 +128,7 @@ public final class ProtectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (generation < 1) throw new UsageException("--generation must be at least 1");
+        if (epochMin.compareTo(epoch) > 0) throw new UsageException("--epoch-min must not be longer than --epoch");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
         if (engine == Choices.Engine.FULL && spec.commandLine().getParseResult().hasMatchedOption("--tracker")) {
             throw new UsageException("--tracker is for --engine incremental; the full engine takes a CRIU dump every epoch");
@@ -179,7 +190,8 @@ public final class ProtectCommand implements Callable<Integer> {
         PrimaryConfig cfg = new PrimaryConfig(pid, backup, epoch, proxyControl,
                 service == null ? "" : service.getHostString() + ":" + service.getPort(), workDir, generation, heartbeat,
                 maxInFlight, onExit == Choices.OnExit.FAILOVER, runDir.path(), key, onBackupLoss == Choices.OnBackupLoss.CONTINUE,
-                backupTimeout, engine == Choices.Engine.INCREMENTAL, tracker.toString());
+                backupTimeout, engine == Choices.Engine.INCREMENTAL, tracker.toString(), epochMin,
+                epochEnd == Choices.EpochEnd.OUTPUT);
         auth.warnIfInsecure();
         Primary primary;
         try {

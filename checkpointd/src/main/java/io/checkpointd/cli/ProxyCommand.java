@@ -98,6 +98,8 @@ public final class ProxyCommand implements Callable<Integer> {
                     .put("releasedBytes", s.releasedBytes()).put("discardedBytes", s.discardedBytes())
                     .put("rejectedControlMessages", s.rejectedControlMessages()).put("superseded", superseded(s))
                     .put("outputBytes", s.outputBytes()).put("outputBytesAtSeal", s.outputBytesAtSeal())
+                    .put("outputHeldSignals", s.outputHeldSignals())
+                    .put("addedDelayMs", Json.object().put("p50", s.heldP50Ms()).put("p99", s.heldP99Ms()).put("n", s.heldChunks()))
                     .put("updatedAt", System.currentTimeMillis()));
         }
         if (ep != null) ep.close();

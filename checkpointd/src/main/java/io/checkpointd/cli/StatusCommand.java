@@ -77,14 +77,16 @@ public final class StatusCommand implements Callable<Integer> {
                     + (d.get("dataDirs") instanceof Json dd ? String.format("%n        data dirs %s: %s entries, last epoch %s B shipped, "
                     + "%s B read, %s ms frozen", dd.get("paths"), dd.get("entries"), dd.get("lastBytes"), dd.get("lastBytesRead"),
                     dd.get("lastFrozenMs")) : "");
-            case "backup" -> head + String.format("committed gen %s epoch %s, fenced gen %s, %s epochs committed%n"
-                            + "        commit ms %s%s", d.get("committedGeneration"), d.get("committedEpoch"), d.get("fencedGeneration"),
-                    d.get("epochsCommitted"), window(d.get("commitMs")),
+            case "backup" -> head + String.format("committed gen %s epoch %s (applied %s, ack %s), fenced gen %s, %s epochs committed%n"
+                            + "        commit ms %s%s", d.get("committedGeneration"), d.get("committedEpoch"), d.get("appliedEpoch"),
+                    d.get("ack"), d.get("fencedGeneration"), d.get("epochsCommitted"), window(d.get("commitMs")),
                     d.get("failover") instanceof Json f ? String.format("%n        failover: gen %s restored epoch %s as pid %s in %s ms",
                             f.get("generation"), f.get("restoredEpoch"), f.get("restoredPid"), f.get("failoverMs")) : "");
             case "proxy" -> head + String.format("gen %s sealed %s released %s%s, %s connections, held %s B, released %s B",
                     d.get("generation"), d.get("lastSealedEpoch"), d.get("lastReleasedEpoch"),
-                    Boolean.TRUE.equals(d.get("passthrough")) ? " (passthrough)" : "", d.get("connections"), d.get("heldBytes"), d.get("releasedBytes"));
+                    Boolean.TRUE.equals(d.get("passthrough")) ? " (passthrough)" : "", d.get("connections"), d.get("heldBytes"), d.get("releasedBytes"))
+                    + (d.get("addedDelayMs") instanceof Json a ? String.format("%n        added reply delay ms p50 %s p99 %s (n %s)",
+                    a.get("p50"), a.get("p99"), a.get("n")) : "");
             default -> head;
         };
     }

@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
  * backup ({@link BackupLink}) owns the window of epochs in flight, acks and reconnection, and
  * {@link PrimaryStatus} the figures.
  *
+ * <p>{@link EpochSchedule} decides when an epoch ends: by default as soon as the proxy holds output of it (after a
+ * floor), else at the interval.
+ *
  * <p>At most {@code maxInFlight} epochs are captured but unacknowledged; the next capture waits for an ack, so
  * nothing queues without bound when the backup lags. Losing the backup connection stalls protection (output
  * stays held) and reconnecting starts over with a full sync.
@@ -44,8 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class Primary implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Primary.class);
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
-    /** Periods an epoch schedule that fell behind may catch up, back to back. */
-    private static final long CATCH_UP = 4;
+    /** The status is published at least this often, also while no epoch is due. */
+    private static final long STATUS_EVERY_NANOS = 200_000_000L;
 
     /** Exit codes of {@link #run()}. */
     public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
@@ -62,6 +65,7 @@ public final class Primary implements AutoCloseable {
     private final OutputGate gate;
     private final BackupLink link;
     private final EpochShipper shipper;
+    private final EpochSchedule schedule;
 
     private volatile State state = State.STARTING;
     private volatile boolean stop;
@@ -74,8 +78,7 @@ public final class Primary implements AutoCloseable {
     private long epoch;
     private long prevEpoch = -1;
     private long sealFailures;
-    private volatile boolean unprotected;
-    private volatile long unprotectedEpisodes;
+    private final BackupLossMode lossMode;
     /** The memory oracle's fault point: after its snapshot epoch, protection idles (the backup keeps that epoch). */
     private final Path oracleDir = PrimaryFaults.oracleDir();
     private boolean oracleHeld;
@@ -91,11 +94,14 @@ public final class Primary implements AutoCloseable {
         if (service == null) throw new IOException("process " + cfg.pid() + " does not exist");
         this.criu = Criu.locate();
         this.work = cfg.workDir().resolve("primary-" + cfg.pid() + "-gen" + cfg.generation());
-        this.status = new PrimaryStatus(cfg);
+        this.schedule = new EpochSchedule(cfg);
+        this.status = new PrimaryStatus(cfg, schedule);
         this.gate = new OutputGate(cfg.proxyControl(), cfg.channelKey(), cfg.generation());
+        gate.onOutputHeld(schedule::outputHeld);
         this.link = new BackupLink(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), cfg.backupTimeout(),
                 cfg.maxInFlight(), cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back",
                 new Answers());
+        this.lossMode = new BackupLossMode(cfg, gate, console);
         this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints());
     }
 
@@ -155,15 +161,15 @@ public final class Primary implements AutoCloseable {
             return fail("cannot prepare to protect pid " + cfg.pid() + ": " + e.getMessage());
         }
         long period = cfg.epoch().toNanos();
-        long next = System.nanoTime();
         int failures = 0;
         try {
             while (!stop) {
-                long now = System.nanoTime();
-                if (next > now) TimeUnit.NANOSECONDS.sleep(next - now);
-                // a fixed rate: epochs that came late are caught up back to back, up to CATCH_UP periods' worth
-                // (a slow ack, a CRIU dump); beyond that the schedule starts over from now
-                next = Math.max(next + period, System.nanoTime() - CATCH_UP * period);
+                if (!schedule.awaitNext(STATUS_EVERY_NANOS)) { // no epoch due yet (a long --epoch): status and checks go on
+                    if (!service.isAlive()) return processGone();
+                    if (link.fencedBy() >= 0) return fenced();
+                    publish();
+                    continue;
+                }
                 if (!service.isAlive()) return processGone();
                 if (link.fencedBy() >= 0) return fenced();
                 if (oracleHeld) {
@@ -179,16 +185,17 @@ public final class Primary implements AutoCloseable {
                 if (!link.isConnected()) {
                     state = State.DISCONNECTED;
                     if (!link.reconnect()) {
-                        if (cfg.continueOnBackupLoss()) runUnprotected();
+                        if (cfg.continueOnBackupLoss()) lossMode.runUnprotected();
                         publish();
                         continue;
                     }
-                    if (unprotected) protectAgain();
+                    if (lossMode.unprotected()) lossMode.protectAgain();
                 }
                 long waitFrom = System.nanoTime();
                 boolean slot = link.acquireSlot(Math.max(period, 50_000_000L));
                 status.windowWaitTook(System.nanoTime() - waitFrom);
                 if (!slot) {
+                    schedule.retry();
                     publish();
                     continue; // the backup lags: the next freeze waits for an ack
                 }
@@ -258,6 +265,7 @@ public final class Primary implements AutoCloseable {
             throw e;
         } finally {
             freezer.thaw();
+            schedule.thawed();
         }
         long pause = cap.pausedNanos(t0);
         long shipFrom = System.nanoTime();
@@ -278,37 +286,6 @@ public final class Primary implements AutoCloseable {
             Files.move(oracleDir.resolve("epoch.tmp"), oracleDir.resolve("epoch"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             oracleHeld = true;
             log.warn("oracle fault point: epoch {} snapshot taken; no further epochs", n);
-        }
-    }
-
-    /** --on-backup-loss continue: let the proxy release output at once, and say so loudly. */
-    private void runUnprotected() {
-        if (unprotected) return;
-        try {
-            gate.passthrough();
-        } catch (IOException e) {
-            log.error("backup lost, and the proxy refused passthrough ({}): output stays held", e.getMessage());
-            return;
-        }
-        unprotected = true;
-        unprotectedEpisodes++;
-        String msg = "backup " + cfg.backup() + " lost: pid " + cfg.pid() + " runs UNPROTECTED (--on-backup-loss continue): "
-                + "its output is released at once and a failure now would lose it; protection resumes when the backup is back";
-        log.error(msg);
-        console.println("checkpointd: WARNING: " + msg);
-        console.flush();
-    }
-
-    /** The backup is back: hold output again before the next freeze, so everything from here on is protected. */
-    private void protectAgain() {
-        try {
-            gate.hold();
-            unprotected = false;
-            log.warn("backup {} is back: pid {} is protected again (full sync first)", cfg.backup(), cfg.pid());
-            console.println("checkpointd: backup is back: protection resumes with a full sync");
-            console.flush();
-        } catch (IOException e) {
-            log.error("the proxy refused to hold output again ({}): still unprotected", e.getMessage());
         }
     }
 
@@ -416,7 +393,7 @@ public final class Primary implements AutoCloseable {
     }
 
     private void publish() {
-        status.publish(new PrimaryStatus.Loop(state, lease, engine, prevEpoch, unprotected, unprotectedEpisodes, disk), link);
+        status.publish(new PrimaryStatus.Loop(state, lease, engine, prevEpoch, lossMode.unprotected(), lossMode.episodes(), disk), link);
     }
 
     /** Pause figures so far (for the demo's summary). */
@@ -475,6 +452,7 @@ public final class Primary implements AutoCloseable {
             sealed = true;
             try {
                 gate.seal(n);
+                schedule.sealed(n);
             } catch (IOException e) {
                 throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
             }

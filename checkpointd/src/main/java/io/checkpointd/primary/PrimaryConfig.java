@@ -27,18 +27,23 @@ import java.util.Objects;
  * @param incremental       the incremental engine (dirty pages + registers each epoch, a CRIU dump only when the
  *                          process's structure changed) rather than a full CRIU dump every epoch
  * @param tracker           the incremental engine's dirty-page tracker: auto, uffd-wp, soft-dirty or scan
+ * @param epochMin          with {@code epochOnOutput}, the least time the service runs between two pauses
+ * @param epochOnOutput     end an epoch as soon as the proxy holds output of it (after {@code epochMin});
+ *                          {@code epoch} is then the longest an epoch runs. Otherwise epochs end every {@code epoch}
  */
 public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, InetSocketAddress proxyControl,
                             String serviceAddress, Path workDir, long generation, Duration heartbeatInterval,
                             int maxInFlight, boolean failoverOnExit, Path runDir, ChannelKey channelKey,
                             boolean continueOnBackupLoss, Duration backupTimeout, boolean incremental,
-                            String tracker) {
+                            String tracker, Duration epochMin, boolean epochOnOutput) {
     public static final Path DEFAULT_WORK_DIR = io.checkpointd.protocol.image.ImageDirs.DEFAULT_CAPTURE_ROOT;
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofMillis(100);
     /** No ACK or NACK for this long while epochs are in flight: the backup is treated as lost. */
     public static final Duration DEFAULT_BACKUP_TIMEOUT = Duration.ofSeconds(5);
     /** K: two epochs in flight lets epoch N+1 be captured while N is being committed, and no more. */
     public static final int DEFAULT_MAX_IN_FLIGHT = 2;
+    /** The floor of output-ended epochs: the service runs at least this long between pauses. */
+    public static final Duration DEFAULT_EPOCH_MIN = Duration.ofMillis(2);
 
     public PrimaryConfig {
         Objects.requireNonNull(backup, "backup");
@@ -49,6 +54,7 @@ public record PrimaryConfig(int pid, InetSocketAddress backup, Duration epoch, I
         heartbeatInterval = heartbeatInterval == null ? DEFAULT_HEARTBEAT : heartbeatInterval;
         backupTimeout = backupTimeout == null ? DEFAULT_BACKUP_TIMEOUT : backupTimeout;
         tracker = tracker == null ? "auto" : tracker;
+        epochMin = epochMin == null ? DEFAULT_EPOCH_MIN : epochMin;
         if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight must be at least 1");
         if (generation < 1) throw new IllegalArgumentException("generation must be at least 1");
     }

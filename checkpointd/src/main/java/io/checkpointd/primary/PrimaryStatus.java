@@ -18,6 +18,8 @@ final class PrimaryStatus {
     private final PrimaryConfig cfg;
     private final StatusFile file;
     private final long startNanos = System.nanoTime();
+    /** Why epochs ended (output held or the interval): published as {@code epochEnds}. */
+    private final EpochSchedule schedule;
     private final Window pauseMs = new Window(1024);
     private final Window capturedBytes = new Window(1024);
     private final Window rawBytes = new Window(1024);
@@ -37,8 +39,9 @@ final class PrimaryStatus {
             long unprotectedEpisodes, DataDirs disk) {
     }
 
-    PrimaryStatus(PrimaryConfig cfg) throws IOException {
+    PrimaryStatus(PrimaryConfig cfg, EpochSchedule schedule) throws IOException {
         this.cfg = cfg;
+        this.schedule = schedule;
         this.file = new StatusFile(StatusFile.runDir(cfg.runDir()), "primary");
     }
 
@@ -100,7 +103,7 @@ final class PrimaryStatus {
                 .put("engine", engine == null ? null : engine.name()).put("tracker", engine == null ? null : engine.tracker())
                 .put("engineStats", stats)
                 .put("backup", cfg.backup().getHostString() + ":" + cfg.backup().getPort())
-                .put("epochIntervalMs", cfg.epoch().toMillis()).put("lastEpoch", l.lastEpoch())
+                .put("epochIntervalMs", cfg.epoch().toMillis()).put("epochEnds", schedule.summary()).put("lastEpoch", l.lastEpoch())
                 .put("lastAckedEpoch", link == null ? -1 : link.lastAcked())
                 .put("epochsAcked", acked).put("inFlight", link == null ? 0 : link.inFlight()).put("maxInFlight", cfg.maxInFlight())
                 .put("epochsPerSecond", Math.round(acked / Math.max(up, 1e-3) * 100) / 100.0)

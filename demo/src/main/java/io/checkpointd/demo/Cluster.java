@@ -27,7 +27,7 @@ public final class Cluster implements AutoCloseable {
      * @param protectArgs extra options for {@code protect} (e.g. {@code --on-backup-loss continue})
      * @param arbiter     null: heartbeats decide (the default); else protect and backup run with this arbiter
      * @param daemonArgs  extra options for the backup and proxy daemons, by role ("backup", "proxy")
-     * @param service     how the service JVM starts ({@link ServiceLaunch})
+     * @param service     how the service JVM starts ({@link ServiceLaunch}): wrapper, JVM options, stdout, main class
      * @param tls         TLS with a certificate per role ({@link ClusterSetup#writeCertificates}) instead of the shared key
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, List<String> backupJvmArgs,
@@ -82,6 +82,19 @@ public final class Cluster implements AutoCloseable {
                     serviceArgs, daemonArgs, launch, tls);
         }
 
+        /**
+         * Another service in place of the demo's: a main class on the classpath that takes the demo service's
+         * {@code --host H --port P --port-file F} (writing its port to F once it listens), e.g. a database server.
+         */
+        public Options withServiceMain(String mainClass) {
+            return withService(service.withMainClass(mainClass));
+        }
+
+        /** The service's main class. */
+        public String serviceMain() {
+            return service.mainClass();
+        }
+
         /** Authenticates every channel with TLS, a certificate per role from a CA made for this cluster. */
         public Options withTls() {
             return new Options(epoch, heartbeatTimeout, baseDir, classpath, backupJvmArgs, spare, protectArgs, arbiter, protectJvmArgs,
@@ -100,12 +113,23 @@ public final class Cluster implements AutoCloseable {
      * --reuid=65534 ...} for a service with its own user); its JVM options; its stdout/stderr: {@code stdoutLog} null
      * means /dev/null, else a pipe this JVM drains into that file, as a service piping its log to a logger would have.
      */
-    public record ServiceLaunch(List<String> wrapper, List<String> jvmArgs, Path stdoutLog) {
+    public record ServiceLaunch(List<String> wrapper, List<String> jvmArgs, Path stdoutLog, String mainClass) {
         public static final ServiceLaunch DEFAULT = new ServiceLaunch(List.of(), KvServerProcess.RECOMMENDED_JVM_ARGS, null);
 
         public ServiceLaunch {
             wrapper = List.copyOf(wrapper);
             jvmArgs = List.copyOf(jvmArgs);
+            java.util.Objects.requireNonNull(mainClass, "mainClass");
+        }
+
+        /** The demo's {@link KvServer}. */
+        public ServiceLaunch(List<String> wrapper, List<String> jvmArgs, Path stdoutLog) {
+            this(wrapper, jvmArgs, stdoutLog, KvServer.class.getName());
+        }
+
+        /** The same with another main class. */
+        public ServiceLaunch withMainClass(String main) {
+            return new ServiceLaunch(wrapper, jvmArgs, stdoutLog, main);
         }
     }
 

@@ -41,8 +41,10 @@ final class ClusterLauncher {
         // of this JVM (not a group leader) setsid execs in place, so the pid we get is the JVM's
         cmd.add("setsid");
         cmd.addAll(opts.service().wrapper());
-        cmd.addAll(KvServerProcess.command(KvServerProcess.currentJava(), opts.service().jvmArgs(),
-                opts.classpath(), LOOPBACK, 0, l.servicePortFile()));
+        for (String arg : KvServerProcess.command(KvServerProcess.currentJava(), opts.service().jvmArgs(),
+                opts.classpath(), LOOPBACK, 0, l.servicePortFile())) {
+            cmd.add(arg.equals(KvServer.class.getName()) ? opts.serviceMain() : arg);
+        }
         cmd.addAll(opts.serviceArgs());
         return KvServerProcess.start(cmd, LOOPBACK, l.servicePortFile(), Duration.ofSeconds(30), opts.service().stdoutLog());
     }

@@ -43,6 +43,11 @@ public enum FrameType {
     PASSTHROUGH(38),
     /** primary → proxy: protected again (a backup is back): hold output from now on until it is released. */
     HOLD(39),
+    /**
+     * proxy → primary, unsolicited (not an answer): the open epoch N now holds service output, so ending it early
+     * lets that output out sooner. Sent once per epoch, on the connection of the generation's last SEAL.
+     */
+    OUTPUT_HELD(40),
 
     /**
      * either side, first frame of an authenticated connection: a fresh nonce and the key's id (payload). Only

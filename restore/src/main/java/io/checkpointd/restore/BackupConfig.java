@@ -3,6 +3,7 @@ package io.checkpointd.restore;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.restore.arbiter.Arbiter;
 import io.checkpointd.restore.failover.Reprotector;
+import io.checkpointd.restore.receive.AckMode;
 import io.checkpointd.restore.store.DataRoots;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -29,11 +30,13 @@ import java.util.Objects;
  *                          dir is refused
  * @param serviceOutput     where a restored service's stdout/stderr go when they were a pipe or socket on the old
  *                          host; null: the journal when journald runs here, else {@code service-output.log} in {@code dir}
+ * @param ackMode           when an epoch is acknowledged: in memory (Remus) or durable (the default: see
+ *                          {@link AckMode}); null: durable
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
                            Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
-                           DataRoots dataRoots, ServiceOutput serviceOutput) {
+                           DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -53,5 +56,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         arbiterWait = arbiterWait == null ? DEFAULT_ARBITER_WAIT : arbiterWait;
         dataRoots = dataRoots == null ? DataRoots.NONE : dataRoots;
         serviceOutput = serviceOutput == null ? ServiceOutput.defaultFor(dir) : serviceOutput;
+        ackMode = ackMode == null ? AckMode.DURABLE : ackMode;
     }
 }

@@ -16,6 +16,7 @@ import io.checkpointd.restore.arbiter.LeaseHeldException;
 import io.checkpointd.restore.failover.Failover;
 import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.ReplicationSession;
+import io.checkpointd.restore.store.GroupCommit;
 import io.checkpointd.restore.store.ImageStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -44,7 +45,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The backup: receives epochs from the primary into its {@link ImageStore}, acknowledges each once it is durable,
+ * The backup: receives epochs from the primary into its {@link ImageStore}, acknowledges each once it is applied (--ack memory) or durable,
  * watches the primary's heartbeats, and fails over when they stop or the primary reports its process gone.
  *
  * <pre>
@@ -70,6 +71,8 @@ public final class BackupDaemon implements AutoCloseable {
 
     private final BackupConfig cfg;
     private final ImageStore store;
+    /** Makes applied epochs durable in groups, off the store thread. */
+    private final GroupCommit groupCommit;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final ExecutorService storeThread = Executors.newSingleThreadExecutor(r -> daemonThread(r, "backup-store"));
@@ -79,7 +82,7 @@ public final class BackupDaemon implements AutoCloseable {
     private final StatusFile status;
     private final Window commitMs = new Window(1024);
     /** Of an epoch's commitMs, the store thread's time appending its records, and the commit call itself. */
-    private final Window recordMs = new Window(1024), durableMs = new Window(1024);
+    private final Window recordMs = new Window(1024), applyMs = new Window(1024);
     private final Window epochBytes = new Window(1024);
     private final CountDownLatch finished = new CountDownLatch(1);
 
@@ -102,6 +105,7 @@ public final class BackupDaemon implements AutoCloseable {
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
         this.cfg = cfg;
         this.store = ImageStore.open(cfg.dir(), cfg.dataRoots());
+        this.groupCommit = new GroupCommit(store);
         if (cfg.dataRoots().isEmpty()) log.info("no --data-root: epochs naming a data dir (protect --data-dir) are refused");
         else log.info("data dirs are restored only under --data-root {}", cfg.dataRoots());
         this.lockChannel = FileChannel.open(cfg.dir().resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -128,7 +132,7 @@ public final class BackupDaemon implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         AuthHandshake.install(ch.pipeline(), cfg.channelKey(), Link.REPLICATION, FrameAuth.Side.SERVER);
                         preAuth.admit(ch);
-                        ch.pipeline().addLast(new ReplicationSession(store, storeThread, new Sessions()));
+                        ch.pipeline().addLast(new ReplicationSession(store, groupCommit, cfg.ackMode(), storeThread, new Sessions()));
                     }
                 });
         try {
@@ -391,7 +395,7 @@ public final class BackupDaemon implements AutoCloseable {
         public void committed(ReplicationSession s, long epoch, long commitNanos, long recordNanos, long durableNanos, long bytes) {
             commitMs.add(commitNanos / 1e6);
             recordMs.add(recordNanos / 1e6);
-            durableMs.add(durableNanos / 1e6);
+            applyMs.add(durableNanos / 1e6);
             epochBytes.add(bytes);
             epochsCommitted++;
         }
@@ -432,10 +436,14 @@ public final class BackupDaemon implements AutoCloseable {
         Failover.Result f = failover;
         Json j = Json.object().put("role", "backup").put("pid", ProcessHandle.current().pid()).put("state", state.name().toLowerCase())
                 .put("listen", boundAddress().toString()).put("dir", cfg.dir().toString())
-                .put("committedGeneration", store.committedGeneration()).put("committedEpoch", store.committedEpoch())
+                .put("committedGeneration", store.committedGeneration()).put("committedEpoch", store.durableEpoch())
+                .put("appliedEpoch", store.committedEpoch())
                 .put("fencedGeneration", store.fencedGeneration()).put("epochsCommitted", epochsCommitted)
                 .put("commitMs", commitMs.summary())
-                .put("commitPhasesMs", Json.object().put("records", recordMs.summary()).put("durable", durableMs.summary()))
+                .put("commitPhasesMs", Json.object().put("records", recordMs.summary()).put("apply", applyMs.summary()))
+                .put("ack", cfg.ackMode().toString())
+                .put("groupCommit", Json.object().put("syncMs", groupCommit.syncMs().summary())
+                        .put("epochsPerSync", groupCommit.epochsPerSync().summary()))
                 .put("epochBytes", epochBytes.summary())
                 .put("primarySilentMs", h == null ? null : (System.nanoTime() - lastSeen) / 1_000_000)
                 .put("primaryServicePid", h == null ? null : h.servicePid())
@@ -477,6 +485,8 @@ public final class BackupDaemon implements AutoCloseable {
         if (cfg.arbiter() != null) cfg.arbiter().close(); // releases a lease we hold: the session ends
         try {
             storeThread.awaitTermination(5, TimeUnit.SECONDS);
+            groupCommit.close();
+            store.sync(); // an orderly stop keeps what was acknowledged in memory
             store.close();
             lock.release();
             lockChannel.close();

@@ -25,8 +25,8 @@ final class BackupMetrics {
                 .callback(c -> c.call(d.epochsCommitted())).register(r);
         CounterWithCallback.builder().name("checkpointd_backup_failovers_total").help("Failovers that restored the service")
                 .callback(c -> c.call(d.failoverResult() == null ? 0 : 1)).register(r);
-        GaugeWithCallback.builder().name("checkpointd_backup_committed_epoch").help("The newest committed epoch, -1 if none")
-                .callback(c -> c.call(d.store().committedEpoch())).register(r);
+        GaugeWithCallback.builder().name("checkpointd_backup_committed_epoch").help("The newest committed (durable) epoch, -1 if none")
+                .callback(c -> c.call(d.store().durableEpoch())).register(r);
         GaugeWithCallback.builder().name("checkpointd_backup_generation")
                 .help("The generation of the committed epochs, or the one this backup took over as")
                 .callback(c -> {

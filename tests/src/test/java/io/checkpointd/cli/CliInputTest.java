@@ -159,6 +159,15 @@ class CliInputTest {
     }
 
     @Test
+    void aBadEpochEndFloorOrAck() {
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--epoch-end", "sometimes"), "--epoch-end", "'sometimes'");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--epoch-min", "0ms"), "--epoch-min", "'0ms'");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--epoch", "25ms", "--epoch-min", "50ms"),
+                "--epoch-min must not be longer than --epoch");
+        assertUsageError(cli("backup", "--listen", "127.0.0.1:0", "--dir", "/nonexistent/store", "--ack", "never"), "--ack", "'never'");
+    }
+
+    @Test
     void missingRequiredOptionsAndUnknownOnes() {
         assertUsageError(cli("protect", "1"), "--backup");
         assertUsageError(cli("backup", "--listen", "127.0.0.1:0"), "--dir");

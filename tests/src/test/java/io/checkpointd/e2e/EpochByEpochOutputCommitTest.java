@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.restore.BackupFaults;
+import io.checkpointd.restore.receive.AckMode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,7 +19,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -36,11 +38,13 @@ class EpochByEpochOutputCommitTest extends E2eTest {
     private static final long QUIET_MS = 500;
     private static final Duration STEP_TIMEOUT = Duration.ofSeconds(15);
 
-    @Test
+    @ParameterizedTest(name = "ack {0}")
+    @EnumSource(AckMode.class)
     @Timeout(240)
-    void eachAckReleasesExactlyTheOutputOfTheAcknowledgedEpochs() throws Exception {
+    void eachAckReleasesExactlyTheOutputOfTheAcknowledgedEpochs(AckMode ack) throws Exception {
         Path upTo = tmp.resolve("ack-up-to");
         Cluster.Options opts = Cluster.Options.of(tmp.resolve("cluster")).withEpoch(Duration.ofMillis(50))
+                .withDaemonArgs("backup", List.of("--ack", ack.toString()))
                 .withBackupJvmArgs(List.of("-D" + BackupFaults.ACK_UP_TO_FILE_PROPERTY + "=" + upTo))
                 .withProtectArgs(List.of("--max-in-flight", Integer.toString(MAX_IN_FLIGHT)));
         try (Cluster c = Cluster.start(opts);

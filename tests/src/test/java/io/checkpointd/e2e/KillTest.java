@@ -28,8 +28,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * present, exactly (writes are write-once, so writes after the failover cannot hide a lost one), and the service
  * keeps serving. The primary is killed by a fault point inside it at each of four instants of an epoch (in the
  * pause, mid-ship, between ship and ack, right after the ack), and from outside at a random moment. It runs the
- * default engine at 25 ms epochs, and once the full-dump engine at 100 ms. A planted loss (the backup acknowledges
- * epochs it throws away) must make the check fail.
+ * default engine with epochs that end on output (at most 25 ms), with the backup acknowledging after the durable
+ * commit (the default) and from memory ({@code --ack memory}), and once the full-dump engine at 100 ms. A planted
+ * loss (the backup acknowledges epochs it throws away) must make the check fail.
  */
 class KillTest extends E2eTest {
     private static final Duration EPOCH = Duration.ofMillis(25);
@@ -38,8 +39,20 @@ class KillTest extends E2eTest {
     @EnumSource(PrimaryFaults.KillPoint.class)
     @Timeout(180)
     void everyAcknowledgedWriteSurvivesAKillAtAPointOfTheEpoch(PrimaryFaults.KillPoint point) throws Exception {
+        killAt(point, Cluster.Options.of(tmp).withEpoch(EPOCH));
+    }
+
+    /** The same with the backup acknowledging epochs from memory: a failover restores every acknowledged one too. */
+    @ParameterizedTest(name = "ack memory, killed {0}")
+    @EnumSource(PrimaryFaults.KillPoint.class)
+    @Timeout(180)
+    void withAcksFromMemoryEveryAcknowledgedWriteSurvivesAKillAtAPointOfTheEpoch(PrimaryFaults.KillPoint point) throws Exception {
+        killAt(point, ackMemory(Cluster.Options.of(tmp).withEpoch(EPOCH)));
+    }
+
+    private void killAt(PrimaryFaults.KillPoint point, Cluster.Options base) throws Exception {
         Path arm = tmp.resolve("kill-arm");
-        Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(EPOCH)
+        Cluster.Options opts = base
                 .withProtectJvmArgs(List.of("-D" + PrimaryFaults.KILL_AT_PROPERTY + "=" + point.spelling() + ":" + arm));
         long armAfterMs = 500 + new Random().nextInt(1500);
         try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
@@ -61,6 +74,17 @@ class KillTest extends E2eTest {
     @Timeout(180)
     void everyAcknowledgedWriteSurvivesAKillAtARandomMoment(RepetitionInfo rep) throws Exception {
         killFromOutside(rep.getCurrentRepetition(), Cluster.Options.of(tmp).withEpoch(EPOCH));
+    }
+
+    @Test
+    @Timeout(180)
+    void withAcksFromMemoryAtARandomMomentToo() throws Exception {
+        killFromOutside(7, ackMemory(Cluster.Options.of(tmp).withEpoch(EPOCH)));
+    }
+
+    /** The backup acknowledges an epoch once it is verified in its memory (Remus), before it is durable. */
+    private static Cluster.Options ackMemory(Cluster.Options o) {
+        return o.withDaemonArgs("backup", List.of("--ack", "memory"));
     }
 
     @Test

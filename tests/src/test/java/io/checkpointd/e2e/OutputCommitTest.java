@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.restore.BackupFaults;
+import io.checkpointd.restore.receive.AckMode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -16,7 +17,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -25,11 +27,13 @@ import org.junit.jupiter.api.Timeout;
  * output arrives complete and in order.
  */
 class OutputCommitTest extends E2eTest {
-    @Test
+    @ParameterizedTest(name = "ack {0}")
+    @EnumSource(AckMode.class)
     @Timeout(120)
-    void heldAcksHoldAllOutputUntilReleasedThenItArrivesInOrder() throws Exception {
+    void heldAcksHoldAllOutputUntilReleasedThenItArrivesInOrder(AckMode ack) throws Exception {
         Path hold = tmp.resolve("hold-acks");
         Cluster.Options opts = Cluster.Options.of(tmp.resolve("cluster")).withEpoch(Duration.ofMillis(50))
+                .withDaemonArgs("backup", List.of("--ack", ack.toString()))
                 .withBackupJvmArgs(List.of("-D" + BackupFaults.HOLD_ACKS_FILE_PROPERTY + "=" + hold));
         try (Cluster c = Cluster.start(opts);
              Socket s = new Socket(c.proxyAddress().getAddress(), c.proxyAddress().getPort())) {

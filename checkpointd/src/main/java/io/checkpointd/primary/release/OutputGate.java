@@ -25,6 +25,8 @@ public final class OutputGate implements AutoCloseable {
     private final ChannelKey key;
     private final long generation;
     private volatile ProxyControlClient proxy;
+    /** Hears that the proxy holds output of an open epoch of this generation (OUTPUT_HELD). */
+    private volatile java.util.function.LongConsumer outputHeld = e -> { };
 
     /** @param control the proxy's control address, or null for no output commit */
     public OutputGate(InetSocketAddress control, ChannelKey key, long generation) {
@@ -42,7 +44,20 @@ public final class OutputGate implements AutoCloseable {
      * timeout while the service runs, not while it is frozen.
      */
     public void connect() throws IOException {
-        if (enabled() && proxy == null) proxy = ProxyControlClient.connect(control, key, CONTROL_TIMEOUT);
+        if (!enabled() || proxy != null) return;
+        ProxyControlClient p = ProxyControlClient.connect(control, key, CONTROL_TIMEOUT);
+        p.onOutputHeld((g, e) -> {
+            if (g == generation) outputHeld.accept(e);
+        });
+        proxy = p;
+    }
+
+    /**
+     * Hands {@code l} the epoch of every OUTPUT_HELD the proxy sends for this generation: output of that epoch waits
+     * for its seal. Called on the control connection's reader thread.
+     */
+    public void onOutputHeld(java.util.function.LongConsumer l) {
+        outputHeld = l;
     }
 
     /** GENERATION: this primary's generation is new to the proxy (from an arbiter): older output is dropped. */

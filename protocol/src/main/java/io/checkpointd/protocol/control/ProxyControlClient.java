@@ -35,6 +35,9 @@ import java.util.concurrent.TimeoutException;
  * <p>With TLS credentials the socket is TLS 1.3 and the proxy's certificate must name the proxy role. With a
  * shared {@link ChannelKey} the connection starts with the {@link AuthHandshake} and every frame both ways is
  * MAC'd; requests are encoded (and signed) under the same lock that orders their writes.
+ *
+ * <p>The proxy's one unsolicited frame, OUTPUT_HELD (the open epoch holds output), is not an answer: the reader
+ * hands it to the {@link #onOutputHeld} listener and matches nothing with it.
  */
 public final class ProxyControlClient implements AutoCloseable {
     /** Largest reply we accept: replies carry at most a short reason. */
@@ -54,6 +57,14 @@ public final class ProxyControlClient implements AutoCloseable {
     private IOException releaseError;
     /** Set once the connection is unusable. */
     private volatile IOException broken;
+    /** Hears OUTPUT_HELD(generation, epoch) on the reader thread; must not block. */
+    private volatile OutputHeldListener outputHeld = (g, e) -> { };
+
+    /** Hears the proxy's news that the open epoch holds output. */
+    @FunctionalInterface
+    public interface OutputHeldListener {
+        void outputHeld(long generation, long epoch);
+    }
 
     private ProxyControlClient(Socket socket, FrameAuth auth) throws IOException {
         this.socket = socket;
@@ -83,6 +94,11 @@ public final class ProxyControlClient implements AutoCloseable {
             s.close();
             throw new IOException("cannot connect to proxy control " + control + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Hands every later OUTPUT_HELD frame to {@code l} (on the reader thread). */
+    public void onOutputHeld(OutputHeldListener l) {
+        outputHeld = l;
     }
 
     /** Seals epoch {@code epoch}: returns once the proxy confirmed the boundary on every connection (SEALED). */
@@ -238,6 +254,10 @@ public final class ProxyControlClient implements AutoCloseable {
         try {
             while (true) {
                 Frame reply = readFrame(in, auth);
+                if (reply.type() == FrameType.OUTPUT_HELD) {
+                    outputHeld.outputHeld(reply.generation(), reply.epoch());
+                    continue;
+                }
                 CompletableFuture<Frame> head;
                 synchronized (lock) {
                     head = pending.pollFirst();

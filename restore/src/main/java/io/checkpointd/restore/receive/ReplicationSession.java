@@ -8,6 +8,7 @@ import io.checkpointd.protocol.replication.EpochEnd;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.protocol.replication.HelloOk;
 import io.checkpointd.restore.store.EpochRejectedException;
+import io.checkpointd.restore.store.GroupCommit;
 import io.checkpointd.restore.store.ImageStore;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -23,8 +24,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One primary's replication connection. Frames are stamped for liveness on the event loop, then handled in order
  * on the store's single thread (disk work never delays the failure detector): HELLO, then per epoch
- * EPOCH_BEGIN, EPOCH_DATA…, EPOCH_END → verify, commit, ACK (or NACK with a reason; the committed image is
- * untouched). Anything out of protocol closes the connection; the daemon keeps running.
+ * EPOCH_BEGIN, EPOCH_DATA…, EPOCH_END → verify and apply, ACK (or NACK with a reason; the committed image is
+ * untouched). The ACK goes out at once ({@link AckMode#MEMORY}) or once the {@link GroupCommit} made the epoch durable
+ * ({@link AckMode#DURABLE}); acks leave in epoch order either way. Anything out of protocol closes the connection;
+ * the daemon keeps running.
  */
 public final class ReplicationSession extends SimpleChannelInboundHandler<Frame> {
     private static final Logger log = LoggerFactory.getLogger(ReplicationSession.class);
@@ -71,6 +74,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     }
 
     private final ImageStore store;
+    private final GroupCommit groupCommit;
+    private final AckMode ackMode;
     private final ExecutorService storeThread;
     private final Listener listener;
     private final AtomicLong pendingBytes = new AtomicLong();
@@ -87,8 +92,11 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     /** Set (on the event loop) once the connection is being dropped for bad input. */
     private boolean dropped;
 
-    public ReplicationSession(ImageStore store, ExecutorService storeThread, Listener listener) {
+    public ReplicationSession(ImageStore store, GroupCommit groupCommit, AckMode ackMode, ExecutorService storeThread,
+            Listener listener) {
         this.store = store;
+        this.groupCommit = groupCommit;
+        this.ackMode = ackMode;
         this.storeThread = storeThread;
         this.listener = listener;
     }
@@ -223,7 +231,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         writer = null;
         long t0 = System.nanoTime();
         try {
-            w.commit(EpochEnd.decode(f.payload()));
+            w.apply(EpochEnd.decode(f.payload()));
         } catch (EpochRejectedException | ProtocolException e) {
             nack(f.epoch(), e.getMessage());
             return;
@@ -233,8 +241,26 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
         }
         long now = System.nanoTime();
         listener.committed(this, f.epoch(), now - epochStart, recordNanos, now - t0, epochBytes);
-        heldAcks.add(Frame.of(FrameType.ACK, f.generation(), f.epoch()));
-        flushAcks();
+        Frame ack = Frame.of(FrameType.ACK, f.generation(), f.epoch());
+        if (ackMode == AckMode.MEMORY) {
+            heldAcks.add(ack);
+            flushAcks();
+        }
+        groupCommit.request(new GroupCommit.Done() {
+            @Override
+            public void durable(long durableEpoch) {
+                if (ackMode == AckMode.DURABLE) storeThread.execute(() -> {
+                    heldAcks.add(ack);
+                    flushAcks();
+                });
+            }
+
+            @Override
+            public void failed(IOException e) {
+                // memory mode: the ack is out, the epoch lives in memory until a later sync (or fence) succeeds
+                if (ackMode == AckMode.DURABLE) storeThread.execute(() -> nack(ack.epoch(), STORE_FAILURE + e.getMessage()));
+            }
+        });
     }
 
     /**

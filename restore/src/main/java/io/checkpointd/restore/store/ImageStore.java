@@ -14,11 +14,8 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * An epoch is staged in a temp log file, verified (record count, digest, every page of the new image has data,
- * the manifest matches), fsynced, renamed, and only then named in STATE: a crash at any instant leaves STATE
- * naming a complete image. Every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
+ * the manifest matches), renamed and applied in memory ({@link EpochWriter#apply}: the next epoch may follow it);
+ * {@link #sync()} then fsyncs the log files of every epoch applied since the last sync and only then names them
+ * in STATE, once for the group: a crash at any instant leaves STATE naming a complete image, the last durable one. Every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
  * folded into a new base in the background, so the store holds one image, not a pile that grows with time.
  */
 public final class ImageStore {
@@ -45,7 +43,14 @@ public final class ImageStore {
     private final Path logDir;
     /** Where data dirs may be restored; checked when they arrive and again before they are put back. */
     private final DataRoots dataRoots;
+    /** The committed state: every verified, applied epoch (what the next delta must follow). */
     private StoreState state;
+    /** What STATE on disk says: {@link #state} less the applied epochs whose log files are not yet fsynced. */
+    private StoreState durable;
+    /** Applied delta epochs not yet durable, oldest first: their log files, renamed but not fsynced. */
+    private final java.util.ArrayDeque<Unsynced> unsynced = new java.util.ArrayDeque<>();
+    /** One {@link #sync()} at a time (taken before the store lock, never inside it). */
+    private final Object syncLock = new Object();
     private ImagePlan plan;
     /** The data dirs' replica: committed with the image, see {@link DataReplica}. */
     private DataReplica data;
@@ -78,6 +83,7 @@ public final class ImageStore {
         ImageStore s = new ImageStore(dir, dataRoots);
         Files.createDirectories(s.logDir);
         s.state = StoreState.read(dir);
+        s.durable = s.state;
         s.removeDebris();
         s.rebuildPlan();
         return s;
@@ -87,9 +93,71 @@ public final class ImageStore {
         return state.generation();
     }
 
-    /** The committed epoch, or -1 if the store holds nothing restorable yet. */
+    /** The committed epoch (verified and applied, durable or not yet), or -1 if the store holds nothing restorable yet. */
     public synchronized long committedEpoch() {
         return state.epoch();
+    }
+
+    /** The epoch that STATE on disk names: what a crash of this host now would leave, -1 if none. */
+    public synchronized long durableEpoch() {
+        return durable.epoch();
+    }
+
+    /** A log file applied in memory, waiting for its fsync. */
+    private record Unsynced(long generation, long epoch, FileChannel file) { }
+
+    /**
+     * Makes every epoch applied so far durable: fsyncs their log files (outside the store lock, so epochs go on being
+     * received and applied meanwhile), then the log directory, then writes STATE once for all of them: one group
+     * commit for every epoch that arrived since the last one.
+     *
+     * @return the epoch now durable
+     */
+    public long sync() throws IOException {
+        synchronized (syncLock) {
+            java.util.List<Unsynced> batch;
+            synchronized (this) {
+                if (unsynced.isEmpty()) return durable.epoch();
+                batch = new java.util.ArrayList<>(unsynced);
+            }
+            for (Unsynced u : batch) {
+                try {
+                    u.file().force(true);
+                } catch (java.nio.channels.ClosedChannelException e) {
+                    // a locked sync (fence, materialize, full epoch) made it durable meanwhile
+                }
+            }
+            StoreState.fsyncDir(logDir);
+            synchronized (this) {
+                Unsynced last = batch.get(batch.size() - 1);
+                long upTo = last.epoch();
+                for (Unsynced u : batch) if (unsynced.remove(u)) u.file().close(); // a full epoch may have cleared them
+                // unless a full epoch replaced them meanwhile (then STATE already names it), name the group in STATE
+                if (state.generation() == last.generation() && durable.epoch() < upTo && state.log().contains(upTo)) writeDurable(state.upTo(upTo));
+                if (compactionDue() && !compacting && !closed) {
+                    // a base folds in durable epochs only; under steady load some epoch is always in flight, so
+                    // once per compaction the newest ones are synced under the lock
+                    syncLocked();
+                    maybeCompact();
+                }
+                return durable.epoch();
+            }
+        }
+    }
+
+    /** As {@link #sync()}, under the store lock (the store's own rare paths: fence, materialize, a full epoch). */
+    private void syncLocked() throws IOException {
+        if (unsynced.isEmpty()) return;
+        for (Unsynced u : unsynced) u.file().force(true);
+        StoreState.fsyncDir(logDir);
+        writeDurable(state);
+        for (Unsynced u : unsynced) u.file().close();
+        unsynced.clear();
+    }
+
+    private void writeDurable(StoreState s) throws IOException {
+        s.write(dir);
+        durable = s;
     }
 
     public synchronized long fencedGeneration() {
@@ -99,8 +167,9 @@ public final class ImageStore {
     /** Durably records that {@code generation} and every older one are fenced: never committed or acked again. */
     public synchronized void fence(long generation) throws IOException {
         if (generation <= state.fencedGeneration()) return;
+        syncLocked(); // everything acknowledged is durable before the failover that follows a fence
         StoreState next = state.withFenced(generation);
-        next.write(dir);
+        writeDurable(next);
         state = next;
     }
 
@@ -112,6 +181,7 @@ public final class ImageStore {
     /** Writes the committed image into {@code target} (a new directory), ready for {@code criu restore}. */
     public synchronized void materialize(Path target) throws IOException {
         if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        syncLocked(); // what is restored is what a restart of the backup would find
         plan.materialize(target, false);
     }
 
@@ -165,7 +235,7 @@ public final class ImageStore {
             // a compaction that failed on a full or read-only disk may have left its base-N.tmp (an image's worth of
             // space); left until the next open, it would keep a recovered disk from ever fitting a full sync again
             try {
-                removeTopDebris();
+                StoreDebris.removeTop(dir, state);
             } catch (IOException e) {
                 log.debug("cannot remove debris yet (tried again at the next epoch): {}", e.toString());
             }
@@ -245,46 +315,12 @@ public final class ImageStore {
             if (root != null) rootsChecked.check(root);
         }
 
-        /**
-         * The pages of {@code x} rebuilt on the committed image. That image is the one this epoch applies to: a delta
-         * epoch is begun only on the committed epoch ({@link #begin}), epochs are received one at a time on the
-         * store thread, and nothing but this writer's own commit replaces the plan's content (a compaction swaps in
-         * the same pages at new places, under the store lock held here).
-         */
+        /** The pages of {@code x} rebuilt on the committed image (see {@link XorPages}). */
         private EpochRecord.PageDelta unXor(EpochRecord.PagesXor x) throws IOException {
             if (full) throw new EpochRejectedException("epoch " + epoch + ": xor pages in a full epoch");
-            int page = io.checkpointd.protocol.image.Pagemap.PAGE_SIZE;
-            byte[] pages = new byte[x.xors().length];
             synchronized (ImageStore.this) {
-                PageTable table = plan.pages.get(x.pagemapName());
-                if (table == null) throw new EpochRejectedException("epoch " + epoch + ": xor pages of " + x.pagemapName() + ", which the committed image lacks");
-                Map<Path, FileChannel> files = new java.util.HashMap<>();
-                try {
-                    for (int i = 0; i < x.vaddrs().length; i++) {
-                        long v = x.vaddrs()[i];
-                        ImagePlan.PageRef ref = table.get(v);
-                        if (ref == null) {
-                            throw new EpochRejectedException("epoch " + epoch + ": xor page 0x" + Long.toHexString(v) + " of "
-                                    + x.pagemapName() + " has no base in the committed image");
-                        }
-                        FileChannel in = files.get(ref.file());
-                        if (in == null) files.put(ref.file(), in = FileChannel.open(ref.file(), StandardOpenOption.READ));
-                        ByteBuffer dst = ByteBuffer.wrap(pages, i * page, page);
-                        while (dst.hasRemaining()) {
-                            if (in.read(dst, ref.offset() + dst.position() - i * page) < 0) throw new IOException("short page in " + ref.file());
-                        }
-                        if (EpochRecord.PagesXor.baseHash(pages, i * page) != x.baseHashes()[i]) {
-                            throw new EpochRejectedException("epoch " + epoch + ": xor page 0x" + Long.toHexString(v) + " of "
-                                    + x.pagemapName() + " was computed on another base than the committed image's");
-                        }
-                    }
-                } finally {
-                    for (FileChannel c : files.values()) c.close();
-                }
+                return XorPages.resolve(plan, x, epoch);
             }
-            byte[] xors = x.xors();
-            for (int i = 0; i < pages.length; i++) pages[i] ^= xors[i];
-            return new EpochRecord.PageDelta(x.pagemapName(), x.vaddrs(), pages);
         }
 
         private void writeFully(ByteBuffer b) throws IOException {
@@ -293,6 +329,16 @@ public final class ImageStore {
 
         /** Verifies the epoch against {@code end} and the committed image, then commits it durably. */
         public void commit(EpochEnd end) throws IOException {
+            apply(end);
+            sync();
+        }
+
+        /**
+         * Verifies the epoch against {@code end} and the committed image and applies it: the next epoch may follow
+         * it and a restore includes it, but its log file is durable only after {@link #sync()} (or a fence, a
+         * materialize, a full epoch). A full epoch is made durable here, with every epoch before it.
+         */
+        public void apply(EpochEnd end) throws IOException {
             synchronized (ImageStore.this) {
                 if (done) throw new IllegalStateException("epoch " + epoch + " already finished");
                 try {
@@ -304,12 +350,19 @@ public final class ImageStore {
                     }
                     DataReplica nextData = dataEpoch.result(data);
                     CommitFault.beforeDurable.run();
-                    out.force(true);
-                    out.close();
+                    // renamed before fsync: until STATE names it (after the group's fsync), a crash leaves it debris
                     Files.move(tmp, fin, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    StoreState.fsyncDir(logDir);
                     StoreState committed = state.withLogged(generation, epoch, full);
-                    committed.write(dir);
+                    if (full) {
+                        out.force(true);
+                        out.close();
+                        for (Unsynced u : unsynced) u.file().close(); // replaced by this image: never needed again
+                        unsynced.clear();
+                        StoreState.fsyncDir(logDir);
+                        writeDurable(committed);
+                    } else {
+                        unsynced.addLast(new Unsynced(generation, epoch, out));
+                    }
                     state = committed;
                     plan = next;
                     data = nextData;
@@ -328,6 +381,7 @@ public final class ImageStore {
         /** Drops the epoch; the committed image is untouched. */
         public void abort() {
             synchronized (ImageStore.this) {
+                if (done) return; // applied: its log file is the store's now
                 done = true;
                 if (open == this) open = null;
                 try {
@@ -353,14 +407,18 @@ public final class ImageStore {
      * files the snapshot plan references, and the store lock is held just for the rename and the STATE switch.
      */
     private void maybeCompact() {
-        if (compacting || closed) return;
-        if (state.log().size() < COMPACT_EPOCHS && (logBytes < 64L << 20 || logBytes < plan.imageBytes())) return;
+        // the base folds in only durable epochs: STATE may then name it (see compact)
+        if (compacting || closed || !unsynced.isEmpty() || !compactionDue()) return;
         compacting = true;
         ImagePlan snapshot = plan; // plans are never mutated in place, so the snapshot stays valid
         DataReplica dataSnapshot = data; // nor are replicas
         long epoch = state.epoch();
         String base = state.base();
         compactor.execute(() -> compact(snapshot, dataSnapshot, epoch, base));
+    }
+
+    private boolean compactionDue() {
+        return state.log().size() >= COMPACT_EPOCHS || (logBytes >= 64L << 20 && logBytes >= plan.imageBytes());
     }
 
     private void compact(ImagePlan snapshot, DataReplica dataSnapshot, long epoch, String baseBefore) {
@@ -385,12 +443,11 @@ public final class ImageStore {
                 ImageDirs.deleteTree(target);
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
                 StoreState.fsyncDir(dir);
-                StoreState next = state.withBase(name, epoch);
-                next.write(dir);
-                state = next;
+                writeDurable(durable.withBase(name, epoch)); // durable is at or past epoch: only durable epochs compact
+                state = state.withBase(name, epoch);
                 removeDebris();
                 plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
-                if (!dataSnapshot.isEmpty() || !data.isEmpty()) rebuildData(); // the replica onto the new base's data
+                if (!dataSnapshot.isEmpty() || !data.isEmpty()) data = StoreReplay.data(dir, state); // the replica onto the new base's data
                 logBytes = 0;
                 for (long e : state.log()) logBytes += Files.size(logDir.resolve("epoch-" + e + ".d"));
             }
@@ -425,70 +482,15 @@ public final class ImageStore {
         compactor.shutdown();
     }
 
-    /** Removes base dirs, log files and temp files that {@link #state} does not name. */
+    /** Removes base dirs, log files and temp files that {@link #state} does not name (see {@link StoreDebris}). */
     private void removeDebris() throws IOException {
-        Set<String> keepLogs = new HashSet<>();
-        for (long e : state.log()) keepLogs.add("epoch-" + e + ".d");
-        try (Stream<Path> s = Files.list(logDir)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                if (!keepLogs.contains(p.getFileName().toString()) && !isOpenTmp(p)) Files.deleteIfExists(p);
-            }
-        }
-        removeTopDebris();
-    }
-
-    /** Of {@link #removeDebris()}, the store's top directory: bases STATE does not name, temp files and directories. */
-    private void removeTopDebris() throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                String n = p.getFileName().toString();
-                if ((n.startsWith("base-") && !n.equals(state.base())) || n.endsWith(".tmp")) ImageDirs.deleteTree(p);
-            }
-        }
-    }
-
-    private boolean isOpenTmp(Path p) {
-        return open != null && p.equals(open.tmp);
-    }
-
-    /**
-     * The data dirs' replica from the base and the logged epochs' DIR records (after a compaction moved the base:
-     * the old base's files are gone). Reads the logged epochs again; only when the service has data dirs.
-     */
-    private void rebuildData() throws IOException {
-        DataReplica d = DataReplica.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
-        boolean first = true;
-        for (long e : state.log()) {
-            Path f = logDir.resolve("epoch-" + e + ".d");
-            DataReplica.Epoch dataEpoch = d.begin(first && state.base().isEmpty());
-            StoreLog.read(f, (r, pos, n) -> dataEpoch.add(r, f, pos, n));
-            d = dataEpoch.result(d);
-            first = false;
-        }
-        data = d;
+        StoreDebris.remove(dir, state, open == null ? null : open.tmp);
     }
 
     private void rebuildPlan() throws IOException {
-        if (!state.base().isEmpty() && !Files.isDirectory(dir.resolve(state.base()))) {
-            throw new IOException("store " + dir + " is damaged: " + state.base() + " named in STATE is missing");
-        }
-        plan = ImagePlan.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
-        data = DataReplica.ofBase(state.base().isEmpty() ? null : dir.resolve(state.base()));
-        logBytes = 0;
-        boolean first = true;
-        for (long e : state.log()) {
-            Path f = logDir.resolve("epoch-" + e + ".d");
-            if (!Files.exists(f)) throw new IOException("store " + dir + " is damaged: " + f + " named in STATE is missing");
-            DeltaIndex index = new DeltaIndex(f, e);
-            DataReplica.Epoch dataEpoch = data.begin(first && state.base().isEmpty());
-            StoreLog.read(f, (r, pos, n) -> {
-                index.add(r, pos);
-                dataEpoch.add(r, f, pos, n);
-            });
-            plan = index.applyTo(plan, first && state.base().isEmpty());
-            data = dataEpoch.result(data);
-            logBytes += Files.size(f);
-            first = false;
-        }
+        StoreReplay.Replayed r = StoreReplay.all(dir, state);
+        plan = r.plan();
+        data = r.data();
+        logBytes = r.logBytes();
     }
 }

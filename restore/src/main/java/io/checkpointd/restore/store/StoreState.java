@@ -37,6 +37,13 @@ record StoreState(long generation, long epoch, String base, List<Long> log, long
         return new StoreState(generation, epoch, newBase, List.copyOf(l), fencedGeneration);
     }
 
+    /** This state as of its logged delta epoch {@code ep}: the later logged epochs left out. */
+    StoreState upTo(long ep) {
+        List<Long> l = new ArrayList<>();
+        for (long e : log) if (e <= ep) l.add(e);
+        return new StoreState(generation, ep, base, List.copyOf(l), fencedGeneration);
+    }
+
     StoreState withFenced(long gen) {
         return new StoreState(generation, epoch, base, log, Math.max(gen, fencedGeneration));
     }

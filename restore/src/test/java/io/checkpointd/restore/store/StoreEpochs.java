@@ -16,18 +16,31 @@ final class StoreEpochs {
     /** Begins epoch {@code epoch} of {@code gen} on {@code base}, adds {@code payloads} and commits; aborts on a rejected record. */
     static void commit(ImageStore store, long gen, long epoch, long base, long imageBytes, List<byte[]> payloads,
             Map<String, Long> manifest) throws IOException {
-        ImageStore.EpochWriter w = store.begin(gen, epoch, new EpochBegin(base, 0, imageBytes));
+        write(store, gen, epoch, base, imageBytes, payloads, manifest).commit(end(payloads, manifest));
+    }
+
+    /** As {@link #commit} but only applied: durable after the store's next sync. */
+    static void apply(ImageStore store, long gen, long epoch, long base, long imageBytes, List<byte[]> payloads,
+            Map<String, Long> manifest) throws IOException {
+        write(store, gen, epoch, base, imageBytes, payloads, manifest).apply(end(payloads, manifest));
+    }
+
+    private static EpochEnd end(List<byte[]> payloads, Map<String, Long> manifest) {
         MessageDigest md = sha256();
+        for (byte[] p : payloads) md.update(p);
+        return new EpochEnd(payloads.size(), md.digest(), manifest);
+    }
+
+    private static ImageStore.EpochWriter write(ImageStore store, long gen, long epoch, long base, long imageBytes,
+            List<byte[]> payloads, Map<String, Long> manifest) throws IOException {
+        ImageStore.EpochWriter w = store.begin(gen, epoch, new EpochBegin(base, 0, imageBytes));
         try {
-            for (byte[] p : payloads) {
-                w.add(p);
-                md.update(p);
-            }
+            for (byte[] p : payloads) w.add(p);
         } catch (IOException | RuntimeException e) {
             w.abort(); // as the session does on a rejected record
             throw e;
         }
-        w.commit(new EpochEnd(payloads.size(), md.digest(), manifest));
+        return w;
     }
 
     private static MessageDigest sha256() {
