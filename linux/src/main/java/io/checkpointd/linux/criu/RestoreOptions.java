@@ -23,6 +23,14 @@ public final class RestoreOptions {
     private final boolean shellJob;
     private final Path workDir;
     private final Duration pidsFreeTimeout;
+    private final BeforeResume beforeResume;
+
+    /** Runs on the restored tree before any of it runs again (CRIU's {@code post-restore} action). */
+    @FunctionalInterface
+    public interface BeforeResume {
+        /** @param pid the restored root; an exception aborts the restore (CRIU kills the restored tree) */
+        void restored(int pid) throws Exception;
+    }
 
     private RestoreOptions(Builder b) {
         this.imagesDir = b.imagesDir;
@@ -35,6 +43,7 @@ public final class RestoreOptions {
         this.shellJob = b.shellJob;
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
+        this.beforeResume = b.beforeResume;
     }
 
     public static Builder builder(Path imagesDir) {
@@ -70,6 +79,9 @@ public final class RestoreOptions {
     /** How long restore waits for the pids/tids of the image to be free; zero skips the wait. */
     public Duration pidsFreeTimeout() { return pidsFreeTimeout; }
 
+    /** What runs on the restored tree before it resumes, e.g. moving it to a cgroup of its own. */
+    public Optional<BeforeResume> beforeResume() { return Optional.ofNullable(beforeResume); }
+
     @Override
     public String toString() {
         return "RestoreOptions[imagesDir=" + imagesDir + ", detached=" + detached + ", tcp=" + tcpMode + ", log="
@@ -89,6 +101,7 @@ public final class RestoreOptions {
         private boolean shellJob;
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
+        private BeforeResume beforeResume;
 
         private Builder(Path imagesDir) {
             this.imagesDir = Objects.requireNonNull(imagesDir, "imagesDir");
@@ -115,6 +128,8 @@ public final class RestoreOptions {
             this.pidsFreeTimeout = d;
             return this;
         }
+
+        public Builder beforeResume(BeforeResume hook) { this.beforeResume = hook; return this; }
 
         public RestoreOptions build() { return new RestoreOptions(this); }
     }
