@@ -77,9 +77,4 @@ public final class Cgroup2Placement implements Placement {
         }
         throw new IOException("cannot create a cgroup for the restored service next to " + dir);
     }
-
-    @Override
-    public String describe() {
-        return "its own cgroup v2 directory " + dir;
-    }
 }

@@ -18,9 +18,6 @@ public interface Placement {
      */
     String place(int pid) throws IOException;
 
-    /** What {@link #place} does, e.g. "a transient systemd scope" (for logs and {@code checkpointd check}). */
-    String describe();
-
     /**
      * The placement for a restored service named {@code name} (a unit or directory name: letters, digits, '-', '_',
      * '.'): a systemd scope when systemd is init here, else a cgroup v2 directory under {@code parent} (or, when null,

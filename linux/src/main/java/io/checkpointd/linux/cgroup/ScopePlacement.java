@@ -70,9 +70,4 @@ public final class ScopePlacement implements Placement {
         }
         return false;
     }
-
-    @Override
-    public String describe() {
-        return "a transient systemd scope " + unit;
-    }
 }
