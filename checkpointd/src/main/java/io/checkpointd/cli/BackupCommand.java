@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code checkpointd backup}: receive and commit epochs; on primary failure, fence it and restore. */
-@Command(name = "backup", mixinStandardHelpOptions = true,
+@Command(name = "backup", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run the backup: receive epochs, commit each atomically, acknowledge; when the primary fails, "
                 + "fence it and restore the last committed epoch with CRIU.")
 public final class BackupCommand implements Callable<Integer> {
@@ -109,6 +109,7 @@ public final class BackupCommand implements Callable<Integer> {
         }
         if (!Files.isWritable(dir)) throw new UsageException("--dir " + dir + " is not writable");
         auth.warnIfInsecure();
+        Readiness readiness = Readiness.fromEnvironment(spec.commandLine().getErr());
         io.checkpointd.arbiter.ZkArbiter zk = null;
         if (arbiterAddress != null) {
             zk = arbiter.start(arbiterAddress);
@@ -143,9 +144,14 @@ public final class BackupCommand implements Callable<Integer> {
         }
         if (ep != null) d.exposeMetrics(ep.registry());
         Runtime.getRuntime().addShutdownHook(new Thread(d::close, "backup-shutdown"));
-        spec.commandLine().getOut().printf("checkpointd: backup listening on %s, store %s%n", d.boundAddress(), dir);
+        spec.commandLine().getOut().printf("checkpointd: backup listening on %s, store %s (%s)%n", d.boundAddress(), dir,
+                BuildInfo.current().describe());
         spec.commandLine().getOut().flush();
-        d.awaitClose();
+        try (Readiness sd = readiness) {
+            sd.ready("listening on " + d.boundAddress() + ", store " + dir, () -> d.state().name().toLowerCase()
+                    + ", committed generation " + d.store().committedGeneration() + " epoch " + d.store().committedEpoch());
+            d.awaitClose();
+        }
         if (ep != null) ep.close();
         return d.state() == BackupDaemon.State.FAILED ? Main.EXIT_FAILURE : Main.EXIT_OK;
     }

@@ -52,12 +52,11 @@ public final class Main {
         return cl;
     }
 
-    /** The version from the jar manifest, or "dev". */
+    /** The version and commit of this build ({@link BuildInfo}). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"checkpointd " + (v == null ? "dev" : v)};
+            return new String[] {BuildInfo.current().describe()};
         }
     }
 }

@@ -27,14 +27,21 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code checkpointd protect <pid>}: run the primary for one process until it exits, is fenced, or is stopped. */
-@Command(name = "protect", mixinStandardHelpOptions = true,
+@Command(name = "protect", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Protect a running JVM: every epoch, checkpoint it and ship the changes to a backup; "
                 + "its output is released by the proxy only once the backup has the epoch.")
 public final class ProtectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "<pid>", description = "pid of the process to protect")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "<pid>", description = "pid of the process to protect (or --unit)")
+    Integer pidArgument;
+
+    @Option(names = "--unit", paramLabel = "NAME", description = "protect the main process of this systemd unit "
+            + "('systemctl show -p MainPID'), instead of a <pid>")
+    String unit;
+
+    /** The process protected: {@code <pid>}, or the unit's main pid. */
     int pid;
 
     @Option(names = "--backup", required = true, paramLabel = "HOST:PORT", converter = Converters.Peer.class,
@@ -127,6 +134,8 @@ public final class ProtectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if ((pidArgument == null) == (unit == null)) throw new UsageException("give either a <pid> or --unit NAME");
+        pid = pidArgument != null ? pidArgument : ServiceUnit.mainPid(unit);
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         if (epochMin.compareTo(epoch) > 0) throw new UsageException("--epoch-min must not be longer than --epoch");
         if (maxInFlight < 1 || maxInFlight > 64) throw new UsageException("--max-in-flight must be between 1 and 64");
@@ -238,8 +247,9 @@ public final class ProtectCommand implements Callable<Integer> {
         // would start the shutdown itself and exit 143 (128 + SIGTERM) whatever run() returns; other signals still
         // reach the hook above
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), s -> primary.stop());
-        out.printf("checkpointd: protecting pid %d (generation %d%s, epoch %d ms) with backup %s%n", pid, generation,
-                lease == null ? "" : " from " + arbiter.arbiter + ", lease held", epoch.toMillis(), backup);
+        out.printf("checkpointd: protecting pid %d (generation %d%s, epoch %d ms) with backup %s (%s)%n", pid, generation,
+                lease == null ? "" : " from " + arbiter.arbiter + ", lease held", epoch.toMillis(), backup,
+                BuildInfo.current().describe());
         out.flush();
         try {
             return primary.run();

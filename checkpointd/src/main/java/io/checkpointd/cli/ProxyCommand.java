@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code checkpointd proxy}: the output-commit proxy in front of the service. */
-@Command(name = "proxy", mixinStandardHelpOptions = true,
+@Command(name = "proxy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run the output-commit proxy: clients connect here; the service's output of epoch N reaches "
                 + "them only after the backup acknowledged N.")
 public final class ProxyCommand implements Callable<Integer> {
@@ -69,6 +69,7 @@ public final class ProxyCommand implements Callable<Integer> {
         ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.PROXY);
         if (generation < 1) throw new UsageException("--generation must be at least 1");
         auth.warnIfInsecure();
+        Readiness readiness = Readiness.fromEnvironment(spec.commandLine().getErr());
         MetricsOption.Endpoint ep = metrics.start(spec.commandLine().getOut());
         BufferProxy proxy;
         try {
@@ -85,9 +86,14 @@ public final class ProxyCommand implements Callable<Integer> {
             proxy.close();
             done.countDown();
         }, "proxy-shutdown"));
-        spec.commandLine().getOut().printf("checkpointd: proxy listening on %s (control %s), upstream %s%n",
-                proxy.listenAddress(), proxy.controlAddress(), upstream);
+        spec.commandLine().getOut().printf("checkpointd: proxy listening on %s (control %s), upstream %s (%s)%n",
+                proxy.listenAddress(), proxy.controlAddress(), upstream, BuildInfo.current().describe());
         spec.commandLine().getOut().flush();
+        readiness.ready("listening on " + proxy.listenAddress() + ", upstream " + upstream, () -> {
+            ProxyStats s = proxy.stats();
+            return "generation " + s.generation() + ", released epoch " + s.lastReleased() + ", " + s.connections()
+                    + " connections" + (s.passthrough() ? ", passthrough" : "");
+        });
         StatusFile status = new StatusFile(StatusFile.runDir(runDir.path()), "proxy");
         while (!done.await(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
             ProxyStats s = proxy.stats();
@@ -102,6 +108,7 @@ public final class ProxyCommand implements Callable<Integer> {
                     .put("addedDelayMs", Json.object().put("p50", s.heldP50Ms()).put("p99", s.heldP99Ms()).put("n", s.heldChunks()))
                     .put("updatedAt", System.currentTimeMillis()));
         }
+        readiness.close();
         if (ep != null) ep.close();
         return Main.EXIT_OK;
     }

@@ -237,6 +237,11 @@ public final class Cluster implements AutoCloseable {
         backup.waitFor();
     }
 
+    /** The backup daemon's pid (e.g. to put it in a cgroup, as its systemd unit would). */
+    public long backupPid() {
+        return backup.pid();
+    }
+
     /** Starts the backup again on the same store and port (after {@link #killBackup()}). */
     public void restartBackup() throws IOException, InterruptedException {
         launcher.forget(backup);

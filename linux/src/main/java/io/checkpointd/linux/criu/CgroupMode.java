@@ -6,7 +6,8 @@ package io.checkpointd.linux.criu;
  * <p>checkpointd defaults to {@link #IGNORE}: the only cgroup checkpointd itself puts a process in is its freezer
  * cgroup, which is not the service's state; restoring into it (possibly still FROZEN after a primary died
  * mid-epoch) would leave the restored service frozen. With IGNORE the restored process joins the restorer's
- * cgroups; a deployment that needs resource limits applies them on the backup host.
+ * cgroups; the backup then moves it to a scope or cgroup of its own before it runs
+ * ({@link RestoreOptions#beforeResume()}, {@link io.checkpointd.linux.cgroup.Placement}).
  */
 public enum CgroupMode {
     IGNORE, NONE, PROPS, SOFT, FULL, STRICT, DEFAULT;

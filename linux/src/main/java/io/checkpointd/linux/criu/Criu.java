@@ -169,10 +169,12 @@ public final class Criu {
                         + " them (see Reaper.becomeChildSubreaper)" : ""));
             }
         }
+        PostRestore hook = opts.beforeResume().map(h -> new PostRestore(lib, h)).orElse(null);
         try (FileDescriptor images = openDir(opts.imagesDir(), op);
              FileDescriptor work = opts.workDir().isPresent() ? openDir(opts.workDir().get(), op) : null) {
             long t0 = System.nanoTime();
             Result r = call(op, o -> opts.detached() ? lib.criu_local_restore(o) : lib.criu_local_restore_child(o), o -> {
+                if (hook != null) lib.criu_local_set_notify_cb(o, hook);
                 lib.criu_local_set_images_dir_fd(o, images.fd());
                 if (work != null) lib.criu_local_set_work_dir_fd(o, work.fd());
                 setTcp(o, opts.tcpMode());
@@ -186,7 +188,14 @@ public final class Criu {
                 }
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            if (hook != null && hook.failure != null) {
+                throw new CriuException(op + " (aborted before the restored process ran: " + hook.failure + ")", r.rc(),
+                        r.errno(), logPath, null);
+            }
             if (r.rc() <= 0) throw new CriuException(op, r.rc(), r.errno(), logPath, tail(logPath));
+            if (hook != null && !hook.ran) {
+                throw new CriuException(op + " (CRIU never reached post-restore: the restored process is not placed)", r.rc(), 0, logPath, null);
+            }
             log.info("criu restored {} as pid {} in {} ms", opts.imagesDir(), r.rc(), ms);
             return r.rc();
         } catch (SyscallException e) {

@@ -1,5 +1,6 @@
 package io.checkpointd.linux.criu;
 
+import com.sun.jna.Callback;
 import com.sun.jna.Library;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
@@ -64,6 +65,17 @@ interface LibCriu extends Library {
     int criu_local_restore_child(Pointer opts);
 
     int criu_local_get_version(Pointer opts);
+
+    /** {@code int (*cb)(char *action, criu_notify_arg_t na)}: non-zero aborts the dump or restore. */
+    interface NotifyCallback extends Callback {
+        int invoke(String action, Pointer na);
+    }
+
+    /** Also turns on {@code notify_scripts}: CRIU then stops at each action and waits for the callback. */
+    void criu_local_set_notify_cb(Pointer opts, NotifyCallback cb);
+
+    /** The root pid, for the {@code post-restore} action only. */
+    int criu_notify_pid(Pointer na);
 
     /** {@code struct criu_feature_check { bool mem_track; bool lazy_pages; bool pidfd_store; }}: 3 bytes. */
     int criu_local_feature_check(Pointer opts, Pointer features, long size);

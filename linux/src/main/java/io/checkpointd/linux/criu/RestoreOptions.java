@@ -25,6 +25,14 @@ public final class RestoreOptions {
     private final Path workDir;
     private final Duration pidsFreeTimeout;
     private final Map<String, Integer> inheritFds;
+    private final BeforeResume beforeResume;
+
+    /** Runs on the restored tree before any of it runs again (CRIU's {@code post-restore} action). */
+    @FunctionalInterface
+    public interface BeforeResume {
+        /** @param pid the restored root; an exception aborts the restore (CRIU kills the restored tree) */
+        void restored(int pid) throws Exception;
+    }
 
     private RestoreOptions(Builder b) {
         this.imagesDir = b.imagesDir;
@@ -38,6 +46,7 @@ public final class RestoreOptions {
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
         this.inheritFds = Map.copyOf(b.inheritFds);
+        this.beforeResume = b.beforeResume;
     }
 
     public static Builder builder(Path imagesDir) {
@@ -79,6 +88,9 @@ public final class RestoreOptions {
     /** How long restore waits for the pids/tids of the image to be free; zero skips the wait. */
     public Duration pidsFreeTimeout() { return pidsFreeTimeout; }
 
+    /** What runs on the restored tree before it resumes, e.g. moving it to a cgroup of its own. */
+    public Optional<BeforeResume> beforeResume() { return Optional.ofNullable(beforeResume); }
+
     @Override
     public String toString() {
         return "RestoreOptions[imagesDir=" + imagesDir + ", detached=" + detached + ", tcp=" + tcpMode + ", log="
@@ -99,6 +111,7 @@ public final class RestoreOptions {
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
         private final Map<String, Integer> inheritFds = new java.util.LinkedHashMap<>();
+        private BeforeResume beforeResume;
 
         private Builder(Path imagesDir) {
             this.imagesDir = Objects.requireNonNull(imagesDir, "imagesDir");
@@ -132,6 +145,7 @@ public final class RestoreOptions {
             inheritFds.put(Objects.requireNonNull(key, "key"), fd);
             return this;
         }
+        public Builder beforeResume(BeforeResume hook) { this.beforeResume = hook; return this; }
 
         public RestoreOptions build() { return new RestoreOptions(this); }
     }

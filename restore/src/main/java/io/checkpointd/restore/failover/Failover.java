@@ -1,5 +1,6 @@
 package io.checkpointd.restore.failover;
 
+import io.checkpointd.linux.cgroup.Placement;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.Reaper;
 import io.checkpointd.linux.criu.RestoreOptions;
@@ -17,6 +18,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,11 +120,16 @@ public final class Failover {
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
         Criu criu = Criu.locate();
+        // the restored service must outlive this daemon: never in its cgroup, so stopping the backup's unit leaves it
+        Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
+        if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
             pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
-                    .logFile("restore.log")).build());
+                    .logFile("restore.log").beforeResume(placement.isEmpty() ? null : p -> {
+                        log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
+                    })).build());
         }
         long restoreNanos = System.nanoTime() - r0;
         log.info("failover: CRIU restored pid {} from epoch {} in {} ms", pid, epoch, restoreNanos / 1_000_000);
