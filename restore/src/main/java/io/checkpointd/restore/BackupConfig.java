@@ -44,7 +44,7 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null, null);
     }
 
     public BackupConfig {
