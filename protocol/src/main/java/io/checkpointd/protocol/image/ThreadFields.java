@@ -70,8 +70,10 @@ public record ThreadFields(long clearTidAddr, String comm, int schedPolicy, int 
         tc.setVarint(THC_SCHED_POLICY, schedPolicy & 0xffffffffL);
         if (schedPriority >= 0) tc.setVarint(THC_SCHED_PRIO, schedPriority);
         else tc.remove(THC_SCHED_PRIO);
-        // a thread's pending signals make the epoch a CRIU dump: a core built here has none queued
+        // a thread's pending signals make the epoch a CRIU dump: a core built here has none queued (CRIU writes
+        // an empty queue then)
         tc.remove(THC_SIGNALS_P);
+        tc.messageOrAdd(THC_SIGNALS_P);
         tc.setBytes(THC_COMM, comm.getBytes(StandardCharsets.UTF_8));
         if (rseq == null) {
             tc.remove(THC_RSEQ);
