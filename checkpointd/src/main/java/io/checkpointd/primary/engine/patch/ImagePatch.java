@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Image patching: an incremental epoch's image is the base dump's files with {@code core-<tid>.img} (of threads
@@ -21,6 +23,7 @@ import java.util.TreeMap;
  * mappings changed. Holds what it parsed of the current base ({@link #rebase}).
  */
 public final class ImagePatch {
+    private static final Logger log = LoggerFactory.getLogger(ImagePatch.class);
     private static final int PAGE = Pagemap.PAGE_SIZE;
 
     /** The threads' cores and the process tree, of the current base. */
@@ -33,7 +36,11 @@ public final class ImagePatch {
         threadCores = null;
         if (base.notIncremental() == null) {
             mmPatch = new MmPatch(MmImage.parse(base.files().get(base.mmName())));
-            threadCores = new ThreadCores(ThreadModel.of(pidOf(base.mmName()), base.files()));
+            ThreadModel m = ThreadModel.of(pidOf(base.mmName()), base.files());
+            threadCores = new ThreadCores(m);
+            if (m.why() == null) log.info("threads born since this base get cores from a base thread's, clear_tid_addr = fs_base + 0x{}",
+                    Long.toHexString(m.clearTidOffset()));
+            else log.warn("a thread born since this base makes the epoch a CRIU dump: {}", m.why());
         }
         filesImage = FilesImage.of(base.files());
     }
