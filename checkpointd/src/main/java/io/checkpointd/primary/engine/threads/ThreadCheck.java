@@ -1,9 +1,14 @@
 package io.checkpointd.primary.engine.threads;
 
 import io.checkpointd.linux.ptrace.Tracer;
+import io.checkpointd.primary.engine.EngineSettings;
+import java.util.List;
 
 /** At a stop, before the seal: whether the threads that started or ended since the base can be captured. */
 public final class ThreadCheck {
+    /** {@link EngineSettings#threadsByCriu()}, read once. */
+    private static final boolean BY_CRIU = EngineSettings.threadsByCriu();
+
     private ThreadCheck() {
     }
 
@@ -17,6 +22,9 @@ public final class ThreadCheck {
             if (tid != pid) return "thread exiting (tid " + tid + ")";
         }
         if (model == null) return "threads changed (no thread model)";
+        if (BY_CRIU && (!sp.bornTids().isEmpty() || !List.copyOf(new java.util.TreeSet<>(model.baseThreads())).equals(sp.tids()))) {
+            return "threads changed (" + EngineSettings.THREADS_BY_CRIU_KEY + ")";
+        }
         if (model.why() != null && !sp.bornTids().isEmpty()) return "thread not modelled (" + model.why() + ")";
         return null;
     }
