@@ -122,6 +122,11 @@ class MemoryOracleTest extends E2eTest {
         assertThat(regDiffs).as("registers and signal masks, CRIU's dump vs the committed image (%d threads, %d fields); %s",
                 truthThreads.size(), comparedFields, ctx).isEmpty();
 
+        // the clocks the restored process continues from (timens-0.img): this epoch's, as CRIU's dump of the same
+        // instant has them, not the base dump's (seconds earlier)
+        long clockDiff = Math.abs(monotonicNanos(image) - monotonicNanos(criuDump));
+        assertThat(clockDiff).as("timens monotonic clock, the committed image's against CRIU's dump (ns); " + ctx).isLessThan(1_000_000_000L);
+
         // the memory map: every address the process had mapped is mapped in the image with the same protection
         List<Vma> maps = new ArrayList<>();
         for (String line : Files.readAllLines(truth.resolve("maps"))) if (!line.isBlank()) maps.add(Vma.parse(line));
@@ -260,6 +265,27 @@ class MemoryOracleTest extends E2eTest {
                 m.put(va, p);
             }
         }
+    }
+
+    /** {@code timens-0.img}'s monotonic clock (timens_entry.monotonic = 1: tv_sec 1, tv_nsec 2), decoded by the test. */
+    private static long monotonicNanos(Path dir) throws IOException {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve("timens-0.img"))).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.position(12);
+        while (b.hasRemaining()) {
+            long key = varint(b);
+            int len = (int) varint(b);
+            java.nio.ByteBuffer m = b.slice(b.position(), len);
+            b.position(b.position() + len);
+            if ((key >>> 3) != 1) continue;
+            long sec = 0, nsec = 0;
+            while (m.hasRemaining()) {
+                long k = varint(m), v = varint(m);
+                if ((k >>> 3) == 1) sec = v;
+                else if ((k >>> 3) == 2) nsec = v;
+            }
+            return sec * 1_000_000_000L + nsec;
+        }
+        throw new IOException(dir + "/timens-0.img has no monotonic clock");
     }
 
     /** The threads of {@code pstree.img}'s process entries, sorted, decoded by the test (pstree_entry.threads = 5). */
