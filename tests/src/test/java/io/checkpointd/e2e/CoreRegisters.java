@@ -14,10 +14,11 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * A thread's registers and signal mask from a CRIU {@code core-TID.img}, decoded by the test itself (a protobuf
- * reader of its own, field numbers from CRIU's images/core.proto and core-x86.proto), not by the project's image
- * codec: {@code thread_info.gpregs} (user_x86_regs_entry), {@code thread_info.fpregs} (user_x86_fpregs_entry, with
- * its xsave entry: YMM, AVX-512, PKRU, CET...) and the blocked-signal sets of {@code tc} and {@code thread_core}.
+ * A thread's registers, signal mask and other per-thread fields from a CRIU {@code core-TID.img}, decoded by the
+ * test itself (a protobuf reader of its own, field numbers from CRIU's images/core.proto and core-x86.proto), not
+ * by the project's image codec: {@code thread_info.gpregs} (user_x86_regs_entry), {@code thread_info.fpregs}
+ * (user_x86_fpregs_entry, with its xsave entry: YMM, AVX-512, PKRU, CET...), {@code clear_tid_addr} and the TLS
+ * entries, the blocked-signal sets of {@code tc} and {@code thread_core}, and the rest of {@code thread_core}.
  * Every field is kept as a list of its values in order (repeated fields have many), by a readable path.
  */
 final class CoreRegisters {
