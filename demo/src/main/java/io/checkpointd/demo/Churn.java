@@ -11,14 +11,16 @@ import java.util.Random;
 /**
  * Makes a service's memory and structure change the way a long-running JVM's do, for the incremental engine's
  * oracle: the heap grows and shrinks (retained arrays, then dropped), anonymous memory is mapped and unmapped,
- * pages are dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop. One
- * daemon thread, a few operations every 10 ms; everything it holds is bounded.
+ * pages are dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop: one
+ * every 10 ms, each alive 20 to 120 ms (so every 25 ms epoch sees threads born and ended), joined by the churn
+ * thread once done. One daemon thread, a few operations every 10 ms; everything it holds is bounded.
  */
 public final class Churn implements Runnable {
     private static final int PAGE = 4096;
     private final Random rnd = new Random(42);
     private final List<byte[]> retained = new ArrayList<>();
     private final ArrayDeque<ByteBuffer> mapped = new ArrayDeque<>();
+    private final ArrayDeque<Thread> workers = new ArrayDeque<>();
     private final ByteBuffer arena;
     private long ops;
 
@@ -72,19 +74,28 @@ public final class Churn implements Runnable {
             mapped.add(b);
             if (mapped.size() > 8) Syscalls.unmap(mapped.poll());
         }
-        // threads start and stop
-        if (ops % 100 == 0) {
-            Thread t = new Thread(() -> {
-                long x = 0;
-                for (int i = 0; i < 200_000; i++) x += i * (long) i;
-                if (x == 42) System.out.println(x);
-                try {
-                    Thread.sleep(50 + x % 200); // alive across a few epochs
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "churn-worker-" + ops);
-            t.start();
+        // threads start and stop: one per step, alive across an epoch or a few, joined when done
+        long seed = ops;
+        Thread t = new Thread(() -> {
+            long x = 0;
+            for (int i = 0; i < 20_000; i++) x += i * (long) i;
+            if (x == 42) System.out.println(x);
+            try {
+                Thread.sleep(20 + (seed * 7919 + x) % 100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "churn-worker-" + ops);
+        t.start();
+        workers.add(t);
+        while (!workers.isEmpty() && (!workers.peek().isAlive() || workers.size() > 32)) {
+            try {
+                workers.peek().join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            workers.poll();
         }
     }
 }

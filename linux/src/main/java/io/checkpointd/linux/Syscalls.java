@@ -87,6 +87,17 @@ public final class Syscalls {
         return r;
     }
 
+    /** {@code <time.h>} clocks. */
+    public static final int CLOCK_MONOTONIC = 1, CLOCK_BOOTTIME = 7;
+    private static final long SYS_clock_gettime = 228;
+
+    /** {@code clock_gettime(2)} of {@code clock}, in nanoseconds. */
+    public static long clockGettimeNanos(int clock) throws SyscallException {
+        com.sun.jna.Memory ts = new com.sun.jna.Memory(16);
+        syscall("clock_gettime", SYS_clock_gettime, clock, com.sun.jna.Pointer.nativeValue(ts), 0);
+        return ts.getLong(0) * 1_000_000_000L + ts.getLong(8);
+    }
+
     // <fcntl.h>
     public static final int O_RDONLY = 0, O_RDWR = 2, O_NONBLOCK = 04000, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
     /** prctl options. */

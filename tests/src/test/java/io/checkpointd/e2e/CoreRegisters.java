@@ -14,10 +14,11 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * A thread's registers and signal mask from a CRIU {@code core-TID.img}, decoded by the test itself (a protobuf
- * reader of its own, field numbers from CRIU's images/core.proto and core-x86.proto), not by the project's image
- * codec: {@code thread_info.gpregs} (user_x86_regs_entry), {@code thread_info.fpregs} (user_x86_fpregs_entry, with
- * its xsave entry: YMM, AVX-512, PKRU, CET...) and the blocked-signal sets of {@code tc} and {@code thread_core}.
+ * A thread's registers, signal mask and other per-thread fields from a CRIU {@code core-TID.img}, decoded by the
+ * test itself (a protobuf reader of its own, field numbers from CRIU's images/core.proto and core-x86.proto), not
+ * by the project's image codec: {@code thread_info.gpregs} (user_x86_regs_entry), {@code thread_info.fpregs}
+ * (user_x86_fpregs_entry, with its xsave entry: YMM, AVX-512, PKRU, CET...), {@code clear_tid_addr} and the TLS
+ * entries, the blocked-signal sets of {@code tc} and {@code thread_core}, and the rest of {@code thread_core}.
  * Every field is kept as a list of its values in order (repeated fields have many), by a readable path.
  */
 final class CoreRegisters {
@@ -29,10 +30,22 @@ final class CoreRegisters {
     private static final String[] XSAVE = {"xstate_bv", "ymmh_space", "bndreg_state", "bndcsr_state", "opmask_reg",
             "zmm_upper", "hi16_zmm", "pkru", "cet"};
     /** core_entry paths (field numbers) that hold a nested message. */
-    private static final Set<String> MESSAGES = Set.of("2", "2.2", "2.3", "2.3.13", "2.3.13.9", "3", "5");
-    /** What is compared: path prefix -> name. */
-    private static final Map<String, String> KEPT = Map.of("2.2.", "gpregs.", "2.3.", "fpregs.", "3.5", "tc.blk_sigset",
-            "3.20", "tc.blk_sigset_extended", "5.6", "thread_core.blk_sigset", "5.14", "thread_core.blk_sigset_extended");
+    private static final Set<String> MESSAGES = Set.of("2", "2.2", "2.3", "2.3.13", "2.3.13.9", "2.4", "3", "5", "5.7", "5.9",
+            "5.10", "5.15");
+    /**
+     * What is compared: path prefix -> name. Besides registers and masks, every per-thread field CRIU 4.2.1's
+     * dump_thread_core() and its helpers write (thread_info.clear_tid_addr and tls, thread_core's robust list,
+     * scheduling, sigaltstack, pdeath signal, pending signals, creds, seccomp, comm, rseq, cgroup set).
+     */
+    private static final Map<String, String> KEPT = Map.ofEntries(Map.entry("2.2.", "gpregs."), Map.entry("2.3.", "fpregs."),
+            Map.entry("3.5", "tc.blk_sigset"), Map.entry("3.20", "tc.blk_sigset_extended"), Map.entry("5.6", "thread_core.blk_sigset"),
+            Map.entry("5.14", "thread_core.blk_sigset_extended"), Map.entry("2.1", "thread_info.clear_tid_addr"),
+            Map.entry("2.4.", "thread_info.tls."), Map.entry("5.1", "thread_core.futex_rla"), Map.entry("5.2", "thread_core.futex_rla_len"),
+            Map.entry("5.3", "thread_core.sched_nice"), Map.entry("5.4", "thread_core.sched_policy"),
+            Map.entry("5.5", "thread_core.sched_prio"), Map.entry("5.7.", "thread_core.sas."), Map.entry("5.8", "thread_core.pdeath_sig"),
+            Map.entry("5.9.", "thread_core.signals_p."), Map.entry("5.10.", "thread_core.creds."),
+            Map.entry("5.11", "thread_core.seccomp_mode"), Map.entry("5.12", "thread_core.seccomp_filter"),
+            Map.entry("5.13", "thread_core.comm"), Map.entry("5.15.", "thread_core.rseq."), Map.entry("5.16", "thread_core.cg_set"));
 
     private CoreRegisters() {
     }
@@ -75,6 +88,7 @@ final class CoreRegisters {
     private static String name(String path, Map.Entry<String, String> kept) {
         if (!kept.getKey().endsWith(".")) return kept.getValue();
         String[] rest = path.substring(kept.getKey().length()).split("\\.");
+        if (!kept.getValue().equals("gpregs.") && !kept.getValue().equals("fpregs.")) return kept.getValue() + String.join(".", rest);
         String[] names = kept.getValue().equals("gpregs.") ? GP : FP;
         StringBuilder s = new StringBuilder(kept.getValue()).append(label(names, rest[0]));
         if (rest.length > 1) s.append('.').append(label(XSAVE, rest[1]));

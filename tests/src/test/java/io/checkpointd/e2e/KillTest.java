@@ -102,6 +102,60 @@ class KillTest extends E2eTest {
         assertThat(backupLog).as("the backup listened with TLS").contains("TLS 1.3 as").contains("roles primary, backup");
     }
 
+    /**
+     * A service that starts a thread every 10 ms and ends each 20-120 ms later, protected with no CRIU dump after the
+     * warm-up, so the restored epoch holds threads whose cores the engine built: after the failover it serves its
+     * state, takes new connections, and goes on starting, ending and joining threads (a thread restored with a wrong
+     * clear_tid_addr, robust list or rseq area would corrupt memory or hang when it ends).
+     */
+    @Test
+    @Timeout(180)
+    void aServiceChurningThreadsEveryEpochIsRestoredAndRunsOn() throws Exception {
+        Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(EPOCH).withServiceArgs(List.of("--churn"));
+        try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
+            load.start();
+            load.awaitAcked(20, Duration.ofSeconds(30));
+            long dumpsBefore = criuDumps(c), epochBefore = lastAckedEpoch(c);
+            // a few seconds of epochs: every one of them sees threads born and ended
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (lastAckedEpoch(c) < epochBefore + 20 && System.nanoTime() < deadline) Thread.sleep(50);
+            Json primary = c.status("primary").orElseThrow();
+            assertThat(lastAckedEpoch(c)).as("epochs acknowledged under thread churn; " + primary).isGreaterThanOrEqualTo(epochBefore + 20);
+            assertThat(criuDumps(c)).as("CRIU dumps under thread churn after the warm-up; " + primary).isEqualTo(dumpsBefore);
+            KvWorkload.Acked atKill = load.snapshot();
+            c.killPrimary();
+            afterTheKill(c, load, atKill, "thread churn, killed after epoch " + lastAckedEpochOf(primary) + " with " + atKill + " acknowledged");
+            int pid = c.restoredPid().orElseThrow();
+            // the restored service goes on starting and ending threads: its thread set keeps changing, and it serves
+            java.util.Set<java.util.List<Integer>> seen = new java.util.HashSet<>();
+            for (int i = 0; i < 20; i++) {
+                seen.add(io.checkpointd.linux.proc.ProcFs.threads(pid));
+                Thread.sleep(50);
+            }
+            assertThat(seen.size()).as("distinct thread sets of the restored service over 1 s").isGreaterThan(5);
+            for (int i = 0; i < 3; i++) {
+                try (KvClient client = KvClient.connect(c.proxyAddress())) {
+                    assertThat(client.put("churn-after-" + i, "v" + i)).isTrue();
+                    assertThat(client.get("churn-after-" + i)).contains("v" + i);
+                }
+            }
+            assertThat(io.checkpointd.linux.proc.ProcFs.threads(pid)).as("the restored service still runs").isNotEmpty();
+        }
+    }
+
+    private static long criuDumps(Cluster c) throws Exception {
+        Json p = c.status("primary").orElseThrow();
+        return ((Number) ((Json) p.get("engineStats")).get("criuDumps")).longValue();
+    }
+
+    private static long lastAckedEpoch(Cluster c) throws Exception {
+        return lastAckedEpochOf(c.status("primary").orElseThrow());
+    }
+
+    private static long lastAckedEpochOf(Json primary) {
+        return ((Number) primary.get("lastAckedEpoch")).longValue();
+    }
+
     /** The check can fail: epochs the backup acknowledged but threw away are lost, and verification says so. */
     @Test
     @Timeout(180)

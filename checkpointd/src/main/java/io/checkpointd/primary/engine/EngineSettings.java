@@ -100,6 +100,17 @@ public final class EngineSettings {
         return Math.max(1, Integer.getInteger(XOR_CACHE_MIB_KEY, XOR_CACHE_MIB_DEFAULT));
     }
 
+    /**
+     * Take a CRIU dump whenever threads started or ended since the base dump, as before the engine captured them:
+     * the baseline of the thread-churn benchmark.
+     */
+    public static final String THREADS_BY_CRIU_KEY = "checkpointd.threads.byCriu";
+    public static final boolean THREADS_BY_CRIU_DEFAULT = false;
+
+    public static boolean threadsByCriu() {
+        return bool(THREADS_BY_CRIU_KEY, THREADS_BY_CRIU_DEFAULT);
+    }
+
     private static boolean bool(String key, boolean def) {
         return Boolean.parseBoolean(System.getProperty(key, Boolean.toString(def)));
     }

@@ -86,7 +86,7 @@ public final class IncrementalEngine implements CaptureEngine {
             throw e;
         }
         this.tracer = Tracer.start(pid, EngineSettings.stopMaxPollMicros() * 1000);
-        this.pauseStage = new PauseStage(pid, tracer, memory, patch::mm, realtime, stats);
+        this.pauseStage = new PauseStage(pid, tracer, memory, patch::mm, patch::threads, realtime, stats);
         this.dump = new BaseDump(criu, pid, work, tracer, tracker, memory, patch, stats);
         this.shipper = new Shipper(reference, stats);
         this.trackerWhy = "auto".equals(trackerKind) ? "auto picked " + Trackers.autoChoice() : "requested";

@@ -179,7 +179,14 @@ abstract class CgroupFreezer implements Freezer {
         protected void afterMove() throws IOException {
             Set<String> inside = new HashSet<>(readLines(dir.resolve("tasks")));
             for (int tid : ProcFs.threads(pid)) {
-                if (!inside.contains(Integer.toString(tid))) writeValue(dir.resolve("tasks"), Integer.toString(tid));
+                if (inside.contains(Integer.toString(tid))) continue;
+                try {
+                    writeValue(dir.resolve("tasks"), Integer.toString(tid));
+                } catch (IOException e) {
+                    // a thread that ended since the listing (ESRCH): nothing to move; a service starting and ending
+                    // threads all the time has some
+                    if (Files.exists(ProcFs.dir(pid).resolve("task").resolve(Integer.toString(tid)))) throw e;
+                }
             }
         }
 

@@ -20,4 +20,7 @@ final class PtraceDirect {
 
     /** {@code pid_t waitpid(pid_t pid, int *wstatus, int options)} */
     static native int waitpid(int pid, int[] wstatus, int options);
+
+    /** {@code long syscall(long number, ...)} with three arguments, for the per-thread reads of a stop. */
+    static native long syscall(long number, long a1, long a2, long a3);
 }

@@ -13,11 +13,14 @@ interface PtraceLib extends Library {
 
     long PTRACE_CONT = 7;
     long PTRACE_SINGLESTEP = 9;
+    long PTRACE_PEEKDATA = 2;
     long PTRACE_GETREGS = 12;
     long PTRACE_SETREGS = 13;
     long PTRACE_GETFPREGS = 14;
     long PTRACE_SETFPREGS = 15;
     long PTRACE_DETACH = 17;
+    /** {@code PTRACE_GET_THREAD_AREA} (x86): one GDT TLS entry as a {@code struct user_desc}. */
+    long PTRACE_GET_THREAD_AREA = 25;
     long PTRACE_GETEVENTMSG = 0x4201;
     long PTRACE_GETREGSET = 0x4204;
     long PTRACE_SEIZE = 0x4206;
@@ -26,6 +29,8 @@ interface PtraceLib extends Library {
     long PTRACE_LISTEN = 0x4208;
     long PTRACE_PEEKSIGINFO = 0x4209;
     long PTRACE_GETSIGMASK = 0x420a;
+    /** {@code PTRACE_GET_RSEQ_CONFIGURATION} (kernel 5.13): a thread's rseq registration. */
+    long PTRACE_GET_RSEQ_CONFIGURATION = 0x420f;
     /** {@code PTRACE_O_TRACECLONE}: a new thread is traced from its first instruction (starts in PTRACE_EVENT_STOP). */
     long PTRACE_O_TRACECLONE = 0x8;
     /** {@code PTRACE_O_TRACEEXEC}: execve reports PTRACE_EVENT_EXEC instead of sending the tracee a SIGTRAP. */

@@ -10,8 +10,26 @@ package io.checkpointd.linux.ptrace;
  * @param xstate  the {@code PTRACE_GETREGSET NT_X86_XSTATE} bytes (the XSAVE area: x87/SSE/AVX/AVX-512 state),
  *                trimmed to the length the kernel returned
  * @param sigmask the blocked-signal mask ({@code PTRACE_GETSIGMASK}): bit {@code n-1} is signal {@code n}
+ * @param attributes what else of the thread's core can be read from outside, or null where not read
+ * @param born    whether the thread started after the tracer's last {@link Tracer#markBase() base mark} (a thread of
+ *                the last CRIU dump has the same tid and was there at the mark; a recycled tid is born)
  */
-public record ThreadState(int tid, long[] gpregs, byte[] xstate, long sigmask) {
+public record ThreadState(int tid, long[] gpregs, byte[] xstate, long sigmask, ThreadAttributes attributes, boolean born) {
+    /** The registers and signal mask alone (no attributes read, not born). */
+    public ThreadState(int tid, long[] gpregs, byte[] xstate, long sigmask) {
+        this(tid, gpregs, xstate, sigmask, null, false);
+    }
+
+    /** This state with the thread's attributes and birth. */
+    public ThreadState with(ThreadAttributes a, boolean isBorn) {
+        return new ThreadState(tid, gpregs, xstate, sigmask, a, isBorn);
+    }
+
+    /** Whether {@code o} has the same registers, FPU state and mask: a thread that did not run in between. */
+    public boolean sameCpuState(ThreadState o) {
+        return o != null && sigmask == o.sigmask && java.util.Arrays.equals(gpregs, o.gpregs) && java.util.Arrays.equals(xstate, o.xstate);
+    }
+
     /** Kernel-internal restart codes ({@code <linux/errno.h>}) a thread stopped inside a syscall can hold in rax. */
     static final long ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514, ERESTART_RESTARTBLOCK = 516;
     private static final long EINTR = 4;
@@ -44,6 +62,7 @@ public record ThreadState(int tid, long[] gpregs, byte[] xstate, long sigmask) {
 
     @Override
     public String toString() {
-        return String.format("ThreadState[tid=%d rip=%x rsp=%x xstate=%d bytes sigmask=%x]", tid, rip(), rsp(), xstate.length, sigmask);
+        return String.format("ThreadState[tid=%d rip=%x rsp=%x xstate=%d bytes sigmask=%x%s]", tid, rip(), rsp(), xstate.length, sigmask,
+                born ? " born" : "");
     }
 }

@@ -39,9 +39,14 @@ final class TracedThreads {
         State state = State.RUNNING;
         /** In a group-stop when stopped: resumed with PTRACE_LISTEN, not PTRACE_CONT. */
         boolean groupStop;
+        /** Order of first sight: a recycled tid gets a new one, so "born after the base mark" is exact. */
+        final long serial;
+        /** Its last capture with attributes: reused while its registers stay the same (it did not run). */
+        ThreadState last;
 
-        Traced(int tid) {
+        Traced(int tid, long serial) {
             this.tid = tid;
+            this.serial = serial;
         }
     }
 
@@ -54,6 +59,11 @@ final class TracedThreads {
     private final int[] waitStatus = new int[1];
     /** Between {@link #beginStop()} and the stop's end: new threads are held at their first instruction. */
     private boolean inStop;
+    private long nextSerial = 1;
+    /** Threads with a serial above this were born after the base mark; none before the first mark. */
+    private long baseMark = Long.MAX_VALUE;
+    /** Serials of the threads last detached while frozen, taken over when they are seized again. */
+    private final java.util.Map<Integer, Long> detachedSerials = new java.util.HashMap<>();
 
     TracedThreads(int pid, TracerCounters counters) {
         this.pid = pid;
@@ -63,7 +73,74 @@ final class TracedThreads {
     /** Starts tracing exactly {@code tids}, just seized and running. */
     void seized(List<Integer> tids) {
         threads.clear();
-        for (int t : tids) threads.put(t, new Traced(t));
+        // seized again after a detach under the freezer (a CRIU dump): no thread started or ended in between, so
+        // each keeps its serial, and with it whether it was born after the base mark
+        for (int t : tids) {
+            Long s = detachedSerials.get(t);
+            threads.put(t, new Traced(t, s != null ? s : nextSerial++));
+        }
+        detachedSerials.clear();
+    }
+
+    /** Every thread traced now is one of the base's; those first seen later are born. */
+    void markBase() {
+        baseMark = nextSerial - 1;
+    }
+
+    /** {@code st} of a stopped thread with its attributes (read again only if it ran since its last capture) and birth. */
+    ThreadState withAttributes(ThreadState st, ThreadReader reader) throws IOException {
+        Traced t = threads.get(st.tid());
+        if (t == null) throw new IllegalStateException("tid " + st.tid() + " is not traced");
+        ThreadAttributes a = st.sameCpuState(t.last) ? t.last.attributes() : reader.attributes(pid, st.tid());
+        ThreadState out = st.with(a, t.serial > baseMark);
+        t.last = out;
+        // stopped inside an rseq critical section: the image resumes it at the abort handler, as CRIU's does (the
+        // live thread gets there by itself: the kernel applies the abort when it returns to user space)
+        long ip = out.rip();
+        if (a.rseq() != null && a.rseq().restartIp(ip) != ip) {
+            long[] r = out.gpregs().clone();
+            r[UserRegs.RIP] = a.rseq().restartIp(ip);
+            return new ThreadState(out.tid(), r, out.xstate(), out.sigmask(), a, out.born());
+        }
+        return out;
+    }
+
+    /**
+     * Makes the stop cover every thread {@code /proc/PID/task} lists: a thread found there and not traced (one this
+     * tracer has not heard of yet) is seized and interrupted, reports are handled, until the listing equals the
+     * threads stopped or dying, re-read until stable.
+     *
+     * @throws IOException if that is not reached by {@code deadlineNanos}
+     */
+    void coverListed(long deadlineNanos, Duration timeout, long pollMaxNanos) throws IOException {
+        for (int round = 0; ; round++) {
+            relay(); // clone and exit reports first: a new thread is then known, an exited one forgotten
+            List<Integer> listed = ProcFs.threads(pid);
+            int adopted = 0;
+            for (int tid : listed) {
+                if (threads.containsKey(tid)) continue;
+                long r = PtraceDirect.ptrace(PtraceLib.PTRACE_SEIZE, tid, 0L, PtraceLib.PTRACE_O_TRACECLONE | PtraceLib.PTRACE_O_TRACEEXEC);
+                if (r < 0) {
+                    int e = Native.getLastError();
+                    // EPERM: traced already, by this tracer (its first report is still queued); ESRCH: gone
+                    if (e == Errno.EPERM || e == Errno.ESRCH) continue;
+                    throw new SyscallException("ptrace(PTRACE_SEIZE)", e, "pid " + pid + " tid " + tid);
+                }
+                Traced t = new Traced(tid, nextSerial++);
+                threads.put(tid, t);
+                if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, tid, 0L, 0L) < 0) t.state = State.DYING;
+                else t.state = State.INTERRUPTING;
+                counters.adopted.incrementAndGet();
+                adopted++;
+            }
+            awaitStops(deadlineNanos, timeout, pollMaxNanos);
+            if (adopted == 0 && listed.equals(stoppedOrDyingTids())) return;
+            if (System.nanoTime() - deadlineNanos > 0) {
+                throw new IOException("pid " + pid + ": the thread set did not settle within " + timeout.toMillis() + " ms ("
+                        + listed.size() + " listed, " + stoppedOrDyingTids().size() + " stopped, round " + round + ")");
+            }
+            if (adopted == 0) Thread.onSpinWait();
+        }
     }
 
     int size() {
@@ -158,9 +235,25 @@ final class TracedThreads {
         }
     }
 
+    /** The threads first seen after the base mark, stopped or not. */
+    List<Integer> bornTids() {
+        List<Integer> out = new ArrayList<>();
+        for (Traced t : threads.values()) if (t.serial > baseMark) out.add(t.tid);
+        return out;
+    }
+
+    /** The threads dying (killed, or a zombie leader): listed, traced, but no registers to read. */
+    List<Integer> dyingTids() {
+        List<Integer> out = new ArrayList<>();
+        for (Traced t : threads.values()) if (t.state == State.DYING) out.add(t.tid);
+        return out;
+    }
+
     /** Ends a stop by {@code PTRACE_DETACH} of every stopped thread, and forgets every thread. */
     void detachStopped() {
         inStop = false;
+        detachedSerials.clear();
+        for (Traced t : threads.values()) detachedSerials.put(t.tid, t.serial);
         for (Traced t : threads.values()) {
             if (t.state != State.STOPPED) continue;
             if (PtraceDirect.ptrace(PtraceLib.PTRACE_DETACH, t.tid, 0L, 0L) < 0) {
@@ -278,7 +371,7 @@ final class TracedThreads {
             PtraceDirect.ptrace(PtraceLib.PTRACE_DETACH, tid, 0L, 0L);
             return null;
         }
-        Traced t = new Traced(tid);
+        Traced t = new Traced(tid, nextSerial++);
         threads.put(tid, t);
         return t;
     }

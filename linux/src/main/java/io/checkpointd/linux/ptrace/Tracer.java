@@ -167,7 +167,9 @@ public final class Tracer implements AutoCloseable {
     /**
      * Stops every traced thread: {@code PTRACE_INTERRUPT} each, then waits for each to report its stop, relaying any
      * signal that arrives meanwhile (a thread stops only after it took the signal). A thread that starts meanwhile
-     * is stopped at its first instruction and included. On failure every stopped thread runs again.
+     * is stopped at its first instruction and included; then {@code /proc/PID/task} is read until it lists exactly
+     * the threads stopped (or dying), seizing any it names that this tracer has not heard of, so every live thread
+     * is stopped when the stop is returned. On failure every stopped thread runs again.
      */
     public Stop stopAll(Duration timeout) throws IOException {
         onTracerThread();
@@ -182,12 +184,22 @@ public final class Tracer implements AutoCloseable {
         try {
             threads.interruptAll();
             threads.awaitStops(deadline, timeout, stopPollMaxNanos);
+            threads.coverListed(deadline, timeout, stopPollMaxNanos);
             if (threads.isEmpty()) throw new IOException("pid " + pid + ": every thread exited");
             return s;
         } catch (IOException | RuntimeException | Error e) {
             s.close();
             throw e;
         }
+    }
+
+    /**
+     * Marks every thread traced now as a thread of the base (the CRIU dump just taken): a thread first seen later
+     * is {@link ThreadState#born() born}, even if it reuses a base thread's tid. Call on the tracer thread, attached.
+     */
+    public void markBase() {
+        onTracerThread();
+        threads.markBase();
     }
 
     /** Counters for status: signals relayed, threads started and ended, group-stops, attaches. */
@@ -258,6 +270,29 @@ public final class Tracer implements AutoCloseable {
         @Override
         public boolean threadSetStable() throws IOException {
             return ProcFs.threads(pid).equals(threads.stoppedOrDyingTids());
+        }
+
+        /** The threads first seen after the {@link #markBase() base mark} (a recycled tid included). */
+        public List<Integer> bornTids() {
+            return threads.bornTids();
+        }
+
+        /** The threads listed but not stopped: killed in the stop, or a zombie leader. */
+        public List<Integer> dyingTids() {
+            return threads.dyingTids();
+        }
+
+        /**
+         * {@link #capture()} with each thread's {@link ThreadAttributes} (read again only for a thread whose registers
+         * changed since its last capture: one that did not run cannot have changed them) and whether it was born
+         * after the {@link #markBase() base mark}.
+         */
+        public List<ThreadState> captureWithAttributes() throws IOException {
+            ensureOpen();
+            List<Integer> stopped = tids();
+            List<ThreadState> out = new ArrayList<>(stopped.size());
+            for (int tid : stopped) out.add(threads.withAttributes(reader.read(tid), reader));
+            return out;
         }
 
         @Override

@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /** What a {@link Tracer} has seen, for status; written by the tracer thread, read by any. */
 final class TracerCounters {
     final AtomicLong relayedSignals = new AtomicLong(), clones = new AtomicLong(), exits = new AtomicLong(),
-            groupStops = new AtomicLong(), execs = new AtomicLong(), attaches = new AtomicLong();
+            groupStops = new AtomicLong(), execs = new AtomicLong(), attaches = new AtomicLong(),
+            adopted = new AtomicLong();
 
     /** The counters by name, in a fixed order. */
     Map<String, Long> asMap() {
@@ -18,6 +19,8 @@ final class TracerCounters {
         m.put("group-stops", groupStops.get());
         m.put("execs", execs.get());
         m.put("attaches", attaches.get());
+        // threads found in /proc at a stop before the tracer heard of them, and seized then
+        m.put("adopted", adopted.get());
         return m;
     }
 }

@@ -98,6 +98,58 @@ class TracerTest {
     }
 
     @Test
+    void threadsSeenAfterTheBaseMarkAreBornAndTheirAttributesAreRead() throws Exception {
+        tracer.call(() -> {
+            tracer.markBase();
+            return null;
+        });
+        List<Integer> base = stopped(Tracer.Stop::tids);
+        child.cmd("threads 3");
+        int pid = child.pid();
+        stopped(s -> {
+            assertThat(s.bornTids()).hasSize(3).doesNotContainAnyElementsOf(base);
+            for (ThreadState t : s.captureWithAttributes()) {
+                assertThat(t.born()).as("tid %d born", t.tid()).isEqualTo(!base.contains(t.tid()));
+                ThreadAttributes a = t.attributes();
+                Path task = Path.of("/proc/" + pid + "/task/" + t.tid());
+                assertThat(a.comm()).isEqualTo(Files.readString(task.resolve("comm")).trim());
+                String[] stat = Files.readString(task.resolve("stat")).replaceAll(".*\\) ", "").split(" ");
+                // stat fields 19 (nice), 40 (rt_priority), 41 (policy), counted from field 3 here
+                assertThat(a.nice()).isEqualTo(Integer.parseInt(stat[16]));
+                assertThat(a.schedPolicy()).isEqualTo(Integer.parseInt(stat[38]));
+                assertThat(a.schedPriority()).isEqualTo(-1);
+                assertThat(a.tls()).hasSize(3).extracting(ThreadAttributes.TlsEntry::entryNumber).containsExactly(12, 13, 14);
+                // glibc's threads: a robust list head (&pthread->robust_head, 24 bytes) and an rseq area, both in the
+                // thread's TCB, just above fs_base
+                long fs = t.gpregs()[UserRegs.FS_BASE];
+                assertThat(a.robustLen()).isEqualTo(24);
+                assertThat(a.robustHead() - fs).isBetween(0L, 4096L);
+                assertThat(a.rseq()).isNotNull();
+                assertThat(a.rseq().abiPointer() - fs).isBetween(0L, 4096L);
+            }
+            return null;
+        });
+        // a thread whose registers did not change keeps its attributes; a renamed one that ran is read again
+        List<ThreadState> again = stopped(Tracer.Stop::captureWithAttributes);
+        assertThat(again).allSatisfy(t -> assertThat(t.born()).isEqualTo(!base.contains(t.tid())));
+    }
+
+    @Test
+    void everyStopCoversEveryListedThreadWhileThreadsComeAndGo() throws Exception {
+        int mismatches = 0;
+        for (int i = 0; i < 40; i++) {
+            child.cmd("shortthreads 3 " + (5 + i % 20));
+            mismatches += stopped(s -> {
+                List<Integer> listed = ProcFs.threads(s.pid());
+                List<ThreadState> states = s.captureWithAttributes();
+                return listed.equals(s.tids()) && s.threadSetStable() && states.size() == listed.size() ? 0 : 1;
+            });
+        }
+        assertThat(mismatches).as("stops whose stopped threads differed from /proc/PID/task").isZero();
+        assertThat(tracer.counters().get("clones")).isGreaterThanOrEqualTo(120L);
+    }
+
+    @Test
     void followsThreadsThatStartAndEnd() throws Exception {
         int before = stopped(s -> s.tids().size());
         child.cmd("threads 3");

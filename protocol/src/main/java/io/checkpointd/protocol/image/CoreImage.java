@@ -19,13 +19,15 @@ public final class CoreImage {
     public static final int GPREGS_COUNT = 27;
     /** {@code user_x86_regs_mode.NATIVE}. */
     public static final int MODE_NATIVE = 1;
+    /** Index of {@code fs_base} (the thread pointer of x86-64 TLS) in {@link #gpregs()}. */
+    public static final int FS_BASE = 21;
     /** {@code core_entry.march.X86_64}. */
     public static final int MARCH_X86_64 = 1;
 
     // core_entry
     private static final int CORE_MTYPE = 1, CORE_THREAD_INFO = 2, CORE_TC = 3, CORE_THREAD_CORE = 5;
     // thread_info_x86
-    private static final int TI_GPREGS = 2, TI_FPREGS = 3;
+    private static final int TI_CLEAR_TID_ADDR = 1, TI_GPREGS = 2, TI_FPREGS = 3;
     // user_x86_regs_entry
     private static final int GP_MODE = 28;
     // user_x86_fpregs_entry
@@ -93,6 +95,30 @@ public final class CoreImage {
     /** True for a thread-group leader's core (it carries {@code tc}, the task's state). */
     public boolean isLeader() {
         return core.has(CORE_TC);
+    }
+
+    /** {@code thread_info.clear_tid_addr}: where the kernel clears the tid and wakes joiners when the thread exits. */
+    public long clearTidAddr() {
+        return threadInfo().varint(TI_CLEAR_TID_ADDR);
+    }
+
+    /** A copy of {@code thread_core} (null for none): the per-thread fields beyond registers. */
+    public ProtoMessage threadCore() {
+        ProtoMessage tc = core.message(CORE_THREAD_CORE);
+        return tc == null ? null : tc.copy();
+    }
+
+    /**
+     * This core with another thread's {@link ThreadFields} (clear_tid_addr, TLS entries, robust list, scheduling,
+     * comm, rseq), the rest as it was: with {@link #withThreadState}, a non-leader thread's core turned into another
+     * thread's. Only for a non-leader core (a leader's carries the task's state).
+     */
+    public CoreImage withThreadFields(ThreadFields f) {
+        if (isLeader()) throw new IllegalStateException("a thread-group leader's core is not a template for another thread");
+        ProtoMessage out = core.copy();
+        if (out.message(CORE_THREAD_INFO) == null) throw new IllegalStateException("core image without x86 thread_info");
+        f.writeTo(out, CORE_THREAD_INFO, CORE_THREAD_CORE);
+        return new CoreImage(file, out);
     }
 
     /** The 27 general-purpose registers in {@code struct user_regs_struct} order (r15 … gs). */

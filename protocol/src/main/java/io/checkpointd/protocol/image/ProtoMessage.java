@@ -280,6 +280,22 @@ public final class ProtoMessage {
         replaceAll(number, repl);
     }
 
+    /**
+     * Sets a LEN field's raw content (string, bytes): the first occurrence takes it (keeping its tag bytes), later
+     * ones are dropped; absent, it is inserted in number order.
+     */
+    public void setBytes(int number, byte[] content) {
+        int i = indexOf(number);
+        if (i < 0) {
+            insertOrdered(newField(number, LEN, content.clone()));
+            return;
+        }
+        Field f = fields.get(i);
+        requireWire(f, LEN);
+        if (f.child != null || !Arrays.equals(f.value, content)) fields.set(i, new Field(number, LEN, f.tag, null, content.clone()));
+        removeAfter(number, i);
+    }
+
     /** A LEN field's raw content (string, bytes), the last occurrence, or null if absent. */
     public byte[] bytes(int number) {
         Field f = last(number);

@@ -163,6 +163,7 @@ public final class BaseDump {
             if (!freezer.isFrozen()) return; // the freeze failed before anything was detached
             tracer.call(() -> {
                 tracer.attach();
+                tracer.markBase(); // the threads of this dump: any seen later is born, and the engine builds its core
                 return null;
             });
         } catch (IOException | RuntimeException e) {

@@ -5,42 +5,50 @@ import io.checkpointd.linux.ptrace.ThreadState;
 import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.primary.engine.fds.FdChanges;
 import io.checkpointd.primary.engine.state.Base;
-import io.checkpointd.protocol.image.CoreImage;
+import io.checkpointd.primary.engine.threads.ThreadCores;
+import io.checkpointd.primary.engine.threads.ThreadModel;
 import io.checkpointd.protocol.image.MmImage;
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Image patching: an incremental epoch's image is the base dump's files with {@code core-<tid>.img} and
- * {@code files.img} patched, {@code pagemap-<pid>.img} rebuilt from the present pages, and {@code mm-<pid>.img}
- * rebuilt when anonymous mappings changed. Holds what it parsed of the current base ({@link #rebase}).
+ * Image patching: an incremental epoch's image is the base dump's files with {@code core-<tid>.img} (of threads
+ * born since the base too), {@code pstree.img} ({@link ThreadCores}) and {@code files.img} patched,
+ * {@code pagemap-<pid>.img} rebuilt from the present pages, and {@code mm-<pid>.img} rebuilt when anonymous
+ * mappings changed. Holds what it parsed of the current base ({@link #rebase}).
  */
 public final class ImagePatch {
+    private static final Logger log = LoggerFactory.getLogger(ImagePatch.class);
     private static final int PAGE = Pagemap.PAGE_SIZE;
 
-    /**
-     * Per thread, the base dump's parsed {@code core-<tid>.img} and the last one built from it: most threads of a
-     * service sit blocked with the same registers epoch after epoch, and re-encoding them all would cost the primary
-     * much of its CPU. Cleared by every base dump.
-     */
-    private final Map<Integer, CoreCache> cores = new HashMap<>();
+    /** The threads' cores and the process tree, of the current base. */
+    private ThreadCores threadCores;
     private MmPatch mmPatch;
     private FilesImage filesImage;
 
-    private record CoreCache(CoreImage base, ThreadState state, byte[] encoded) {
-    }
-
     /** A new base dump: parses its memory map (when epochs can be incremental) and open files. */
     public void rebase(Base base) throws IOException {
-        cores.clear();
-        if (base.notIncremental() == null) mmPatch = new MmPatch(MmImage.parse(base.files().get(base.mmName())));
+        threadCores = null;
+        if (base.notIncremental() == null) {
+            mmPatch = new MmPatch(MmImage.parse(base.files().get(base.mmName())));
+            ThreadModel m = ThreadModel.of(pidOf(base.mmName()), base.files());
+            threadCores = new ThreadCores(m);
+            if (m.why() == null) log.info("threads born since this base get cores from a base thread's, clear_tid_addr = fs_base + 0x{}",
+                    Long.toHexString(m.clearTidOffset()));
+            else log.warn("a thread born since this base makes the epoch a CRIU dump: {}", m.why());
+        }
         filesImage = FilesImage.of(base.files());
+    }
+
+    /** What the base's cores teach about threads born since (null when epochs are not incremental). */
+    public ThreadModel threads() {
+        return threadCores == null ? null : threadCores.model();
     }
 
     /** The base's memory map image, which the stop rebuilds when only anonymous mappings changed. */
@@ -56,7 +64,7 @@ public final class ImagePatch {
     public Map<String, byte[]> files(Base base, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, FdChanges fds,
                                      long[] nowPresent, byte[] mm, List<Vma> vmas) throws IOException {
         Map<String, byte[]> files = new TreeMap<>(base.files());
-        for (ThreadState t : threads) files.put("core-" + t.tid() + ".img", coreImage(base, t));
+        threadCores.patch(files, threads);
         files.put(base.pagemapName(), pagemapOf(base.pagesId(), Ranges.splitAt(nowPresent, vmas)));
         if (mm != null) files.put(base.mmName(), mm);
         if (filesImage != null) {
@@ -67,22 +75,9 @@ public final class ImagePatch {
         return files;
     }
 
-    /** {@code core-<tid>.img} of the base dump with {@code t}'s registers, FPU state and signal mask. */
-    private byte[] coreImage(Base b, ThreadState t) throws IOException {
-        CoreCache c = cores.get(t.tid());
-        if (c != null && c.state().sigmask() == t.sigmask() && Arrays.equals(c.state().gpregs(), t.gpregs())
-                && Arrays.equals(c.state().xstate(), t.xstate())) {
-            return c.encoded();
-        }
-        CoreImage base = c != null ? c.base() : null;
-        if (base == null) {
-            byte[] bytes = b.files().get("core-" + t.tid() + ".img");
-            if (bytes == null) throw new IOException("no core-" + t.tid() + ".img in the base dump");
-            base = CoreImage.parse(bytes);
-        }
-        byte[] encoded = base.withThreadState(t.gpregs(), t.xstate(), t.sigmask()).encode();
-        cores.put(t.tid(), new CoreCache(base, t, encoded));
-        return encoded;
+    /** The pid of {@code mm-<pid>.img}. */
+    private static int pidOf(String mmName) {
+        return Integer.parseInt(mmName.substring(3, mmName.length() - 4));
     }
 
     private static byte[] pagemapOf(int pagesId, long[] runs) {

@@ -17,6 +17,8 @@ import io.checkpointd.primary.engine.state.Base;
 import io.checkpointd.primary.engine.state.Reference;
 import io.checkpointd.primary.engine.state.Structure;
 import io.checkpointd.primary.engine.status.EngineStats;
+import io.checkpointd.primary.engine.threads.ThreadCheck;
+import io.checkpointd.primary.engine.threads.ThreadModel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -54,6 +56,7 @@ public final class PauseStage implements AutoCloseable {
     private final Tracer tracer;
     private final MemoryStage memory;
     private final Supplier<MmPatch> mmPatch;
+    private final Supplier<ThreadModel> threadModel;
     private final Realtime realtime;
     private final EngineStats stats;
     /** Whether the tracer thread is real-time during the stop already ({@link EngineSettings#stopRealtime()}). */
@@ -81,12 +84,17 @@ public final class PauseStage implements AutoCloseable {
         void run(List<ThreadState> threads, Tracer.Stop stop) throws IOException;
     }
 
-    /** {@code mmPatch}: the base's memory map image, rebuilt when only anonymous mappings changed. */
-    public PauseStage(int pid, Tracer tracer, MemoryStage memory, Supplier<MmPatch> mmPatch, Realtime realtime, EngineStats stats) {
+    /**
+     * {@code mmPatch}: the base's memory map image, rebuilt when only anonymous mappings changed; {@code threadModel}:
+     * what the base teaches about threads born since.
+     */
+    public PauseStage(int pid, Tracer tracer, MemoryStage memory, Supplier<MmPatch> mmPatch, Supplier<ThreadModel> threadModel,
+                      Realtime realtime, EngineStats stats) {
         this.pid = pid;
         this.tracer = tracer;
         this.memory = memory;
         this.mmPatch = mmPatch;
+        this.threadModel = threadModel;
         this.realtime = realtime;
         this.stats = stats;
         this.fdReader = new FdReader(pid);
@@ -172,7 +180,7 @@ public final class PauseStage implements AutoCloseable {
                 pause.seal();
                 pause.atCapture();
                 long t3 = System.nanoTime();
-                List<ThreadState> threads = sp.capture();
+                List<ThreadState> threads = sp.captureWithAttributes();
                 Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, check.now().fds());
                 long t4 = System.nanoTime();
                 MemoryCapture m;
@@ -217,15 +225,15 @@ public final class PauseStage implements AutoCloseable {
     }
 
     /**
-     * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while its threads differ
-     * from the base dump's or it holds an fd the engine cannot capture ({@link FdReader#hasInexpressible}). A file read and closed, a thread that starts and ends are mostly over by then, and
+     * While the process runs, just before the stop: waits (up to {@link #SETTLE_NANOS}) while it holds an fd the engine
+     * cannot capture ({@link FdReader#hasInexpressible}; threads that start and end are captured). A file read and closed is mostly over by then, and
      * checking here costs no stop: a stop that found them would be let go and retried (counted in the pause), and
      * after four retries the epoch would take a CRIU dump. A change that stays is waited on once, then dumped.
      */
     private void settle(Structure base) throws IOException {
         long deadline = System.nanoTime() + SETTLE_NANOS;
         boolean waited = false;
-        while (!ProcFs.threads(pid).equals(base.tids()) || unsettled(base.fds(), ProcFiles.fds(pid))) {
+        while (unsettled(base.fds(), ProcFiles.fds(pid))) {
             if (System.nanoTime() - deadline > 0) break;
             waited = true;
             LockSupport.parkNanos(500_000);
@@ -245,8 +253,10 @@ public final class PauseStage implements AutoCloseable {
     /** Threads, fds, non-anonymous mappings, signal dispositions and cwd against the base; the mm image when only anonymous mappings changed. */
     private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, Structure base) throws IOException {
         if (!sp.threadSetStable()) return new StructureCheck("threads changed", null, null, null);
+        String why = ThreadCheck.why(pid, sp, threadModel.get());
+        if (why != null) return new StructureCheck(why, null, null, null);
         Structure now = Structure.read(pid, sp.tids(), maps);
-        String why = base.changeTo(now);
+        why = base.changeTo(now);
         FdChanges fds = null;
         if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
         if (why == null && fdsCapture) {

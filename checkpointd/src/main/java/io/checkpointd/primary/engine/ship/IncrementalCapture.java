@@ -5,6 +5,7 @@ import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.pause.PauseStage;
 import io.checkpointd.primary.engine.patch.ImagePatch;
+import io.checkpointd.primary.engine.patch.TimensPatch;
 import io.checkpointd.primary.engine.state.Base;
 import io.checkpointd.primary.engine.state.Reference;
 import java.io.IOException;
@@ -63,6 +64,7 @@ public final class IncrementalCapture implements CaptureEngine.Capture {
         ByteBuffer data = s.pages();
         try {
             Map<String, byte[]> files = patch.files(base, s.threads(), s.open(), s.fds(), nowPresent, s.mm(), s.vmas());
+            TimensPatch.patch(files, s.resumed()); // the clocks of this epoch's instant, not the base dump's
             long[] fileBytes = {0};
             int records = shipper.shipFiles(files, false, sink, fileBytes);
             Map<String, Long> manifest = Shipper.manifest(files);

@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the incremental engine does not capture itself and takes from CRIU's last dump: the thread set, the open
- * files (by fd number and target), the memory map, the signal dispositions, the working directory. Read each epoch
- * with every thread stopped; any difference from the base dump's makes the epoch a CRIU dump, but for the fds, which
- * {@link io.checkpointd.primary.engine.fds.FdReader} compares and captures where it can.
+ * What the incremental engine does not capture itself and takes from CRIU's last dump: the memory map, the signal
+ * dispositions, the working directory; and the open files (by fd number and target) and threads, which
+ * {@link io.checkpointd.primary.engine.fds.FdReader} and the thread capture compare and capture where they can. Read
+ * each epoch with every thread stopped; any other difference from the base dump's makes the epoch a CRIU dump.
  *
  * <p>File positions and sizes of open regular files change without a structural change (a service appending to its
  * log); they are captured each epoch ({@link io.checkpointd.primary.engine.patch.OpenFiles}) and patched into the image, not compared here.
@@ -32,12 +32,12 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
     }
 
     /**
-     * Why {@code now} differs from this (the base) in a way only a CRIU dump captures, or null. Private anonymous
+     * Why {@code now} differs from this (the base) in a way only a CRIU dump captures, or null. Threads that started
+     * or ended are the engine's ({@code primary.engine.threads}), not compared here. Private anonymous
      * mappings may come, go, grow, shrink and change protection: the engine rebuilds their part of
      * {@code mm.img} itself ({@link io.checkpointd.primary.engine.patch.MmPatch}).
      */
     public String changeTo(Structure now) {
-        if (!tids.equals(now.tids)) return "threads changed (" + tids.size() + " → " + now.tids.size() + ")";
         if (!sameFixed(maps, now.maps)) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
         if (!signals.equals(now.signals)) return "signal dispositions changed";
         if (!cwd.equals(now.cwd)) return "working directory changed";
