@@ -22,6 +22,8 @@ import picocli.CommandLine.Spec;
         description = "Run the output-commit proxy: clients connect here; the service's output of epoch N reaches "
                 + "them only after the backup acknowledged N.")
 public final class ProxyCommand implements Callable<Integer> {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ProxyCommand.class);
+
     @Spec
     CommandSpec spec;
 
@@ -95,8 +97,16 @@ public final class ProxyCommand implements Callable<Integer> {
                     + " connections" + (s.passthrough() ? ", passthrough" : "");
         });
         StatusFile status = new StatusFile(StatusFile.runDir(runDir.path()), "proxy");
+        long statusFailures = 0;
         while (!done.await(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
-            ProxyStats s = proxy.stats();
+            ProxyStats s;
+            try {
+                s = proxy.stats();
+            } catch (RuntimeException e) {
+                // the status file is for operators; clients' traffic must not stop with it
+                if (statusFailures++ % 300 == 0) log.error("proxy status not published: {}", e.getMessage());
+                continue;
+            }
             status.publish(Json.object().put("role", "proxy").put("pid", ProcessHandle.current().pid())
                     .put("listen", proxy.listenAddress().toString()).put("generation", s.generation())
                     .put("lastSealedEpoch", s.lastSealed()).put("lastReleasedEpoch", s.lastReleased())

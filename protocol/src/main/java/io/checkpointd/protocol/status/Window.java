@@ -74,7 +74,10 @@ public final class Window {
 
     private DoubleHistogram recent() {
         if (previous == null) return current;
-        DoubleHistogram h = previous.copy();
+        // a fresh auto-resizing histogram: copy() keeps the source's covered range and does not resize, so adding
+        // the current samples to a copy of the previous ones fails once they reach past that range
+        DoubleHistogram h = new DoubleHistogram(DIGITS);
+        h.add(previous);
         h.add(current);
         return h;
     }

@@ -32,6 +32,18 @@ class WindowTest {
         assertThat(w.percentile(1.0)).isCloseTo(5.0, within(0.01));
     }
 
+    /** The proxy's held times: the previous samples in a narrow range, then one above it (broke a copy()-based merge). */
+    @Test
+    void samplesBeyondThePreviousRangeAfterARotation() {
+        Window w = new Window(10);
+        for (int i = 1; i <= 10; i++) w.add(0.0001 * i);
+        w.add(0.0185);
+        w.add(4.5);
+        assertThat(w.percentile(1.0)).isCloseTo(4.5, within(0.01));
+        assertThat(w.percentile(0.0)).isCloseTo(0.0001, within(0.00001));
+        assertThat(w.summary().get("n")).isEqualTo(12L);
+    }
+
     @Test
     void bytesAndMillisecondsShareOneWindowType() {
         Window w = new Window(10);
