@@ -5,6 +5,7 @@ import io.checkpointd.linux.inotify.DirtyHints;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
@@ -74,10 +75,11 @@ public final class DataDirTracker {
         if (all) {
             walk("", listed, seen);
         } else {
-            for (String t : hints.trees()) walk(t, listed, seen);
-            for (String d : hints.dirs()) list(d, listed, seen);
+            for (String t : hints.trees()) if (reachable(t)) walk(t, listed, seen);
+            for (String d : hints.dirs()) if (reachable(d) && isRealDir(d)) list(d, listed, seen);
             for (String f : hints.files()) {
                 if (f.isEmpty() || seen.containsKey(f)) continue; // the root's own mode belongs to each side
+                if (!reachable(f)) continue; // an ancestor was replaced: its parent's listing says so
                 Entry e = Entry.stat(resolve(f));
                 if (e != null) seen.put(f, e);
             }
@@ -99,6 +101,21 @@ public final class DataDirTracker {
 
     private Path resolve(String rel) {
         return rel.isEmpty() ? root : root.resolve(rel);
+    }
+
+    /**
+     * Whether every ancestor of {@code rel} is still a directory, not a symlink: a hinted path is never resolved
+     * through a link that replaced one of its directories (that would read, or loop, outside the tree).
+     */
+    private boolean reachable(String rel) {
+        for (int i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
+            if (!isRealDir(rel.substring(0, i))) return false;
+        }
+        return true;
+    }
+
+    private boolean isRealDir(String rel) {
+        return Files.isDirectory(resolve(rel), LinkOption.NOFOLLOW_LINKS);
     }
 
     private static String child(String dir, String name) {
@@ -164,9 +181,12 @@ public final class DataDirTracker {
                     continue;
                 }
                 String from = pathOfIno.get(now.ino);
-                Entry src = from == null ? null : state.get(from);
                 boolean stillThere = from != null && stillHolds(from, now.ino);
-                if (was != null) moveAside(p);
+                if (was != null) {
+                    moveAside(p);
+                    from = pathOfIno.get(now.ino); // the source may have been under p: it moved aside with it
+                }
+                Entry src = from == null ? null : state.get(from);
                 if (src != null && src.kind == now.kind && !from.equals(p) && !stillThere && !isAncestor(from, p)) {
                     out.accept(new DirChange.Rename(from, p));
                     rekey(from, p);
