@@ -1,5 +1,10 @@
 package io.checkpointd.e2e;
 
+import static io.checkpointd.e2e.HostileFrames.bytes;
+import static io.checkpointd.e2e.HostileFrames.encode;
+import static io.checkpointd.e2e.HostileFrames.hello;
+import static io.checkpointd.e2e.HostileFrames.randomBytes;
+import static io.checkpointd.e2e.HostileFrames.unknownTypeOrFlags;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.linux.proc.ProcessIdentity;
@@ -15,7 +20,6 @@ import io.checkpointd.protocol.auth.Link;
 import io.checkpointd.protocol.control.ProxyControlClient;
 import io.checkpointd.protocol.replication.EpochBegin;
 import io.checkpointd.protocol.replication.EpochEnd;
-import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.protocol.replication.Hello;
 import io.checkpointd.proxy.BufferProxy;
 import io.checkpointd.proxy.ProxyConfig;
@@ -50,7 +54,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import java.util.zip.CRC32C;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -72,13 +75,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class HostileInputTest {
-    private static final long GEN = 3, FENCED = 2, EPOCH = 5;
+    static final long GEN = 3, FENCED = 2, EPOCH = 5;
     private static final int PER_BATCH = 16;
     private static final Duration BUDGET = Duration.ofSeconds(90);
     private static final Duration T = Duration.ofSeconds(5);
     private static final InetSocketAddress ANY = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-    /** FrameCodec's "a MAC follows" flag bit (package-private there; part of the wire format). */
-    private static final int FLAG_MAC = 2;
 
     /** What one attack does. */
     enum Attack {
@@ -102,6 +103,7 @@ class HostileInputTest {
     private long presentPage;
     private byte[] presentPageBytes;
     private InetSocketAddress upstream;
+    private HostileFrames frames;
 
     @BeforeEach
     void start() throws Exception {
@@ -113,6 +115,8 @@ class HostileInputTest {
 
         ServerSocket service = add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
         upstream = (InetSocketAddress) service.getLocalSocketAddress();
+        frames = new HostileFrames(("127.0.0.1:" + upstream.getPort()).getBytes(StandardCharsets.US_ASCII), image, presentPage,
+                presentPageBytes);
         Thread acceptor = new Thread(() -> {
             try {
                 while (true) upstreamAccepted.add(add(service.accept()));
@@ -260,30 +264,30 @@ class HostileInputTest {
                         handshake(s, key);
                         out.write(randomBytes(rnd, 1 + rnd.nextInt(4096)));
                     }
-                    case PLAINTEXT_STRANGER -> out.write(encode(harmful(atBackup, rnd), FrameAuth.NONE));
+                    case PLAINTEXT_STRANGER -> out.write(encode(frames.harmful(atBackup, rnd), FrameAuth.NONE));
                     case WRONG_KEY -> {
                         ChannelKey other = ChannelKey.random();
                         FrameAuth auth = handshakeExpectingRefusal(s, other);
-                        out.write(encode(harmful(atBackup, rnd), auth));
+                        out.write(encode(frames.harmful(atBackup, rnd), auth));
                     }
-                    case FORGED_KEY_ID -> out.write(encode(harmful(atBackup, rnd), forgedHandshake(s)));
+                    case FORGED_KEY_ID -> out.write(encode(frames.harmful(atBackup, rnd), forgedHandshake(s)));
                     case TRUNCATED -> {
-                        byte[] b = encode(conversation(atBackup, rnd), handshake(s, key));
+                        byte[] b = encode(frames.conversation(atBackup, rnd), handshake(s, key));
                         out.write(b, 0, rnd.nextInt(b.length));
                     }
                     case BIT_FLIP -> {
-                        byte[] b = encode(conversation(atBackup, rnd), handshake(s, key));
+                        byte[] b = encode(frames.conversation(atBackup, rnd), handshake(s, key));
                         int bit = rnd.nextInt(b.length * 8);
                         b[bit / 8] ^= (byte) (1 << (bit % 8));
                         out.write(b);
                     }
                     case BAD_CHECKSUM -> {
                         FrameAuth auth = handshake(s, key);
-                        List<Frame> frames = conversation(atBackup, rnd);
-                        int bad = rnd.nextInt(frames.size());
-                        for (int i = 0; i < frames.size(); i++) {
+                        List<Frame> session = frames.conversation(atBackup, rnd);
+                        int bad = rnd.nextInt(session.size());
+                        for (int i = 0; i < session.size(); i++) {
                             ByteBuf buf = Unpooled.buffer();
-                            FrameCodec.encode(frames.get(i), buf, auth);
+                            FrameCodec.encode(session.get(i), buf, auth);
                             int crcAt = FrameCodec.HEADER + buf.getInt(24);
                             int at = crcAt + rnd.nextInt(4);
                             if (i == bad) buf.setByte(at, buf.getByte(at) ^ (1 + rnd.nextInt(255)));
@@ -301,7 +305,7 @@ class HostileInputTest {
                             first.connect(target, 5_000);
                             first.setSoTimeout(2_000);
                             // frames a legitimate peer signed for another connection, e.g. recorded off the wire
-                            captured = encode(harmful(atBackup, rnd), handshake(first, key));
+                            captured = encode(frames.harmful(atBackup, rnd), handshake(first, key));
                         }
                         handshake(s, key);
                         out.write(captured);
@@ -311,12 +315,12 @@ class HostileInputTest {
                         byte[] once = encode(List.of(atBackup ? hello(GEN) : Frame.of(FrameType.SEAL, GEN, 0)), auth);
                         out.write(once);
                         out.write(once); // the same bytes again: the frame counter no longer matches
-                        out.write(encode(harmful(atBackup, rnd), FrameAuth.NONE));
+                        out.write(encode(frames.harmful(atBackup, rnd), FrameAuth.NONE));
                     }
-                    case STALE_GENERATION -> out.write(encode(staleGeneration(atBackup, rnd), handshake(s, key)));
-                    case FUTURE_GENERATION -> out.write(encode(futureGeneration(atBackup, rnd), handshake(s, key)));
-                    case REPLAYED_OR_OUT_OF_ORDER_EPOCHS -> out.write(encode(outOfOrder(atBackup, rnd), handshake(s, key)));
-                    case XOR_ON_ANOTHER_BASE -> out.write(encode(atBackup ? xorOnAnotherBase(rnd) : outOfOrder(false, rnd), handshake(s, key)));
+                    case STALE_GENERATION -> out.write(encode(frames.staleGeneration(atBackup, rnd), handshake(s, key)));
+                    case FUTURE_GENERATION -> out.write(encode(frames.futureGeneration(atBackup, rnd), handshake(s, key)));
+                    case REPLAYED_OR_OUT_OF_ORDER_EPOCHS -> out.write(encode(frames.outOfOrder(atBackup, rnd), handshake(s, key)));
+                    case XOR_ON_ANOTHER_BASE -> out.write(encode(atBackup ? frames.xorOnAnotherBase(rnd) : frames.outOfOrder(false, rnd), handshake(s, key)));
                 }
                 out.flush();
             } catch (IOException e) {
@@ -340,127 +344,6 @@ class HostileInputTest {
         } catch (IOException e) {
             // reset: dropped
         }
-    }
-
-    /** A plausible session of each channel whose content is wrong in some way the receiver must refuse. */
-    private List<Frame> conversation(boolean atBackup, Random rnd) {
-        return switch (rnd.nextInt(3)) {
-            case 0 -> outOfOrder(atBackup, rnd);
-            case 1 -> futureGeneration(atBackup, rnd);
-            default -> staleGeneration(atBackup, rnd);
-        };
-    }
-
-    /** Frames that would change the committed state if they were ever applied: only strangers and replays send them. */
-    private List<Frame> harmful(boolean atBackup, Random rnd) {
-        if (atBackup) {
-            long gen = GEN + 1 + rnd.nextInt(5);
-            return List.of(hello(gen), new Frame(FrameType.EPOCH_BEGIN, gen, EPOCH + 1, new EpochBegin(EpochBegin.FULL, 0, 0).encode()),
-                    new Frame(FrameType.EPOCH_END, gen, EPOCH + 1, new EpochEnd(0, sha256(new byte[0]), Map.of()).encode()),
-                    Frame.of(FrameType.PRIMARY_EXIT, gen, EPOCH + 1));
-        }
-        return List.of(Frame.of(FrameType.SEAL, GEN, 7), Frame.of(FrameType.RELEASE, GEN, 7),
-                new Frame(FrameType.GENERATION, GEN + 1 + rnd.nextInt(5), 0, "127.0.0.1:9".getBytes(StandardCharsets.US_ASCII)),
-                Frame.of(FrameType.PASSTHROUGH, GEN, 0));
-    }
-
-    /** From a peer with the key: generations already fenced / older than the proxy's. */
-    private List<Frame> staleGeneration(boolean atBackup, Random rnd) {
-        long gen = 1 + rnd.nextInt((int) FENCED);
-        if (atBackup) {
-            return List.of(hello(gen), new Frame(FrameType.EPOCH_BEGIN, gen, EPOCH + 1, new EpochBegin(EpochBegin.FULL, 0, 0).encode()));
-        }
-        return List.of(Frame.of(FrameType.SEAL, gen, 9), Frame.of(FrameType.RELEASE, gen, 0), Frame.of(FrameType.PASSTHROUGH, gen, 0),
-                new Frame(FrameType.GENERATION, gen, 0, upstreamBytes()));
-    }
-
-    /**
-     * From a peer with the key: a generation nobody announced. The backup admits a newer primary (that is how a
-     * new primary arrives) but nothing it sends here is a committable epoch; the proxy refuses until announced.
-     */
-    private List<Frame> futureGeneration(boolean atBackup, Random rnd) {
-        long gen = GEN + 1 + rnd.nextInt(100);
-        if (atBackup) {
-            byte[] junk = randomBytes(rnd, rnd.nextInt(2000));
-            return List.of(hello(gen),
-                    new Frame(FrameType.EPOCH_BEGIN, gen, EPOCH + 1, new EpochBegin(EPOCH, 0, 0).encode()), // delta across generations
-                    new Frame(FrameType.EPOCH_BEGIN, gen, EPOCH + 2, new EpochBegin(EpochBegin.FULL, 0, 0).encode()),
-                    new Frame(FrameType.EPOCH_DATA, gen, EPOCH + 2, junk),
-                    new Frame(FrameType.EPOCH_END, gen, EPOCH + 2, new EpochEnd(1, sha256(junk), Map.of("x", 1L)).encode()),
-                    Frame.of(FrameType.HEARTBEAT, gen + 1, EPOCH + 2)); // and a frame of yet another generation
-        }
-        return List.of(Frame.of(FrameType.SEAL, gen, 1), Frame.of(FrameType.RELEASE, gen, 1), Frame.of(FrameType.PASSTHROUGH, gen, 0));
-    }
-
-    /** From a peer with the key, in the current generation: epochs already committed, skipped or never opened. */
-    private List<Frame> outOfOrder(boolean atBackup, Random rnd) {
-        if (atBackup) {
-            List<Frame> f = new ArrayList<>(List.of(hello(GEN)));
-            f.add(new Frame(FrameType.EPOCH_BEGIN, GEN, EPOCH, new EpochBegin(EPOCH - 1, 0, 0).encode())); // replay of the committed
-            f.add(new Frame(FrameType.EPOCH_BEGIN, GEN, EPOCH - 2, new EpochBegin(EpochBegin.FULL, 0, 0).encode())); // older, full
-            f.add(new Frame(FrameType.EPOCH_BEGIN, GEN, EPOCH + 2, new EpochBegin(EPOCH + 1, 0, 0).encode())); // base not committed
-            f.add(new Frame(FrameType.EPOCH_END, GEN, EPOCH + 2, new EpochEnd(0, sha256(new byte[0]), Map.of()).encode()));
-            if (rnd.nextBoolean()) f.add(new Frame(FrameType.EPOCH_DATA, GEN, EPOCH + 3, randomBytes(rnd, 64))); // never begun
-            else f.add(new Frame(FrameType.EPOCH_END, GEN, EPOCH + 3, new EpochEnd(0, sha256(new byte[0]), Map.of()).encode()));
-            return f;
-        }
-        return List.of(Frame.of(FrameType.RELEASE, GEN, 1 + rnd.nextInt(50)), // not sealed
-                Frame.of(FrameType.SEAL, GEN, -1 - rnd.nextInt(50)), // before the last seal
-                Frame.of(FrameType.RELEASE, GEN, 0), // a replayed release: no-op
-                Frame.of(FrameType.HELLO, GEN, 0), Frame.of(FrameType.ACK, GEN, 3)); // not control requests
-    }
-
-    /**
-     * From a peer with the key, in the current generation: the next epoch, on the committed one, complete and
-     * otherwise committable, whose XOR pages were computed on another base (or a page the image lacks): refused.
-     */
-    private List<Frame> xorOnAnotherBase(Random rnd) {
-        long v = rnd.nextBoolean() ? presentPage : 0x1000L * (1 + rnd.nextInt(1000));
-        byte[] otherBase = presentPageBytes.clone();
-        otherBase[rnd.nextInt(otherBase.length)] ^= (byte) (1 + rnd.nextInt(255));
-        long hash = rnd.nextBoolean() ? EpochRecord.PagesXor.baseHash(otherBase, 0) : rnd.nextLong();
-        byte[] xor = randomBytes(rnd, 4096);
-        byte[] payload = new EpochRecord.PagesXor("pagemap-100.img", new long[] {v}, new long[] {hash}, xor).encode();
-        Map<String, Long> manifest = new TreeMap<>();
-        image.forEach((n, b) -> manifest.put(n, (long) b.length));
-        return List.of(hello(GEN), new Frame(FrameType.EPOCH_BEGIN, GEN, EPOCH + 1, new EpochBegin(EPOCH, 0, 0).encode()),
-                new Frame(FrameType.EPOCH_DATA, GEN, EPOCH + 1, payload),
-                new Frame(FrameType.EPOCH_END, GEN, EPOCH + 1, new EpochEnd(1, sha256(payload), manifest).encode()));
-    }
-
-    private byte[] upstreamBytes() {
-        return ("127.0.0.1:" + upstream.getPort()).getBytes(StandardCharsets.US_ASCII);
-    }
-
-    private static Frame hello(long gen) {
-        return new Frame(FrameType.HELLO, gen, 0, new Hello(gen, 99_999, 1, ProcessIdentity.currentBootId(), "").encode());
-    }
-
-    /** A checksummed (and, with a key, signed) frame whose type code or flags are unknown, or whose LZ4 is junk. */
-    private static byte[] unknownTypeOrFlags(Random rnd, FrameAuth auth) {
-        int type = 1, flags = 0, reserved = 0;
-        byte[] payload = randomBytes(rnd, rnd.nextInt(300));
-        switch (rnd.nextInt(4)) {
-            case 0 -> {
-                do type = rnd.nextInt(256); while (FrameType.ofCode(type) != null);
-            }
-            case 1 -> flags = 4 << rnd.nextInt(6);
-            case 2 -> reserved = 1 + rnd.nextInt(0xffff);
-            default -> {
-                type = FrameType.EPOCH_DATA.code();
-                flags = 1; // "LZ4": the MAC is checked first, but a peer with the key may still send junk
-            }
-        }
-        ByteBuf b = Unpooled.buffer();
-        int rawLen = flags == 1 ? payload.length * 4 : payload.length;
-        b.writeInt(FrameCodec.MAGIC).writeByte(type).writeByte(flags | (auth.authenticated() ? FLAG_MAC : 0)).writeShort(reserved)
-                .writeLong(GEN).writeLong(EPOCH).writeInt(payload.length).writeInt(rawLen).writeBytes(payload);
-        CRC32C crc = new CRC32C();
-        crc.update(b.nioBuffer(0, b.writerIndex()));
-        int signed = b.writerIndex();
-        b.writeInt((int) crc.getValue());
-        auth.sign(b, 0, signed);
-        return bytes(b);
     }
 
     // ---- handshakes -----------------------------------------------------------------------------------------
@@ -499,32 +382,6 @@ class HostileInputTest {
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------
-
-    private static byte[] encode(List<Frame> frames, FrameAuth auth) {
-        ByteBuf buf = Unpooled.buffer();
-        for (Frame f : frames) FrameCodec.encode(f, buf, auth);
-        return bytes(buf);
-    }
-
-    private static byte[] bytes(ByteBuf buf) {
-        byte[] b = new byte[buf.readableBytes()];
-        buf.readBytes(b);
-        return b;
-    }
-
-    private static byte[] randomBytes(Random rnd, int n) {
-        byte[] b = new byte[n];
-        rnd.nextBytes(b);
-        return b;
-    }
-
-    private static byte[] sha256(byte[] b) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(b);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** Commits generation {@value #GEN}, epoch {@value #EPOCH} of a synthetic image and fences generation {@value #FENCED}. */
     private void commitOneEpoch() throws Exception {
