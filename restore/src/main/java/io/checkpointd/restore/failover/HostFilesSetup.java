@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Before a restore, makes this host offer what the image's {@link HostFiles} say the process held on the old one:
  * creates each missing shared-mapped file (contents, mode and owner as of the dump; never one that exists, such as a
- * data dir's), and opens a replacement for each stdio pipe or socket (see {@link ServiceOutput}), handed to CRIU as
- * {@code --inherit-fd}. Close it once CRIU has restored: the restored process holds its own copies.
+ * data dir's), and opens a replacement for each stdio pipe or socket (see {@link ServiceOutput}); both are handed to
+ * CRIU as {@code --inherit-fd}. Close it once CRIU has restored: the restored process holds its own copies.
  */
 final class HostFilesSetup implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HostFilesSetup.class);
@@ -42,9 +42,14 @@ final class HostFilesSetup implements AutoCloseable {
     static HostFilesSetup prepare(Path images, ServiceOutput output) throws IOException {
         Path f = images.resolve(HostFiles.NAME);
         HostFiles host = Files.exists(f) ? HostFiles.decode(Files.readAllBytes(f)) : HostFiles.NONE;
-        for (HostFiles.SharedFile s : host.sharedFiles()) createIfMissing(s);
         Map<String, FileDescriptor> fds = new LinkedHashMap<>();
         try {
+            for (HostFiles.SharedFile s : host.sharedFiles()) {
+                FileDescriptor fd = createIfMissing(s);
+                // CRIU maps the file through this fd, not its name: any JVM of the same user that starts meanwhile
+                // deletes an hsperfdata file whose pid is not (yet) alive; the key is CRIU's path, without the '/'
+                if (fd != null) fds.put(s.path().substring(1), fd);
+            }
             for (HostFiles.Stdio s : host.stdio()) {
                 if (fds.containsKey(s.key())) continue; // stdout and stderr on one pipe: one replacement serves both
                 fds.put(s.key(), open(s, output));
@@ -101,10 +106,14 @@ final class HostFilesSetup implements AutoCloseable {
         return output instanceof ServiceOutput.ToJournal j ? "the journal (" + j.identifier() + ")" : ((ServiceOutput.ToFile) output).path().toString();
     }
 
-    /** Creates {@code s} when nothing is at its path: parents 0755 owned like the file, then the file by rename. */
-    private static void createIfMissing(HostFiles.SharedFile s) throws IOException {
+    /**
+     * Creates {@code s} when nothing is at its path: parents 0755 owned like the file, then the file by rename.
+     * Returns it opened read-write (opened before the rename, so it is this file whatever happens to the name since),
+     * or null when it existed.
+     */
+    private static FileDescriptor createIfMissing(HostFiles.SharedFile s) throws IOException {
         Path p = Path.of(s.path());
-        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) return;
+        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) return null;
         Path parent = p.getParent();
         List<Path> made = new ArrayList<>();
         for (Path d = parent; d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS); d = d.getParent()) made.add(0, d);
@@ -121,14 +130,18 @@ final class HostFilesSetup implements AutoCloseable {
         Files.write(tmp, s.contents());
         Files.setPosixFilePermissions(tmp, perms(s.mode()));
         chown(tmp, s.uid(), s.gid());
+        FileDescriptor fd = null;
         try {
+            fd = Syscalls.openInheritable(tmp.toString(), Syscalls.O_RDWR);
             Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
+            if (fd != null) fd.close();
             Files.deleteIfExists(tmp);
             throw e;
         }
         log.info("failover: created {} ({} bytes, mode {}, owner {}:{}), mapped shared by the service", p, s.contents().length,
                 Integer.toOctalString(s.mode()), s.uid(), s.gid());
+        return fd;
     }
 
     private static void chown(Path p, int uid, int gid) throws IOException {

@@ -38,12 +38,28 @@ class HostFilesSetupTest {
         contents[0] = (byte) 0xca;
         HostFiles h = new HostFiles(List.of(), List.of(new HostFiles.SharedFile(perf.toString(), 0600, uid(), uid(), contents)));
         try (HostFilesSetup s = HostFilesSetup.prepare(images(h), new ServiceOutput.ToFile(tmp.resolve("out.log")))) {
-            assertThat(s.keys()).isEmpty();
+            // CRIU opens it through an inherited fd keyed by its path without the leading '/'
+            assertThat(s.keys()).containsExactly(perf.toString().substring(1));
         }
         assertThat(Files.readAllBytes(perf)).isEqualTo(contents);
         assertThat(Files.getAttribute(perf, "unix:mode")).isEqualTo(0100600);
         assertThat(Files.getAttribute(perf.getParent(), "unix:mode")).isEqualTo(040755);
         assertThat(Files.list(perf.getParent()).toList()).containsExactly(perf); // no temporary left behind
+    }
+
+    @Test
+    void theInheritedFdStillHoldsTheFileAfterAnotherJvmRemovedItsName() throws Exception {
+        // a JVM of the same user starting before the restored pid exists deletes an hsperfdata file of a dead pid
+        Path perf = tmp.resolve("hsperfdata_app/4243");
+        byte[] contents = new byte[32768];
+        contents[100] = 0x5a;
+        HostFiles h = new HostFiles(List.of(), List.of(new HostFiles.SharedFile(perf.toString(), 0600, uid(), uid(), contents)));
+        try (HostFilesSetup s = HostFilesSetup.prepare(images(h), new ServiceOutput.ToFile(tmp.resolve("out.log")))) {
+            Files.delete(perf);
+            RestoreOptions o = s.addTo(RestoreOptions.builder(tmp)).build();
+            int fd = o.inheritFds().get(perf.toString().substring(1));
+            assertThat(Files.readAllBytes(Path.of("/proc/self/fd/" + fd))).isEqualTo(contents);
+        }
     }
 
     @Test
