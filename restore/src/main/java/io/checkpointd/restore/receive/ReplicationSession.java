@@ -17,6 +17,7 @@ import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -137,8 +138,13 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                 // a frame the store just handled is news from the primary too: while reading is paused for
                 // backpressure, heartbeats wait in the socket, and a slow disk must not look like a dead primary
                 if (hello != null) listener.seen(this);
-                if (pendingBytes.addAndGet(-size) <= RESUME_PENDING_BYTES && !ctx.channel().config().isAutoRead()) {
-                    ctx.channel().config().setAutoRead(true);
+                if (pendingBytes.addAndGet(-size) <= RESUME_PENDING_BYTES && ctx.channel().isOpen()
+                        && !ctx.channel().config().isAutoRead() && !ctx.executor().isShuttingDown()) {
+                    try {
+                        ctx.channel().config().setAutoRead(true);
+                    } catch (RejectedExecutionException e) {
+                        // the daemon is closing its event loop: nothing more will be read anyway
+                    }
                 }
             }
         });
