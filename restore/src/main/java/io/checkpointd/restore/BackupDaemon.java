@@ -453,7 +453,8 @@ public final class BackupDaemon implements AutoCloseable {
                     .put("restoredPid", f.restoredPid())
                     .put("newPrimaryPid", f.newPrimary() == null ? null : f.newPrimary().pid())
                     .put("reprotectedTo", cfg.reprotect() == null || f.newPrimary() == null ? null : cfg.reprotect().spare().toString())
-                    .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0));
+                    .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0)
+                    .put("materializeMs", Math.round(f.materializeNanos() / 1e5) / 10.0));
         }
         if (!failure.isEmpty()) j.put("error", failure);
         if (cfg.arbiter() != null) {

@@ -41,7 +41,7 @@ public final class Failover {
 
     /** The outcome; {@code newPrimary} is the re-protecting {@code protect} process, or null when unprotected. */
     public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos,
-                         Process newPrimary) {
+                         long materializeNanos, Process newPrimary) {
     }
 
     /** How long a new primary may take to fail (e.g. the spare is unreachable) before it counts as started. */
@@ -116,6 +116,7 @@ public final class Failover {
         ImageDirs.deleteTree(images);
         long r0 = System.nanoTime();
         store.materialize(images);
+        long materializeNanos = System.nanoTime() - r0;
         // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
@@ -132,13 +133,14 @@ public final class Failover {
                     })).build());
         }
         long restoreNanos = System.nanoTime() - r0;
-        log.info("failover: CRIU restored pid {} from epoch {} in {} ms", pid, epoch, restoreNanos / 1_000_000);
+        log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files)", pid, epoch,
+                restoreNanos / 1_000_000, materializeNanos / 1_000_000);
         if (service != null) awaitAccepting(service);
         long total = System.nanoTime() - noticedNanos;
         Process newPrimary = reprotector == null ? null : reprotect(pid, newGen, service);
         if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
         closeQuietly(proxy);
-        return new Result(newGen, epoch, pid, total, restoreNanos, newPrimary);
+        return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary);
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
