@@ -157,6 +157,11 @@ public final class Cluster implements AutoCloseable {
 
     /** Starts the service, backup, proxy and protect, and waits until the first epoch is acknowledged. */
     public static Cluster start(Options opts) throws IOException, InterruptedException {
+        return start(opts, Duration.ofSeconds(60));
+    }
+
+    /** As {@link #start(Options)}, waiting up to {@code firstAck} (a large service's first epoch ships gigabytes). */
+    public static Cluster start(Options opts, Duration firstAck) throws IOException, InterruptedException {
         Cluster c = new Cluster(opts);
         try {
             c.service = c.launcher.service();
@@ -164,7 +169,7 @@ public final class Cluster implements AutoCloseable {
             c.backup = c.launcher.backup();
             c.proxy = c.launcher.proxy(c.servicePort);
             c.protect = c.launcher.protect(c.service.pid(), c.servicePort);
-            c.awaitAckedEpoch(1, Duration.ofSeconds(60));
+            c.awaitAckedEpoch(1, firstAck);
             return c;
         } catch (IOException | InterruptedException | RuntimeException e) {
             c.close();

@@ -16,6 +16,7 @@ final class KvServerCli {
         int workers = KvServer.DEFAULT_WORKERS;
         Path portFile = null;
         boolean churn = false;
+        int ballastMb = 0;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -25,6 +26,7 @@ final class KvServerCli {
                     case "--workers" -> workers = Integer.parseInt(value(args, ++i, a));
                     case "--port-file" -> portFile = Path.of(value(args, ++i, a));
                     case "--churn" -> churn = true; // memory and thread churn for the incremental engine's oracle
+                    case "--ballast" -> ballastMb = Integer.parseInt(value(args, ++i, a)); // MiB of live heap (large-JVM bench)
                     case "-h", "--help" -> {
                         usage(System.out);
                         return;
@@ -32,6 +34,7 @@ final class KvServerCli {
                     default -> throw new IllegalArgumentException("unknown argument: " + a);
                 }
             }
+            if (ballastMb < 0) throw new IllegalArgumentException("--ballast needs MiB >= 0");
             if (port == null) {
                 throw new IllegalArgumentException("--port is required");
             }
@@ -46,6 +49,7 @@ final class KvServerCli {
         try {
             server = KvServer.start(new KvServer.Config(host, port, workers, new KvStore()));
             if (churn) Churn.start();
+            Ballast.start(ballastMb);
             if (portFile != null) {
                 PortFile.write(portFile, server.port());
             }
@@ -69,6 +73,6 @@ final class KvServerCli {
     }
 
     private static void usage(PrintStream out) {
-        out.println("usage: KvServer --port P [--host H] [--workers N] [--port-file F]");
+        out.println("usage: KvServer --port P [--host H] [--workers N] [--port-file F] [--churn] [--ballast MIB]");
     }
 }
