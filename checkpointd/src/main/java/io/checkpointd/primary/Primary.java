@@ -222,8 +222,9 @@ public final class Primary implements AutoCloseable {
                     log.error("epoch {} failed ({} in a row)", epoch, failures, e);
                     if (failures >= MAX_CONSECUTIVE_FAILURES) return fail("giving up after " + failures + " failed epochs: " + e);
                 } catch (IOException e) {
-                    // the connection broke while shipping: in-flight epochs are lost, reconnect does a full sync
-                    log.warn("shipping epoch {} failed: {}", epoch, e.getMessage());
+                    // the capture failed, or the connection broke while shipping (in-flight epochs are lost,
+                    // reconnect does a full sync): the next epoch is a full sync either way
+                    log.warn("epoch {} failed: {}", epoch, e.getMessage());
                     link.requestFull();
                 }
                 publish();
@@ -260,7 +261,11 @@ public final class Primary implements AutoCloseable {
         CaptureEngine.Capture cap;
         try {
             cap = engine.capture(n, full, new EpochPause(n));
-        } catch (IOException | RuntimeException e) {
+        } catch (CriuException | DataDirs.CaptureException | RuntimeException e) { // the loop frees their slot
+            if (full) link.requestFull();
+            throw e;
+        } catch (IOException e) {
+            link.releaseSlot(); // never shipped, so no ack frees it; the loop takes other I/O errors for ship failures
             if (full) link.requestFull();
             throw e;
         } finally {

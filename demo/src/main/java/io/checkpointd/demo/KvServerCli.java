@@ -17,6 +17,7 @@ final class KvServerCli {
         Path portFile = null;
         boolean churn = false;
         int ballastMb = 0;
+        double ballastRate = 6.4;
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -27,6 +28,7 @@ final class KvServerCli {
                     case "--port-file" -> portFile = Path.of(value(args, ++i, a));
                     case "--churn" -> churn = true; // memory and thread churn for the incremental engine's oracle
                     case "--ballast" -> ballastMb = Integer.parseInt(value(args, ++i, a)); // MiB of live heap (large-JVM bench)
+                    case "--ballast-rate" -> ballastRate = Double.parseDouble(value(args, ++i, a)); // MB/s of it rewritten
                     case "-h", "--help" -> {
                         usage(System.out);
                         return;
@@ -35,6 +37,7 @@ final class KvServerCli {
                 }
             }
             if (ballastMb < 0) throw new IllegalArgumentException("--ballast needs MiB >= 0");
+            if (!(ballastRate > 0)) throw new IllegalArgumentException("--ballast-rate needs MB/s > 0");
             if (port == null) {
                 throw new IllegalArgumentException("--port is required");
             }
@@ -49,7 +52,7 @@ final class KvServerCli {
         try {
             server = KvServer.start(new KvServer.Config(host, port, workers, new KvStore()));
             if (churn) Churn.start();
-            Ballast.start(ballastMb);
+            Ballast.start(ballastMb, ballastRate);
             if (portFile != null) {
                 PortFile.write(portFile, server.port());
             }
@@ -73,6 +76,6 @@ final class KvServerCli {
     }
 
     private static void usage(PrintStream out) {
-        out.println("usage: KvServer --port P [--host H] [--workers N] [--port-file F] [--churn] [--ballast MIB]");
+        out.println("usage: KvServer --port P [--host H] [--workers N] [--port-file F] [--churn] [--ballast MIB [--ballast-rate MB/S]]");
     }
 }

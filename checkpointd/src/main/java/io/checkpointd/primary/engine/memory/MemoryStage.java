@@ -185,17 +185,32 @@ public final class MemoryStage implements AutoCloseable {
      * The epoch's pages in {@code m.copy()} order, from the pre-copy's buffer ({@code pre}) and the pause's; the
      * buffer is the capture's until it has shipped.
      */
-    public ByteBuffer pages(MemoryCapture m, long[] pre) {
+    public ByteBuffer pages(MemoryCapture m, long[] pre) throws IOException {
         pauseBuf = m.buf();
-        staging = Ranges.gather(m.copy(), pre, preBuf, m.inPause(), m.buf(), staging);
+        staging = Ranges.gather(m.copy(), pre, preBuf, m.inPause(), m.buf(), atLeast(staging, Ranges.bytes(m.copy())));
         return staging;
+    }
+
+    /**
+     * {@code buf}, or a larger direct buffer when it holds less than {@code bytes}. An epoch whose pages exceed the
+     * direct memory left (-XX:MaxDirectMemorySize, by default the daemon's -Xmx) fails as an I/O error, which the
+     * primary survives (the next epoch starts over from a CRIU dump), not as an OutOfMemoryError that ends protection.
+     */
+    private static ByteBuffer atLeast(ByteBuffer buf, long bytes) throws IOException {
+        if (buf.capacity() >= bytes) return buf;
+        if (bytes > Integer.MAX_VALUE - PAGE) throw new IOException("epoch wrote " + bytes + " bytes: too much for one staging buffer");
+        try {
+            return ByteBuffer.allocateDirect((int) Math.min(Integer.MAX_VALUE - PAGE, Math.max(bytes, buf.capacity() * 2L)));
+        } catch (OutOfMemoryError e) {
+            throw new IOException("epoch wrote " + (bytes >> 20) + " MiB: more than the direct memory left to stage its pages ("
+                    + e.getMessage() + "); raise the daemon's -Xmx or -XX:MaxDirectMemorySize", e);
+        }
     }
 
     /** Copies {@code copy} out of the process into {@code buf} (replaced by a larger one as needed), flipped. */
     private ByteBuffer copyPages(long[] copy, ByteBuffer buf) throws IOException {
         long bytes = Ranges.bytes(copy);
-        if (bytes > Integer.MAX_VALUE - PAGE) throw new IOException("epoch wrote " + bytes + " bytes: too much for one staging buffer");
-        ByteBuffer staging = buf.capacity() >= bytes ? buf : ByteBuffer.allocateDirect((int) Math.max(bytes, buf.capacity() * 2L));
+        ByteBuffer staging = atLeast(buf, bytes);
         staging.clear();
         List<ProcessMemory.RemoteRange> ranges = Ranges.toRemote(copy);
         long got;
