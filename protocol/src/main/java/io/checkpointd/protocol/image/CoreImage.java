@@ -1,6 +1,5 @@
 package io.checkpointd.protocol.image;
 
-import com.google.protobuf.Descriptors.FieldDescriptor;
 import io.checkpointd.protocol.image.criu.Core.core_entry;
 import io.checkpointd.protocol.image.criu.Core.thread_core_entry;
 import io.checkpointd.protocol.image.criu.CoreX86.thread_info_x86;
@@ -14,6 +13,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ObjLongConsumer;
+import java.util.function.ToLongFunction;
 
 /**
  * A CRIU {@code core-<tid>.img} of an x86-64 thread (images/core.proto, core-x86.proto; MIT): one
@@ -22,7 +23,8 @@ import java.util.List;
  * that state: {@link #withThreadState} fills the same fields from the same bytes as CRIU 4.2.1's
  * {@code save_task_regs()} (criu/arch/x86/crtools.c) and leaves every other field byte for byte as it was.
  *
- * <p>Immutable. {@code parse(x).encode()} is byte-identical to {@code x}.
+ * <p>Immutable. {@code parse(x).encode()} is byte-identical to an {@code x} CRIU wrote (fields in number order, as
+ * protobuf-c writes them); other input comes back in that canonical form, unknown fields kept.
  */
 public final class CoreImage {
     /** Registers in {@code struct user_regs_struct} order, r15 … gs (= user_x86_regs_entry fields 1..27). */
@@ -38,12 +40,32 @@ public final class CoreImage {
     private static final int OFF_CWD = 0, OFF_SWD = 2, OFF_TWD = 4, OFF_FOP = 6, OFF_RIP = 8, OFF_RDP = 16,
             OFF_MXCSR = 24, OFF_MXCSR_MASK = 28, OFF_ST_SPACE = 32, OFF_XMM_SPACE = 160;
     private static final int ST_SPACE_U32 = 32, XMM_SPACE_U32 = 64, FXSAVE_SIZE = 512;
-    /** user_x86_regs_entry fields 1..27: the registers in {@code struct user_regs_struct} order. */
-    private static final FieldDescriptor[] GPREGS = new FieldDescriptor[GPREGS_COUNT];
-
-    static {
-        for (int i = 0; i < GPREGS_COUNT; i++) GPREGS[i] = user_x86_regs_entry.getDescriptor().findFieldByNumber(i + 1);
-    }
+    /** user_x86_regs_entry fields 1..27, the registers in {@code struct user_regs_struct} order (no reflection). */
+    private static final List<ToLongFunction<user_x86_regs_entry>> GP_GET = List.of(
+            user_x86_regs_entry::getR15, user_x86_regs_entry::getR14, user_x86_regs_entry::getR13,
+            user_x86_regs_entry::getR12, user_x86_regs_entry::getBp, user_x86_regs_entry::getBx,
+            user_x86_regs_entry::getR11, user_x86_regs_entry::getR10, user_x86_regs_entry::getR9,
+            user_x86_regs_entry::getR8, user_x86_regs_entry::getAx, user_x86_regs_entry::getCx,
+            user_x86_regs_entry::getDx, user_x86_regs_entry::getSi, user_x86_regs_entry::getDi,
+            user_x86_regs_entry::getOrigAx, user_x86_regs_entry::getIp, user_x86_regs_entry::getCs,
+            user_x86_regs_entry::getFlags, user_x86_regs_entry::getSp, user_x86_regs_entry::getSs,
+            user_x86_regs_entry::getFsBase, user_x86_regs_entry::getGsBase, user_x86_regs_entry::getDs,
+            user_x86_regs_entry::getEs, user_x86_regs_entry::getFs, user_x86_regs_entry::getGs);
+    private static final List<ObjLongConsumer<user_x86_regs_entry.Builder>> GP_SET = List.of(
+            user_x86_regs_entry.Builder::setR15, user_x86_regs_entry.Builder::setR14,
+            user_x86_regs_entry.Builder::setR13, user_x86_regs_entry.Builder::setR12,
+            user_x86_regs_entry.Builder::setBp, user_x86_regs_entry.Builder::setBx,
+            user_x86_regs_entry.Builder::setR11, user_x86_regs_entry.Builder::setR10,
+            user_x86_regs_entry.Builder::setR9, user_x86_regs_entry.Builder::setR8,
+            user_x86_regs_entry.Builder::setAx, user_x86_regs_entry.Builder::setCx,
+            user_x86_regs_entry.Builder::setDx, user_x86_regs_entry.Builder::setSi,
+            user_x86_regs_entry.Builder::setDi, user_x86_regs_entry.Builder::setOrigAx,
+            user_x86_regs_entry.Builder::setIp, user_x86_regs_entry.Builder::setCs,
+            user_x86_regs_entry.Builder::setFlags, user_x86_regs_entry.Builder::setSp,
+            user_x86_regs_entry.Builder::setSs, user_x86_regs_entry.Builder::setFsBase,
+            user_x86_regs_entry.Builder::setGsBase, user_x86_regs_entry.Builder::setDs,
+            user_x86_regs_entry.Builder::setEs, user_x86_regs_entry.Builder::setFs,
+            user_x86_regs_entry.Builder::setGs);
 
     /** An XSAVE component CRIU saves: its user_x86_xsave_entry field, xfeature and element width. */
     private record Component(int number, int feature, int elemBytes) {
@@ -145,7 +167,7 @@ public final class CoreImage {
     public long[] gpregs() {
         user_x86_regs_entry gp = threadInfo().getGpregs();
         long[] r = new long[GPREGS_COUNT];
-        for (int i = 0; i < GPREGS_COUNT; i++) r[i] = (Long) gp.getField(GPREGS[i]);
+        for (int i = 0; i < GPREGS_COUNT; i++) r[i] = GP_GET.get(i).applyAsLong(gp);
         return r;
     }
 
@@ -260,7 +282,7 @@ public final class CoreImage {
         if (gp.getMode() != user_x86_regs_mode.NATIVE) {
             throw new IllegalStateException("compat (32-bit) core image is not supported");
         }
-        for (int i = 0; i < GPREGS_COUNT; i++) gp.setField(GPREGS[i], gpregs[i]);
+        for (int i = 0; i < GPREGS_COUNT; i++) GP_SET.get(i).accept(gp, gpregs[i]);
         gp.setMode(user_x86_regs_mode.NATIVE);
 
         fillFpregs(out.getThreadInfoBuilder().getFpregsBuilder(), xstate, layout);
