@@ -5,7 +5,7 @@ jar() { ls "$ROOT"/$1 2>/dev/null | head -n1 || true; }  # no jar yet is not an 
 stale() {
   local j=$1; shift
   [ -n "$j" ] || return 0
-  [ -n "$(find "$@" \( -name '*.java' -o -name 'pom.xml' -o -name '*.properties' \) -newer "$j" -print -quit 2>/dev/null)" ]
+  [ -n "$(find "$@" \( -name '*.java' -o -name '*.proto' -o -name 'pom.xml' -o -name '*.properties' \) -newer "$j" -print -quit 2>/dev/null)" ]
 }
 find_jars() {
   CLI_JAR=$(jar 'checkpointd/target/checkpointd-*-all.jar')

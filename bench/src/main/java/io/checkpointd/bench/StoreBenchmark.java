@@ -1,8 +1,6 @@
 package io.checkpointd.bench;
 
-import io.checkpointd.protocol.image.ImageFile;
 import io.checkpointd.protocol.image.Pagemap;
-import io.checkpointd.protocol.image.ProtoMessage;
 import io.checkpointd.protocol.replication.EpochRecord;
 import io.checkpointd.restore.store.PlanProbe;
 import io.checkpointd.protocol.image.ImageDirs;
@@ -250,21 +248,14 @@ public final class StoreBenchmark {
         return rt.totalMemory() - rt.freeMemory();
     }
 
-    /** The image's pagemap in CRIU's format: one PE_PRESENT entry per run of present pages, no compat_nr_pages. */
+    /** The image's pagemap in CRIU's format: one PE_PRESENT entry per run of present pages. */
     private byte[] pagemap() {
-        List<byte[]> entries = new ArrayList<>();
-        ProtoMessage head = new ProtoMessage();
-        head.setVarint(1, 1); // pages_id
-        entries.add(head.encode());
+        List<Pagemap.Run> runs = new ArrayList<>();
         for (int p = present.nextSetBit(0); p >= 0; ) {
             int end = present.nextClearBit(p);
-            ProtoMessage run = new ProtoMessage();
-            run.setVarint(1, VBASE + (long) p * Pagemap.PAGE_SIZE); // vaddr
-            run.setVarint(4, Pagemap.PE_PRESENT);                    // flags
-            run.setVarint(5, end - p);                               // nr_pages
-            entries.add(run.encode());
+            runs.add(new Pagemap.Run(VBASE + (long) p * Pagemap.PAGE_SIZE, end - p, Pagemap.PE_PRESENT, -1));
             p = present.nextSetBit(end);
         }
-        return ImageFile.of(Pagemap.PAGEMAP_MAGIC, entries).encode();
+        return Pagemap.of(1, runs).encode();
     }
 }

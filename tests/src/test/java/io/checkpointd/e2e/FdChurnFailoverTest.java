@@ -7,7 +7,9 @@ import io.checkpointd.demo.KvClient;
 import io.checkpointd.linux.net.SockDiag;
 import io.checkpointd.linux.proc.ProcFiles;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
+import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +38,7 @@ class FdChurnFailoverTest extends E2eTest {
     private static final Duration EPOCH = Duration.ofMillis(25);
     private static final Duration CHURN = Duration.ofSeconds(5);
     private static final int HELD = 6, CLIENTS = 4;
-    private static final int FILES_MAGIC = 0x56303138, INETSK = 4;
+    private static final int FILES_MAGIC = 0x56303138;
 
     @Test
     @Timeout(180)
@@ -151,10 +153,10 @@ class FdChurnFailoverTest extends E2eTest {
         ImageFile img = ImageFile.parse(files, FILES_MAGIC);
         Set<Long> connectedPeers = new HashSet<>();
         for (int i = 0; i < img.entryCount(); i++) {
-            ProtoMessage fe = img.message(i);
-            if (fe.varint(1) != INETSK) continue;
-            ProtoMessage isk = fe.message(4);
-            if (isk.varint(6) == SockDiag.TCP_ESTABLISHED) connectedPeers.add(isk.varint(8));
+            file_entry fe = img.message(i, file_entry.parser());
+            if (fe.getType() != fd_types.INETSK) continue;
+            inet_sk_entry isk = fe.getIsk();
+            if (isk.getState() == SockDiag.TCP_ESTABLISHED) connectedPeers.add((long) isk.getDstPort());
         }
         for (Socket s : held) {
             assertThat(connectedPeers).as("held connection from port " + s.getLocalPort() + " in the restored image; " + backup)

@@ -2,6 +2,9 @@ package io.checkpointd.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.Message;
+import com.google.protobuf.TextFormat;
 import io.checkpointd.demo.KvServerProcess;
 import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.linux.criu.Criu;
@@ -16,7 +19,9 @@ import io.checkpointd.primary.engine.fds.FdReader;
 import io.checkpointd.primary.engine.patch.FilesImage;
 import io.checkpointd.primary.engine.patch.OpenFiles;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
+import io.checkpointd.protocol.image.criu.Fdinfo.fdinfo_entry;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,18 +98,18 @@ class FdCaptureFidelityTest {
                 .contains(FdChanges.INETSK, FdChanges.EVENTPOLL, FdChanges.EVENTFD, FdChanges.PIPE);
 
         Map<String, byte[]> crius = imageFiles(truth);
-        Map<Integer, ProtoMessage> ours = byFd(patched), theirs = byFd(crius);
+        Map<Integer, fdinfo_entry> ours = byFd(patched), theirs = byFd(crius);
         assertThat(ours.keySet()).as("fds").isEqualTo(theirs.keySet());
         int sockets = 0, epolls = 0;
         for (int fd : theirs.keySet()) {
-            ProtoMessage a = ours.get(fd), b = theirs.get(fd);
-            String what = "fd " + fd + " (type " + b.varint(3) + ")";
-            assertThat(a.varint(2)).as(what + " fd flags").isEqualTo(b.varint(2));
-            assertThat(a.varint(3)).as(what + " type").isEqualTo(b.varint(3));
-            ProtoMessage fa = fileEntry(patched, a.varint(1)), fb = fileEntry(crius, b.varint(1));
+            fdinfo_entry a = ours.get(fd), b = theirs.get(fd);
+            String what = "fd " + fd + " (type " + b.getType() + ")";
+            assertThat(a.getFlags()).as(what + " fd flags").isEqualTo(b.getFlags());
+            assertThat(a.getType()).as(what + " type").isEqualTo(b.getType());
+            file_entry fa = fileEntry(patched, a.getId()), fb = fileEntry(crius, b.getId());
             assertFieldByField(what, withoutIds(fa), withoutIds(fb));
-            if (b.varint(3) == FdChanges.INETSK) sockets++;
-            if (b.varint(3) == FdChanges.EVENTPOLL) epolls++;
+            if (b.getType() == fd_types.INETSK) sockets++;
+            if (b.getType() == fd_types.EVENTPOLL) epolls++;
         }
         assertThat(sockets).as("sockets compared").isGreaterThanOrEqualTo(10);
         assertThat(epolls).as("epoll sets compared").isEqualTo(2);
@@ -112,59 +117,40 @@ class FdCaptureFidelityTest {
                 theirs.size(), sockets, epolls, changes.opened().size(), changes.closed().size());
     }
 
-    /** Compares two messages field by field (numbers and values in wire order), then byte for byte. */
-    private static void assertFieldByField(String what, ProtoMessage a, ProtoMessage b) {
-        assertThat(describe(a)).as(what).isEqualTo(describe(b));
-        assertThat(a.encode()).as(what + " bytes").isEqualTo(b.encode());
+    /** Compares two messages field by field (in text form, so that a diff names the field), then byte for byte. */
+    private static void assertFieldByField(String what, file_entry a, file_entry b) {
+        assertThat(TextFormat.printer().printToString(a)).as(what).isEqualTo(TextFormat.printer().printToString(b));
+        assertThat(a.toByteArray()).as(what + " bytes").isEqualTo(b.toByteArray());
     }
 
-    /** A message as "field: value" lines, nested messages indented: a diff names the field that differs. */
-    private static String describe(ProtoMessage m) {
-        StringBuilder sb = new StringBuilder();
-        describe(m, "", sb);
-        return sb.toString();
-    }
-
-    private static void describe(ProtoMessage m, String indent, StringBuilder sb) {
-        int[] nums = m.fieldNumbers();
-        java.util.Map<Integer, Integer> seen = new java.util.HashMap<>();
-        for (int n : nums) {
-            int k = seen.merge(n, 1, Integer::sum) - 1;
-            ProtoMessage child = null;
-            try {
-                child = m.messages(n).get(k);
-            } catch (RuntimeException notMessage) {
-                // a varint
-            }
-            if (child != null) {
-                sb.append(indent).append(n).append(" {\n");
-                describe(child, indent + "  ", sb);
-                sb.append(indent).append("}\n");
-            } else {
-                sb.append(indent).append(n).append(": ").append(m.repeatedVarints(n)[k]).append('\n');
-            }
+    /** A file entry with its ids zeroed: {@code file_entry.id} and the id (field 1) of its type's entry. */
+    private static file_entry withoutIds(file_entry fe) {
+        file_entry.Builder c = fe.toBuilder().setId(0);
+        for (FieldDescriptor f : fe.getAllFields().keySet()) {
+            if (f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) continue;
+            Message.Builder sub = c.getFieldBuilder(f);
+            sub.setField(sub.getDescriptorForType().findFieldByNumber(1), 0);
         }
+        return c.build();
     }
 
-    /** A file entry with its ids zeroed: {@code file_entry.id} and the id of its type's entry. */
-    private static ProtoMessage withoutIds(ProtoMessage fe) {
-        ProtoMessage c = fe.copy();
-        c.setVarint(2, 0);
-        for (int n : c.fieldNumbers()) if (n > 2) c.message(n).setVarint(1, 0);
-        return c;
-    }
-
-    private static Map<Integer, ProtoMessage> byFd(Map<String, byte[]> files) throws Exception {
+    private static Map<Integer, fdinfo_entry> byFd(Map<String, byte[]> files) throws Exception {
         String name = files.keySet().stream().filter(n -> n.startsWith("fdinfo-")).findFirst().orElseThrow();
         ImageFile img = ImageFile.parse(files.get(name), FDINFO_MAGIC);
-        Map<Integer, ProtoMessage> out = new TreeMap<>();
-        for (int i = 0; i < img.entryCount(); i++) out.put((int) img.message(i).varint(4), img.message(i));
+        Map<Integer, fdinfo_entry> out = new TreeMap<>();
+        for (int i = 0; i < img.entryCount(); i++) {
+            fdinfo_entry e = img.message(i, fdinfo_entry.parser());
+            out.put(e.getFd(), e);
+        }
         return out;
     }
 
-    private static ProtoMessage fileEntry(Map<String, byte[]> files, long id) throws Exception {
+    private static file_entry fileEntry(Map<String, byte[]> files, int id) throws Exception {
         ImageFile img = ImageFile.parse(files.get("files.img"), FILES_MAGIC);
-        for (int i = 0; i < img.entryCount(); i++) if (img.message(i).varint(2) == id) return img.message(i);
+        for (int i = 0; i < img.entryCount(); i++) {
+            file_entry fe = img.message(i, file_entry.parser());
+            if (fe.getId() == id) return fe;
+        }
         throw new AssertionError("no file entry " + id);
     }
 

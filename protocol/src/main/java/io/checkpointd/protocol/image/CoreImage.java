@@ -1,9 +1,20 @@
 package io.checkpointd.protocol.image;
 
+import io.checkpointd.protocol.image.criu.Core.core_entry;
+import io.checkpointd.protocol.image.criu.Core.thread_core_entry;
+import io.checkpointd.protocol.image.criu.CoreX86.thread_info_x86;
+import io.checkpointd.protocol.image.criu.CoreX86.user_x86_fpregs_entry;
+import io.checkpointd.protocol.image.criu.CoreX86.user_x86_regs_entry;
+import io.checkpointd.protocol.image.criu.CoreX86.user_x86_regs_mode;
+import io.checkpointd.protocol.image.criu.CoreX86.user_x86_xsave_entry;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ObjLongConsumer;
+import java.util.function.ToLongFunction;
 
 /**
  * A CRIU {@code core-<tid>.img} of an x86-64 thread (images/core.proto, core-x86.proto; MIT): one
@@ -12,7 +23,8 @@ import java.util.List;
  * that state: {@link #withThreadState} fills the same fields from the same bytes as CRIU 4.2.1's
  * {@code save_task_regs()} (criu/arch/x86/crtools.c) and leaves every other field byte for byte as it was.
  *
- * <p>Immutable. {@code parse(x).encode()} is byte-identical to {@code x}.
+ * <p>Immutable. {@code parse(x).encode()} is byte-identical to an {@code x} CRIU wrote (fields in number order, as
+ * protobuf-c writes them); other input comes back in that canonical form, unknown fields kept.
  */
 public final class CoreImage {
     /** Registers in {@code struct user_regs_struct} order, r15 … gs (= user_x86_regs_entry fields 1..27). */
@@ -24,32 +36,68 @@ public final class CoreImage {
     /** {@code core_entry.march.X86_64}. */
     public static final int MARCH_X86_64 = 1;
 
-    // core_entry
-    private static final int CORE_MTYPE = 1, CORE_THREAD_INFO = 2, CORE_TC = 3, CORE_THREAD_CORE = 5;
-    // thread_info_x86
-    private static final int TI_CLEAR_TID_ADDR = 1, TI_GPREGS = 2, TI_FPREGS = 3;
-    // user_x86_regs_entry
-    private static final int GP_MODE = 28;
-    // user_x86_fpregs_entry
-    private static final int FP_CWD = 1, FP_SWD = 2, FP_TWD = 3, FP_FOP = 4, FP_RIP = 5, FP_RDP = 6, FP_MXCSR = 7,
-            FP_MXCSR_MASK = 8, FP_ST_SPACE = 9, FP_XMM_SPACE = 10, FP_XSAVE = 13;
-    // user_x86_xsave_entry
-    private static final int XS_XSTATE_BV = 1, XS_CET = 9;
-    // user_x86_cet_entry
-    private static final int CET_CET = 1, CET_SSP = 2;
-    // task_core_entry / thread_core_entry
-    private static final int TC_BLK_SIGSET = 5, TC_BLK_SIGSET_EXTENDED = 20;
-    private static final int THC_BLK_SIGSET = 6, THC_BLK_SIGSET_EXTENDED = 14;
-
     /** FXSAVE legacy area: offsets of i387 fields CRIU saves, and the sizes of st_space / xmm_space in u32s. */
     private static final int OFF_CWD = 0, OFF_SWD = 2, OFF_TWD = 4, OFF_FOP = 6, OFF_RIP = 8, OFF_RDP = 16,
             OFF_MXCSR = 24, OFF_MXCSR_MASK = 28, OFF_ST_SPACE = 32, OFF_XMM_SPACE = 160;
     private static final int ST_SPACE_U32 = 32, XMM_SPACE_U32 = 64, FXSAVE_SIZE = 512;
+    /** user_x86_regs_entry fields 1..27, the registers in {@code struct user_regs_struct} order (no reflection). */
+    private static final List<ToLongFunction<user_x86_regs_entry>> GP_GET = List.of(
+            user_x86_regs_entry::getR15, user_x86_regs_entry::getR14, user_x86_regs_entry::getR13,
+            user_x86_regs_entry::getR12, user_x86_regs_entry::getBp, user_x86_regs_entry::getBx,
+            user_x86_regs_entry::getR11, user_x86_regs_entry::getR10, user_x86_regs_entry::getR9,
+            user_x86_regs_entry::getR8, user_x86_regs_entry::getAx, user_x86_regs_entry::getCx,
+            user_x86_regs_entry::getDx, user_x86_regs_entry::getSi, user_x86_regs_entry::getDi,
+            user_x86_regs_entry::getOrigAx, user_x86_regs_entry::getIp, user_x86_regs_entry::getCs,
+            user_x86_regs_entry::getFlags, user_x86_regs_entry::getSp, user_x86_regs_entry::getSs,
+            user_x86_regs_entry::getFsBase, user_x86_regs_entry::getGsBase, user_x86_regs_entry::getDs,
+            user_x86_regs_entry::getEs, user_x86_regs_entry::getFs, user_x86_regs_entry::getGs);
+    private static final List<ObjLongConsumer<user_x86_regs_entry.Builder>> GP_SET = List.of(
+            user_x86_regs_entry.Builder::setR15, user_x86_regs_entry.Builder::setR14,
+            user_x86_regs_entry.Builder::setR13, user_x86_regs_entry.Builder::setR12,
+            user_x86_regs_entry.Builder::setBp, user_x86_regs_entry.Builder::setBx,
+            user_x86_regs_entry.Builder::setR11, user_x86_regs_entry.Builder::setR10,
+            user_x86_regs_entry.Builder::setR9, user_x86_regs_entry.Builder::setR8,
+            user_x86_regs_entry.Builder::setAx, user_x86_regs_entry.Builder::setCx,
+            user_x86_regs_entry.Builder::setDx, user_x86_regs_entry.Builder::setSi,
+            user_x86_regs_entry.Builder::setDi, user_x86_regs_entry.Builder::setOrigAx,
+            user_x86_regs_entry.Builder::setIp, user_x86_regs_entry.Builder::setCs,
+            user_x86_regs_entry.Builder::setFlags, user_x86_regs_entry.Builder::setSp,
+            user_x86_regs_entry.Builder::setSs, user_x86_regs_entry.Builder::setFsBase,
+            user_x86_regs_entry.Builder::setGsBase, user_x86_regs_entry.Builder::setDs,
+            user_x86_regs_entry.Builder::setEs, user_x86_regs_entry.Builder::setFs,
+            user_x86_regs_entry.Builder::setGs);
 
     /** An XSAVE component CRIU saves: its user_x86_xsave_entry field, xfeature and element width. */
-    private record Component(int field, int feature, int elemBytes) {
+    private record Component(int number, int feature, int elemBytes) {
         int count() {
             return XsaveLayout.componentSize(feature) / elemBytes;
+        }
+
+        /** The component's values in {@code xs} (uint32 ones zero-extended); empty if the image lacks it. */
+        long[] get(user_x86_xsave_entry xs) {
+            return longs(switch (number) {
+                case 2 -> xs.getYmmhSpaceList();
+                case 3 -> xs.getBndregStateList();
+                case 4 -> xs.getBndcsrStateList();
+                case 5 -> xs.getOpmaskRegList();
+                case 6 -> xs.getZmmUpperList();
+                case 7 -> xs.getHi16ZmmList();
+                case 8 -> xs.getPkruList();
+                default -> throw new IllegalStateException("xsave field " + number);
+            });
+        }
+
+        void set(user_x86_xsave_entry.Builder xs, long[] v) {
+            switch (number) {
+                case 2 -> xs.clearYmmhSpace().addAllYmmhSpace(ints(v));
+                case 3 -> xs.clearBndregState().addAllBndregState(boxed(v));
+                case 4 -> xs.clearBndcsrState().addAllBndcsrState(boxed(v));
+                case 5 -> xs.clearOpmaskReg().addAllOpmaskReg(boxed(v));
+                case 6 -> xs.clearZmmUpper().addAllZmmUpper(boxed(v));
+                case 7 -> xs.clearHi16Zmm().addAllHi16Zmm(boxed(v));
+                case 8 -> xs.clearPkru().addAllPkru(ints(v));
+                default -> throw new IllegalStateException("xsave field " + number);
+            }
         }
     }
 
@@ -64,9 +112,9 @@ public final class CoreImage {
             new Component(8, XsaveLayout.XFEATURE_PKRU, 4));
 
     private final ImageFile file;
-    private final ProtoMessage core;
+    private final core_entry core;
 
-    private CoreImage(ImageFile file, ProtoMessage core) {
+    private CoreImage(ImageFile file, core_entry core) {
         this.file = file;
         this.core = core;
     }
@@ -74,38 +122,32 @@ public final class CoreImage {
     public static CoreImage parse(byte[] image) throws IOException {
         ImageFile f = ImageFile.parse(image, ImageFile.CORE_MAGIC);
         if (f.entryCount() != 1) throw new IOException("core image with " + f.entryCount() + " entries, expected 1");
-        ProtoMessage core = f.message(0);
-        try {
-            core.varint(CORE_MTYPE);
-        } catch (IllegalStateException e) {
-            throw new IOException("core image without mtype: " + e.getMessage(), e);
-        }
-        return new CoreImage(f, core);
+        // a missing mtype (required) fails here already
+        return new CoreImage(f, f.message(0, core_entry.parser()));
     }
 
     public byte[] encode() {
-        return file.withEntries(List.of(core.encode())).encode();
+        return file.withMessages(List.of(core)).encode();
     }
 
-    /** A copy of the whole {@code core_entry}, for fields this class has no accessor for. */
-    public ProtoMessage message() {
-        return core.copy();
+    /** The whole {@code core_entry} (immutable), for fields this class has no accessor for. */
+    public core_entry message() {
+        return core;
     }
 
     /** True for a thread-group leader's core (it carries {@code tc}, the task's state). */
     public boolean isLeader() {
-        return core.has(CORE_TC);
+        return core.hasTc();
     }
 
     /** {@code thread_info.clear_tid_addr}: where the kernel clears the tid and wakes joiners when the thread exits. */
     public long clearTidAddr() {
-        return threadInfo().varint(TI_CLEAR_TID_ADDR);
+        return threadInfo().getClearTidAddr();
     }
 
-    /** A copy of {@code thread_core} (null for none): the per-thread fields beyond registers. */
-    public ProtoMessage threadCore() {
-        ProtoMessage tc = core.message(CORE_THREAD_CORE);
-        return tc == null ? null : tc.copy();
+    /** {@code thread_core} (null for none): the per-thread fields beyond registers. */
+    public thread_core_entry threadCore() {
+        return core.hasThreadCore() ? core.getThreadCore() : null;
     }
 
     /**
@@ -115,17 +157,17 @@ public final class CoreImage {
      */
     public CoreImage withThreadFields(ThreadFields f) {
         if (isLeader()) throw new IllegalStateException("a thread-group leader's core is not a template for another thread");
-        ProtoMessage out = core.copy();
-        if (out.message(CORE_THREAD_INFO) == null) throw new IllegalStateException("core image without x86 thread_info");
-        f.writeTo(out, CORE_THREAD_INFO, CORE_THREAD_CORE);
-        return new CoreImage(file, out);
+        core_entry.Builder out = core.toBuilder();
+        if (!out.hasThreadInfo()) throw new IllegalStateException("core image without x86 thread_info");
+        f.writeTo(out.getThreadInfoBuilder(), out.getThreadCoreBuilder());
+        return new CoreImage(file, out.build());
     }
 
     /** The 27 general-purpose registers in {@code struct user_regs_struct} order (r15 … gs). */
     public long[] gpregs() {
-        ProtoMessage gp = gpregsMessage();
+        user_x86_regs_entry gp = threadInfo().getGpregs();
         long[] r = new long[GPREGS_COUNT];
-        for (int i = 0; i < GPREGS_COUNT; i++) r[i] = gp.varint(i + 1);
+        for (int i = 0; i < GPREGS_COUNT; i++) r[i] = GP_GET.get(i).applyAsLong(gp);
         return r;
     }
 
@@ -134,14 +176,13 @@ public final class CoreImage {
      * {@code thread_core.blk_sigset} for other threads (0 if CRIU did not record one).
      */
     public long blockedSignals() {
-        if (isLeader()) return core.message(CORE_TC).varint(TC_BLK_SIGSET);
-        ProtoMessage thc = core.message(CORE_THREAD_CORE);
-        return thc == null ? 0 : thc.findVarint(THC_BLK_SIGSET).orElse(0);
+        if (isLeader()) return core.getTc().getBlkSigset();
+        return core.getThreadCore().getBlkSigset();
     }
 
     /** True if the image carries an XSAVE extension ({@code fpregs.xsave}), i.e. CRIU saw OSXSAVE. */
     public boolean hasXsave() {
-        return fpregsMessage().has(FP_XSAVE);
+        return threadInfo().getFpregs().hasXsave();
     }
 
     /**
@@ -150,9 +191,9 @@ public final class CoreImage {
      */
     public long savedXfeatures() {
         long bits = (1L << XsaveLayout.XFEATURE_FP) | (1L << XsaveLayout.XFEATURE_SSE);
-        ProtoMessage xs = fpregsMessage().message(FP_XSAVE);
-        if (xs != null) {
-            for (Component c : COMPONENTS) if (xs.has(c.field())) bits |= 1L << c.feature();
+        user_x86_fpregs_entry fp = threadInfo().getFpregs();
+        if (fp.hasXsave()) {
+            for (Component c : COMPONENTS) if (c.get(fp.getXsave()).length > 0) bits |= 1L << c.feature();
         }
         return bits;
     }
@@ -163,27 +204,27 @@ public final class CoreImage {
      * words, components this image lacks) are zero; the XCR0 word at 464 is {@code layout}'s, as in a regset read. Two threads' FPU states are equal as CRIU restores them iff these buffers are.
      */
     public byte[] xstate(XsaveLayout layout) {
-        ProtoMessage fp = fpregsMessage();
-        ProtoMessage xs = fp.message(FP_XSAVE);
-        byte[] buf = new byte[xs != null ? layout.size() : FXSAVE_SIZE];
+        user_x86_fpregs_entry fp = threadInfo().getFpregs();
+        byte[] buf = new byte[fp.hasXsave() ? layout.size() : FXSAVE_SIZE];
         ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-        b.putShort(OFF_CWD, (short) fp.varint(FP_CWD));
-        b.putShort(OFF_SWD, (short) fp.varint(FP_SWD));
-        b.putShort(OFF_TWD, (short) fp.varint(FP_TWD));
-        b.putShort(OFF_FOP, (short) fp.varint(FP_FOP));
-        b.putLong(OFF_RIP, fp.varint(FP_RIP));
-        b.putLong(OFF_RDP, fp.varint(FP_RDP));
-        b.putInt(OFF_MXCSR, (int) fp.varint(FP_MXCSR));
-        b.putInt(OFF_MXCSR_MASK, (int) fp.varint(FP_MXCSR_MASK));
-        putArray(b, OFF_ST_SPACE, 4, fp.repeatedVarints(FP_ST_SPACE), ST_SPACE_U32, "st_space");
-        putArray(b, OFF_XMM_SPACE, 4, fp.repeatedVarints(FP_XMM_SPACE), XMM_SPACE_U32, "xmm_space");
-        if (xs == null) return buf;
+        b.putShort(OFF_CWD, (short) fp.getCwd());
+        b.putShort(OFF_SWD, (short) fp.getSwd());
+        b.putShort(OFF_TWD, (short) fp.getTwd());
+        b.putShort(OFF_FOP, (short) fp.getFop());
+        b.putLong(OFF_RIP, fp.getRip());
+        b.putLong(OFF_RDP, fp.getRdp());
+        b.putInt(OFF_MXCSR, fp.getMxcsr());
+        b.putInt(OFF_MXCSR_MASK, fp.getMxcsrMask());
+        putArray(b, OFF_ST_SPACE, 4, longs(fp.getStSpaceList()), ST_SPACE_U32, "st_space");
+        putArray(b, OFF_XMM_SPACE, 4, longs(fp.getXmmSpaceList()), XMM_SPACE_U32, "xmm_space");
+        if (!fp.hasXsave()) return buf;
+        user_x86_xsave_entry xs = fp.getXsave();
         layout.writeXcr0(buf);
-        b.putLong(XsaveLayout.XSAVE_HEADER_OFFSET, xs.varint(XS_XSTATE_BV));
+        b.putLong(XsaveLayout.XSAVE_HEADER_OFFSET, xs.getXstateBv());
         for (Component c : COMPONENTS) {
-            if (!xs.has(c.field())) continue;
-            putArray(b, layout.offset(c.feature()), c.elemBytes(), xs.repeatedVarints(c.field()), c.count(),
-                    "xfeature " + c.feature());
+            long[] v = c.get(xs);
+            if (v.length == 0) continue;
+            putArray(b, layout.offset(c.feature()), c.elemBytes(), v, c.count(), "xfeature " + c.feature());
         }
         return buf;
     }
@@ -232,84 +273,93 @@ public final class CoreImage {
      */
     public CoreImage withThreadState(long[] gpregs, byte[] xstate, XsaveLayout layout, long sigmask) {
         if (gpregs.length != GPREGS_COUNT) throw new IllegalArgumentException(gpregs.length + " gpregs, expected 27");
-        if (core.varint(CORE_MTYPE) != MARCH_X86_64) {
-            throw new IllegalStateException("core image of march " + core.varint(CORE_MTYPE) + ", not x86-64");
+        if (core.getMtype() != core_entry.march.X86_64) {
+            throw new IllegalStateException("core image of march " + core.getMtype() + ", not x86-64");
         }
-        ProtoMessage out = core.copy();
-        ProtoMessage ti = out.message(CORE_THREAD_INFO);
-        ProtoMessage gp = ti.message(TI_GPREGS);
-        if (gp.findVarint(GP_MODE).orElse(MODE_NATIVE) != MODE_NATIVE) {
+        threadInfo();
+        core_entry.Builder out = core.toBuilder();
+        user_x86_regs_entry.Builder gp = out.getThreadInfoBuilder().getGpregsBuilder();
+        if (gp.getMode() != user_x86_regs_mode.NATIVE) {
             throw new IllegalStateException("compat (32-bit) core image is not supported");
         }
-        for (int i = 0; i < GPREGS_COUNT; i++) gp.setVarint(i + 1, gpregs[i]);
-        gp.setVarint(GP_MODE, MODE_NATIVE);
+        for (int i = 0; i < GPREGS_COUNT; i++) GP_SET.get(i).accept(gp, gpregs[i]);
+        gp.setMode(user_x86_regs_mode.NATIVE);
 
-        ProtoMessage fp = ti.message(TI_FPREGS);
-        if (fp != null) fillFpregs(fp, xstate, layout);
+        fillFpregs(out.getThreadInfoBuilder().getFpregsBuilder(), xstate, layout);
 
-        ProtoMessage sigs = out.has(CORE_TC) ? out.message(CORE_TC) : out.messageOrAdd(CORE_THREAD_CORE);
-        int field = out.has(CORE_TC) ? TC_BLK_SIGSET : THC_BLK_SIGSET;
-        int extended = out.has(CORE_TC) ? TC_BLK_SIGSET_EXTENDED : THC_BLK_SIGSET_EXTENDED;
-        if (sigs.has(extended)) throw new IllegalStateException("blk_sigset_extended (MIPS only) in an x86 core");
-        sigs.setVarint(field, sigmask);
-        return new CoreImage(file, out);
+        if (out.hasTc()) {
+            if (out.getTc().hasBlkSigsetExtended()) throw new IllegalStateException("blk_sigset_extended (MIPS only) in an x86 core");
+            out.getTcBuilder().setBlkSigset(sigmask);
+        } else {
+            if (out.getThreadCore().hasBlkSigsetExtended()) throw new IllegalStateException("blk_sigset_extended (MIPS only) in an x86 core");
+            out.getThreadCoreBuilder().setBlkSigset(sigmask);
+        }
+        return new CoreImage(file, out.build());
     }
 
-    private static void fillFpregs(ProtoMessage fp, byte[] xstate, XsaveLayout layout) {
+    private static void fillFpregs(user_x86_fpregs_entry.Builder fp, byte[] xstate, XsaveLayout layout) {
         if (xstate.length < FXSAVE_SIZE) throw new IllegalArgumentException("FPU buffer of " + xstate.length + " bytes");
         ByteBuffer b = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN);
-        fp.setVarint(FP_CWD, b.getShort(OFF_CWD) & 0xffffL);
-        fp.setVarint(FP_SWD, b.getShort(OFF_SWD) & 0xffffL);
-        fp.setVarint(FP_TWD, b.getShort(OFF_TWD) & 0xffffL);
-        fp.setVarint(FP_FOP, b.getShort(OFF_FOP) & 0xffffL);
-        fp.setVarint(FP_RIP, b.getLong(OFF_RIP));
-        fp.setVarint(FP_RDP, b.getLong(OFF_RDP));
-        fp.setVarint(FP_MXCSR, b.getInt(OFF_MXCSR) & 0xffffffffL);
-        fp.setVarint(FP_MXCSR_MASK, b.getInt(OFF_MXCSR_MASK) & 0xffffffffL);
-        fp.setRepeatedVarints(FP_ST_SPACE, getArray(b, OFF_ST_SPACE, 4, ST_SPACE_U32));
-        fp.setRepeatedVarints(FP_XMM_SPACE, getArray(b, OFF_XMM_SPACE, 4, XMM_SPACE_U32));
+        fp.setCwd(b.getShort(OFF_CWD) & 0xffff);
+        fp.setSwd(b.getShort(OFF_SWD) & 0xffff);
+        fp.setTwd(b.getShort(OFF_TWD) & 0xffff);
+        fp.setFop(b.getShort(OFF_FOP) & 0xffff);
+        fp.setRip(b.getLong(OFF_RIP));
+        fp.setRdp(b.getLong(OFF_RDP));
+        fp.setMxcsr(b.getInt(OFF_MXCSR));
+        fp.setMxcsrMask(b.getInt(OFF_MXCSR_MASK));
+        fp.clearStSpace().addAllStSpace(ints(getArray(b, OFF_ST_SPACE, 4, ST_SPACE_U32)));
+        fp.clearXmmSpace().addAllXmmSpace(ints(getArray(b, OFF_XMM_SPACE, 4, XMM_SPACE_U32)));
 
-        ProtoMessage xs = fp.message(FP_XSAVE);
-        if (xs == null) return;
+        if (!fp.hasXsave()) return;
         if (layout == null) throw new IllegalArgumentException("image has an XSAVE extension: an XSAVE layout is needed");
-        ProtoMessage cet = xs.message(XS_CET);
-        if (cet != null && (cet.findVarint(CET_CET).orElse(0) != 0 || cet.findVarint(CET_SSP).orElse(0) != 0)) {
+        user_x86_xsave_entry base = fp.getXsave();
+        user_x86_xsave_entry.Builder xs = fp.getXsaveBuilder();
+        if (xs.hasCet() && (xs.getCet().getCet() != 0 || xs.getCet().getSsp() != 0)) {
             throw new IllegalStateException("thread uses a CET shadow stack: its SSP cannot be supplied");
         }
         if (xstate.length < layout.size()) {
             throw new IllegalArgumentException("XSAVE buffer of " + xstate.length + " bytes, layout needs " + layout.size());
         }
-        xs.setVarint(XS_XSTATE_BV, b.getLong(XsaveLayout.XSAVE_HEADER_OFFSET));
+        xs.setXstateBv(b.getLong(XsaveLayout.XSAVE_HEADER_OFFSET));
         for (Component c : COMPONENTS) {
-            boolean inImage = xs.has(c.field());
+            int n = c.get(base).length;
+            boolean inImage = n > 0;
             if (inImage != layout.has(c.feature())) {
                 throw new IllegalArgumentException("xfeature " + c.feature() + (inImage
                         ? " is in the image but not in the XSAVE buffer's layout " : " is enabled but not in the image ")
                         + layout + " (base dumped on another CPU?)");
             }
             if (!inImage) continue;
-            int n = xs.repeatedVarints(c.field()).length;
             if (n != c.count()) {
                 throw new IllegalArgumentException("xfeature " + c.feature() + ": image holds " + n + " elements, CRIU writes " + c.count());
             }
-            xs.setRepeatedVarints(c.field(), getArray(b, layout.offset(c.feature()), c.elemBytes(), c.count()));
+            c.set(xs, getArray(b, layout.offset(c.feature()), c.elemBytes(), c.count()));
         }
     }
 
-    private ProtoMessage gpregsMessage() {
-        return threadInfo().message(TI_GPREGS);
+    private thread_info_x86 threadInfo() {
+        if (!core.hasThreadInfo()) throw new IllegalStateException("core image without x86 thread_info");
+        return core.getThreadInfo();
     }
 
-    private ProtoMessage fpregsMessage() {
-        ProtoMessage fp = threadInfo().message(TI_FPREGS);
-        if (fp == null) throw new IllegalStateException("core image without fpregs");
-        return fp;
+    /** A repeated uint32 or uint64 field's values, uint32 ones zero-extended. */
+    private static long[] longs(List<? extends Number> l) {
+        long[] v = new long[l.size()];
+        for (int i = 0; i < v.length; i++) v[i] = l.get(i) instanceof Integer x ? Integer.toUnsignedLong(x) : l.get(i).longValue();
+        return v;
     }
 
-    private ProtoMessage threadInfo() {
-        ProtoMessage ti = core.message(CORE_THREAD_INFO);
-        if (ti == null) throw new IllegalStateException("core image without x86 thread_info");
-        return ti;
+    private static List<Integer> ints(long[] v) {
+        List<Integer> l = new ArrayList<>(v.length);
+        for (long x : v) l.add((int) x);
+        return l;
+    }
+
+    private static List<Long> boxed(long[] v) {
+        List<Long> l = new ArrayList<>(v.length);
+        for (long x : v) l.add(x);
+        return l;
     }
 
     private static long[] getArray(ByteBuffer b, int off, int elemBytes, int count) {

@@ -1,5 +1,8 @@
 package io.checkpointd.protocol.image;
 
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -85,9 +88,21 @@ public final class ImageFile {
         return entries.get(i).clone();
     }
 
-    /** Entry {@code i} parsed; changes to it do not change this image. */
-    public ProtoMessage message(int i) throws IOException {
-        return ProtoMessage.parse(entries.get(i));
+    /**
+     * Entry {@code i} parsed with a parser of the generated CRIU classes ({@code pstree_entry.parser()}, ...).
+     * Fields the .proto files do not know are kept and written back by {@code toByteArray()}.
+     *
+     * @throws IOException if the entry is not that message (malformed, or a required field missing)
+     */
+    public <T extends MessageLite> T message(int i, Parser<T> parser) throws IOException {
+        return parser.parseFrom(entries.get(i));
+    }
+
+    /** The same image (head and type magic) with these messages as entries. */
+    public ImageFile withMessages(List<? extends MessageLite> messages) {
+        List<byte[]> c = new ArrayList<>(messages.size());
+        for (MessageLite m : messages) c.add(m.toByteArray());
+        return new ImageFile(headMagic, typeMagic, List.copyOf(c));
     }
 
     /** The same image (head and type magic) with other entries. */

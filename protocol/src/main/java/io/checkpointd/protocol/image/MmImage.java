@@ -1,5 +1,8 @@
 package io.checkpointd.protocol.image;
 
+import io.checkpointd.protocol.image.criu.Mm.mm_entry;
+import io.checkpointd.protocol.image.criu.Vma.vma_entry;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,18 +18,12 @@ import java.util.OptionalLong;
  * byte-identical to an {@code x} CRIU wrote.
  */
 public final class MmImage {
-    private static final int MM_VMAS = 14;
-
     /**
      * One {@code vma_entry}. {@code prot}, {@code flags}, {@code status} and {@code fdflags} are uint32 held in a
      * long; {@code fd} is the sint64 CRIU writes as -1; {@code madv} and {@code fdflags} are optional in the image.
      */
     public record Vma(long start, long end, long pgoff, long shmid, long prot, long flags, long status, long fd,
             OptionalLong madv, OptionalLong fdflags) {
-        // vma_entry field numbers
-        private static final int START = 1, END = 2, PGOFF = 3, SHMID = 4, PROT = 5, FLAGS = 6, STATUS = 7, FD = 8,
-                MADV = 9, FDFLAGS = 10;
-
         public Vma {
             if (Long.compareUnsigned(start, end) > 0) {
                 throw new IllegalArgumentException("VMA start 0x" + Long.toHexString(start) + " after end 0x" + Long.toHexString(end));
@@ -37,34 +34,27 @@ public final class MmImage {
             return end - start;
         }
 
-        static Vma from(ProtoMessage m) {
-            return new Vma(m.varint(START), m.varint(END), m.varint(PGOFF), m.varint(SHMID), m.varint(PROT),
-                    m.varint(FLAGS), m.varint(STATUS), ProtoMessage.unzigzag(m.varint(FD)), m.findVarint(MADV),
-                    m.findVarint(FDFLAGS));
+        static Vma from(vma_entry m) {
+            return new Vma(m.getStart(), m.getEnd(), m.getPgoff(), m.getShmid(), Integer.toUnsignedLong(m.getProt()),
+                    Integer.toUnsignedLong(m.getFlags()), Integer.toUnsignedLong(m.getStatus()), m.getFd(),
+                    m.hasMadv() ? OptionalLong.of(m.getMadv()) : OptionalLong.empty(),
+                    m.hasFdflags() ? OptionalLong.of(Integer.toUnsignedLong(m.getFdflags())) : OptionalLong.empty());
         }
 
-        /** As protobuf-c writes it: required fields always, optional ones when set, in number order. */
-        ProtoMessage toMessage() {
-            ProtoMessage m = new ProtoMessage();
-            m.setVarint(START, start);
-            m.setVarint(END, end);
-            m.setVarint(PGOFF, pgoff);
-            m.setVarint(SHMID, shmid);
-            m.setVarint(PROT, prot & 0xffffffffL);
-            m.setVarint(FLAGS, flags & 0xffffffffL);
-            m.setVarint(STATUS, status & 0xffffffffL);
-            m.setVarint(FD, ProtoMessage.zigzag(fd));
-            if (madv.isPresent()) m.setVarint(MADV, madv.getAsLong());
-            if (fdflags.isPresent()) m.setVarint(FDFLAGS, fdflags.getAsLong() & 0xffffffffL);
-            return m;
+        vma_entry toMessage() {
+            vma_entry.Builder m = vma_entry.newBuilder().setStart(start).setEnd(end).setPgoff(pgoff).setShmid(shmid)
+                    .setProt((int) prot).setFlags((int) flags).setStatus((int) status).setFd(fd);
+            if (madv.isPresent()) m.setMadv(madv.getAsLong());
+            if (fdflags.isPresent()) m.setFdflags((int) fdflags.getAsLong());
+            return m.build();
         }
     }
 
     private final ImageFile file;
-    private final ProtoMessage mm;
+    private final mm_entry mm;
     private final List<Vma> vmas;
 
-    private MmImage(ImageFile file, ProtoMessage mm, List<Vma> vmas) {
+    private MmImage(ImageFile file, mm_entry mm, List<Vma> vmas) {
         this.file = file;
         this.mm = mm;
         this.vmas = vmas;
@@ -73,18 +63,18 @@ public final class MmImage {
     public static MmImage parse(byte[] image) throws IOException {
         ImageFile f = ImageFile.parse(image, ImageFile.MM_MAGIC);
         if (f.entryCount() != 1) throw new IOException("mm image with " + f.entryCount() + " entries, expected 1");
-        ProtoMessage mm = f.message(0);
+        mm_entry mm = f.message(0, mm_entry.parser());
         List<Vma> vmas = new ArrayList<>();
         try {
-            for (ProtoMessage m : mm.messages(MM_VMAS)) vmas.add(Vma.from(m));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+            for (vma_entry m : mm.getVmasList()) vmas.add(Vma.from(m));
+        } catch (IllegalArgumentException e) {
             throw new IOException("bad vma_entry in mm image: " + e.getMessage(), e);
         }
         return new MmImage(f, mm, List.copyOf(vmas));
     }
 
     public byte[] encode() {
-        return file.withEntries(List.of(mm.encode())).encode();
+        return file.withMessages(List.of(mm)).encode();
     }
 
     /** The VMAs in image order (CRIU writes them sorted by start). */
@@ -92,9 +82,9 @@ public final class MmImage {
         return vmas;
     }
 
-    /** A copy of the whole {@code mm_entry}, for fields this class has no accessor for. */
-    public ProtoMessage message() {
-        return mm.copy();
+    /** The whole {@code mm_entry} (immutable), for fields this class has no accessor for. */
+    public mm_entry message() {
+        return mm;
     }
 
     /**
@@ -103,7 +93,7 @@ public final class MmImage {
      */
     public MmImage withVmas(List<Vma> newVmas) {
         long prevEnd = 0;
-        List<ProtoMessage> msgs = new ArrayList<>(newVmas.size());
+        List<vma_entry> msgs = new ArrayList<>(newVmas.size());
         for (Vma v : newVmas) {
             if (Long.compareUnsigned(v.start(), prevEnd) < 0) {
                 throw new IllegalArgumentException("VMAs unsorted or overlapping at 0x" + Long.toHexString(v.start()));
@@ -111,8 +101,6 @@ public final class MmImage {
             prevEnd = v.end();
             msgs.add(v.toMessage());
         }
-        ProtoMessage out = mm.copy();
-        out.setMessages(MM_VMAS, msgs);
-        return new MmImage(file, out, List.copyOf(newVmas));
+        return new MmImage(file, mm.toBuilder().clearVmas().addAllVmas(msgs).build(), List.copyOf(newVmas));
     }
 }

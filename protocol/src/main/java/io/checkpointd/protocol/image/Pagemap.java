@@ -1,9 +1,11 @@
 package io.checkpointd.protocol.image;
 
+import io.checkpointd.protocol.image.criu.Pagemap.pagemap_entry;
+import io.checkpointd.protocol.image.criu.Pagemap.pagemap_head;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
 
 /**
  * A CRIU {@code pagemap-*.img}: which virtual pages of one memory owner were dumped, and where their bytes sit in
@@ -61,26 +63,23 @@ public final class Pagemap {
         if (file.entryCount() == 0) throw new IOException("pagemap image has no head");
         long pagesId;
         try {
-            pagesId = file.message(0).findVarint(1).orElse(0);
-        } catch (IllegalStateException e) {
+            pagesId = file.message(0, pagemap_head.parser()).getPagesId() & 0xffffffffL;
+        } catch (IOException e) {
             throw new IOException("bad pagemap head: " + e.getMessage(), e);
         }
         List<Run> runs = new ArrayList<>(file.entryCount() - 1);
         long dataIndex = 0;
         for (int i = 1; i < file.entryCount(); i++) {
-            ProtoMessage m = file.message(i);
-            long vaddr, pages;
-            int flags;
+            pagemap_entry m;
             try {
-                vaddr = m.findVarint(1).orElse(0);
-                OptionalLong nr = m.findVarint(5);
-                pages = nr.isPresent() ? nr.getAsLong() : m.findVarint(2).orElse(0);
-                OptionalLong f = m.findVarint(4);
-                // old images carry no flags: in_parent decides, as in CRIU's page-read.c
-                flags = f.isPresent() ? (int) f.getAsLong() : m.findVarint(3).orElse(0) != 0 ? PE_PARENT : PE_PRESENT;
-            } catch (IllegalStateException e) {
+                m = file.message(i, pagemap_entry.parser());
+            } catch (IOException e) {
                 throw new IOException("bad pagemap entry " + i + ": " + e.getMessage(), e);
             }
+            long vaddr = m.getVaddr();
+            long pages = m.hasNrPages() ? m.getNrPages() : m.getCompatNrPages() & 0xffffffffL;
+            // old images carry no flags: in_parent decides, as in CRIU's page-read.c
+            int flags = m.hasFlags() ? m.getFlags() : m.getInParent() ? PE_PARENT : PE_PRESENT;
             // nr_pages is a u32 in pagemap.proto, and CRIU dumps whole pages: anything else is not CRIU's image
             if ((vaddr & (PAGE_SIZE - 1)) != 0 || pages < 0 || pages > 0xffffffffL) {
                 throw new IOException("bad pagemap entry " + i + ": vaddr 0x" + Long.toHexString(vaddr) + ", "
@@ -120,16 +119,11 @@ public final class Pagemap {
      */
     public byte[] encode() {
         List<byte[]> entries = new ArrayList<>(runs.size() + 1);
-        ProtoMessage head = new ProtoMessage();
-        head.setVarint(1, pagesId & 0xffffffffL);
-        entries.add(head.encode());
+        entries.add(pagemap_head.newBuilder().setPagesId(pagesId).build().toByteArray());
+        pagemap_entry.Builder e = pagemap_entry.newBuilder();
         for (Run r : runs) {
-            ProtoMessage e = new ProtoMessage();
-            e.setVarint(1, r.vaddr());
-            e.setVarint(2, 0);
-            e.setVarint(4, r.flags() & 0xffffffffL);
-            e.setVarint(5, r.nrPages());
-            entries.add(e.encode());
+            e.setVaddr(r.vaddr()).setCompatNrPages(0).setFlags(r.flags()).setNrPages(r.nrPages());
+            entries.add(e.build().toByteArray());
         }
         return ImageFile.of(PAGEMAP_MAGIC, entries).encode();
     }

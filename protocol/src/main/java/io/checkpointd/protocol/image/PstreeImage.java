@@ -1,5 +1,7 @@
 package io.checkpointd.protocol.image;
 
+import io.checkpointd.protocol.image.criu.Pstree.pstree_entry;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,54 +13,45 @@ import java.util.List;
  */
 public final class PstreeImage {
     public static final int PSTREE_MAGIC = 0x50273030;
-    private static final int PID = 1, THREADS = 5;
 
     private final ImageFile file;
+    private final List<pstree_entry> entries;
 
-    private PstreeImage(ImageFile file) {
+    private PstreeImage(ImageFile file, List<pstree_entry> entries) {
         this.file = file;
+        this.entries = entries;
     }
 
     public static PstreeImage parse(byte[] image) throws IOException {
-        return new PstreeImage(ImageFile.parse(image, PSTREE_MAGIC));
+        ImageFile file = ImageFile.parse(image, PSTREE_MAGIC);
+        List<pstree_entry> entries = new ArrayList<>(file.entryCount());
+        for (int i = 0; i < file.entryCount(); i++) entries.add(file.message(i, pstree_entry.parser()));
+        return new PstreeImage(file, List.copyOf(entries));
     }
 
     /** The threads of process {@code pid}, in image order. */
     public List<Integer> threads(int pid) throws IOException {
-        ProtoMessage e = entry(pid);
-        List<Integer> out = new ArrayList<>();
-        for (long t : e.repeatedVarints(THREADS)) out.add((int) t);
-        return out;
+        for (pstree_entry e : entries) if (e.getPid() == pid) return List.copyOf(e.getThreadsList());
+        throw new IOException("no process " + pid + " in pstree.img");
     }
 
     /** This image with process {@code pid}'s threads replaced by {@code tids} (in that order). */
     public PstreeImage withThreads(int pid, List<Integer> tids) throws IOException {
         if (tids.isEmpty()) throw new IllegalArgumentException("pid " + pid + " without threads");
-        List<byte[]> entries = new ArrayList<>(file.entryCount());
+        List<pstree_entry> out = new ArrayList<>(entries.size());
         boolean found = false;
-        for (int i = 0; i < file.entryCount(); i++) {
-            ProtoMessage m = file.message(i);
-            if (m.varint(PID) == pid) {
-                long[] v = new long[tids.size()];
-                for (int k = 0; k < v.length; k++) v[k] = tids.get(k);
-                m.setRepeatedVarints(THREADS, v);
+        for (pstree_entry e : entries) {
+            if (e.getPid() == pid) {
+                e = e.toBuilder().clearThreads().addAllThreads(tids).build();
                 found = true;
             }
-            entries.add(m.encode());
+            out.add(e);
         }
         if (!found) throw new IOException("no process " + pid + " in pstree.img");
-        return new PstreeImage(file.withEntries(entries));
+        return new PstreeImage(file.withMessages(out), List.copyOf(out));
     }
 
     public byte[] encode() {
         return file.encode();
-    }
-
-    private ProtoMessage entry(int pid) throws IOException {
-        for (int i = 0; i < file.entryCount(); i++) {
-            ProtoMessage m = file.message(i);
-            if (m.varint(PID) == pid) return m;
-        }
-        throw new IOException("no process " + pid + " in pstree.img");
     }
 }

@@ -1,7 +1,11 @@
 package io.checkpointd.protocol.image;
 
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import io.checkpointd.protocol.image.criu.Core.thread_core_entry;
+import io.checkpointd.protocol.image.criu.CoreX86.thread_info_x86;
+import io.checkpointd.protocol.image.criu.CoreX86.user_desc_t;
+import io.checkpointd.protocol.image.criu.Rseq.rseq_entry;
+import io.checkpointd.protocol.image.criu.Siginfo.signal_queue_entry;
+
 import java.util.List;
 
 /**
@@ -22,17 +26,6 @@ import java.util.List;
  */
 public record ThreadFields(long clearTidAddr, String comm, int schedPolicy, int schedPriority, int nice, long futexRla,
                            int futexRlaLen, Rseq rseq, List<Tls> tls) {
-    // thread_info_x86
-    private static final int TI_CLEAR_TID_ADDR = 1, TI_TLS = 4;
-    // thread_core_entry
-    private static final int THC_FUTEX_RLA = 1, THC_FUTEX_RLA_LEN = 2, THC_SCHED_NICE = 3, THC_SCHED_POLICY = 4,
-            THC_SCHED_PRIO = 5, THC_SIGNALS_P = 9, THC_COMM = 13, THC_RSEQ = 15;
-    // rseq_entry
-    private static final int RSEQ_ABI_POINTER = 1, RSEQ_ABI_SIZE = 2, RSEQ_SIGNATURE = 3, RSEQ_CS_POINTER = 4;
-    // user_desc_t
-    private static final int TLS_ENTRY = 1, TLS_BASE = 2, TLS_LIMIT = 3, TLS_SEG32 = 4, TLS_CONTENTS_H = 5, TLS_CONTENTS_L = 6,
-            TLS_READ_EXEC_ONLY = 7, TLS_LIMIT_IN_PAGES = 8, TLS_SEG_NOT_PRESENT = 9, TLS_USABLE = 10;
-
     /** {@code rseq_entry}; {@code csPointer} null unless the critical section has RSEQ_CS_FLAG_NO_RESTART_ON_SIGNAL. */
     public record Rseq(long abiPointer, int abiSize, int signature, Long csPointer) {
     }
@@ -42,48 +35,33 @@ public record ThreadFields(long clearTidAddr, String comm, int schedPolicy, int 
                       boolean limitInPages, boolean segNotPresent, boolean usable) {
     }
 
-    /** Writes these fields into {@code core} (a core_entry with thread_info and thread_core); signals_p is emptied. */
-    void writeTo(ProtoMessage core, int threadInfoField, int threadCoreField) {
-        ProtoMessage ti = core.message(threadInfoField);
-        ti.setVarint(TI_CLEAR_TID_ADDR, clearTidAddr);
-        List<ProtoMessage> descs = new ArrayList<>(tls.size());
+    /** Writes these fields into a core_entry's thread_info and thread_core; signals_p is emptied. */
+    void writeTo(thread_info_x86.Builder ti, thread_core_entry.Builder tc) {
+        ti.setClearTidAddr(clearTidAddr);
+        ti.clearTls();
         for (Tls t : tls) {
-            ProtoMessage d = new ProtoMessage();
-            d.setVarint(TLS_ENTRY, t.entryNumber() & 0xffffffffL);
-            d.setVarint(TLS_BASE, t.baseAddr() & 0xffffffffL);
-            d.setVarint(TLS_LIMIT, t.limit() & 0xffffffffL);
-            d.setVarint(TLS_SEG32, t.seg32bit() ? 1 : 0);
-            d.setVarint(TLS_CONTENTS_H, (t.contents() & 2) != 0 ? 1 : 0);
-            d.setVarint(TLS_CONTENTS_L, (t.contents() & 1) != 0 ? 1 : 0);
-            d.setVarint(TLS_READ_EXEC_ONLY, t.readExecOnly() ? 1 : 0);
-            d.setVarint(TLS_LIMIT_IN_PAGES, t.limitInPages() ? 1 : 0);
-            d.setVarint(TLS_SEG_NOT_PRESENT, t.segNotPresent() ? 1 : 0);
-            d.setVarint(TLS_USABLE, t.usable() ? 1 : 0);
-            descs.add(d);
+            ti.addTls(user_desc_t.newBuilder().setEntryNumber(t.entryNumber()).setBaseAddr(t.baseAddr())
+                    .setLimit(t.limit()).setSeg32Bit(t.seg32bit()).setContentsH((t.contents() & 2) != 0)
+                    .setContentsL((t.contents() & 1) != 0).setReadExecOnly(t.readExecOnly())
+                    .setLimitInPages(t.limitInPages()).setSegNotPresent(t.segNotPresent()).setUsable(t.usable()));
         }
-        ti.setMessages(TI_TLS, descs);
-
-        ProtoMessage tc = core.messageOrAdd(threadCoreField);
-        tc.setVarint(THC_FUTEX_RLA, futexRla);
-        tc.setVarint(THC_FUTEX_RLA_LEN, futexRlaLen & 0xffffffffL);
-        tc.setVarint(THC_SCHED_NICE, ProtoMessage.zigzag(nice) & 0xffffffffL);
-        tc.setVarint(THC_SCHED_POLICY, schedPolicy & 0xffffffffL);
-        if (schedPriority >= 0) tc.setVarint(THC_SCHED_PRIO, schedPriority);
-        else tc.remove(THC_SCHED_PRIO);
+        tc.setFutexRla(futexRla);
+        tc.setFutexRlaLen(futexRlaLen);
+        tc.setSchedNice(nice);
+        tc.setSchedPolicy(schedPolicy);
+        if (schedPriority >= 0) tc.setSchedPrio(schedPriority);
+        else tc.clearSchedPrio();
         // a thread's pending signals make the epoch a CRIU dump: a core built here has none queued (CRIU writes
         // an empty queue then)
-        tc.remove(THC_SIGNALS_P);
-        tc.messageOrAdd(THC_SIGNALS_P);
-        tc.setBytes(THC_COMM, comm.getBytes(StandardCharsets.UTF_8));
+        tc.setSignalsP(signal_queue_entry.getDefaultInstance());
+        tc.setComm(comm);
         if (rseq == null) {
-            tc.remove(THC_RSEQ);
+            tc.clearRseqEntry();
         } else {
-            tc.remove(THC_RSEQ);
-            ProtoMessage r = tc.messageOrAdd(THC_RSEQ);
-            r.setVarint(RSEQ_ABI_POINTER, rseq.abiPointer());
-            r.setVarint(RSEQ_ABI_SIZE, rseq.abiSize() & 0xffffffffL);
-            r.setVarint(RSEQ_SIGNATURE, rseq.signature() & 0xffffffffL);
-            if (rseq.csPointer() != null) r.setVarint(RSEQ_CS_POINTER, rseq.csPointer());
+            rseq_entry.Builder r = rseq_entry.newBuilder().setRseqAbiPointer(rseq.abiPointer())
+                    .setRseqAbiSize(rseq.abiSize()).setSignature(rseq.signature());
+            if (rseq.csPointer() != null) r.setRseqCsPointer(rseq.csPointer());
+            tc.setRseqEntry(r);
         }
     }
 }

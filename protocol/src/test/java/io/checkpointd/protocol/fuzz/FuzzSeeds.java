@@ -77,9 +77,12 @@ public final class FuzzSeeds {
             byte[] img = resource(im[0]);
             write("ImageFuzzTest", "parse", im[0].replace('/', '-') + "-" + im[1], Integer.parseInt(im[1]), img);
             if (!im[0].contains("pagemap")) continue;
-            // the first entry's protobuf message, for the message parser
-            int size = ByteBuffer.wrap(img, 8, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
-            write("ProtoMessageFuzzTest", "parse", im[0].replace('/', '-'), 0, Arrays.copyOfRange(img, 12, 12 + size));
+            // the head and the first run, for the message parsers (CriuMessageFuzzTest.PARSERS: 0 head, 1 entry)
+            ByteBuffer b = ByteBuffer.wrap(img).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            int head = b.getInt(8), run = b.getInt(12 + head);
+            write("CriuMessageFuzzTest", "parse", im[0].replace('/', '-'), 0, Arrays.copyOfRange(img, 12, 12 + head));
+            write("CriuMessageFuzzTest", "parse", im[0].replace('/', '-') + "-entry", 1,
+                    Arrays.copyOfRange(img, 16 + head, 16 + head + run));
         }
         byte[] perf = new byte[256];
         ByteBuffer.wrap(perf).putInt(0xcafec0c0);
@@ -91,7 +94,9 @@ public final class FuzzSeeds {
         write("HostFilesFuzzTest", "decode", "none", 0, io.checkpointd.protocol.image.HostFiles.NONE.encode());
 
         byte[] core = resource("sleep/core-968.img");
-        write("ProtoMessageFuzzTest", "parse", "core-entry", 2, Arrays.copyOfRange(core, 12, core.length));
+        write("CriuMessageFuzzTest", "parse", "core-entry", 2, Arrays.copyOfRange(core, 12, core.length));
+        byte[] mm = resource("sleep/mm-968.img");
+        write("CriuMessageFuzzTest", "parse", "mm-entry", 3, Arrays.copyOfRange(mm, 12, mm.length));
 
         write("StreamFuzzTest", "read", "auth", 2, auth);
         write("StreamFuzzTest", "read", "control-ok", 3, frame(Frame.of(FrameType.CONTROL_OK, 3, 7)));

@@ -3,6 +3,7 @@ package io.checkpointd.protocol.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.checkpointd.protocol.image.criu.Core.core_entry;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -70,12 +71,12 @@ class CoreImageTest {
             b.putLong(520, 0);
             assertThat(patched.xstate(CriuFixtures.EPYC)).isEqualTo(xs);
             // the sigmask goes to tc for the leader, to thread_core otherwise, and nowhere else
-            ProtoMessage m = patched.message();
+            core_entry m = patched.message();
             if (core.isLeader()) {
-                assertThat(m.message(3).varint(5)).isEqualTo(0x1234_0000_0001L);
-                assertThat(m.message(5).has(6)).isFalse();
+                assertThat(m.getTc().getBlkSigset()).isEqualTo(0x1234_0000_0001L);
+                assertThat(m.getThreadCore().hasBlkSigset()).isFalse();
             } else {
-                assertThat(m.message(5).varint(6)).isEqualTo(0x1234_0000_0001L);
+                assertThat(m.getThreadCore().getBlkSigset()).isEqualTo(0x1234_0000_0001L);
             }
         }
     }
@@ -103,9 +104,9 @@ class CoreImageTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> core.withThreadState(new long[26], xs, 0)).isInstanceOf(IllegalArgumentException.class);
         // a thread with an enabled shadow stack: its SSP is not captured
-        ProtoMessage m = core.message();
-        m.message(2).message(3).message(13).messageOrAdd(9).setVarint(1, 1);
-        byte[] shstk = ImageFile.of(ImageFile.CORE_MAGIC, java.util.List.of(m.encode())).encode();
+        core_entry.Builder m = core.message().toBuilder();
+        m.getThreadInfoBuilder().getFpregsBuilder().getXsaveBuilder().getCetBuilder().setCet(1).setSsp(0);
+        byte[] shstk = ImageFile.of(ImageFile.CORE_MAGIC, java.util.List.of(m.build().toByteArray())).encode();
         assertThatThrownBy(() -> CoreImage.parse(shstk).withThreadState(gp, xs, 0))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("shadow stack");
     }

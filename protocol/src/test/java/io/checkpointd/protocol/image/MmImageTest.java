@@ -37,10 +37,8 @@ class MmImageTest {
         vmas.remove(0);
         MmImage changed = MmImage.parse(mm.withVmas(vmas).encode());
         assertThat(changed.vmas()).isEqualTo(vmas);
-        ProtoMessage a = mm.message(), b = changed.message();
-        a.remove(14);
-        b.remove(14);
-        assertThat(b.encode()).isEqualTo(a.encode());
+        assertThat(changed.message().toBuilder().clearVmas().build().toByteArray())
+                .isEqualTo(mm.message().toBuilder().clearVmas().build().toByteArray());
         List<MmImage.Vma> overlapping = List.of(vmas.get(1), vmas.get(0));
         assertThatThrownBy(() -> mm.withVmas(overlapping)).isInstanceOf(IllegalArgumentException.class);
     }

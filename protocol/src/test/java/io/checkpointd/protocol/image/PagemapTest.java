@@ -3,6 +3,8 @@ package io.checkpointd.protocol.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.checkpointd.protocol.image.criu.Pagemap.pagemap_entry;
+import io.checkpointd.protocol.image.criu.Pagemap.pagemap_head;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,16 +49,10 @@ class PagemapTest {
     /** A pagemap of present runs {@code (vaddr, nr_pages)}, encoded without {@link Pagemap#of}'s checks. */
     private static byte[] hostile(long[] runs) {
         List<byte[]> entries = new java.util.ArrayList<>();
-        ProtoMessage head = new ProtoMessage();
-        head.setVarint(1, 1);
-        entries.add(head.encode());
+        entries.add(pagemap_head.newBuilder().setPagesId(1).build().toByteArray());
         for (int i = 0; i < runs.length; i += 2) {
-            ProtoMessage e = new ProtoMessage();
-            e.setVarint(1, runs[i]);
-            e.setVarint(2, 0);
-            e.setVarint(4, Pagemap.PE_PRESENT);
-            e.setVarint(5, runs[i + 1]);
-            entries.add(e.encode());
+            entries.add(pagemap_entry.newBuilder().setVaddr(runs[i]).setCompatNrPages(0).setFlags(Pagemap.PE_PRESENT)
+                    .setNrPages(runs[i + 1]).build().toByteArray());
         }
         return ImageFile.of(Pagemap.PAGEMAP_MAGIC, entries).encode();
     }

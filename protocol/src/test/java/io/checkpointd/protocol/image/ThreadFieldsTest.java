@@ -3,7 +3,9 @@ package io.checkpointd.protocol.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.nio.charset.StandardCharsets;
+import io.checkpointd.protocol.image.criu.Core.thread_core_entry;
+import io.checkpointd.protocol.image.criu.CoreX86.user_desc_t;
+import io.checkpointd.protocol.image.criu.Rseq.rseq_entry;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -37,24 +39,28 @@ class ThreadFieldsTest {
                 new ThreadFields.Rseq(0x7000_0000_0fe0L, 32, 0x53053053, 0L), tls);
         CoreImage out = CoreImage.parse(core.withThreadFields(f).encode());
         assertThat(out.clearTidAddr()).isEqualTo(0x7000_0000_02d0L);
-        ProtoMessage tc = out.threadCore();
-        assertThat(tc.varint(1)).isEqualTo(0x7000_0000_02e0L);
-        assertThat(tc.varint(2)).isEqualTo(24);
-        assertThat(ProtoMessage.unzigzag(tc.varint(3))).isEqualTo(-5);
-        assertThat(tc.varint(4)).isEqualTo(2);
-        assertThat(tc.varint(5)).isEqualTo(10);
-        assertThat(new String(tc.bytes(13), StandardCharsets.UTF_8)).isEqualTo("churn-worker-7");
-        ProtoMessage rseq = tc.message(15);
-        assertThat(rseq.varint(1)).isEqualTo(0x7000_0000_0fe0L);
-        assertThat(rseq.varint(4)).isZero();
-        assertThat(tc.message(9).fieldNumbers()).isEmpty();
-        ProtoMessage desc = out.message().message(2).messages(4).get(1);
-        assertThat(new long[] {desc.varint(1), desc.varint(2), desc.varint(3), desc.varint(4), desc.varint(5), desc.varint(6),
-                desc.varint(7), desc.varint(8), desc.varint(9), desc.varint(10)}).containsExactly(13, 0x1000, 0xfffff, 1, 1, 0, 0, 1, 0, 1);
+        thread_core_entry tc = out.threadCore();
+        assertThat(tc.getFutexRla()).isEqualTo(0x7000_0000_02e0L);
+        assertThat(tc.getFutexRlaLen()).isEqualTo(24);
+        assertThat(tc.getSchedNice()).isEqualTo(-5);
+        assertThat(tc.getSchedPolicy()).isEqualTo(2);
+        assertThat(tc.getSchedPrio()).isEqualTo(10);
+        assertThat(tc.getComm()).isEqualTo("churn-worker-7");
+        rseq_entry rseq = tc.getRseqEntry();
+        assertThat(rseq.getRseqAbiPointer()).isEqualTo(0x7000_0000_0fe0L);
+        assertThat(rseq.hasRseqCsPointer()).isTrue();
+        assertThat(rseq.getRseqCsPointer()).isZero();
+        assertThat(tc.hasSignalsP()).isTrue();
+        assertThat(tc.getSignalsP().toByteArray()).isEmpty();
+        user_desc_t desc = out.message().getThreadInfo().getTls(1);
+        assertThat(new Object[] {desc.getEntryNumber(), desc.getBaseAddr(), desc.getLimit(), desc.getSeg32Bit(), desc.getContentsH(),
+                desc.getContentsL(), desc.getReadExecOnly(), desc.getLimitInPages(), desc.getSegNotPresent(), desc.getUsable()})
+                .containsExactly(13, 0x1000, 0xfffff, true, true, false, false, true, false, true);
         // what the template held and nobody can read from outside stays: sigaltstack, creds, cg_set
-        ProtoMessage before = core.threadCore();
-        for (int n : new int[] {7, 10}) assertThat(tc.bytes(n)).isEqualTo(before.bytes(n));
-        assertThat(tc.varint(16)).isEqualTo(before.varint(16));
+        thread_core_entry before = core.threadCore();
+        assertThat(tc.getSas()).isEqualTo(before.getSas());
+        assertThat(tc.getCreds()).isEqualTo(before.getCreds());
+        assertThat(tc.getCgSet()).isEqualTo(before.getCgSet());
     }
 
     @Test
@@ -67,15 +73,16 @@ class ThreadFieldsTest {
 
     /** The fields as CRIU wrote them in {@code core}. */
     private static ThreadFields fieldsOf(CoreImage core) {
-        ProtoMessage tc = core.threadCore();
-        ProtoMessage r = tc.message(15);
+        thread_core_entry tc = core.threadCore();
+        rseq_entry r = tc.getRseqEntry();
         List<ThreadFields.Tls> tls = new ArrayList<>();
-        for (ProtoMessage d : core.message().message(2).messages(4)) {
-            tls.add(new ThreadFields.Tls((int) d.varint(1), (int) d.varint(2), (int) d.varint(3), d.varint(4) != 0,
-                    (int) (d.varint(5) * 2 + d.varint(6)), d.varint(7) != 0, d.varint(8) != 0, d.varint(9) != 0, d.varint(10) != 0));
+        for (user_desc_t d : core.message().getThreadInfo().getTlsList()) {
+            tls.add(new ThreadFields.Tls(d.getEntryNumber(), d.getBaseAddr(), d.getLimit(), d.getSeg32Bit(),
+                    (d.getContentsH() ? 2 : 0) + (d.getContentsL() ? 1 : 0), d.getReadExecOnly(), d.getLimitInPages(),
+                    d.getSegNotPresent(), d.getUsable()));
         }
-        return new ThreadFields(core.clearTidAddr(), new String(tc.bytes(13), StandardCharsets.UTF_8), (int) tc.varint(4),
-                tc.has(5) ? (int) tc.varint(5) : -1, (int) ProtoMessage.unzigzag(tc.varint(3)), tc.varint(1), (int) tc.varint(2),
-                new ThreadFields.Rseq(r.varint(1), (int) r.varint(2), (int) r.varint(3), r.has(4) ? r.varint(4) : null), tls);
+        return new ThreadFields(core.clearTidAddr(), tc.getComm(), tc.getSchedPolicy(), tc.hasSchedPrio() ? tc.getSchedPrio() : -1,
+                tc.getSchedNice(), tc.getFutexRla(), tc.getFutexRlaLen(), new ThreadFields.Rseq(r.getRseqAbiPointer(),
+                r.getRseqAbiSize(), r.getSignature(), r.hasRseqCsPointer() ? r.getRseqCsPointer() : null), tls);
     }
 }

@@ -226,6 +226,8 @@ class DeltaStoreRandomEpochsTest {
             ByteArrayOutputStream m = new ByteArrayOutputStream();
             PagemapBytes.varint(m, 1 << 3);
             PagemapBytes.varint(m, vaddr);
+            PagemapBytes.varint(m, 2 << 3); // compat_nr_pages: required, CRIU writes 0
+            PagemapBytes.varint(m, 0);
             PagemapBytes.varint(m, 4 << 3);
             PagemapBytes.varint(m, Pagemap.PE_PRESENT);
             PagemapBytes.varint(m, 5 << 3);

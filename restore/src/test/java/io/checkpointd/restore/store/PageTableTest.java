@@ -154,6 +154,8 @@ class PageTableTest {
             ByteArrayOutputStream m = new ByteArrayOutputStream();
             PagemapBytes.varint(m, 1 << 3);
             PagemapBytes.varint(m, (long) start * Pagemap.PAGE_SIZE);
+            PagemapBytes.varint(m, 2 << 3); // compat_nr_pages: required, CRIU writes 0
+            PagemapBytes.varint(m, 0);
             PagemapBytes.varint(m, 4 << 3);
             PagemapBytes.varint(m, data ? Pagemap.PE_PRESENT : Pagemap.PE_LAZY);
             PagemapBytes.varint(m, 5 << 3);

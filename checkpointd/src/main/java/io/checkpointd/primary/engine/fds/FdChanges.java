@@ -1,6 +1,7 @@
 package io.checkpointd.primary.engine.fds;
 
-import io.checkpointd.protocol.image.ProtoMessage;
+import com.google.protobuf.Message;
+import io.checkpointd.protocol.image.criu.Eventpoll.eventpoll_tfd_entry;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -13,16 +14,16 @@ import java.util.Set;
  * @param opened  fds opened since the base dump, by fd number
  * @param epolls  every epoll fd's registrations now ({@code eventpoll_tfd_entry} messages), by fd number
  */
-public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<ProtoMessage>> epolls) {
+public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<eventpoll_tfd_entry>> epolls) {
     /** {@code fd_types} of CRIU's images/fdinfo.proto. */
     public static final int REG = 1, PIPE = 2, INETSK = 4, EVENTFD = 6, EVENTPOLL = 7;
 
     /**
      * A new fd: its {@code fd_types} type, {@code fdinfo_entry.flags}, and its type's entry for {@code file_entry}
      * field {@code field} (without the {@code id} the patch assigns, nor for a socket the network namespace id, which
-     * it adds when {@code netNsId}).
+     * it adds when {@code netNsId}): a partial message, its required {@code id} (field 1 of every such entry) unset.
      */
-    public record Opened(int type, int fdFlags, int field, ProtoMessage entry, boolean netNsId) {
+    public record Opened(int type, int fdFlags, int field, Message entry, boolean netNsId) {
     }
 
     /** No fd changed and no epoll registration read. */

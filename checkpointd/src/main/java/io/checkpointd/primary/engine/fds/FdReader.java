@@ -6,7 +6,11 @@ import io.checkpointd.linux.Syscalls;
 import io.checkpointd.linux.net.SockDiag;
 import io.checkpointd.linux.net.SocketOptions;
 import io.checkpointd.linux.proc.ProcFiles;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Eventfd.eventfd_file_entry;
+import io.checkpointd.protocol.image.criu.Eventpoll.eventpoll_file_entry;
+import io.checkpointd.protocol.image.criu.Eventpoll.eventpoll_tfd_entry;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
+import io.checkpointd.protocol.image.criu.Pipe.pipe_entry;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,7 +68,7 @@ public final class FdReader implements AutoCloseable {
         for (Map.Entry<Integer, String> e : now.entrySet()) {
             if (!e.getValue().equals(base.get(e.getKey()))) opened.add(e.getKey());
         }
-        Map<Integer, List<ProtoMessage>> epolls = new TreeMap<>();
+        Map<Integer, List<eventpoll_tfd_entry>> epolls = new TreeMap<>();
         Map<Integer, FdChanges.Opened> out = new TreeMap<>();
         try {
             for (Map.Entry<Integer, String> e : now.entrySet()) {
@@ -112,7 +116,8 @@ public final class FdReader implements AutoCloseable {
             boolean listed = SocketOptions.tcpStateAndBackoff(dup)[0] != SockDiag.TCP_CLOSE;
             SockDiag.InetSock sk = listed ? listed(dup, domain, ino) : InetEntry.unhashed(dup, domain, ino);
             if (sk.family() != domain) throw new Unsupported("TCP socket changing family", "fd " + fd);
-            return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), 4, InetEntry.of(dup, sk, info.fileFlags()), listed);
+            return new FdChanges.Opened(FdChanges.INETSK, info.fdFlags(), file_entry.ISK_FIELD_NUMBER,
+                    InetEntry.of(dup, sk, info.fileFlags()), listed);
         }
     }
 
@@ -123,15 +128,15 @@ public final class FdReader implements AutoCloseable {
      */
     private FdChanges.Opened pipe(int fd, String target, FdInfo info) throws IOException, Unsupported {
         if ((info.fileFlags() & O_DIRECT) != 0) throw new Unsupported("pipe in packet mode", "fd " + fd);
-        ProtoMessage e = new ProtoMessage();
-        e.setVarint(2, Long.parseLong(target.substring(PIPE.length(), target.length() - 1)));
-        e.setVarint(3, info.fileFlags());
+        pipe_entry.Builder e = pipe_entry.newBuilder()
+                .setPipeId((int) Long.parseLong(target.substring(PIPE.length(), target.length() - 1)))
+                .setFlags(info.fileFlags());
         try (FileDescriptor dup = dup(fd)) {
             int queued = io.checkpointd.linux.Pipes.bytesQueued(dup);
             if (queued > 0) throw new Unsupported("pipe with data in flight", "fd " + fd + ": " + queued + " bytes");
-            e.setMessages(4, List.of(Fown.of(dup)));
+            e.setFown(Fown.of(dup));
         }
-        return new FdChanges.Opened(FdChanges.PIPE, info.fdFlags(), 18, e, false);
+        return new FdChanges.Opened(FdChanges.PIPE, info.fdFlags(), file_entry.PIPE_FIELD_NUMBER, e.buildPartial(), false);
     }
 
     /**
@@ -149,26 +154,24 @@ public final class FdReader implements AutoCloseable {
     }
 
     /** {@code eventpoll_file_entry} (CRIU's images/eventpoll.proto): flags, owner, registrations; no id yet. */
-    private FdChanges.Opened epoll(int fd, FdInfo info, List<ProtoMessage> targets) throws IOException, Unsupported {
-        ProtoMessage e = new ProtoMessage();
-        e.setVarint(2, info.fileFlags());
+    private FdChanges.Opened epoll(int fd, FdInfo info, List<eventpoll_tfd_entry> targets) throws IOException, Unsupported {
+        eventpoll_file_entry.Builder e = eventpoll_file_entry.newBuilder().setFlags(info.fileFlags());
         try (FileDescriptor dup = dup(fd)) {
-            e.setMessages(3, List.of(Fown.of(dup)));
+            e.setFown(Fown.of(dup));
         }
-        e.setMessages(4, targets);
-        return new FdChanges.Opened(FdChanges.EVENTPOLL, info.fdFlags(), 9, e, false);
+        e.addAllTfd(targets);
+        return new FdChanges.Opened(FdChanges.EVENTPOLL, info.fdFlags(), file_entry.EPFD_FIELD_NUMBER, e.buildPartial(), false);
     }
 
     /** {@code eventfd_file_entry} (CRIU's images/eventfd.proto): flags, owner, counter; no id yet. */
     private FdChanges.Opened eventfd(int fd, FdInfo info) throws IOException, Unsupported {
         if (info.eventfdCount() < 0) throw new Unsupported("eventfd without a count", "fd " + fd);
-        ProtoMessage e = new ProtoMessage();
-        e.setVarint(2, info.fileFlags());
+        eventfd_file_entry.Builder e = eventfd_file_entry.newBuilder().setFlags(info.fileFlags());
         try (FileDescriptor dup = dup(fd)) {
-            e.setMessages(3, List.of(Fown.of(dup)));
+            e.setFown(Fown.of(dup));
         }
-        e.setVarint(4, info.eventfdCount());
-        return new FdChanges.Opened(FdChanges.EVENTFD, info.fdFlags(), 8, e, false);
+        e.setCounter(info.eventfdCount());
+        return new FdChanges.Opened(FdChanges.EVENTFD, info.fdFlags(), file_entry.EFD_FIELD_NUMBER, e.buildPartial(), false);
     }
 
     /**
@@ -177,22 +180,15 @@ public final class FdReader implements AutoCloseable {
      * of the process's fds (closed but still registered through a duplicate elsewhere, its number maybe reused) is
      * not handled.
      */
-    private static List<ProtoMessage> targets(int epfd, FdInfo info, Map<Integer, String> now) throws Unsupported {
-        List<ProtoMessage> out = new ArrayList<>(info.targets().size());
+    private static List<eventpoll_tfd_entry> targets(int epfd, FdInfo info, Map<Integer, String> now) throws Unsupported {
+        List<eventpoll_tfd_entry> out = new ArrayList<>(info.targets().size());
         for (FdInfo.Target t : info.targets()) {
             String link = now.get(t.tfd());
             if (link == null || !sameInode(link, t.ino())) {
                 throw new Unsupported("epoll target not open", "epoll fd " + epfd + " target " + t.tfd() + " → " + link);
             }
-            ProtoMessage m = new ProtoMessage();
-            m.setVarint(1, 0);
-            m.setVarint(2, t.tfd());
-            m.setVarint(3, t.events());
-            m.setVarint(4, t.data());
-            m.setVarint(5, t.sdev());
-            m.setVarint(6, t.ino());
-            m.setVarint(7, t.pos());
-            out.add(m);
+            out.add(eventpoll_tfd_entry.newBuilder().setId(0).setTfd(t.tfd()).setEvents((int) t.events()).setData(t.data())
+                    .setDev((int) t.sdev()).setInode(t.ino()).setPos(t.pos()).build());
         }
         return out;
     }

@@ -2,7 +2,7 @@ package io.checkpointd.primary.engine.fds;
 
 import io.checkpointd.linux.FileDescriptor;
 import io.checkpointd.linux.net.SocketOptions;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Fown.fown_entry;
 import java.io.IOException;
 
 /**
@@ -14,14 +14,9 @@ final class Fown {
     private Fown() {
     }
 
-    static ProtoMessage of(FileDescriptor f) throws IOException, Unsupported {
+    static fown_entry of(FileDescriptor f) throws IOException, Unsupported {
         if (SocketOptions.fcntl(f, SocketOptions.F_GETOWN) != 0) throw new Unsupported("file with an owner", "F_SETOWN set");
-        ProtoMessage m = new ProtoMessage();
-        m.setVarint(1, 0);
-        m.setVarint(2, 0);
-        m.setVarint(3, SocketOptions.fcntl(f, SocketOptions.F_GETSIG));
-        m.setVarint(4, 0);
-        m.setVarint(5, 0);
-        return m;
+        return fown_entry.newBuilder().setUid(0).setEuid(0).setSignum(SocketOptions.fcntl(f, SocketOptions.F_GETSIG))
+                .setPidType(0).setPid(0).build();
     }
 }

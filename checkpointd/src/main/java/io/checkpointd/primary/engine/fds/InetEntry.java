@@ -5,8 +5,14 @@ import static io.checkpointd.linux.net.SocketOptions.*;
 import io.checkpointd.linux.FileDescriptor;
 import io.checkpointd.linux.net.SockDiag;
 import io.checkpointd.linux.net.SocketOptions;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
+import io.checkpointd.protocol.image.criu.SkInet.ip_opts_entry;
+import io.checkpointd.protocol.image.criu.SkOpts.sk_opts_entry;
+import io.checkpointd.protocol.image.criu.SkOpts.sk_shutdown;
+import io.checkpointd.protocol.image.criu.TcpStream.tcp_opts_entry;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The {@code inet_sk_entry} of a TCP socket (CRIU's images/sk-inet.proto, MIT), filled the way CRIU 4.2's
@@ -17,37 +23,34 @@ import java.io.IOException;
  * {@code id} and {@code ns_id}, which the image patch assigns.
  */
 final class InetEntry {
-    /** {@code inet_sk_entry} field numbers. */
-    static final int ID = 1, NS_ID = 18;
-
     private InetEntry() {
     }
 
     /** The entry of socket {@code s} (a duplicate), described by {@code sk}, with file flags {@code fileFlags}. */
-    static ProtoMessage of(FileDescriptor s, SockDiag.InetSock sk, int fileFlags) throws IOException, Unsupported {
+    static inet_sk_entry of(FileDescriptor s, SockDiag.InetSock sk, int fileFlags) throws IOException, Unsupported {
         int family = sk.family();
         if (family == SockDiag.AF_INET6 && sk.srcPort() != 0 && needsScopeId(sk.src())) {
             throw new Unsupported("link-local IPv6 socket", "bound to " + java.util.Arrays.toString(sk.src()));
         }
-        ProtoMessage ie = new ProtoMessage();
-        ie.setVarint(2, sk.inode());
-        ie.setVarint(3, family);
-        ie.setVarint(4, SOCK_STREAM);
-        ie.setVarint(5, IPPROTO_TCP);
-        ie.setVarint(6, sk.state());
-        ie.setVarint(7, sk.srcPort());
-        ie.setVarint(8, sk.dstPort());
-        ie.setVarint(9, fileFlags);
-        ie.setVarint(10, Integer.toUnsignedLong(sk.wqueue())); // CRIU's "backlog" is idiag_wqueue, whatever the state
-        ie.setRepeatedVarints(11, words(sk.src()));
-        ie.setRepeatedVarints(12, words(sk.dst()));
-        ie.setMessages(13, java.util.List.of(Fown.of(s)));
-        ie.setMessages(14, java.util.List.of(skOpts(s)));
-        if (family == SockDiag.AF_INET6) ie.setVarint(15, intOpt(s, SOL_IPV6, IPV6_V6ONLY) != 0 ? 1 : 0);
-        ie.setMessages(16, java.util.List.of(ipOpts(s, family)));
-        if (sk.shutdown() != 0) ie.setVarint(19, sk.shutdown());
-        ie.setMessages(20, java.util.List.of(tcpOpts(s)));
-        return ie;
+        inet_sk_entry.Builder ie = inet_sk_entry.newBuilder()
+                .setIno((int) sk.inode())
+                .setFamily(family)
+                .setType(SOCK_STREAM)
+                .setProto(IPPROTO_TCP)
+                .setState(sk.state())
+                .setSrcPort(sk.srcPort())
+                .setDstPort(sk.dstPort())
+                .setFlags(fileFlags)
+                .setBacklog(sk.wqueue()) // CRIU's "backlog" is idiag_wqueue, whatever the state
+                .addAllSrcAddr(words(sk.src()))
+                .addAllDstAddr(words(sk.dst()))
+                .setFown(Fown.of(s))
+                .setOpts(skOpts(s));
+        if (family == SockDiag.AF_INET6) ie.setV6Only(intOpt(s, SOL_IPV6, IPV6_V6ONLY) != 0);
+        ie.setIpOpts(ipOpts(s, family));
+        if (sk.shutdown() != 0) ie.setShutdown(sk_shutdown.forNumber(sk.shutdown()));
+        ie.setTcpOpts(tcpOpts(s));
+        return ie.buildPartial();
     }
 
     /**
@@ -68,10 +71,10 @@ final class InetEntry {
     }
 
     /** An address as CRIU stores it: its bytes read as native (little-endian) 32-bit words. */
-    private static long[] words(byte[] a) {
-        long[] w = new long[a.length / 4];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = (a[4 * i] & 0xffL) | (a[4 * i + 1] & 0xffL) << 8 | (a[4 * i + 2] & 0xffL) << 16 | (a[4 * i + 3] & 0xffL) << 24;
+    private static List<Integer> words(byte[] a) {
+        List<Integer> w = new ArrayList<>(a.length / 4);
+        for (int i = 0; i < a.length / 4; i++) {
+            w.add((a[4 * i] & 0xff) | (a[4 * i + 1] & 0xff) << 8 | (a[4 * i + 2] & 0xff) << 16 | (a[4 * i + 3] & 0xff) << 24);
         }
         return w;
     }
@@ -84,66 +87,68 @@ final class InetEntry {
     }
 
     /** {@code sk_opts_entry} as CRIU's {@code dump_socket_opts} fills it for an inet socket. */
-    private static ProtoMessage skOpts(FileDescriptor s) throws IOException, Unsupported {
+    private static sk_opts_entry skOpts(FileDescriptor s) throws IOException, Unsupported {
         if (SocketOptions.boundDeviceLength(s) > 0) throw new Unsupported("socket bound to a device", "SO_BINDTODEVICE set");
         if (SocketOptions.filterLength(s) > 0) throw new Unsupported("socket with a filter", "SO_GET_FILTER non-empty");
-        ProtoMessage o = new ProtoMessage();
-        o.setVarint(1, Integer.toUnsignedLong(intOpt(s, SOL_SOCKET, SO_SNDBUF)));
-        o.setVarint(2, Integer.toUnsignedLong(intOpt(s, SOL_SOCKET, SO_RCVBUF)));
         long[] snd = timeval(s, SOL_SOCKET, SO_SNDTIMEO), rcv = timeval(s, SOL_SOCKET, SO_RCVTIMEO);
-        o.setVarint(3, snd[0]);
-        o.setVarint(4, snd[1]);
-        o.setVarint(5, rcv[0]);
-        o.setVarint(6, rcv[1]);
-        o.setVarint(7, bool(s, SOL_SOCKET, SO_REUSEADDR));
-        o.setVarint(8, Integer.toUnsignedLong(intOpt(s, SOL_SOCKET, SO_PRIORITY)));
-        o.setVarint(9, Integer.toUnsignedLong(intOpt(s, SOL_SOCKET, SO_RCVLOWAT)));
+        sk_opts_entry.Builder o = sk_opts_entry.newBuilder()
+                .setSoSndbuf(intOpt(s, SOL_SOCKET, SO_SNDBUF))
+                .setSoRcvbuf(intOpt(s, SOL_SOCKET, SO_RCVBUF))
+                .setSoSndTmoSec(snd[0])
+                .setSoSndTmoUsec(snd[1])
+                .setSoRcvTmoSec(rcv[0])
+                .setSoRcvTmoUsec(rcv[1])
+                .setReuseaddr(bool(s, SOL_SOCKET, SO_REUSEADDR))
+                .setSoPriority(intOpt(s, SOL_SOCKET, SO_PRIORITY))
+                .setSoRcvlowat(intOpt(s, SOL_SOCKET, SO_RCVLOWAT));
         int mark = intOpt(s, SOL_SOCKET, SO_MARK);
-        if (mark != 0) o.setVarint(10, Integer.toUnsignedLong(mark));
-        o.setVarint(13, bool(s, SOL_SOCKET, SO_DONTROUTE));
-        o.setVarint(14, bool(s, SOL_SOCKET, SO_NO_CHECK));
-        o.setVarint(17, bool(s, SOL_SOCKET, SO_REUSEPORT));
-        o.setVarint(18, bool(s, SOL_SOCKET, SO_BROADCAST));
-        o.setVarint(19, bool(s, SOL_SOCKET, SO_KEEPALIVE));
-        o.setVarint(23, bool(s, SOL_SOCKET, SO_OOBINLINE));
+        if (mark != 0) o.setSoMark(mark);
+        o.setSoDontroute(bool(s, SOL_SOCKET, SO_DONTROUTE))
+                .setSoNoCheck(bool(s, SOL_SOCKET, SO_NO_CHECK))
+                .setSoReuseport(bool(s, SOL_SOCKET, SO_REUSEPORT))
+                .setSoBroadcast(bool(s, SOL_SOCKET, SO_BROADCAST))
+                .setSoKeepalive(bool(s, SOL_SOCKET, SO_KEEPALIVE))
+                .setSoOobinline(bool(s, SOL_SOCKET, SO_OOBINLINE) ? 1 : 0); // a uint32 in sk-opts.proto
         int[] linger = linger(s);
-        if (linger[0] != 0) o.setVarint(24, Integer.toUnsignedLong(linger[1]));
-        o.setVarint(25, Integer.toUnsignedLong(intOpt(s, SOL_SOCKET, SO_BUF_LOCK))); // kernel >= 5.14 has it
-        return o;
+        if (linger[0] != 0) o.setSoLinger(linger[1]);
+        o.setSoBufLock(intOpt(s, SOL_SOCKET, SO_BUF_LOCK)); // kernel >= 5.14 has it
+        return o.build();
     }
 
     /** {@code ip_opts_entry} as CRIU's {@code dump_ip_opts} fills it for a TCP socket: only what is set. */
-    private static ProtoMessage ipOpts(FileDescriptor s, int family) throws IOException {
-        ProtoMessage o = new ProtoMessage();
-        long freebind, pktinfo, tos = 0, ttl = 0;
+    private static ip_opts_entry ipOpts(FileDescriptor s, int family) throws IOException {
+        ip_opts_entry.Builder o = ip_opts_entry.newBuilder();
+        boolean freebind, pktinfo;
+        int tos = 0, ttl = 0;
         if (family == SockDiag.AF_INET6) {
             freebind = bool(s, SOL_IPV6, IPV6_FREEBIND);
             pktinfo = bool(s, SOL_IPV6, IPV6_RECVPKTINFO);
         } else {
             freebind = bool(s, SOL_IP, IP_FREEBIND);
             pktinfo = bool(s, SOL_IP, IP_PKTINFO);
-            tos = Integer.toUnsignedLong(intOpt(s, SOL_IP, IP_TOS));
-            ttl = Integer.toUnsignedLong(intOpt(s, SOL_IP, IP_TTL));
+            tos = intOpt(s, SOL_IP, IP_TOS);
+            ttl = intOpt(s, SOL_IP, IP_TTL);
         }
-        if (freebind != 0) o.setVarint(1, freebind);
-        if (pktinfo != 0) o.setVarint(5, pktinfo);
-        if (tos != 0) o.setVarint(6, tos);
-        if (ttl != 0) o.setVarint(7, ttl);
-        return o;
+        if (freebind) o.setFreebind(true);
+        if (pktinfo) o.setPktinfo(true);
+        if (tos != 0) o.setTos(tos);
+        if (ttl != 0) o.setTtl(ttl);
+        return o.build();
     }
 
     /** {@code tcp_opts_entry} as CRIU's {@code dump_tcp_opts} fills it: each option only when non-zero. */
-    private static ProtoMessage tcpOpts(FileDescriptor s) throws IOException {
-        ProtoMessage o = new ProtoMessage();
-        int[][] opts = {{1, TCP_CORK}, {2, TCP_NODELAY}, {3, TCP_KEEPCNT}, {4, TCP_KEEPIDLE}, {5, TCP_KEEPINTVL}};
-        for (int[] f : opts) {
-            int v = intOpt(s, SOL_TCP, f[1]);
-            if (v != 0) o.setVarint(f[0], f[0] <= 2 ? 1 : Integer.toUnsignedLong(v));
-        }
-        return o;
+    private static tcp_opts_entry tcpOpts(FileDescriptor s) throws IOException {
+        tcp_opts_entry.Builder o = tcp_opts_entry.newBuilder();
+        if (intOpt(s, SOL_TCP, TCP_CORK) != 0) o.setCork(true);
+        if (intOpt(s, SOL_TCP, TCP_NODELAY) != 0) o.setNodelay(true);
+        int cnt = intOpt(s, SOL_TCP, TCP_KEEPCNT), idle = intOpt(s, SOL_TCP, TCP_KEEPIDLE), intvl = intOpt(s, SOL_TCP, TCP_KEEPINTVL);
+        if (cnt != 0) o.setKeepcnt(cnt);
+        if (idle != 0) o.setKeepidle(idle);
+        if (intvl != 0) o.setKeepintvl(intvl);
+        return o.build();
     }
 
-    private static long bool(FileDescriptor s, int level, int name) throws IOException {
-        return intOpt(s, level, name) != 0 ? 1 : 0;
+    private static boolean bool(FileDescriptor s, int level, int name) throws IOException {
+        return intOpt(s, level, name) != 0;
     }
 }

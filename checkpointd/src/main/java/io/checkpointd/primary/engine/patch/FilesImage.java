@@ -1,13 +1,21 @@
 package io.checkpointd.primary.engine.patch;
 
+import com.google.protobuf.Message;
 import io.checkpointd.primary.engine.fds.FdChanges;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Core.task_kobj_ids_entry;
+import io.checkpointd.protocol.image.criu.Eventpoll.eventpoll_tfd_entry;
+import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
+import io.checkpointd.protocol.image.criu.Fdinfo.fdinfo_entry;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
+import io.checkpointd.protocol.image.criu.Regfile.reg_file_entry;
+import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.ListIterator;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -29,7 +37,6 @@ import java.util.TreeMap;
 public final class FilesImage {
     static final String FILES = "files.img";
     private static final int FILES_MAGIC = 0x56303138, FDINFO_MAGIC = 0x56213732, IDS_MAGIC = 0x54432030;
-    private static final int FD_TYPE_REG = 1, FILE_ENTRY_EPFD = 9, EPFD_TFD = 4;
 
     private final String fdinfoName;
     /** fd → id of its file entry, for the fds that are regular files. */
@@ -55,13 +62,16 @@ public final class FilesImage {
         ImageFile fdinfo = ImageFile.parse(files.get(fdinfos.get(0)), FDINFO_MAGIC);
         Map<Integer, Long> reg = new HashMap<>();
         for (int i = 0; i < fdinfo.entryCount(); i++) {
-            ProtoMessage e = fdinfo.message(i);
-            if (e.varint(3) == FD_TYPE_REG) reg.put((int) e.varint(4), e.varint(1));
+            fdinfo_entry e = fdinfo.message(i, fdinfo_entry.parser());
+            if (e.getType() == fd_types.REG) reg.put(e.getFd(), Integer.toUnsignedLong(e.getId()));
         }
         long netNs = -1;
         if (ids != null && !ids.isEmpty()) {
             ImageFile img = ImageFile.parse(files.get(ids), IDS_MAGIC);
-            if (img.entryCount() == 1) netNs = img.message(0).findVarint(6).orElse(-1);
+            if (img.entryCount() == 1) {
+                task_kobj_ids_entry k = img.message(0, task_kobj_ids_entry.parser());
+                if (k.hasNetNsId()) netNs = Integer.toUnsignedLong(k.getNetNsId());
+            }
         }
         return new FilesImage(fdinfos.get(0), reg, netNs);
     }
@@ -72,99 +82,86 @@ public final class FilesImage {
      */
     public void patch(Map<String, byte[]> files, Map<Integer, OpenFiles.Open> open, FdChanges fds) throws IOException {
         ImageFile img = ImageFile.parse(files.get(FILES), FILES_MAGIC);
-        List<ProtoMessage> entries = new ArrayList<>(img.entryCount());
+        List<file_entry> entries = new ArrayList<>(img.entryCount());
         boolean changed = false;
-        for (int i = 0; i < img.entryCount(); i++) entries.add(img.message(i));
+        for (int i = 0; i < img.entryCount(); i++) entries.add(img.message(i, file_entry.parser()));
         changed |= patchPositions(entries, open);
         if (fds != null && !fds.equals(FdChanges.NONE)) changed |= patchFds(files, entries, fds);
         if (!changed) return;
-        List<byte[]> bytes = new ArrayList<>(entries.size());
-        for (ProtoMessage m : entries) bytes.add(m.encode());
-        files.put(FILES, img.withEntries(bytes).encode());
+        files.put(FILES, img.withMessages(entries).encode());
     }
 
-    private boolean patchPositions(List<ProtoMessage> entries, Map<Integer, OpenFiles.Open> open) {
+    private boolean patchPositions(List<file_entry> entries, Map<Integer, OpenFiles.Open> open) {
         Map<Long, OpenFiles.Open> byId = new HashMap<>();
         for (Map.Entry<Integer, OpenFiles.Open> e : open.entrySet()) {
             Long id = regFileIds.get(e.getKey());
             if (id != null) byId.put(id, e.getValue());
         }
         boolean changed = false;
-        for (ProtoMessage fe : entries) {
-            OpenFiles.Open now = fe.varint(1) == FD_TYPE_REG && fe.has(3) ? byId.get(fe.varint(2)) : null;
+        for (ListIterator<file_entry> it = entries.listIterator(); it.hasNext(); ) {
+            file_entry fe = it.next();
+            OpenFiles.Open now = fe.getType() == fd_types.REG && fe.hasReg() ? byId.get(id(fe)) : null;
             if (now == null) continue;
-            ProtoMessage reg = fe.message(3);
-            if (reg.varint(3) == now.pos() && (!reg.has(8) || reg.varint(8) == now.size())) continue;
-            reg.setVarint(3, now.pos());
-            if (reg.has(8)) reg.setVarint(8, now.size());
+            reg_file_entry reg = fe.getReg();
+            if (reg.getPos() == now.pos() && (!reg.hasSize() || reg.getSize() == now.size())) continue;
+            reg_file_entry.Builder r = reg.toBuilder().setPos(now.pos());
+            if (reg.hasSize()) r.setSize(now.size());
+            it.set(fe.toBuilder().setReg(r).build());
             changed = true;
         }
         return changed;
     }
 
     /** Closed and new fds into the fdinfo image and {@code entries}, and every epoll fd's registrations. */
-    private boolean patchFds(Map<String, byte[]> files, List<ProtoMessage> entries, FdChanges fds) throws IOException {
+    private boolean patchFds(Map<String, byte[]> files, List<file_entry> entries, FdChanges fds) throws IOException {
         ImageFile fdinfo = ImageFile.parse(files.get(fdinfoName), FDINFO_MAGIC);
-        TreeMap<Integer, ProtoMessage> byFd = new TreeMap<>();
+        TreeMap<Integer, fdinfo_entry> byFd = new TreeMap<>();
         long maxId = 0;
         for (int i = 0; i < fdinfo.entryCount(); i++) {
-            ProtoMessage e = fdinfo.message(i);
-            byFd.put((int) e.varint(4), e);
-            maxId = Math.max(maxId, e.varint(1));
+            fdinfo_entry e = fdinfo.message(i, fdinfo_entry.parser());
+            byFd.put(e.getFd(), e);
+            maxId = Math.max(maxId, Integer.toUnsignedLong(e.getId()));
         }
-        for (ProtoMessage fe : entries) maxId = Math.max(maxId, fe.varint(2));
+        for (file_entry fe : entries) maxId = Math.max(maxId, id(fe));
         Set<Long> dropped = new HashSet<>();
         for (int fd : fds.closed()) {
-            ProtoMessage gone = byFd.remove(fd);
-            if (gone != null) dropped.add(gone.varint(1));
+            fdinfo_entry gone = byFd.remove(fd);
+            if (gone != null) dropped.add(Integer.toUnsignedLong(gone.getId()));
         }
         boolean tableChanged = !fds.closed().isEmpty() || !fds.opened().isEmpty();
         boolean changed = tableChanged;
         Set<Long> referenced = new HashSet<>();
-        for (ProtoMessage e : byFd.values()) referenced.add(e.varint(1));
-        entries.removeIf(fe -> dropped.contains(fe.varint(2)) && !referenced.contains(fe.varint(2)) && fe.varint(1) != FD_TYPE_REG);
+        for (fdinfo_entry e : byFd.values()) referenced.add(Integer.toUnsignedLong(e.getId()));
+        entries.removeIf(fe -> dropped.contains(id(fe)) && !referenced.contains(id(fe)) && fe.getType() != fd_types.REG);
         // registrations of the base's epoll fds: rewritten when they differ
         Map<Long, Integer> fdOfId = new HashMap<>();
-        for (ProtoMessage e : byFd.values()) fdOfId.putIfAbsent(e.varint(1), (int) e.varint(4));
-        for (ProtoMessage fe : entries) {
-            if (fe.varint(1) != FdChanges.EVENTPOLL || !fe.has(FILE_ENTRY_EPFD)) continue;
-            Integer fd = fdOfId.get(fe.varint(2));
-            List<ProtoMessage> now = fd == null ? null : fds.epolls().get(fd);
-            if (now == null) continue;
-            ProtoMessage ep = fe.message(FILE_ENTRY_EPFD);
-            if (sameEncoding(ep.messages(EPFD_TFD), now)) continue;
-            ep.setMessages(EPFD_TFD, now);
+        for (fdinfo_entry e : byFd.values()) fdOfId.putIfAbsent(Integer.toUnsignedLong(e.getId()), e.getFd());
+        for (ListIterator<file_entry> it = entries.listIterator(); it.hasNext(); ) {
+            file_entry fe = it.next();
+            if (fe.getType() != fd_types.EVENTPOLL || !fe.hasEpfd()) continue;
+            Integer fd = fdOfId.get(id(fe));
+            List<eventpoll_tfd_entry> now = fd == null ? null : fds.epolls().get(fd);
+            if (now == null || fe.getEpfd().getTfdList().equals(now)) continue;
+            it.set(fe.toBuilder().setEpfd(fe.getEpfd().toBuilder().clearTfd().addAllTfd(now)).build());
             changed = true;
         }
         for (Map.Entry<Integer, FdChanges.Opened> e : fds.opened().entrySet()) {
             FdChanges.Opened o = e.getValue();
-            long id = ++maxId;
-            ProtoMessage entry = o.entry().copy();
-            entry.setVarint(1, id);
-            if (o.netNsId() && netNsId >= 0) entry.setVarint(18, netNsId);
-            ProtoMessage fe = new ProtoMessage();
-            fe.setVarint(1, o.type());
-            fe.setVarint(2, id);
-            fe.setMessages(o.field(), List.of(entry));
-            entries.add(fe);
-            ProtoMessage fi = new ProtoMessage();
-            fi.setVarint(1, id);
-            fi.setVarint(2, o.fdFlags());
-            fi.setVarint(3, o.type());
-            fi.setVarint(4, e.getKey());
-            byFd.put(e.getKey(), fi);
+            int id = (int) ++maxId;
+            Message.Builder entry = o.entry().toBuilder();
+            entry.setField(entry.getDescriptorForType().findFieldByNumber(1), id);
+            if (o.netNsId() && netNsId >= 0 && entry instanceof inet_sk_entry.Builder isk) isk.setNsId((int) netNsId);
+            file_entry.Builder fe = file_entry.newBuilder().setType(fd_types.forNumber(o.type())).setId(id);
+            fe.setField(file_entry.getDescriptor().findFieldByNumber(o.field()), entry.build());
+            entries.add(fe.build());
+            byFd.put(e.getKey(), fdinfo_entry.newBuilder().setId(id).setFlags(o.fdFlags())
+                    .setType(fd_types.forNumber(o.type())).setFd(e.getKey()).build());
         }
-        if (tableChanged) {
-            List<byte[]> out = new ArrayList<>(byFd.size());
-            for (ProtoMessage m : byFd.values()) out.add(m.encode());
-            files.put(fdinfoName, fdinfo.withEntries(out).encode());
-        }
+        if (tableChanged) files.put(fdinfoName, fdinfo.withMessages(new ArrayList<>(byFd.values())).encode());
         return changed;
     }
 
-    private static boolean sameEncoding(List<ProtoMessage> a, List<ProtoMessage> b) {
-        if (a.size() != b.size()) return false;
-        for (int i = 0; i < a.size(); i++) if (!java.util.Arrays.equals(a.get(i).encode(), b.get(i).encode())) return false;
-        return true;
+    private static long id(file_entry fe) {
+        return Integer.toUnsignedLong(fe.getId());
     }
 }

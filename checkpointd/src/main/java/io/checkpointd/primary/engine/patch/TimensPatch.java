@@ -3,7 +3,8 @@ package io.checkpointd.primary.engine.patch;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.Syscalls;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Timens.timens_entry;
+import io.checkpointd.protocol.image.criu.Timens.timespec;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +20,6 @@ import java.util.Map;
 public final class TimensPatch {
     /** {@code TIMENS_MAGIC} (criu/include/magic.h). */
     public static final int TIMENS_MAGIC = 0x43114433;
-    private static final int MONOTONIC = 1, BOOTTIME = 2, SEC = 1, NSEC = 2;
     private static final long NS = 1_000_000_000L;
 
     private TimensPatch() {
@@ -36,16 +36,14 @@ public final class TimensPatch {
             if (!e.getKey().startsWith("timens-") || !e.getKey().endsWith(".img")) continue;
             ImageFile f = ImageFile.parse(e.getValue(), TIMENS_MAGIC);
             if (f.entryCount() != 1) throw new IOException(e.getKey() + " with " + f.entryCount() + " entries, expected 1");
-            ProtoMessage m = f.message(0);
-            set(m.messageOrAdd(MONOTONIC), monotonicNanos);
-            set(m.messageOrAdd(BOOTTIME), boot);
-            e.setValue(f.withEntries(List.of(m.encode())).encode());
+            timens_entry m = f.message(0, timens_entry.parser()).toBuilder()
+                    .setMonotonic(timespec(monotonicNanos)).setBoottime(timespec(boot)).build();
+            e.setValue(f.withMessages(List.of(m)).encode());
         }
     }
 
-    private static void set(ProtoMessage ts, long nanos) {
-        ts.setVarint(SEC, nanos / NS);
-        ts.setVarint(NSEC, nanos % NS);
+    private static timespec timespec(long nanos) {
+        return timespec.newBuilder().setTvSec(nanos / NS).setTvNsec(nanos % NS).build();
     }
 
     private static long suspendedNanos() throws SyscallException {

@@ -1,16 +1,19 @@
 package io.checkpointd.primary.engine.threads;
 
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.UnknownFieldSet;
 import io.checkpointd.linux.ptrace.ThreadAttributes;
 import io.checkpointd.linux.ptrace.ThreadState;
 import io.checkpointd.protocol.image.CoreImage;
-import io.checkpointd.protocol.image.ProtoMessage;
 import io.checkpointd.protocol.image.PstreeImage;
 import io.checkpointd.protocol.image.ThreadFields;
+import io.checkpointd.protocol.image.criu.Core.thread_core_entry;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -151,26 +154,25 @@ public final class ThreadModel {
 
     /** The template-copied thread_core fields of {@code c}, encoded. */
     private static byte[] copiedFields(CoreImage c) {
-        ProtoMessage tc = c.threadCore();
-        if (tc == null) return new byte[0];
-        for (int f : tc.fieldNumbers()) if (!COPIED.containsKey(f)) tc.remove(f);
-        return tc.encode();
+        return only(c.threadCore(), COPIED.keySet());
     }
 
     private static String difference(CoreImage a, CoreImage b) {
-        ProtoMessage x = a.threadCore(), y = b.threadCore();
+        thread_core_entry x = a.threadCore(), y = b.threadCore();
         for (int f : new TreeSet<>(COPIED.keySet())) {
-            byte[] u = only(x, f), v = only(y, f);
-            if (!Arrays.equals(u, v)) return COPIED.get(f);
+            if (!Arrays.equals(only(x, Set.of(f)), only(y, Set.of(f)))) return COPIED.get(f);
         }
         return "?";
     }
 
-    private static byte[] only(ProtoMessage m, int f) {
+    /** {@code m} with only the fields numbered {@code keep} (unknown ones dropped), encoded; none for null. */
+    private static byte[] only(thread_core_entry m, Set<Integer> keep) {
         if (m == null) return new byte[0];
-        ProtoMessage c = m.copy();
-        for (int n : c.fieldNumbers()) if (n != f) c.remove(n);
-        return c.encode();
+        thread_core_entry.Builder c = m.toBuilder().setUnknownFields(UnknownFieldSet.getDefaultInstance());
+        for (FieldDescriptor f : thread_core_entry.getDescriptor().getFields()) {
+            if (!keep.contains(f.getNumber())) c.clearField(f);
+        }
+        return c.buildPartial().toByteArray();
     }
 
     private static String hex(TreeSet<Long> offsets) {

@@ -1,4 +1,4 @@
-package io.checkpointd.protocol.image;
+package io.checkpointd.bench;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -9,7 +9,10 @@ import java.util.Objects;
 import java.util.OptionalLong;
 
 /**
- * A protobuf message as the list of its fields in wire order, for patching CRIU images without knowing their
+ * The hand-written protobuf codec the CRIU image classes used before protobuf-java (issue #18), kept only as the
+ * baseline of {@link CodecBenchmark}; nothing else may use it. Trimmed to what the benchmark calls.
+ *
+ * <p>A protobuf message as the list of its fields in wire order, for patching CRIU images without knowing their
  * whole schema. Every field keeps its exact original encoding (tag, value, length prefix) until it is set, so
  * {@code parse(x).encode()} is byte-identical to {@code x}, and fields this class is never asked about (unknown
  * ones included) pass through untouched.
@@ -23,17 +26,17 @@ import java.util.OptionalLong;
  * <p>Nested messages returned by {@link #message} are live views: changing them changes this message. Not
  * thread-safe. Groups (wire types 3 and 4, unused by CRIU) are rejected.
  */
-public final class ProtoMessage {
+final class ProtoMessageBaseline {
     public static final int VARINT = 0, I64 = 1, LEN = 2, I32 = 5;
 
     private final List<Field> fields;
 
     /** An empty message. */
-    public ProtoMessage() {
+    public ProtoMessageBaseline() {
         this.fields = new ArrayList<>();
     }
 
-    private ProtoMessage(List<Field> fields) {
+    private ProtoMessageBaseline(List<Field> fields) {
         this.fields = fields;
     }
 
@@ -47,7 +50,7 @@ public final class ProtoMessage {
         /** Varint bytes, fixed bytes, or the LEN content. */
         final byte[] value;
         /** LEN fields read as a nested message; encoded from this when set. */
-        ProtoMessage child;
+        ProtoMessageBaseline child;
 
         Field(int number, int wire, byte[] tag, byte[] lenPrefix, byte[] value) {
             this.number = number;
@@ -82,11 +85,11 @@ public final class ProtoMessage {
 
     // ---- parse / encode ----
 
-    public static ProtoMessage parse(byte[] b) throws IOException {
+    public static ProtoMessageBaseline parse(byte[] b) throws IOException {
         return parse(b, 0, b.length);
     }
 
-    public static ProtoMessage parse(byte[] b, int off, int len) throws IOException {
+    public static ProtoMessageBaseline parse(byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
         List<Field> fields = new ArrayList<>();
         int end = off + len;
@@ -125,7 +128,7 @@ public final class ProtoMessage {
                 default -> throw new IOException("unsupported protobuf wire type " + wire + " (field " + number + ")");
             }
         }
-        return new ProtoMessage(fields);
+        return new ProtoMessageBaseline(fields);
     }
 
     public byte[] encode() {
@@ -135,26 +138,10 @@ public final class ProtoMessage {
     }
 
     /** A deep copy, independent of this message. */
-    public ProtoMessage copy() {
+    public ProtoMessageBaseline copy() {
         List<Field> c = new ArrayList<>(fields.size());
         for (Field f : fields) c.add(f.copy());
-        return new ProtoMessage(c);
-    }
-
-    // ---- inspection ----
-
-    /** Field numbers in wire order, one per occurrence (a repeated field appears as often as it occurs). */
-    public int[] fieldNumbers() {
-        return fields.stream().mapToInt(f -> f.number).toArray();
-    }
-
-    public boolean has(int number) {
-        return indexOf(number) >= 0;
-    }
-
-    /** Removes every occurrence of a field. */
-    public void remove(int number) {
-        fields.removeIf(f -> f.number == number);
+        return new ProtoMessageBaseline(c);
     }
 
     // ---- varint scalars ----
@@ -239,82 +226,30 @@ public final class ProtoMessage {
             byte[] t = tagBytes != null ? tagBytes : tagBytes(number, VARINT);
             for (long v : values) repl.add(new Field(number, VARINT, t, null, varintBytes(v)));
         }
-        replaceAll(number, repl);
+        int i0 = indexOf(number);
+        fields.removeIf(f -> f.number == number);
+        fields.addAll(i0, repl);
     }
 
     // ---- nested messages ----
 
     /** The nested message in a LEN field (the last occurrence) as a live view, or null if absent. */
-    public ProtoMessage message(int number) {
+    public ProtoMessageBaseline message(int number) {
         Field f = last(number);
         return f == null ? null : child(f);
     }
 
     /** Like {@link #message}, but inserts an empty nested message (in number order) if absent. */
-    public ProtoMessage messageOrAdd(int number) {
-        ProtoMessage m = message(number);
+    public ProtoMessageBaseline messageOrAdd(int number) {
+        ProtoMessageBaseline m = message(number);
         if (m != null) return m;
         Field f = newField(number, LEN, new byte[0]);
-        f.child = new ProtoMessage();
+        f.child = new ProtoMessageBaseline();
         insertOrdered(f);
         return f.child;
     }
 
-    /** Every occurrence of a repeated message field, in order, as live views. */
-    public List<ProtoMessage> messages(int number) {
-        List<ProtoMessage> out = new ArrayList<>();
-        for (Field f : fields) if (f.number == number) out.add(child(f));
-        return out;
-    }
-
-    /** Replaces a repeated message field's occurrences (where the first one was, or in number order). */
-    public void setMessages(int number, List<ProtoMessage> messages) {
-        int i = indexOf(number);
-        byte[] t = i >= 0 ? fields.get(i).tag : tagBytes(number, LEN);
-        List<Field> repl = new ArrayList<>();
-        for (ProtoMessage m : messages) {
-            Field f = new Field(number, LEN, t, null, new byte[0]);
-            f.child = m.copy();
-            repl.add(f);
-        }
-        replaceAll(number, repl);
-    }
-
-    /**
-     * Sets a LEN field's raw content (string, bytes): the first occurrence takes it (keeping its tag bytes), later
-     * ones are dropped; absent, it is inserted in number order.
-     */
-    public void setBytes(int number, byte[] content) {
-        int i = indexOf(number);
-        if (i < 0) {
-            insertOrdered(newField(number, LEN, content.clone()));
-            return;
-        }
-        Field f = fields.get(i);
-        requireWire(f, LEN);
-        if (f.child != null || !Arrays.equals(f.value, content)) fields.set(i, new Field(number, LEN, f.tag, null, content.clone()));
-        removeAfter(number, i);
-    }
-
-    /** A LEN field's raw content (string, bytes), the last occurrence, or null if absent. */
-    public byte[] bytes(int number) {
-        Field f = last(number);
-        if (f == null) return null;
-        requireWire(f, LEN);
-        return f.child != null ? f.child.encode() : f.value.clone();
-    }
-
     // ---- wire helpers ----
-
-    /** Zigzag-encodes a {@code sint32}/{@code sint64} value for {@link #setVarint}. */
-    public static long zigzag(long v) {
-        return (v << 1) ^ (v >> 63);
-    }
-
-    /** Decodes a zigzag-encoded {@code sint32}/{@code sint64} value read by {@link #varint}. */
-    public static long unzigzag(long v) {
-        return (v >>> 1) ^ -(v & 1);
-    }
 
     /** The minimal varint encoding of {@code v} read as an unsigned 64-bit value. */
     public static byte[] varintBytes(long v) {
@@ -362,7 +297,7 @@ public final class ProtoMessage {
         }
     }
 
-    private static ProtoMessage child(Field f) {
+    private static ProtoMessageBaseline child(Field f) {
         requireWire(f, LEN);
         if (f.child == null) {
             try {
@@ -392,15 +327,5 @@ public final class ProtoMessage {
         int i = 0;
         while (i < fields.size() && fields.get(i).number <= f.number) i++;
         fields.add(i, f);
-    }
-
-    private void replaceAll(int number, List<Field> repl) {
-        int i = indexOf(number);
-        remove(number);
-        if (i < 0) {
-            for (Field f : repl) insertOrdered(f);
-        } else {
-            fields.addAll(i, repl);
-        }
     }
 }
