@@ -15,7 +15,7 @@ import java.util.OptionalLong;
  * byte-identical to an {@code x} CRIU wrote.
  */
 public final class MmImage {
-    private static final int MM_VMAS = 14;
+    private static final int MM_START_BRK = 6, MM_BRK = 7, MM_VMAS = 14;
 
     /**
      * One {@code vma_entry}. {@code prot}, {@code flags}, {@code status} and {@code fdflags} are uint32 held in a
@@ -90,6 +90,23 @@ public final class MmImage {
     /** The VMAs in image order (CRIU writes them sorted by start). */
     public List<Vma> vmas() {
         return vmas;
+    }
+
+    /** {@code mm_start_brk}: where the brk heap begins. */
+    public long startBrk() {
+        return mm.varint(MM_START_BRK);
+    }
+
+    /** {@code mm_brk}: the program break, the brk heap's end (CRIU reads it with {@code brk(0)} in the process). */
+    public long brk() {
+        return mm.varint(MM_BRK);
+    }
+
+    /** This image with another {@code mm_brk}; every other field keeps its bytes. */
+    public MmImage withBrk(long brk) {
+        ProtoMessage out = mm.copy();
+        out.setVarint(MM_BRK, brk);
+        return new MmImage(file, out, vmas);
     }
 
     /** A copy of the whole {@code mm_entry}, for fields this class has no accessor for. */
