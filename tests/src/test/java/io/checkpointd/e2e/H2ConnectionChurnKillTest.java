@@ -72,8 +72,9 @@ class H2ConnectionChurnKillTest extends E2eTest {
             assertThat(ackedAtKill).as("commits acknowledged under connection churn; " + ctx).isGreaterThanOrEqualTo(BEFORE_KILL);
             long dumps = (Long) atKill.get("criuDumps") - (Long) first.get("criuDumps");
             long epochs = (Long) atKill.get("incrementalEpochs") - (Long) first.get("incrementalEpochs");
-            System.out.printf("H2 connection churn: %d commits, each on a new JDBC connection, over %d incremental epochs; %d CRIU dumps"
-                    + " after the first epoch (all reasons %s)%n", ackedAtKill, epochs, dumps, atKill.get("criuDumpReasons"));
+            System.out.printf("H2 connection churn: %d commits, each on a new JDBC connection, over %d incremental epochs (%s with the memory"
+                    + " map rebuilt); %d CRIU dumps after the first epoch (all reasons %s)%n", ackedAtKill, epochs, atKill.get("mmRebuiltEpochs"),
+                    dumps, atKill.get("criuDumpReasons"));
             assertThat((Long) first.get("criuDumps")).as("the first epoch's CRIU dump only, before the churn; " + ctx).isEqualTo(1L);
             assertThat(dumps).as("CRIU dumps after the first epoch, a thread and a socket born and ended per transaction; " + ctx).isZero();
             assertThat(epochs).as("incremental epochs under churn; " + ctx).isGreaterThan(20);
