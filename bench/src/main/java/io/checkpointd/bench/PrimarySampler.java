@@ -35,6 +35,13 @@ final class PrimarySampler implements AutoCloseable {
     private final Map<String, List<Double>> samples = new LinkedHashMap<>();
     private final Map<String, Long> lastCount = new LinkedHashMap<>();
     private final Map<String, Long> missed = new LinkedHashMap<>();
+    /**
+     * Per sampled pause, its phases ({@code engineStats.pausePhaseLastMs}, in {@code EngineStats.PHASES} order) with
+     * the pause first: kept when exactly one epoch and one incremental pause ended since the last poll, so the two
+     * belong to the same epoch.
+     */
+    private final List<double[]> pausePhases = new ArrayList<>();
+    private long lastIncremental = -1;
     private final Thread thread;
     private volatile boolean recording;
     private volatile boolean closed;
@@ -60,6 +67,7 @@ final class PrimarySampler implements AutoCloseable {
     void begin() {
         synchronized (this) {
             lastCount.clear(); // the first poll after begin() only sets the baseline
+            lastIncremental = -1;
         }
         recording = true;
     }
@@ -74,6 +82,22 @@ final class PrimarySampler implements AutoCloseable {
         double[] a = samples.get(field).stream().mapToDouble(Double::doubleValue).toArray();
         Arrays.sort(a);
         return a;
+    }
+
+    /**
+     * The mean of each phase ({@code EngineStats.PHASES} order) over the sampled incremental pauses of at least
+     * {@code minPauseMs}, and how many there were (last element): where the tail of the pause goes.
+     */
+    synchronized double[] meanPhases(double minPauseMs) {
+        int k = io.checkpointd.primary.engine.status.EngineStats.PHASES.length;
+        double[] sum = new double[k + 1];
+        for (double[] row : pausePhases) {
+            if (row[0] < minPauseMs) continue;
+            for (int i = 0; i < k; i++) sum[i] += row[i + 1];
+            sum[k]++;
+        }
+        for (int i = 0; i < k && sum[k] > 0; i++) sum[i] /= sum[k];
+        return sum;
     }
 
     /** Samples of {@code field} that appeared but were overwritten before a poll saw them. */
@@ -101,6 +125,7 @@ final class PrimarySampler implements AutoCloseable {
         if (s.isEmpty()) return;
         synchronized (this) {
             if (!recording) return;
+            boolean onePause = false;
             for (String f : FIELDS) {
                 if (!(s.get().get(f) instanceof Json w)) continue;
                 long n = num(w.get("n")).longValue();
@@ -108,6 +133,17 @@ final class PrimarySampler implements AutoCloseable {
                 if (prev == null || n <= prev) continue; // baseline, or nothing new
                 samples.get(f).add(num(w.get("last")).doubleValue());
                 if (n - prev > 1) missed.merge(f, n - prev - 1, Long::sum);
+                if (f.equals("pauseMs") && n - prev == 1) onePause = true;
+            }
+            if (s.get().get("engineStats") instanceof Json e && e.get("pausePhaseLastMs") instanceof Json last) {
+                long inc = num(e.get("incrementalEpochs")).longValue();
+                if (onePause && lastIncremental >= 0 && inc == lastIncremental + 1) {
+                    double[] row = new double[io.checkpointd.primary.engine.status.EngineStats.PHASES.length + 1];
+                    row[0] = samples.get("pauseMs").get(samples.get("pauseMs").size() - 1);
+                    for (int i = 1; i < row.length; i++) row[i] = num(last.get(io.checkpointd.primary.engine.status.EngineStats.PHASES[i - 1])).doubleValue();
+                    pausePhases.add(row);
+                }
+                lastIncremental = inc;
             }
         }
     }

@@ -10,18 +10,26 @@ import java.util.Random;
 
 /**
  * Makes a service's memory and structure change the way a long-running JVM's do, for the incremental engine's
- * oracle: the heap grows and shrinks (retained arrays, then dropped), anonymous memory is mapped and unmapped,
- * pages are dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop: one
- * every 10 ms, each alive 20 to 120 ms (so every 25 ms epoch sees threads born and ended), joined by the churn
- * thread once done. One daemon thread, a few operations every 10 ms; everything it holds is bounded.
+ * oracle: the heap grows and shrinks (retained arrays, then dropped), anonymous memory is mapped, re-protected and
+ * unmapped and the brk heap grows (every 10 ms step, so every 25 ms epoch sees the memory map change), pages are
+ * dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop: one every 10 ms,
+ * each alive 20 to 120 ms (so every epoch sees threads born and ended, and thread stacks mapped and unmapped),
+ * joined by the churn thread once done. One daemon thread, a few operations every 10 ms; everything it holds is
+ * bounded.
  */
 public final class Churn implements Runnable {
     private static final int PAGE = 4096;
+    /**
+     * The brk heap grows by a page a step up to this, then stays: giving it back races with malloc's own use of the
+     * break (glibc's {@code sbrk} takes no lock), so the churn never shrinks it; about three minutes of growth.
+     */
+    private static final long BRK_MAX = 64L << 20;
     private final Random rnd = new Random(42);
     private final List<byte[]> retained = new ArrayList<>();
     private final ArrayDeque<ByteBuffer> mapped = new ArrayDeque<>();
     private final ArrayDeque<Thread> workers = new ArrayDeque<>();
     private final ByteBuffer arena;
+    private long brkBytes;
     private long ops;
 
     private Churn() throws SyscallException {
@@ -67,12 +75,18 @@ public final class Churn implements Runnable {
             retained.clear();
             System.gc();
         }
-        // anonymous mappings come and go
-        if (ops % 10 == 0) {
-            ByteBuffer b = Syscalls.mapAnonymous((1 + rnd.nextInt(64)) * PAGE);
-            for (int off = 0; off < b.capacity(); off += PAGE) b.putLong(off, ops + off);
-            mapped.add(b);
-            if (mapped.size() > 8) Syscalls.unmap(mapped.poll());
+        // anonymous mappings come and go, and change protection (splitting and merging VMAs): every step
+        ByteBuffer b = Syscalls.mapAnonymous((1 + rnd.nextInt(64)) * PAGE);
+        for (int off = 0; off < b.capacity(); off += PAGE) b.putLong(off, ops + off);
+        mapped.add(b);
+        if (mapped.size() > 8) Syscalls.unmap(mapped.poll());
+        if (b.capacity() >= 2 * PAGE) Syscalls.protect(b, PAGE, PAGE, false); // its second page read-only
+        ByteBuffer older = mapped.peek();
+        if (older != b && older.capacity() >= 2 * PAGE) Syscalls.protect(older, PAGE, PAGE, ops % 2 == 0);
+        // the brk heap grows
+        if (brkBytes < BRK_MAX) {
+            Syscalls.growBreak(PAGE).putLong(0, ops);
+            brkBytes += PAGE;
         }
         // threads start and stop: one per step, alive across an epoch or a few, joined when done
         long seed = ops;

@@ -63,6 +63,12 @@ interface LibC extends Library {
     /** {@code int madvise(void *addr, size_t length, int advice)} */
     int madvise(Pointer addr, long length, int advice);
 
+    /** {@code int mprotect(void *addr, size_t len, int prot)} */
+    int mprotect(Pointer addr, long length, int prot);
+
+    /** {@code void *sbrk(intptr_t increment)}: glibc's, which keeps malloc's view of the break current. */
+    Pointer sbrk(long increment);
+
     /** {@code off_t lseek(int fd, off_t offset, int whence)} */
     long lseek(int fd, long offset, int whence);
 

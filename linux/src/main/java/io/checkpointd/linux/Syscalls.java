@@ -235,4 +235,35 @@ public final class Syscalls {
         com.sun.jna.Pointer p = Native.getDirectBufferPointer(direct).share(offset);
         if (LibC.INSTANCE.madvise(p, length, advice) != 0) throw new SyscallException("madvise", Native.getLastError(), "advice " + advice);
     }
+
+    /** {@code mprotect} of {@code [offset, offset+length)} of a direct buffer (page-aligned): read-only, or read-write again. */
+    public static void protect(java.nio.ByteBuffer direct, long offset, long length, boolean writable) throws SyscallException {
+        com.sun.jna.Pointer p = Native.getDirectBufferPointer(direct).share(offset);
+        if (LibC.INSTANCE.mprotect(p, length, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0) {
+            throw new SyscallException("mprotect", Native.getLastError(), length + " bytes");
+        }
+    }
+
+    /**
+     * Moves the program break up by {@code length} bytes (glibc's {@code sbrk}: the brk heap grows) and returns the
+     * new memory as a direct buffer; give it back with {@link #shrinkBreak}.
+     */
+    public static java.nio.ByteBuffer growBreak(int length) throws SyscallException {
+        com.sun.jna.Pointer p = LibC.INSTANCE.sbrk(length);
+        if (com.sun.jna.Pointer.nativeValue(p) == -1L) throw new SyscallException("sbrk", Native.getLastError(), length + " bytes");
+        return p.getByteBuffer(0, length);
+    }
+
+    /**
+     * Gives back memory {@link #growBreak} returned if the break is still at its end (nothing, malloc included, moved
+     * it since); returns whether it did. Otherwise the memory stays, as malloc would leave it.
+     */
+    public static boolean shrinkBreak(java.nio.ByteBuffer grown) throws SyscallException {
+        long end = com.sun.jna.Pointer.nativeValue(Native.getDirectBufferPointer(grown)) + grown.capacity();
+        if (com.sun.jna.Pointer.nativeValue(LibC.INSTANCE.sbrk(0)) != end) return false;
+        if (com.sun.jna.Pointer.nativeValue(LibC.INSTANCE.sbrk(-grown.capacity())) == -1L) {
+            throw new SyscallException("sbrk", Native.getLastError(), -grown.capacity() + " bytes");
+        }
+        return true;
+    }
 }

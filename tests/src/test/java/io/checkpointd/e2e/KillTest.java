@@ -115,13 +115,15 @@ class KillTest extends E2eTest {
         try (Cluster c = Cluster.start(opts); KvWorkload load = workload(c)) {
             load.start();
             load.awaitAcked(20, Duration.ofSeconds(30));
-            long dumpsBefore = criuDumps(c), epochBefore = lastAckedEpoch(c);
+            long dumpsBefore = criuDumps(c), epochBefore = lastAckedEpoch(c), mmBefore = mmRebuiltEpochs(c);
             // a few seconds of epochs: every one of them sees threads born and ended
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (lastAckedEpoch(c) < epochBefore + 20 && System.nanoTime() < deadline) Thread.sleep(50);
             Json primary = c.status("primary").orElseThrow();
             assertThat(lastAckedEpoch(c)).as("epochs acknowledged under thread churn; " + primary).isGreaterThanOrEqualTo(epochBefore + 20);
             assertThat(criuDumps(c)).as("CRIU dumps under thread churn after the warm-up; " + primary).isEqualTo(dumpsBefore);
+            // the churn maps, re-protects and unmaps memory and grows the brk heap every 10 ms: the engine's mm.img
+            assertThat(mmRebuiltEpochs(c) - mmBefore).as("epochs whose memory map the engine rebuilt; " + primary).isGreaterThanOrEqualTo(10);
             KvWorkload.Acked atKill = load.snapshot();
             c.killPrimary();
             afterTheKill(c, load, atKill, "thread churn, killed after epoch " + lastAckedEpochOf(primary) + " with " + atKill + " acknowledged");
@@ -133,6 +135,11 @@ class KillTest extends E2eTest {
                 Thread.sleep(50);
             }
             assertThat(seen.size()).as("distinct thread sets of the restored service over 1 s").isGreaterThan(5);
+            // and its brk heap grows on: with a program break restored short of the heap, brk fails and the churn ends
+            long heapEnd = heapEnd(pid);
+            long grown = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (heapEnd(pid) <= heapEnd && System.nanoTime() - grown < 0) Thread.sleep(50);
+            assertThat(heapEnd(pid)).as("the restored service's brk heap end").isGreaterThan(heapEnd);
             for (int i = 0; i < 3; i++) {
                 try (KvClient client = KvClient.connect(c.proxyAddress())) {
                     assertThat(client.put("churn-after-" + i, "v" + i)).isTrue();
@@ -141,6 +148,17 @@ class KillTest extends E2eTest {
             }
             assertThat(io.checkpointd.linux.proc.ProcFs.threads(pid)).as("the restored service still runs").isNotEmpty();
         }
+    }
+
+    private static long mmRebuiltEpochs(Cluster c) throws Exception {
+        Json p = c.status("primary").orElseThrow();
+        return ((Number) ((Json) p.get("engineStats")).get("mmRebuiltEpochs")).longValue();
+    }
+
+    /** The end of {@code pid}'s brk heap ({@code [heap]}), 0 if it has none. */
+    private static long heapEnd(int pid) throws java.io.IOException {
+        return io.checkpointd.linux.proc.ProcFs.maps(pid).stream().filter(v -> v.path().equals("[heap]"))
+                .mapToLong(io.checkpointd.linux.proc.Vma::end).max().orElse(0);
     }
 
     private static long criuDumps(Cluster c) throws Exception {

@@ -57,7 +57,7 @@ class MemoryOracleTest extends E2eTest {
                 .withProtectArgs(List.of("--engine", "incremental", "--tracker", tracker))
                 .withProtectJvmArgs(protectJvmArgs(oracle));
         Path image = tmp.resolve("image");
-        long n, dumpsBefore;
+        long n, dumpsBefore, mmBefore;
         Json primary;
         try (Cluster c = Cluster.start(opts);
              KvWorkload load = new KvWorkload(KvWorkload.Config.of(c.proxyAddress()).withThreads(2))) {
@@ -65,7 +65,9 @@ class MemoryOracleTest extends E2eTest {
             awaitEpochs(c, 10, 1, Duration.ofSeconds(90));
             // from here on every epoch sees threads born and ended (the churn): none may take a CRIU dump. (The load's
             // connections, opened before, are open-file changes, which the engine leaves to CRIU for now.)
-            dumpsBefore = criuDumps(c.status("primary").orElseThrow());
+            Json warm = c.status("primary").orElseThrow();
+            dumpsBefore = criuDumps(warm);
+            mmBefore = mmRebuiltEpochs(warm);
             Files.createFile(oracle.resolve("request"));
             n = awaitEpochFile(oracle.resolve("epoch"), Duration.ofSeconds(30));
             awaitCommitted(c, n, Duration.ofSeconds(30));
@@ -115,9 +117,11 @@ class MemoryOracleTest extends E2eTest {
         assertThat(pstreeThreads(image)).as("pstree.img's threads (the committed image's against CRIU's dump); " + ctx)
                 .isEqualTo(pstreeThreads(criuDump));
         assertThat(criuDumps(primary)).as("CRIU dumps after epoch 10, under thread churn every epoch; " + ctx).isEqualTo(dumpsBefore);
+        // and under mapping churn every epoch (mmap, mprotect, munmap, the brk heap, thread stacks): mm.img the engine's
+        assertThat(mmRebuiltEpochs(primary)).as("epochs whose memory map the engine rebuilt, after epoch 10; " + ctx).isGreaterThan(mmBefore);
         Json reasons = (Json) ((Json) engineStats).get("criuDumpReasons");
         assertThat(reasons.fields().keySet()).as("CRIU dump reasons; " + ctx).doesNotContain("threads changed", "thread not modelled",
-                "thread exiting");
+                "thread exiting", "memory map changed");
         assertThat(withXsave).as("CRIU's dump has every thread's FPU/XSAVE state to compare; " + ctx).isEqualTo(truthThreads.size());
         assertThat(regDiffs).as("registers and signal masks, CRIU's dump vs the committed image (%d threads, %d fields); %s",
                 truthThreads.size(), comparedFields, ctx).isEmpty();
@@ -133,6 +137,12 @@ class MemoryOracleTest extends E2eTest {
         int pid = pidOfImage(image);
         List<MmImage.Vma> vmas = MmImage.parse(Files.readAllBytes(image.resolve("mm-" + pid + ".img"))).vmas();
         assertThat(coverage(vmas)).as("the image's memory map; " + ctx).isEqualTo(coverageOfMaps(maps));
+        // the program break: CRIU reads it exactly (brk(0) in the process), the engine as the heap's end, its page
+        MmImage criuMm = MmImage.parse(Files.readAllBytes(criuDump.resolve("mm-" + pid + ".img")));
+        MmImage imageMm = MmImage.parse(Files.readAllBytes(image.resolve("mm-" + pid + ".img")));
+        assertThat(imageMm.brk()).as("mm_brk, the committed image's against CRIU's dump rounded to its page; " + ctx)
+                .isEqualTo((criuMm.brk() + PAGE - 1) & -PAGE);
+        assertThat(imageMm.startBrk()).as("mm_start_brk; " + ctx).isEqualTo(criuMm.startBrk());
 
         // every private page
         Pagemap pm = Pagemap.parse(Files.readAllBytes(image.resolve("pagemap-" + pid + ".img")));
@@ -340,6 +350,10 @@ class MemoryOracleTest extends E2eTest {
             return s.map(p -> p.getFileName().toString()).filter(x -> x.startsWith("mm-") && x.endsWith(".img"))
                     .map(x -> Integer.parseInt(x.substring(3, x.length() - 4))).findFirst().orElseThrow();
         }
+    }
+
+    private static long mmRebuiltEpochs(Json primary) {
+        return ((Number) ((Json) primary.get("engineStats")).get("mmRebuiltEpochs")).longValue();
     }
 
     private static long criuDumps(Json primary) {

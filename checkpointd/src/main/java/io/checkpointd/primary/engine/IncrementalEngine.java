@@ -123,6 +123,7 @@ public final class IncrementalEngine implements CaptureEngine {
         PauseStage.Result r = tracer.call(() -> incremental(n, pause));
         if (r.stopped() == null) return baseDump(n, false, pause, r.why(), r.frozen());
         stats.incremental(Ranges.bytes(r.stopped().memory().fromPre()), Ranges.bytes(r.stopped().memory().inPause()));
+        if (r.stopped().mm() != null) stats.mmRebuilt();
         memory.reset();
         return new IncrementalCapture(shipper, patch, base, r.stopped());
     }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>A tracked range that no longer is wholly registered (munmap + mmap over it, {@code mremap} away and back)
  *       shows in a second walk of its cluster, which reports the mapped parts lacking {@code PAGE_IS_WPALLOWED}: its
- *       registered pages' writes are still taken, and the range is registered again and reported whole.</li>
+ *       registered pages' writes are still taken, and the range is registered again and reported whole (its parts
+ *       mapped read-only since are reported whole but not registered).</li>
  *   <li>A range the kernel refuses to register (e.g. {@code EPERM}/{@code EINVAL} for a mapping kind uffd does not
  *       support) is reported whole (its present pages) every epoch and counted in {@code unregistered-ranges}.</li>
  *   <li>Transparent huge pages: a write to a write-protected THP splits it (async mode), so the report is per
@@ -122,7 +123,8 @@ final class UffdWpTracker implements DirtyTracker {
             }
         }
         lostRanges += lost.size();
-        for (Long l : lost) tracked.remove(l);
+        List<long[]> replaced = new ArrayList<>(lost.size());
+        for (Long l : lost) replaced.add(new long[] {l, tracked.remove(l)});
         // a range unmapped since was a hole to the walks: it reported nothing there
         List<Vma> maps = mapsSource.get();
         Ranges.dropUnmapped(tracked, maps);
@@ -150,6 +152,19 @@ final class UffdWpTracker implements DirtyTracker {
                 whole += p.length();
             }
             if (!register(u[0], u[1])) stillUnregistered.put(u[0], u[1]);
+        }
+        // a replaced range's parts now mapped read-only (mmap, write, mprotect before the stop) hold pages no walk
+        // saw written and no trackable range covers: their present pages whole too
+        for (long[] r : replaced) {
+            for (Vma v : maps) {
+                if (v.isWritable() || !v.isPrivate() || Ranges.isSpecial(v) || v.end() <= r[0] || v.start() >= r[1]) continue;
+                regions.clear();
+                PresentPages.scan(scan, Math.max(v.start(), r[0]), Math.min(v.end(), r[1]), v.inode() != 0, regions);
+                for (PagemapScan.PageRegion p : regions) {
+                    out.add(new RemoteRange(p.start(), p.length()));
+                    whole += p.length();
+                }
+            }
         }
         unregistered.clear();
         unregistered.putAll(stillUnregistered);

@@ -51,6 +51,17 @@ class UffdWpTrackerTest {
     }
 
     @Test
+    void aReplacedMappingMadeReadOnlyBeforeTheStopIsReportedWhole() throws Exception {
+        long b = child.alloc("b", 16, true);
+        try (DirtyTracker t = armed()) {
+            child.cmd("remap b 5"); // a new page, written, over a tracked one
+            child.cmd("mprotect b 1"); // then all of b read-only: no trackable range covers page 5
+            assertThat(pagesIn(collect(t), b, 16)).as("the new page among those reported").containsAll(pages(b, 5));
+            assertThat(t.counters().get("replaced-ranges")).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aRangeTheKernelRefusesIsReportedWholeEveryEpochAndCounted() throws Exception {
         String addr = child.cmd("allocdrop d 4");
         assumeTrue(!addr.equals("unsupported"), "MAP_DROPPABLE needs kernel 6.11+");

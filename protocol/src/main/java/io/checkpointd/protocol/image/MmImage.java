@@ -82,6 +82,21 @@ public final class MmImage {
         return vmas;
     }
 
+    /** {@code mm_start_brk}: where the brk heap begins. */
+    public long startBrk() {
+        return mm.getMmStartBrk();
+    }
+
+    /** {@code mm_brk}: the program break, the brk heap's end (CRIU reads it with {@code brk(0)} in the process). */
+    public long brk() {
+        return mm.getMmBrk();
+    }
+
+    /** This image with another {@code mm_brk}; every other field as it was. */
+    public MmImage withBrk(long brk) {
+        return new MmImage(file, mm.toBuilder().setMmBrk(brk).build(), vmas);
+    }
+
     /** The whole {@code mm_entry} (immutable), for fields this class has no accessor for. */
     public mm_entry message() {
         return mm;

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 
 /**
  * Rebuilds the VMA list of the base dump's {@code mm-<pid>.img} for the process's current memory map when only
@@ -17,13 +18,24 @@ import java.util.Map;
  * one) with its new range and protection. The madvise flags of a new mapping come from that template: CRIU reads
  * them from {@code smaps}, too costly to read in every pause; they tune the kernel (huge pages, dump, fork), not
  * what the restored process reads.
+ *
+ * <p>The brk heap ({@code [heap]}) is rebuilt the same way, from the base's heap entry (or CRIU's heap status on an
+ * anonymous one when the base had no heap yet), and {@code mm_brk} becomes the heap's end: CRIU reads the exact break
+ * with {@code brk(0)} inside the process, which a stop cannot do; the break rounded up to its page is restored to the
+ * same behaviour, since the kernel treats a break within the last page as the same heap and glibc keeps its own
+ * copy of the break in memory.
  */
 public final class MmPatch {
-    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1, VMA_AREA_VDSO = 1 << 3, VMA_AREA_VVAR = 1 << 12;
+    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1, VMA_AREA_VDSO = 1 << 3, VMA_AREA_HEAP = 1 << 5,
+            VMA_AREA_VVAR = 1 << 12;
+    /** {@code MAP_PRIVATE | MAP_ANONYMOUS}: the flags CRIU records for the brk heap. */
+    private static final long HEAP_FLAGS = 0x22;
 
     private final MmImage base;
     private final Map<Long, MmImage.Vma> byRange = new HashMap<>();
     private final List<MmImage.Vma> anonymous = new ArrayList<>();
+    /** The base's [heap] entries (none if the process had not yet called brk). */
+    private final List<MmImage.Vma> heap = new ArrayList<>();
     /** [vdso] and [vvar]: CRIU records them its own way (not always as /proc/PID/maps shows them); kept as dumped. */
     private final List<MmImage.Vma> special = new ArrayList<>();
 
@@ -36,6 +48,7 @@ public final class MmPatch {
                     && (v.status() & ~(VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == 0) {
                 anonymous.add(v);
             }
+            if ((v.status() & VMA_AREA_HEAP) != 0) heap.add(v);
         }
     }
 
@@ -55,8 +68,14 @@ public final class MmPatch {
 
     private byte[] build(List<Vma> maps) throws IOException {
         List<MmImage.Vma> out = new ArrayList<>(special);
+        long heapEnd = -1;
         for (Vma v : maps) {
             if (v.isSpecial()) continue; // [vsyscall] is above the task size; [vdso]/[vvar] never move
+            if (Structure.isBrkHeap(v)) {
+                out.add(heapVma(v));
+                heapEnd = Math.max(heapEnd, v.end());
+                continue;
+            }
             if (!Structure.isAnonymousPrivate(v)) {
                 MmImage.Vma same = byRange.get(v.start());
                 if (same == null || same.start() != v.start() || same.end() != v.end()) {
@@ -67,11 +86,27 @@ public final class MmPatch {
             }
             MmImage.Vma t = template(v);
             if (t == null) throw new IOException("no anonymous VMA in the base dump to model " + v + " on");
-            long prot = (v.isReadable() ? 1 : 0) | (v.isWritable() ? 2 : 0) | (v.isExecutable() ? 4 : 0);
-            out.add(new MmImage.Vma(v.start(), v.end(), t.pgoff(), t.shmid(), prot, t.flags(), t.status(), t.fd(), t.madv(), t.fdflags()));
+            out.add(new MmImage.Vma(v.start(), v.end(), t.pgoff(), t.shmid(), prot(v), t.flags(), t.status(), t.fd(), t.madv(), t.fdflags()));
         }
         out.sort(java.util.Comparator.comparingLong(MmImage.Vma::start));
-        return base.withVmas(out).encode();
+        MmImage image = base.withVmas(out);
+        long baseHeapEnd = heap.stream().mapToLong(MmImage.Vma::end).max().orElse(-1);
+        if (heapEnd != baseHeapEnd) image = image.withBrk(heapEnd < 0 ? base.startBrk() : heapEnd); // else the exact break CRIU read
+        return image.encode();
+    }
+
+    /** A [heap] VMA's entry: the base's heap entry (else CRIU's heap status on an anonymous one) with this range and protection. */
+    private MmImage.Vma heapVma(Vma v) throws IOException {
+        MmImage.Vma t = heap.isEmpty() ? null : heap.get(0);
+        long status = t != null ? t.status() : VMA_AREA_REGULAR | VMA_ANON_PRIVATE | VMA_AREA_HEAP;
+        if (t == null) t = anonymous.isEmpty() ? null : anonymous.get(0);
+        if (t == null) throw new IOException("no anonymous VMA in the base dump to model " + v + " on");
+        return new MmImage.Vma(v.start(), v.end(), 0, t.shmid(), prot(v), HEAP_FLAGS, status, t.fd(), heap.isEmpty() ? OptionalLong.empty() : t.madv(),
+                t.fdflags());
+    }
+
+    private static long prot(Vma v) {
+        return (v.isReadable() ? 1 : 0) | (v.isWritable() ? 2 : 0) | (v.isExecutable() ? 4 : 0);
     }
 
     /** The base's anonymous VMA overlapping {@code v} with the same protection, else any overlapping, else the first. */

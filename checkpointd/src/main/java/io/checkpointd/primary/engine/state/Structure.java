@@ -34,8 +34,9 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
     /**
      * Why {@code now} differs from this (the base) in a way only a CRIU dump captures, or null. Threads that started
      * or ended are the engine's ({@code primary.engine.threads}), not compared here. Private anonymous
-     * mappings may come, go, grow, shrink and change protection: the engine rebuilds their part of
-     * {@code mm.img} itself ({@link io.checkpointd.primary.engine.patch.MmPatch}).
+     * mappings and the brk heap may come, go, grow, shrink and change protection: the engine rebuilds their part of
+     * {@code mm.img} itself ({@link io.checkpointd.primary.engine.patch.MmPatch}). Any other change (a file mapped,
+     * unmapped or re-protected, the main stack grown) is a CRIU dump, counted as "memory map changed".
      */
     public String changeTo(Structure now) {
         if (!sameFixed(maps, now.maps)) return "memory map changed (" + firstDifference(fixed(maps), fixed(now.maps)) + ")";
@@ -44,7 +45,7 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
         return null;
     }
 
-    /** Whether the private anonymous mappings differ (then the epoch's {@code mm.img} is rebuilt). */
+    /** Whether the private anonymous mappings or the brk heap differ (then the epoch's {@code mm.img} is rebuilt). */
     public boolean anonymousChanged(Structure now) {
         return !maps.equals(now.maps);
     }
@@ -52,6 +53,20 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
     /** A private anonymous mapping the engine handles itself: no file, not the brk heap or the main stack. */
     public static boolean isAnonymousPrivate(Vma v) {
         return v.isPrivate() && v.inode() == 0 && v.path().isEmpty();
+    }
+
+    /**
+     * The brk heap ({@code [heap]}; the kernel may show it as several VMAs when only part of it is registered with
+     * userfaultfd): malloc's main arena grows and shrinks it with {@code brk}, which a JVM starting and ending threads
+     * reaches once its per-thread arenas run out.
+     */
+    public static boolean isBrkHeap(Vma v) {
+        return v.isPrivate() && v.inode() == 0 && v.path().equals("[heap]");
+    }
+
+    /** A mapping whose changes the engine writes into {@code mm.img} itself: private anonymous, or the brk heap. */
+    public static boolean isEngineMapped(Vma v) {
+        return isAnonymousPrivate(v) || isBrkHeap(v);
     }
 
     private static String firstDifference(List<Vma> a, List<Vma> b) {
@@ -62,19 +77,19 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
         return (gone.isEmpty() ? "" : "gone " + gone.iterator().next() + " ") + (added.isEmpty() ? "" : "new " + added.iterator().next());
     }
 
-    /** Whether {@code a} and {@code b} have the same mappings other than private anonymous ones (in every pause: no copies). */
+    /** Whether {@code a} and {@code b} have the same mappings other than the engine's own (in every pause: no copies). */
     private static boolean sameFixed(List<Vma> a, List<Vma> b) {
         int i = 0, j = 0;
         while (true) {
-            while (i < a.size() && isAnonymousPrivate(a.get(i))) i++;
-            while (j < b.size() && isAnonymousPrivate(b.get(j))) j++;
+            while (i < a.size() && isEngineMapped(a.get(i))) i++;
+            while (j < b.size() && isEngineMapped(b.get(j))) j++;
             if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
             if (!a.get(i++).equals(b.get(j++))) return false;
         }
     }
 
     private static List<Vma> fixed(List<Vma> maps) {
-        return maps.stream().filter(v -> !isAnonymousPrivate(v)).toList();
+        return maps.stream().filter(v -> !isEngineMapped(v)).toList();
     }
 
     /** The reason's category, for counting in status. */

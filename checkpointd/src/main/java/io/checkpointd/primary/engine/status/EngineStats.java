@@ -26,6 +26,8 @@ public final class EngineStats {
     private final Window[] precopyPhases = windows(PRECOPY_PHASES.length);
     private final Map<String, Long> dumpReasons = new TreeMap<>();
     private long incrementalEpochs, baseDumps;
+    /** Incremental epochs whose memory map changed (anonymous mappings, the brk heap): mm.img rebuilt, no CRIU dump. */
+    private long mmRebuilt;
     private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
     private long followedBytes, rescannedBytes;
@@ -86,6 +88,11 @@ public final class EngineStats {
         pauseCopiedBytes = pauseCopied;
     }
 
+    /** An incremental epoch's memory map differed from the base's: the engine rebuilt mm.img. */
+    public void mmRebuilt() {
+        mmRebuilt++;
+    }
+
     /** A CRIU dump was taken for {@code kind}. */
     public void baseDump(String kind) {
         baseDumps++;
@@ -104,6 +111,7 @@ public final class EngineStats {
         m.put("incrementalEpochs", incrementalEpochs);
         m.put("criuDumps", baseDumps);
         m.put("criuDumpReasons", new TreeMap<>(dumpReasons));
+        m.put("mmRebuiltEpochs", mmRebuilt);
         m.put("pausePhaseP50Ms", p50(PHASES, phases));
         // the last incremental epoch's phases, with the count: a poller can take one sample per epoch
         Map<String, Object> last = new LinkedHashMap<>();

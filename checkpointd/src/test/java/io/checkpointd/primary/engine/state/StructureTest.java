@@ -32,6 +32,17 @@ class StructureTest {
         assertThat(base.changeTo(of(List.of(LIB, DATA)))).isNull();
         assertThat(base.anonymousChanged(of(List.of(grown, rest, LIB, DATA)))).isTrue();
 
+        // the brk heap came, grew (split where userfaultfd registered only its first part) and went: the engine's too
+        Vma brk = new Vma(0x5610fd0ca000L, 0x5610fd112000L, "rw-p", 0, "00:00", 0, "[heap]");
+        Vma brkMore = new Vma(0x5610fd112000L, 0x5610fd138000L, "rw-p", 0, "00:00", 0, "[heap]");
+        assertThat(base.changeTo(of(List.of(brk, HEAP, RESERVED, LIB, DATA)))).isNull();
+        assertThat(of(List.of(brk, HEAP, RESERVED, LIB, DATA)).changeTo(of(List.of(brk, brkMore, HEAP, RESERVED, LIB, DATA)))).isNull();
+        assertThat(of(List.of(brk, HEAP, RESERVED, LIB, DATA)).changeTo(base)).isNull();
+        // the main stack grown: a CRIU dump
+        Vma stack = new Vma(0x7ffc00000000L, 0x7ffc00021000L, "rw-p", 0, "00:00", 0, "[stack]");
+        Vma grownStack = new Vma(0x7ffbfffff000L, 0x7ffc00021000L, "rw-p", 0, "00:00", 0, "[stack]");
+        assertThat(of(List.of(HEAP, LIB, stack)).changeTo(of(List.of(HEAP, LIB, grownStack)))).startsWith("memory map changed");
+
         // a file mapping changed protection, went, or came (anywhere in the list): a CRIU dump
         Vma dataRo = new Vma(DATA.start(), DATA.end(), "r--p", DATA.offset(), DATA.dev(), DATA.inode(), DATA.path());
         assertThat(base.changeTo(of(List.of(HEAP, RESERVED, LIB, dataRo)))).startsWith("memory map changed");
