@@ -102,7 +102,8 @@ public final class Primary implements AutoCloseable {
                 cfg.maxInFlight(), cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back",
                 new Answers());
         this.lossMode = new BackupLossMode(cfg, gate, console);
-        this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints());
+        this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints(),
+                (n, wire, nanos) -> status.written(wire, nanos));
     }
 
     /**
@@ -256,6 +257,7 @@ public final class Primary implements AutoCloseable {
             if (full) link.requestFull();
             throw e;
         }
+        if (link.shipping()) status.captureWhileShipping(); // epoch n-1 still ships on the link's stage
         long t0 = System.nanoTime();
         CaptureEngine.Capture cap;
         try {
