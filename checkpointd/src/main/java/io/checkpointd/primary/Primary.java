@@ -258,6 +258,7 @@ public final class Primary implements AutoCloseable {
             throw e;
         }
         if (link.shipping()) status.captureWhileShipping(); // epoch n-1 still ships on the link's stage
+        schedule.freezing();
         long t0 = System.nanoTime();
         CaptureEngine.Capture cap;
         try {
