@@ -430,6 +430,8 @@ public final class Primary implements AutoCloseable {
     private final class EpochPause implements CaptureEngine.Pause {
         private final long n;
         private boolean sealed;
+        /** The SEAL sent by {@link #sealStart()}, awaited by {@link #sealAwait()}. */
+        private io.checkpointd.protocol.control.ProxyControlClient.Sealing sealing;
 
         EpochPause(long n) {
             this.n = n;
@@ -451,10 +453,25 @@ public final class Primary implements AutoCloseable {
 
         @Override
         public void seal() throws IOException {
+            sealStart();
+            sealAwait();
+        }
+
+        @Override
+        public void sealStart() throws IOException {
             if (sealed) throw new IllegalStateException("epoch " + n + " sealed twice");
             sealed = true;
             try {
-                gate.seal(n);
+                sealing = gate.sealStart(n);
+            } catch (IOException e) {
+                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public void sealAwait() throws IOException {
+            try {
+                gate.sealAwait(sealing);
                 schedule.sealed(n);
             } catch (IOException e) {
                 throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());

@@ -81,6 +81,34 @@ public final class OutputGate implements AutoCloseable {
         }
     }
 
+    /**
+     * SEAL in two halves: sent now, awaited by {@link #sealAwait}, so the proxy's answer travels while the pause goes
+     * on. Returns null when there is no proxy. A broken connection is dropped, reconnected next time.
+     */
+    public ProxyControlClient.Sealing sealStart(long epoch) throws IOException {
+        if (!enabled()) return null;
+        connect();
+        try {
+            return proxy.sealStart(generation, epoch);
+        } catch (IOException e) {
+            drop();
+            throw e;
+        }
+    }
+
+    /** Waits for the SEALED of {@code s} (from {@link #sealStart}; null: nothing to wait for). */
+    public void sealAwait(ProxyControlClient.Sealing s) throws IOException {
+        if (s == null) return;
+        try {
+            s.await(SEAL_TIMEOUT);
+        } catch (ControlRejectedException e) {
+            throw e;
+        } catch (IOException e) {
+            drop();
+            throw e;
+        }
+    }
+
     /** RELEASE: the backup acknowledged {@code epoch}; pipelined, errors are logged (a later release covers it). */
     public void release(long epoch) {
         ProxyControlClient p = proxy;
