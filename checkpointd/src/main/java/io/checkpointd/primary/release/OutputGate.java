@@ -69,16 +69,7 @@ public final class OutputGate implements AutoCloseable {
 
     /** SEAL: output read from now on belongs to later epochs. A broken connection is dropped, reconnected next time. */
     public void seal(long epoch) throws IOException {
-        if (!enabled()) return;
-        connect();
-        try {
-            proxy.seal(generation, epoch, SEAL_TIMEOUT);
-        } catch (ControlRejectedException e) {
-            throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
-        } catch (IOException e) {
-            drop();
-            throw e;
-        }
+        sealAwait(sealStart(epoch));
     }
 
     /**
@@ -102,7 +93,7 @@ public final class OutputGate implements AutoCloseable {
         try {
             s.await(SEAL_TIMEOUT);
         } catch (ControlRejectedException e) {
-            throw e;
+            throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
         } catch (IOException e) {
             drop();
             throw e;
