@@ -28,25 +28,42 @@ final class ResponseReport {
                 + "*every 25 ms, ack durable (before)*: `protect --epoch 25ms --epoch-end interval`, backup `--ack durable`, "
                 + "as before issue 17; *on output*: the defaults, `--epoch-end output --epoch-min 2ms --epoch 100ms`, "
                 + "with backup `--ack durable` or `--ack memory`. Everything on loopback, on the same 2 shared cores.\n");
-        sb.append("- *capture*, *ship*, *ack*: the primary's `cycleMs` and `ackMs` p50 over its last 1,024 epochs (the "
-                + "engine's pre-copy and pause; encode, XOR, LZ4, send; end of shipping to ACK). A reply held in an epoch "
-                + "that ends on output waits for about the floor, capture, ship and ack of that epoch.\n");
+        sb.append("- *Where the added delay goes* (second table): p50s over the daemons' last 1,024 epochs, in the order a "
+                + "held reply meets them. *trigger→freeze*: from the proxy's OUTPUT_HELD heard to the freeze (the floor, a "
+                + "window slot); *capture*: the engine's pre-copy and pause (`cycleMs.capture`; *pause* is the part held); "
+                + "*records*: the epoch's records produced and queued on the epoch loop (`cycleMs.ship`); *to END written*: "
+                + "from EPOCH_BEGIN queued to EPOCH_END on the wire, records, LZ4 and writes on the ship stage included "
+                + "(`cycleMs.write`); *END→ACK*: to the backup's ACK (`ackMs`), of which *apply* is the backup's verify and "
+                + "apply of the epoch (`commitPhasesMs.apply`). *chain* adds trigger→freeze, capture, to END written and "
+                + "END→ACK; *held − chain* is what the sum of p50s does not explain (the RELEASE, the proxy's write, and the "
+                + "skew of adding p50s). The first three protected rows of a setup share one primary, so their breakdowns "
+                + "overlap.\n");
         sb.append("- *held* is the proxy's own figure (`addedDelayMs` in its status): per reply chunk, the time from read "
                 + "(service) to written (client), over its last 4,096 chunks; *p50/p99* are the client's request latencies.\n\n");
         List<String[]> t = new ArrayList<>();
         t.add(new String[] {"load", "setup", "per second", "vs unprotected", "p50 ms", "p99 ms", "held p50 ms", "held p99 ms",
-                "epochs on output", "on interval", "pause p50 ms", "capture p50 ms", "ship p50 ms", "ack p50 ms"});
+                "epochs on output", "on interval"});
         for (ResponseBenchmark.Row r : rows) {
             Optional<ResponseBenchmark.Row> base = find(rows, r.load(), "unprotected");
             String share = base.isPresent() && r != base.get() ? pct(r.m().perSecond() / base.get().m().perSecond()) : "–";
             boolean prot = !r.setup().equals("unprotected");
             t.add(new String[] {r.load(), r.setup(), r.error() != null ? "failed" : Fmt.fixed(r.m().perSecond(), 0), share,
                     Fmt.ms(r.m().p50()), Fmt.ms(r.m().p99()), prot ? Fmt.ms(r.heldP50()) : "–", prot ? Fmt.ms(r.heldP99()) : "–",
-                    prot ? Long.toString(r.endedOnOutput()) : "–", prot ? Long.toString(r.endedOnInterval()) : "–",
-                    prot ? Fmt.ms(r.pauseP50()) : "–", prot ? Fmt.ms(r.cycle().capture()) : "–",
-                    prot ? Fmt.ms(r.cycle().ship()) : "–", prot ? Fmt.ms(r.cycle().ack()) : "–"});
+                    prot ? Long.toString(r.endedOnOutput()) : "–", prot ? Long.toString(r.endedOnInterval()) : "–"});
         }
         sb.append(Fmt.table(t)).append("\n\n");
+        sb.append("Where the added delay goes, p50 ms:\n\n");
+        List<String[]> b = new ArrayList<>();
+        b.add(new String[] {"load", "setup", "trigger→freeze", "capture", "pause", "records", "to END written", "END→ACK",
+                "backup apply", "chain", "held", "held − chain"});
+        for (ResponseBenchmark.Row r : rows) {
+            if (r.setup().equals("unprotected") || r.error() != null) continue;
+            ResponseBenchmark.Cycle c = r.cycle();
+            b.add(new String[] {r.load(), r.setup(), Fmt.ms(c.trigger()), Fmt.ms(c.capture()), Fmt.ms(r.pauseP50()),
+                    Fmt.ms(c.ship()), Fmt.ms(c.write()), Fmt.ms(c.ack()), Fmt.ms(c.apply()), Fmt.ms(c.chain()),
+                    Fmt.ms(r.heldP50()), Fmt.ms(r.heldP50() - c.chain())});
+        }
+        sb.append(Fmt.table(b)).append("\n\n");
         for (ResponseBenchmark.Row r : rows) if (r.error() != null) sb.append("- ").append(r.load()).append(", ").append(r.setup())
                 .append(": failed: ").append(r.error()).append('\n');
         sb.append(targets(rows)).append('\n');

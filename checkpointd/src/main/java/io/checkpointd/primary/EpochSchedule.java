@@ -1,6 +1,7 @@
 package io.checkpointd.primary;
 
 import io.checkpointd.protocol.status.Json;
+import io.checkpointd.protocol.status.Window;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -28,6 +29,10 @@ final class EpochSchedule {
      */
     private long heldIn = -1, sealed = -1, taken = -1;
     private long endedOnOutput, endedOnTimer, signals;
+    /** When the proxy's newest OUTPUT_HELD arrived, and that of the epoch the last wait began on output (0: timer). */
+    private long heldAtNanos, triggeredAtNanos;
+    /** From OUTPUT_HELD heard to the freeze of the epoch it ended, ms: the first part of a held reply's delay. */
+    private final Window triggerToFreezeMs = new Window(1024);
 
     EpochSchedule(PrimaryConfig cfg) {
         this.period = cfg.epoch().toNanos();
@@ -40,6 +45,7 @@ final class EpochSchedule {
         signals++;
         if (epoch <= heldIn) return;
         heldIn = epoch;
+        heldAtNanos = System.nanoTime();
         notifyAll();
     }
 
@@ -74,11 +80,13 @@ final class EpochSchedule {
             if (held && now - lastThaw >= min) {
                 endedOnOutput++;
                 taken = heldIn;
+                triggeredAtNanos = heldAtNanos;
                 next = now + period;
                 return true;
             }
             if (now - next >= 0) {
                 endedOnTimer++;
+                triggeredAtNanos = 0;
                 next = onOutput ? now + period : Math.max(next + period, now - CATCH_UP * period);
                 return true;
             }
@@ -89,6 +97,12 @@ final class EpochSchedule {
         }
     }
 
+    /** The epoch just begun freezes now: an epoch ended on output counts the wait since its OUTPUT_HELD. */
+    synchronized void freezing() {
+        if (triggeredAtNanos != 0) triggerToFreezeMs.add((System.nanoTime() - triggeredAtNanos) / 1e6);
+        triggeredAtNanos = 0;
+    }
+
     /** The epoch due was not begun (no window slot yet): the output it was for still ends the next wait at once. */
     synchronized void retry() {
         taken = -1;
@@ -97,7 +111,8 @@ final class EpochSchedule {
     /** Epochs begun because output was held, and because the interval ran out; OUTPUT_HELD frames heard. */
     synchronized Json summary() {
         return Json.object().put("onOutput", onOutput).put("minMs", min / 1e6).put("endedOnOutput", endedOnOutput)
-                .put("endedOnInterval", endedOnTimer).put("outputHeldSignals", signals);
+                .put("endedOnInterval", endedOnTimer).put("outputHeldSignals", signals)
+                .put("triggerToFreezeMs", triggerToFreezeMs.summary());
     }
 
     synchronized long endedOnOutput() {

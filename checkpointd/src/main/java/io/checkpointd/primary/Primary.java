@@ -102,7 +102,8 @@ public final class Primary implements AutoCloseable {
                 cfg.maxInFlight(), cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back",
                 new Answers());
         this.lossMode = new BackupLossMode(cfg, gate, console);
-        this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints());
+        this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints(),
+                (n, wire, nanos) -> status.written(wire, nanos));
     }
 
     /**
@@ -257,6 +258,8 @@ public final class Primary implements AutoCloseable {
             if (full) link.requestFull();
             throw e;
         }
+        if (link.shipping()) status.captureWhileShipping(); // epoch n-1 still ships on the link's stage
+        schedule.freezing();
         long t0 = System.nanoTime();
         CaptureEngine.Capture cap;
         try {
@@ -432,6 +435,8 @@ public final class Primary implements AutoCloseable {
     private final class EpochPause implements CaptureEngine.Pause {
         private final long n;
         private boolean sealed;
+        /** The SEAL sent by {@link #sealStart()}, awaited by {@link #sealAwait()}. */
+        private io.checkpointd.protocol.control.ProxyControlClient.Sealing sealing;
 
         EpochPause(long n) {
             this.n = n;
@@ -453,10 +458,25 @@ public final class Primary implements AutoCloseable {
 
         @Override
         public void seal() throws IOException {
+            sealStart();
+            sealAwait();
+        }
+
+        @Override
+        public void sealStart() throws IOException {
             if (sealed) throw new IllegalStateException("epoch " + n + " sealed twice");
             sealed = true;
             try {
-                gate.seal(n);
+                sealing = gate.sealStart(n);
+            } catch (IOException e) {
+                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public void sealAwait() throws IOException {
+            try {
+                gate.sealAwait(sealing);
                 schedule.sealed(n);
             } catch (IOException e) {
                 throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());

@@ -24,8 +24,14 @@ final class PrimaryStatus {
     private final Window capturedBytes = new Window(1024);
     private final Window rawBytes = new Window(1024);
     private final Window wireBytes = new Window(1024);
-    /** Where an epoch's cycle goes, ms: capture (the engine's pre-copy and pause), ship (encode, compress, send), window (waiting for an ack). */
-    private final Window captureMs = new Window(1024), shipMs = new Window(1024), windowMs = new Window(1024);
+    /**
+     * Where an epoch's cycle goes, ms: capture (the engine's pre-copy and pause), ship (the records produced and
+     * queued, on the epoch loop), write (from BEGIN queued to END on the wire: the ship stage's queue, compression
+     * and writes, overlapping the next capture), window (waiting for an ack).
+     */
+    private final Window captureMs = new Window(1024), shipMs = new Window(1024), writeMs = new Window(1024), windowMs = new Window(1024);
+    /** Captures begun while an earlier epoch's frames were still queued or being written: the pipeline at work. */
+    private volatile long capturesWhileShipping;
     /** Written by the epoch loop, read by metrics scrapes too. */
     private volatile long totalRaw, totalWire;
     /** The engine's counters and whether the loop runs unprotected, as last published (for metrics scrapes). */
@@ -45,15 +51,25 @@ final class PrimaryStatus {
         this.file = new StatusFile(StatusFile.runDir(cfg.runDir()), "primary");
     }
 
-    /** An epoch was captured with {@code pauseNanos} of pause and shipped. */
+    /** An epoch was captured with {@code pauseNanos} of pause and its records queued to ship. */
     void shipped(long pauseNanos, long captured, EpochShipper.Shipped s) {
         pauseMs.add(pauseNanos / 1e6);
         capturedBytes.add(captured);
         rawBytes.add(s.rawBytes());
-        wireBytes.add(s.wireBytes());
         totalRaw += s.rawBytes();
         totalFileBytes += s.fileBytes();
-        totalWire += s.wireBytes();
+    }
+
+    /** An epoch's END is on the wire (the ship stage's thread). */
+    void written(long wire, long writeNanos) {
+        wireBytes.add(wire);
+        writeMs.add(writeNanos / 1e6);
+        totalWire += wire; // only this thread writes it
+    }
+
+    /** A capture begins while an earlier epoch still ships. */
+    void captureWhileShipping() {
+        capturesWhileShipping++; // only the epoch loop writes it
     }
 
     void captureTook(long nanos) {
@@ -108,7 +124,9 @@ final class PrimaryStatus {
                 .put("epochsAcked", acked).put("inFlight", link == null ? 0 : link.inFlight()).put("maxInFlight", cfg.maxInFlight())
                 .put("epochsPerSecond", Math.round(acked / Math.max(up, 1e-3) * 100) / 100.0)
                 .put("pauseMs", pauseMs.summary()).put("ackMs", link == null ? null : link.ackMs().summary())
-                .put("cycleMs", Json.object().put("capture", captureMs.summary()).put("ship", shipMs.summary()).put("window", windowMs.summary()))
+                .put("cycleMs", Json.object().put("capture", captureMs.summary()).put("ship", shipMs.summary()).put("write", writeMs.summary())
+                        .put("window", windowMs.summary()))
+                .put("pipeline", link == null ? null : link.shipStage().put("capturesWhileShipping", capturesWhileShipping))
                 .put("capturedBytes", capturedBytes.summary()).put("shippedRawBytes", rawBytes.summary())
                 .put("shippedWireBytes", wireBytes.summary()).put("totalShippedRawBytes", totalRaw).put("totalShippedFileBytes", totalFileBytes)
                 .put("totalShippedWireBytes", totalWire).put("rejectedInARow", link == null ? 0 : link.nackStreak())

@@ -32,7 +32,7 @@ class OutputEndsEpochTest extends E2eTest {
             }
             Json after = epochEnds(c);
             long onOutput = n(after, "endedOnOutput") - n(before, "endedOnOutput");
-            Json proxy = awaitProxySignals(c, onOutput); // the proxy publishes its status every 200 ms
+            Json proxy = awaitProxyStatus(c, onOutput, 2L * ROUND_TRIPS); // the proxy publishes its status every 200 ms
             String ctx = "before " + before + ", after " + after + ", proxy " + proxy + E2eSupport.logs(c);
             assertThat(onOutput).as("each synchronous round trip needs an epoch of its own, ended by its reply; " + ctx)
                     .isGreaterThanOrEqualTo(2L * ROUND_TRIPS);
@@ -45,10 +45,15 @@ class OutputEndsEpochTest extends E2eTest {
         }
     }
 
-    private static Json awaitProxySignals(Cluster c, long atLeast) throws Exception {
+    /**
+     * The proxy's status once it counts {@code signals} OUTPUT_HELD frames and {@code held} held chunks: a client can
+     * read its last reply before the proxy has timed that chunk, so a status taken at once may lack it.
+     */
+    private static Json awaitProxyStatus(Cluster c, long signals, long held) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         Json p = c.status("proxy").orElseThrow();
-        while (((Number) p.get("outputHeldSignals")).longValue() < atLeast && System.nanoTime() - deadline < 0) {
+        while ((((Number) p.get("outputHeldSignals")).longValue() < signals
+                || ((Number) ((Json) p.get("addedDelayMs")).get("n")).longValue() < held) && System.nanoTime() - deadline < 0) {
             Thread.sleep(50);
             p = c.status("proxy").orElseThrow();
         }

@@ -46,6 +46,19 @@ public interface CaptureEngine extends AutoCloseable {
         /** SEAL at the proxy: the service's output so far belongs to this epoch; called with the process held. */
         void seal() throws IOException;
 
+        /**
+         * {@link #seal()} in two halves, for an engine with other work to do while the process is held: this one
+         * sends the SEAL, {@link #sealAwait()} waits for the proxy's answer; the process must stay held from this
+         * call until that one returns.
+         */
+        default void sealStart() throws IOException {
+            seal();
+        }
+
+        /** The second half of {@link #sealStart()}: returns once the proxy confirmed the seal. */
+        default void sealAwait() throws IOException {
+        }
+
         /** Captures what else belongs to the epoch (data dirs) at the capture instant. */
         void atCapture() throws IOException;
     }

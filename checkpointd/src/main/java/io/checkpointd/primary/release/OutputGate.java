@@ -69,10 +69,29 @@ public final class OutputGate implements AutoCloseable {
 
     /** SEAL: output read from now on belongs to later epochs. A broken connection is dropped, reconnected next time. */
     public void seal(long epoch) throws IOException {
-        if (!enabled()) return;
+        sealAwait(sealStart(epoch));
+    }
+
+    /**
+     * SEAL in two halves: sent now, awaited by {@link #sealAwait}, so the proxy's answer travels while the pause goes
+     * on. Returns null when there is no proxy. A broken connection is dropped, reconnected next time.
+     */
+    public ProxyControlClient.Sealing sealStart(long epoch) throws IOException {
+        if (!enabled()) return null;
         connect();
         try {
-            proxy.seal(generation, epoch, SEAL_TIMEOUT);
+            return proxy.sealStart(generation, epoch);
+        } catch (IOException e) {
+            drop();
+            throw e;
+        }
+    }
+
+    /** Waits for the SEALED of {@code s} (from {@link #sealStart}; null: nothing to wait for). */
+    public void sealAwait(ProxyControlClient.Sealing s) throws IOException {
+        if (s == null) return;
+        try {
+            s.await(SEAL_TIMEOUT);
         } catch (ControlRejectedException e) {
             throw e; // the proxy is fine; it refuses us (e.g. a newer generation took over)
         } catch (IOException e) {

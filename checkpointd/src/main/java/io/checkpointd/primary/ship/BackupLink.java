@@ -23,6 +23,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class BackupLink implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackupLink.class);
+    /** Record bytes the ship stage may hold before the epoch loop blocks (back-pressure when the backup lags). */
+    static final long MAX_QUEUED_BYTES = 16L << 20;
+    /**
+     * Fault point for tests: the ship stage waits this many ms before writing each EPOCH_END, so an epoch is still
+     * shipping when the next one is captured (the pipeline test). Unset: no wait.
+     */
+    public static final String END_WRITE_DELAY_PROPERTY = "checkpointd.fault.shipEndDelayMs";
+    private static final long END_WRITE_DELAY_MS = Long.getLong(END_WRITE_DELAY_PROPERTY, 0);
 
     /** What the epoch loop hears from the link. Called on the connection's event loop: must not block for long. */
     public interface Listener {
@@ -59,6 +67,8 @@ public final class BackupLink implements AutoCloseable {
     /** When the last EPOCH_END went out. */
     private volatile long lastEndSentNanos = System.nanoTime();
     private long unreachableLogged;
+    /** Writes the epochs' frames on a thread of its own (compression included), so the next capture need not wait. */
+    private final SendStage stage;
 
     /**
      * An epoch holding a window slot, from its EPOCH_BEGIN until its ACK or NACK: registered before anything is sent,
@@ -79,6 +89,7 @@ public final class BackupLink implements AutoCloseable {
         this.listener = listener;
         this.whileUnreachable = whileUnreachable;
         this.window = new Semaphore(maxInFlight);
+        this.stage = new SendStage(this::sendNow, MAX_QUEUED_BYTES, "checkpointd-ship");
     }
 
     /** The first connection; its failure (unreachable, fenced) is the caller's to report. */
@@ -100,6 +111,7 @@ public final class BackupLink implements AutoCloseable {
      */
     public boolean reconnect() throws InterruptedException {
         if (client != null) client.close();
+        stage.reset(); // frames queued for the old connection never reach the new one
         client = null;
         inFlight.clear();
         window.drainPermits();
@@ -131,7 +143,7 @@ public final class BackupLink implements AutoCloseable {
         if (window.tryAcquire(waitNanos, TimeUnit.NANOSECONDS)) return true;
         // silence counts from the later of the last answer and the end of the last epoch sent: a long full sync
         // cannot be answered before it ends
-        long since = Math.max(lastAnswerNanos, lastEndSentNanos);
+        long since = Math.max(Math.max(lastAnswerNanos, lastEndSentNanos), stage.lastWrittenNanos());
         if (!inFlight.isEmpty() && System.nanoTime() - since > backupTimeout.toNanos()) {
             log.warn("backup {} has not answered for {} ms: reconnecting", backup, backupTimeout.toMillis());
             client.close();
@@ -167,22 +179,56 @@ public final class BackupLink implements AutoCloseable {
         lastEndSentNanos = now;
     }
 
-    /** Sends one frame; blocks while the connection is saturated. */
-    public void send(Frame f) throws IOException, InterruptedException {
-        ReplicationClient c = client;
-        if (c == null) throw new IOException("not connected to backup " + backup);
-        c.send(f);
+    /**
+     * Queues one frame for the ship stage, behind every frame queued before; {@code sent} hears its wire size once
+     * it is written. Blocks while the stage holds {@link #MAX_QUEUED_BYTES}.
+     *
+     * @throws IOException if a frame queued on this connection could not be written (the connection broke)
+     */
+    public void send(Frame f, SendStage.Sent sent) throws IOException, InterruptedException {
+        if (client == null) throw new IOException("not connected to backup " + backup);
+        stage.enqueue(f, sent);
     }
 
-    /** Waits until what was sent so far is in the socket (a fault point's wait). */
+    /** As {@link #send(Frame, SendStage.Sent)}, nobody told when it is written. */
+    public void send(Frame f) throws IOException, InterruptedException {
+        send(f, SendStage.Sent.NONE);
+    }
+
+    /** The ship stage's thread: one frame onto the current connection. */
+    private int sendNow(Frame f, boolean flush) throws IOException, InterruptedException {
+        if (END_WRITE_DELAY_MS > 0 && f.type() == FrameType.EPOCH_END) Thread.sleep(END_WRITE_DELAY_MS);
+        ReplicationClient c = client;
+        if (c == null) throw new IOException("not connected to backup " + backup);
+        return c.send(f, flush);
+    }
+
+    /** Whether an epoch's frames are still queued or being written: the ship of an earlier epoch is not over. */
+    public boolean shipping() {
+        return stage.busy();
+    }
+
+    /** The ship stage's figures for status. */
+    public io.checkpointd.protocol.status.Json shipStage() {
+        return stage.status();
+    }
+
+    /** Waits until what was sent so far is in the socket (a fault point's wait): the ship stage, then the channel. */
     public void drain(Duration timeout) {
+        try {
+            if (!stage.awaitSent(timeout)) return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
         ReplicationClient c = client;
         if (c != null) c.drain(timeout);
     }
 
-    /** Tells the backup the protected process exited, so it takes over now. */
+    /** Tells the backup the protected process exited, so it takes over now: behind the epochs queued, then waited for. */
     public void sendPrimaryExit(long generation, long epoch) throws IOException, InterruptedException {
         send(Frame.of(FrameType.PRIMARY_EXIT, generation, epoch));
+        drain(Duration.ofSeconds(2));
     }
 
     /** Bytes written to the wire on the current connection. */
@@ -225,6 +271,7 @@ public final class BackupLink implements AutoCloseable {
     public void close() {
         ReplicationClient c = client;
         if (c != null) c.close();
+        stage.close();
     }
 
     private final class Answers implements ReplicationClient.Listener {

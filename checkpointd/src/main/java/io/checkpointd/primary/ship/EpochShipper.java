@@ -11,11 +11,16 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Ships one captured epoch to the backup: EPOCH_BEGIN, the capture's records and the data dirs' records as
  * EPOCH_DATA, then EPOCH_END with their count and SHA-256, so the backup can verify the epoch whole before it
  * commits. A full sync prints its progress on the console.
+ *
+ * <p>{@link #ship} produces the records on the caller's thread and queues their frames on the link's ship stage
+ * ({@link SendStage}), which compresses and writes them on its own thread: it returns once the epoch is queued, and
+ * {@link Written} hears when its END is on the wire.
  */
 public final class EpochShipper {
     /** Where in a ship a fault point may fire (see the primary's fault points). */
@@ -28,13 +33,22 @@ public final class EpochShipper {
     }
 
     /**
-     * What one ship sent.
+     * What one ship queued.
      *
      * @param rawBytes  record bytes before compression
-     * @param wireBytes bytes on the wire (compressed, framed)
      * @param fileBytes of {@code rawBytes}, image files'
      */
-    public record Shipped(long rawBytes, long wireBytes, long fileBytes) {
+    public record Shipped(long rawBytes, long fileBytes) {
+    }
+
+    /** Told on the ship stage's thread when an epoch's END is on the wire; must not block. */
+    @FunctionalInterface
+    public interface Written {
+        /**
+         * @param wireBytes  the epoch's bytes on the wire (compressed, framed)
+         * @param writeNanos from its BEGIN queued to its END written
+         */
+        void written(long n, long wireBytes, long writeNanos);
     }
 
     private final BackupLink link;
@@ -42,13 +56,15 @@ public final class EpochShipper {
     private final int pid;
     private final PrintWriter console;
     private final ShipFaults faults;
+    private final Written written;
 
-    public EpochShipper(BackupLink link, long generation, int pid, PrintWriter console, ShipFaults faults) {
+    public EpochShipper(BackupLink link, long generation, int pid, PrintWriter console, ShipFaults faults, Written written) {
         this.link = link;
         this.generation = generation;
         this.pid = pid;
         this.console = console;
         this.faults = faults;
+        this.written = written;
     }
 
     /**
@@ -60,16 +76,18 @@ public final class EpochShipper {
         long captured = cap.capturedBytes();
         MessageDigest md = sha256();
         long[] raw = {0};
-        long wire0 = link.wireBytes();
+        long queuedAt = System.nanoTime();
+        AtomicLong wire = new AtomicLong();
+        SendStage.Sent counted = wire::addAndGet; // on the ship stage's thread
         Progress progress = cap.full() ? new Progress(captured) : null;
         link.begin(n);
-        link.send(new Frame(FrameType.EPOCH_BEGIN, generation, n, new EpochBegin(base, pauseNanos, captured).encode()));
+        link.send(new Frame(FrameType.EPOCH_BEGIN, generation, n, new EpochBegin(base, pauseNanos, captured).encode()), counted);
         DeltaComputer.Sink sink = rec -> {
             byte[] p = rec.encode();
             md.update(p);
             raw[0] += p.length;
             try {
-                link.send(new Frame(FrameType.EPOCH_DATA, generation, n, p));
+                link.send(new Frame(FrameType.EPOCH_DATA, generation, n, p), counted);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted");
@@ -79,12 +97,16 @@ public final class EpochShipper {
         };
         CaptureEngine.Delta r = cap.ship(sink::accept);
         int diskRecords = disk == null ? 0 : disk.ship(sink); // inside BEGIN…END, so the digest and count cover them
-        link.send(new Frame(FrameType.EPOCH_END, generation, n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()));
-        link.ended(n);
+        long rawAll = raw[0];
+        link.send(new Frame(FrameType.EPOCH_END, generation, n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()),
+                endBytes -> {
+                    link.ended(n);
+                    long w = wire.addAndGet(endBytes);
+                    if (progress != null) progress.done(rawAll, w);
+                    written.written(n, w, System.nanoTime() - queuedAt);
+                });
         faults.endSent(n);
-        long wire = link.wireBytes() - wire0;
-        if (progress != null) progress.done(raw[0], wire);
-        return new Shipped(raw[0], wire, r.shippedFileBytes());
+        return new Shipped(rawAll, r.shippedFileBytes());
     }
 
     /** Full-sync progress on the console: bytes and rate, at most twice a second. */

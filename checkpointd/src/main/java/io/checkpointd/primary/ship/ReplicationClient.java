@@ -54,6 +54,9 @@ public final class ReplicationClient implements AutoCloseable {
         void disconnected();
     }
 
+    /** Unflushed bytes beyond this are flushed anyway: a long ship streams rather than piling up. */
+    private static final int FLUSH_AT_LEAST = 1 << 20;
+
     private final EventLoopGroup group;
     private final Channel channel;
     private final long generation;
@@ -62,6 +65,8 @@ public final class ReplicationClient implements AutoCloseable {
     private final CompletableFuture<Frame> handshake = new CompletableFuture<>();
     private volatile Listener listener;
     private volatile long lastEpoch;
+    /** Bytes written but not flushed yet (one sender thread at a time: the ship stage). */
+    private long unflushed;
 
     private ReplicationClient(EventLoopGroup group, Channel channel, long generation, FrameAuth auth) {
         this.group = group;
@@ -153,10 +158,22 @@ public final class ReplicationClient implements AutoCloseable {
      * @return the frame's size on the wire
      */
     public int send(Frame f) throws IOException, InterruptedException {
+        return send(f, true);
+    }
+
+    /**
+     * As {@link #send(Frame)}, flushing the connection only if {@code flush}: a sender with more frames ready
+     * flushes after the last of them, so they share system calls.
+     */
+    public int send(Frame f, boolean flush) throws IOException, InterruptedException {
         if (f.epoch() > lastEpoch && f.type() != FrameType.HELLO) lastEpoch = f.epoch();
         ByteBuf buf = encode(f);
         int n = buf.readableBytes();
         while (!channel.isWritable()) {
+            if (unflushed > 0) { // what waits unflushed must go out, or the channel never becomes writable again
+                channel.flush();
+                unflushed = 0;
+            }
             if (!channel.isActive()) {
                 buf.release();
                 throw new IOException("connection to the backup lost");
@@ -169,7 +186,13 @@ public final class ReplicationClient implements AutoCloseable {
             buf.release();
             throw new IOException("connection to the backup lost");
         }
-        channel.writeAndFlush(buf);
+        unflushed += n;
+        if (flush || unflushed >= FLUSH_AT_LEAST) {
+            channel.writeAndFlush(buf);
+            unflushed = 0;
+        } else {
+            channel.write(buf);
+        }
         wireBytes.addAndGet(n);
         return n;
     }

@@ -103,11 +103,35 @@ public final class ProxyControlClient implements AutoCloseable {
 
     /** Seals epoch {@code epoch}: returns once the proxy confirmed the boundary on every connection (SEALED). */
     public void seal(long generation, long epoch, Duration timeout) throws IOException {
+        sealStart(generation, epoch).await(timeout);
+    }
+
+    /**
+     * Sends SEAL for {@code epoch} and returns at once; {@link Sealing#await} waits for the proxy's SEALED, so the
+     * caller may work (with the process still held) while the seal travels.
+     */
+    public Sealing sealStart(long generation, long epoch) throws IOException {
         Frame request = Frame.of(FrameType.SEAL, generation, epoch);
-        Frame reply = call(request, timeout);
-        if (reply.type() == FrameType.CONTROL_REJECT) throwIfError(checkOk(request, reply));
-        if (reply.type() != FrameType.SEALED || reply.generation() != generation || reply.epoch() != epoch) {
-            throw new ProtocolException("SEAL(gen " + generation + ", epoch " + epoch + ") answered by " + reply);
+        return new Sealing(request, send(request));
+    }
+
+    /** A SEAL sent, its answer awaited by {@link #await}. */
+    public static final class Sealing {
+        private final Frame request;
+        private final CompletableFuture<Frame> reply;
+
+        private Sealing(Frame request, CompletableFuture<Frame> reply) {
+            this.request = request;
+            this.reply = reply;
+        }
+
+        /** Returns once the proxy confirmed the boundary on every connection (SEALED). */
+        public void await(Duration timeout) throws IOException {
+            Frame r = ProxyControlClient.await(describe(request), reply, timeout);
+            if (r.type() == FrameType.CONTROL_REJECT) throwIfError(checkOk(request, r));
+            if (r.type() != FrameType.SEALED || r.generation() != request.generation() || r.epoch() != request.epoch()) {
+                throw new ProtocolException("SEAL(gen " + request.generation() + ", epoch " + request.epoch() + ") answered by " + r);
+            }
         }
     }
 

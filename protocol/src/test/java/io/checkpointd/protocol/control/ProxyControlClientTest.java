@@ -75,6 +75,30 @@ class ProxyControlClientTest {
         }
     }
 
+    @Test
+    void aSealStartedIsOnTheWireBeforeItsAnswerIsAwaited() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             ProxyControlClient client = ProxyControlClient.connect(addr(server), ChannelKey.insecurePlaintext(), T);
+             Socket proxy = server.accept()) {
+            // the fake proxy reads the SEAL while the client has not begun to wait: sealStart sent it and returned
+            ProxyControlClient.Sealing sealing = client.sealStart(1, 7);
+            Frame seal = ProxyControlClient.readFrame(proxy.getInputStream(), FrameAuth.NONE);
+            assertThat(seal).isEqualTo(Frame.of(FrameType.SEAL, 1, 7));
+            assertThatThrownBy(() -> sealing.await(Duration.ofMillis(100))).isInstanceOf(IOException.class)
+                    .hasMessageContaining("no reply");
+            ProxyControlClient.Sealing next = client.sealStart(1, 8);
+            assertThat(ProxyControlClient.readFrame(proxy.getInputStream(), FrameAuth.NONE)).isEqualTo(Frame.of(FrameType.SEAL, 1, 8));
+            send(proxy.getOutputStream(), Frame.of(FrameType.SEALED, 1, 7));
+            send(proxy.getOutputStream(), Frame.of(FrameType.SEALED, 1, 8));
+            next.await(T);
+            // an answer for another epoch is refused
+            ProxyControlClient.Sealing wrong = client.sealStart(1, 9);
+            ProxyControlClient.readFrame(proxy.getInputStream(), FrameAuth.NONE);
+            send(proxy.getOutputStream(), Frame.of(FrameType.SEALED, 1, 10));
+            assertThatThrownBy(() -> wrong.await(T)).isInstanceOf(IOException.class).hasMessageContaining("answered by");
+        }
+    }
+
     private static InetSocketAddress addr(ServerSocket s) {
         return (InetSocketAddress) s.getLocalSocketAddress();
     }

@@ -177,8 +177,7 @@ public final class PauseStage implements AutoCloseable {
                     sp.detach();
                     return new Result(null, check.why(), true);
                 }
-                pause.seal();
-                pause.atCapture();
+                pause.sealStart(); // the proxy's answer travels while the registers and the memory are taken
                 long t3 = System.nanoTime();
                 List<ThreadState> threads = sp.captureWithAttributes();
                 Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, check.now().fds());
@@ -194,11 +193,14 @@ public final class PauseStage implements AutoCloseable {
                 }
                 long t5 = System.nanoTime();
                 taken = m;
+                pause.sealAwait();
+                pause.atCapture();
+                long sealRest = System.nanoTime() - t5; // of the seal: the wait the registers and memory did not hide
                 atStop.run(threads, sp); // in the pause, in no phase
                 long t6 = System.nanoTime();
                 sp.close();
                 long resumed = System.nanoTime();
-                stats.pausePhases(new double[] {t1 - t0, t2 - t1, t3 - t2, m.collectNanos(), m.presentNanos(), m.copyNanos(), t4 - t3,
+                stats.pausePhases(new double[] {t1 - t0, t2 - t1, t3 - t2 + sealRest, m.collectNanos(), m.presentNanos(), m.copyNanos(), t4 - t3,
                         t5 - t4, resumed - t6});
                 held += resumed - t0;
                 ByteBuffer pages = memory.pages(m, pre);
