@@ -68,7 +68,7 @@ public final class BufferProxy implements AutoCloseable {
                         }
                     })
                     .bind(config.listen()).sync().channel();
-            PreAuthGate preAuth = PreAuthGate.standard("the control port");
+            PreAuthGate preAuth = new PreAuthGate("the control port", config.preAuth());
             Channel control = new ServerBootstrap().group(group).channel(transport.serverChannel())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new ChannelInitializer<>() {

@@ -1,6 +1,7 @@
 package io.checkpointd.proxy;
 
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.PreAuthLimits;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
@@ -18,10 +19,11 @@ import java.util.Objects;
  * @param totalCap            held bytes over all connections before upstreams stop being read (default 256 MiB)
  * @param upstreamRetryWindow how long a new client waits for a refusing upstream before it is closed (default 10 s)
  * @param channelKey          authenticates the control port; required (no default: plain text must be chosen)
+ * @param preAuth             bounds on the control port's connections not yet authenticated (default: {@link PreAuthLimits#DEFAULT})
  */
 public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, InetSocketAddress control,
                           long initialGeneration, boolean passthroughAtStart, long perConnectionCap, long totalCap,
-                          Duration upstreamRetryWindow, ChannelKey channelKey) {
+                          Duration upstreamRetryWindow, ChannelKey channelKey, PreAuthLimits preAuth) {
     public static final long DEFAULT_GENERATION = 1;
     public static final long DEFAULT_PER_CONNECTION_CAP = 8L << 20;
     public static final long DEFAULT_TOTAL_CAP = 256L << 20;
@@ -33,6 +35,7 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         Objects.requireNonNull(control, "control");
         Objects.requireNonNull(upstreamRetryWindow, "upstreamRetryWindow");
         Objects.requireNonNull(channelKey, "channelKey");
+        Objects.requireNonNull(preAuth, "preAuth");
         if (initialGeneration < 0) throw new IllegalArgumentException("initialGeneration must be >= 0");
         if (perConnectionCap <= 0 || totalCap <= 0) throw new IllegalArgumentException("caps must be positive");
         if (upstreamRetryWindow.isNegative()) throw new IllegalArgumentException("upstreamRetryWindow is negative");
@@ -53,6 +56,7 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         private long totalCap = DEFAULT_TOTAL_CAP;
         private Duration upstreamRetryWindow = DEFAULT_UPSTREAM_RETRY_WINDOW;
         private ChannelKey channelKey;
+        private PreAuthLimits preAuth = PreAuthLimits.DEFAULT;
 
         private Builder() {
         }
@@ -66,10 +70,11 @@ public record ProxyConfig(InetSocketAddress listen, InetSocketAddress upstream, 
         public Builder totalCap(long v) { totalCap = v; return this; }
         public Builder upstreamRetryWindow(Duration v) { upstreamRetryWindow = v; return this; }
         public Builder channelKey(ChannelKey v) { channelKey = v; return this; }
+        public Builder preAuth(PreAuthLimits v) { preAuth = v; return this; }
 
         public ProxyConfig build() {
             return new ProxyConfig(listen, upstream, control, initialGeneration, passthroughAtStart, perConnectionCap,
-                    totalCap, upstreamRetryWindow, channelKey);
+                    totalCap, upstreamRetryWindow, channelKey, preAuth);
         }
     }
 }

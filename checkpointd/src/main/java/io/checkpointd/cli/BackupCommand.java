@@ -86,9 +86,13 @@ public final class BackupCommand implements Callable<Integer> {
     @Mixin
     MetricsOption metrics;
 
+    @Mixin
+    PreAuthOptions preAuth;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.BACKUP);
+        io.checkpointd.protocol.auth.PreAuthLimits preAuthLimits = preAuth.limits();
         if (reprotectTo != null && key.tls() != null && !key.tls().roles().contains(io.checkpointd.protocol.auth.Role.PRIMARY)) {
             // the restored service is protected with this backup's certificate, and only a primary may push epochs
             throw new UsageException("--reprotect-to: --tls-cert " + key.tls().subject() + " must also name the primary role "
@@ -136,7 +140,7 @@ public final class BackupCommand implements Callable<Integer> {
             }
             // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
-                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir), ack));
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir), ack, preAuthLimits));
         } catch (IOException e) {
             if (zk != null) zk.close();
             if (ep != null) ep.close();

@@ -66,10 +66,14 @@ public final class ProxyCommand implements Callable<Integer> {
     @Mixin
     MetricsOption metrics;
 
+    @Mixin
+    PreAuthOptions preAuth;
+
     @Override
     public Integer call() throws Exception {
         ChannelKey key = auth.channelKey(io.checkpointd.protocol.auth.Role.PROXY);
         if (generation < 1) throw new UsageException("--generation must be at least 1");
+        io.checkpointd.protocol.auth.PreAuthLimits preAuthLimits = preAuth.limits();
         auth.warnIfInsecure();
         Readiness readiness = Readiness.fromEnvironment(spec.commandLine().getErr());
         MetricsOption.Endpoint ep = metrics.start(spec.commandLine().getOut());
@@ -77,7 +81,7 @@ public final class ProxyCommand implements Callable<Integer> {
         try {
             proxy = BufferProxy.start(ProxyConfig.builder().listen(listen).upstream(upstream).control(control)
                     .initialGeneration(generation).passthroughAtStart(passthrough).perConnectionCap(perConnection)
-                    .totalCap(total).upstreamRetryWindow(retry).channelKey(key).build());
+                    .totalCap(total).upstreamRetryWindow(retry).channelKey(key).preAuth(preAuthLimits).build());
         } catch (IOException e) {
             if (ep != null) ep.close();
             throw new UsageException(e.getMessage());

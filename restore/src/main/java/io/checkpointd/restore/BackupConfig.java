@@ -1,6 +1,7 @@
 package io.checkpointd.restore;
 
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.protocol.auth.PreAuthLimits;
 import io.checkpointd.restore.arbiter.Arbiter;
 import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.AckMode;
@@ -32,11 +33,12 @@ import java.util.Objects;
  *                          host; null: the journal when journald runs here, else {@code service-output.log} in {@code dir}
  * @param ackMode           when an epoch is acknowledged: in memory (Remus) or durable (the default: see
  *                          {@link AckMode}); null: durable
+ * @param preAuth           bounds on the replication port's connections not yet authenticated; null: the defaults
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
                            Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
-                           DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode) {
+                           DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode, PreAuthLimits preAuth) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -44,7 +46,7 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null, null, null);
     }
 
     public BackupConfig {
@@ -57,5 +59,6 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
         dataRoots = dataRoots == null ? DataRoots.NONE : dataRoots;
         serviceOutput = serviceOutput == null ? ServiceOutput.defaultFor(dir) : serviceOutput;
         ackMode = ackMode == null ? AckMode.DURABLE : ackMode;
+        preAuth = preAuth == null ? PreAuthLimits.DEFAULT : preAuth;
     }
 }

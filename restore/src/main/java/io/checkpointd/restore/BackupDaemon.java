@@ -100,10 +100,11 @@ public final class BackupDaemon implements AutoCloseable {
     private volatile String arbiterNote = "";
     private volatile long epochsCommitted;
     /** Bounds the replication port's connections that have not authenticated yet. */
-    private final PreAuthGate preAuth = PreAuthGate.standard("the replication port");
+    private final PreAuthGate preAuth;
 
     private BackupDaemon(BackupConfig cfg) throws IOException, InterruptedException {
         this.cfg = cfg;
+        this.preAuth = new PreAuthGate("the replication port", cfg.preAuth());
         this.store = ImageStore.open(cfg.dir(), cfg.dataRoots());
         this.groupCommit = new GroupCommit(store);
         if (cfg.dataRoots().isEmpty()) log.info("no --data-root: epochs naming a data dir (protect --data-dir) are refused");

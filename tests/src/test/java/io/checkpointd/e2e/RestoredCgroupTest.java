@@ -52,8 +52,7 @@ class RestoredCgroupTest extends E2eTest {
                         .contains("restored pid " + restored + " placed in cgroup");
 
                 killCgroup(backupCgroup);
-                assertThat(ProcessHandle.of(c.backupPid()).map(ProcessHandle::isAlive)).as("the backup is stopped")
-                        .isNotEqualTo(Optional.of(true));
+                awaitGone(c.backupPid());
                 Thread.sleep(500);
                 assertThat(Files.exists(Path.of("/proc/" + restored))).as("the restored service outlives its backup; " + ctx).isTrue();
                 try (KvClient kv = KvClient.connect(c.serviceAddress())) {
@@ -64,6 +63,82 @@ class RestoredCgroupTest extends E2eTest {
         } finally {
             Files.deleteIfExists(backupCgroup);
             if (restoredCgroup != null) removeWhenEmpty(mount.get().resolve(restoredCgroup.substring(1)));
+        }
+    }
+
+    /**
+     * With a spare, the backup also starts the re-protecting primary; it goes to a cgroup of its own beside the
+     * restored service's, so killing the backup's cgroup leaves the service protected: the new primary keeps
+     * getting acks from the spare and clients are still answered (their output is released only on those acks).
+     */
+    @Test
+    @Timeout(240)
+    void stoppingTheBackupsCgroupLeavesTheReprotectingPrimaryRunning() throws Exception {
+        Optional<Path> mount = Cgroup2Placement.mountPoint();
+        assumeTrue(mount.isPresent(), "needs a cgroup v2 hierarchy");
+        assumeTrue(!Files.isDirectory(Path.of("/run/systemd/system")), "systemd is init: the scope path applies");
+        Path backupCgroup = mount.get().resolve("cpd-test-backup-" + ThreadLocalRandom.current().nextInt(1 << 30));
+        Files.createDirectory(backupCgroup);
+        String restoredCgroup = null, primaryCgroup = null;
+        long newPrimary = -1;
+        try {
+            try (Cluster c = Cluster.start(Cluster.Options.of(tmp).withSpare())) {
+                Files.writeString(backupCgroup.resolve("cgroup.procs"), Long.toString(c.backupPid()));
+                String backupPath = "/" + mount.get().relativize(backupCgroup);
+                try (KvClient kv = KvClient.connect(c.proxyAddress())) {
+                    for (int i = 0; i < 20; i++) assertThat(kv.put("k" + i, "v" + i)).isTrue();
+                }
+                c.killPrimary();
+                Json backup = c.awaitFailover(Duration.ofSeconds(60));
+                String ctx = "backup " + backup + E2eSupport.logs(c);
+                assertThat(((Json) backup.get("failover")).get("newPrimaryPid")).as("re-protection started" + ctx).isInstanceOf(Long.class);
+                newPrimary = (Long) ((Json) backup.get("failover")).get("newPrimaryPid");
+                restoredCgroup = Placement.cgroup2Of(c.restoredPid().orElseThrow()).orElseThrow();
+                primaryCgroup = Placement.cgroup2Of(newPrimary).orElseThrow();
+                assertThat(primaryCgroup).as(ctx).isNotEqualTo(backupPath).isNotEqualTo(restoredCgroup)
+                        .startsWith("/" + Cgroup2Placement.DEFAULT_PARENT + "/checkpointd-reprotect-g2");
+                assertThat(Files.readString(c.logDir().resolve("backup.log"))).as(ctx)
+                        .contains("re-protecting primary pid " + newPrimary + " placed in cgroup");
+                long acked = awaitAcked(c, 3, ctx);
+
+                killCgroup(backupCgroup);
+                awaitGone(c.backupPid());
+                Thread.sleep(500);
+                assertThat(ProcessHandle.of(newPrimary).map(ProcessHandle::isAlive)).as("the new primary outlives the backup; " + ctx)
+                        .hasValue(true);
+                awaitAcked(c, acked + 10, ctx);
+                try (KvClient kv = KvClient.connect(c.proxyAddress())) {
+                    assertThat(kv.put("after", "stop")).as("released: the spare acknowledges").isTrue();
+                    assertThat(kv.get("k7")).hasValue("v7");
+                }
+            }
+        } finally {
+            if (newPrimary > 0) ProcessHandle.of(newPrimary).ifPresent(ProcessHandle::destroyForcibly); // ended by Cluster already, normally
+            Files.deleteIfExists(backupCgroup);
+            if (primaryCgroup != null) removeWhenEmpty(mount.get().resolve(primaryCgroup.substring(1)));
+            if (restoredCgroup != null) removeWhenEmpty(mount.get().resolve(restoredCgroup.substring(1)));
+        }
+    }
+
+    /** Waits until the generation-2 primary reports an acked epoch of at least {@code n}; returns it. */
+    private static long awaitAcked(Cluster c, long n, String ctx) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            Optional<Json> p = c.status("primary");
+            if (p.isPresent() && Long.valueOf(2).equals(p.get().get("generation")) && p.get().get("lastAckedEpoch") instanceof Long l && l >= n) {
+                return l;
+            }
+            assertThat(System.nanoTime() - deadline).as("the new primary gets acks from the spare (epoch " + n + "); " + ctx).isNegative();
+            Thread.sleep(50);
+        }
+    }
+
+    /** A killed process left its cgroup as a zombie; it is gone once its parent (this JVM's reaper) reaped it. */
+    private static void awaitGone(long pid) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("the backup (pid " + pid + ") is still alive");
+            Thread.sleep(20);
         }
     }
 

@@ -28,8 +28,10 @@ import org.junit.jupiter.api.Timeout;
  * of this host ({@code systemd/boot.sh}); the release's backup, proxy and {@code checkpointd-protect@kv} units
  * (paths and option files adjusted, default dependencies off) protect {@code kv.service}. The backup and proxy are
  * active only after READY=1; SIGKILL of the service and its protect unit makes the backup restore it into
- * {@code checkpointd-restored-g2.scope}; stopping {@code checkpointd-backup.service} then leaves it running and
- * answering through the proxy.
+ * {@code checkpointd-restored-g2.scope} and re-protects it toward a spare backup from
+ * {@code checkpointd-reprotect-g2.scope} (bound to the service's); stopping {@code checkpointd-backup.service} then
+ * leaves both running: the service answers through the proxy, still protected. Stopping the service's scope stops
+ * its protection's.
  */
 class SystemdUnitsTest extends E2eTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
@@ -60,7 +62,8 @@ class SystemdUnitsTest extends E2eTest {
                 .filter(p -> commOf(p).equals("systemd")).orElse(null));
         await("systemd running", () -> ns("systemctl", "is-system-running").out.trim().matches("running|degraded") ? true : null);
 
-        Run start = ns("systemctl", "start", "kv.service", "checkpointd-backup.service", "checkpointd-proxy.service");
+        Run start = ns("systemctl", "start", "kv.service", "checkpointd-backup.service", "checkpointd-proxy.service",
+                "checkpointd-spare.service");
         assertThat(start.code).as(start.out + journal()).isZero();
         assertThat(ns("systemctl", "is-active", "checkpointd-backup.service", "checkpointd-proxy.service").out.trim())
                 .as("Type=notify units are active once they said READY=1" + journal()).isEqualTo("active\nactive");
@@ -77,8 +80,18 @@ class SystemdUnitsTest extends E2eTest {
         long restored = await("failover" + journal(), () -> field("backup", "restoredPid").orElse(null));
         assertThat(restored).as("CRIU restores the original pid").isEqualTo(servicePid);
         String scope = "checkpointd-restored-g2.scope";
-        assertThat(ns("cat", "/proc/" + restored + "/cgroup").out).as("the restored service's cgroup").contains(scope + "\n");
+        // in its scope; once re-protected (cgroup v2 only in here), in the freezer's leaf inside it
+        assertThat(ns("cat", "/proc/" + restored + "/cgroup").out).as("the restored service's cgroup")
+                .containsPattern("\n0::/system.slice/" + Pattern.quote(scope) + "(/checkpointd-freeze-" + restored + ")?\n");
         assertThat(ns("systemctl", "is-active", scope).out.trim()).isEqualTo("active");
+        // the re-protecting primary (toward the spare) has a scope of its own, bound to the service's
+        long newPrimary = await("re-protection" + journal(), () -> field("backup", "newPrimaryPid").orElse(null));
+        String reprotectScope = "checkpointd-reprotect-g2.scope";
+        assertThat(ns("cat", "/proc/" + newPrimary + "/cgroup").out).as("the new primary's cgroup" + journal()).contains(reprotectScope + "\n");
+        assertThat(ns("systemctl", "show", "-p", "BindsTo", "--value", reprotectScope).out).contains(scope);
+        // the new primary freezes the service without taking it out of its scope (cgroup v2's freezer, a leaf inside)
+        await("the service frozen from inside its scope" + journal(), () -> ns("cat", "/proc/" + restored + "/cgroup").out
+                .contains("0::/system.slice/" + scope + "/checkpointd-freeze-" + restored + "\n") ? true : null);
 
         Run stop = ns("systemctl", "stop", "checkpointd-backup.service");
         assertThat(stop.code).as(stop.out).isZero();
@@ -87,6 +100,16 @@ class SystemdUnitsTest extends E2eTest {
         assertThat(ns("kill", "-0", Long.toString(restored)).code).as("the restored service outlives the backup's unit" + journal()).isZero();
         assertThat(ns("systemctl", "is-active", scope).out.trim()).isEqualTo("active");
         assertThat(kv("GET", "k")).as("it answers, with the write acknowledged before the failure").isEqualTo("VALUE v");
+        assertThat(ns("kill", "-0", Long.toString(newPrimary)).code).as("the new primary outlives the backup's unit" + journal()).isZero();
+        // output of generation 2 is released on the spare's acks only: an answer shows protection goes on
+        await("a write answered after the backup's stop (the spare acknowledges)" + journal(),
+                () -> kv("PUT", "k2", "w").equals("OK") ? true : null);
+
+        // stopping the restored service's scope stops its protection with it, as checkpointd-protect@ follows its unit
+        assertThat(ns("systemctl", "stop", scope).code).isZero();
+        await("the re-protecting scope stopped with the service's", () -> ns("systemctl", "is-active", reprotectScope).out.trim()
+                .matches("inactive|failed") ? true : null);
+        await("the new primary gone", () -> ns("kill", "-0", Long.toString(newPrimary)).code != 0 ? true : null);
     }
 
     @AfterEach
@@ -155,7 +178,7 @@ class SystemdUnitsTest extends E2eTest {
     private String journal() {
         try {
             return "\n" + ns("systemctl", "status", "--no-pager", "--lines", "20", "kv.service", "checkpointd-backup.service",
-                    "checkpointd-proxy.service", "checkpointd-protect@kv.service").out + "\nboot.log: " + Files.readString(tmp.resolve("boot.log"));
+                    "checkpointd-proxy.service", "checkpointd-protect@kv.service", "checkpointd-spare.service").out + "\nboot.log: " + Files.readString(tmp.resolve("boot.log"));
         } catch (Exception e) {
             return " (no status: " + e.getMessage() + ")";
         }
@@ -212,11 +235,18 @@ class SystemdUnitsTest extends E2eTest {
                 Files.write(units.resolve(r), in.readAllBytes());
             }
         }
+        // a spare backup for the re-protection: the backup's unit with its own options and status directory
+        Files.writeString(units.resolve("checkpointd-spare.service"), Files.readString(units.resolve("checkpointd-backup.service"))
+                .replace("backup.conf", "spare.conf").replace("CHECKPOINTD_BACKUP_ARGS", "CHECKPOINTD_SPARE_ARGS"));
+        Path spareDropIn = Files.createDirectories(units.resolve("checkpointd-spare.service.d"));
+        Files.writeString(spareDropIn.resolve("test.conf"), "[Unit]\nDefaultDependencies=no\n");
         for (String masked : List.of("sysinit.target", "basic.target")) Files.createSymbolicLink(units.resolve(masked), Path.of("/dev/null"));
         Path conf = Files.createDirectories(units.resolve("conf"));
         String common = " --insecure-plaintext";
         Files.writeString(conf.resolve("backup.conf"), "CHECKPOINTD_BACKUP_ARGS=\"--listen 127.0.0.1:7070 --dir /tmp/store"
-                + " --proxy-control 127.0.0.1:7072 --heartbeat-timeout 1s" + common + "\"\n");
+                + " --proxy-control 127.0.0.1:7072 --heartbeat-timeout 1s --reprotect-to 127.0.0.1:7074" + common + "\"\n");
+        Files.writeString(conf.resolve("spare.conf"), "CHECKPOINTD_SPARE_ARGS=\"--listen 127.0.0.1:7074 --dir /tmp/spare"
+                + " --run-dir /run/checkpointd-spare --heartbeat-timeout 10m" + common + "\"\n");
         Files.writeString(conf.resolve("proxy.conf"), "CHECKPOINTD_PROXY_ARGS=\"--listen 127.0.0.1:8080 --upstream 127.0.0.1:9090"
                 + " --control 127.0.0.1:7072" + common + "\"\n");
         Files.writeString(conf.resolve("protect-kv.conf"), "CHECKPOINTD_PROTECT_ARGS=\"--backup 127.0.0.1:7070 --epoch 50ms"

@@ -56,6 +56,11 @@ public final class Cgroup2Placement implements Placement {
     }
 
     @Override
+    public Placement companion(String name) {
+        return new Cgroup2Placement(dir.resolveSibling(Placement.checkedName(name)));
+    }
+
+    @Override
     public String place(int pid) throws IOException {
         Path target = create();
         List<Integer> tree = ProcessTree.of(pid);

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A transient systemd scope of the restored service's own, {@code NAME.scope}: systemd's {@code StartTransientUnit}
+ * A transient systemd scope of the restored service's own (or of a process bound to it), {@code NAME.scope}: systemd's {@code StartTransientUnit}
  * with the tree's pids (what {@code systemd-run --scope} does for a command it starts; here the processes exist
  * already), called through {@code busctl}. It returns once systemd has moved them (checked in
  * {@code /proc/PID/cgroup}), so the service runs only in its scope.
@@ -18,9 +18,12 @@ public final class ScopePlacement implements Placement {
     private static final long TIMEOUT_MS = 10_000;
 
     private final String unit;
+    /** The unit this scope is bound to (stops with), or null. */
+    private final String boundTo;
 
-    ScopePlacement(String name) {
+    ScopePlacement(String name, String boundTo) {
         this.unit = name + ".scope";
+        this.boundTo = boundTo;
     }
 
     /** {@code sd_booted()}: systemd is init (it made {@code /run/systemd/system}). */
@@ -33,14 +36,22 @@ public final class ScopePlacement implements Placement {
     }
 
     @Override
+    public Placement companion(String name) {
+        return new ScopePlacement(Placement.checkedName(name), unit);
+    }
+
+    @Override
     public String place(int pid) throws IOException {
         List<Integer> tree = ProcessTree.of(pid);
         List<String> cmd = new java.util.ArrayList<>(List.of("busctl", "call", "--quiet", "org.freedesktop.systemd1",
                 "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))",
-                unit, "fail", "3", "PIDs", "au", Integer.toString(tree.size())));
+                unit, "fail", boundTo == null ? "3" : "5", "PIDs", "au", Integer.toString(tree.size())));
         for (int p : tree) cmd.add(Integer.toString(p));
-        cmd.addAll(List.of("Description", "s", "checkpointd: restored service (pid " + pid + ")",
-                "CollectMode", "s", "inactive-or-failed", "0"));
+        cmd.addAll(List.of("Description", "s", boundTo == null ? "checkpointd: restored service (pid " + pid + ")"
+                        : "checkpointd: pid " + pid + ", bound to " + boundTo,
+                "CollectMode", "s", "inactive-or-failed"));
+        if (boundTo != null) cmd.addAll(List.of("BindsTo", "as", "1", boundTo, "After", "as", "1", boundTo));
+        cmd.add("0");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         try {
             if (!p.waitFor(TIMEOUT_MS, TimeUnit.MILLISECONDS)) {

@@ -31,8 +31,10 @@ abstract class CgroupFreezer implements Freezer {
     CgroupFreezer(int pid, Path root) throws IOException {
         this.pid = pid;
         this.root = root;
-        this.original = originalCgroup(pid, root);
-        this.dir = root.resolve(PARENT).resolve(Integer.toString(pid));
+        Path where = originalCgroup(pid, root);
+        this.dir = directoryFor(where);
+        // already in its freezer cgroup (a primary died without closing it): reuse it, go back to its parent
+        this.original = dir.equals(where) ? where.getParent() : where;
         Files.createDirectories(dir);
         try {
             writeValue(dir.resolve("cgroup.procs"), Integer.toString(pid));
@@ -42,6 +44,11 @@ abstract class CgroupFreezer implements Freezer {
             throw new IOException("cannot move pid " + pid + " into " + dir + ": " + e.getMessage(), e);
         }
         LOG.debug("pid {} moved from {} into {}", pid, original, dir);
+    }
+
+    /** The freezer cgroup of a process now in cgroup directory {@code current}. */
+    protected Path directoryFor(Path current) {
+        return root.resolve(PARENT).resolve(Integer.toString(pid));
     }
 
     /** Line of {@code /proc/PID/cgroup} for this hierarchy, as a path under {@code root}. */
@@ -206,10 +213,30 @@ abstract class CgroupFreezer implements Freezer {
         }
     }
 
-    /** cgroup v2: write {@code cgroup.freeze}, completion shows as {@code frozen 1} in {@code cgroup.events}. */
+    /**
+     * cgroup v2: write {@code cgroup.freeze}, completion shows as {@code frozen 1} in {@code cgroup.events}. The
+     * freezer cgroup is a leaf {@code checkpointd-freeze-<pid>} <em>inside</em> the process's own cgroup, so the
+     * process stays in its systemd unit (whose stop still kills it, whose limits and accounting still apply). The
+     * process's cgroup holds processes, so it has no controllers in {@code cgroup.subtree_control} and a child
+     * without controllers may take it; the leaf inherits the unit's limits.
+     */
     static final class V2 extends CgroupFreezer {
+        static final String LEAF_PREFIX = "checkpointd-freeze-";
+
         V2(int pid) throws IOException {
             super(pid, FreezerKind.v2Root().orElseThrow(() -> new IOException("cgroup2 not mounted")));
+        }
+
+        @Override
+        protected Path directoryFor(Path current) {
+            String leaf = LEAF_PREFIX + pid;
+            return current.getFileName() != null && current.getFileName().toString().equals(leaf) ? current : current.resolve(leaf);
+        }
+
+        /** A leaf reused from a primary that died frozen is thawed at once. */
+        @Override
+        protected void afterMove() throws IOException {
+            writeFreeze(false);
         }
 
         @Override

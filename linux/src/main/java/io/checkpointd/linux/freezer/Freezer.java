@@ -5,8 +5,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * Freezes one process (all its threads, and children it forks later) through a cgroup of its own,
- * {@code <hierarchy>/checkpointd/<pid>}. Frozen tasks cannot run, not even signal handlers, and unlike
+ * Freezes one process (all its threads, and children it forks later) through a cgroup of its own: on v1
+ * {@code <freezer hierarchy>/checkpointd/<pid>}; on v2 a leaf {@code checkpointd-freeze-<pid>} inside the cgroup the
+ * process was in, so it stays in its systemd unit. Frozen tasks cannot run, not even signal handlers, and unlike
  * SIGSTOP the target cannot observe it.
  *
  * <pre>

@@ -46,6 +46,11 @@ import java.util.concurrent.TimeUnit;
 public final class AuthHandshake extends ByteToMessageDecoder {
     /** How long a peer may take to send its AUTH frame before the connection is dropped. */
     public static final Duration TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * A server's deadline is its {@link PreAuthGate}'s (configurable up to {@link PreAuthLimits#MAX_DEADLINE}, and
+     * logged there, rate-limited): the handshake's own timeout on a server is only a backstop above it.
+     */
+    static final Duration SERVER_BACKSTOP = Duration.ofSeconds(PreAuthLimits.MAX_DEADLINE_S + 5);
     static final int VERSION = 1;
     private static final int PAYLOAD = 1 + ChannelKey.NONCE_BYTES + ChannelKey.KEY_ID_BYTES;
     private static final AttributeKey<Future<FrameAuth>> READY = AttributeKey.valueOf("checkpointd.auth.ready");
@@ -110,11 +115,12 @@ public final class AuthHandshake extends ByteToMessageDecoder {
         if (started) return;
         started = true;
         ctx.writeAndFlush(Unpooled.wrappedBuffer(authFrame(key, link, nonce)));
+        Duration limit = side == FrameAuth.Side.SERVER ? SERVER_BACKSTOP : TIMEOUT;
         timeout = ctx.executor().schedule(() -> {
             if (ready.isDone()) return;
-            fail(ctx, new ProtocolException("no authentication from the peer within " + TIMEOUT.toSeconds() + " s"));
+            fail(ctx, new ProtocolException("no authentication from the peer within " + limit.toSeconds() + " s"));
             ctx.close();
-        }, TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }, limit.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @Override

@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class PreAuthGate {
     private static final Logger log = LoggerFactory.getLogger(PreAuthGate.class);
-    public static final int DEFAULT_MAX_PENDING = 64;
-    public static final int DEFAULT_MAX_PER_SOURCE = 8;
-    public static final Duration DEFAULT_DEADLINE = AuthHandshake.TIMEOUT;
+    public static final int DEFAULT_MAX_PENDING = PreAuthLimits.DEFAULT.maxPending();
+    public static final int DEFAULT_MAX_PER_SOURCE = PreAuthLimits.DEFAULT.maxPerSource();
+    public static final Duration DEFAULT_DEADLINE = PreAuthLimits.DEFAULT.deadline();
     private static final long LOG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final String listener;
@@ -52,9 +52,13 @@ public final class PreAuthGate {
         this.deadline = deadline;
     }
 
-    /** The defaults: {@value #DEFAULT_MAX_PENDING} pending, {@value #DEFAULT_MAX_PER_SOURCE} per address, 10 s. */
+    public PreAuthGate(String listener, PreAuthLimits limits) {
+        this(listener, limits.maxPending(), limits.maxPerSource(), limits.deadline());
+    }
+
+    /** The defaults ({@link PreAuthLimits#DEFAULT}): 64 pending, 8 per address, 10 s. */
     public static PreAuthGate standard(String listener) {
-        return new PreAuthGate(listener, DEFAULT_MAX_PENDING, DEFAULT_MAX_PER_SOURCE, DEFAULT_DEADLINE);
+        return new PreAuthGate(listener, PreAuthLimits.DEFAULT);
     }
 
     /**

@@ -39,7 +39,7 @@ final class TlsHandshake extends ChannelInboundHandlerAdapter {
     static void install(ChannelPipeline pipeline, TlsIdentity identity, Link link, FrameAuth.Side side, Promise<FrameAuth> ready) {
         SslHandler tls = identity.netty(link, side).newHandler(pipeline.channel().alloc());
         // a server's deadline is its PreAuthGate's (which logs it, rate-limited); this is only a backstop there
-        tls.setHandshakeTimeoutMillis(AuthHandshake.TIMEOUT.toMillis() + (side == FrameAuth.Side.SERVER ? 5_000 : 0));
+        tls.setHandshakeTimeoutMillis((side == FrameAuth.Side.SERVER ? AuthHandshake.SERVER_BACKSTOP : AuthHandshake.TIMEOUT).toMillis());
         pipeline.addLast("tls", tls).addLast("tls-handshake", new TlsHandshake(link, side, ready));
     }
 

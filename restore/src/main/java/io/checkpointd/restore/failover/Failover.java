@@ -137,16 +137,19 @@ public final class Failover {
                 restoreNanos / 1_000_000, materializeNanos / 1_000_000);
         if (service != null) awaitAccepting(service);
         long total = System.nanoTime() - noticedNanos;
-        Process newPrimary = reprotector == null ? null : reprotect(pid, newGen, service);
+        // the new primary too: stopping this daemon's unit must not end the restored service's protection
+        Process newPrimary = reprotector == null ? null
+                : reprotect(pid, newGen, service, placement.map(p -> p.companion("checkpointd-reprotect-g" + newGen)));
         if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
         closeQuietly(proxy);
         return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary);
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
-    private Process reprotect(int pid, long generation, InetSocketAddress service) throws InterruptedException {
+    private Process reprotect(int pid, long generation, InetSocketAddress service, Optional<Placement> placement) throws InterruptedException {
         try {
             Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values()); // and its data dirs
+            if (placement.isPresent() && !place(p, placement.get())) return null;
             if (p.waitFor(REPROTECT_SETTLE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 log.error("failover: re-protection toward {} failed at once (exit {}); see {}", reprotector.config().spare(),
                         p.exitValue(), reprotector.config().log());
@@ -158,6 +161,24 @@ public final class Failover {
         } catch (IOException e) {
             log.error("failover: cannot start re-protection: {}", e.getMessage());
             return null;
+        }
+    }
+
+    /**
+     * Moves the new primary out of this daemon's cgroup (it is a JVM still starting: it forks CRIU only once it
+     * protects). If that fails it is stopped: left here, the stop of this daemon's unit would kill it and the proxy
+     * would hold the service's output with nobody to release it; unprotected (passthrough) is better.
+     */
+    private boolean place(Process p, Placement placement) throws InterruptedException {
+        try {
+            log.info("failover: re-protecting primary pid {} placed in {}", p.pid(), placement.place((int) p.pid()));
+            return true;
+        } catch (IOException | RuntimeException e) {
+            log.error("failover: cannot move the re-protecting primary (pid {}) out of this daemon's cgroup: {}; stopping it",
+                    p.pid(), e.getMessage());
+            p.destroyForcibly();
+            p.waitFor();
+            return false;
         }
     }
 
