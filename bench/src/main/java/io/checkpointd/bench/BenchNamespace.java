@@ -59,9 +59,13 @@ final class BenchNamespace implements AutoCloseable {
         return "10.215." + subnet + ".254";
     }
 
-    /** {@code cmd} run inside the namespace ({@code ip netns exec} execs it in place: same pid). */
+    /**
+     * {@code cmd} run inside the namespace: {@code nsenter} enters the network namespace only and execs in place
+     * (same pid). Not {@code ip netns exec}: its private mount namespace is one CRIU cannot dump ("unreachable
+     * sharing").
+     */
     List<String> inside(List<String> cmd) {
-        List<String> c = new ArrayList<>(List.of("ip", "netns", "exec", name));
+        List<String> c = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + name, "--"));
         c.addAll(cmd);
         return c;
     }
