@@ -60,12 +60,12 @@ final class BenchNamespace implements AutoCloseable {
     }
 
     /**
-     * {@code cmd} run inside the namespace: {@code nsenter} enters the network namespace only and execs in place
-     * (same pid). Not {@code ip netns exec}: its private mount namespace is one CRIU cannot dump ("unreachable
-     * sharing").
+     * {@code cmd} run inside the namespace, in a session of its own (CRIU dumps a session leader):
+     * {@code setsid} and {@code nsenter} (network namespace only) exec in place, so the pid is the command's. Not
+     * {@code ip netns exec}: its private mount namespace is one CRIU cannot dump ("unreachable sharing").
      */
     List<String> inside(List<String> cmd) {
-        List<String> c = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + name, "--"));
+        List<String> c = new ArrayList<>(List.of("setsid", "nsenter", "--net=/run/netns/" + name, "--"));
         c.addAll(cmd);
         return c;
     }
