@@ -64,4 +64,14 @@ final class Choices {
             return word(this);
         }
     }
+
+    /** {@code --hold}: where output waits for its epoch's ack. */
+    enum Hold {
+        PROXY, PACKETS;
+
+        @Override
+        public String toString() {
+            return word(this);
+        }
+    }
 }

@@ -66,6 +66,12 @@ public final class ProtectCommand implements Callable<Integer> {
             description = "the buffer proxy's control address; without it output is not held (no output commit)")
     InetSocketAddress proxyControl;
 
+    @Option(names = "--hold", defaultValue = "proxy", paramLabel = "proxy|packets",
+            description = "where output waits for its epoch's ack: proxy: the buffer proxy holds client traffic on one "
+                    + "port (with --proxy-control); packets: every packet the process sends, any socket, TCP and UDP, waits "
+                    + "in a netfilter queue on this host (default: ${DEFAULT-VALUE})")
+    Choices.Hold hold;
+
     @Option(names = "--service", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
             description = "where the service accepts clients; the backup waits for it after a restore")
     InetSocketAddress service;
@@ -154,6 +160,12 @@ public final class ProtectCommand implements Callable<Integer> {
         if (arbiterAddress != null && proxyControl != null && service == null) {
             throw new UsageException("--arbiter with --proxy-control needs --service HOST:PORT: the proxy is told the new generation and where it runs");
         }
+        if (hold == Choices.Hold.PACKETS && proxyControl != null) {
+            throw new UsageException("--hold packets holds the output itself: drop --proxy-control (or use --hold proxy)");
+        }
+        if (hold == Choices.Hold.PACKETS && onBackupLoss == Choices.OnBackupLoss.CONTINUE) {
+            throw new UsageException("--on-backup-loss continue is not available with --hold packets yet: held packets stay held");
+        }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
         java.util.List<Path> dirs;
@@ -209,6 +221,14 @@ public final class ProtectCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         if (lease != null) primary.holdLease(lease);
+        if (hold == Choices.Hold.PACKETS) {
+            try {
+                primary.holdPackets();
+            } catch (IOException e) {
+                primary.close();
+                throw new UsageException("cannot hold the packets of pid " + pid + ": " + e.getMessage());
+            }
+        }
         if (ep != null) primary.exposeMetrics(ep.registry());
         if (!dataDirs.isEmpty()) {
             try {

@@ -9,6 +9,7 @@ import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.FullDumpEngine;
 import io.checkpointd.primary.engine.IncrementalEngine;
 import io.checkpointd.primary.release.OutputGate;
+import io.checkpointd.primary.release.packets.PacketHold;
 import io.checkpointd.primary.ship.BackupLink;
 import io.checkpointd.primary.ship.EpochShipper;
 import io.checkpointd.protocol.image.ImageDirs;
@@ -66,6 +67,8 @@ public final class Primary implements AutoCloseable {
     private final BackupLink link;
     private final EpochShipper shipper;
     private final EpochSchedule schedule;
+    /** With {@code --hold packets}: the process's packets wait in a netfilter queue for their epoch's ack; else null. */
+    private volatile PacketHold hold;
 
     private volatile State state = State.STARTING;
     private volatile boolean stop;
@@ -117,12 +120,20 @@ public final class Primary implements AutoCloseable {
 
     /** Serves this primary's figures as Prometheus metrics in {@code r} (see {@link PrimaryMetrics}). */
     public void exposeMetrics(io.prometheus.metrics.model.registry.PrometheusRegistry r) {
-        PrimaryMetrics.register(r, cfg, status, link);
+        PrimaryMetrics.register(r, cfg, status, link, () -> hold);
     }
 
     /** Captures these data dirs with every epoch (call before {@link #run()}); closed with the primary. */
     public void protectDataDirs(DataDirs d) {
         this.disk = d;
+    }
+
+    /**
+     * Holds every packet the process sends until its epoch is acknowledged (call before {@link #connect()});
+     * released, dropped and closed with the primary.
+     */
+    public void holdPackets() throws IOException, InterruptedException {
+        hold = PacketHold.start(cfg.pid(), schedule::outputHeld);
     }
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
@@ -302,12 +313,14 @@ public final class Primary implements AutoCloseable {
         @Override
         public void acked(long n) {
             Lease l = lease;
-            if (gate.enabled() && l != null && !l.isHeld()) {
+            if ((gate.enabled() || hold != null) && l != null && !l.isHeld()) {
                 // in doubt (disconnected from the arbiter) or lost: hold; a later RELEASE covers this epoch too
                 log.warn("epoch {} acknowledged but not released: the arbiter's lease is not confirmed", n);
                 return;
             }
             gate.release(n);
+            PacketHold h = hold;
+            if (h != null) h.release(n);
             if (PrimaryFaults.armed(PrimaryFaults.KillPoint.AFTER_ACK)) {
                 try {
                     gate.sync(Duration.ofSeconds(1)); // the release reached the proxy: its output may be out
@@ -370,6 +383,7 @@ public final class Primary implements AutoCloseable {
         log.error(msg);
         console.println("checkpointd: " + msg);
         console.flush();
+        if (hold != null) hold.dropAll();
         if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
         return EXIT_FENCED;
     }
@@ -382,6 +396,7 @@ public final class Primary implements AutoCloseable {
         log.error(msg);
         console.println("checkpointd: " + msg);
         console.flush();
+        if (hold != null) hold.dropAll();
         if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
         return EXIT_FENCED;
     }
@@ -401,7 +416,21 @@ public final class Primary implements AutoCloseable {
     }
 
     private void publish() {
-        status.publish(new PrimaryStatus.Loop(state, lease, engine, prevEpoch, lossMode.unprotected(), lossMode.episodes(), disk), link);
+        status.publish(new PrimaryStatus.Loop(state, lease, engine, prevEpoch, lossMode.unprotected(), lossMode.episodes(), disk,
+                hold), link);
+    }
+
+    /** Waits up to {@code max} until no epoch is in flight (not while fenced or disconnected: no ack can come). */
+    private void awaitAcks(Duration max) {
+        long until = System.nanoTime() + max.toNanos();
+        while (link.inFlight() > 0 && link.isConnected() && link.fencedBy() < 0 && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Pause figures so far (for the demo's summary). */
@@ -419,6 +448,10 @@ public final class Primary implements AutoCloseable {
             } catch (IOException e) {
                 log.warn("releasing the freezer cgroup: {}", e.getMessage());
             }
+        }
+        if (hold != null) {
+            awaitAcks(java.time.Duration.ofSeconds(2)); // a clean stop releases what the backup acknowledges meanwhile
+            hold.close();
         }
         link.close();
         gate.close();
@@ -468,8 +501,10 @@ public final class Primary implements AutoCloseable {
             sealed = true;
             try {
                 sealing = gate.sealStart(n);
+                // the process is stopped: every packet it sent so far is in the queue, and belongs to this epoch
+                if (hold != null) hold.seal(n);
             } catch (IOException e) {
-                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
+                throw new FreezeException("sealing output failed: " + e.getMessage());
             }
         }
 

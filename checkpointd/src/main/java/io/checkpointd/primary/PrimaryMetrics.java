@@ -19,7 +19,8 @@ final class PrimaryMetrics {
     private PrimaryMetrics() {
     }
 
-    static void register(PrometheusRegistry r, PrimaryConfig cfg, PrimaryStatus status, BackupLink link) {
+    static void register(PrometheusRegistry r, PrimaryConfig cfg, PrimaryStatus status, BackupLink link,
+            java.util.function.Supplier<io.checkpointd.primary.release.packets.PacketHold> hold) {
         Histogram pause = Histogram.builder().name("checkpointd_primary_pause_seconds")
                 .help("How long the protected process was stopped per epoch").classicOnly().classicUpperBounds(BUCKETS).register(r);
         status.pauseMs().tap(ms -> pause.observe(ms / 1e3));
@@ -49,5 +50,9 @@ final class PrimaryMetrics {
         GaugeWithCallback.builder().name("checkpointd_primary_unprotected")
                 .help("1 while the backup is lost and output is released unprotected (--on-backup-loss continue)")
                 .callback(c -> c.call(status.unprotected() ? 1 : 0)).register(r);
+        GaugeWithCallback.builder().name("checkpointd_primary_held_packets").help("Packets held for their epoch's ack (--hold packets)")
+                .callback(c -> c.call(hold.get() == null ? 0 : hold.get().held()[0])).register(r);
+        GaugeWithCallback.builder().name("checkpointd_primary_held_bytes").help("Bytes of the packets held (--hold packets)")
+                .callback(c -> c.call(hold.get() == null ? 0 : hold.get().held()[1])).register(r);
     }
 }

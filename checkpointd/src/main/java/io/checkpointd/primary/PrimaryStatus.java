@@ -42,7 +42,7 @@ final class PrimaryStatus {
 
     /** What the epoch loop knows that the figures do not: published with them. */
     record Loop(Primary.State state, Lease lease, CaptureEngine engine, long lastEpoch, boolean unprotected,
-            long unprotectedEpisodes, DataDirs disk) {
+            long unprotectedEpisodes, DataDirs disk, io.checkpointd.primary.release.packets.PacketHold hold) {
     }
 
     PrimaryStatus(PrimaryConfig cfg, EpochSchedule schedule) throws IOException {
@@ -133,6 +133,8 @@ final class PrimaryStatus {
                 .put("onBackupLoss", cfg.continueOnBackupLoss() ? "continue" : "stall").put("unprotected", l.unprotected())
                 .put("unprotectedEpisodes", l.unprotectedEpisodes()).put("lastRejection", link == null ? "" : link.lastNack())
                 .put("dataDirs", l.disk() == null ? null : l.disk().status())
+                .put("output", l.hold() != null ? "packets" : cfg.proxyControl() != null ? "proxy" : "none")
+                .put("packetHold", l.hold() == null ? null : l.hold().status())
                 .put("updatedAt", System.currentTimeMillis()));
     }
 }

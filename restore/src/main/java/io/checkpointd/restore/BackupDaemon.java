@@ -267,7 +267,16 @@ public final class BackupDaemon implements AutoCloseable {
         log.warn("primary failed: {}; failing over", why);
         Hello h = primary;
         ReplicationSession s = session;
-        if (s != null && s.channel() != null) s.channel().close();
+        if (s != null && s.channel() != null) {
+            // abortive (RST): an ack still queued for a primary cut off by a partition is discarded, never delivered
+            // after the failover (a primary holding its own packets would release them on it)
+            try {
+                s.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException e) {
+                // already closed (the primary's host died): nothing of it is queued any more
+            }
+            s.channel().close();
+        }
         Thread t = new Thread(() -> {
             try {
                 InetSocketAddress service = cfg.serviceAddress() != null ? cfg.serviceAddress() : parse(h == null ? "" : h.serviceAddress());

@@ -168,6 +168,17 @@ class CliInputTest {
     }
 
     @Test
+    void aBadHoldOrOneThatDoesNotCombine() {
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--hold", "bytes"), "--hold", "'bytes'");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--hold", "packets", "--proxy-control", "127.0.0.1:7201",
+                "--insecure-plaintext"),
+                "--hold packets", "--proxy-control");
+        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--hold", "packets", "--on-backup-loss", "continue",
+                "--insecure-plaintext"),
+                "--hold packets", "--on-backup-loss continue");
+    }
+
+    @Test
     void missingRequiredOptionsAndUnknownOnes() {
         assertUsageError(cli("protect", "1"), "--backup");
         assertUsageError(cli("backup", "--listen", "127.0.0.1:0"), "--dir");
