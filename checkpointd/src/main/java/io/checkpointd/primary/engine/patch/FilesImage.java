@@ -87,7 +87,7 @@ public final class FilesImage {
         boolean changed = false;
         for (int i = 0; i < img.entryCount(); i++) entries.add(img.message(i, file_entry.parser()));
         changed |= patchPositions(entries, open);
-        if (fds != null && !fds.equals(FdChanges.NONE)) changed |= patchFds(files, entries, fds);
+        if (fds != null && !fds.withStreams(null).equals(FdChanges.NONE)) changed |= patchFds(files, entries, fds);
         if (fds != null && fds.streams() != null) TcpStreamFiles.replace(files, fds.streams());
         if (!changed) return;
         files.put(FILES, img.withMessages(entries).encode());
