@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * of the same frozen process, read first by the engine (which leaves repair mode without a window probe), then by
  * CRIU: every {@code tcp-stream-<ino>.img} CRIU writes must be the engine's, entry field by field and queue byte by
  * byte, but for the timestamp clock, which runs on between the two reads; and CRIU's {@code inet_sk_entry} must have
- * the state the engine read. {@link TcpStreamTarget} holds unread received bytes, a send queue held back by a full
+ * the state the engine read, and the accepted ends still their listener's {@code SO_REUSEADDR}. {@link TcpStreamTarget} holds unread received bytes, a send queue held back by a full
  * window, and a half-closed IPv6 connection.
  */
 class TcpStreamFidelityTest {
@@ -95,14 +95,23 @@ class TcpStreamFidelityTest {
         assertThat(byName.keySet()).as("connections with a stream").isEqualTo(theirs.keySet());
         assertThat(theirs).as("connections compared").hasSizeGreaterThanOrEqualTo(6);
 
-        Map<Long, Integer> states = inetStates(truth);
-        long maxTicks = (dumpedAt - readAt) / 1_000_000 + 1000; // the clock is in ms (usec with TCP_TS usec off here)
-        int inqs = 0, outqs = 0, fins = 0;
+        Map<Long, ProtoMessage> inet = inetEntries(truth);
+        java.util.Set<Long> listening = new java.util.HashSet<>();
+        for (ProtoMessage ie : inet.values()) if (ie.varint(6) == 10) listening.add(ie.varint(7));
+        long maxTicks = (dumpedAt - readAt) / 1_000_000 + 1000; // the clock ticks in ms
+        int inqs = 0, outqs = 0, fins = 0, reused = 0;
         for (Map.Entry<String, byte[]> e : theirs.entrySet()) {
             TcpStreams.Stream s = byName.get(e.getKey());
             TcpStreamImage mine = s.image(), crius = TcpStreamImage.parse(e.getValue());
             ProtoMessage a = mine.entry(), b = crius.entry();
             String what = e.getKey() + " (state " + s.state() + ")";
+            ProtoMessage ie = inet.get(s.ino());
+            assertThat(ie.varint(6)).as(what + " inet_sk_entry state").isEqualTo(s.state());
+            if (listening.contains(ie.varint(7))) {
+                // accepted from a Java listener (SO_REUSEADDR on): the kernel clears it when repair goes off
+                assertThat(ie.message(14).varint(7)).as(what + " SO_REUSEADDR after the engine's read").isEqualTo(1);
+                reused++;
+            }
             if (b.has(TcpStreamImage.TIMESTAMP)) {
                 long d = b.varint(TcpStreamImage.TIMESTAMP) - a.varint(TcpStreamImage.TIMESTAMP);
                 assertThat(d).as(what + " timestamp: CRIU's read is later by less than the time between the reads").isBetween(0L, maxTicks);
@@ -113,7 +122,6 @@ class TcpStreamFidelityTest {
             assertThat(a.encode()).as(what + " entry bytes").isEqualTo(b.encode());
             assertThat(mine.inq()).as(what + " receive queue").isEqualTo(crius.inq());
             assertThat(mine.outq()).as(what + " send queue").isEqualTo(crius.outq());
-            assertThat(states.get(s.ino())).as(what + " inet_sk_entry state").isEqualTo(s.state());
             if (crius.inq().length > 0) inqs++;
             if (crius.outq().length > 0) outqs++;
             if (s.state() != 1) fins++;
@@ -121,6 +129,7 @@ class TcpStreamFidelityTest {
         assertThat(inqs).as("connections with received bytes").isGreaterThanOrEqualTo(3);
         assertThat(outqs).as("connections with a send queue").isGreaterThanOrEqualTo(1);
         assertThat(fins).as("half-closed ends").isEqualTo(2);
+        assertThat(reused).as("accepted ends checked for SO_REUSEADDR").isEqualTo(3);
         System.out.printf("tcp stream fidelity: %d streams equal CRIU's (%d with received bytes, %d with a send queue, %d half-closed)%n",
                 theirs.size(), inqs, outqs, fins);
     }
@@ -132,13 +141,13 @@ class TcpStreamFidelityTest {
         return TcpStreamImage.of(e, t.inq(), t.outq()).encode();
     }
 
-    /** The state of each inet socket in CRIU's {@code files.img}, by inode. */
-    private static Map<Long, Integer> inetStates(Path images) throws Exception {
+    /** Each inet socket's {@code inet_sk_entry} in CRIU's {@code files.img}, by inode. */
+    private static Map<Long, ProtoMessage> inetEntries(Path images) throws Exception {
         ImageFile img = ImageFile.parse(Files.readAllBytes(images.resolve("files.img")), FILES_MAGIC);
-        Map<Long, Integer> out = new TreeMap<>();
+        Map<Long, ProtoMessage> out = new TreeMap<>();
         for (int i = 0; i < img.entryCount(); i++) {
             ProtoMessage fe = img.message(i);
-            if (fe.varint(1) == 4 && fe.has(4)) out.put(fe.message(4).varint(2), (int) fe.message(4).varint(6));
+            if (fe.varint(1) == 4 && fe.has(4)) out.put(fe.message(4).varint(2), fe.message(4));
         }
         return out;
     }

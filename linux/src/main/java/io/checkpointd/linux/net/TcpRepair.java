@@ -9,8 +9,9 @@ import io.checkpointd.linux.SyscallException;
  * A TCP socket held in repair mode ({@code TCP_REPAIR}), for reading what CRIU's libsoccr ({@code soccr/soccr.c})
  * saves of a connection: queue lengths and sequence numbers, queued bytes, window, negotiated options. Opened on a
  * socket held here (a {@code pidfd_getfd} duplicate of another process's); {@link #close()} leaves repair mode with
- * {@code TCP_REPAIR_OFF_NO_WP}, so the kernel sends no window probe and the peer sees nothing of the visit.
- * Needs {@code CAP_NET_ADMIN} in the socket's network namespace. Constants under their C names.
+ * {@code TCP_REPAIR_OFF_NO_WP}, so the kernel sends no window probe and the peer sees nothing of the visit, and puts
+ * back {@code SO_REUSEADDR}, which the kernel clears when repair goes off (as CRIU's {@code tcp_unlock_one} does:
+ * without it, the connection's port, orphaned when the process dies, blocks a restored listener's bind). Needs {@code CAP_NET_ADMIN} in the socket's network namespace. Constants under their C names.
  */
 public final class TcpRepair implements AutoCloseable {
     // <linux/tcp.h>
@@ -26,6 +27,7 @@ public final class TcpRepair implements AutoCloseable {
     private static final int ENOPROTOOPT = 92;
 
     private final FileDescriptor s;
+    private final int reuseAddr;
     private boolean on;
 
     /** The first bytes of {@code struct tcp_info} that libsoccr reads. */
@@ -36,13 +38,14 @@ public final class TcpRepair implements AutoCloseable {
     public record Window(long sndWl1, long sndWnd, long maxWindow, long rcvWnd, long rcvWup) {
     }
 
-    private TcpRepair(FileDescriptor s) {
+    private TcpRepair(FileDescriptor s, int reuseAddr) {
         this.s = s;
+        this.reuseAddr = reuseAddr;
     }
 
     /** Turns repair mode on for {@code s}. */
     public static TcpRepair on(FileDescriptor s) throws SyscallException {
-        TcpRepair r = new TcpRepair(s);
+        TcpRepair r = new TcpRepair(s, SocketOptions.intOpt(s, SocketOptions.SOL_SOCKET, SocketOptions.SO_REUSEADDR));
         r.set(TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR");
         r.on = true;
         return r;
@@ -117,16 +120,21 @@ public final class TcpRepair implements AutoCloseable {
         return java.util.Arrays.copyOf(buf, len);
     }
 
-    /** Leaves repair mode without a window probe. Idempotent. */
+    /** Leaves repair mode without a window probe and puts {@code SO_REUSEADDR} back. Idempotent. */
     @Override
     public void close() throws SyscallException {
         if (!on) return;
         on = false;
         set(TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "TCP_REPAIR off");
+        set(SocketOptions.SOL_SOCKET, SocketOptions.SO_REUSEADDR, reuseAddr, "SO_REUSEADDR");
     }
 
     private void set(int name, int value, String what) throws SyscallException {
-        if (NetLib.INSTANCE.setsockopt(s.fd(), SocketOptions.SOL_TCP, name, new int[] {value}, 4) != 0) {
+        set(SocketOptions.SOL_TCP, name, value, what);
+    }
+
+    private void set(int level, int name, int value, String what) throws SyscallException {
+        if (NetLib.INSTANCE.setsockopt(s.fd(), level, name, new int[] {value}, 4) != 0) {
             throw new SyscallException("setsockopt(" + what + ")", Native.getLastError());
         }
     }
