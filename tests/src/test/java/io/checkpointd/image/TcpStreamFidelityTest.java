@@ -13,8 +13,12 @@ import io.checkpointd.linux.proc.ProcFiles;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.primary.engine.fds.TcpStreams;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
 import io.checkpointd.protocol.image.TcpStreamImage;
+import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
+import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
+import io.checkpointd.protocol.image.criu.TcpStream.tcp_stream_entry;
+import com.google.protobuf.TextFormat;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,31 +99,31 @@ class TcpStreamFidelityTest {
         assertThat(byName.keySet()).as("connections with a stream").isEqualTo(theirs.keySet());
         assertThat(theirs).as("connections compared").hasSizeGreaterThanOrEqualTo(6);
 
-        Map<Long, ProtoMessage> inet = inetEntries(truth);
-        java.util.Set<Long> listening = new java.util.HashSet<>();
-        for (ProtoMessage ie : inet.values()) if (ie.varint(6) == 10) listening.add(ie.varint(7));
+        Map<Long, inet_sk_entry> inet = inetEntries(truth);
+        java.util.Set<Integer> listening = new java.util.HashSet<>();
+        for (inet_sk_entry ie : inet.values()) if (ie.getState() == 10) listening.add(ie.getSrcPort());
         long maxTicks = (dumpedAt - readAt) / 1_000_000 + 1000; // the clock ticks in ms
         int inqs = 0, outqs = 0, fins = 0, reused = 0;
         for (Map.Entry<String, byte[]> e : theirs.entrySet()) {
             TcpStreams.Stream s = byName.get(e.getKey());
             TcpStreamImage mine = s.image(), crius = TcpStreamImage.parse(e.getValue());
-            ProtoMessage a = mine.entry(), b = crius.entry();
+            tcp_stream_entry a = mine.entry(), b = crius.entry();
             String what = e.getKey() + " (state " + s.state() + ")";
-            ProtoMessage ie = inet.get(s.ino());
-            assertThat(ie.varint(6)).as(what + " inet_sk_entry state").isEqualTo(s.state());
-            if (listening.contains(ie.varint(7))) {
+            inet_sk_entry ie = inet.get(s.ino());
+            assertThat(ie.getState()).as(what + " inet_sk_entry state").isEqualTo(s.state());
+            if (listening.contains(ie.getSrcPort())) {
                 // accepted from a Java listener (SO_REUSEADDR on): the kernel clears it when repair goes off
-                assertThat(ie.message(14).varint(7)).as(what + " SO_REUSEADDR after the engine's read").isEqualTo(1);
+                assertThat(ie.getOpts().getReuseaddr()).as(what + " SO_REUSEADDR after the engine's read").isTrue();
                 reused++;
             }
-            if (b.has(TcpStreamImage.TIMESTAMP)) {
-                long d = b.varint(TcpStreamImage.TIMESTAMP) - a.varint(TcpStreamImage.TIMESTAMP);
+            if (b.hasTimestamp()) {
+                long d = Integer.toUnsignedLong(b.getTimestamp()) - Integer.toUnsignedLong(a.getTimestamp());
                 assertThat(d).as(what + " timestamp: CRIU's read is later by less than the time between the reads").isBetween(0L, maxTicks);
-                a.setVarint(TcpStreamImage.TIMESTAMP, 0);
-                b.setVarint(TcpStreamImage.TIMESTAMP, 0);
+                a = a.toBuilder().setTimestamp(0).build();
+                b = b.toBuilder().setTimestamp(0).build();
             }
-            assertThat(ImageAssertions.describe(a)).as(what).isEqualTo(ImageAssertions.describe(b));
-            assertThat(a.encode()).as(what + " entry bytes").isEqualTo(b.encode());
+            assertThat(TextFormat.printer().printToString(a)).as(what).isEqualTo(TextFormat.printer().printToString(b));
+            assertThat(a.toByteArray()).as(what + " entry bytes").isEqualTo(b.toByteArray());
             assertThat(mine.inq()).as(what + " receive queue").isEqualTo(crius.inq());
             assertThat(mine.outq()).as(what + " send queue").isEqualTo(crius.outq());
             if (crius.inq().length > 0) inqs++;
@@ -136,18 +140,18 @@ class TcpStreamFidelityTest {
 
     /** The image's bytes with its timestamp clock zeroed. */
     private static byte[] withoutClock(TcpStreamImage t) {
-        ProtoMessage e = t.entry();
-        if (e.has(TcpStreamImage.TIMESTAMP)) e.setVarint(TcpStreamImage.TIMESTAMP, 0);
+        tcp_stream_entry e = t.entry();
+        if (e.hasTimestamp()) e = e.toBuilder().setTimestamp(0).build();
         return TcpStreamImage.of(e, t.inq(), t.outq()).encode();
     }
 
     /** Each inet socket's {@code inet_sk_entry} in CRIU's {@code files.img}, by inode. */
-    private static Map<Long, ProtoMessage> inetEntries(Path images) throws Exception {
+    private static Map<Long, inet_sk_entry> inetEntries(Path images) throws Exception {
         ImageFile img = ImageFile.parse(Files.readAllBytes(images.resolve("files.img")), FILES_MAGIC);
-        Map<Long, ProtoMessage> out = new TreeMap<>();
+        Map<Long, inet_sk_entry> out = new TreeMap<>();
         for (int i = 0; i < img.entryCount(); i++) {
-            ProtoMessage fe = img.message(i);
-            if (fe.varint(1) == 4 && fe.has(4)) out.put(fe.message(4).varint(2), fe.message(4));
+            file_entry fe = img.message(i, file_entry.parser());
+            if (fe.getType() == fd_types.INETSK && fe.hasIsk()) out.put(Integer.toUnsignedLong(fe.getIsk().getIno()), fe.getIsk());
         }
         return out;
     }

@@ -1,5 +1,6 @@
 package io.checkpointd.protocol.image;
 
+import io.checkpointd.protocol.image.criu.TcpStream.tcp_stream_entry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,17 +15,11 @@ import java.util.Arrays;
  */
 public final class TcpStreamImage {
     public static final int MAGIC = 0x51465506;
-    /** {@code TCPI_OPT_*} bits of {@code opt_mask}. */
-    public static final int OPT_TIMESTAMPS = 1, OPT_WSCALE = 4;
 
-    /** {@code tcp_stream_entry} field numbers. */
-    public static final int INQ_LEN = 1, INQ_SEQ = 2, OUTQ_LEN = 3, OUTQ_SEQ = 4, OPT_MASK = 5, SND_WSCALE = 6, MSS_CLAMP = 7,
-            RCV_WSCALE = 8, TIMESTAMP = 9, UNSQ_LEN = 12, SND_WL1 = 13, SND_WND = 14, MAX_WINDOW = 15, RCV_WND = 16, RCV_WUP = 17;
-
-    private final ProtoMessage entry;
+    private final tcp_stream_entry entry;
     private final byte[] inq, outq;
 
-    private TcpStreamImage(ProtoMessage entry, byte[] inq, byte[] outq) {
+    private TcpStreamImage(tcp_stream_entry entry, byte[] inq, byte[] outq) {
         this.entry = entry;
         this.inq = inq;
         this.outq = outq;
@@ -35,16 +30,13 @@ public final class TcpStreamImage {
         return "tcp-stream-" + Long.toHexString(ino) + ".img";
     }
 
-    /**
-     * An image of {@code entry} (a {@code tcp_stream_entry} whose {@code inq_len} and {@code outq_len} are the lengths
-     * of {@code inq} and {@code outq}) and the queues' bytes.
-     */
-    public static TcpStreamImage of(ProtoMessage entry, byte[] inq, byte[] outq) {
-        if (entry.varint(INQ_LEN) != inq.length || entry.varint(OUTQ_LEN) != outq.length) {
+    /** An image of {@code entry}, whose {@code inq_len} and {@code outq_len} are the lengths of {@code inq} and {@code outq}. */
+    public static TcpStreamImage of(tcp_stream_entry entry, byte[] inq, byte[] outq) {
+        if (Integer.toUnsignedLong(entry.getInqLen()) != inq.length || Integer.toUnsignedLong(entry.getOutqLen()) != outq.length) {
             throw new IllegalArgumentException("queue lengths " + inq.length + "/" + outq.length + " differ from the entry's "
-                    + entry.varint(INQ_LEN) + "/" + entry.varint(OUTQ_LEN));
+                    + Integer.toUnsignedLong(entry.getInqLen()) + "/" + Integer.toUnsignedLong(entry.getOutqLen()));
         }
-        return new TcpStreamImage(entry.copy(), inq.clone(), outq.clone());
+        return new TcpStreamImage(entry, inq.clone(), outq.clone());
     }
 
     /** Parses an image as CRIU writes it. */
@@ -55,18 +47,17 @@ public final class TcpStreamImage {
         }
         int size = b.getInt();
         if (size < 0 || size > b.remaining()) throw new IOException("tcp-stream entry size out of range: " + size);
-        ProtoMessage e = ProtoMessage.parse(file, b.position(), size);
+        tcp_stream_entry e = tcp_stream_entry.parser().parseFrom(file, b.position(), size);
         b.position(b.position() + size);
-        long in = e.varint(INQ_LEN), out = e.varint(OUTQ_LEN);
+        long in = Integer.toUnsignedLong(e.getInqLen()), out = Integer.toUnsignedLong(e.getOutqLen());
         if (in + out != b.remaining()) throw new IOException("tcp-stream queues: " + b.remaining() + " bytes, entry says " + in + " + " + out);
         byte[] inq = new byte[(int) in], outq = new byte[(int) out];
         b.get(inq).get(outq);
         return new TcpStreamImage(e, inq, outq);
     }
 
-    /** A copy of the entry. */
-    public ProtoMessage entry() {
-        return entry.copy();
+    public tcp_stream_entry entry() {
+        return entry;
     }
 
     public byte[] inq() {
@@ -78,7 +69,7 @@ public final class TcpStreamImage {
     }
 
     public byte[] encode() {
-        byte[] e = entry.encode();
+        byte[] e = entry.toByteArray();
         ByteArrayOutputStream out = new ByteArrayOutputStream(12 + e.length + inq.length + outq.length);
         ByteBuffer w = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
         w.putInt(ImageFile.IMG_COMMON_MAGIC).putInt(MAGIC).putInt(e.length);

@@ -3,6 +3,7 @@ package io.checkpointd.protocol.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.checkpointd.protocol.image.criu.TcpStream.tcp_stream_entry;
 import java.io.IOException;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class TcpStreamImageTest {
     @Test
     void encodesAsCriuWritesAndParsesBack() throws IOException {
-        ProtoMessage e = entry(3, 5);
+        tcp_stream_entry e = entry(3, 5);
         byte[] inq = {1, 2, 3}, outq = {9, 8, 7, 6, 5};
         byte[] file = TcpStreamImage.of(e, inq, outq).encode();
         // IMG_COMMON_MAGIC, TCP_STREAM_MAGIC, entry size: little-endian
@@ -22,7 +23,7 @@ class TcpStreamImageTest {
         TcpStreamImage back = TcpStreamImage.parse(file);
         assertThat(back.inq()).containsExactly(inq);
         assertThat(back.outq()).containsExactly(outq);
-        assertThat(back.entry().encode()).isEqualTo(e.encode());
+        assertThat(back.entry()).isEqualTo(e);
         assertThat(back.encode()).isEqualTo(file);
         assertThat(TcpStreamImage.name(0x3aefcfL)).isEqualTo("tcp-stream-3aefcf.img");
     }
@@ -37,16 +38,8 @@ class TcpStreamImageTest {
         assertThatThrownBy(() -> TcpStreamImage.parse(wrongMagic)).isInstanceOf(IOException.class);
     }
 
-    private static ProtoMessage entry(int inq, int outq) {
-        ProtoMessage e = new ProtoMessage();
-        e.setVarint(TcpStreamImage.INQ_LEN, inq);
-        e.setVarint(TcpStreamImage.INQ_SEQ, 1000);
-        e.setVarint(TcpStreamImage.OUTQ_LEN, outq);
-        e.setVarint(TcpStreamImage.OUTQ_SEQ, 2000);
-        e.setVarint(TcpStreamImage.OPT_MASK, 7);
-        e.setVarint(TcpStreamImage.SND_WSCALE, 7);
-        e.setVarint(TcpStreamImage.MSS_CLAMP, 65495);
-        e.setVarint(TcpStreamImage.UNSQ_LEN, 0);
-        return e;
+    private static tcp_stream_entry entry(int inq, int outq) {
+        return tcp_stream_entry.newBuilder().setInqLen(inq).setInqSeq(1000).setOutqLen(outq).setOutqSeq(2000).setOptMask(7)
+                .setSndWscale(7).setMssClamp(65495).setUnsqLen(0).build();
     }
 }

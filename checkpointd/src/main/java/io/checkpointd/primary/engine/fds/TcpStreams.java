@@ -7,7 +7,9 @@ import io.checkpointd.linux.net.SockDiag;
 import io.checkpointd.linux.net.SocketOptions;
 import io.checkpointd.linux.net.TcpRepair;
 import io.checkpointd.protocol.image.ImageFile;
-import io.checkpointd.protocol.image.ProtoMessage;
+import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
+import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
+import io.checkpointd.protocol.image.criu.TcpStream.tcp_stream_entry;
 import io.checkpointd.protocol.image.TcpStreamImage;
 import java.io.IOException;
 import java.util.HashMap;
@@ -30,7 +32,7 @@ public final class TcpStreams implements AutoCloseable {
     // <netinet/tcp.h> states
     static final int SYN_SENT = 2, FIN_WAIT1 = 4, FIN_WAIT2 = 5, CLOSE = 7, LAST_ACK = 9, LISTEN = 10, CLOSING = 11;
     private static final String SOCKET = "socket:[";
-    private static final int FILES_MAGIC = 0x56303138, FD_TYPE_INETSK = 4, FILE_ENTRY_ISK = 4;
+    private static final int FILES_MAGIC = 0x56303138;
 
     private final int pid;
     private FileDescriptor pidfd;
@@ -103,40 +105,28 @@ public final class TcpStreams implements AutoCloseable {
                 unsq = unsq > 0 ? unsq - 1 : 0;
             }
             inq = r.inq();
-            ProtoMessage e = new ProtoMessage();
-            e.setVarint(TcpStreamImage.INQ_LEN, inq);
-            e.setVarint(TcpStreamImage.OUTQ_LEN, outq);
+            tcp_stream_entry.Builder e = tcp_stream_entry.newBuilder().setInqLen((int) inq).setOutqLen((int) outq);
             int mss = r.mssClamp();
-            e.setVarint(TcpStreamImage.OPT_MASK, info.options());
+            e.setOptMask(info.options());
             boolean wscale = (info.options() & TcpRepair.TCPI_OPT_WSCALE) != 0;
-            e.setVarint(TcpStreamImage.SND_WSCALE, wscale ? info.sndWscale() : 0);
-            e.setVarint(TcpStreamImage.MSS_CLAMP, Integer.toUnsignedLong(mss));
-            if (wscale) e.setVarint(TcpStreamImage.RCV_WSCALE, info.rcvWscale());
-            if ((info.options() & TcpRepair.TCPI_OPT_TIMESTAMPS) != 0) e.setVarint(TcpStreamImage.TIMESTAMP, Integer.toUnsignedLong(r.timestamp()));
-            e.setVarint(TcpStreamImage.UNSQ_LEN, unsq);
+            e.setSndWscale(wscale ? info.sndWscale() : 0).setMssClamp(mss);
+            if (wscale) e.setRcvWscale(info.rcvWscale());
+            if ((info.options() & TcpRepair.TCPI_OPT_TIMESTAMPS) != 0) e.setTimestamp(r.timestamp());
+            e.setUnsqLen((int) unsq);
             TcpRepair.Window w = r.window();
             if (w != null) {
-                e.setVarint(TcpStreamImage.SND_WL1, w.sndWl1());
-                e.setVarint(TcpStreamImage.SND_WND, w.sndWnd());
-                e.setVarint(TcpStreamImage.MAX_WINDOW, w.maxWindow());
-                e.setVarint(TcpStreamImage.RCV_WND, w.rcvWnd());
-                e.setVarint(TcpStreamImage.RCV_WUP, w.rcvWup());
+                e.setSndWl1((int) w.sndWl1()).setSndWnd((int) w.sndWnd()).setMaxWindow((int) w.maxWindow()).setRcvWnd((int) w.rcvWnd())
+                        .setRcvWup((int) w.rcvWup());
             }
-            long inSeq = r.queueSeq(TcpRepair.TCP_RECV_QUEUE);
-            byte[] in = same(prev, TcpStreamImage.INQ_SEQ, inSeq, TcpStreamImage.INQ_LEN, inq) ? prev.image().inq() : r.peek((int) inq);
-            long outSeq = r.queueSeq(TcpRepair.TCP_SEND_QUEUE);
-            byte[] out = same(prev, TcpStreamImage.OUTQ_SEQ, outSeq, TcpStreamImage.OUTQ_LEN, outq) ? prev.image().outq() : r.peek((int) outq);
-            e.setVarint(TcpStreamImage.INQ_SEQ, inSeq);
-            e.setVarint(TcpStreamImage.OUTQ_SEQ, outSeq);
-            return new Stream(ino, state, TcpStreamImage.of(e, in, out));
+            int inSeq = (int) r.queueSeq(TcpRepair.TCP_RECV_QUEUE);
+            byte[] in = prev != null && prev.image().entry().getInqSeq() == inSeq && prev.image().entry().getInqLen() == (int) inq
+                    ? prev.image().inq() : r.peek((int) inq);
+            int outSeq = (int) r.queueSeq(TcpRepair.TCP_SEND_QUEUE);
+            byte[] out = prev != null && prev.image().entry().getOutqSeq() == outSeq && prev.image().entry().getOutqLen() == (int) outq
+                    ? prev.image().outq() : r.peek((int) outq);
+            e.setInqSeq(inSeq).setOutqSeq(outSeq);
+            return new Stream(ino, state, TcpStreamImage.of(e.build(), in, out));
         }
-    }
-
-    /** Whether {@code prev} had this queue at the same sequence number with the same length. */
-    private static boolean same(Stream prev, int seqField, long seq, int lenField, long len) {
-        if (prev == null) return false;
-        ProtoMessage p = prev.image().entry();
-        return p.varint(seqField) == seq && p.varint(lenField) == len;
     }
 
     private static boolean isTcp(FileDescriptor s) throws SyscallException {
@@ -153,10 +143,9 @@ public final class TcpStreams implements AutoCloseable {
         if (f == null) return out;
         ImageFile img = ImageFile.parse(f, FILES_MAGIC);
         for (int i = 0; i < img.entryCount(); i++) {
-            ProtoMessage fe = img.message(i);
-            if (fe.varint(1) != FD_TYPE_INETSK || !fe.has(FILE_ENTRY_ISK)) continue;
-            ProtoMessage ie = fe.message(FILE_ENTRY_ISK);
-            out.put(ie.varint(2), (int) ie.varint(6));
+            file_entry fe = img.message(i, file_entry.parser());
+            if (fe.getType() != fd_types.INETSK || !fe.hasIsk()) continue;
+            out.put(Integer.toUnsignedLong(fe.getIsk().getIno()), fe.getIsk().getState());
         }
         return out;
     }
