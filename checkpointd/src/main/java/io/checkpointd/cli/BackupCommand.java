@@ -1,6 +1,7 @@
 package io.checkpointd.cli;
 
 import io.checkpointd.protocol.auth.ChannelKey;
+import io.checkpointd.restore.failover.AddressTakeover;
 import io.checkpointd.restore.failover.Reprotector;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,6 +75,15 @@ public final class BackupCommand implements Callable<Integer> {
                     + "once it is durable on disk (group-committed) (default: ${DEFAULT-VALUE})")
     AckMode ack;
 
+    @Option(names = "--service-address", paramLabel = "IP/PREFIX",
+            description = "the service's IPv4 address, which moves to this host at failover (with --service-iface): TCP "
+                    + "connections on it are restored established and peers see only a stall. Without it, restored "
+                    + "connections come back closed")
+    String serviceAddress;
+
+    @Option(names = "--service-iface", paramLabel = "IF", description = "the interface --service-address is added to at failover")
+    String serviceIface;
+
     @Mixin
     RunDirOption runDir;
 
@@ -97,6 +107,15 @@ public final class BackupCommand implements Callable<Integer> {
             // the restored service is protected with this backup's certificate, and only a primary may push epochs
             throw new UsageException("--reprotect-to: --tls-cert " + key.tls().subject() + " must also name the primary role "
                     + "(checkpointd certs gives the backup's certificate both)");
+        }
+        AddressTakeover.Config takeover = null;
+        if ((serviceAddress == null) != (serviceIface == null)) throw new UsageException("--service-address and --service-iface go together");
+        if (serviceAddress != null) {
+            try {
+                takeover = AddressTakeover.Config.parse(serviceAddress, serviceIface);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--service-address: " + e.getMessage());
+            }
         }
         io.checkpointd.arbiter.ArbiterAddress arbiterAddress = arbiter.address();
         DataRoots roots;
@@ -140,7 +159,8 @@ public final class BackupCommand implements Callable<Integer> {
             }
             // one attempt at the lease waits twice the session timeout: long enough for a dead primary's to end
             d = BackupDaemon.start(new BackupConfig(listen, dir, proxyControl, heartbeatTimeout, service, runDir.path(), null, key,
-                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir), ack, preAuthLimits));
+                    reprotect, zk, arbiter.sessionTimeout.multipliedBy(2), roots, ServiceOutput.parse(serviceOutput, dir), ack, preAuthLimits,
+                    takeover));
         } catch (IOException e) {
             if (zk != null) zk.close();
             if (ep != null) ep.close();

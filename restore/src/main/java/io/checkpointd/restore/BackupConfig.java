@@ -3,6 +3,7 @@ package io.checkpointd.restore;
 import io.checkpointd.protocol.auth.ChannelKey;
 import io.checkpointd.protocol.auth.PreAuthLimits;
 import io.checkpointd.restore.arbiter.Arbiter;
+import io.checkpointd.restore.failover.AddressTakeover;
 import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.AckMode;
 import io.checkpointd.restore.store.DataRoots;
@@ -34,11 +35,14 @@ import java.util.Objects;
  * @param ackMode           when an epoch is acknowledged: in memory (Remus) or durable (the default: see
  *                          {@link AckMode}); null: durable
  * @param preAuth           bounds on the replication port's connections not yet authenticated; null: the defaults
+ * @param takeover          the service address this backup takes over at failover, so TCP connections survive
+ *                          ({@code --service-address}); null: restored connections come back closed
  */
 public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                            InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
                            Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
-                           DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode, PreAuthLimits preAuth) {
+                           DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode, PreAuthLimits preAuth,
+                           AddressTakeover.Config takeover) {
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(1);
     public static final Duration DEFAULT_READY_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_ARBITER_WAIT = Duration.ofSeconds(10);
@@ -46,7 +50,16 @@ public record BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress
     /** Heartbeat-only, no re-protection: after a failover the restored service runs unprotected. */
     public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
                         InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey) {
-        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null, null, null);
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, null, null, null, null, null, null, null, null);
+    }
+
+    /** Without an address takeover. */
+    public BackupConfig(InetSocketAddress listen, Path dir, InetSocketAddress proxyControl, Duration heartbeatTimeout,
+                        InetSocketAddress serviceAddress, Path runDir, Duration readyTimeout, ChannelKey channelKey,
+                        Reprotector.Config reprotect, Arbiter arbiter, Duration arbiterWait,
+                        DataRoots dataRoots, ServiceOutput serviceOutput, AckMode ackMode, PreAuthLimits preAuth) {
+        this(listen, dir, proxyControl, heartbeatTimeout, serviceAddress, runDir, readyTimeout, channelKey, reprotect, arbiter, arbiterWait,
+                dataRoots, serviceOutput, ackMode, preAuth, null);
     }
 
     public BackupConfig {

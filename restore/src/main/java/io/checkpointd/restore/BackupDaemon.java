@@ -299,7 +299,8 @@ public final class BackupDaemon implements AutoCloseable {
                     log.info("failover: generation {} from {}", newGen, cfg.arbiter().describe());
                 }
                 Failover f = new Failover(store, cfg.dir(), cfg.proxyControl(), cfg.channelKey(), cfg.readyTimeout(),
-                        cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()), cfg.serviceOutput());
+                        cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()), cfg.serviceOutput(),
+                        cfg.takeover() == null ? null : new io.checkpointd.restore.failover.AddressTakeover(cfg.takeover()));
                 failover = f.run(noticed, h, service, newGen);
                 if (failover.newPrimary() != null) watchNewPrimary(f, failover);
                 state = State.RESTORED;

@@ -162,9 +162,12 @@ class FdCaptureFidelityTest {
         return out;
     }
 
-    /** The engine's CRIU options ({@code Dumps.dump}): leave running, {@code --tcp-close}, in the frozen cgroup. */
+    /**
+     * The engine's CRIU options ({@code Dumps.dump}): leave running, {@code --tcp-established} without CRIU's
+     * network lock, in the frozen cgroup.
+     */
     private static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws Exception {
-        criu.dump(DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
+        criu.dump(DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.ESTABLISHED).networkLock(false).skipInFlight(true)
                 .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
     }
 

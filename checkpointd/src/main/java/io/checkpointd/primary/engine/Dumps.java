@@ -23,7 +23,9 @@ public final class Dumps {
      */
     public static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws IOException {
         HostFiles host = HostFilesCapture.read(pid);
-        DumpOptions.Builder b = DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.CLOSE).skipInFlight(true)
+        // connections with their repair state (tcp-stream-*.img), as the engine's own epochs write them; no CRIU
+        // network lock: the process is frozen, and holding its packets is the output commit's business
+        DumpOptions.Builder b = DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.ESTABLISHED).networkLock(false).skipInFlight(true)
                 .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log");
         // stdio on journald's socket: its peer is outside the dump; the backup hands in a stream of its own
         for (HostFiles.Stdio s : host.stdio()) if (s.isSocket()) b.externalUnixSocket(s.inode());

@@ -122,6 +122,7 @@ public final class Criu {
                 if (parent != null) check(lib.criu_local_set_parent_images(o, parent), "parent images");
                 lib.criu_local_set_leave_running(o, opts.leaveRunning());
                 setTcp(o, opts.tcpMode());
+                if (!opts.networkLock()) check(lib.criu_local_set_network_lock(o, NETWORK_LOCK_SKIP), "network lock");
                 lib.criu_local_set_ghost_limit(o, (int) opts.ghostLimit()); // unsigned int in C
                 check(lib.criu_local_set_log_file(o, opts.logFile()), "log file");
                 lib.criu_local_set_log_level(o, opts.logLevel());
@@ -178,6 +179,7 @@ public final class Criu {
                 lib.criu_local_set_images_dir_fd(o, images.fd());
                 if (work != null) lib.criu_local_set_work_dir_fd(o, work.fd());
                 setTcp(o, opts.tcpMode());
+                if (!opts.networkLock()) check(lib.criu_local_set_network_lock(o, NETWORK_LOCK_SKIP), "network lock");
                 check(lib.criu_local_set_log_file(o, opts.logFile()), "log file");
                 lib.criu_local_set_log_level(o, opts.logLevel());
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
@@ -288,6 +290,8 @@ public final class Criu {
             LIBCRIU_LOCK.unlock();
         }
     }
+
+    private static final int NETWORK_LOCK_SKIP = 3;
 
     private void setTcp(Pointer o, TcpMode mode) {
         switch (mode) {

@@ -27,6 +27,7 @@ public final class DumpOptions {
     private final String freezeCgroup;
     private final boolean fileLocks;
     private final boolean skipInFlight;
+    private final boolean networkLock;
     private final CgroupMode cgroupMode;
     private final boolean shellJob;
     private final boolean trackMem;
@@ -45,6 +46,7 @@ public final class DumpOptions {
         this.freezeCgroup = b.freezeCgroup;
         this.fileLocks = b.fileLocks;
         this.skipInFlight = b.skipInFlight;
+        this.networkLock = b.networkLock;
         this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
         this.trackMem = b.trackMem;
@@ -87,6 +89,12 @@ public final class DumpOptions {
      */
     public boolean skipInFlight() { return skipInFlight; }
 
+    /**
+     * Whether CRIU locks the connections of {@link TcpMode#ESTABLISHED} with iptables/nftables rules of its own
+     * (its default). False ({@code --network-lock skip}): the caller holds the peers off itself.
+     */
+    public boolean networkLock() { return networkLock; }
+
     /** CRIU's --manage-cgroups mode; {@link CgroupMode#IGNORE} by default (see there why). */
     public CgroupMode cgroupMode() { return cgroupMode; }
 
@@ -126,6 +134,7 @@ public final class DumpOptions {
         private String freezeCgroup;
         private boolean fileLocks = true;
         private boolean skipInFlight;
+        private boolean networkLock = true;
         private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
         private boolean trackMem;
@@ -162,6 +171,8 @@ public final class DumpOptions {
         public Builder fileLocks(boolean v) { this.fileLocks = v; return this; }
 
         public Builder skipInFlight(boolean v) { this.skipInFlight = v; return this; }
+
+        public Builder networkLock(boolean v) { this.networkLock = v; return this; }
 
         public Builder cgroupMode(CgroupMode m) { this.cgroupMode = Objects.requireNonNull(m, "cgroupMode"); return this; }
 

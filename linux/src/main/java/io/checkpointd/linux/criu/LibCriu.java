@@ -32,6 +32,9 @@ interface LibCriu extends Library {
 
     void criu_local_set_tcp_close(Pointer opts, boolean value);
 
+    /** {@code enum criu_network_lock_method}: IPTABLES 1, NFTABLES 2, SKIP 3. */
+    int criu_local_set_network_lock(Pointer opts, int method);
+
     void criu_local_set_shell_job(Pointer opts, boolean value);
 
     void criu_local_set_file_locks(Pointer opts, boolean value);

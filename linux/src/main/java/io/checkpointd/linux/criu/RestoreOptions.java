@@ -22,6 +22,7 @@ public final class RestoreOptions {
     private final boolean fileLocks;
     private final CgroupMode cgroupMode;
     private final boolean shellJob;
+    private final boolean networkLock;
     private final Path workDir;
     private final Duration pidsFreeTimeout;
     private final Map<String, Integer> inheritFds;
@@ -43,6 +44,7 @@ public final class RestoreOptions {
         this.fileLocks = b.fileLocks;
         this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
+        this.networkLock = b.networkLock;
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
         this.inheritFds = Map.copyOf(b.inheritFds);
@@ -74,6 +76,12 @@ public final class RestoreOptions {
     public CgroupMode cgroupMode() { return cgroupMode; }
 
     public boolean shellJob() { return shellJob; }
+
+    /**
+     * Whether CRIU locks the connections of {@link TcpMode#ESTABLISHED} with iptables/nftables rules of its own
+     * (its default). False ({@code --network-lock skip}): the caller holds the peers off itself.
+     */
+    public boolean networkLock() { return networkLock; }
 
     public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
 
@@ -108,6 +116,7 @@ public final class RestoreOptions {
         private boolean fileLocks = true;
         private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
+        private boolean networkLock = true;
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
         private final Map<String, Integer> inheritFds = new java.util.LinkedHashMap<>();
@@ -130,6 +139,8 @@ public final class RestoreOptions {
         public Builder cgroupMode(CgroupMode m) { this.cgroupMode = Objects.requireNonNull(m, "cgroupMode"); return this; }
 
         public Builder shellJob(boolean v) { this.shellJob = v; return this; }
+
+        public Builder networkLock(boolean v) { this.networkLock = v; return this; }
 
         public Builder workDir(Path dir) { this.workDir = dir; return this; }
 

@@ -19,6 +19,18 @@ interface NetLib extends Library {
     /** {@code int getsockopt(int fd, int level, int name, void *val, socklen_t *len)}; {@code val} may be null. */
     int getsockopt(int fd, int level, int name, Pointer val, int[] len);
 
+    /** {@code int setsockopt(int fd, int level, int name, const void *val, socklen_t len)} */
+    int setsockopt(int fd, int level, int name, int[] val, int len);
+
+    /** {@code int ioctl(int fd, unsigned long request, int *arg)} (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD). */
+    int ioctl(int fd, long request, int[] arg);
+
+    /** {@code ioctl} with a struct argument ({@code struct ifreq}). */
+    int ioctl(int fd, long request, Pointer arg);
+
+    /** {@code ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen)} */
+    long sendto(int fd, byte[] buf, long len, int flags, Pointer to, int tolen);
+
     /** {@code int getsockname(int fd, struct sockaddr *addr, socklen_t *len)} */
     int getsockname(int fd, Pointer addr, int[] len);
 

@@ -29,8 +29,10 @@ import org.slf4j.LoggerFactory;
  * <li>tell the proxy: the new generation; it drops the old generation's unreleased output and its clients;</li>
  * <li>if the old service still runs on this very host (same boot id, same start time), kill it: it must not
  *     keep the service's port or pid, and its output can never be released anyway;</li>
- * <li>materialize the last committed epoch (its image, and its data dirs at their paths) and restore it with CRIU (established TCP connections come back
- *     closed: clients reconnect through the proxy);</li>
+ * <li>materialize the last committed epoch (its image, and its data dirs at their paths) and restore it with CRIU:
+ *     with an {@link AddressTakeover}, the service address moves here and TCP connections on it are restored
+ *     established (CRIU's TCP repair), the peers seeing only a stall; without one, established connections come
+ *     back closed and clients reconnect through the proxy;</li>
  * <li>wait until the restored service accepts connections, then let the proxy pass its output through
  *     (it runs unprotected until a new backup protects it).</li>
  * </ol>
@@ -54,9 +56,17 @@ public final class Failover {
     private final Duration readyTimeout;
     private final Reprotector reprotector;
     private final ServiceOutput serviceOutput;
+    /** Moves the service address here, so that TCP connections survive; null: connections come back closed. */
+    private final AddressTakeover takeover;
 
     public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout,
                     Reprotector reprotector, ServiceOutput serviceOutput) {
+        this(store, workRoot, proxyControl, channelKey, readyTimeout, reprotector, serviceOutput, null);
+    }
+
+    public Failover(ImageStore store, Path workRoot, InetSocketAddress proxyControl, ChannelKey channelKey, Duration readyTimeout,
+                    Reprotector reprotector, ServiceOutput serviceOutput, AddressTakeover takeover) {
+        this.takeover = takeover;
         this.reprotector = reprotector;
         this.serviceOutput = serviceOutput == null ? ServiceOutput.defaultFor(workRoot) : serviceOutput;
         this.store = store;
@@ -121,16 +131,27 @@ public final class Failover {
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
         Criu criu = Criu.locate();
+        TcpMode tcp = TcpMode.CLOSE;
+        if (takeover != null) {
+            // connections on the service address are restored established (CRIU's TCP repair); others cannot be here
+            java.util.List<Long> stray = StrayConnections.close(images, takeover.config().address());
+            if (!stray.isEmpty()) log.warn("failover: {} connection(s) not on the service address come back closed: inodes {}", stray.size(), stray);
+            takeover.take();
+            tcp = TcpMode.ESTABLISHED;
+        }
         // the restored service must outlive this daemon: never in its cgroup, so stopping the backup's unit leaves it
         Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
         if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
-            pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(TcpMode.CLOSE).fileLocks(true)
+            // no CRIU network lock: the takeover's drop rule holds the peers off until the sockets exist
+            pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(tcp).networkLock(false).fileLocks(true)
                     .logFile("restore.log").beforeResume(placement.isEmpty() ? null : p -> {
                         log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
                     })).build());
+        } finally {
+            if (takeover != null) takeover.release(); // restored (or failed): the peers' retransmissions may come in
         }
         long restoreNanos = System.nanoTime() - r0;
         log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files)", pid, epoch,

@@ -32,24 +32,36 @@ public final class HostCluster implements AutoCloseable {
      *                    --port-file F} (and {@code --dir D} with a data dir), which writes its port to F when ready
      * @param dataDir     null, or a data dir ({@code protect --data-dir}): each host that runs the service sees its
      *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
+     * @param takeover    the service also has an address of its own ({@link #serviceAddress()}) on the primary host,
+     *                    which the backup takes over at failover ({@code --service-address}, {@code --service-iface})
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
-                          boolean spare) {
+                          boolean spare, boolean takeover) {
+        public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
+                       boolean spare) {
+            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, false);
+        }
+
         public static Options of(Path baseDir) {
             return new Options(Duration.ofMillis(100), Duration.ofSeconds(1), baseDir, System.getProperty("java.class.path"), null, null, false);
         }
 
+        /** The service gets an address that moves to the backup host at failover (see {@link HostCluster#serviceAddress()}). */
+        public Options withAddressTakeover() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true);
+        }
+
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare, takeover);
         }
 
         /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
         public Options withService(String mainClass, Path dir) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare, takeover);
         }
 
         /**
@@ -57,7 +69,7 @@ public final class HostCluster implements AutoCloseable {
          * ({@code --reprotect-to}), so a second failover restores the service on the spare.
          */
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true, takeover);
         }
     }
 
@@ -125,6 +137,10 @@ public final class HostCluster implements AutoCloseable {
     }
 
     private void startService() throws IOException, InterruptedException {
+        if (opts.takeover()) {
+            Sh.Result r = primary.exec("ip", "addr", "add", serviceIp() + "/24", "dev", "eth0");
+            if (r.exit() != 0) throw new IOException("adding the service address on host primary: " + r.output());
+        }
         Path portFile = opts.baseDir().resolve("service.port");
         Files.deleteIfExists(portFile);
         List<String> cmd = KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
@@ -154,6 +170,7 @@ public final class HostCluster implements AutoCloseable {
             reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
         }
         List<String> args = new ArrayList<>(backupArgs(backup));
+        if (opts.takeover()) args.addAll(List.of("--service-address", serviceIp() + "/24", "--service-iface", "eth0"));
         args.addAll(reprotect);
         args.addAll(dataRootArgs());
         backupDaemon = daemon(backup, "backup", args);
@@ -282,6 +299,16 @@ public final class HostCluster implements AutoCloseable {
 
     public HostProcess proxy() {
         return proxy;
+    }
+
+    /** The service's own address ({@link Options#withAddressTakeover()}): .100 of the hosts' subnet. */
+    public java.net.InetSocketAddress serviceAddress() {
+        return new InetSocketAddress(serviceIp(), SERVICE_PORT);
+    }
+
+    private String serviceIp() {
+        String a = primary.address();
+        return a.substring(0, a.lastIndexOf('.')) + ".100";
     }
 
     /** Where clients connect: the proxy on the front host. */

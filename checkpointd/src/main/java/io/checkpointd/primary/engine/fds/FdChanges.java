@@ -13,8 +13,21 @@ import java.util.Set;
  * @param closed  fds of the base dump that are closed now (or point elsewhere: then also in {@code opened})
  * @param opened  fds opened since the base dump, by fd number
  * @param epolls  every epoll fd's registrations now ({@code eventpoll_tfd_entry} messages), by fd number
+ * @param streams every connected TCP socket's stream now ({@link TcpStreams}), by inode; null: not read (the base
+ *                dump's stream images stay)
  */
-public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<eventpoll_tfd_entry>> epolls) {
+public record FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<eventpoll_tfd_entry>> epolls,
+                        Map<Long, TcpStreams.Stream> streams) {
+    /** Fd changes without streams read. */
+    public FdChanges(Set<Integer> closed, Map<Integer, Opened> opened, Map<Integer, List<eventpoll_tfd_entry>> epolls) {
+        this(closed, opened, epolls, null);
+    }
+
+    /** The same changes with the connections' streams. */
+    public FdChanges withStreams(Map<Long, TcpStreams.Stream> s) {
+        return new FdChanges(closed, opened, epolls, s);
+    }
+
     /** {@code fd_types} of CRIU's images/fdinfo.proto. */
     public static final int REG = 1, PIPE = 2, INETSK = 4, EVENTFD = 6, EVENTPOLL = 7;
 

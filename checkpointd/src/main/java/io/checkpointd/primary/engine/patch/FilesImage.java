@@ -29,7 +29,8 @@ import java.util.TreeMap;
  *   {@code file_entry} when no fd refers to it any more (a regular file's stays: mappings and the working directory
  *   refer to those by id too); a new fd gets a fresh id, its {@code file_entry} and its {@code fdinfo_entry};</li>
  *   <li>every epoll instance's registrations ({@code eventpoll_file_entry.tfd}), which change as connections come
- *   and go without the fd table changing.</li>
+ *   and go without the fd table changing;</li>
+ *   <li>every connected TCP socket's {@code tcp-stream-<ino>.img} ({@link TcpStreamFiles}).</li>
  * </ul>
  * The fdinfo image holds {@code fdinfo_entry{id=1, flags=2, type=3, fd=4}} in fd order; {@code files.img} holds
  * {@code file_entry{type=1, id=2, reg=3, ...}}.
@@ -86,7 +87,8 @@ public final class FilesImage {
         boolean changed = false;
         for (int i = 0; i < img.entryCount(); i++) entries.add(img.message(i, file_entry.parser()));
         changed |= patchPositions(entries, open);
-        if (fds != null && !fds.equals(FdChanges.NONE)) changed |= patchFds(files, entries, fds);
+        if (fds != null && !fds.withStreams(null).equals(FdChanges.NONE)) changed |= patchFds(files, entries, fds);
+        if (fds != null && fds.streams() != null) TcpStreamFiles.replace(files, fds.streams());
         if (!changed) return;
         files.put(FILES, img.withMessages(entries).encode());
     }

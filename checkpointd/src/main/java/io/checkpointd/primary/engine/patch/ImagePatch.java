@@ -69,7 +69,7 @@ public final class ImagePatch {
         if (mm != null) files.put(base.mmName(), mm);
         if (filesImage != null) {
             filesImage.patch(files, open, fds);
-        } else if (fds != null && !fds.equals(FdChanges.NONE)) {
+        } else if (fds != null && !fds.withStreams(null).equals(FdChanges.NONE)) {
             throw new IOException("fds changed but the base dump has no single fdinfo image");
         }
         return files;

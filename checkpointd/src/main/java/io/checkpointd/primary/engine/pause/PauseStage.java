@@ -9,6 +9,7 @@ import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.primary.engine.fds.FdChanges;
 import io.checkpointd.primary.engine.fds.FdReader;
+import io.checkpointd.primary.engine.fds.TcpStreams;
 import io.checkpointd.primary.engine.memory.MemoryCapture;
 import io.checkpointd.primary.engine.memory.MemoryStage;
 import io.checkpointd.primary.engine.patch.MmPatch;
@@ -67,6 +68,8 @@ public final class PauseStage implements AutoCloseable {
     private final FdReader fdReader;
     /** Whether fd changes are captured ({@link EngineSettings#fdsCapture()}) or make the epoch a CRIU dump. */
     private final boolean fdsCapture = EngineSettings.fdsCapture();
+    /** Every connected TCP socket's repair state, read in the structure check. */
+    private final TcpStreams tcpStreams;
 
     /** An epoch's pause: the threads held, what was read, the memory, and the time held (retried stops too). */
     public record Stopped(long resumed, long held, List<ThreadState> threads, Map<Integer, OpenFiles.Open> open, FdChanges fds,
@@ -98,6 +101,7 @@ public final class PauseStage implements AutoCloseable {
         this.realtime = realtime;
         this.stats = stats;
         this.fdReader = new FdReader(pid);
+        this.tcpStreams = new TcpStreams(pid);
         this.memoryThread = Executors.newSingleThreadExecutor(r -> {
             // real-time for its whole life: it runs only inside pauses, and at normal priority it would first wait
             // for a CPU
@@ -154,7 +158,7 @@ public final class PauseStage implements AutoCloseable {
                     throw e;
                 }
                 mapsRead.complete(maps);
-                StructureCheck check = checkStructure(sp, maps, base.structure());
+                StructureCheck check = checkStructure(sp, maps, base.structure(), base.files());
                 long t2 = System.nanoTime();
                 if (check.why() != null) {
                     // what the memory thread's collect took from the tracker (pages reported whole or re-protected,
@@ -253,7 +257,7 @@ public final class PauseStage implements AutoCloseable {
     }
 
     /** Threads, fds, non-anonymous mappings, signal dispositions and cwd against the base; the mm image when only anonymous mappings changed. */
-    private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, Structure base) throws IOException {
+    private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, Structure base, Map<String, byte[]> baseFiles) throws IOException {
         if (!sp.threadSetStable()) return new StructureCheck("threads changed", null, null, null);
         String why = ThreadCheck.why(pid, sp, threadModel.get());
         if (why != null) return new StructureCheck(why, null, null, null);
@@ -267,6 +271,11 @@ public final class PauseStage implements AutoCloseable {
             stats.fdRead(System.nanoTime() - t0);
             why = r.why();
             fds = r.changes();
+        }
+        if (why == null) {
+            TcpStreams.Result t = tcpStreams.read(now.fds(), baseFiles);
+            why = t.why();
+            if (why == null) fds = (fds == null ? FdChanges.NONE : fds).withStreams(t.streams());
         }
         if (why == null && sp.pendingSignals() > 0) why = "signals pending";
         byte[] mm = null;
@@ -284,5 +293,6 @@ public final class PauseStage implements AutoCloseable {
     public void close() {
         memoryThread.shutdownNow();
         fdReader.close();
+        tcpStreams.close();
     }
 }
