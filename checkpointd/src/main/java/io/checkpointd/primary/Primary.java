@@ -274,7 +274,7 @@ public final class Primary implements AutoCloseable {
         long t0 = System.nanoTime();
         CaptureEngine.Capture cap;
         try {
-            cap = engine.capture(n, full, new EpochPause(n));
+            cap = engine.capture(n, full, new EpochPause(n, freezer, gate, hold, schedule, disk, cfg.pid()));
         } catch (CriuException | DataDirs.CaptureException | RuntimeException e) { // the loop frees their slot
             if (full) link.requestFull();
             throw e;
@@ -462,77 +462,5 @@ public final class Primary implements AutoCloseable {
             log.warn("cleaning {}: {}", work, e.getMessage());
         }
         publish();
-    }
-
-    /** What an engine needs of the primary for epoch {@code n}'s pause. */
-    private final class EpochPause implements CaptureEngine.Pause {
-        private final long n;
-        private boolean sealed;
-        /** The SEAL sent by {@link #sealStart()}, awaited by {@link #sealAwait()}. */
-        private io.checkpointd.protocol.control.ProxyControlClient.Sealing sealing;
-
-        EpochPause(long n) {
-            this.n = n;
-        }
-
-        @Override
-        public Freezer freezer() {
-            return freezer;
-        }
-
-        @Override
-        public void freeze() throws IOException {
-            try {
-                freezer.freeze(Duration.ofSeconds(5));
-            } catch (IOException e) {
-                throw new FreezeException("freeze failed: " + e.getMessage());
-            }
-        }
-
-        @Override
-        public void seal() throws IOException {
-            sealStart();
-            sealAwait();
-        }
-
-        @Override
-        public void sealStart() throws IOException {
-            if (sealed) throw new IllegalStateException("epoch " + n + " sealed twice");
-            sealed = true;
-            try {
-                sealing = gate.sealStart(n);
-                // the process is stopped: every packet it sent so far is in the queue, and belongs to this epoch
-                if (hold != null) hold.seal(n);
-            } catch (IOException e) {
-                throw new FreezeException("sealing output failed: " + e.getMessage());
-            }
-        }
-
-        @Override
-        public void sealAwait() throws IOException {
-            try {
-                gate.sealAwait(sealing);
-                schedule.sealed(n);
-            } catch (IOException e) {
-                throw new FreezeException("sealing output at the proxy failed: " + e.getMessage());
-            }
-        }
-
-        @Override
-        public void atCapture() throws IOException {
-            // the data dirs are captured at the instant the memory is (threads stopped, or frozen after a
-            // CRIU dump)
-            if (disk != null) disk.captureFrozen();
-            PrimaryFaults.reached(PrimaryFaults.KillPoint.PAUSE, n, cfg.pid());
-        }
-    }
-
-    /** A freeze or seal that failed: the epoch is skipped, the process keeps running. */
-    private static final class FreezeException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        FreezeException(String m) {
-            super(m);
-        }
     }
 }
