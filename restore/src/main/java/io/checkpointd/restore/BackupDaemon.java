@@ -13,6 +13,7 @@ import io.checkpointd.restore.arbiter.ArbiterException;
 import io.checkpointd.restore.arbiter.Holders;
 import io.checkpointd.restore.arbiter.Lease;
 import io.checkpointd.restore.arbiter.LeaseHeldException;
+import io.checkpointd.restore.failover.AfterFailover;
 import io.checkpointd.restore.failover.Failover;
 import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.ReplicationSession;
@@ -62,7 +63,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class BackupDaemon implements AutoCloseable {
     /** How long a restored service that dies with its re-protecting primary may take to be seen gone. */
-    private static final Duration SERVICE_EXIT_GRACE = Duration.ofSeconds(2);
 
     private static final Logger log = LoggerFactory.getLogger(BackupDaemon.class);
 
@@ -302,12 +302,12 @@ public final class BackupDaemon implements AutoCloseable {
                         cfg.reprotect() == null ? null : new Reprotector(cfg.reprotect()), cfg.serviceOutput(),
                         cfg.takeover() == null ? null : new io.checkpointd.restore.failover.AddressTakeover(cfg.takeover()));
                 failover = f.run(noticed, h, service, newGen);
-                if (failover.newPrimary() != null) watchNewPrimary(f, failover);
+                if (failover.newPrimary() != null) AfterFailover.watchNewPrimary(f, failover);
                 state = State.RESTORED;
                 log.info("failover complete: generation {}, epoch {}, pid {}, {} ms (restore {} ms)",
                         failover.newGeneration(), failover.restoredEpoch(), failover.restoredPid(),
                         failover.failoverNanos() / 1_000_000, failover.restoreNanos() / 1_000_000);
-                reapLater(failover.restoredPid());
+                AfterFailover.reapLater(failover.restoredPid());
             } catch (Exception e) {
                 failure = e.getMessage();
                 state = State.FAILED;
@@ -317,58 +317,6 @@ public final class BackupDaemon implements AutoCloseable {
                 if (state != State.REPLICATING) finished.countDown();
             }
         }, "failover");
-        t.start();
-    }
-
-    /**
-     * If the re-protecting primary fails (other than by its service exiting or being fenced) while the restored
-     * service lives on, the service must not be left with its output held forever: let it run unprotected, loudly.
-     * If the service died with it (a host failure), its held output stays held: it answers epochs the spare may not
-     * have, and the spare's failover, not this daemon, decides what clients see next.
-     */
-    private void watchNewPrimary(Failover f, Failover.Result r) {
-        Thread t = new Thread(() -> {
-            try {
-                int code = r.newPrimary().waitFor();
-                if (code == 0 || code == 3) {
-                    log.info("the re-protecting primary (pid {}) ended with exit code {}", r.newPrimary().pid(), code);
-                } else if (awaitGone(r.restoredPid(), SERVICE_EXIT_GRACE)) {
-                    log.error("the re-protecting primary (pid {}) failed with exit code {} and the restored service pid {} is gone "
-                            + "too: generation {}'s unacknowledged output stays held (the spare takes over)", r.newPrimary().pid(), code,
-                            r.restoredPid(), r.newGeneration());
-                } else {
-                    log.error("the re-protecting primary (pid {}) failed with exit code {}: generation {} falls back to unprotected",
-                            r.newPrimary().pid(), code, r.newGeneration());
-                    f.passthrough(r.newGeneration());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "new-primary-watch");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    /** Whether {@code pid} is gone (reaped by {@link #reapLater}) within {@code max}. */
-    private static boolean awaitGone(int pid, Duration max) throws InterruptedException {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (!Reaper.isGone(pid)) {
-            if (System.nanoTime() - deadline > 0) return false;
-            Thread.sleep(10);
-        }
-        return true;
-    }
-
-    private void reapLater(int pid) {
-        Thread t = new Thread(() -> {
-            try {
-                while (!Reaper.isGone(pid)) Reaper.reap(pid, Duration.ofSeconds(3600));
-                log.info("restored service pid {} exited", pid);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "reaper-" + pid);
-        t.setDaemon(true);
         t.start();
     }
 
