@@ -84,12 +84,12 @@ final class HoldCluster implements AutoCloseable {
                 "--port", Integer.toString(SERVICE_PORT), "--port-file", portFile.toString(), "--udp-sink", sink.udpAddress(),
                 "--tcp-sink", sink.tcpAddress()));
         service = primary.startDetached("service", "java", cmd);
-        serviceCgroup = Cgroup2.pathOf(service.hostPid()).orElse(null); // the hold's leaf goes inside it
         Await.until(Duration.ofSeconds(30), Duration.ofMillis(20), () -> "service did not start within 30 s", () -> {
             if (Files.exists(portFile) && Files.size(portFile) > 0) return Boolean.TRUE;
             if (!service.isAlive()) throw new IOException("service exited at start");
             return null;
         });
+        serviceCgroup = Cgroup2.pathOf(service.pid()).orElse(null); // the hold's leaf goes inside it (our pid namespace)
     }
 
     private HostProcess daemon(Host h, String role, List<String> args) throws IOException, InterruptedException {
