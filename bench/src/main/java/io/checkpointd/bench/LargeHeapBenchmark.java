@@ -95,13 +95,13 @@ public final class LargeHeapBenchmark {
             double longest = ((Number) ((Json) s0.get("pauseMs")).get("max")).doubleValue();
             long rss = rssMb(c.servicePid());
             List<Double> pauses = new ArrayList<>();
-            long lastN = pauseN(s0);
+            long lastN = PrimarySampler.windowCount(s0, "pauseMs");
             long end = System.nanoTime() + (long) (seconds * 1e9);
             while (System.nanoTime() < end) {
                 Json s = c.status("primary").orElse(null);
-                if (s != null && pauseN(s) > lastN) {
+                if (s != null && PrimarySampler.windowCount(s, "pauseMs") > lastN) {
                     pauses.add(((Number) ((Json) s.get("pauseMs")).get("last")).doubleValue());
-                    lastN = pauseN(s);
+                    lastN = PrimarySampler.windowCount(s, "pauseMs");
                 }
                 Thread.sleep(3);
             }
@@ -126,17 +126,8 @@ public final class LargeHeapBenchmark {
         return -1;
     }
 
-    private static long pauseN(Json s) {
-        return ((Number) ((Json) s.get("pauseMs")).get("n")).longValue();
-    }
-
     private static long dumps(Json s) {
         return ((Number) ((Json) s.get("engineStats")).get("criuDumps")).longValue();
-    }
-
-    private static double pct(double[] sorted, double q) {
-        if (sorted.length == 0) return Double.NaN;
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
     }
 
     private static String report(List<Result> rs, double seconds) {
@@ -154,7 +145,7 @@ public final class LargeHeapBenchmark {
         b.append("|---|---|---|---|---|---|---|---|---|\n");
         for (Result r : rs) {
             b.append(String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.2f / %.2f | %d | %.0f | %.0f | %.0f |%n", r.name(), r.rssMb(),
-                    r.firstAckS(), r.longestFreezeMs(), pct(r.pauses(), 0.5), pct(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
+                    r.firstAckS(), r.longestFreezeMs(), PrimarySampler.percentile(r.pauses(), 0.5), PrimarySampler.percentile(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
                     r.restoreMs(), r.materializeMs()));
         }
         b.append(END).append('\n');

@@ -152,7 +152,6 @@ final class PrimarySampler implements AutoCloseable {
         return o instanceof Number n ? n : 0L;
     }
 
-    /** Nearest-rank percentile of sorted values, NaN when empty. */
     /** {@code b[key] - a[key]}: a counter's growth between two status reads. */
     static long delta(Json a, Json b, String key) {
         return num(b.get(key)).longValue() - num(a.get(key)).longValue();
@@ -163,6 +162,7 @@ final class PrimarySampler implements AutoCloseable {
         return j.get(window) instanceof Json w ? num(w.get("n")).longValue() : 0;
     }
 
+    /** Nearest-rank percentile of sorted values, NaN when empty. */
     static double percentile(double[] sorted, double q) {
         if (sorted.length == 0) return Double.NaN;
         int idx = (int) Math.ceil(q * sorted.length) - 1;

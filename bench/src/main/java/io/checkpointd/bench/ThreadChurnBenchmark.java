@@ -64,13 +64,13 @@ public final class ThreadChurnBenchmark {
             while (num(c, "lastAckedEpoch") < 20 && System.nanoTime() < warm) Thread.sleep(20);
             Json s0 = c.status("primary").orElseThrow();
             List<Double> pauses = new ArrayList<>();
-            long lastN = pauseN(s0), missed = 0;
+            long lastN = PrimarySampler.windowCount(s0, "pauseMs"), missed = 0;
             long end = System.nanoTime() + (long) (seconds * 1e9);
             long t0 = System.nanoTime();
             while (System.nanoTime() < end) {
                 Json s = c.status("primary").orElse(null);
                 if (s != null) {
-                    long n = pauseN(s);
+                    long n = PrimarySampler.windowCount(s, "pauseMs");
                     if (n > lastN) {
                         missed += n - lastN - 1;
                         pauses.add(((Number) ((Json) s.get("pauseMs")).get("last")).doubleValue());
@@ -94,10 +94,6 @@ public final class ThreadChurnBenchmark {
         }
     }
 
-    private static long pauseN(Json s) {
-        return ((Number) ((Json) s.get("pauseMs")).get("n")).longValue();
-    }
-
     private static long dumps(Json s) {
         return ((Number) ((Json) s.get("engineStats")).get("criuDumps")).longValue();
     }
@@ -105,11 +101,6 @@ public final class ThreadChurnBenchmark {
     private static long num(Cluster c, String field) throws IOException {
         Json s = c.status("primary").orElse(null);
         return s == null || s.get(field) == null ? -1 : ((Number) s.get(field)).longValue();
-    }
-
-    private static double pct(double[] sorted, double q) {
-        if (sorted.length == 0) return Double.NaN;
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
     }
 
     private static String report(List<Result> rs, double seconds) throws IOException {
@@ -124,8 +115,8 @@ public final class ThreadChurnBenchmark {
         b.append("|---|---|---|---|---|---|---|---|---|\n");
         for (Result r : rs) {
             b.append(String.format(Locale.ROOT, "| %s | %.1f | %d | %.1f | %.2f | %.2f | %.2f | %d (%d missed) | %s |%n", r.name(),
-                    r.epochs() / r.seconds(), r.dumps(), r.epochs() == 0 ? 0 : 100.0 * r.dumps() / r.epochs(), pct(r.pauses(), 0.5),
-                    pct(r.pauses(), 0.99), r.pauses().length == 0 ? Double.NaN : r.pauses()[r.pauses().length - 1], r.pauses().length,
+                    r.epochs() / r.seconds(), r.dumps(), r.epochs() == 0 ? 0 : 100.0 * r.dumps() / r.epochs(), PrimarySampler.percentile(r.pauses(), 0.5),
+                    PrimarySampler.percentile(r.pauses(), 0.99), r.pauses().length == 0 ? Double.NaN : r.pauses()[r.pauses().length - 1], r.pauses().length,
                     r.missed(), r.reasons().isEmpty() ? "–" : r.reasons().toString().replace("{", "").replace("}", "")));
         }
         b.append(END).append('\n');
