@@ -1,6 +1,6 @@
 package io.checkpointd.primary.release.packets;
 
-import io.checkpointd.linux.cgroup.Cgroup2Placement;
+import io.checkpointd.linux.cgroup.Cgroup2;
 import io.checkpointd.linux.net.nfqueue.SocketMarks;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -59,30 +59,22 @@ final class HoldRules implements AutoCloseable {
      * order, so a socket made meanwhile is caught by one or the other).
      */
     static HoldRules install(int pid, int queue) throws IOException, InterruptedException {
-        Path mount = Cgroup2Placement.mountPoint().orElseThrow(() -> new IOException("no cgroup v2 hierarchy is mounted: "
+        Path mount = Cgroup2.mountPoint().orElseThrow(() -> new IOException("no cgroup v2 hierarchy is mounted: "
                 + "the packet hold selects the process by its cgroup v2 directory"));
-        HoldRules r = new HoldRules(pid, queue, mount, ownCgroup(pid));
+        HoldRules r = new HoldRules(pid, queue, mount, Cgroup2.pathOf(pid).orElse("/"));
         try {
             Files.createDirectories(r.cgroup);
             for (String cmd : new String[] {"iptables", "ip6tables"}) {
                 r.add(cmd, List.of("-m", "cgroup", "--path", r.cgroupPath));
                 r.add(cmd, List.of("-m", "mark", "--mark", "0x" + Integer.toHexString(mark(queue))));
             }
-            Files.writeString(r.cgroup.resolve("cgroup.procs"), Integer.toString(pid));
+            Cgroup2.move(pid, r.cgroup);
             r.markedSockets = SocketMarks.markAll(pid, mark(queue));
             return r;
         } catch (IOException | InterruptedException | RuntimeException e) {
             r.close();
             throw e;
         }
-    }
-
-    /** The process's cgroup v2 path (the {@code 0::} line of {@code /proc/PID/cgroup}), to return it there. */
-    private static String ownCgroup(int pid) throws IOException {
-        for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/cgroup"))) {
-            if (l.startsWith("0::")) return l.substring(3);
-        }
-        return "/";
     }
 
     private void add(String cmd, List<String> match) throws IOException, InterruptedException {
@@ -137,7 +129,7 @@ final class HoldRules implements AutoCloseable {
             if (Files.exists(cgroup)) {
                 Path home = cgroup.getParent();
                 if (Files.exists(Path.of("/proc/" + pid)) && !Files.readString(cgroup.resolve("cgroup.procs")).isBlank()) {
-                    Files.writeString(home.resolve("cgroup.procs"), Integer.toString(pid));
+                    Cgroup2.move(pid, home);
                 }
                 Files.deleteIfExists(cgroup);
             }
