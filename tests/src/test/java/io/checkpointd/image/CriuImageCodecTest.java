@@ -8,7 +8,6 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvServerProcess;
-import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.WaitStatus;
 import io.checkpointd.linux.criu.Criu;
@@ -23,7 +22,6 @@ import io.checkpointd.protocol.image.CoreImage;
 import io.checkpointd.protocol.image.MmImage;
 import io.checkpointd.protocol.image.Pagemap;
 import io.checkpointd.protocol.image.XsaveLayout;
-import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -48,9 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  * captured with ptrace from a process that stayed frozen since CRIU dumped it, patched into the core images by
  * {@link CoreImage#withThreadState}, give exactly CRIU's bytes; CRIU restores that image.
  *
- * <p>Targets are started through {@code sh -c 'setsid … &'}, so they are not {@code ProcessBuilder} children of
- * this JVM (whose process reaper could take their ptrace stops); this JVM is a child subreaper, so they are its
- * children once the shell exits, and each is killed and reaped by pid.
+ * <p>Targets are {@link DetachedTargets}: not children of this JVM's process reaper, killed and reaped by pid.
  */
 class CriuImageCodecTest {
     private static final String[] REG_NAMES = {"r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax",
@@ -63,22 +59,21 @@ class CriuImageCodecTest {
     @TempDir
     Path tmp;
 
-    private final List<Integer> pids = new ArrayList<>();
+    private DetachedTargets targets;
 
     @BeforeEach
     void rootCriuAndSubreaper() throws Exception {
-        E2eSupport.assumeRootAndCriu();
-        Reaper.becomeChildSubreaper();
+        targets = DetachedTargets.create();
     }
 
     @AfterEach
     void killWhatWeStarted() throws Exception {
-        for (int pid : pids) Reaper.killAndReap(pid, Duration.ofSeconds(10));
+        if (targets != null) targets.close();
     }
 
     @Test
     void everyImageOfAPlainProcessRoundTrips() throws Exception {
-        int pid = startDetached(List.of("sleep", "100000"));
+        int pid = targets.start(List.of("sleep", "100000"));
         Path img = Files.createDirectory(tmp.resolve("img"));
         Criu.locate().dump(DumpOptions.builder(pid, img).leaveRunning(true).logFile("dump.log").build());
         assertRoundTrips(img);
@@ -95,7 +90,7 @@ class CriuImageCodecTest {
         Path portFile = tmp.resolve("port");
         List<String> cmd = KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS,
                 System.getProperty("java.class.path"), "127.0.0.1", 0, portFile);
-        int pid = startDetached(cmd);
+        int pid = targets.start(cmd);
         int port = awaitPort(portFile, pid);
         InetSocketAddress addr = new InetSocketAddress("127.0.0.1", port);
         try (KvClient c = KvClient.connect(addr)) {
@@ -152,9 +147,8 @@ class CriuImageCodecTest {
 
         // the original must be gone before its pids can be restored
         assertThat(Reaper.killAndReap(pid, Duration.ofSeconds(10))).isTrue();
-        pids.remove(Integer.valueOf(pid));
         int restored = criu.restore(RestoreOptions.builder(patched).tcpMode(TcpMode.CLOSE).logFile("restore.log").build());
-        pids.add(restored);
+        targets.replaced(pid, restored);
         assertThat(restored).isEqualTo(pid);
         try (KvClient c = connectRetrying(addr)) {
             for (int i = 0; i < 50; i++) assertThat(c.get("k" + i)).as("k" + i).isEqualTo(Optional.of("v" + i));
@@ -295,20 +289,6 @@ class CriuImageCodecTest {
     }
 
     // ---------------------------------------------------------------- processes
-
-    /** Starts {@code cmd} in its own session, stdio on /dev/null, as a grandchild; returns its pid. */
-    private int startDetached(List<String> cmd) throws Exception {
-        StringBuilder sh = new StringBuilder("setsid");
-        for (String a : cmd) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
-        sh.append(" </dev/null >/dev/null 2>&1 & echo $!");
-        Process p = new ProcessBuilder("sh", "-c", sh.toString()).redirectInput(new File("/dev/null"))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        assertThat(p.waitFor()).isZero();
-        int pid = Integer.parseInt(out);
-        pids.add(pid);
-        return pid;
-    }
 
     private static int awaitPort(Path portFile, int pid) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();

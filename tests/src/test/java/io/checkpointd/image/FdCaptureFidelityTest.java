@@ -5,15 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import com.google.protobuf.TextFormat;
-import io.checkpointd.demo.KvServerProcess;
-import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.linux.criu.Criu;
-import io.checkpointd.linux.criu.DumpOptions;
-import io.checkpointd.linux.criu.Reaper;
-import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcFiles;
-import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.primary.engine.fds.FdChanges;
 import io.checkpointd.primary.engine.fds.FdReader;
 import io.checkpointd.primary.engine.patch.FilesImage;
@@ -22,12 +16,9 @@ import io.checkpointd.protocol.image.ImageFile;
 import io.checkpointd.protocol.image.criu.Fdinfo.fd_types;
 import io.checkpointd.protocol.image.criu.Fdinfo.fdinfo_entry;
 import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
@@ -50,41 +41,37 @@ class FdCaptureFidelityTest {
     @TempDir
     Path tmp;
 
-    private final List<Integer> pids = new ArrayList<>();
+    private DetachedTargets targets;
 
     @BeforeEach
     void rootCriuAndSubreaper() throws Exception {
-        E2eSupport.assumeRootAndCriu();
-        Reaper.becomeChildSubreaper();
+        targets = DetachedTargets.create();
     }
 
     @AfterEach
     void killWhatWeStarted() throws Exception {
-        for (int pid : pids) Reaper.killAndReap(pid, Duration.ofSeconds(10));
+        if (targets != null) targets.close();
     }
 
     @Test
     @Timeout(120)
     void newSocketsEpollSetsAndClosedFdsEqualCriusEntries() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("target"));
-        List<String> cmd = new ArrayList<>(List.of(KvServerProcess.currentJava()));
-        cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), FdChurnTarget.class.getName(), dir.toString()));
-        int pid = startDetached(cmd);
-        await(dir.resolve("ready1"), pid);
+        int pid = targets.startJava(FdChurnTarget.class, dir.toString());
+        DetachedTargets.awaitFile(dir.resolve("ready1"), pid);
         Criu criu = Criu.locate();
         Path base = Files.createDirectory(tmp.resolve("base")), truth = Files.createDirectory(tmp.resolve("truth"));
         Map<String, byte[]> patched;
         FdChanges changes;
         try (Freezer freezer = Freezer.forProcess(pid); FdReader reader = new FdReader(pid)) {
             freezer.freeze(Duration.ofSeconds(10));
-            dump(criu, pid, base, freezer);
+            DetachedTargets.engineDump(criu, pid, base, freezer);
             Map<Integer, String> baseFds = ProcFiles.fds(pid);
             freezer.thaw();
             Files.writeString(dir.resolve("go"), "");
-            await(dir.resolve("ready2"), pid);
+            DetachedTargets.awaitFile(dir.resolve("ready2"), pid);
             freezer.freeze(Duration.ofSeconds(10));
-            dump(criu, pid, truth, freezer);
+            DetachedTargets.engineDump(criu, pid, truth, freezer);
             Map<Integer, String> nowFds = ProcFiles.fds(pid);
             FdReader.Result r = reader.read(baseFds, nowFds);
             assertThat(r.why()).as("every new fd expressible").isNull();
@@ -160,36 +147,5 @@ class FdCaptureFidelityTest {
             for (Path p : ds) if (!p.getFileName().toString().startsWith("pages-")) out.put(p.getFileName().toString(), Files.readAllBytes(p));
         }
         return out;
-    }
-
-    /**
-     * The engine's CRIU options ({@code Dumps.dump}): leave running, {@code --tcp-established} without CRIU's
-     * network lock, in the frozen cgroup.
-     */
-    private static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws Exception {
-        criu.dump(DumpOptions.builder(pid, dir).leaveRunning(true).tcpMode(TcpMode.ESTABLISHED).networkLock(false).skipInFlight(true)
-                .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log").build());
-    }
-
-    private static void await(Path file, int pid) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!Files.exists(file)) {
-            assertThat(ProcFs.exists(pid)).as("target %d alive", pid).isTrue();
-            assertThat(System.nanoTime() - deadline).as("waiting for " + file).isNegative();
-            Thread.sleep(20);
-        }
-    }
-
-    private int startDetached(List<String> cmd) throws Exception {
-        StringBuilder sh = new StringBuilder("setsid");
-        for (String a : cmd) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
-        sh.append(" </dev/null >/dev/null 2>&1 & echo $!");
-        Process p = new ProcessBuilder("sh", "-c", sh.toString()).redirectInput(new File("/dev/null"))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        assertThat(p.waitFor()).isZero();
-        int pid = Integer.parseInt(out);
-        pids.add(pid);
-        return pid;
     }
 }

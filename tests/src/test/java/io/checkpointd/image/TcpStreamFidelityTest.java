@@ -2,15 +2,11 @@ package io.checkpointd.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.checkpointd.demo.KvServerProcess;
-import io.checkpointd.e2e.E2eSupport;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.DumpOptions;
-import io.checkpointd.linux.criu.Reaper;
 import io.checkpointd.linux.criu.TcpMode;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcFiles;
-import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.primary.engine.fds.TcpStreams;
 import io.checkpointd.protocol.image.ImageFile;
 import io.checkpointd.protocol.image.TcpStreamImage;
@@ -19,12 +15,9 @@ import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
 import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
 import io.checkpointd.protocol.image.criu.TcpStream.tcp_stream_entry;
 import com.google.protobuf.TextFormat;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
@@ -47,28 +40,24 @@ class TcpStreamFidelityTest {
     @TempDir
     Path tmp;
 
-    private final List<Integer> pids = new ArrayList<>();
+    private DetachedTargets targets;
 
     @BeforeEach
     void rootCriuAndSubreaper() throws Exception {
-        E2eSupport.assumeRootAndCriu();
-        Reaper.becomeChildSubreaper();
+        targets = DetachedTargets.create();
     }
 
     @AfterEach
     void killWhatWeStarted() throws Exception {
-        for (int pid : pids) Reaper.killAndReap(pid, Duration.ofSeconds(10));
+        if (targets != null) targets.close();
     }
 
     @Test
     @Timeout(120)
     void streamsEqualCriusTcpEstablishedDump() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("target"));
-        List<String> cmd = new ArrayList<>(List.of(KvServerProcess.currentJava()));
-        cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), TcpStreamTarget.class.getName(), dir.toString()));
-        int pid = startDetached(cmd);
-        await(dir.resolve("ready"), pid);
+        int pid = targets.startJava(TcpStreamTarget.class, dir.toString());
+        DetachedTargets.awaitFile(dir.resolve("ready"), pid);
         Criu criu = Criu.locate();
         Path truth = Files.createDirectory(tmp.resolve("truth"));
         Map<Long, TcpStreams.Stream> ours;
@@ -154,27 +143,5 @@ class TcpStreamFidelityTest {
             if (fe.getType() == fd_types.INETSK && fe.hasIsk()) out.put(Integer.toUnsignedLong(fe.getIsk().getIno()), fe.getIsk());
         }
         return out;
-    }
-
-    private static void await(Path file, int pid) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!Files.exists(file)) {
-            assertThat(ProcFs.exists(pid)).as("target %d alive", pid).isTrue();
-            assertThat(System.nanoTime() - deadline).as("waiting for " + file).isNegative();
-            Thread.sleep(20);
-        }
-    }
-
-    private int startDetached(List<String> cmd) throws Exception {
-        StringBuilder sh = new StringBuilder("setsid");
-        for (String a : cmd) sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
-        sh.append(" </dev/null >/dev/null 2>&1 & echo $!");
-        Process p = new ProcessBuilder("sh", "-c", sh.toString()).redirectInput(new File("/dev/null"))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        assertThat(p.waitFor()).isZero();
-        int pid = Integer.parseInt(out);
-        pids.add(pid);
-        return pid;
     }
 }
