@@ -35,37 +35,6 @@ public final class ChurnBenchmark {
     private ChurnBenchmark() {
     }
 
-    record Settings(int seconds, int warmup, int epochMs, int clients, Path doc) {
-        static Settings parse(String[] args) {
-            int seconds = 20, warmup = 3, epoch = 25, clients = 4;
-            Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (a.equals("--no-doc")) {
-                    doc = null;
-                    continue;
-                }
-                if (i + 1 >= args.length) throw new IllegalArgumentException("missing value for " + a);
-                String v = args[++i];
-                switch (a) {
-                    case "--seconds" -> seconds = Integer.parseInt(v);
-                    case "--warmup" -> warmup = Integer.parseInt(v);
-                    case "--epoch" -> epoch = Integer.parseInt(v.replace("ms", ""));
-                    case "--clients" -> clients = Integer.parseInt(v);
-                    case "--doc" -> doc = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option " + a);
-                }
-            }
-            if (seconds < 1 || warmup < 0 || epoch < 1 || clients < 1) throw new IllegalArgumentException("bad settings");
-            return new Settings(seconds, warmup, epoch, clients, doc);
-        }
-
-        String commandLine() {
-            return String.format(Locale.ROOT, "bin/checkpointd-bench-churn --seconds %d --warmup %d --epoch %d --clients %d", seconds, warmup,
-                    epochMs, clients);
-        }
-    }
-
     /** One way of running the service, and what it gave. */
     static final class Row {
         final String name;
@@ -85,9 +54,9 @@ public final class ChurnBenchmark {
     }
 
     public static void main(String[] args) {
-        Settings s;
+        ChurnSettings s;
         try {
-            s = Settings.parse(args);
+            s = ChurnSettings.parse(args, 20, 3);
         } catch (RuntimeException e) {
             System.err.println("checkpointd-bench-churn: " + e.getMessage());
             System.err.println("usage: bin/checkpointd-bench-churn [--seconds 20] [--warmup 3] [--epoch 25] [--clients 4] [--doc docs/benchmarks.md | --no-doc]");
@@ -102,7 +71,7 @@ public final class ChurnBenchmark {
         }
     }
 
-    static int run(Settings s) throws Exception {
+    static int run(ChurnSettings s) throws Exception {
         if (!HostInfo.isRoot()) {
             System.err.println("checkpointd-bench-churn: needs root (CRIU, ptrace, cgroup freezer)");
             return 2;
@@ -124,7 +93,7 @@ public final class ChurnBenchmark {
         return 0;
     }
 
-    private static Row unprotected(Settings s, Path dir) throws Exception {
+    private static Row unprotected(ChurnSettings s, Path dir) throws Exception {
         Files.createDirectories(dir);
         Row row = new Row("unprotected");
         KvServerProcess service = KvServerProcess.start(System.getProperty("java.class.path"), dir.resolve("service.port"), Duration.ofSeconds(30));
@@ -141,7 +110,7 @@ public final class ChurnBenchmark {
         return row;
     }
 
-    private static Row protectedRun(Settings s, Path dir, String name, List<String> protectJvmArgs) throws Exception {
+    private static Row protectedRun(ChurnSettings s, Path dir, String name, List<String> protectJvmArgs) throws Exception {
         Files.createDirectories(dir);
         Row row = new Row(name);
         Cluster c = Cluster.start(Cluster.Options.of(dir).withEpoch(Duration.ofMillis(s.epochMs())).withProtectJvmArgs(protectJvmArgs));
@@ -188,7 +157,7 @@ public final class ChurnBenchmark {
     }
 
     /** {@code clients} closed-loop clients, one new connection per write, for {@code seconds}; fills {@code row} if given. */
-    private static void churn(Settings s, InetSocketAddress target, int seconds, Row row) throws Exception {
+    private static void churn(ChurnSettings s, InetSocketAddress target, int seconds, Row row) throws Exception {
         long start = System.nanoTime(), end = start + TimeUnit.SECONDS.toNanos(seconds);
         ExecutorService pool = Executors.newFixedThreadPool(s.clients());
         List<Future<double[]>> fs = new ArrayList<>();
@@ -223,10 +192,10 @@ public final class ChurnBenchmark {
         }
     }
 
-    static String report(Settings s, List<Row> rows, String loadBefore, String loadAfter) {
+    static String report(ChurnSettings s, List<Row> rows, String loadBefore, String loadAfter) {
         StringBuilder sb = new StringBuilder();
         sb.append(BEGIN_MARKER).append("\n## Connection churn: fds captured by the engine (issue 15)\n\n");
-        sb.append(String.format(Locale.ROOT, "Run `%s` on %s, %s; load average %s before, %s after.%n%n", s.commandLine(), HostInfo.machine(),
+        sb.append(String.format(Locale.ROOT, "Run `%s` on %s, %s; load average %s before, %s after.%n%n", s.commandLine("bin/checkpointd-bench-churn"), HostInfo.machine(),
                 Instant.now().toString().substring(0, 16) + "Z", loadBefore, loadAfter));
         sb.append(String.format(Locale.ROOT, "%d clients, each writing one key per new connection (closed loop), %d s measured after %d s of"
                 + " warm-up, %d ms epochs. \"fd capture off\" is what main did: every fd table that differs from the base dump's costs a"

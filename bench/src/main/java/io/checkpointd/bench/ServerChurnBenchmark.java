@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -32,37 +31,6 @@ public final class ServerChurnBenchmark {
     private static final Cleanup CURRENT = new Cleanup("checkpointd-bench-servers");
 
     private ServerChurnBenchmark() {
-    }
-
-    record Settings(int seconds, int warmup, int epochMs, int clients, Path doc) {
-        static Settings parse(String[] args) {
-            int seconds = 60, warmup = 5, epoch = 25, clients = 4;
-            Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (a.equals("--no-doc")) {
-                    doc = null;
-                    continue;
-                }
-                if (i + 1 >= args.length) throw new IllegalArgumentException("missing value for " + a);
-                String v = args[++i];
-                switch (a) {
-                    case "--seconds" -> seconds = Integer.parseInt(v);
-                    case "--warmup" -> warmup = Integer.parseInt(v);
-                    case "--epoch" -> epoch = Integer.parseInt(v.replace("ms", ""));
-                    case "--clients" -> clients = Integer.parseInt(v);
-                    case "--doc" -> doc = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option " + a);
-                }
-            }
-            if (seconds < 1 || warmup < 0 || epoch < 1 || clients < 1) throw new IllegalArgumentException("bad settings");
-            return new Settings(seconds, warmup, epoch, clients, doc);
-        }
-
-        String commandLine() {
-            return String.format(Locale.ROOT, "bin/checkpointd-bench-servers --seconds %d --warmup %d --epoch %d --clients %d", seconds, warmup,
-                    epochMs, clients);
-        }
     }
 
     /** A server under test: its main class, the request its clients send, and a setup before the first request. */
@@ -98,9 +66,9 @@ public final class ServerChurnBenchmark {
     }
 
     public static void main(String[] args) {
-        Settings s;
+        ChurnSettings s;
         try {
-            s = Settings.parse(args);
+            s = ChurnSettings.parse(args, 60, 5);
         } catch (RuntimeException e) {
             System.err.println("checkpointd-bench-servers: " + e.getMessage());
             System.err.println("usage: bin/checkpointd-bench-servers [--seconds 60] [--warmup 5] [--epoch 25] [--clients 4] [--doc docs/benchmarks.md | --no-doc]");
@@ -115,7 +83,7 @@ public final class ServerChurnBenchmark {
         }
     }
 
-    static int run(Settings s) throws Exception {
+    static int run(ChurnSettings s) throws Exception {
         if (!HostInfo.isRoot()) {
             System.err.println("checkpointd-bench-servers: needs root (CRIU, ptrace, cgroup freezer)");
             return 2;
@@ -139,7 +107,7 @@ public final class ServerChurnBenchmark {
         return 0;
     }
 
-    private static Row unprotected(Settings s, Server server, Path dir) throws Exception {
+    private static Row unprotected(ChurnSettings s, Server server, Path dir) throws Exception {
         Files.createDirectories(dir);
         Row row = new Row(server.name(), "unprotected");
         String cp = System.getProperty("java.class.path");
@@ -160,7 +128,7 @@ public final class ServerChurnBenchmark {
         return row;
     }
 
-    private static Row protectedRun(Settings s, Server server, Path dir) throws Exception {
+    private static Row protectedRun(ChurnSettings s, Server server, Path dir) throws Exception {
         Files.createDirectories(dir);
         Row row = new Row(server.name(), "protected");
         Cluster c = Cluster.start(Cluster.Options.of(dir).withEpoch(Duration.ofMillis(s.epochMs())).withServiceMain(server.mainClass()));
@@ -217,7 +185,7 @@ public final class ServerChurnBenchmark {
     }
 
     /** {@code clients} closed-loop clients, a new connection per request, for {@code seconds}; fills {@code row} if given. */
-    private static void churn(Settings s, Server server, InetSocketAddress target, int seconds, Row row) throws Exception {
+    private static void churn(ChurnSettings s, Server server, InetSocketAddress target, int seconds, Row row) throws Exception {
         long start = System.nanoTime(), end = start + TimeUnit.SECONDS.toNanos(seconds);
         ExecutorService pool = Executors.newFixedThreadPool(s.clients());
         String tag = Long.toString(System.nanoTime(), 36);

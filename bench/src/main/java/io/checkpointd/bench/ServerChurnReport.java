@@ -14,10 +14,10 @@ final class ServerChurnReport {
     private ServerChurnReport() {
     }
 
-    static String of(ServerChurnBenchmark.Settings s, List<ServerChurnBenchmark.Row> rows, String loadBefore, String loadAfter) {
+    static String of(ChurnSettings s, List<ServerChurnBenchmark.Row> rows, String loadBefore, String loadAfter) {
         StringBuilder sb = new StringBuilder();
         sb.append(ServerChurnBenchmark.BEGIN_MARKER).append("\n## Servers from Maven Central under connection churn (issue 15)\n\n");
-        sb.append(String.format(Locale.ROOT, "Run `%s` on %s, %s; load average %s before, %s after.%n%n", s.commandLine(), HostInfo.machine(),
+        sb.append(String.format(Locale.ROOT, "Run `%s` on %s, %s; load average %s before, %s after.%n%n", s.commandLine("bin/checkpointd-bench-servers"), HostInfo.machine(),
                 Instant.now().toString().substring(0, 16) + "Z", loadBefore, loadAfter));
         sb.append(String.format(Locale.ROOT, "%d closed-loop clients, each request on a new connection, %d s measured after %d s of warm-up,"
                 + " %d ms epochs (ending on output). *Netty HTTP (NIO)*: Netty 4.2's HTTP codec on two NIO event loops, `GET /put` with"
