@@ -36,7 +36,9 @@ import org.junit.jupiter.api.Timeout;
  * namespace, as {@code tcp_max_orphans} or memory pressure would): the killed service's connection, left in
  * FIN_WAIT1 with its FIN held, is then gone before the backup has the address, and the kernel answers the client's
  * next retransmission with a reset from no socket. With the default (8 retries, about 100 s) the orphan outlives
- * the failover and only acknowledges, so the test would not see that reset.
+ * the failover and only acknowledges, so the test would not see that reset. The backup's heartbeat timeout is
+ * {@value #HEARTBEAT_TIMEOUT_S} s, so that after a host failure the client retransmits to the dead host a few times
+ * after the orphan is gone (with 1 s the takeover came first and a run without the address rule passed).
  */
 class JdbcKillTest extends HostTest {
     /** Inserts acknowledged before the kill window opens. */
@@ -45,6 +47,8 @@ class JdbcKillTest extends HostTest {
     private static final int KILL_WINDOW_MS = 1500;
     /** The loop runs this long after the backup reports the failover (a restored connection may wait for a retransmission). */
     private static final Duration AFTER_FAILOVER = Duration.ofSeconds(15);
+
+    private static final int HEARTBEAT_TIMEOUT_S = 4;
 
     private enum Kill { SERVICE_ONLY, WHOLE_HOST }
 
@@ -66,7 +70,8 @@ class JdbcKillTest extends HostTest {
         long seed = System.nanoTime();
         int killAfterMs = new Random(seed).nextInt(KILL_WINDOW_MS);
         ExecutorService loopThread = Executors.newSingleThreadExecutor();
-        try (HostCluster c = HostCluster.start(HostCluster.Options.of(tmp).withService(H2TcpServer.class.getName(), null).withPacketHold())) {
+        try (HostCluster c = HostCluster.start(HostCluster.Options.of(tmp).withService(H2TcpServer.class.getName(), null).withPacketHold()
+                .withHeartbeatTimeout(Duration.ofSeconds(HEARTBEAT_TIMEOUT_S)))) {
             String url = "jdbc:h2:tcp://" + c.serviceAddress().getAddress().getHostAddress() + ":" + c.serviceAddress().getPort()
                     + "/mem:orders;DB_CLOSE_DELAY=-1";
             reapOrphansQuickly(c);
