@@ -44,6 +44,9 @@ public final class ProtectCommand implements Callable<Integer> {
     /** The process protected: {@code <pid>}, or the unit's main pid. */
     int pid;
 
+    /** {@code --service-address}, parsed; null without it. */
+    private io.checkpointd.restore.failover.AddressTakeover.Cidr heldAddress;
+
     @Option(names = "--backup", required = true, paramLabel = "HOST:PORT", converter = Converters.Peer.class,
             description = "the backup's replication address ('checkpointd backup --listen')")
     InetSocketAddress backup;
@@ -71,6 +74,12 @@ public final class ProtectCommand implements Callable<Integer> {
                     + "port (with --proxy-control); packets: every packet the process sends, any socket, TCP and UDP, waits "
                     + "in a netfilter queue on this host (default: ${DEFAULT-VALUE})")
     Choices.Hold hold;
+
+    @Option(names = "--service-address", paramLabel = "IP/PREFIX",
+            description = "with --hold packets: the service's own IPv4 address on this host (as 'backup --service-address'): "
+                    + "every packet from it is held too, also the kernel's for sockets the process no longer has, and it "
+                    + "is removed from this host when the process exits, before the backup is told to take over")
+    String serviceAddress;
 
     @Option(names = "--service", paramLabel = "HOST:PORT", converter = Converters.Peer.class,
             description = "where the service accepts clients; the backup waits for it after a restore")
@@ -166,6 +175,14 @@ public final class ProtectCommand implements Callable<Integer> {
         if (hold == Choices.Hold.PACKETS && onBackupLoss == Choices.OnBackupLoss.CONTINUE) {
             throw new UsageException("--on-backup-loss continue is not available with --hold packets yet: held packets stay held");
         }
+        if (serviceAddress != null) {
+            if (hold != Choices.Hold.PACKETS) throw new UsageException("--service-address needs --hold packets: the packet hold holds the address's packets");
+            try {
+                heldAddress = io.checkpointd.restore.failover.AddressTakeover.Cidr.parse(serviceAddress);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--service-address: " + e.getMessage());
+            }
+        }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
         java.util.List<Path> dirs;
@@ -223,7 +240,7 @@ public final class ProtectCommand implements Callable<Integer> {
         if (lease != null) primary.holdLease(lease);
         if (hold == Choices.Hold.PACKETS) {
             try {
-                primary.holdPackets();
+                primary.holdPackets(heldAddress);
             } catch (IOException e) {
                 primary.close();
                 throw new UsageException("cannot hold the packets of pid " + pid + ": " + e.getMessage());

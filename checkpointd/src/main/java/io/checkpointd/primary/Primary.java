@@ -133,7 +133,12 @@ public final class Primary implements AutoCloseable {
      * released, dropped and closed with the primary.
      */
     public void holdPackets() throws IOException, InterruptedException {
-        hold = PacketHold.start(cfg.pid(), schedule::outputHeld);
+        holdPackets(null);
+    }
+
+    /** As {@link #holdPackets()}; with {@code serviceAddress}, its packets are held too and it leaves the host when the process dies. */
+    public void holdPackets(io.checkpointd.restore.failover.AddressTakeover.Cidr serviceAddress) throws IOException, InterruptedException {
+        hold = PacketHold.start(cfg.pid(), schedule::outputHeld, serviceAddress);
     }
 
     /** Connects to the backup (and proxy) and checks the generation is not fenced; call before {@link #run()}. */
@@ -360,6 +365,7 @@ public final class Primary implements AutoCloseable {
     private int processGone() {
         state = State.STOPPED;
         String what = "protected process " + cfg.pid() + " exited";
+        if (hold != null) hold.serviceExited(); // before the backup hears of it: nothing here may answer for the service
         if (cfg.failoverOnExit() && link.isConnected()) {
             try {
                 link.sendPrimaryExit(cfg.generation(), epoch);

@@ -9,13 +9,27 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code backup --service-address IP/PREFIX --service-iface IF}: both or neither, an IPv4 address, a sane prefix and name. */
+/**
+ * {@code backup --service-address IP/PREFIX --service-iface IF}: both or neither, an IPv4 address, a sane prefix and
+ * name; {@code protect --service-address IP/PREFIX}: the same spelling, only with {@code --hold packets}.
+ */
 class ServiceAddressOptionTest {
     private record Run(int code, String err) {
     }
 
     @TempDir
     Path tmp;
+
+    private Run protect(String... more) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        var cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        String[] args = new String[more.length + 5];
+        System.arraycopy(new String[] {"protect", "1", "--backup", "127.0.0.1:1", "--insecure-plaintext"}, 0, args, 0, 5);
+        System.arraycopy(more, 0, args, 5, more.length);
+        return new Run(cl.execute(args), err.toString());
+    }
 
     private Run backup(String... more) {
         StringWriter out = new StringWriter(), err = new StringWriter();
@@ -47,6 +61,26 @@ class ServiceAddressOptionTest {
             assertThat(r.code()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(2);
             assertThat(r.err().lines()).as(r.err()).hasSize(1);
             assertThat(r.err()).contains(c[0]).doesNotContain("Exception");
+        }
+    }
+
+    @Test
+    @Timeout(60) // a check that let a case through would try to protect pid 1
+    void protectTakesTheSameSpellingOnlyWithThePacketHold() {
+        String[][] cases = {
+                {"needs --hold packets", "--service-address", "10.0.0.5/24"},
+                {"needs --hold packets", "--hold", "proxy", "--service-address", "10.0.0.5/24"},
+                {"expected IP/PREFIX", "--hold", "packets", "--service-address", "10.0.0.5"},
+                {"must be 1-32", "--hold", "packets", "--service-address", "10.0.0.5/0"},
+                {"not an IPv4 address", "--hold", "packets", "--service-address", "fd00::5/64"},
+                {"Unknown option", "--hold", "packets", "--service-address", "10.0.0.5/24", "--service-iface", "eth0"},
+        };
+        for (String[] c : cases) {
+            String[] args = java.util.Arrays.copyOfRange(c, 1, c.length);
+            Run r = protect(args);
+            assertThat(r.code()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err()).as(r.err()).contains(c[0]).doesNotContain("Exception");
+            if (!c[0].equals("Unknown option")) assertThat(r.err().lines()).as(r.err()).hasSize(1);
         }
     }
 }

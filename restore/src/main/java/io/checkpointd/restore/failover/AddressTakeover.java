@@ -29,10 +29,10 @@ public final class AddressTakeover {
     private static final String COMMENT = "checkpointd-takeover";
     private static final long COMMAND_TIMEOUT_SECONDS = 10;
 
-    /** The service address, its prefix length, and the interface it goes on. */
-    public record Config(Inet4Address address, int prefix, String iface) {
-        /** {@code IP/PREFIX} (IPv4) on interface {@code iface}; IllegalArgumentException with a one-line reason. */
-        public static Config parse(String cidr, String iface) {
+    /** An IPv4 address and its prefix length, as {@code IP/PREFIX}: the spelling of {@code --service-address}. */
+    public record Cidr(Inet4Address address, int prefix) {
+        /** Parses {@code IP/PREFIX} (IPv4); IllegalArgumentException with a one-line reason. */
+        public static Cidr parse(String cidr) {
             int slash = cidr.indexOf('/');
             if (slash < 0) throw new IllegalArgumentException("expected IP/PREFIX, got " + cidr);
             String ip = cidr.substring(0, slash);
@@ -51,8 +51,22 @@ public final class AddressTakeover {
                 throw new IllegalArgumentException(ip + " is not an IPv4 address");
             }
             if (!(a instanceof Inet4Address v4)) throw new IllegalArgumentException(ip + " is not an IPv4 address");
+            return new Cidr(v4, prefix);
+        }
+
+        @Override
+        public String toString() {
+            return address.getHostAddress() + "/" + prefix;
+        }
+    }
+
+    /** The service address, its prefix length, and the interface it goes on. */
+    public record Config(Inet4Address address, int prefix, String iface) {
+        /** {@code IP/PREFIX} (IPv4) on interface {@code iface}; IllegalArgumentException with a one-line reason. */
+        public static Config parse(String cidr, String iface) {
+            Cidr c = Cidr.parse(cidr);
             if (iface == null || !iface.matches("[A-Za-z0-9_.:@-]{1,15}")) throw new IllegalArgumentException("interface name " + iface);
-            return new Config(v4, prefix, iface);
+            return new Config(c.address(), c.prefix(), iface);
         }
 
         public String ip() {

@@ -34,12 +34,19 @@ public final class HostCluster implements AutoCloseable {
      *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
      * @param takeover    the service also has an address of its own ({@link #serviceAddress()}) on the primary host,
      *                    which the backup takes over at failover ({@code --service-address}, {@code --service-iface})
+     * @param packetHold  protect holds the service's packets ({@code --hold packets --service-address}) instead of
+     *                    the proxy holding client traffic; needs {@code takeover}
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
-                          boolean spare, boolean takeover) {
+                          boolean spare, boolean takeover, boolean packetHold) {
         public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
                        boolean spare) {
-            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, false);
+            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, false, false);
+        }
+
+        public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
+                       boolean spare, boolean takeover) {
+            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover, false);
         }
 
         public static Options of(Path baseDir) {
@@ -48,20 +55,28 @@ public final class HostCluster implements AutoCloseable {
 
         /** The service gets an address that moves to the backup host at failover (see {@link HostCluster#serviceAddress()}). */
         public Options withAddressTakeover() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, packetHold);
+        }
+
+        /**
+         * Address takeover, and protect holds every packet of the service and of its address ({@code --hold packets
+         * --service-address}): clients talk to {@link HostCluster#serviceAddress()} directly, the proxy is idle.
+         */
+        public Options withPacketHold() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, true);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover, packetHold);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare, takeover);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare, takeover, packetHold);
         }
 
         /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
         public Options withService(String mainClass, Path dir) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare, takeover);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare, takeover, packetHold);
         }
 
         /**
@@ -69,7 +84,7 @@ public final class HostCluster implements AutoCloseable {
          * ({@code --reprotect-to}), so a second failover restores the service on the spare.
          */
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true, takeover);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true, takeover, packetHold);
         }
     }
 
@@ -81,6 +96,8 @@ public final class HostCluster implements AutoCloseable {
     private final Path keyFile;
     private final Path workDir;
     private HostProcess service, protect, backupDaemon, proxy, spareDaemon;
+    /** The service's cgroup v2 path before protect's packet hold moved it into a leaf, to remove that leaf at the end. */
+    private String serviceCgroup;
 
     private HostCluster(Options opts, Hosts hosts) throws IOException, InterruptedException {
         this.opts = opts;
@@ -158,6 +175,7 @@ public final class HostCluster implements AutoCloseable {
             if (!service.isAlive()) throw new IOException("service exited at start");
             return null;
         });
+        if (opts.packetHold()) serviceCgroup = io.checkpointd.linux.cgroup.Cgroup2.pathOf(service.pid()).orElse(null);
     }
 
     private void startBackup() throws IOException, InterruptedException {
@@ -199,9 +217,10 @@ public final class HostCluster implements AutoCloseable {
 
     private void startProtect() throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("protect", Integer.toString(service.hostPid()), "--backup",
-                backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--proxy-control",
-                front.address() + ":" + CONTROL_PORT, "--service", primary.address() + ":" + SERVICE_PORT,
+                backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--service", primary.address() + ":" + SERVICE_PORT,
                 "--run-dir", runDir(primary).toString(), "--work-dir", workDir.toString(), "--auth-key", keyFile.toString()));
+        if (opts.packetHold()) args.addAll(List.of("--hold", "packets", "--service-address", serviceIp() + "/24"));
+        else args.addAll(List.of("--proxy-control", front.address() + ":" + CONTROL_PORT));
         if (opts.dataDir() != null) args.addAll(List.of("--data-dir", opts.dataDir().toString()));
         protect = daemon(primary, "protect", args);
     }
@@ -348,6 +367,14 @@ public final class HostCluster implements AutoCloseable {
         return sb.toString();
     }
 
+    /** The packet hold's cgroup leaf, which a killed protect leaves behind (cgroups are not namespaced here). */
+    private void removeHoldLeaf() throws IOException {
+        Optional<Path> v2 = io.checkpointd.linux.cgroup.Cgroup2Placement.mountPoint();
+        if (v2.isEmpty() || serviceCgroup == null) return;
+        Files.deleteIfExists(io.checkpointd.linux.cgroup.Cgroup2.directory(v2.get(), serviceCgroup)
+                .resolve("checkpointd-held-" + service.hostPid()));
+    }
+
     /** Kills every host (all processes, including a restored service) and deletes the namespaces and the work dir. */
     @Override
     public void close() {
@@ -357,6 +384,7 @@ public final class HostCluster implements AutoCloseable {
                 // a primary host killed mid-epoch leaves its freezer cgroup FROZEN; cgroups are not namespaced here
                 StaleFreezer.release(service.hostPid());
                 StaleFreezer.remove(service.hostPid(), Duration.ofSeconds(2));
+                removeHoldLeaf();
             } catch (IOException e) {
                 System.err.println("host cluster: freezer cgroup of " + service + ": " + e.getMessage());
             } catch (InterruptedException e) {

@@ -2,12 +2,12 @@ package io.checkpointd.primary.release.packets;
 
 import io.checkpointd.linux.cgroup.Cgroup2;
 import io.checkpointd.linux.net.nfqueue.SocketMarks;
+import io.checkpointd.restore.failover.AddressTakeover;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * freezer's leaf nests the same way) and {@code -m cgroup --path}, which matches that directory and those below it,
  * sends what its sockets emit to {@code NFQUEUE} (IPv4 and IPv6, mangle OUTPUT). A socket's cgroup is fixed when the socket is made, so the
  * sockets the process already had get a mark ({@link SocketMarks}) that a second rule matches; connections a
- * marked listening socket accepts inherit it. No {@code --queue-bypass}: with no reader the kernel drops.
+ * marked listening socket accepts inherit it. With a service address ({@link ServiceAddress}), a third rule holds every
+ * packet from that address, whichever socket (or none) sent it. No {@code --queue-bypass}: with no reader the kernel
+ * drops.
  */
 final class HoldRules implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HoldRules.class);
@@ -32,11 +34,14 @@ final class HoldRules implements AutoCloseable {
     private final String cgroupPath;
     private final String homeCgroup;
     private final List<List<String>> installed = new ArrayList<>();
+    private final NetnsCommands ns;
+    private ServiceAddress address;
     private int markedSockets;
 
-    private HoldRules(int pid, int queue, Path mount, String current) {
+    private HoldRules(int pid, int queue, Path mount, String current, NetnsCommands ns) {
         this.pid = pid;
         this.queue = queue;
+        this.ns = ns;
         String cur = current.startsWith("/") ? current.substring(1) : current;
         if (cur.equals(LEAF + pid) || cur.endsWith("/" + LEAF + pid)) {
             // left by a protect that was killed: reuse it, and the cgroup around it is home
@@ -57,12 +62,18 @@ final class HoldRules implements AutoCloseable {
     /**
      * Installs the rules, then moves the process into the cgroup, then marks the sockets it already has (in that
      * order, so a socket made meanwhile is caught by one or the other).
+     *
+     * @param serviceAddress null, or the service's own address, whose every packet is held too
      */
-    static HoldRules install(int pid, int queue) throws IOException, InterruptedException {
+    static HoldRules install(int pid, int queue, AddressTakeover.Cidr serviceAddress) throws IOException, InterruptedException {
         Path mount = Cgroup2.mountPoint().orElseThrow(() -> new IOException("no cgroup v2 hierarchy is mounted: "
                 + "the packet hold selects the process by its cgroup v2 directory"));
-        HoldRules r = new HoldRules(pid, queue, mount, Cgroup2.pathOf(pid).orElse("/"));
+        HoldRules r = new HoldRules(pid, queue, mount, Cgroup2.pathOf(pid).orElse("/"), NetnsCommands.of(pid));
         try {
+            if (serviceAddress != null) {
+                r.address = ServiceAddress.find(serviceAddress, r.ns);
+                r.add("iptables", r.address.sourceMatch()); // the address is IPv4 (as backup --service-address)
+            }
             Files.createDirectories(r.cgroup);
             for (String cmd : new String[] {"iptables", "ip6tables"}) {
                 r.add(cmd, List.of("-m", "cgroup", "--path", r.cgroupPath));
@@ -90,16 +101,16 @@ final class HoldRules implements AutoCloseable {
 
     /** {@code cmd -w -t mangle <op> OUTPUT <rule>} in the process's network namespace. @return its exit status */
     private int run(String cmd, String op, List<String> rule, boolean quiet) throws IOException, InterruptedException {
-        List<String> c = new ArrayList<>(List.of("nsenter", "--net=/proc/" + pid + "/ns/net", cmd, "-w", "-t", "mangle", op, "OUTPUT"));
+        List<String> c = new ArrayList<>(List.of(cmd, "-w", "-t", "mangle", op, "OUTPUT"));
         c.addAll(rule);
-        Process p = new ProcessBuilder(c).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes()).strip();
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(cmd + " " + op + " did not finish within 30 s");
-        }
-        if (p.exitValue() != 0 && !quiet) throw new IOException(cmd + " " + op + " OUTPUT " + String.join(" ", rule) + ": " + out);
-        return p.exitValue();
+        NetnsCommands.Result r = ns.run(c);
+        if (r.exit() != 0 && !quiet) throw new IOException(cmd + " " + op + " OUTPUT " + String.join(" ", rule) + ": " + r.output());
+        return r.exit();
+    }
+
+    /** The service address whose packets are held, or null. */
+    ServiceAddress serviceAddress() {
+        return address;
     }
 
     /** Sockets marked at start. */
@@ -136,5 +147,6 @@ final class HoldRules implements AutoCloseable {
         } catch (IOException e) {
             log.warn("removing the hold's cgroup {}: {}", cgroup, e.getMessage());
         }
+        ns.close();
     }
 }

@@ -5,6 +5,7 @@ import io.checkpointd.linux.net.nfqueue.NetNamespace;
 import io.checkpointd.linux.net.nfqueue.NfQueue;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.Window;
+import io.checkpointd.restore.failover.AddressTakeover;
 import java.io.IOException;
 import java.util.OptionalInt;
 import java.util.function.LongConsumer;
@@ -56,13 +57,23 @@ public final class PacketHold implements AutoCloseable {
      * @param outputHeld told the epoch the first time a packet of that epoch is held (ends the epoch on output)
      */
     public static PacketHold start(int pid, LongConsumer outputHeld) throws IOException, InterruptedException {
+        return start(pid, outputHeld, null);
+    }
+
+    /**
+     * As {@link #start(int, LongConsumer)}, and with {@code serviceAddress} (not null) every packet from the service's
+     * own address is held too, and {@link #serviceExited()} takes the address off the host.
+     */
+    public static PacketHold start(int pid, LongConsumer outputHeld, AddressTakeover.Cidr serviceAddress)
+            throws IOException, InterruptedException {
         NfQueue q = NetNamespace.in(pid, () -> openFreeQueue(pid));
         try {
-            HoldRules rules = HoldRules.install(pid, q.queue());
+            HoldRules rules = HoldRules.install(pid, q.queue(), serviceAddress);
             PacketHold h = new PacketHold(pid, q, rules, outputHeld);
             h.reader.start();
-            log.info("pid {}: packets held on queue {} (cgroup {}, {} sockets marked 0x{})", pid, q.queue(), rules.cgroupPath(),
-                    rules.markedSockets(), Integer.toHexString(HoldRules.mark(q.queue())));
+            log.info("pid {}: packets held on queue {} (cgroup {}, {} sockets marked 0x{}{})", pid, q.queue(), rules.cgroupPath(),
+                    rules.markedSockets(), Integer.toHexString(HoldRules.mark(q.queue())),
+                    rules.serviceAddress() == null ? "" : ", every packet from " + rules.serviceAddress().describe());
             return h;
         } catch (IOException | InterruptedException | RuntimeException e) {
             q.close();
@@ -165,6 +176,17 @@ public final class PacketHold implements AutoCloseable {
         } catch (SyscallException e) {
             log.error("dropping held packets: {} (closing the queue drops them too)", e.getMessage());
         }
+    }
+
+    /**
+     * The protected process died and the backup is about to be told: first the service address leaves this host
+     * (sockets the process left behind can send nothing more, and nothing here answers a peer's retransmission with
+     * a reset), then every held packet is dropped (the backup resumes from its last acknowledged epoch).
+     */
+    public void serviceExited() {
+        ServiceAddress a = rules.serviceAddress();
+        if (a != null) a.remove();
+        dropAll();
     }
 
     /** Figures for the status file. */
