@@ -22,21 +22,23 @@ final class TcpRepairReport {
                         + " connection with the engine's `TcpStreams` (off = the same epoch without that read), thaw; epochs %d ms apart,"
                         + " %.0f s per case, off and on alternating in one run. Pause = freeze to thaw (the freezer's own cost included,"
                         + " ptrace stops and memory excluded). Bytes: the epoch's `tcp-stream-*.img` files, all of them, those that differ"
-                        + " from the previous epoch's (what is shipped), and those compressed with LZ4.%n%n",
+                        + " from the previous epoch's (what is shipped), and those compressed with LZ4. \"Read gave up\": epochs whose read"
+                        + " `TcpStreams` refused (the engine takes a CRIU dump in such an epoch); their pause is in the \"on\" column.%n%n",
                 DateTimeFormatter.ISO_LOCAL_DATE.format(ZonedDateTime.now(ZoneOffset.UTC)), HostInfo.machine(), HostInfo.loadAverage(), gapMs, seconds));
         b.append("| connections | load | req/s | pause p50 ms off / on | pause p99 ms off / on | TCP read p50 / p99 ms | µs per connection (p50)"
-                + " | stream bytes per epoch (all) | shipped per epoch | shipped, LZ4 | epochs |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+                + " | stream bytes per epoch (all) | shipped per epoch | shipped, LZ4 | epochs | read gave up |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (TcpRepairBenchmark.Case c : cases) {
             double read50 = PrimarySampler.percentile(c.capture(), 0.5);
-            b.append(String.format(Locale.ROOT, "| %d | %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %s | %s | %s | %s | %d |%n",
+            b.append(String.format(Locale.ROOT, "| %d | %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %s | %s | %s | %s | %d | %s |%n",
                     c.connections(), c.traffic() ? "requests" : "idle", c.traffic() ? String.format(Locale.ROOT, "%.0f", c.requestsPerSecond()) : "–",
                     PrimarySampler.percentile(c.pauseOff(), 0.5), PrimarySampler.percentile(c.pauseOn(), 0.5),
                     PrimarySampler.percentile(c.pauseOff(), 0.99), PrimarySampler.percentile(c.pauseOn(), 0.99),
                     read50, PrimarySampler.percentile(c.capture(), 0.99),
                     c.connections() == 0 ? "–" : String.format(Locale.ROOT, "%.1f", 1000 * read50 / c.connections()),
                     bytes(PrimarySampler.percentile(c.bytesAll(), 0.5)), bytes(PrimarySampler.percentile(c.bytesChanged(), 0.5)),
-                    bytes(PrimarySampler.percentile(c.bytesLz4(), 0.5)), c.epochs()));
+                    bytes(PrimarySampler.percentile(c.bytesLz4(), 0.5)), c.epochs(),
+                    c.gaveUp() == 0 ? "0" : c.gaveUp() + " (" + c.why().replace('|', '/') + ")"));
         }
         b.append("\nRestore of the idle service with its N connections: `criu dump --tcp-established` (no network lock; the dump ends the"
                 + " process with its sockets in repair mode, so the peers see nothing), then `criu restore --tcp-established -d`; one"

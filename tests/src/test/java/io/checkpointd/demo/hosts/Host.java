@@ -106,6 +106,19 @@ public final class Host {
         return m.group(1);
     }
 
+    /** This host's neighbour entry for {@code ip} on {@code eth0}, as {@code ip neigh show} prints it, or "". */
+    public String neighbour(String ip) throws IOException {
+        Sh.Result r = exec("ip", ip.contains(":") ? "-6" : "-4", "neigh", "show", ip, "dev", "eth0");
+        if (r.exit() != 0) throw new IOException("host " + name + ": ip neigh show " + ip + ": " + r.output());
+        return r.output().strip();
+    }
+
+    /** Sets this host's neighbour entry for {@code ip} to {@code mac}, REACHABLE, as if it had just talked to it. */
+    public void learnNeighbour(String ip, String mac) throws IOException {
+        Sh.Result r = exec("ip", ip.contains(":") ? "-6" : "-4", "neigh", "replace", ip, "lladdr", mac, "dev", "eth0", "nud", "reachable");
+        if (r.exit() != 0) throw new IOException("host " + name + ": ip neigh replace " + ip + ": " + r.output());
+    }
+
     /** A directory for this host's files (on the shared filesystem: the hosts share one disk). */
     public Path dir() {
         return dir;

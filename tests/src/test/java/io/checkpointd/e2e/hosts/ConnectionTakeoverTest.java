@@ -3,6 +3,7 @@ package io.checkpointd.e2e.hosts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.demo.KvClient;
+import io.checkpointd.demo.hosts.Host;
 import io.checkpointd.demo.hosts.HostCluster;
 import io.checkpointd.protocol.status.Json;
 import java.time.Duration;
@@ -19,8 +20,9 @@ import org.junit.jupiter.api.Timeout;
  * (the kernel's FIN for the killed service's sockets) reaches the client. The kill comes at a quiet instant, after
  * the last reply was acknowledged and then captured by a committed epoch: without the packet hold (issue 16), bytes
  * the primary's kernel acknowledged after the last committed epoch would be lost to a restored connection. The
- * scenario runs over IPv4 (gratuitous ARP) and IPv6 (Neighbor Advertisement); in both the client's neighbour entry
- * must have moved to the backup host's MAC by the end of the failover.
+ * scenario runs over IPv4 (gratuitous ARP) and IPv6 (Neighbor Advertisement); in both, the neighbour entries for
+ * the address, of the client and of a host that knew it but does not talk to the service, must have moved to the
+ * backup host's MAC by the end of the failover.
  */
 class ConnectionTakeoverTest extends HostTest {
     private static final int WRITES = 50;
@@ -34,10 +36,11 @@ class ConnectionTakeoverTest extends HostTest {
     }
 
     /**
-     * The same over IPv6: the backup adds the address and sends an unsolicited Neighbor Advertisement. The client's
-     * neighbour entry for the address, at the primary's MAC before the failure, is at the backup's once the failover
-     * is done, before the client sends a byte: without the advertisement it would keep the dead host's MAC until
-     * neighbour discovery gave up on it.
+     * The same over IPv6: the backup adds the address and sends an unsolicited Neighbor Advertisement. A neighbour
+     * that knew the address at the primary's MAC and does not talk to the restored service (the front host: the
+     * client's own entry is also fixed by the backup's neighbour solicitation for it, sourced from the address, as
+     * soon as a restored connection sends) has it at the backup's MAC once the failover is done: without the
+     * advertisement it would keep the dead host's MAC until neighbour discovery gave up on it.
      */
     @Test
     @Timeout(300)
@@ -53,14 +56,18 @@ class ConnectionTakeoverTest extends HostTest {
             String vip = c.serviceIp(), oldMac = c.primaryHost().mac(), newMac = c.backupHost().mac();
             assertThat(c.hosts().testNeighbour(vip)).as("the client's neighbour entry for " + vip + " before the failure")
                     .contains("lladdr " + oldMac).doesNotContain("FAILED");
+            Host observer = c.frontHost();
+            observer.learnNeighbour(vip, oldMac);
             long acked = c.status("primary").map(s -> (Long) s.get("lastAckedEpoch")).orElse(0L);
             c.awaitAckedEpoch(acked + 3, Duration.ofSeconds(30)); // the quiet connection, captured and committed
             c.primaryHost().cutOff();
             c.killPrimaryHost();
             Json backup = c.awaitFailover(Duration.ofSeconds(60));
             String ctx = "backup " + backup + c.logs();
-            // the announcement went out before the restore; nothing the client sent since could have moved the entry
-            assertThat(c.hosts().testNeighbour(vip)).as("the client's neighbour entry for " + vip + " after the failover (announced); " + ctx)
+            // the announcement went out before the restore; only it reaches a neighbour the service does not talk to
+            assertThat(observer.neighbour(vip)).as("the front host's neighbour entry for " + vip + " after the failover (announced); " + ctx)
+                    .contains("lladdr " + newMac);
+            assertThat(c.hosts().testNeighbour(vip)).as("the client's neighbour entry for " + vip + " after the failover; " + ctx)
                     .contains("lladdr " + newMac);
             long t0 = System.nanoTime();
             assertThat(client.put("after", "yes")).as("a write on the same connection; " + ctx).isTrue();
