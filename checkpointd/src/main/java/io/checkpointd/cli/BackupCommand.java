@@ -76,7 +76,7 @@ public final class BackupCommand implements Callable<Integer> {
     AckMode ack;
 
     @Option(names = "--service-address", paramLabel = "IP/PREFIX",
-            description = "the service's IPv4 address, which moves to this host at failover (with --service-iface): TCP "
+            description = "the service's IPv4 or IPv6 address, which moves to this host at failover (with --service-iface): TCP "
                     + "connections on it are restored established and peers see only a stall. Without it, restored "
                     + "connections come back closed")
     String serviceAddress;

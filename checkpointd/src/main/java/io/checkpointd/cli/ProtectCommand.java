@@ -3,6 +3,7 @@ package io.checkpointd.cli;
 import io.checkpointd.arbiter.ArbiterAddress;
 import io.checkpointd.arbiter.ZkArbiter;
 import io.checkpointd.linux.criu.CriuUnavailableException;
+import io.checkpointd.linux.net.Cidr;
 import io.checkpointd.linux.track.Trackers;
 import io.checkpointd.primary.Primary;
 import io.checkpointd.primary.PrimaryConfig;
@@ -45,7 +46,7 @@ public final class ProtectCommand implements Callable<Integer> {
     int pid;
 
     /** {@code --service-address}, parsed; null without it. */
-    private io.checkpointd.restore.failover.AddressTakeover.Cidr heldAddress;
+    private Cidr heldAddress;
 
     @Option(names = "--backup", required = true, paramLabel = "HOST:PORT", converter = Converters.Peer.class,
             description = "the backup's replication address ('checkpointd backup --listen')")
@@ -76,7 +77,7 @@ public final class ProtectCommand implements Callable<Integer> {
     Choices.Hold hold;
 
     @Option(names = "--service-address", paramLabel = "IP/PREFIX",
-            description = "with --hold packets: the service's own IPv4 address on this host (as 'backup --service-address'): "
+            description = "with --hold packets: the service's own address (IPv4 or IPv6) on this host (as 'backup --service-address'): "
                     + "every packet from it is held too, also the kernel's for sockets the process no longer has, and it "
                     + "is removed from this host when the process exits, before the backup is told to take over")
     String serviceAddress;
@@ -178,7 +179,7 @@ public final class ProtectCommand implements Callable<Integer> {
         if (serviceAddress != null) {
             if (hold != Choices.Hold.PACKETS) throw new UsageException("--service-address needs --hold packets: the packet hold holds the address's packets");
             try {
-                heldAddress = io.checkpointd.restore.failover.AddressTakeover.Cidr.parse(serviceAddress);
+                heldAddress = Cidr.parse(serviceAddress);
             } catch (IllegalArgumentException e) {
                 throw new UsageException("--service-address: " + e.getMessage());
             }

@@ -3,6 +3,7 @@ package io.checkpointd.primary;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.CriuException;
 import io.checkpointd.linux.freezer.Freezer;
+import io.checkpointd.linux.net.Cidr;
 import io.checkpointd.linux.proc.ProcessIdentity;
 import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.engine.CaptureEngine;
@@ -137,7 +138,7 @@ public final class Primary implements AutoCloseable {
     }
 
     /** As {@link #holdPackets()}; with {@code serviceAddress}, its packets are held too and it leaves the host when the process dies. */
-    public void holdPackets(io.checkpointd.restore.failover.AddressTakeover.Cidr serviceAddress) throws IOException, InterruptedException {
+    public void holdPackets(Cidr serviceAddress) throws IOException, InterruptedException {
         hold = PacketHold.start(cfg.pid(), schedule::outputHeld, serviceAddress);
     }
 

@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code backup --service-address IP/PREFIX --service-iface IF}: both or neither, an IPv4 address, a sane prefix and
- * name; {@code protect --service-address IP/PREFIX}: the same spelling, only with {@code --hold packets}.
+ * {@code backup --service-address IP/PREFIX --service-iface IF}: both or neither, an IPv4 or IPv6 address, a sane
+ * prefix and name; {@code protect --service-address IP/PREFIX}: the same spelling, only with {@code --hold packets}.
  */
 class ServiceAddressOptionTest {
     private record Run(int code, String err) {
@@ -51,8 +51,11 @@ class ServiceAddressOptionTest {
                 {"expected IP/PREFIX", "--service-address", "10.0.0.5", "--service-iface", "eth0"},
                 {"must be 1-32", "--service-address", "10.0.0.5/33", "--service-iface", "eth0"},
                 {"not a number", "--service-address", "10.0.0.5/x", "--service-iface", "eth0"},
-                {"not an IPv4 address", "--service-address", "fd00::5/64", "--service-iface", "eth0"},
-                {"not an IPv4 address", "--service-address", "host.example/24", "--service-iface", "eth0"},
+                {"must be 1-128", "--service-address", "fd00::5/129", "--service-iface", "eth0"},
+                {"cannot be a service address", "--service-address", "fe80::5/64", "--service-iface", "eth0"},
+                {"not an IPv6 address", "--service-address", "::ffff:10.0.0.5/64", "--service-iface", "eth0"},
+                {"not an IPv4 or IPv6 address", "--service-address", "fd00::zz/64", "--service-iface", "eth0"},
+                {"not an IPv4 or IPv6 address", "--service-address", "host.example/24", "--service-iface", "eth0"},
                 {"interface name", "--service-address", "10.0.0.5/24", "--service-iface", "eth0;reboot"},
         };
         for (String[] c : cases) {
@@ -72,7 +75,8 @@ class ServiceAddressOptionTest {
                 {"needs --hold packets", "--hold", "proxy", "--service-address", "10.0.0.5/24"},
                 {"expected IP/PREFIX", "--hold", "packets", "--service-address", "10.0.0.5"},
                 {"must be 1-32", "--hold", "packets", "--service-address", "10.0.0.5/0"},
-                {"not an IPv4 address", "--hold", "packets", "--service-address", "fd00::5/64"},
+                {"must be 1-128", "--hold", "packets", "--service-address", "fd00::5/129"},
+                {"cannot be a service address", "--hold", "packets", "--service-address", "fe80::5/64"},
                 {"Unknown option", "--hold", "packets", "--service-address", "10.0.0.5/24", "--service-iface", "eth0"},
         };
         for (String[] c : cases) {

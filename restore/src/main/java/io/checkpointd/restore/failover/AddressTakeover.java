@@ -1,10 +1,12 @@
 package io.checkpointd.restore.failover;
 
 import io.checkpointd.linux.net.Arp;
+import io.checkpointd.linux.net.Cidr;
+import io.checkpointd.linux.net.NeighborAdvert;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -14,59 +16,33 @@ import org.slf4j.LoggerFactory;
 /**
  * Moves the service's address to this host at failover, so that the restored process's TCP connections carry on:
  * <ol>
- * <li>a drop rule for packets to the address ({@code iptables -I INPUT -d ADDRESS -j DROP}): once the address is
+ * <li>a drop rule for packets to the address ({@code iptables} or {@code ip6tables -I INPUT -d ADDRESS -j DROP}): once the address is
  *     here, a peer's retransmission reaching the kernel before CRIU has restored its socket would be answered with
  *     a reset;</li>
- * <li>the address on the interface ({@code ip addr replace}), and gratuitous ARP ({@link Arp}) so that neighbours
- *     and switches send its packets here at once;</li>
+ * <li>the address on the interface ({@code ip addr replace}; an IPv6 one {@code nodad}), and gratuitous ARP
+ *     ({@link Arp}) or an unsolicited Neighbor Advertisement ({@link NeighborAdvert}) so that neighbours and switches
+ *     send its packets here at once;</li>
  * <li>after the restore, {@link #release()} lifts the rule: the peers' next retransmissions reach the restored
  *     sockets.</li>
  * </ol>
- * IPv4 only. Runs {@code ip} and {@code iptables} of this host (in its network namespace).
+ * IPv4 or IPv6. Runs {@code ip} and {@code iptables}/{@code ip6tables} of this host (in its network namespace).
  */
 public final class AddressTakeover {
     private static final Logger log = LoggerFactory.getLogger(AddressTakeover.class);
     private static final String COMMENT = "checkpointd-takeover";
     private static final long COMMAND_TIMEOUT_SECONDS = 10;
 
-    /** An IPv4 address and its prefix length, as {@code IP/PREFIX}: the spelling of {@code --service-address}. */
-    public record Cidr(Inet4Address address, int prefix) {
-        /** Parses {@code IP/PREFIX} (IPv4); IllegalArgumentException with a one-line reason. */
-        public static Cidr parse(String cidr) {
-            int slash = cidr.indexOf('/');
-            if (slash < 0) throw new IllegalArgumentException("expected IP/PREFIX, got " + cidr);
-            String ip = cidr.substring(0, slash);
-            if (!ip.matches("\\d{1,3}(\\.\\d{1,3}){3}")) throw new IllegalArgumentException(ip + " is not an IPv4 address");
-            int prefix;
-            try {
-                prefix = Integer.parseInt(cidr.substring(slash + 1));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("prefix of " + cidr + " is not a number");
-            }
-            if (prefix < 1 || prefix > 32) throw new IllegalArgumentException("prefix of " + cidr + " must be 1-32");
-            InetAddress a;
-            try {
-                a = InetAddress.getByName(ip);
-            } catch (UnknownHostException e) {
-                throw new IllegalArgumentException(ip + " is not an IPv4 address");
-            }
-            if (!(a instanceof Inet4Address v4)) throw new IllegalArgumentException(ip + " is not an IPv4 address");
-            return new Cidr(v4, prefix);
-        }
-
-        @Override
-        public String toString() {
-            return address.getHostAddress() + "/" + prefix;
-        }
-    }
-
-    /** The service address, its prefix length, and the interface it goes on. */
-    public record Config(Inet4Address address, int prefix, String iface) {
-        /** {@code IP/PREFIX} (IPv4) on interface {@code iface}; IllegalArgumentException with a one-line reason. */
+    /** The service address (IPv4 or IPv6), its prefix length, and the interface it goes on. */
+    public record Config(InetAddress address, int prefix, String iface) {
+        /** {@code IP/PREFIX} on interface {@code iface}; IllegalArgumentException with a one-line reason. */
         public static Config parse(String cidr, String iface) {
             Cidr c = Cidr.parse(cidr);
             if (iface == null || !iface.matches("[A-Za-z0-9_.:@-]{1,15}")) throw new IllegalArgumentException("interface name " + iface);
             return new Config(c.address(), c.prefix(), iface);
+        }
+
+        public boolean ipv6() {
+            return address instanceof Inet6Address;
         }
 
         public String ip() {
@@ -92,11 +68,17 @@ public final class AddressTakeover {
 
     /** Installs the drop rule, adds the address and announces it. On failure the rule is lifted again. */
     public void take() throws IOException, InterruptedException {
-        run("iptables", "-w", "-I", "INPUT", "-d", cfg.ip(), "-m", "comment", "--comment", COMMENT, "-j", "DROP");
+        run(iptables(), "-w", "-I", "INPUT", "-d", cfg.ip(), "-m", "comment", "--comment", COMMENT, "-j", "DROP");
         holding = true;
         try {
-            run("ip", "addr", "replace", cfg.ip() + "/" + cfg.prefix(), "dev", cfg.iface());
-            Arp.announce(cfg.iface(), cfg.address(), 3, 50);
+            if (cfg.address() instanceof Inet6Address v6) {
+                // nodad: usable at once, not tentative for a second of duplicate detection (the old host is gone)
+                run("ip", "-6", "addr", "replace", cfg.ip() + "/" + cfg.prefix(), "dev", cfg.iface(), "nodad");
+                NeighborAdvert.announce(cfg.iface(), v6, 3, 50);
+            } else {
+                run("ip", "addr", "replace", cfg.ip() + "/" + cfg.prefix(), "dev", cfg.iface());
+                Arp.announce(cfg.iface(), (Inet4Address) cfg.address(), 3, 50);
+            }
         } catch (IOException | RuntimeException | InterruptedException e) {
             release();
             throw e;
@@ -109,7 +91,7 @@ public final class AddressTakeover {
         if (!holding) return;
         holding = false;
         try {
-            run("iptables", "-w", "-D", "INPUT", "-d", cfg.ip(), "-m", "comment", "--comment", COMMENT, "-j", "DROP");
+            run(iptables(), "-w", "-D", "INPUT", "-d", cfg.ip(), "-m", "comment", "--comment", COMMENT, "-j", "DROP");
             log.info("failover: packets to {} flow again", cfg.ip());
         } catch (IOException e) {
             log.error("failover: could not lift the drop rule for {}: {}", cfg.ip(), e.getMessage());
@@ -117,6 +99,10 @@ public final class AddressTakeover {
             Thread.currentThread().interrupt();
             log.error("failover: interrupted while lifting the drop rule for {}", cfg.ip());
         }
+    }
+
+    private String iptables() {
+        return cfg.ipv6() ? "ip6tables" : "iptables";
     }
 
     private static void run(String... cmd) throws IOException, InterruptedException {

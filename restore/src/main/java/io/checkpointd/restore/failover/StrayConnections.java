@@ -7,7 +7,8 @@ import io.checkpointd.protocol.image.criu.Fdinfo.file_entry;
 import io.checkpointd.protocol.image.criu.SkInet.inet_sk_entry;
 import io.checkpointd.protocol.image.criu.SkOpts.sk_shutdown;
 import java.io.IOException;
-import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ final class StrayConnections {
     }
 
     /** Rewrites the connections of {@code images} not local to {@code service}; returns their inodes. */
-    static List<Long> close(Path images, Inet4Address service) throws IOException {
+    static List<Long> close(Path images, InetAddress service) throws IOException {
         Path files = images.resolve("files.img");
         ImageFile img = ImageFile.parse(Files.readAllBytes(files), FILES_MAGIC);
         List<file_entry> out = new ArrayList<>(img.entryCount());
@@ -40,7 +41,7 @@ final class StrayConnections {
                 inet_sk_entry ie = fe.getIsk();
                 int state = ie.getState();
                 boolean connected = ie.getDstPort() != 0 && state != TCP_CLOSE && state != TCP_LISTEN;
-                if (connected && !Arrays.equals(local(ie), service.getAddress())) {
+                if (connected && !Arrays.equals(service instanceof Inet6Address ? local6(ie) : local(ie), service.getAddress())) {
                     fe = fe.toBuilder().setIsk(ie.toBuilder().setState(TCP_CLOSE).setSrcPort(0).setDstPort(0).setShutdown(sk_shutdown.BOTH)).build();
                     long ino = Integer.toUnsignedLong(ie.getIno());
                     Files.deleteIfExists(images.resolve(TcpStreamImage.name(ino)));
@@ -55,9 +56,7 @@ final class StrayConnections {
 
     /** The IPv4 local address of an entry (of an IPv4 socket, or IPv4-mapped on an IPv6 one); null otherwise. */
     static byte[] local(inet_sk_entry ie) {
-        List<Integer> w = ie.getSrcAddrList();
-        byte[] a = new byte[w.size() * 4];
-        for (int i = 0; i < w.size(); i++) for (int k = 0; k < 4; k++) a[4 * i + k] = (byte) (w.get(i) >>> (8 * k)); // native words
+        byte[] a = bytes(ie);
         if (ie.getFamily() == AF_INET && a.length >= 4) return Arrays.copyOf(a, 4);
         if (ie.getFamily() == AF_INET6 && a.length == 16) {
             for (int i = 0; i < 10; i++) if (a[i] != 0) return null;
@@ -65,5 +64,18 @@ final class StrayConnections {
             return Arrays.copyOfRange(a, 12, 16);
         }
         return null;
+    }
+
+    /** The IPv6 local address of an IPv6 socket's entry (an IPv4-mapped one too, which never equals an IPv6 service); null otherwise. */
+    static byte[] local6(inet_sk_entry ie) {
+        byte[] a = bytes(ie);
+        return ie.getFamily() == AF_INET6 && a.length == 16 ? a : null;
+    }
+
+    private static byte[] bytes(inet_sk_entry ie) {
+        List<Integer> w = ie.getSrcAddrList();
+        byte[] a = new byte[w.size() * 4];
+        for (int i = 0; i < w.size(); i++) for (int k = 0; k < 4; k++) a[4 * i + k] = (byte) (w.get(i) >>> (8 * k)); // native words
+        return a;
     }
 }

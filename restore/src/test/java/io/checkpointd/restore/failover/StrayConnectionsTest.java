@@ -61,6 +61,26 @@ class StrayConnectionsTest {
         }
     }
 
+    @Test
+    void withAnIpv6ServiceAddressOnlyConnectionsOnItStay() throws Exception {
+        InetAddress vip = InetAddress.getByName("fd00:213:7::100");
+        byte[] other = InetAddress.getByName("fd00:213:7::1").getAddress();
+        List<file_entry> entries = new ArrayList<>();
+        entries.add(inet(21, 10, 1, 7000, 40000, vip.getAddress())); // on the service address: kept
+        entries.add(inet(22, 10, 1, 45000, 5432, other)); // outbound from the host's own IPv6 address: closed
+        entries.add(inet(23, 10, 1, 7000, 40001, mapped(InetAddress.getByName("10.1.2.1").getAddress()))); // IPv4 client: closed
+        entries.add(inet(24, 2, 1, 7000, 40002, InetAddress.getByName("10.1.2.1").getAddress())); // IPv4 socket: closed
+        entries.add(inet(25, 10, 10, 7000, 0, new byte[16])); // listening on [::]: kept
+        Files.write(dir.resolve("files.img"), ImageFile.of(FILES_MAGIC, List.of()).withMessages(entries).encode());
+        for (long ino = 21; ino <= 24; ino++) Files.write(dir.resolve(TcpStreamImage.name(ino)), new byte[] {1});
+
+        assertThat(StrayConnections.close(dir, vip)).containsExactly(22L, 23L, 24L);
+        assertThat(dir.resolve(TcpStreamImage.name(21))).exists();
+        ImageFile img = ImageFile.parse(Files.readAllBytes(dir.resolve("files.img")), FILES_MAGIC);
+        assertThat(img.message(0, file_entry.parser())).isEqualTo(entries.get(0));
+        assertThat(img.message(4, file_entry.parser())).isEqualTo(entries.get(4));
+    }
+
     /** A {@code file_entry} holding an {@code inet_sk_entry} with the given inode, family, state, ports, local address. */
     private static file_entry inet(int ino, int family, int state, int srcPort, int dstPort, byte[] src) {
         inet_sk_entry ie = inet_sk_entry.newBuilder().setId(ino).setIno(ino).setFamily(family).setType(1).setProto(6).setState(state)

@@ -33,6 +33,7 @@ public final class Host {
     private final String name;
     private final String ns;
     private final String address;
+    private String address6; // set once by Hosts, before boot
     private final String switchPort;
     private final Path dir;
     private final String bootId = UUID.randomUUID().toString();
@@ -86,6 +87,36 @@ public final class Host {
     /** This host's IPv4 address on the fixture's bridge. */
     public String address() {
         return address;
+    }
+
+    /** This host's IPv6 address on the fixture's bridge. */
+    public String address6() {
+        return address6;
+    }
+
+    void address6(String a) {
+        address6 = a;
+    }
+
+    /** The MAC address of the host's {@code eth0} (its link into the switch). */
+    public String mac() throws IOException {
+        Sh.Result r = exec("ip", "-o", "link", "show", "eth0");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("link/ether (\\S+)").matcher(r.output());
+        if (r.exit() != 0 || !m.find()) throw new IOException("host " + name + ": no MAC for eth0: " + r.output());
+        return m.group(1);
+    }
+
+    /** This host's neighbour entry for {@code ip} on {@code eth0}, as {@code ip neigh show} prints it, or "". */
+    public String neighbour(String ip) throws IOException {
+        Sh.Result r = exec("ip", ip.contains(":") ? "-6" : "-4", "neigh", "show", ip, "dev", "eth0");
+        if (r.exit() != 0) throw new IOException("host " + name + ": ip neigh show " + ip + ": " + r.output());
+        return r.output().strip();
+    }
+
+    /** Sets this host's neighbour entry for {@code ip} to {@code mac}, REACHABLE, as if it had just talked to it. */
+    public void learnNeighbour(String ip, String mac) throws IOException {
+        Sh.Result r = exec("ip", ip.contains(":") ? "-6" : "-4", "neigh", "replace", ip, "lladdr", mac, "dev", "eth0", "nud", "reachable");
+        if (r.exit() != 0) throw new IOException("host " + name + ": ip neigh replace " + ip + ": " + r.output());
     }
 
     /** A directory for this host's files (on the shared filesystem: the hosts share one disk). */

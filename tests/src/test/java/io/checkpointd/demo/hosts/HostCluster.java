@@ -34,19 +34,15 @@ public final class HostCluster implements AutoCloseable {
      *                    own directory at this path (a bind mount in its mount namespace: {@link #dataDirOf(Host)})
      * @param takeover    the service also has an address of its own ({@link #serviceAddress()}) on the primary host,
      *                    which the backup takes over at failover ({@code --service-address}, {@code --service-iface})
+     * @param ipv6        that address is an IPv6 one (the service then listens on {@code ::}, both families)
      * @param packetHold  protect holds the service's packets ({@code --hold packets --service-address}) instead of
      *                    the proxy holding client traffic; needs {@code takeover}
      */
     public record Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
-                          boolean spare, boolean takeover, boolean packetHold) {
+                          boolean spare, boolean takeover, boolean ipv6, boolean packetHold) {
         public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
                        boolean spare) {
-            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, false, false);
-        }
-
-        public Options(Duration epoch, Duration heartbeatTimeout, Path baseDir, String classpath, String serviceMain, Path dataDir,
-                       boolean spare, boolean takeover) {
-            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover, false);
+            this(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, false, false, false);
         }
 
         public static Options of(Path baseDir) {
@@ -55,7 +51,12 @@ public final class HostCluster implements AutoCloseable {
 
         /** The service gets an address that moves to the backup host at failover (see {@link HostCluster#serviceAddress()}). */
         public Options withAddressTakeover() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, packetHold);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, ipv6, packetHold);
+        }
+
+        /** As {@link #withAddressTakeover()}, with an IPv6 service address (announced by a Neighbor Advertisement). */
+        public Options withAddressTakeover6() {
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, true, packetHold);
         }
 
         /**
@@ -63,20 +64,20 @@ public final class HostCluster implements AutoCloseable {
          * --service-address}): clients talk to {@link HostCluster#serviceAddress()} directly, the proxy is idle.
          */
         public Options withPacketHold() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, true);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, true, ipv6, true);
         }
 
         public Options withEpoch(Duration e) {
-            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover, packetHold);
+            return new Options(e, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, spare, takeover, ipv6, packetHold);
         }
 
         public Options withHeartbeatTimeout(Duration t) {
-            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare, takeover, packetHold);
+            return new Options(epoch, t, baseDir, classpath, serviceMain, dataDir, spare, takeover, ipv6, packetHold);
         }
 
         /** Runs {@code mainClass} as the service, with data dir {@code dir} (null: none). */
         public Options withService(String mainClass, Path dir) {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare, takeover, packetHold);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, mainClass, dir, spare, takeover, ipv6, packetHold);
         }
 
         /**
@@ -84,7 +85,7 @@ public final class HostCluster implements AutoCloseable {
          * ({@code --reprotect-to}), so a second failover restores the service on the spare.
          */
         public Options withSpare() {
-            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true, takeover, packetHold);
+            return new Options(epoch, heartbeatTimeout, baseDir, classpath, serviceMain, dataDir, true, takeover, ipv6, packetHold);
         }
     }
 
@@ -155,17 +156,19 @@ public final class HostCluster implements AutoCloseable {
 
     private void startService() throws IOException, InterruptedException {
         if (opts.takeover()) {
-            Sh.Result r = primary.exec("ip", "addr", "add", serviceIp() + "/24", "dev", "eth0");
+            Sh.Result r = opts.ipv6() ? primary.exec("ip", "-6", "addr", "add", serviceIp() + "/64", "dev", "eth0", "nodad")
+                    : primary.exec("ip", "addr", "add", serviceIp() + "/24", "dev", "eth0");
             if (r.exit() != 0) throw new IOException("adding the service address on host primary: " + r.output());
         }
         Path portFile = opts.baseDir().resolve("service.port");
         Files.deleteIfExists(portFile);
-        List<String> cmd = KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), "0.0.0.0",
+        String any = opts.ipv6() ? "::" : "0.0.0.0";
+        List<String> cmd = KvServerProcess.command(KvServerProcess.currentJava(), KvServerProcess.RECOMMENDED_JVM_ARGS, opts.classpath(), any,
                 SERVICE_PORT, portFile);
         if (opts.serviceMain() != null) {
             cmd = new ArrayList<>(List.of(KvServerProcess.currentJava()));
             cmd.addAll(KvServerProcess.RECOMMENDED_JVM_ARGS);
-            cmd.addAll(List.of("-cp", opts.classpath(), opts.serviceMain(), "--host", "0.0.0.0", "--port",
+            cmd.addAll(List.of("-cp", opts.classpath(), opts.serviceMain(), "--host", any, "--port",
                     Integer.toString(SERVICE_PORT), "--port-file", portFile.toString()));
             if (opts.dataDir() != null) cmd.addAll(List.of("--dir", opts.dataDir().toString()));
         }
@@ -188,7 +191,7 @@ public final class HostCluster implements AutoCloseable {
             reprotect = List.of("--reprotect-to", spare.address() + ":" + BACKUP_PORT, "--reprotect-epoch", opts.epoch().toMillis() + "ms");
         }
         List<String> args = new ArrayList<>(backupArgs(backup));
-        if (opts.takeover()) args.addAll(List.of("--service-address", serviceIp() + "/24", "--service-iface", "eth0"));
+        if (opts.takeover()) args.addAll(List.of("--service-address", serviceIp() + (opts.ipv6() ? "/64" : "/24"), "--service-iface", "eth0"));
         args.addAll(reprotect);
         args.addAll(dataRootArgs());
         backupDaemon = daemon(backup, "backup", args);
@@ -219,7 +222,7 @@ public final class HostCluster implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("protect", Integer.toString(service.hostPid()), "--backup",
                 backup.address() + ":" + BACKUP_PORT, "--epoch", opts.epoch().toMillis() + "ms", "--service", primary.address() + ":" + SERVICE_PORT,
                 "--run-dir", runDir(primary).toString(), "--work-dir", workDir.toString(), "--auth-key", keyFile.toString()));
-        if (opts.packetHold()) args.addAll(List.of("--hold", "packets", "--service-address", serviceIp() + "/24"));
+        if (opts.packetHold()) args.addAll(List.of("--hold", "packets", "--service-address", serviceIp() + (opts.ipv6() ? "/64" : "/24")));
         else args.addAll(List.of("--proxy-control", front.address() + ":" + CONTROL_PORT));
         if (opts.dataDir() != null) args.addAll(List.of("--data-dir", opts.dataDir().toString()));
         protect = daemon(primary, "protect", args);
@@ -320,12 +323,13 @@ public final class HostCluster implements AutoCloseable {
         return proxy;
     }
 
-    /** The service's own address ({@link Options#withAddressTakeover()}): .100 of the hosts' subnet. */
+    /** The service's own address ({@link Options#withAddressTakeover()}): .100 (or ::100) of the hosts' subnet. */
     public java.net.InetSocketAddress serviceAddress() {
         return new InetSocketAddress(serviceIp(), SERVICE_PORT);
     }
 
-    private String serviceIp() {
+    public String serviceIp() {
+        if (opts.ipv6()) return hosts.prefix6() + "100";
         String a = primary.address();
         return a.substring(0, a.lastIndexOf('.')) + ".100";
     }

@@ -15,9 +15,10 @@ import java.util.Set;
 
 /**
  * Hosts on one machine: a "switch" network namespace holding a bridge, and {@link Host}s plugged into it by veth
- * pairs, with addresses {@code 10.213.N.i/24} that exist only inside these namespaces. The test itself (in the root
- * namespace) reaches the hosts through one more veth into the switch whose root end is {@code 10.213.N.254}
- * ({@link #testAddress()}), so clients can run in the test JVM. {@link #close()} kills every host's processes and
+ * pairs, with addresses {@code 10.213.N.i/24} and {@code fd00:213:N::i/64} that exist only inside these namespaces.
+ * The test itself (in the root namespace) reaches the hosts through one more veth into the switch whose root end is
+ * {@code 10.213.N.254} and {@code fd00:213:N::254} ({@link #testAddress()}, {@link #testAddress6()}), so clients can
+ * run in the test JVM. IPv6 addresses are added {@code nodad}: usable at once. {@link #close()} kills every host's processes and
  * deletes every namespace (veths and iptables rules go with them); creating a {@code Hosts} first sweeps stale
  * {@code cpd-*} namespaces older than this JVM that a killed test run left behind.
  *
@@ -63,6 +64,7 @@ public final class Hosts implements AutoCloseable {
             Sh.run("ip", "link", "add", h.rootIf, "type", "veth", "peer", "name", "uplink", "netns", h.switchNs);
             Sh.run("ip", "-n", h.switchNs, "link", "set", "uplink", "master", "br0", "up");
             Sh.run("ip", "addr", "add", h.testAddress() + "/24", "dev", h.rootIf);
+            Sh.run("ip", "-6", "addr", "add", h.testAddress6() + "/64", "dev", h.rootIf, "nodad");
             Sh.run("ip", "link", "set", h.rootIf, "up");
             return h;
         } catch (IOException | RuntimeException e) {
@@ -82,12 +84,14 @@ public final class Hosts implements AutoCloseable {
         String ns = PREFIX + id + "-" + name;
         String port = "v-" + name;
         Host h = new Host(this, name, ns, "10.213." + subnet + "." + index, port, dir.resolve("host-" + name));
+        h.address6(prefix6() + index);
         hosts.put(name, h);
         addNs(ns);
         Sh.run("ip", "-n", ns, "link", "set", "lo", "up");
         Sh.run("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", switchNs);
         Sh.run("ip", "-n", switchNs, "link", "set", port, "master", "br0", "up");
         Sh.run("ip", "-n", ns, "addr", "add", h.address() + "/24", "dev", "eth0");
+        Sh.run("ip", "-n", ns, "-6", "addr", "add", h.address6() + "/64", "dev", "eth0", "nodad");
         Sh.run("ip", "-n", ns, "link", "set", "eth0", "up");
         h.boot(pidStep * index);
         return h;
@@ -102,6 +106,24 @@ public final class Hosts implements AutoCloseable {
     /** The test's own address on the bridge (root namespace): clients in the test JVM connect from it. */
     public String testAddress() {
         return "10.213." + subnet + ".254";
+    }
+
+    /** The test's own IPv6 address on the bridge (root namespace). */
+    public String testAddress6() {
+        return prefix6() + "254";
+    }
+
+    /** The hosts' IPv6 prefix: {@code fd00:213:N::}, to which a host's index is appended. */
+    public String prefix6() {
+        return "fd00:213:" + subnet + "::";
+    }
+
+    /**
+     * The test's (root namespace's) neighbour entry for {@code ip} on its link into the switch, as
+     * {@code ip neigh show} prints it ({@code "… lladdr MAC STATE"}), or "" when it has none.
+     */
+    public String testNeighbour(String ip) throws IOException {
+        return Sh.run("ip", ip.contains(":") ? "-6" : "-4", "neigh", "show", ip, "dev", rootIf).strip();
     }
 
     String switchNs() {

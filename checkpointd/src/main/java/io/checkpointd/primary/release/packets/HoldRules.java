@@ -1,8 +1,8 @@
 package io.checkpointd.primary.release.packets;
 
 import io.checkpointd.linux.cgroup.Cgroup2;
+import io.checkpointd.linux.net.Cidr;
 import io.checkpointd.linux.net.nfqueue.SocketMarks;
-import io.checkpointd.restore.failover.AddressTakeover;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,14 +65,14 @@ final class HoldRules implements AutoCloseable {
      *
      * @param serviceAddress null, or the service's own address, whose every packet is held too
      */
-    static HoldRules install(int pid, int queue, AddressTakeover.Cidr serviceAddress) throws IOException, InterruptedException {
+    static HoldRules install(int pid, int queue, Cidr serviceAddress) throws IOException, InterruptedException {
         Path mount = Cgroup2.mountPoint().orElseThrow(() -> new IOException("no cgroup v2 hierarchy is mounted: "
                 + "the packet hold selects the process by its cgroup v2 directory"));
         HoldRules r = new HoldRules(pid, queue, mount, Cgroup2.pathOf(pid).orElse("/"), NetnsCommands.of(pid));
         try {
             if (serviceAddress != null) {
                 r.address = ServiceAddress.find(serviceAddress, r.ns);
-                r.add("iptables", r.address.sourceMatch()); // the address is IPv4 (as backup --service-address)
+                r.add(r.address.iptables(), r.address.sourceMatch());
             }
             Files.createDirectories(r.cgroup);
             for (String cmd : new String[] {"iptables", "ip6tables"}) {

@@ -1,11 +1,11 @@
 package io.checkpointd.primary.release.packets;
 
 import io.checkpointd.linux.SyscallException;
+import io.checkpointd.linux.net.Cidr;
 import io.checkpointd.linux.net.nfqueue.NetNamespace;
 import io.checkpointd.linux.net.nfqueue.NfQueue;
 import io.checkpointd.protocol.status.Json;
 import io.checkpointd.protocol.status.Window;
-import io.checkpointd.restore.failover.AddressTakeover;
 import java.io.IOException;
 import java.util.OptionalInt;
 import java.util.function.LongConsumer;
@@ -64,7 +64,7 @@ public final class PacketHold implements AutoCloseable {
      * As {@link #start(int, LongConsumer)}, and with {@code serviceAddress} (not null) every packet from the service's
      * own address is held too, and {@link #serviceExited()} takes the address off the host.
      */
-    public static PacketHold start(int pid, LongConsumer outputHeld, AddressTakeover.Cidr serviceAddress)
+    public static PacketHold start(int pid, LongConsumer outputHeld, Cidr serviceAddress)
             throws IOException, InterruptedException {
         NfQueue q = NetNamespace.in(pid, () -> openFreeQueue(pid));
         try {

@@ -1,6 +1,6 @@
 package io.checkpointd.primary.release.packets;
 
-import io.checkpointd.restore.failover.AddressTakeover;
+import io.checkpointd.linux.net.Cidr;
 import java.io.IOException;
 import java.util.List;
 import org.slf4j.Logger;
@@ -15,12 +15,12 @@ import org.slf4j.LoggerFactory;
 final class ServiceAddress {
     private static final Logger log = LoggerFactory.getLogger(ServiceAddress.class);
 
-    private final AddressTakeover.Cidr cidr;
+    private final Cidr cidr;
     private final String iface;
     private final NetnsCommands ns;
     private boolean removed;
 
-    private ServiceAddress(AddressTakeover.Cidr cidr, String iface, NetnsCommands ns) {
+    private ServiceAddress(Cidr cidr, String iface, NetnsCommands ns) {
         this.cidr = cidr;
         this.iface = iface;
         this.ns = ns;
@@ -30,14 +30,15 @@ final class ServiceAddress {
      * Finds the interface that holds {@code cidr} in the namespace: protect needs no {@code --service-iface}, and an
      * address that is not there (a typo would hold nothing) or has another prefix is refused.
      */
-    static ServiceAddress find(AddressTakeover.Cidr cidr, NetnsCommands ns) throws IOException, InterruptedException {
-        String ip = cidr.address().getHostAddress();
-        NetnsCommands.Result r = ns.run(List.of("ip", "-o", "-4", "addr", "show", "to", ip + "/32"));
+    static ServiceAddress find(Cidr cidr, NetnsCommands ns) throws IOException, InterruptedException {
+        String ip = cidr.ip();
+        NetnsCommands.Result r = ns.run(List.of("ip", "-o", cidr.ipv6() ? "-6" : "-4", "addr", "show", "to", cidr.host()));
         if (r.exit() != 0) throw new IOException("ip addr show: " + r.output());
-        // "3: eth0    inet 10.0.0.5/24 brd … scope global eth0\ …"
+        // "3: eth0    inet 10.0.0.5/24 brd … scope global eth0\ …", or "inet6 fd00::100/64 scope global …"
+        String family = cidr.ipv6() ? "inet6" : "inet";
         for (String line : r.output().lines().toList()) {
             String[] f = line.trim().split("\\s+");
-            if (f.length < 4 || !f[2].equals("inet") || !f[3].startsWith(ip + "/")) continue;
+            if (f.length < 4 || !f[2].equals(family) || !f[3].startsWith(ip + "/")) continue;
             String prefix = f[3].substring(ip.length() + 1);
             if (!prefix.equals(Integer.toString(cidr.prefix()))) {
                 throw new IOException("--service-address " + cidr + ": the address has prefix /" + prefix + " on " + f[1]);
@@ -49,7 +50,12 @@ final class ServiceAddress {
 
     /** The {@code -s} match of the rule that holds the address's packets. */
     List<String> sourceMatch() {
-        return List.of("-s", cidr.address().getHostAddress() + "/32");
+        return List.of("-s", cidr.host());
+    }
+
+    /** The command whose rules match the address's family: {@code iptables} or {@code ip6tables}. */
+    String iptables() {
+        return cidr.ipv6() ? "ip6tables" : "iptables";
     }
 
     String describe() {
