@@ -163,9 +163,6 @@ public final class ProtectCommand implements Callable<Integer> {
         if (hold == Choices.Hold.PACKETS && proxyControl != null) {
             throw new UsageException("--hold packets holds the output itself: drop --proxy-control (or use --hold proxy)");
         }
-        if (hold == Choices.Hold.PACKETS && onBackupLoss == Choices.OnBackupLoss.CONTINUE) {
-            throw new UsageException("--on-backup-loss continue is not available with --hold packets yet: held packets stay held");
-        }
         Preconditions.requireProcess(pid, anyProcess);
         Preconditions.requirePrivileges("checkpointd protect");
         java.util.List<Path> dirs;

@@ -104,7 +104,7 @@ public final class Primary implements AutoCloseable {
         this.link = new BackupLink(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), cfg.backupTimeout(),
                 cfg.maxInFlight(), cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back",
                 new Answers());
-        this.lossMode = new BackupLossMode(cfg, gate, console);
+        this.lossMode = new BackupLossMode(cfg, gate, () -> hold, console);
         this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints(),
                 (n, wire, nanos) -> status.written(wire, nanos));
     }
