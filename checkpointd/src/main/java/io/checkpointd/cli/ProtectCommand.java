@@ -173,9 +173,6 @@ public final class ProtectCommand implements Callable<Integer> {
         if (hold == Choices.Hold.PACKETS && proxyControl != null) {
             throw new UsageException("--hold packets holds the output itself: drop --proxy-control (or use --hold proxy)");
         }
-        if (hold == Choices.Hold.PACKETS && onBackupLoss == Choices.OnBackupLoss.CONTINUE) {
-            throw new UsageException("--on-backup-loss continue is not available with --hold packets yet: held packets stay held");
-        }
         if (serviceAddress != null) {
             if (hold != Choices.Hold.PACKETS) throw new UsageException("--service-address needs --hold packets: the packet hold holds the address's packets");
             try {

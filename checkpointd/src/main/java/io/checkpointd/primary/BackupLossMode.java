@@ -1,27 +1,32 @@
 package io.checkpointd.primary;
 
 import io.checkpointd.primary.release.OutputGate;
+import io.checkpointd.primary.release.packets.PacketHold;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code --on-backup-loss continue}: while the backup is lost the proxy releases output at once (unprotected, said
- * loudly); when it is back, output is held again before the next freeze, so everything from there on is protected.
+ * {@code --on-backup-loss continue}: while the backup is lost the proxy, or the packet hold, releases output at once
+ * (unprotected, said loudly); when it is back, output is held again before the next freeze, so everything from
+ * there on is protected.
  */
 final class BackupLossMode {
     private static final Logger log = LoggerFactory.getLogger(BackupLossMode.class);
 
     private final PrimaryConfig cfg;
     private final OutputGate gate;
+    private final Supplier<PacketHold> hold;
     private final PrintWriter console;
     private volatile boolean unprotected;
     private volatile long episodes;
 
-    BackupLossMode(PrimaryConfig cfg, OutputGate gate, PrintWriter console) {
+    BackupLossMode(PrimaryConfig cfg, OutputGate gate, Supplier<PacketHold> hold, PrintWriter console) {
         this.cfg = cfg;
         this.gate = gate;
+        this.hold = hold;
         this.console = console;
     }
 
@@ -33,7 +38,7 @@ final class BackupLossMode {
         return episodes;
     }
 
-    /** The backup is lost: let the proxy release output at once, and say so loudly. */
+    /** The backup is lost: let the proxy (or the packet hold) release output at once, and say so loudly. */
     void runUnprotected() {
         if (unprotected) return;
         try {
@@ -42,6 +47,8 @@ final class BackupLossMode {
             log.error("backup lost, and the proxy refused passthrough ({}): output stays held", e.getMessage());
             return;
         }
+        PacketHold h = hold.get();
+        if (h != null) h.passThrough(); // what it held goes out now, and what the process sends from here on
         unprotected = true;
         episodes++;
         String msg = "backup " + cfg.backup() + " lost: pid " + cfg.pid() + " runs UNPROTECTED (--on-backup-loss continue): "
@@ -55,6 +62,8 @@ final class BackupLossMode {
     void protectAgain() {
         try {
             gate.hold();
+            PacketHold h = hold.get();
+            if (h != null) h.holdAgain();
             unprotected = false;
             log.warn("backup {} is back: pid {} is protected again (full sync first)", cfg.backup(), cfg.pid());
             console.println("checkpointd: backup is back: protection resumes with a full sync");

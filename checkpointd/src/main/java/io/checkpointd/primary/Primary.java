@@ -102,10 +102,10 @@ public final class Primary implements AutoCloseable {
         this.status = new PrimaryStatus(cfg, schedule);
         this.gate = new OutputGate(cfg.proxyControl(), cfg.channelKey(), cfg.generation());
         gate.onOutputHeld(schedule::outputHeld);
-        this.link = new BackupLink(cfg.backup(), cfg.channelKey(), hello(), cfg.heartbeatInterval(), cfg.backupTimeout(),
+        this.link = new BackupLink(cfg.backup(), cfg.channelKey(), this::hello, cfg.heartbeatInterval(), cfg.backupTimeout(),
                 cfg.maxInFlight(), cfg.continueOnBackupLoss() ? "running unprotected until it is back" : "output stays held until it is back",
                 new Answers());
-        this.lossMode = new BackupLossMode(cfg, gate, console);
+        this.lossMode = new BackupLossMode(cfg, gate, () -> hold, console);
         this.shipper = new EpochShipper(link, cfg.generation(), cfg.pid(), console, new ShipKillPoints(),
                 (n, wire, nanos) -> status.written(wire, nanos));
     }
@@ -153,7 +153,14 @@ public final class Primary implements AutoCloseable {
     }
 
     private Hello hello() {
-        return new Hello(cfg.generation(), service.pid(), service.startTicks(), service.bootId(), cfg.serviceAddress());
+        return new Hello(cfg.generation(), service.pid(), service.startTicks(), service.bootId(), cfg.serviceAddress(), carriedOptions());
+    }
+
+    /** What a backup that re-protects the restored service carries over: the packet hold, the backup-loss policy. */
+    private String carriedOptions() {
+        String held = hold != null ? "--hold packets" : "";
+        String loss = cfg.continueOnBackupLoss() ? "--on-backup-loss continue" : "";
+        return (held + " " + loss).strip();
     }
 
     public State state() {

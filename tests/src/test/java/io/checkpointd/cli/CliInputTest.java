@@ -173,9 +173,6 @@ class CliInputTest {
         assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--hold", "packets", "--proxy-control", "127.0.0.1:7201",
                 "--insecure-plaintext"),
                 "--hold packets", "--proxy-control");
-        assertUsageError(cli("protect", "1", "--backup", "127.0.0.1:7070", "--hold", "packets", "--on-backup-loss", "continue",
-                "--insecure-plaintext"),
-                "--hold packets", "--on-backup-loss continue");
     }
 
     @Test

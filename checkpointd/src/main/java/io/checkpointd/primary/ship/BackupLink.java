@@ -43,7 +43,8 @@ public final class BackupLink implements AutoCloseable {
 
     private final InetSocketAddress backup;
     private final ChannelKey key;
-    private final Hello hello;
+    /** Made at each connect: what the primary says of itself can grow after construction (the packet hold). */
+    private final java.util.function.Supplier<Hello> hello;
     private final Duration heartbeat;
     private final Duration backupTimeout;
     private final int maxInFlight;
@@ -78,7 +79,7 @@ public final class BackupLink implements AutoCloseable {
         volatile long endNanos;
     }
 
-    public BackupLink(InetSocketAddress backup, ChannelKey key, Hello hello, Duration heartbeat, Duration backupTimeout,
+    public BackupLink(InetSocketAddress backup, ChannelKey key, java.util.function.Supplier<Hello> hello, Duration heartbeat, Duration backupTimeout,
             int maxInFlight, String whileUnreachable, Listener listener) {
         this.backup = backup;
         this.key = key;
@@ -94,7 +95,7 @@ public final class BackupLink implements AutoCloseable {
 
     /** The first connection; its failure (unreachable, fenced) is the caller's to report. */
     public void connect() throws IOException, InterruptedException {
-        client = ReplicationClient.connect(backup, key, hello, heartbeat, Duration.ofSeconds(5), new Answers());
+        client = ReplicationClient.connect(backup, key, hello.get(), heartbeat, Duration.ofSeconds(5), new Answers());
         log.info("connected to backup {} (it has committed generation {}, epoch {})", backup,
                 client.helloOk().committedGeneration(), client.helloOk().committedEpoch());
     }
@@ -119,7 +120,7 @@ public final class BackupLink implements AutoCloseable {
         needFull.set(true);
         listener.invalidated();
         try {
-            client = ReplicationClient.connect(backup, key, hello, heartbeat, Duration.ofSeconds(2), new Answers());
+            client = ReplicationClient.connect(backup, key, hello.get(), heartbeat, Duration.ofSeconds(2), new Answers());
             lastAnswerNanos = System.nanoTime();
             unreachableLogged = 0;
             log.info("reconnected to backup {}: starting over with a full sync", backup);

@@ -160,16 +160,20 @@ public final class Failover {
         long total = System.nanoTime() - noticedNanos;
         // the new primary too: stopping this daemon's unit must not end the restored service's protection
         Process newPrimary = reprotector == null ? null
-                : reprotect(pid, newGen, service, placement.map(p -> p.companion("checkpointd-reprotect-g" + newGen)));
+                : reprotect(pid, newGen, service, placement.map(p -> p.companion("checkpointd-reprotect-g" + newGen)),
+                        Reprotector.carried(primary == null ? "" : primary.protectOptions()));
         if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
         closeQuietly(proxy);
         return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary);
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */
-    private Process reprotect(int pid, long generation, InetSocketAddress service, Optional<Placement> placement) throws InterruptedException {
+    private Process reprotect(int pid, long generation, InetSocketAddress service, Optional<Placement> placement, java.util.List<String> carried)
+            throws InterruptedException {
         try {
-            Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values()); // and its data dirs
+            // its data dirs, and how the old primary protected it (the packet hold, the backup-loss policy)
+            Process p = reprotector.start(pid, generation, proxyControl, service, store.dataDirs().values(), carried);
+            if (!carried.isEmpty()) log.info("failover: re-protecting with the old primary's {}", String.join(" ", carried));
             if (placement.isPresent() && !place(p, placement.get())) return null;
             if (p.waitFor(REPROTECT_SETTLE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 log.error("failover: re-protection toward {} failed at once (exit {}); see {}", reprotector.config().spare(),

@@ -40,6 +40,8 @@ public final class Hosts implements AutoCloseable {
     private final Set<String> partitions = new HashSet<>();
     private final List<String> namespaces = new ArrayList<>();
     private final int pidStep;
+    /** The cgroup v2 directories of restored services (and their hold leaves) that existed before these hosts. */
+    private final Set<Path> restoredCgroupsBefore = restoredCgroups();
 
     private Hosts(Path dir) throws IOException {
         SecureRandom r = new SecureRandom();
@@ -167,6 +169,40 @@ public final class Hosts implements AutoCloseable {
         } catch (IOException e) {
             // already gone
         }
+        removeRestoredCgroups();
+    }
+
+    /**
+     * Removes the cgroups that backups on these hosts made for restored services and their packet holds: the
+     * cgroup v2 hierarchy is the machine's, not a namespace's, and a killed host cleans nothing up. Only empty ones
+     * that appeared since {@link #create} go (rmdir fails on a cgroup with processes), deepest first.
+     */
+    private void removeRestoredCgroups() {
+        Set<Path> now = restoredCgroups();
+        now.removeAll(restoredCgroupsBefore);
+        now.stream().sorted(java.util.Comparator.comparingInt(Path::getNameCount).reversed()).forEach(d -> {
+            try {
+                Files.deleteIfExists(d);
+            } catch (IOException e) {
+                System.err.println("hosts: cgroup " + d + " stays: " + e.getMessage());
+            }
+        });
+    }
+
+    private static Set<Path> restoredCgroups() {
+        Set<Path> out = new HashSet<>();
+        try {
+            java.util.Optional<Path> v2 = io.checkpointd.linux.cgroup.Cgroup2.mountPoint();
+            if (v2.isEmpty()) return out;
+            Path root = v2.get().resolve("checkpointd.restored");
+            if (!Files.isDirectory(root)) return out;
+            try (var walk = Files.walk(root, 3)) {
+                walk.filter(p -> !p.equals(root) && Files.isDirectory(p)).forEach(out::add);
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            System.err.println("hosts: listing restored services' cgroups: " + e.getMessage());
+        }
+        return out;
     }
 
     private void addNs(String ns) throws IOException {

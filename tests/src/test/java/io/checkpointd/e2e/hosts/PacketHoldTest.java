@@ -91,7 +91,7 @@ class PacketHoldTest extends HostTest {
     }
 
     /** The restored service's first numbers (from the backup host) are at least every number the primary let out. */
-    private static void assertRestoredCounterCoversWhatLeft(HoldCluster c, String p, String b, String ctx) throws Exception {
+    static void assertRestoredCounterCoversWhatLeft(HoldCluster c, String p, String b, String ctx) throws Exception {
         awaitFrom(c, b, false, 1, Duration.ofSeconds(30));
         awaitFrom(c, b, true, 1, Duration.ofSeconds(30));
         OutputSink sink = c.sink();
@@ -106,7 +106,7 @@ class PacketHoldTest extends HostTest {
         System.out.println("packet hold: " + figures);
     }
 
-    private static void awaitFrom(HoldCluster c, String from, boolean tcp, int n, Duration max) throws Exception {
+    static void awaitFrom(HoldCluster c, String from, boolean tcp, int n, Duration max) throws Exception {
         long until = System.nanoTime() + max.toNanos();
         while (c.sink().from(from, tcp).size() < n) {
             if (System.nanoTime() > until) {

@@ -19,6 +19,8 @@ import org.slf4j.LoggerFactory;
  * read so far belongs to the epoch just ended; {@link #release} accepts up to that epoch's last id with one batch
  * verdict; {@link #dropAll} drops everything held (fenced: a newer generation exists). If this process dies, its
  * queue socket closes and the kernel drops what it held and, with no reader, all later packets of the process.
+ * While the backup is lost under {@code --on-backup-loss continue}, {@link #passThrough} releases what is held and
+ * accepts each packet as it is read, until {@link #holdAgain}.
  */
 public final class PacketHold implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PacketHold.class);
@@ -37,7 +39,9 @@ public final class PacketHold implements AutoCloseable {
     private final Thread reader;
     private final LongConsumer outputHeld;
     private volatile boolean closing;
-    private long releasedPackets, releasedBytes, droppedPackets, verdicts, readErrors;
+    /** Packets are accepted as they are read, not held (the backup is lost, the policy is continue). */
+    private boolean passing;
+    private long releasedPackets, releasedBytes, droppedPackets, passedPackets, verdicts, readErrors;
     private int lastAccepted;
     private boolean anyAccepted;
 
@@ -120,6 +124,10 @@ public final class PacketHold implements AutoCloseable {
         long firstOf = -1;
         synchronized (this) {
             if (closing) return;
+            if (passing) {
+                passNow();
+                return;
+            }
             long now = System.nanoTime();
             long[] first = {-1};
             queue.drain((id, len) -> {
@@ -128,6 +136,58 @@ public final class PacketHold implements AutoCloseable {
             firstOf = first[0];
         }
         if (firstOf >= 0) outputHeld.accept(firstOf);
+    }
+
+    /** Accepts every packet in the queue now, with one verdict. */
+    private void passNow() throws SyscallException {
+        int[] last = new int[1];
+        long[] n = new long[1];
+        queue.drain((id, len) -> {
+            last[0] = id;
+            n[0]++;
+        });
+        if (n[0] == 0) return;
+        queue.verdict(last[0], NfQueue.NF_ACCEPT);
+        verdicts++;
+        passedPackets += n[0];
+        lastAccepted = last[0];
+        anyAccepted = true;
+    }
+
+    /**
+     * The backup is lost and protection continues without it: every packet held now is accepted (one verdict), and
+     * from now on each packet is accepted as soon as it is read, until {@link #holdAgain}.
+     */
+    public synchronized void passThrough() {
+        if (closing || passing) return;
+        try {
+            queue.drain((id, len) -> epochs.add(id, len, System.nanoTime()));
+        } catch (SyscallException e) {
+            log.warn("reading the packet queue before passing it through: {}", e.getMessage());
+        }
+        long packets = epochs.heldPackets();
+        OptionalInt last = epochs.dropAll(); // forgets them as held: they are accepted here
+        passing = true;
+        if (last.isEmpty()) return;
+        try {
+            queue.verdict(last.getAsInt(), NfQueue.NF_ACCEPT);
+            verdicts++;
+            passedPackets += packets;
+            lastAccepted = last.getAsInt();
+            anyAccepted = true;
+        } catch (SyscallException e) {
+            log.error("passing the held packets through: {} (the next verdict accepts them)", e.getMessage());
+        }
+    }
+
+    /** The backup is back: packets read from now on are held again, in the open epoch (call before the next freeze). */
+    public synchronized void holdAgain() {
+        passing = false;
+    }
+
+    /** Whether packets pass without waiting for an ack (see {@link #passThrough}). */
+    public synchronized boolean passing() {
+        return passing;
     }
 
     /**
@@ -195,7 +255,7 @@ public final class PacketHold implements AutoCloseable {
                 .put("heldPackets", epochs.heldPackets()).put("heldBytes", epochs.heldBytes()).put("heldEpochs", epochs.heldEpochs())
                 .put("releasedPackets", releasedPackets).put("releasedBytes", releasedBytes).put("droppedPackets", droppedPackets)
                 .put("verdicts", verdicts).put("verdictErrors", queue.verdictErrors()).put("enobufs", queue.enobufs())
-                .put("readErrors", readErrors).put("heldMs", heldMs.summary())
+                .put("readErrors", readErrors).put("heldMs", heldMs.summary()).put("passing", passing).put("passedPackets", passedPackets)
                 .put("lastAcceptedId", anyAccepted ? Integer.toUnsignedLong(lastAccepted) : -1);
     }
 
