@@ -373,7 +373,7 @@ public final class Primary implements AutoCloseable {
     private int processGone() {
         state = State.STOPPED;
         String what = "protected process " + cfg.pid() + " exited";
-        if (hold != null) hold.serviceExited(); // before the backup hears of it: nothing here may answer for the service
+        if (hold != null) hold.withdraw(); // before the backup hears of it: nothing here may answer for the service
         if (cfg.failoverOnExit() && link.isConnected()) {
             try {
                 link.sendPrimaryExit(cfg.generation(), epoch);
@@ -397,7 +397,7 @@ public final class Primary implements AutoCloseable {
         log.error(msg);
         console.println("checkpointd: " + msg);
         console.flush();
-        if (hold != null) hold.dropAll();
+        if (hold != null) hold.withdraw(); // before the kill: the superseded process's sockets cannot send
         if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
         return EXIT_FENCED;
     }
@@ -410,7 +410,7 @@ public final class Primary implements AutoCloseable {
         log.error(msg);
         console.println("checkpointd: " + msg);
         console.flush();
-        if (hold != null) hold.dropAll();
+        if (hold != null) hold.withdraw(); // before the kill: the superseded process's sockets cannot send
         if (service.isAlive()) ProcessHandle.of(cfg.pid()).ifPresent(ProcessHandle::destroyForcibly);
         return EXIT_FENCED;
     }

@@ -66,7 +66,7 @@ public final class PacketHold implements AutoCloseable {
 
     /**
      * As {@link #start(int, LongConsumer)}, and with {@code serviceAddress} (not null) every packet from the service's
-     * own address is held too, and {@link #serviceExited()} takes the address off the host.
+     * own address is held too, and {@link #withdraw()} takes the address off the host.
      */
     public static PacketHold start(int pid, LongConsumer outputHeld, Cidr serviceAddress)
             throws IOException, InterruptedException {
@@ -239,11 +239,12 @@ public final class PacketHold implements AutoCloseable {
     }
 
     /**
-     * The protected process died and the backup is about to be told: first the service address leaves this host
-     * (sockets the process left behind can send nothing more, and nothing here answers a peer's retransmission with
-     * a reset), then every held packet is dropped (the backup resumes from its last acknowledged epoch).
+     * This host stops speaking for the service: its process died (the backup is about to be told), or this primary
+     * was fenced or lost its lease (the backup takes over). First the service address leaves this host (sockets the
+     * process leaves behind can send nothing more, and nothing here answers a peer's retransmission with a reset),
+     * then every held packet is dropped (the backup resumes from its last acknowledged epoch).
      */
-    public void serviceExited() {
+    public void withdraw() {
         ServiceAddress a = rules.serviceAddress();
         if (a != null) a.remove();
         dropAll();
