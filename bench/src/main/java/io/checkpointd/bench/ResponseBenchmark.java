@@ -62,6 +62,7 @@ public final class ResponseBenchmark {
 
     public static void main(String[] args) {
         int seconds = 8, warmup = 2;
+        List<String> setups = List.of("before", "durable", "memory");
         Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
         for (int i = 0; i < args.length; i++) {
             try {
@@ -69,8 +70,9 @@ public final class ResponseBenchmark {
                     case "--seconds" -> seconds = Integer.parseInt(args[++i]);
                     case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                     case "--no-doc" -> doc = null;
+                    case "--setups" -> setups = setupNames(args[++i]);
                     case "-h", "--help" -> {
-                        System.out.println("usage: checkpointd-bench-response [--seconds N] [--warmup N] [--no-doc]");
+                        System.out.println("usage: checkpointd-bench-response [--seconds N] [--warmup N] [--setups before,durable,memory] [--no-doc]");
                         System.exit(0);
                     }
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -85,14 +87,24 @@ public final class ResponseBenchmark {
             System.exit(2);
         }
         try {
-            System.exit(run(seconds, warmup, doc, String.join(" ", args)));
+            if (setups.size() < 3) doc = null; // the doc's section is the whole comparison, never part of it
+            System.exit(run(seconds, warmup, setups, doc, String.join(" ", args)));
         } catch (Exception e) {
             e.printStackTrace();
             System.exit(1);
         }
     }
 
-    static int run(int seconds, int warmup, Path doc, String argv) throws Exception {
+    /** The setups named in {@code list} (comma-separated: before, durable, memory), in the benchmark's order. */
+    private static List<String> setupNames(String list) {
+        List<String> names = List.of(list.split(","));
+        for (String n : names) {
+            if (!List.of("before", "durable", "memory").contains(n)) throw new IllegalArgumentException("unknown setup " + n);
+        }
+        return names;
+    }
+
+    static int run(int seconds, int warmup, List<String> setups, Path doc, String argv) throws Exception {
         CURRENT.installHook();
         String date = ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'"));
         LoadSampler loadAvg = new LoadSampler();
@@ -100,6 +112,7 @@ public final class ResponseBenchmark {
         List<Row> rows = new ArrayList<>();
         unprotected(dir, seconds, warmup, rows);
         for (Setup s : List.of(BEFORE, DURABLE, MEMORY)) {
+            if (!setups.contains(s == BEFORE ? "before" : s == DURABLE ? "durable" : "memory")) continue;
             protectedKv(dir.resolve("kv-" + rows.size()), s, seconds, warmup, rows);
             protectedH2(dir.resolve("h2-" + rows.size()), s, seconds, warmup, rows);
         }
@@ -209,6 +222,11 @@ public final class ResponseBenchmark {
         say("    p50 ms: trigger→freeze %s, capture %s (pause %s), records %s, to END written %s, END→ACK %s (backup apply %s)",
                 Fmt.ms(cycle.trigger()), Fmt.ms(cycle.capture()), Fmt.ms(r.pauseP50()), Fmt.ms(cycle.ship()),
                 Fmt.ms(cycle.write()), Fmt.ms(cycle.ack()), Fmt.ms(cycle.apply()));
+        Json engine = (Json) after.get("engineStats");
+        if (engine != null) say("    engine p50 ms: pre-copy %s %s (skipped %s), pause phases %s, records %s; last epoch copied %s + %s bytes",
+                engine.get("precopyP50Ms"), engine.get("precopyPhaseP50Ms"), engine.get("precopiesSkipped"), engine.get("pausePhaseP50Ms"),
+                engine.get("recordPhaseP50Ms"), engine.get("precopiedBytes"), engine.get("pauseCopiedBytes"));
+        if (phases != null) say("    backup commit phases p50 ms: %s", phases);
         return r;
     }
 
