@@ -350,6 +350,11 @@ public final class Primary implements AutoCloseable {
             killAt(PrimaryFaults.KillPoint.BEFORE_ACK, n);
         }
 
+        @Override
+        public boolean everyRecord() {
+            return PrimaryFaults.armed(PrimaryFaults.KillPoint.MID_SHIP);
+        }
+
         private void killAt(PrimaryFaults.KillPoint p, long n) {
             if (!PrimaryFaults.armed(p)) return;
             link.drain(Duration.ofSeconds(1));
