@@ -34,7 +34,7 @@ public final class EngineStats {
     private long incrementalEpochs, baseDumps;
     /** Incremental epochs whose memory map changed (anonymous mappings, the brk heap): mm.img rebuilt, no CRIU dump. */
     private long mmRebuilt;
-    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
+    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes, precopiesSkipped;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
     private long followedBytes, rescannedBytes;
     private volatile long xorPages, plainPages;
@@ -58,6 +58,11 @@ public final class EngineStats {
     /** One pre-copy's whole time, ns (the process running). */
     public void precopy(long nanos) {
         precopyMs.add(nanos / 1e6);
+    }
+
+    /** An epoch went without a pre-copy: the one before it wrote little. */
+    public void precopySkipped() {
+        precopiesSkipped++;
     }
 
     /** The parts of one pre-copy whose copy succeeded, ns. */
@@ -142,6 +147,7 @@ public final class EngineStats {
         m.put("precopiedBytes", precopiedBytes);
         m.put("pauseCopiedBytes", pauseCopiedBytes);
         m.put("preCopyFailures", preCopyFailures);
+        m.put("precopiesSkipped", precopiesSkipped);
         m.put("deferredStops", deferrals);
         m.put("settledStops", settleWaits);
         m.put("presentFollowedBytes", followedBytes);
