@@ -3,6 +3,7 @@ package io.checkpointd.primary.ship;
 import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.engine.CaptureEngine;
+import io.checkpointd.primary.engine.pause.Realtime;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.replication.EpochBegin;
@@ -61,6 +62,10 @@ public final class EpochShipper {
 
     /** Record bytes gathered before they are queued on the ship stage: a large epoch still streams while produced. */
     static final long BURST_BYTES = 256L << 10;
+    /** Epochs of at most this many captured bytes are shipped at real-time priority. */
+    static final long REALTIME_MAX_BYTES = 4L << 20;
+
+    private final Realtime realtime = new Realtime();
 
     private final BackupLink link;
     private final long generation;
@@ -83,6 +88,19 @@ public final class EpochShipper {
      * {@link EpochBegin#FULL}); {@code disk} (or null) adds the data dirs' records inside the epoch.
      */
     public Shipped ship(long n, long base, CaptureEngine.Capture cap, long pauseNanos, DataDirs disk)
+            throws IOException, InterruptedException {
+        // a small epoch (a reply waits for it) is produced and, the stage idle, written at the pause's real-time
+        // priority: a few ms of CPU that would otherwise queue behind every runnable thread of the host. A large one
+        // stays at normal priority, so the service is not starved for as long as it takes
+        boolean rt = cap.capturedBytes() <= REALTIME_MAX_BYTES && realtime.on();
+        try {
+            return produce(n, base, cap, pauseNanos, disk);
+        } finally {
+            if (rt) realtime.off();
+        }
+    }
+
+    private Shipped produce(long n, long base, CaptureEngine.Capture cap, long pauseNanos, DataDirs disk)
             throws IOException, InterruptedException {
         long captured = cap.capturedBytes();
         MessageDigest md = sha256();
