@@ -40,7 +40,31 @@ public final class ResponseBenchmark {
 
     /** One load's figures under one setup; protected runs add the proxy's held time and the primary's epochs. */
     record Row(String load, String setup, ResponseLoads.Measured m, double heldP50, double heldP99, long heldN,
-               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, String error) {
+               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, Inside inside, String error) {
+    }
+
+    /**
+     * Inside capture and records, p50 ms (the daemons' last 1,024 epochs): the pre-copy when one ran and how many
+     * epochs skipped it, the pause's phases on the tracer thread (stop, structure, seal wait, registers) and the
+     * memory thread's collect, the records' parts (patch, files, pages), and the backup's record handling.
+     */
+    record Inside(double precopy, long precopiesSkipped, double stop, double structure, double seal, double registers,
+                  double collect, double patch, double files, double pages, double backupRecords) {
+        static final Inside NONE = new Inside(Double.NaN, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+                Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+
+        static Inside of(Json engine, Json backupPhases) {
+            if (engine == null) return NONE;
+            Json pause = (Json) engine.get("pausePhaseP50Ms"), rec = (Json) engine.get("recordPhaseP50Ms");
+            return new Inside(flat(engine, "precopyP50Ms"), (long) flat(engine, "precopiesSkipped"), flat(pause, "stop"),
+                    flat(pause, "structure"), flat(pause, "seal"), flat(pause, "registers"), flat(pause, "collect"),
+                    flat(rec, "patch"), flat(rec, "files"), flat(rec, "pages"),
+                    num(backupPhases == null ? null : (Json) backupPhases.get("records"), "p50"));
+        }
+
+        private static double flat(Json j, String key) {
+            return j == null || j.get(key) == null ? Double.NaN : PrimarySampler.num(j.get(key)).doubleValue();
+        }
     }
 
     /**
@@ -156,7 +180,7 @@ public final class ResponseBenchmark {
 
     private static Row plain(String load, ResponseLoads.Measured m) {
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms", load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()));
-        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, null);
+        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, null);
     }
 
     private static Cluster.Options options(Path base, Setup s) {
@@ -199,7 +223,7 @@ public final class ResponseBenchmark {
         } catch (Exception e) {
             say("  %s failed: %s", load, Fmt.oneLine(e));
             return new Row(load, s.name(), new ResponseLoads.Measured(Double.NaN, Double.NaN, Double.NaN, 0), Double.NaN,
-                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
+                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
         }
         Json proxy = c.status("proxy").orElse(Json.object());
         Json after = c.status("primary").orElse(Json.object());
@@ -215,7 +239,8 @@ public final class ResponseBenchmark {
                 num(phases == null ? null : (Json) phases.get("apply"), "p50"));
         Row r = new Row(load, s.name(), m, num(held, "p50"), num(held, "p99"), (long) num(held, "n"),
                 (long) (num(ends1, "endedOnOutput") - num(ends0, "endedOnOutput")),
-                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle, null);
+                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle,
+                Inside.of((Json) after.get("engineStats"), phases), null);
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms; held p50 %s ms, p99 %s ms; epochs %d on output, %d on interval",
                 load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()), Fmt.ms(r.heldP50()), Fmt.ms(r.heldP99()),
                 r.endedOnOutput(), r.endedOnInterval());
