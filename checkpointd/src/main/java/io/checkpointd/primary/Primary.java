@@ -50,8 +50,8 @@ public final class Primary implements AutoCloseable {
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
     /** The status is published at least this often, also while no epoch is due. */
     private static final long STATUS_EVERY_NANOS = 200_000_000L;
-    /** ... and at most this often after epochs. */
-    private static final long STATUS_MIN_NANOS = 50_000_000L;
+    /** ... and at most this often after epochs; once the loop idles this long, the last epoch is published. */
+    private static final long STATUS_MIN_NANOS = 50_000_000L, STATUS_IDLE_NANOS = 20_000_000L;
 
     /** Exit codes of {@link #run()}. */
     public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
@@ -87,7 +87,7 @@ public final class Primary implements AutoCloseable {
     /** The memory oracle's fault point: after its snapshot epoch, protection idles (the backup keeps that epoch). */
     private final Path oracleDir = PrimaryFaults.oracleDir();
     private boolean oracleHeld;
-    private long lastPublishNanos;
+    private long lastPublishNanos, lastEpochNanos;
 
     /**
      * @param console where progress for a human goes (the full sync's progress, the final word)
@@ -179,7 +179,8 @@ public final class Primary implements AutoCloseable {
         int failures = 0;
         try {
             while (!stop) {
-                if (!schedule.awaitNext(STATUS_EVERY_NANOS)) { // no epoch due yet (a long --epoch): status and checks go on
+                // no epoch due yet (a long --epoch): status and checks go on; an epoch not yet published is soon
+                if (!schedule.awaitNext(lastPublishNanos < lastEpochNanos ? STATUS_IDLE_NANOS : STATUS_EVERY_NANOS)) {
                     if (!service.isAlive()) return processGone();
                     if (link.fencedBy() >= 0) return fenced();
                     publish();
@@ -429,7 +430,8 @@ public final class Primary implements AutoCloseable {
      * from the very replies it measures.
      */
     private void publishIfDue() {
-        if (System.nanoTime() - lastPublishNanos >= STATUS_MIN_NANOS) publish();
+        lastEpochNanos = System.nanoTime();
+        if (lastEpochNanos - lastPublishNanos >= STATUS_MIN_NANOS) publish();
     }
 
     private void publish() {
