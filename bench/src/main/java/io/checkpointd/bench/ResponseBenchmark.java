@@ -40,7 +40,31 @@ public final class ResponseBenchmark {
 
     /** One load's figures under one setup; protected runs add the proxy's held time and the primary's epochs. */
     record Row(String load, String setup, ResponseLoads.Measured m, double heldP50, double heldP99, long heldN,
-               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, String error) {
+               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, Inside inside, String error) {
+    }
+
+    /**
+     * Inside capture and records, p50 ms (the daemons' last 1,024 epochs): the pre-copy when one ran and how many
+     * epochs skipped it, the pause's phases on the tracer thread (stop, structure, seal wait, registers) and the
+     * memory thread's collect, the records' parts (patch, files, pages), and the backup's record handling.
+     */
+    record Inside(double precopy, long precopiesSkipped, double stop, double structure, double seal, double registers,
+                  double collect, double patch, double files, double pages, double backupRecords) {
+        static final Inside NONE = new Inside(Double.NaN, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+                Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+
+        static Inside of(Json engine, Json backupPhases) {
+            if (engine == null) return NONE;
+            Json pause = (Json) engine.get("pausePhaseP50Ms"), rec = (Json) engine.get("recordPhaseP50Ms");
+            return new Inside(flat(engine, "precopyP50Ms"), (long) flat(engine, "precopiesSkipped"), flat(pause, "stop"),
+                    flat(pause, "structure"), flat(pause, "seal"), flat(pause, "registers"), flat(pause, "collect"),
+                    flat(rec, "patch"), flat(rec, "files"), flat(rec, "pages"),
+                    num(backupPhases == null ? null : (Json) backupPhases.get("records"), "p50"));
+        }
+
+        private static double flat(Json j, String key) {
+            return j == null || j.get(key) == null ? Double.NaN : PrimarySampler.num(j.get(key)).doubleValue();
+        }
     }
 
     /**
@@ -62,6 +86,7 @@ public final class ResponseBenchmark {
 
     public static void main(String[] args) {
         int seconds = 8, warmup = 2;
+        List<String> setups = List.of("before", "durable", "memory");
         Path doc = Path.of(System.getProperty("checkpointd.root", ".")).resolve("docs").resolve("benchmarks.md");
         for (int i = 0; i < args.length; i++) {
             try {
@@ -69,8 +94,9 @@ public final class ResponseBenchmark {
                     case "--seconds" -> seconds = Integer.parseInt(args[++i]);
                     case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                     case "--no-doc" -> doc = null;
+                    case "--setups" -> setups = setupNames(args[++i]);
                     case "-h", "--help" -> {
-                        System.out.println("usage: checkpointd-bench-response [--seconds N] [--warmup N] [--no-doc]");
+                        System.out.println("usage: checkpointd-bench-response [--seconds N] [--warmup N] [--setups before,durable,memory] [--no-doc]");
                         System.exit(0);
                     }
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -85,14 +111,24 @@ public final class ResponseBenchmark {
             System.exit(2);
         }
         try {
-            System.exit(run(seconds, warmup, doc, String.join(" ", args)));
+            if (setups.size() < 3) doc = null; // the doc's section is the whole comparison, never part of it
+            System.exit(run(seconds, warmup, setups, doc, String.join(" ", args)));
         } catch (Exception e) {
             e.printStackTrace();
             System.exit(1);
         }
     }
 
-    static int run(int seconds, int warmup, Path doc, String argv) throws Exception {
+    /** The setups named in {@code list} (comma-separated: before, durable, memory), in the benchmark's order. */
+    private static List<String> setupNames(String list) {
+        List<String> names = List.of(list.split(","));
+        for (String n : names) {
+            if (!List.of("before", "durable", "memory").contains(n)) throw new IllegalArgumentException("unknown setup " + n);
+        }
+        return names;
+    }
+
+    static int run(int seconds, int warmup, List<String> setups, Path doc, String argv) throws Exception {
         CURRENT.installHook();
         String date = ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'"));
         LoadSampler loadAvg = new LoadSampler();
@@ -100,6 +136,7 @@ public final class ResponseBenchmark {
         List<Row> rows = new ArrayList<>();
         unprotected(dir, seconds, warmup, rows);
         for (Setup s : List.of(BEFORE, DURABLE, MEMORY)) {
+            if (!setups.contains(s == BEFORE ? "before" : s == DURABLE ? "durable" : "memory")) continue;
             protectedKv(dir.resolve("kv-" + rows.size()), s, seconds, warmup, rows);
             protectedH2(dir.resolve("h2-" + rows.size()), s, seconds, warmup, rows);
         }
@@ -143,7 +180,7 @@ public final class ResponseBenchmark {
 
     private static Row plain(String load, ResponseLoads.Measured m) {
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms", load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()));
-        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, null);
+        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, null);
     }
 
     private static Cluster.Options options(Path base, Setup s) {
@@ -186,7 +223,7 @@ public final class ResponseBenchmark {
         } catch (Exception e) {
             say("  %s failed: %s", load, Fmt.oneLine(e));
             return new Row(load, s.name(), new ResponseLoads.Measured(Double.NaN, Double.NaN, Double.NaN, 0), Double.NaN,
-                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
+                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
         }
         Json proxy = c.status("proxy").orElse(Json.object());
         Json after = c.status("primary").orElse(Json.object());
@@ -202,13 +239,19 @@ public final class ResponseBenchmark {
                 num(phases == null ? null : (Json) phases.get("apply"), "p50"));
         Row r = new Row(load, s.name(), m, num(held, "p50"), num(held, "p99"), (long) num(held, "n"),
                 (long) (num(ends1, "endedOnOutput") - num(ends0, "endedOnOutput")),
-                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle, null);
+                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle,
+                Inside.of((Json) after.get("engineStats"), phases), null);
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms; held p50 %s ms, p99 %s ms; epochs %d on output, %d on interval",
                 load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()), Fmt.ms(r.heldP50()), Fmt.ms(r.heldP99()),
                 r.endedOnOutput(), r.endedOnInterval());
         say("    p50 ms: trigger→freeze %s, capture %s (pause %s), records %s, to END written %s, END→ACK %s (backup apply %s)",
                 Fmt.ms(cycle.trigger()), Fmt.ms(cycle.capture()), Fmt.ms(r.pauseP50()), Fmt.ms(cycle.ship()),
                 Fmt.ms(cycle.write()), Fmt.ms(cycle.ack()), Fmt.ms(cycle.apply()));
+        Json engine = (Json) after.get("engineStats");
+        if (engine != null) say("    engine p50 ms: pre-copy %s %s (skipped %s), pause phases %s, records %s; last epoch copied %s + %s bytes",
+                engine.get("precopyP50Ms"), engine.get("precopyPhaseP50Ms"), engine.get("precopiesSkipped"), engine.get("pausePhaseP50Ms"),
+                engine.get("recordPhaseP50Ms"), engine.get("precopiedBytes"), engine.get("pauseCopiedBytes"));
+        if (phases != null) say("    backup commit phases p50 ms: %s", phases);
         return r;
     }
 

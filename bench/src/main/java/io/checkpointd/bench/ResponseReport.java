@@ -64,6 +64,21 @@ final class ResponseReport {
                     Fmt.ms(r.heldP50()), Fmt.ms(r.heldP50() - c.chain())});
         }
         sb.append(Fmt.table(b)).append("\n\n");
+        sb.append("Inside capture and records, p50 ms (the engine's and the backup's own timers; *pre-copy* when one ran, "
+                + "*skipped*: epochs without one since the primary started; pause phases on the tracer thread, *collect* on "
+                + "the memory thread beside them; records: *patch* the image files, *files* those queued, *pages* hashed, "
+                + "XORed and queued; *backup records*: the store thread appending the epoch's records before its apply):\n\n");
+        List<String[]> in = new ArrayList<>();
+        in.add(new String[] {"load", "setup", "pre-copy", "skipped", "stop", "structure", "seal wait", "registers", "collect",
+                "patch", "files", "pages", "backup records"});
+        for (ResponseBenchmark.Row r : rows) {
+            if (r.setup().equals("unprotected") || r.error() != null) continue;
+            ResponseBenchmark.Inside i = r.inside();
+            in.add(new String[] {r.load(), r.setup(), Fmt.ms(i.precopy()), Long.toString(i.precopiesSkipped()), Fmt.ms(i.stop()),
+                    Fmt.ms(i.structure()), Fmt.ms(i.seal()), Fmt.ms(i.registers()), Fmt.ms(i.collect()), Fmt.ms(i.patch()),
+                    Fmt.ms(i.files()), Fmt.ms(i.pages()), Fmt.ms(i.backupRecords())});
+        }
+        sb.append(Fmt.table(in)).append("\n\n");
         for (ResponseBenchmark.Row r : rows) if (r.error() != null) sb.append("- ").append(r.load()).append(", ").append(r.setup())
                 .append(": failed: ").append(r.error()).append('\n');
         sb.append(targets(rows)).append('\n');

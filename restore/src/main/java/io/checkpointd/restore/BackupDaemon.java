@@ -23,6 +23,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.checkpointd.linux.ReplyPathPriority;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -75,7 +76,11 @@ public final class BackupDaemon implements AutoCloseable {
     private final GroupCommit groupCommit;
     private final FileChannel lockChannel;
     private final FileLock lock;
-    private final ExecutorService storeThread = Executors.newSingleThreadExecutor(r -> daemonThread(r, "backup-store"));
+    /** Real-time on the reply path ({@link ReplyPathPriority}); a large epoch's records lower it (ReplicationSession). */
+    private final ExecutorService storeThread = Executors.newSingleThreadExecutor(r -> daemonThread(() -> {
+        ReplyPathPriority.raise();
+        r.run();
+    }, "backup-store"));
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemonThread(r, "backup-timer"));
     private final EventLoopGroup group;
     private final Channel server;
@@ -124,6 +129,7 @@ public final class BackupDaemon implements AutoCloseable {
         this.status = new StatusFile(StatusFile.runDir(cfg.runDir()), "backup");
         boolean epoll = Epoll.isAvailable();
         group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        group.next().execute(ReplyPathPriority::raise); // its one thread reads every epoch and writes every ack
         ServerBootstrap b = new ServerBootstrap().group(group)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_REUSEADDR, true)

@@ -30,7 +30,7 @@ class OutputEndsEpochTest extends E2eTest {
                     assertThat(client.get("k" + i)).contains(Integer.toString(i));
                 }
             }
-            Json after = epochEnds(c);
+            Json after = awaitEpochEnds(c, n(before, "endedOnOutput") + 2L * ROUND_TRIPS);
             long onOutput = n(after, "endedOnOutput") - n(before, "endedOnOutput");
             Json proxy = awaitProxyStatus(c, onOutput, 2L * ROUND_TRIPS); // the proxy publishes its status every 200 ms
             String ctx = "before " + before + ", after " + after + ", proxy " + proxy + E2eSupport.logs(c);
@@ -58,6 +58,20 @@ class OutputEndsEpochTest extends E2eTest {
             p = c.status("proxy").orElseThrow();
         }
         return p;
+    }
+
+    /**
+     * The primary's epoch counts once {@code onOutput} epochs ended on output, or after 5 s: it publishes its status
+     * at most every 50 ms while epochs run, so a reply can arrive before its epoch is in the status.
+     */
+    private static Json awaitEpochEnds(Cluster c, long onOutput) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        Json e = epochEnds(c);
+        while (n(e, "endedOnOutput") < onOutput && System.nanoTime() - deadline < 0) {
+            Thread.sleep(20);
+            e = epochEnds(c);
+        }
+        return e;
     }
 
     private static Json epochEnds(Cluster c) throws Exception {

@@ -17,6 +17,18 @@ public final class EngineSettings {
         return bool(PRECOPY_KEY, PRECOPY_DEFAULT);
     }
 
+    /**
+     * Skip the pre-copy when the last epoch wrote less than this many bytes: the epoch that follows is likely small
+     * too (a reply waits for it), and its pages re-protected in the pause cost less than a walk of every tracked
+     * range while the process runs. 0: always pre-copy.
+     */
+    public static final String PRECOPY_MIN_BYTES_KEY = "checkpointd.precopy.minBytes";
+    public static final long PRECOPY_MIN_BYTES_DEFAULT = 1L << 20;
+
+    public static long precopyMinBytes() {
+        return Long.getLong(PRECOPY_MIN_BYTES_KEY, PRECOPY_MIN_BYTES_DEFAULT);
+    }
+
     /** Run the pre-copy at real-time priority ({@link #pauseRealtime()}). */
     public static final String PRECOPY_REALTIME_KEY = "checkpointd.precopy.realtime";
     public static final boolean PRECOPY_REALTIME_DEFAULT = true;

@@ -131,16 +131,18 @@ public final class IncrementalEngine implements CaptureEngine {
     /** One incremental epoch up to the resume, on the tracer thread: the pre-copy, then the pause. */
     private PauseStage.Result incremental(long n, Pause pause) throws IOException, InterruptedException {
         long tp = System.nanoTime();
+        boolean precopy = memory.precopyDue(); // not after a small epoch: the stop re-protects its few pages
         // real-time too: re-protecting pages while the process runs costs a TLB shootdown each, and at normal
         // priority the pre-copy would spend most of its time waiting for a CPU
-        boolean rt = precopyRealtime && realtime.on();
+        boolean rt = precopy && precopyRealtime && realtime.on();
         long[] pre;
         try {
             pre = memory.preCopy();
         } finally {
             if (rt) realtime.off();
         }
-        stats.precopy(System.nanoTime() - tp);
+        if (precopy) stats.precopy(System.nanoTime() - tp);
+        else stats.precopySkipped();
         long[] carry = memory.carry(pre);
         return pauseStage.run(n, pause, base, reference, pre, carry, (threads, stop) -> {
             sinceBase++;

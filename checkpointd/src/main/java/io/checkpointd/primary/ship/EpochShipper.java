@@ -3,6 +3,7 @@ package io.checkpointd.primary.ship;
 import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.capture.disk.DataDirs;
 import io.checkpointd.primary.engine.CaptureEngine;
+import io.checkpointd.primary.engine.pause.Realtime;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.replication.EpochBegin;
@@ -11,6 +12,8 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -20,7 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>{@link #ship} produces the records on the caller's thread and queues their frames on the link's ship stage
  * ({@link SendStage}), which compresses and writes them on its own thread: it returns once the epoch is queued, and
- * {@link Written} hears when its END is on the wire.
+ * {@link Written} hears when its END is on the wire. Frames are queued in bursts of {@link #BURST_BYTES}, the END
+ * with the last, so a small epoch is one burst: one flush, and (the stage idle) written without a thread hand-off.
  */
 public final class EpochShipper {
     /** Where in a ship a fault point may fire (see the primary's fault points). */
@@ -30,6 +34,11 @@ public final class EpochShipper {
 
         /** Epoch {@code n}'s END was sent. */
         void endSent(long n);
+
+        /** Whether {@link #recordSent} must follow each record as it is queued (a fault point waits there), not a burst. */
+        default boolean everyRecord() {
+            return false;
+        }
     }
 
     /**
@@ -50,6 +59,13 @@ public final class EpochShipper {
          */
         void written(long n, long wireBytes, long writeNanos);
     }
+
+    /** Record bytes gathered before they are queued on the ship stage: a large epoch still streams while produced. */
+    static final long BURST_BYTES = 256L << 10;
+    /** Epochs of at most this many captured bytes are shipped at real-time priority. */
+    static final long REALTIME_MAX_BYTES = 4L << 20;
+
+    private final Realtime realtime = new Realtime();
 
     private final BackupLink link;
     private final long generation;
@@ -73,6 +89,19 @@ public final class EpochShipper {
      */
     public Shipped ship(long n, long base, CaptureEngine.Capture cap, long pauseNanos, DataDirs disk)
             throws IOException, InterruptedException {
+        // a small epoch (a reply waits for it) is produced and, the stage idle, written at the pause's real-time
+        // priority: a few ms of CPU that would otherwise queue behind every runnable thread of the host. A large one
+        // stays at normal priority, so the service is not starved for as long as it takes
+        boolean rt = cap.capturedBytes() <= REALTIME_MAX_BYTES && realtime.on();
+        try {
+            return produce(n, base, cap, pauseNanos, disk);
+        } finally {
+            if (rt) realtime.off();
+        }
+    }
+
+    private Shipped produce(long n, long base, CaptureEngine.Capture cap, long pauseNanos, DataDirs disk)
+            throws IOException, InterruptedException {
         long captured = cap.capturedBytes();
         MessageDigest md = sha256();
         long[] raw = {0};
@@ -80,33 +109,58 @@ public final class EpochShipper {
         AtomicLong wire = new AtomicLong();
         SendStage.Sent counted = wire::addAndGet; // on the ship stage's thread
         Progress progress = cap.full() ? new Progress(captured) : null;
+        boolean everyRecord = faults.everyRecord();
+        Burst burst = new Burst();
         link.begin(n);
-        link.send(new Frame(FrameType.EPOCH_BEGIN, generation, n, new EpochBegin(base, pauseNanos, captured).encode()), counted);
+        burst.add(new Frame(FrameType.EPOCH_BEGIN, generation, n, new EpochBegin(base, pauseNanos, captured).encode()), counted);
         DeltaComputer.Sink sink = rec -> {
             byte[] p = rec.encode();
             md.update(p);
             raw[0] += p.length;
             try {
-                link.send(new Frame(FrameType.EPOCH_DATA, generation, n, p), counted);
+                burst.add(new Frame(FrameType.EPOCH_DATA, generation, n, p), counted);
+                if (everyRecord || burst.bytes >= BURST_BYTES) burst.queue();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted");
             }
             if (progress != null) progress.update(raw[0]);
-            faults.recordSent(n);
+            if (everyRecord) faults.recordSent(n);
         };
         CaptureEngine.Delta r = cap.ship(sink::accept);
         int diskRecords = disk == null ? 0 : disk.ship(sink); // inside BEGIN…END, so the digest and count cover them
         long rawAll = raw[0];
-        link.send(new Frame(FrameType.EPOCH_END, generation, n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()),
+        burst.add(new Frame(FrameType.EPOCH_END, generation, n, new EpochEnd(r.records() + diskRecords, md.digest(), r.manifest()).encode()),
                 endBytes -> {
                     link.ended(n);
                     long w = wire.addAndGet(endBytes);
                     if (progress != null) progress.done(rawAll, w);
                     written.written(n, w, System.nanoTime() - queuedAt);
                 });
+        burst.queue();
         faults.endSent(n);
         return new Shipped(rawAll, r.shippedFileBytes());
+    }
+
+    /** Frames gathered for one enqueue on the ship stage. */
+    private final class Burst {
+        private final List<Frame> frames = new ArrayList<>();
+        private final List<SendStage.Sent> sent = new ArrayList<>();
+        long bytes;
+
+        void add(Frame f, SendStage.Sent s) {
+            frames.add(f);
+            sent.add(s);
+            bytes += f.payload().length;
+        }
+
+        void queue() throws IOException, InterruptedException {
+            if (frames.isEmpty()) return;
+            link.sendAll(List.copyOf(frames), List.copyOf(sent));
+            frames.clear();
+            sent.clear();
+            bytes = 0;
+        }
     }
 
     /** Full-sync progress on the console: bytes and rate, at most twice a second. */

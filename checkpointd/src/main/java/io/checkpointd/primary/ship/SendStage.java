@@ -4,6 +4,8 @@ import io.checkpointd.protocol.Frame;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -15,6 +17,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>The queue is bounded by payload bytes ({@code maxQueuedBytes}): when the wire or the backup lags, the producer
  * blocks in {@link #enqueue} (back-pressure; a frame larger than the bound still passes, alone). The wire is flushed
  * only when the queue is empty, so an epoch's frames share system calls.
+ *
+ * <p>{@link #enqueueAll} queues a burst at once (one wake-up of the stage, one flush after its last frame). A small
+ * burst finding the stage idle (at most {@code inlineMaxBytes}) is written on the caller's thread instead: an epoch
+ * of a few pages, which a reply waits for, then skips the hand-off to the stage's thread; frames still leave one
+ * writer at a time, in order.
  *
  * <p>Frames belong to a <em>session</em> (one connection). A frame that cannot be written breaks its session: the
  * rest of it is dropped and the producer learns it at its next {@link #enqueue} (an IOException); {@link #reset}
@@ -46,6 +53,8 @@ public final class SendStage implements AutoCloseable {
 
     private final Wire wire;
     private final long maxQueuedBytes;
+    /** Bursts up to this many payload bytes that find the stage idle are written by the caller; 0: never. */
+    private final long inlineMaxBytes;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Item> queue = new ArrayDeque<>();
@@ -61,12 +70,18 @@ public final class SendStage implements AutoCloseable {
     private boolean writing;
     private boolean closed;
     private volatile long lastWrittenNanos = System.nanoTime();
-    private long framesWritten, flushes, blockedNanos;
+    private long framesWritten, flushes, blockedNanos, inlineBursts;
 
-    /** Starts the stage's thread ({@code name}). */
+    /** Starts the stage's thread ({@code name}); every burst goes through it. */
     public SendStage(Wire wire, long maxQueuedBytes, String name) {
+        this(wire, maxQueuedBytes, 0, name);
+    }
+
+    /** Starts the stage's thread ({@code name}); bursts of at most {@code inlineMaxBytes} finding it idle are written by their caller. */
+    public SendStage(Wire wire, long maxQueuedBytes, long inlineMaxBytes, String name) {
         this.wire = wire;
         this.maxQueuedBytes = maxQueuedBytes;
+        this.inlineMaxBytes = inlineMaxBytes;
         this.thread = new Thread(this::run, name);
         thread.setDaemon(true);
         thread.start();
@@ -78,7 +93,25 @@ public final class SendStage implements AutoCloseable {
      * @throws IOException if a frame of the current session could not be written (the connection broke)
      */
     public void enqueue(Frame f, Sent sent) throws IOException, InterruptedException {
-        long size = f.payload().length;
+        enqueueAll(List.of(f), List.of(sent), false);
+    }
+
+    /**
+     * Queues {@code frames} (each told by the {@code sent} at its index) behind every frame queued before, at once;
+     * blocks while the queue holds {@code maxQueuedBytes}. A burst of at most {@code inlineMaxBytes} that finds the
+     * stage idle is written here, on the caller's thread, before this returns (a failed write surfaces at the next
+     * enqueue, as on the stage's thread).
+     *
+     * @throws IOException if a frame of the current session could not be written (the connection broke)
+     */
+    public void enqueueAll(List<Frame> frames, List<Sent> sent) throws IOException, InterruptedException {
+        enqueueAll(frames, sent, true);
+    }
+
+    private void enqueueAll(List<Frame> frames, List<Sent> sent, boolean mayInline) throws IOException, InterruptedException {
+        long size = 0;
+        for (Frame f : frames) size += f.payload().length;
+        List<Item> items = new ArrayList<>(frames.size());
         lock.lockInterruptibly();
         try {
             long waitFrom = 0;
@@ -90,13 +123,20 @@ public final class SendStage implements AutoCloseable {
                 changed.await();
             }
             if (waitFrom != 0) blockedNanos += System.nanoTime() - waitFrom;
-            queue.addLast(new Item(f, session, sent));
+            for (int i = 0; i < frames.size(); i++) items.add(new Item(frames.get(i), session, sent.get(i)));
             queuedBytes += size;
-            accepted++;
-            changed.signalAll();
+            accepted += items.size();
+            if (!(mayInline && queue.isEmpty() && !writing && size <= inlineMaxBytes)) {
+                queue.addAll(items);
+                changed.signalAll();
+                return;
+            }
+            writing = true; // the stage's thread waits while this caller writes
+            inlineBursts++;
         } finally {
             lock.unlock();
         }
+        for (int i = 0; i < items.size(); i++) write(items.get(i), i == items.size() - 1, i == items.size() - 1);
     }
 
     /** Whether frames queued so far are still waiting or being written (an epoch is still shipping). */
@@ -155,7 +195,8 @@ public final class SendStage implements AutoCloseable {
         lock.lock();
         try {
             return io.checkpointd.protocol.status.Json.object().put("queuedBytes", queuedBytes).put("maxQueuedBytes", maxQueuedBytes)
-                    .put("framesWritten", framesWritten).put("flushes", flushes).put("blockedMs", blockedNanos / 1_000_000);
+                    .put("framesWritten", framesWritten).put("flushes", flushes).put("blockedMs", blockedNanos / 1_000_000)
+                    .put("inlineBursts", inlineBursts);
         } finally {
             lock.unlock();
         }
@@ -184,7 +225,8 @@ public final class SendStage implements AutoCloseable {
             boolean flush;
             lock.lock();
             try {
-                while (queue.isEmpty() && !closed) changed.awaitUninterruptibly();
+                // writing with an empty queue: a caller writes its burst inline; its frames go first
+                while ((queue.isEmpty() || writing) && !closed) changed.awaitUninterruptibly();
                 if (closed) return;
                 item = queue.pollFirst();
                 flush = queue.isEmpty();
@@ -192,40 +234,51 @@ public final class SendStage implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            int wireBytes = -1;
-            IOException error = null;
-            try {
-                if (item.session() == currentSession()) wireBytes = wire.send(item.frame(), flush);
-            } catch (IOException e) {
-                error = e;
-            } catch (InterruptedException e) {
-                error = new IOException("interrupted while sending");
-            } catch (RuntimeException e) {
-                error = new IOException("sending failed: " + e, e);
-            }
+            if (!write(item, flush, true)) return;
+        }
+    }
+
+    /**
+     * Writes one frame taken from the queue (or an inline burst) and accounts for it; {@code last}: the writer's
+     * turn ends with it.
+     *
+     * @return false once the stage is closed
+     */
+    private boolean write(Item item, boolean flush, boolean last) {
+        int wireBytes = -1;
+        IOException error = null;
+        try {
+            if (item.session() == currentSession()) wireBytes = wire.send(item.frame(), flush);
+        } catch (IOException e) {
+            error = e;
+        } catch (InterruptedException e) {
+            error = new IOException("interrupted while sending");
+            if (Thread.currentThread() != thread) Thread.currentThread().interrupt(); // an inline caller's interrupt is its own
+        } catch (RuntimeException e) {
+            error = new IOException("sending failed: " + e, e);
+        }
+        if (wireBytes >= 0) {
+            lastWrittenNanos = System.nanoTime();
+            item.sent().sent(wireBytes);
+        }
+        lock.lock();
+        try {
+            if (last) writing = false;
+            queuedBytes -= item.frame().payload().length;
+            done++;
             if (wireBytes >= 0) {
-                lastWrittenNanos = System.nanoTime();
-                item.sent().sent(wireBytes);
+                framesWritten++;
+                if (flush) flushes++;
             }
-            lock.lock();
-            try {
-                writing = false;
-                queuedBytes -= item.frame().payload().length;
-                done++;
-                if (wireBytes >= 0) {
-                    framesWritten++;
-                    if (flush) flushes++;
-                }
-                if (error != null && item.session() == session) {
-                    broken = session;
-                    failure = error;
-                    dropQueued();
-                }
-                changed.signalAll();
-                if (closed) return;
-            } finally {
-                lock.unlock();
+            if (error != null && item.session() == session) {
+                broken = session;
+                failure = error;
+                dropQueued();
             }
+            changed.signalAll();
+            return !closed;
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -78,6 +78,47 @@ class SendStageTest {
     }
 
     @Test
+    void aSmallBurstFindingTheStageIdleIsWrittenByItsCallerWithOneFlush() throws Exception {
+        TestWire wire = new TestWire();
+        List<Integer> told = new ArrayList<>();
+        try (SendStage stage = new SendStage(wire, 1 << 20, 1000, "test-ship")) {
+            List<Frame> burst = List.of(frame(FrameType.EPOCH_BEGIN, 1, 10), frame(FrameType.EPOCH_DATA, 1, 500),
+                    frame(FrameType.EPOCH_END, 1, 20));
+            stage.enqueueAll(burst, List.of(told::add, told::add, told::add));
+            // written before enqueueAll returned, on this thread: no hand-off to the stage's thread
+            assertThat(wire.written()).containsExactly("EPOCH_BEGIN:1:10", "EPOCH_DATA:1:500", "EPOCH_END:1:20");
+            assertThat(wire.writer).isSameAs(Thread.currentThread());
+            assertThat(wire.flushed).containsExactly(false, false, true);
+            assertThat(told).containsExactly(5, 250, 10);
+            assertThat(stage.busy()).isFalse();
+            assertThat(stage.status().get("inlineBursts")).isEqualTo(1L);
+
+            // larger than the inline bound: the stage's thread writes it, still one flush at its end
+            stage.enqueueAll(List.of(frame(FrameType.EPOCH_BEGIN, 2, 10), frame(FrameType.EPOCH_DATA, 2, 1000),
+                    frame(FrameType.EPOCH_END, 2, 20)), List.of(SendStage.Sent.NONE, SendStage.Sent.NONE, SendStage.Sent.NONE));
+            assertThat(stage.awaitSent(Duration.ofSeconds(5))).isTrue();
+            assertThat(wire.writer).isNotSameAs(Thread.currentThread());
+            assertThat(wire.flushed.subList(3, 6)).containsExactly(false, false, true);
+        }
+    }
+
+    @Test
+    void aSmallBurstBehindQueuedFramesWaitsItsTurnOnTheStagesThread() throws Exception {
+        TestWire wire = new TestWire();
+        wire.held = true;
+        try (SendStage stage = new SendStage(wire, 1 << 20, 1000, "test-ship")) {
+            stage.enqueue(frame(FrameType.EPOCH_BEGIN, 1, 10), SendStage.Sent.NONE); // taken by the stage, held
+            while (wire.writer == null) Thread.sleep(5);
+            stage.enqueueAll(List.of(frame(FrameType.EPOCH_END, 1, 20)), List.of(SendStage.Sent.NONE));
+            assertThat(wire.written()).as("not written past the frame in progress").isEmpty();
+            wire.open.countDown();
+            assertThat(stage.awaitSent(Duration.ofSeconds(5))).isTrue();
+            assertThat(wire.written()).containsExactly("EPOCH_BEGIN:1:10", "EPOCH_END:1:20");
+            assertThat(stage.status().get("inlineBursts")).isEqualTo(0L);
+        }
+    }
+
+    @Test
     void aFullQueueBlocksTheProducerUntilTheWireTakesFrames() throws Exception {
         TestWire wire = new TestWire();
         wire.held = true;

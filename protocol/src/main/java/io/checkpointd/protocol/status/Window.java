@@ -46,14 +46,29 @@ public final class Window {
         if (n == 0) return 0;
         double[] s = Arrays.copyOf(ring, n);
         Arrays.sort(s);
-        int idx = (int) Math.ceil(q * n) - 1;
-        return s[Math.max(0, Math.min(n - 1, idx))];
+        return rank(s, q);
     }
 
     /** {"last":…, "p50":…, "p99":…, "max":…, "n":…} */
     public Json summary() {
-        return Json.object().put("last", round(last())).put("p50", round(percentile(0.5))).put("p99", round(percentile(0.99)))
-                .put("max", round(percentile(1.0))).put("n", count());
+        double last;
+        long n;
+        double[] s;
+        synchronized (this) { // one copy and sort for the three percentiles
+            last = this.last;
+            n = count;
+            s = Arrays.copyOf(ring, (int) Math.min(count, ring.length));
+        }
+        Arrays.sort(s);
+        return Json.object().put("last", round(last)).put("p50", round(rank(s, 0.5))).put("p99", round(rank(s, 0.99)))
+                .put("max", round(rank(s, 1.0))).put("n", n);
+    }
+
+    /** Nearest-rank percentile {@code q} of sorted {@code s}, 0 when empty. */
+    private static double rank(double[] s, double q) {
+        if (s.length == 0) return 0;
+        int idx = (int) Math.ceil(q * s.length) - 1;
+        return s[Math.max(0, Math.min(s.length - 1, idx))];
     }
 
     private static double round(double v) {

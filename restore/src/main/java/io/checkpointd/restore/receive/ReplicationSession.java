@@ -1,5 +1,6 @@
 package io.checkpointd.restore.receive;
 
+import io.checkpointd.linux.ReplyPathPriority;
 import io.checkpointd.protocol.Frame;
 import io.checkpointd.protocol.FrameType;
 import io.checkpointd.protocol.ProtocolException;
@@ -36,6 +37,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     public static final String STORE_FAILURE = "backup store failure: ";
     /** Bound on payload bytes queued for the store thread before this connection stops reading (backpressure). */
     static final long MAX_PENDING_BYTES = 32L << 20, RESUME_PENDING_BYTES = 8L << 20;
+    /** Epochs of at most this many captured bytes are handled at the reply path's real-time priority. */
+    static final long REALTIME_MAX_BYTES = 4L << 20;
 
     /** What the daemon decides and observes about sessions. */
     public interface Listener {
@@ -90,6 +93,8 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private long epochBytes;
     private long epochStart;
     private long recordNanos;
+    /** Whether this session last set the (shared) store thread real-time; null: not yet, so its first epoch sets it. */
+    private Boolean storeRaised;
     /** Set (on the event loop) once the connection is being dropped for bad input. */
     private boolean dropped;
 
@@ -200,6 +205,7 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
     private void begin(Frame f) throws Exception {
         if (writer != null) throw new ProtocolException("EPOCH_BEGIN " + f.epoch() + " while epoch " + writer.epoch() + " is open");
         EpochBegin b = EpochBegin.decode(f.payload());
+        storePriority(b.capturedBytes());
         if (listener.ackWithoutCommit()) {
             discardedEpoch = f.epoch();
             return;
@@ -267,6 +273,18 @@ public final class ReplicationSession extends SimpleChannelInboundHandler<Frame>
                 if (ackMode == AckMode.DURABLE) storeThread.execute(() -> nack(ack.epoch(), STORE_FAILURE + e.getMessage()));
             }
         });
+    }
+
+    /**
+     * The store thread is real-time ({@link ReplyPathPriority}) for epochs a reply may wait on, at normal priority
+     * while it handles a large one (a full sync), which would otherwise hold a CPU from the host for seconds.
+     */
+    private void storePriority(long capturedBytes) {
+        boolean raise = capturedBytes <= REALTIME_MAX_BYTES;
+        if (storeRaised != null && raise == storeRaised) return;
+        storeRaised = raise;
+        if (raise) ReplyPathPriority.raise();
+        else ReplyPathPriority.lower();
     }
 
     /**

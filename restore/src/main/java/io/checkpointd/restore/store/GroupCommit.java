@@ -1,5 +1,6 @@
 package io.checkpointd.restore.store;
 
+import io.checkpointd.linux.ReplyPathPriority;
 import io.checkpointd.protocol.status.Window;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,7 +30,11 @@ public final class GroupCommit implements AutoCloseable {
 
     private final ImageStore store;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "store-sync");
+        // on the durable ack's path: it mostly waits in fsync, and must not then wait for a CPU to hand the ack on
+        Thread t = new Thread(() -> {
+            ReplyPathPriority.raise();
+            r.run();
+        }, "store-sync");
         t.setDaemon(true);
         return t;
     });

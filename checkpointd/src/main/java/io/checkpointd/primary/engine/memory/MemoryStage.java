@@ -41,6 +41,10 @@ public final class MemoryStage implements AutoCloseable {
     private final EngineStats stats;
     /** Pre-copy before the stop ({@link EngineSettings#precopy()}). */
     private final boolean precopy = EngineSettings.precopy();
+    /** An epoch after one that wrote less than this goes without a pre-copy ({@link EngineSettings#precopyMinBytes()}). */
+    private final long precopyMinBytes = EngineSettings.precopyMinBytes();
+    /** Bytes the last stop counted written (pre-copied or not): a small epoch predicts a small next one. */
+    private long lastWrittenBytes = Long.MAX_VALUE;
 
     /** The epoch's pages in {@code copy} order, handed to the capture (shipping ends before the next capture). */
     private ByteBuffer staging = ByteBuffer.allocateDirect(8 << 20);
@@ -78,7 +82,7 @@ public final class MemoryStage implements AutoCloseable {
     public long[] preCopy() throws IOException {
         preCopied = false;
         reprotectedBeforeStop = false;
-        if (!precopy) return Ranges.EMPTY;
+        if (!precopyDue()) return Ranges.EMPTY;
         long t0 = System.nanoTime();
         List<ProcessMemory.RemoteRange> w = tracker.precollect();
         reprotectedBeforeStop = w != null;
@@ -95,6 +99,15 @@ public final class MemoryStage implements AutoCloseable {
             stats.preCopyFailed();
         }
         return pre;
+    }
+
+    /**
+     * Whether the next epoch pre-copies: unless that is off or the last epoch wrote less than
+     * {@link EngineSettings#precopyMinBytes()}. Without it the stop re-protects what it collects (one walk of the
+     * tracked ranges instead of two, a TLB flush per page table written in the pause).
+     */
+    public boolean precopyDue() {
+        return precopy && lastWrittenBytes >= precopyMinBytes;
     }
 
     /**
@@ -136,6 +149,7 @@ public final class MemoryStage implements AutoCloseable {
         long[] unsure = Ranges.union(uncommittedWritten, Ranges.subtract(carry, pre));
         long[] atStop = Ranges.union(collected, unsure);
         long[] written = Ranges.union(pre, atStop);
+        lastWrittenBytes = Ranges.bytes(written);
         long t1 = System.nanoTime();
         // pages come and go without a structural change only in writable and in anonymous mappings (a write,
         // MADV_DONTNEED, an anonymous mapping replaced or made PROT_NONE): rescan those; the base dump's pages

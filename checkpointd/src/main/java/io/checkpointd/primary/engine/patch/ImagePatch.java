@@ -11,6 +11,7 @@ import io.checkpointd.protocol.image.MmImage;
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -31,10 +32,15 @@ public final class ImagePatch {
     private ThreadCores threadCores;
     private MmPatch mmPatch;
     private FilesImage filesImage;
+    /** The last pagemap built, of {@code pagemapRuns} in pages image {@code pagemapId}: reused while they stay. */
+    private byte[] pagemap;
+    private long[] pagemapRuns;
+    private int pagemapId;
 
     /** A new base dump: parses its memory map (when epochs can be incremental) and open files. */
     public void rebase(Base base) throws IOException {
         threadCores = null;
+        pagemap = null;
         if (base.notIncremental() == null) {
             mmPatch = new MmPatch(MmImage.parse(base.files().get(base.mmName())));
             ThreadModel m = ThreadModel.of(pidOf(base.mmName()), base.files());
@@ -65,7 +71,14 @@ public final class ImagePatch {
                                      long[] nowPresent, byte[] mm, List<Vma> vmas) throws IOException {
         Map<String, byte[]> files = new TreeMap<>(base.files());
         threadCores.patch(files, threads);
-        files.put(base.pagemapName(), pagemapOf(base.pagesId(), Ranges.splitAt(nowPresent, vmas)));
+        long[] runs = Ranges.splitAt(nowPresent, vmas);
+        // the present pages rarely change between two small epochs: encoding thousands of runs again cost ~1 ms
+        if (pagemap == null || pagemapId != base.pagesId() || !Arrays.equals(runs, pagemapRuns)) {
+            pagemap = pagemapOf(base.pagesId(), runs);
+            pagemapId = base.pagesId();
+            pagemapRuns = runs;
+        }
+        files.put(base.pagemapName(), pagemap);
         if (mm != null) files.put(base.mmName(), mm);
         if (filesImage != null) {
             filesImage.patch(files, open, fds);

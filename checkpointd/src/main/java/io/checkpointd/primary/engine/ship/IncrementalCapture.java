@@ -63,13 +63,16 @@ public final class IncrementalCapture implements CaptureEngine.Capture {
         long[] copied = s.memory().copy();
         ByteBuffer data = s.pages();
         try {
+            long t0 = System.nanoTime();
             Map<String, byte[]> files = patch.files(base, s.threads(), s.open(), s.fds(), nowPresent, s.mm(), s.vmas());
             TimensPatch.patch(files, s.resumed()); // the clocks of this epoch's instant, not the base dump's
+            long t1 = System.nanoTime();
             long[] fileBytes = {0};
             int records = shipper.shipFiles(files, false, sink, fileBytes);
             Map<String, Long> manifest = Shipper.manifest(files);
             manifest.put("pages-" + base.pagesId() + ".img", Ranges.pages(nowPresent) * PAGE);
 
+            long t2 = System.nanoTime();
             PageHashes h = ref.hashes().computeIfAbsent(pagemapName, k -> new PageHashes(1024));
             if (xor != null) xor.start(pagemapName, sink);
             long[] gone = Ranges.subtract(ref.present(), nowPresent);
@@ -93,6 +96,7 @@ public final class IncrementalCapture implements CaptureEngine.Capture {
             ref.present(nowPresent, s.vmas()); // the stop's maps (the dump's when equal to them)
             long xorred = xor == null ? 0 : xor.pages();
             shipper.stats.shipped(xorred, batch.pages);
+            shipper.stats.recordPhases(t1 - t0, t2 - t1, System.nanoTime() - t2);
             return new CaptureEngine.Delta(manifest, records + batch.records + xorRecords, batch.pages + xorred, fileBytes[0]);
         } catch (IOException | RuntimeException e) {
             shipper.failed();

@@ -18,17 +18,23 @@ public final class EngineStats {
     public static final String[] PHASES = {"stop", "structure", "seal", "collect", "present", "copy", "registers", "wait", "resume"};
     /** The pre-copy's parts, ms: the precollect (report and re-protect), the copy. */
     public static final String[] PRECOPY_PHASES = {"precollect", "copy"};
+    /**
+     * An incremental epoch's records after the pause, ms, on the epoch loop: patch (the base's files with this
+     * epoch's cores, pagemap, mm, files), files (those that changed, queued), pages (hashed, XORed, queued).
+     */
+    public static final String[] RECORD_PHASES = {"patch", "files", "pages"};
 
     private final Window[] phases = windows(PHASES.length);
     private final Window precopyMs = new Window(1024);
     /** Time, ms, the fd reader took inside the structure phase (issue 15's cost in the pause). */
     private final Window fdReadMs = new Window(1024);
     private final Window[] precopyPhases = windows(PRECOPY_PHASES.length);
+    private final Window[] recordPhases = windows(RECORD_PHASES.length);
     private final Map<String, Long> dumpReasons = new TreeMap<>();
     private long incrementalEpochs, baseDumps;
     /** Incremental epochs whose memory map changed (anonymous mappings, the brk heap): mm.img rebuilt, no CRIU dump. */
     private long mmRebuilt;
-    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes;
+    private long deferrals, settleWaits, preCopyFailures, precopiedBytes, pauseCopiedBytes, precopiesSkipped;
     /** Last incremental epoch: bytes of mappings whose present pages were derived (followed) or rescanned. */
     private long followedBytes, rescannedBytes;
     private volatile long xorPages, plainPages;
@@ -54,10 +60,22 @@ public final class EngineStats {
         precopyMs.add(nanos / 1e6);
     }
 
+    /** An epoch went without a pre-copy: the one before it wrote little. */
+    public void precopySkipped() {
+        precopiesSkipped++;
+    }
+
     /** The parts of one pre-copy whose copy succeeded, ns. */
     public void precopyPhases(long precollectNanos, long copyNanos) {
         precopyPhases[0].add(precollectNanos / 1e6);
         precopyPhases[1].add(copyNanos / 1e6);
+    }
+
+    /** The parts of one incremental epoch's records, ns, in {@link #RECORD_PHASES} order. */
+    public void recordPhases(long patchNanos, long filesNanos, long pagesNanos) {
+        recordPhases[0].add(patchNanos / 1e6);
+        recordPhases[1].add(filesNanos / 1e6);
+        recordPhases[2].add(pagesNanos / 1e6);
     }
 
     /** A pre-copy's copy failed: its pages are copied at the stop. */
@@ -125,9 +143,11 @@ public final class EngineStats {
         }
         m.put("precopyP50Ms", round(precopyMs.percentile(0.5)));
         m.put("precopyPhaseP50Ms", p50(PRECOPY_PHASES, precopyPhases));
+        m.put("recordPhaseP50Ms", p50(RECORD_PHASES, recordPhases));
         m.put("precopiedBytes", precopiedBytes);
         m.put("pauseCopiedBytes", pauseCopiedBytes);
         m.put("preCopyFailures", preCopyFailures);
+        m.put("precopiesSkipped", precopiesSkipped);
         m.put("deferredStops", deferrals);
         m.put("settledStops", settleWaits);
         m.put("presentFollowedBytes", followedBytes);
