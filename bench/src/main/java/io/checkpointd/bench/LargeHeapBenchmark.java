@@ -35,7 +35,7 @@ public final class LargeHeapBenchmark {
     /** How the backup restores: as before this change (the whole image written from the store), or as now. */
     private enum RestorePath {
         WHOLE_IMAGE("whole image from the store, plain restore (before)", List.of("-Dcheckpointd.restore.standby=false", "-Dcheckpointd.restore.lazy=off")),
-        STANDBY("standby image; lazy pages from 256 MiB", List.of());
+        STANDBY("standby image; lazy from 256 MiB of PE_LAZY pages", List.of());
 
         final String label;
         final List<String> backupJvmArgs;
@@ -183,7 +183,7 @@ public final class LargeHeapBenchmark {
                 + " one's whole CRIU dump), each epoch's pause for %.0f s after that, then SIGKILL of service and primary."
                 + " Each service twice, as the backup restored before this change (the whole image written from the store, then"
                 + " a plain CRIU restore) and as now (the standby image the backup keeps current behind its commits: only the"
-                + " epochs it had not caught up are written; images with 256 MiB of pages or more restored with `--lazy-pages`)."
+                + " epochs it had not caught up are written; images with 256 MiB or more of `PE_LAZY` pages restored with `--lazy-pages`)."
                 + " *Failover* is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
                 + " accepting; of it, *restore* is image files written plus CRIU restore, *image files* the files alone;"
                 + " *all pages* is failure noticed to every page present (a lazy restore's daemon finishing)."

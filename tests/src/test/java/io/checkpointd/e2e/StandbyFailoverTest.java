@@ -15,8 +15,10 @@ import org.junit.jupiter.api.Timeout;
  * Failover from the backup's standby image, and lazily restored, as in {@link KillTest}: the demo service under
  * four clients whose writes are acknowledged through the proxy, the primary SIGKILLed; after failover every
  * acknowledged write is there, exactly, and the service serves on. The first restores from the standby image
- * (only its tail written at failover), the second also with {@code --lazy-pages} (forced on: the demo service is
- * below the size that turns it on by itself), its pages served by a {@code criu lazy-pages} daemon until all are in.
+ * (only its tail written at failover), the second also with {@code --lazy-pages} and a {@code criu lazy-pages}
+ * daemon (forced on: the engine's pagemaps flag no page {@code PE_LAZY}, so CRIU still restores every page itself
+ * and the daemon has nothing to serve; this checks the plumbing, and that lazy mode over a parent image restores
+ * the committed state).
  */
 class StandbyFailoverTest extends E2eTest {
     private static final Duration EPOCH = Duration.ofMillis(25);

@@ -156,8 +156,8 @@ public final class Failover {
         // the restored service must outlive this daemon: never in its cgroup, so stopping the backup's unit leaves it
         Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
         if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
-        // a large image: the service runs before all its pages are in, a lazy-pages daemon brings in the rest
-        LazyRestore lazy = LazyRestore.wanted(store.manifest()) ? LazyRestore.start(criu, images) : null;
+        // much memory CRIU may leave to a lazy-pages daemon: the service runs before all its pages are in
+        LazyRestore lazy = LazyRestore.wanted(images) ? LazyRestore.start(criu, images) : null;
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {

@@ -18,9 +18,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Restoring a large image lazily: CRIU's {@code --lazy-pages}, with a {@code criu lazy-pages} daemon serving the
  * process's private memory from the image through userfaultfd, so the service runs (and accepts) before every page
- * is in; the daemon copies the rest in the background and exits. Used for images with at least
- * {@link #AUTO_MIN_BYTES} of pages; the system property {@value #PROPERTY} ({@code auto}, {@code on}, {@code off})
- * overrides that.
+ * is in; the daemon copies the rest in the background and exits. CRIU leaves to the daemon only pages flagged
+ * {@code PE_LAZY} (CRIU's dump flags those of lazy-capable mappings; the incremental engine's rebuilt pagemaps do
+ * not, yet), so it is used when the image has at least {@link #AUTO_MIN_BYTES} of them; the system property
+ * {@value #PROPERTY} ({@code auto}, {@code on}, {@code off}) overrides that.
  */
 final class LazyRestore {
     private static final Logger log = LoggerFactory.getLogger(LazyRestore.class);
@@ -37,8 +38,24 @@ final class LazyRestore {
         this.daemon = daemon;
     }
 
-    /** Whether an image with this manifest (name → size) is restored lazily. */
-    static boolean wanted(Map<String, Long> manifest) {
+    /** Whether the image in {@code images} is restored lazily. */
+    static boolean wanted(Path images) throws IOException {
+        Map<String, Long> lazyBytes = new java.util.HashMap<>();
+        try (var s = java.nio.file.Files.list(images)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (!Pagemap.isPagemapName(p.getFileName().toString())) continue;
+                long n = 0;
+                for (Pagemap.Run r : Pagemap.parse(java.nio.file.Files.readAllBytes(p)).runs()) {
+                    if ((r.flags() & Pagemap.PE_LAZY) != 0) n += r.nrPages() * Pagemap.PAGE_SIZE;
+                }
+                lazyBytes.put("pages-" + p.getFileName(), n);
+            }
+        }
+        return wanted(lazyBytes);
+    }
+
+    /** Whether an image whose pages CRIU may leave to the daemon have these sizes (any name → bytes) is restored lazily. */
+    static boolean wanted(Map<String, Long> lazyBytes) {
         String mode = System.getProperty(PROPERTY, "auto");
         switch (mode) {
             case "on": return true;
@@ -47,7 +64,7 @@ final class LazyRestore {
             default: log.warn("{}={}: neither auto, on nor off; taken as auto", PROPERTY, mode);
         }
         long pages = 0;
-        for (var e : manifest.entrySet()) if (Pagemap.isPagesName(e.getKey())) pages += e.getValue();
+        for (long v : lazyBytes.values()) pages += v;
         return pages >= AUTO_MIN_BYTES;
     }
 

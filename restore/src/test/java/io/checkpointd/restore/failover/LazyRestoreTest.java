@@ -2,23 +2,45 @@ package io.checkpointd.restore.failover;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.checkpointd.protocol.image.Pagemap;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** When a failover restores lazily: by the image's page bytes (not its other files), unless the property says. */
+/**
+ * When a failover restores lazily: by the bytes of pages CRIU may leave to the lazy-pages daemon (runs flagged
+ * {@code PE_LAZY}), unless the property says.
+ */
 class LazyRestoreTest {
     @AfterEach
     void clear() {
         System.clearProperty(LazyRestore.PROPERTY);
     }
 
+    @TempDir
+    Path tmp;
+
     @Test
-    void largeImagesAreRestoredLazilyBySizeOfTheirPages() {
-        long big = LazyRestore.AUTO_MIN_BYTES;
-        assertThat(LazyRestore.wanted(Map.of("pagemap-7.img", 100L, "pages-1.img", big - 4096, "core-7.img", 8192L))).isFalse();
-        assertThat(LazyRestore.wanted(Map.of("pages-1.img", big / 2, "pages-2.img", big / 2))).isTrue();
-        assertThat(LazyRestore.wanted(Map.of("pages-1.img", 4096L, "tmpfs-dev-1.tar.gz.img", 2 * big))).isFalse();
+    void imagesWithManyLazyPagesAreRestoredLazily() throws Exception {
+        long big = LazyRestore.AUTO_MIN_BYTES / Pagemap.PAGE_SIZE; // pages
+        Path lazy = tmp.resolve("lazy"), eager = tmp.resolve("eager");
+        Files.createDirectories(lazy);
+        Files.createDirectories(eager);
+        int both = Pagemap.PE_PRESENT | Pagemap.PE_LAZY;
+        Files.write(lazy.resolve("pagemap-7.img"), Pagemap.of(1, List.of(run(0x10000000L, big / 2, both), run(0x7f0000000000L, 10, Pagemap.PE_PRESENT),
+                run(0x7f1000000000L, big / 2, Pagemap.PE_PARENT | Pagemap.PE_LAZY))).encode());
+        Files.write(eager.resolve("pagemap-7.img"), Pagemap.of(1, List.of(run(0x10000000L, 2 * big, Pagemap.PE_PRESENT),
+                run(0x7f0000000000L, big - 1, both))).encode());
+        assertThat(LazyRestore.wanted(lazy)).as("half its pages in the image, half in the parent, all lazy").isTrue();
+        assertThat(LazyRestore.wanted(eager)).as("most pages present but not lazy (the engine's pagemaps)").isFalse();
+    }
+
+    private static Pagemap.Run run(long vaddr, long pages, int flags) {
+        return new Pagemap.Run(vaddr, pages, flags, -1);
     }
 
     @Test
