@@ -38,8 +38,8 @@ final class LazyRestore {
         this.daemon = daemon;
     }
 
-    /** Whether the image in {@code images} is restored lazily. */
-    static boolean wanted(Path images) throws IOException {
+    /** Whether the image in {@code images} is restored lazily (not if its pagemaps cannot be read: a plain restore). */
+    static boolean wanted(Path images) {
         Map<String, Long> lazyBytes = new java.util.HashMap<>();
         try (var s = java.nio.file.Files.list(images)) {
             for (Path p : (Iterable<Path>) s::iterator) {
@@ -50,6 +50,9 @@ final class LazyRestore {
                 }
                 lazyBytes.put("pages-" + p.getFileName(), n);
             }
+        } catch (IOException | RuntimeException e) {
+            log.warn("failover: cannot count the lazy pages of {} ({}): restoring without --lazy-pages", images, e.toString());
+            return false;
         }
         return wanted(lazyBytes);
     }
