@@ -28,8 +28,22 @@ public final class LargeHeapBenchmark {
     static final String END = "<!-- END large-heap -->";
     private static final int EPOCH_MS = 25;
 
-    private record Result(String name, long rssMb, double firstAckS, double longestFreezeMs, double[] pauses, long dumps,
-                          double failoverMs, double restoreMs, double materializeMs) {
+    private record Result(String name, String path, long rssMb, double firstAckS, double longestFreezeMs, double[] pauses, long dumps,
+                          double failoverMs, double restoreMs, double materializeMs, double allPagesMs, boolean fromStandby, boolean lazy) {
+    }
+
+    /** How the backup restores: as before this change (the whole image written from the store), or as now. */
+    private enum RestorePath {
+        WHOLE_IMAGE("whole image from the store, plain restore (before)", List.of("-Dcheckpointd.restore.standby=false", "-Dcheckpointd.restore.lazy=off")),
+        STANDBY("standby image; lazy from 256 MiB of PE_LAZY pages", List.of());
+
+        final String label;
+        final List<String> backupJvmArgs;
+
+        RestorePath(String label, List<String> backupJvmArgs) {
+            this.label = label;
+            this.backupJvmArgs = backupJvmArgs;
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -54,14 +68,18 @@ public final class LargeHeapBenchmark {
         Path work = Files.createTempDirectory("cpd-bench-large");
         CLEANUP.installHook();
         List<Result> rs = new ArrayList<>();
-        rs.add(run("demo service, 64 MiB serial heap", work.resolve("small"), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds));
         Cluster.ServiceLaunch large = new Cluster.ServiceLaunch(List.of(), List.of("-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-Xss512k"), null);
-        rs.add(run(String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb), work.resolve("large"), large,
-                List.of("--ballast", Integer.toString(ballastMb)), seconds));
+        for (RestorePath path : RestorePath.values()) {
+            rs.add(run("demo service, 64 MiB serial heap", path, work.resolve("small-" + path), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds));
+            rs.add(run(String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb), path, work.resolve("large-" + path), large,
+                    List.of("--ballast", Integer.toString(ballastMb)), seconds));
+            deleteTree(work.resolve("small-" + path));
+            deleteTree(work.resolve("large-" + path)); // the stores and images hold several GB
+        }
         String section = report(rs, seconds);
         System.out.println(section);
         DocSection.replaceMarked(docs, section, BEGIN, END);
-        deleteTree(work); // the stores and images hold several GB
+        deleteTree(work);
     }
 
     private static final Cleanup CLEANUP = new Cleanup("checkpointd-bench-large");
@@ -77,13 +95,15 @@ public final class LargeHeapBenchmark {
         return args[i];
     }
 
-    private static Result run(String name, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds) throws Exception {
+    private static Result run(String name, RestorePath path, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds) throws Exception {
+        List<String> backupJvm = new ArrayList<>(List.of("-Xmx3g"));
+        backupJvm.addAll(path.backupJvmArgs);
         Files.createDirectories(dir);
         Cluster.Options o = Cluster.Options.of(dir).withEpoch(Duration.ofMillis(EPOCH_MS)).withService(service)
                 .withServiceArgs(serviceArgs).withProtectArgs(List.of("--engine", "incremental"))
                 // the daemons' heaps as bin/checkpointd leaves them on a large host, not the test clusters' 256 MiB:
                 // an epoch's pages are staged in direct buffers, and the backup indexes every page of the image
-                .withProtectJvmArgs(List.of("-Xmx3g")).withBackupJvmArgs(List.of("-Xmx3g"))
+                .withProtectJvmArgs(List.of("-Xmx3g")).withBackupJvmArgs(backupJvm)
                 // an epoch of hundreds of MB on a loaded 2-core box outlasts the test clusters' 1 s heartbeat timeout
                 .withHeartbeatTimeout(Duration.ofSeconds(5));
         long t0 = System.nanoTime();
@@ -106,11 +126,36 @@ public final class LargeHeapBenchmark {
                 Thread.sleep(3);
             }
             long dumps = dumps(c.status("primary").orElseThrow()) - dumps(s0);
+            if (path == RestorePath.STANDBY) awaitStandby(c); // laid out once after the first epoch, then caught up behind
             c.killPrimary();
-            Json f = (Json) c.awaitFailover(Duration.ofSeconds(300)).get("failover");
+            c.awaitFailover(Duration.ofSeconds(300));
+            Json f = awaitAllPages(c);
             CLEANUP.clear();
-            return new Result(name, rss, firstAck, longest, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
-                    num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"));
+            return new Result(name, path.label, rss, firstAck, longest, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
+                    num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"), num(f, "allPagesMs"),
+                    Boolean.TRUE.equals(f.get("fromStandby")), Boolean.TRUE.equals(f.get("lazy")));
+        }
+    }
+
+    private static void awaitStandby(Cluster c) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(300).toNanos();
+        while (System.nanoTime() < deadline) {
+            Json s = c.status("backup").orElse(null);
+            Json st = s == null ? null : (Json) s.get("standbyImage");
+            if (st != null && ((Number) st.get("epoch")).longValue() >= 0) return;
+            Thread.sleep(50);
+        }
+        throw new IllegalStateException("the backup's standby image was not current after 300 s");
+    }
+
+    /** The failover status once every page is present (a lazy restore's daemon finishes after the service accepts). */
+    private static Json awaitAllPages(Cluster c) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(600).toNanos();
+        while (true) {
+            Json f = (Json) c.status("backup").orElseThrow().get("failover");
+            if (f != null && f.get("allPagesMs") != null) return f;
+            if (System.nanoTime() > deadline) throw new IllegalStateException("pages still missing after 600 s: " + f);
+            Thread.sleep(20);
         }
     }
 
@@ -136,17 +181,22 @@ public final class LargeHeapBenchmark {
         b.append(String.format(Locale.ROOT, "%s, %s, load %s. Incremental engine at %d ms epochs, each service on a fresh cluster:"
                 + " time from start (the service's own start and heap fill included) to the first acknowledged epoch, the longest freeze among the first 20 epochs (the first"
                 + " one's whole CRIU dump), each epoch's pause for %.0f s after that, then SIGKILL of service and primary."
-                + " Failover is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
-                + " accepting; of it, `restoreMs` is image files written from the store plus CRIU restore, `materializeMs` the"
-                + " files alone. Targets (issue 15): longest freeze of a 4 GiB JVM's first epoch ≤ 100 ms; its failover ≤ 1 s.%n%n",
+                + " Each service twice, as the backup restored before this change (the whole image written from the store, then"
+                + " a plain CRIU restore) and as now (the standby image the backup keeps current behind its commits: only the"
+                + " epochs it had not caught up are written; images with 256 MiB or more of `PE_LAZY` pages restored with `--lazy-pages`)."
+                + " *Failover* is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
+                + " accepting; of it, *restore* is image files written plus CRIU restore, *image files* the files alone;"
+                + " *all pages* is failure noticed to every page present (a lazy restore's daemon finishing)."
+                + " Targets (issue 15): longest freeze of a 4 GiB JVM's first epoch ≤ 100 ms; its failover ≤ 1 s.%n%n",
                 DateTimeFormatter.ISO_LOCAL_DATE.format(ZonedDateTime.now(ZoneOffset.UTC)), HostInfo.machine(), HostInfo.loadAverage(),
                 EPOCH_MS, seconds));
-        b.append("| service | RSS MiB | first ack s | longest freeze ms | pause p50 / p99 ms | CRIU dumps after | failover ms | restore ms | image files ms |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| service | restore | RSS MiB | first ack s | longest freeze ms | pause p50 / p99 ms | CRIU dumps after | failover ms | restore ms | image files ms | all pages ms |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Result r : rs) {
-            b.append(String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.2f / %.2f | %d | %.0f | %.0f | %.0f |%n", r.name(), r.rssMb(),
+            String path = r.path() + (r.fromStandby() ? "" : r.path().contains("before") ? "" : " (standby not used)") + (r.lazy() ? ", lazy" : "");
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.0f | %.2f / %.2f | %d | %.0f | %.0f | %.0f | %.0f |%n", r.name(), path, r.rssMb(),
                     r.firstAckS(), r.longestFreezeMs(), PrimarySampler.percentile(r.pauses(), 0.5), PrimarySampler.percentile(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
-                    r.restoreMs(), r.materializeMs()));
+                    r.restoreMs(), r.materializeMs(), r.allPagesMs()));
         }
         b.append(END).append('\n');
         return b.toString();

@@ -405,6 +405,7 @@ public final class BackupDaemon implements AutoCloseable {
                 .put("appliedEpoch", store.committedEpoch())
                 .put("fencedGeneration", store.fencedGeneration()).put("epochsCommitted", epochsCommitted)
                 .put("commitMs", commitMs.summary())
+                .put("standbyImage", standbyFigures())
                 .put("commitPhasesMs", Json.object().put("records", recordMs.summary()).put("apply", applyMs.summary()))
                 .put("ack", cfg.ackMode().toString())
                 .put("groupCommit", Json.object().put("syncMs", groupCommit.syncMs().summary())
@@ -419,7 +420,8 @@ public final class BackupDaemon implements AutoCloseable {
                     .put("newPrimaryPid", f.newPrimary() == null ? null : f.newPrimary().pid())
                     .put("reprotectedTo", cfg.reprotect() == null || f.newPrimary() == null ? null : cfg.reprotect().spare().toString())
                     .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0)
-                    .put("materializeMs", Math.round(f.materializeNanos() / 1e5) / 10.0));
+                    .put("materializeMs", Math.round(f.materializeNanos() / 1e5) / 10.0).put("fromStandby", f.fromStandby())
+                    .put("lazy", f.lazy()).put("allPagesMs", allPagesMs(f)));
         }
         if (!failure.isEmpty()) j.put("error", failure);
         if (cfg.arbiter() != null) {
@@ -428,6 +430,18 @@ public final class BackupDaemon implements AutoCloseable {
                     .put("leaseHeld", l != null && l.isHeld()).put("arbitrating", arbitrating).put("note", arbiterNote));
         }
         status.publish(j);
+    }
+
+    private Json standbyFigures() {
+        Json j = Json.object();
+        store.standby().figures().forEach(j::put);
+        return j;
+    }
+
+    /** Failure noticed to every page present, once known (a lazy restore's daemon finishes later); -1: it failed. */
+    private static Double allPagesMs(Failover.Result f) {
+        Long ns = f.allPagesPresent().getNow(null);
+        return ns == null ? null : ns < 0 ? -1.0 : Math.round(ns / 1e5) / 10.0;
     }
 
     private static Thread daemonThread(Runnable r, String name) {

@@ -185,6 +185,7 @@ public final class Criu {
                 lib.criu_local_set_file_locks(o, opts.fileLocks());
                 lib.criu_local_set_manage_cgroups_mode(o, opts.cgroupMode().code());
                 lib.criu_local_set_shell_job(o, opts.shellJob());
+                if (opts.lazyPages()) check(lib.criu_local_set_config_file(o, lazyConfig(opts).toString()), "lazy-pages config");
                 for (Map.Entry<String, Integer> e : opts.inheritFds().entrySet()) {
                     check(lib.criu_local_add_inherit_fd(o, e.getValue(), e.getKey()), "inherit fd " + e.getKey());
                 }
@@ -257,6 +258,17 @@ public final class Criu {
                 return busy;
             }
         }
+    }
+
+    /** A CRIU config file saying {@code lazy-pages}, in the restore's work dir: libcriu has no setter for it. */
+    private static Path lazyConfig(RestoreOptions opts) throws CriuException {
+        Path f = opts.effectiveWorkDir().resolve("restore-lazy.conf");
+        try {
+            Files.writeString(f, "lazy-pages\n");
+        } catch (IOException e) {
+            throw new CriuException("restore from " + opts.imagesDir() + " (cannot write " + f + ": " + e.getMessage() + ")", 0, 0, null, null);
+        }
+        return f;
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ interface LibCriu extends Library {
 
     void criu_local_set_file_locks(Pointer opts, boolean value);
 
+    /** Options CRIU reads from a file, as on its command line; libcriu has no setter for some ({@code lazy-pages}). */
+    int criu_local_set_config_file(Pointer opts, String path);
+
     void criu_local_set_manage_cgroups_mode(Pointer opts, int mode);
 
     void criu_local_set_tcp_skip_in_flight(Pointer opts, boolean value);

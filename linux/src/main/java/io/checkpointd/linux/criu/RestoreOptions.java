@@ -23,6 +23,7 @@ public final class RestoreOptions {
     private final CgroupMode cgroupMode;
     private final boolean shellJob;
     private final boolean networkLock;
+    private final boolean lazyPages;
     private final Path workDir;
     private final Duration pidsFreeTimeout;
     private final Map<String, Integer> inheritFds;
@@ -45,6 +46,7 @@ public final class RestoreOptions {
         this.cgroupMode = b.cgroupMode;
         this.shellJob = b.shellJob;
         this.networkLock = b.networkLock;
+        this.lazyPages = b.lazyPages;
         this.workDir = b.workDir;
         this.pidsFreeTimeout = b.pidsFreeTimeout;
         this.inheritFds = Map.copyOf(b.inheritFds);
@@ -83,6 +85,13 @@ public final class RestoreOptions {
      */
     public boolean networkLock() { return networkLock; }
 
+    /**
+     * CRIU's {@code --lazy-pages}: private anonymous memory is not copied in; a {@link LazyPagesDaemon} started on
+     * the same image and work dir serves it through userfaultfd as the process touches it, and copies the rest in
+     * the background. The restored process runs before all its pages are present.
+     */
+    public boolean lazyPages() { return lazyPages; }
+
     public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
 
     public Path effectiveWorkDir() { return workDir != null ? workDir : imagesDir; }
@@ -103,7 +112,7 @@ public final class RestoreOptions {
     public String toString() {
         return "RestoreOptions[imagesDir=" + imagesDir + ", detached=" + detached + ", tcp=" + tcpMode + ", log="
                 + logFile + "@" + logLevel + ", fileLocks=" + fileLocks + ", shellJob=" + shellJob + ", workDir="
-                + workDir + ", pidsFreeTimeout=" + pidsFreeTimeout + "]";
+                + workDir + ", pidsFreeTimeout=" + pidsFreeTimeout + (lazyPages ? ", lazy" : "") + "]";
     }
 
     /** Builder for {@link RestoreOptions}. Not thread-safe. */
@@ -117,6 +126,7 @@ public final class RestoreOptions {
         private CgroupMode cgroupMode = CgroupMode.IGNORE;
         private boolean shellJob;
         private boolean networkLock = true;
+        private boolean lazyPages;
         private Path workDir;
         private Duration pidsFreeTimeout = DEFAULT_PIDS_FREE_TIMEOUT;
         private final Map<String, Integer> inheritFds = new java.util.LinkedHashMap<>();
@@ -141,6 +151,8 @@ public final class RestoreOptions {
         public Builder shellJob(boolean v) { this.shellJob = v; return this; }
 
         public Builder networkLock(boolean v) { this.networkLock = v; return this; }
+
+        public Builder lazyPages(boolean v) { this.lazyPages = v; return this; }
 
         public Builder workDir(Path dir) { this.workDir = dir; return this; }
 

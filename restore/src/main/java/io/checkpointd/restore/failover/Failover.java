@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * <li>tell the proxy: the new generation; it drops the old generation's unreleased output and its clients;</li>
  * <li>if the old service still runs on this very host (same boot id, same start time), kill it: it must not
  *     keep the service's port or pid, and its output can never be released anyway;</li>
- * <li>materialize the last committed epoch (its image, and its data dirs at their paths) and restore it with CRIU:
+ * <li>materialize the last committed epoch (its image, from the store's standby image when that is current, and its
+ *     data dirs at their paths) and restore it with CRIU, lazily for a large image ({@link LazyRestore}):
  *     with an {@link AddressTakeover}, the service address moves here and TCP connections on it are restored
  *     established (CRIU's TCP repair), the peers seeing only a stall; without one, established connections come
  *     back closed and clients reconnect through the proxy;</li>
@@ -41,10 +42,18 @@ import org.slf4j.LoggerFactory;
 public final class Failover {
     private static final Logger log = LoggerFactory.getLogger(Failover.class);
 
-    /** The outcome; {@code newPrimary} is the re-protecting {@code protect} process, or null when unprotected. */
+    /**
+     * The outcome; {@code newPrimary} is the re-protecting {@code protect} process, or null when unprotected;
+     * {@code fromStandby}: the image came from the store's standby image; {@code allPagesPresent}: nanoseconds from
+     * the failure noticed to every page in (a lazy restore completes it later; -1 if its daemon failed).
+     */
     public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos,
-                         long materializeNanos, Process newPrimary) {
+                         long materializeNanos, Process newPrimary, boolean fromStandby, boolean lazy,
+                         java.util.concurrent.CompletableFuture<Long> allPagesPresent) {
     }
+
+    /** {@code false}: restore from the whole image written from the store even when the standby image is current (benchmarks). */
+    public static final String STANDBY_PROPERTY = "checkpointd.restore.standby";
 
     /** How long a new primary may take to fail (e.g. the spare is unreachable) before it counts as started. */
     static final Duration REPROTECT_SETTLE = Duration.ofSeconds(3);
@@ -125,7 +134,12 @@ public final class Failover {
         Path images = workRoot.resolve("restore-gen" + newGen);
         ImageDirs.deleteTree(images);
         long r0 = System.nanoTime();
-        store.materialize(images);
+        boolean fromStandby = false;
+        if (Boolean.parseBoolean(System.getProperty(STANDBY_PROPERTY, "true"))) {
+            fromStandby = store.materializeForRestore(images); // from the standby: only its tail is written
+        } else {
+            store.materialize(images);
+        }
         long materializeNanos = System.nanoTime() - r0;
         // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
@@ -142,29 +156,39 @@ public final class Failover {
         // the restored service must outlive this daemon: never in its cgroup, so stopping the backup's unit leaves it
         Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
         if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
+        // much memory CRIU may leave to a lazy-pages daemon: the service runs before all its pages are in
+        LazyRestore lazy = LazyRestore.wanted(images) ? LazyRestore.start(criu, images) : null;
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
             // no CRIU network lock: the takeover's drop rule holds the peers off until the sockets exist
             pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(tcp).networkLock(false).fileLocks(true)
-                    .logFile("restore.log").beforeResume(placement.isEmpty() ? null : p -> {
+                    .logFile("restore.log").lazyPages(lazy != null).beforeResume(placement.isEmpty() ? null : p -> {
                         log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
                     })).build());
+        } catch (IOException | RuntimeException e) {
+            if (lazy != null) lazy.abandon();
+            throw e;
         } finally {
             if (takeover != null) takeover.release(); // restored (or failed): the peers' retransmissions may come in
         }
         long restoreNanos = System.nanoTime() - r0;
-        log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files)", pid, epoch,
-                restoreNanos / 1_000_000, materializeNanos / 1_000_000);
+        if (lazy != null) lazy.restored(pid, placement, noticedNanos);
+        log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files{}{})", pid, epoch,
+                restoreNanos / 1_000_000, materializeNanos / 1_000_000, fromStandby ? ", from the standby image" : "", lazy != null ? "; pages lazily" : "");
         if (service != null) awaitAccepting(service);
         long total = System.nanoTime() - noticedNanos;
+        java.util.concurrent.CompletableFuture<Long> allPages = lazy != null ? lazy.allPagesPresent()
+                : java.util.concurrent.CompletableFuture.completedFuture(r0 + restoreNanos - noticedNanos);
+        // the new primary's first dump and its tracker need the memory whole, with no userfaultfd of CRIU's on it
+        if (lazy != null && reprotector != null) allPages.join(); // completed by the daemon's watcher, bounded
         // the new primary too: stopping this daemon's unit must not end the restored service's protection
         Process newPrimary = reprotector == null ? null
                 : reprotect(pid, newGen, service, placement.map(p -> p.companion("checkpointd-reprotect-g" + newGen)),
                         Reprotector.carried(primary == null ? "" : primary.protectOptions()));
         if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
         closeQuietly(proxy);
-        return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary);
+        return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary, fromStandby, lazy != null, allPages);
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */

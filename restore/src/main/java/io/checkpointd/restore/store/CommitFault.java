@@ -7,11 +7,14 @@ package io.checkpointd.restore.store;
 public final class CommitFault {
     /** Runs after an epoch is verified and before it is made durable. */
     public static volatile Runnable beforeDurable = () -> { };
+    /** Runs in a standby image update once half of a pagemap's changed pages are written in place. */
+    public static volatile Runnable midStandbyUpdate = () -> { };
 
     private CommitFault() {
     }
 
     public static void reset() {
         beforeDurable = () -> { };
+        midStandbyUpdate = () -> { };
     }
 }

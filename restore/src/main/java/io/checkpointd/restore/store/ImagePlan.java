@@ -119,20 +119,7 @@ final class ImagePlan {
         Files.createDirectories(target);
         Map<Path, FileChannel> open = new HashMap<>();
         try {
-            for (var e : files.entrySet()) {
-                try (FileChannel out = create(target.resolve(e.getKey()))) {
-                    for (Segment s : e.getValue()) {
-                        FileChannel in = open.computeIfAbsent(s.file(), ImagePlan::openRead);
-                        long done = 0;
-                        while (done < s.length()) {
-                            long n = in.transferTo(s.offset() + done, s.length() - done, out);
-                            if (n <= 0) throw new IOException("stored data missing in " + s.file());
-                            done += n;
-                        }
-                    }
-                    if (durable) out.force(true);
-                }
-            }
+            writeFiles(target, durable, java.util.Set.of(), open);
             ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
             for (var e : pagemaps.entrySet()) {
                 PageTable refs = pages.get(e.getKey());
@@ -159,11 +146,30 @@ final class ImagePlan {
         }
     }
 
+    /** Writes every non-page file but those in {@code skip} into {@code target}, reading through {@code open}. */
+    void writeFiles(Path target, boolean durable, java.util.Set<String> skip, Map<Path, FileChannel> open) throws IOException {
+        for (var e : files.entrySet()) {
+            if (skip.contains(e.getKey())) continue;
+            try (FileChannel out = create(target.resolve(e.getKey()))) {
+                for (Segment s : e.getValue()) {
+                    FileChannel in = open.computeIfAbsent(s.file(), ImagePlan::openRead);
+                    long done = 0;
+                    while (done < s.length()) {
+                        long n = in.transferTo(s.offset() + done, s.length() - done, out);
+                        if (n <= 0) throw new IOException("stored data missing in " + s.file());
+                        done += n;
+                    }
+                }
+                if (durable) out.force(true);
+            }
+        }
+    }
+
     private static FileChannel create(Path p) throws IOException {
         return FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     }
 
-    private static FileChannel openRead(Path p) {
+    static FileChannel openRead(Path p) {
         try {
             return FileChannel.open(p, StandardOpenOption.READ);
         } catch (IOException e) {

@@ -52,6 +52,8 @@ public final class ImageStore {
     /** One {@link #sync()} at a time (taken before the store lock, never inside it). */
     private final Object syncLock = new Object();
     private ImagePlan plan;
+    /** The committed image kept materialized for failover, caught up behind the commits. */
+    private StandbyImage standby;
     /** The data dirs' replica: committed with the image, see {@link DataReplica}. */
     private DataReplica data;
     private long logBytes;
@@ -86,6 +88,8 @@ public final class ImageStore {
         s.durable = s.state;
         s.removeDebris();
         s.rebuildPlan();
+        s.standby = StandbyImage.open(dir, s.compactor, s::standbyTarget, s.plan, s.state.generation(), s.state.epoch());
+        s.standby.start();
         return s;
     }
 
@@ -183,6 +187,29 @@ public final class ImageStore {
         if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
         syncLocked(); // what is restored is what a restart of the backup would find
         plan.materialize(target, false);
+    }
+
+    /**
+     * As {@link #materialize}, for {@code criu restore}: from the {@link StandbyImage} when it can serve (then only
+     * what it had not caught up yet is written, and it changes no more), else the whole image.
+     *
+     * @return whether the standby image served it
+     */
+    public synchronized boolean materializeForRestore(Path target) throws IOException {
+        if (state.empty()) throw new IOException("the store in " + dir + " holds no committed epoch");
+        syncLocked();
+        if (standby.prepareRestore(target, plan, state.generation(), state.epoch())) return true;
+        plan.materialize(target, false);
+        return false;
+    }
+
+    /** The standby image's figures (see {@link StandbyImage#figures}). */
+    public StandbyImage standby() {
+        return standby;
+    }
+
+    private synchronized StandbyImage.Target standbyTarget() {
+        return new StandbyImage.Target(state.generation(), state.epoch(), plan, standby.drainQueue());
     }
 
     /** Data dir index → its path on the primary, in the committed image (empty: no data dirs). */
@@ -364,6 +391,7 @@ public final class ImageStore {
                         unsynced.addLast(new Unsynced(generation, epoch, out));
                     }
                     state = committed;
+                    standby.committed(generation, epoch, full, plan, next);
                     plan = next;
                     data = nextData;
                     logBytes = full ? position : logBytes + position;
@@ -478,8 +506,10 @@ public final class ImageStore {
         synchronized (this) {
             closed = true;
         }
+        standby.stop();
         awaitCompaction();
         compactor.shutdown();
+        compactor.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS); // a standby batch stops at its next check
     }
 
     /** Removes base dirs, log files and temp files that {@link #state} does not name (see {@link StoreDebris}). */

@@ -100,6 +100,35 @@ final class PageTable {
         return out;
     }
 
+    /** Receives the virtual address of a page. */
+    @FunctionalInterface
+    interface PageConsumer {
+        void page(long vaddr) throws java.io.IOException;
+    }
+
+    /**
+     * Calls {@code changed} with every page that has data here and none, or other data, in {@code older} (a version
+     * this one was edited from, directly or not). Subtrees the two share are skipped whole, so consecutive versions
+     * cost what one epoch changed.
+     */
+    void forEachChanged(PageTable older, PageConsumer changed) throws java.io.IOException {
+        for (int i = 0; i < keys.length; i++) diff(roots[i], rootAt(older, keys[i]), keys[i] << ROOT_SHIFT, 2 * BITS, changed);
+    }
+
+    private static void diff(Object cur, Object old, long base, int shift, PageConsumer changed) throws java.io.IOException {
+        if (cur == old || cur == null) return;
+        if (shift == 0) {
+            Leaf c = (Leaf) cur, o = (Leaf) old;
+            for (int i = 0; i < FAN; i++) {
+                if (c.files[i] == null) continue;
+                if (o == null || o.files[i] == null || o.offsets[i] != c.offsets[i] || !o.files[i].equals(c.files[i])) changed.page((base + i) << 12);
+            }
+            return;
+        }
+        Node c = (Node) cur, o = (Node) old;
+        for (int k = 0; k < FAN; k++) diff(c.kids[k], o == null ? null : o.kids[k], base + ((long) k << shift), shift - BITS, changed);
+    }
+
     /** Starts a new version of this table; this one stays as it is. */
     Editor edit() {
         return new Editor(this);

@@ -1,0 +1,484 @@
+package io.checkpointd.restore.store;
+
+import io.checkpointd.protocol.image.ImageDirs;
+import io.checkpointd.protocol.image.Pagemap;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A CRIU image of the committed epoch kept ready on the backup, so that a failover writes what changed since the
+ * last catch-up instead of the whole image.
+ *
+ * <pre>
+ * DIR/standby/parent/   a materialized image laid out once (pages-*.img in its pagemaps' order); pages are then
+ *                       written in place, at their slot, as epochs commit
+ * DIR/standby/CURRENT   "generation epoch": every slot of the parent holds that committed epoch's page; absent
+ *                       while an update runs, so a torn parent is never taken for a current one
+ * </pre>
+ *
+ * Epochs are handed over as they are applied ({@link #committed}: a queue, nothing else on the ack path) and caught
+ * up in batches on the store's background thread (the compactor's, so no stored file a batch reads is removed
+ * under it): the pages an epoch changed are the pages its plan's tables do not share with the previous plan's.
+ * A restore image ({@link #prepareRestore}) is then a directory whose pagemaps mark every page the parent has a
+ * slot for as {@code PE_PARENT} and carry the others (pages that became present after the layout) in their own
+ * pages file, with a {@code parent} link to the parent, as CRIU's incremental dumps do. When those extra pages
+ * outgrow {@link #EXTRA_LIMIT_BYTES}, or after a full epoch, the parent is laid out anew.
+ *
+ * <p>The committed store stays the truth: a failed update, an unclean shutdown or any doubt drops the parent, the
+ * next batch rebuilds it from the store, and until then a failover materializes from the store as before.
+ */
+public final class StandbyImage {
+    private static final Logger log = LoggerFactory.getLogger(StandbyImage.class);
+    static final String DIR = "standby", PARENT = "parent", CURRENT = "CURRENT";
+    /** Pages outside the parent's layout beyond which it is laid out anew. */
+    static final long EXTRA_LIMIT_BYTES = 64L << 20;
+    private static final int CHECK_EVERY = 1024;
+
+    /** One applied epoch: the plan before and after it ({@code full}: a new image, not a delta). */
+    record Transition(long generation, long epoch, boolean full, ImagePlan before, ImagePlan after) {
+    }
+
+    /** What a batch catches up to: the store's plan and epoch at the moment its queue was drained. */
+    record Target(long generation, long epoch, ImagePlan plan, List<Transition> transitions) {
+    }
+
+    /** A parent pagemap: where its pages sit, and its pages file. */
+    private record Slots(ParentLayout layout, Path pages) {
+    }
+
+    /** What the store gives a batch: its plan and epoch, with the queue drained under the same lock. */
+    interface Source {
+        Target drain();
+    }
+
+    private final Path dir;
+    private final Path parent;
+    private final Executor executor;
+    private final Source source;
+
+    private final Object queueLock = new Object();
+    private final ArrayDeque<Transition> queue = new ArrayDeque<>();
+    /** A drained batch not yet taken up by {@link #work} (a restore takes it over). */
+    private Target inFlight;
+    private boolean scheduled;
+    /** Set once a restore begins (or the store closes): no background work from then on. */
+    private volatile boolean stopped;
+
+    // guarded by this
+    private Map<String, Slots> slots; // null: no usable parent
+    private long heldGeneration = -1, heldEpoch = -1;
+    private long extraPages;
+    private long batches, pagesWritten, rebuilds, failures;
+
+    private StandbyImage(Path storeDir, Executor executor, Source source) {
+        this.dir = storeDir.resolve(DIR);
+        this.parent = dir.resolve(PARENT);
+        this.executor = executor;
+        this.source = source;
+    }
+
+    /**
+     * Opens the standby of the store in {@code storeDir}, whose committed image is {@code plan} at
+     * {@code generation}/{@code epoch}: kept if CURRENT names exactly that epoch, else dropped and rebuilt.
+     */
+    static StandbyImage open(Path storeDir, Executor executor, Source source, ImagePlan plan, long generation, long epoch) throws IOException {
+        StandbyImage s = new StandbyImage(storeDir, executor, source);
+        Files.createDirectories(s.dir);
+        ImageDirs.deleteTree(s.dir.resolve(PARENT + ".tmp"));
+        long[] current = s.readCurrent();
+        if (epoch >= 0 && current != null && current[0] == generation && current[1] == epoch && Files.isDirectory(s.parent)) {
+            s.slots = readSlots(s.parent);
+            s.heldGeneration = generation;
+            s.heldEpoch = epoch;
+            log.info("standby image current at epoch {} (generation {})", epoch, generation);
+        } else {
+            s.dropParent();
+            if (epoch >= 0) {
+                log.info("standby image {}: rebuilding it from the store's epoch {}", current == null ? "absent or torn" : "at another epoch", epoch);
+                s.queue.add(new Transition(generation, epoch, true, null, plan));
+            }
+        }
+        return s;
+    }
+
+    /** Starts the rebuild {@link #open} queued, if any (once the store can serve {@link Source#drain}). */
+    void start() {
+        synchronized (queueLock) {
+            if (queue.isEmpty() || scheduled || stopped) return;
+            scheduled = true;
+        }
+        schedule();
+    }
+
+    private void schedule() {
+        try {
+            executor.execute(this::work);
+        } catch (RejectedExecutionException e) {
+            synchronized (queueLock) {
+                scheduled = false; // the store is closing
+            }
+        }
+    }
+
+    /** Queues an applied epoch (called under the store lock, on the ack path: only a queue and a wake-up). */
+    void committed(long generation, long epoch, boolean full, ImagePlan before, ImagePlan after) {
+        synchronized (queueLock) {
+            queue.addLast(new Transition(generation, epoch, full, before, after));
+            if (scheduled || stopped) return;
+            scheduled = true;
+        }
+        schedule();
+    }
+
+    /** Hands the queued transitions to a batch (under the store lock, with the plan they lead to). */
+    List<Transition> drainQueue() {
+        synchronized (queueLock) {
+            List<Transition> t = new ArrayList<>(queue);
+            queue.clear();
+            scheduled = false;
+            return t;
+        }
+    }
+
+    /** The background batch: catches the parent up to the store's current epoch. */
+    private void work() {
+        Target t = source.drain();
+        synchronized (queueLock) {
+            if (stopped) {
+                inFlight = merge(inFlight, t);
+                return;
+            }
+            inFlight = t;
+        }
+        synchronized (this) {
+            synchronized (queueLock) {
+                if (inFlight != t) return; // a restore took it over
+                inFlight = null;
+            }
+            if (t.transitions().isEmpty()) return;
+            try {
+                catchUp(t, true);
+            } catch (IOException | RuntimeException e) {
+                log.warn("standby image: catching up to epoch {} failed, dropped until rebuilt: {}", t.epoch(), e.toString());
+                tear();
+            }
+        }
+    }
+
+    private static Target merge(Target a, Target b) {
+        if (a == null) return b;
+        List<Transition> all = new ArrayList<>(a.transitions());
+        all.addAll(b.transitions());
+        return new Target(b.generation(), b.epoch(), b.plan(), all);
+    }
+
+    /**
+     * Brings the parent to {@code t}: the pages the transitions changed, written at their slots from {@code t}'s
+     * plan, or the whole parent laid out anew (after a full epoch, with no usable parent, or with too many pages
+     * outside its layout when {@code mayRebuild}).
+     */
+    private void catchUp(Target t, boolean mayRebuild) throws IOException {
+        boolean rebuild = slots == null;
+        for (Transition x : t.transitions()) rebuild |= x.full();
+        if (rebuild) {
+            if (!mayRebuild) throw new IOException("the standby image needs a rebuild");
+            rebuild(t);
+            return;
+        }
+        Map<String, LongList> dirty = new HashMap<>();
+        for (Transition x : t.transitions()) {
+            for (var e : x.after().pages.entrySet()) {
+                if (!slots.containsKey(e.getKey())) continue; // no parent pagemap: all its pages are extra
+                PageTable before = x.before().pages.getOrDefault(e.getKey(), PageTable.EMPTY);
+                LongList l = dirty.computeIfAbsent(e.getKey(), k -> new LongList());
+                e.getValue().forEachChanged(before, l::add);
+            }
+        }
+        markNotCurrent();
+        Map<Path, FileChannel> open = new HashMap<>();
+        ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
+        long written = 0;
+        try {
+            for (var e : dirty.entrySet()) {
+                PageTable refs = t.plan().pages.get(e.getKey());
+                if (refs == null) continue;
+                Slots s = slots.get(e.getKey());
+                long[] vaddrs = e.getValue().sortedDistinct();
+                try (FileChannel out = FileChannel.open(s.pages(), StandardOpenOption.WRITE)) {
+                    for (int i = 0; i < vaddrs.length; i++) {
+                        if (i == vaddrs.length / 2 && i > 0) CommitFault.midStandbyUpdate.run();
+                        long idx = s.layout().indexOf(vaddrs[i] >>> 12);
+                        ImagePlan.PageRef r = idx < 0 ? null : refs.get(vaddrs[i]);
+                        if (r == null) continue; // no slot (an extra page) or no longer present
+                        copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
+                        written++;
+                    }
+                    out.force(false);
+                }
+            }
+        } finally {
+            for (FileChannel c : open.values()) c.close();
+        }
+        extraPages = extraPages(t.plan());
+        batches++;
+        pagesWritten += written;
+        markCurrent(t.generation(), t.epoch());
+        if (mayRebuild && extraPages * Pagemap.PAGE_SIZE > EXTRA_LIMIT_BYTES) {
+            log.info("standby image: {} MiB of pages outside the parent's layout: laying it out anew", extraPages * Pagemap.PAGE_SIZE >> 20);
+            rebuild(t);
+        }
+    }
+
+    /** Lays the parent out anew from {@code t}'s plan, in a temp dir switched in when complete and synced. */
+    private void rebuild(Target t) throws IOException {
+        long t0 = System.nanoTime();
+        dropParent();
+        Path tmp = dir.resolve(PARENT + ".tmp");
+        ImageDirs.deleteTree(tmp);
+        Files.createDirectories(tmp);
+        ImagePlan plan = t.plan();
+        Map<Path, FileChannel> open = new HashMap<>();
+        ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
+        try {
+            plan.writeFiles(tmp, true, java.util.Set.of(), open);
+            for (var e : plan.pagemaps.entrySet()) {
+                PageTable refs = plan.pages.get(e.getKey());
+                try (FileChannel out = FileChannel.open(tmp.resolve(e.getValue().pagesFileName()), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    long[] n = {0};
+                    e.getValue().forEachPresentPage((vaddr, idx) -> {
+                        ImagePlan.PageRef r = refs.get(vaddr);
+                        if (r == null) throw new IOException("no data for page 0x" + Long.toHexString(vaddr) + " of " + e.getKey());
+                        copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
+                        if (++n[0] % CHECK_EVERY == 0 && stopped) throw new IOException("a restore began");
+                    });
+                    out.force(true);
+                }
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        } finally {
+            for (FileChannel c : open.values()) c.close();
+        }
+        StoreState.fsyncDir(tmp);
+        Files.move(tmp, parent, StandardCopyOption.ATOMIC_MOVE);
+        StoreState.fsyncDir(dir);
+        slots = readSlots(parent);
+        extraPages = 0;
+        rebuilds++;
+        markCurrent(t.generation(), t.epoch());
+        log.info("standby image laid out at epoch {} in {} ms", t.epoch(), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /**
+     * Writes a restore image of the committed epoch ({@code plan}, {@code generation}/{@code epoch}, read under the
+     * store lock) into {@code target}, finishing the tail of epochs the background has not caught up yet, and stops
+     * the background for good: the parent must not change under a restored process (its lazy pages are read from
+     * it). False if the parent is not usable (absent, torn, being rebuilt): then nothing was written.
+     */
+    synchronized boolean prepareRestore(Path target, ImagePlan plan, long generation, long epoch) throws IOException {
+        Target rest;
+        synchronized (queueLock) {
+            stopped = true;
+            List<Transition> tail = new ArrayList<>(inFlight == null ? List.of() : inFlight.transitions());
+            inFlight = null;
+            tail.addAll(queue);
+            queue.clear();
+            rest = new Target(generation, epoch, plan, tail);
+        }
+        if (slots == null) return false;
+        if (!rest.transitions().isEmpty()) {
+            try {
+                catchUp(rest, false);
+            } catch (IOException | RuntimeException e) {
+                log.warn("standby image: cannot finish the tail up to epoch {}: {}", epoch, e.toString());
+                tear();
+                return false;
+            }
+        }
+        if (heldGeneration != generation || heldEpoch != epoch) return false;
+        writeRestoreImage(target, plan);
+        return true;
+    }
+
+    /** The restore directory: the plan's files, its pagemaps pointing into the parent, extra pages, a parent link. */
+    private void writeRestoreImage(Path target, ImagePlan plan) throws IOException {
+        Files.createDirectories(target);
+        Map<Path, FileChannel> open = new HashMap<>();
+        ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
+        try {
+            plan.writeFiles(target, false, plan.pagemaps.keySet(), open);
+            for (var e : plan.pagemaps.entrySet()) {
+                Slots s = slots.get(e.getKey());
+                PageTable refs = plan.pages.get(e.getKey());
+                List<Pagemap.Run> runs = new ArrayList<>();
+                try (FileChannel out = FileChannel.open(target.resolve(e.getValue().pagesFileName()), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    for (Pagemap.Run r : e.getValue().runs()) {
+                        if (!r.present()) {
+                            runs.add(r);
+                            continue;
+                        }
+                        long first = r.vaddr() >>> 12, end = first + r.nrPages();
+                        for (long pn = first; pn < end; ) {
+                            long stop = s == null ? end : s.layout().stretchEnd(pn, end);
+                            boolean inParent = s != null && s.layout().indexOf(pn) >= 0;
+                            int flags = inParent ? (r.flags() & ~Pagemap.PE_PRESENT) | Pagemap.PE_PARENT : r.flags();
+                            runs.add(new Pagemap.Run(pn << 12, stop - pn, flags, -1));
+                            if (!inParent) {
+                                for (long p = pn; p < stop; p++) {
+                                    ImagePlan.PageRef ref = refs.get(p << 12);
+                                    if (ref == null) throw new IOException("no data for page 0x" + Long.toHexString(p << 12) + " of " + e.getKey());
+                                    copyPage(open, ref, page, out, -1);
+                                }
+                            }
+                            pn = stop;
+                        }
+                    }
+                }
+                Files.write(target.resolve(e.getKey()), Pagemap.of(e.getValue().pagesId(), runs).encode(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            }
+        } finally {
+            for (FileChannel c : open.values()) c.close();
+        }
+        Files.createSymbolicLink(target.resolve("parent"), parent.toAbsolutePath());
+    }
+
+    /** Reads one stored page into {@code page} and writes it at {@code at} ({@code -1}: at the end) of {@code out}. */
+    private static void copyPage(Map<Path, FileChannel> open, ImagePlan.PageRef r, ByteBuffer page, FileChannel out, long at) throws IOException {
+        FileChannel in = open.get(r.file());
+        if (in == null) {
+            in = FileChannel.open(r.file(), StandardOpenOption.READ);
+            open.put(r.file(), in);
+        }
+        page.clear();
+        while (page.hasRemaining()) {
+            if (in.read(page, r.offset() + page.position()) < 0) throw new IOException("short page in " + r.file());
+        }
+        page.flip();
+        while (page.hasRemaining()) {
+            if (at < 0) out.write(page);
+            else out.write(page, at + page.position());
+        }
+    }
+
+    /** Present pages of {@code plan} the parent has no slot for. */
+    private long extraPages(ImagePlan plan) {
+        long n = 0;
+        for (var e : plan.pagemaps.entrySet()) {
+            Slots s = slots.get(e.getKey());
+            for (Pagemap.Run r : e.getValue().runs()) {
+                if (!r.present()) continue;
+                long first = r.vaddr() >>> 12;
+                n += r.nrPages() - (s == null ? 0 : s.layout().covered(first, first + r.nrPages()));
+            }
+        }
+        return n;
+    }
+
+    private static Map<String, Slots> readSlots(Path parent) throws IOException {
+        Map<String, Slots> m = new HashMap<>();
+        try (var s = Files.list(parent)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!Pagemap.isPagemapName(n)) continue;
+                Pagemap pm = Pagemap.parse(Files.readAllBytes(p));
+                m.put(n, new Slots(ParentLayout.of(pm), parent.resolve(pm.pagesFileName())));
+            }
+        }
+        return m;
+    }
+
+    /** After a failed update: the parent may be torn, so it is never used again; the next batch rebuilds it. */
+    private void tear() {
+        failures++;
+        slots = null;
+        heldGeneration = heldEpoch = -1;
+        try {
+            markNotCurrent();
+        } catch (IOException e) {
+            log.warn("standby image: cannot remove {}: {}", dir.resolve(CURRENT), e.toString());
+        }
+    }
+
+    private void dropParent() throws IOException {
+        slots = null;
+        heldGeneration = heldEpoch = -1;
+        markNotCurrent();
+        ImageDirs.deleteTree(parent);
+    }
+
+    private void markNotCurrent() throws IOException {
+        if (Files.deleteIfExists(dir.resolve(CURRENT))) StoreState.fsyncDir(dir);
+    }
+
+    private void markCurrent(long generation, long epoch) throws IOException {
+        Path tmp = dir.resolve(CURRENT + ".tmp");
+        try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            c.write(ByteBuffer.wrap((generation + " " + epoch + "\n").getBytes(StandardCharsets.US_ASCII)));
+            c.force(true);
+        }
+        Files.move(tmp, dir.resolve(CURRENT), StandardCopyOption.ATOMIC_MOVE);
+        StoreState.fsyncDir(dir);
+        heldGeneration = generation;
+        heldEpoch = epoch;
+    }
+
+    /** (generation, epoch) CURRENT names, or null if absent or unreadable. */
+    private long[] readCurrent() {
+        try {
+            String[] f = Files.readString(dir.resolve(CURRENT), StandardCharsets.US_ASCII).trim().split(" ");
+            return new long[] {Long.parseLong(f[0]), Long.parseLong(f[1])};
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The epoch the parent is current at, -1 if none (tests, status). */
+    public synchronized long currentEpoch() {
+        return slots == null ? -1 : heldEpoch;
+    }
+
+    /** Figures for the status: current epoch, batches, pages written in place, rebuilds, extra pages, failed updates. */
+    public synchronized Map<String, Long> figures() {
+        return Map.of("epoch", slots == null ? -1 : heldEpoch, "batches", batches, "pagesWritten", pagesWritten, "rebuilds", rebuilds,
+                "extraPages", extraPages, "failures", failures);
+    }
+
+    /** Stops background work (the store closes). */
+    void stop() {
+        stopped = true;
+    }
+
+    /** A growable list of longs. */
+    private static final class LongList {
+        private long[] a = new long[64];
+        private int n;
+
+        void add(long v) {
+            if (n == a.length) a = java.util.Arrays.copyOf(a, n * 2);
+            a[n++] = v;
+        }
+
+        long[] sortedDistinct() {
+            long[] s = java.util.Arrays.copyOf(a, n);
+            java.util.Arrays.sort(s);
+            int m = 0;
+            for (int i = 0; i < s.length; i++) if (m == 0 || s[i] != s[m - 1]) s[m++] = s[i];
+            return java.util.Arrays.copyOf(s, m);
+        }
+    }
+}
