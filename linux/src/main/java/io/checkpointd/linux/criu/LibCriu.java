@@ -49,6 +49,9 @@ interface LibCriu extends Library {
 
     int criu_local_set_log_file(Pointer opts, String name);
 
+    /** An extra configuration file CRIU parses after the RPC options (how {@code --skip-pages-in} is passed). */
+    int criu_local_set_config_file(Pointer opts, String path);
+
     int criu_local_set_freeze_cgroup(Pointer opts, String name);
 
     void criu_local_set_ghost_limit(Pointer opts, int limitBytes);
