@@ -130,6 +130,7 @@ public final class BaseDump {
         if (pre != null) {
             try {
                 pre.merge(dir);
+                pre.report(stats);
             } catch (IOException | RuntimeException e) {
                 ImageDirs.deleteTree(dir);
                 throw e;

@@ -6,6 +6,7 @@ import io.checkpointd.linux.track.DirtyTracker;
 import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.EngineSettings;
+import io.checkpointd.primary.engine.status.EngineStats;
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -30,6 +31,12 @@ import org.slf4j.LoggerFactory;
  */
 final class FirstPreCopy {
     private static final Logger log = LoggerFactory.getLogger(FirstPreCopy.class);
+
+    /**
+     * Fault point for tests: ms the process runs after the copy before the dump's freeze, so that it writes to
+     * copied pages (the memory oracle test); 0 by default.
+     */
+    static final String HOLD_PROPERTY = "checkpointd.fault.firstPrecopyHoldMs";
 
     private final int pid;
     private final DirtyTracker tracker;
@@ -103,6 +110,14 @@ final class FirstPreCopy {
             return null;
         }
         p.copyNanos = System.nanoTime() - t1;
+        long hold = Long.getLong(HOLD_PROPERTY, 0);
+        if (hold > 0) {
+            try {
+                Thread.sleep(hold);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return p;
     }
 
@@ -135,6 +150,10 @@ final class FirstPreCopy {
                         + " still as copied at the dump, left out of CRIU's and merged in {} ms",
                 pid, copy.bytes() >> 20, copyNanos / 1_000_000, armNanos / 1_000_000, Ranges.bytes(skipped) >> 20,
                 (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    void report(EngineStats stats) {
+        stats.firstPrecopy(copy.bytes(), Ranges.bytes(skipped), armNanos);
     }
 
     /** Nanoseconds the process ran between the arming freeze and the dump's: not part of the epoch's pause. */

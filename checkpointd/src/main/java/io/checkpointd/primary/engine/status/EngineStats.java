@@ -99,6 +99,16 @@ public final class EngineStats {
         dumpReasons.merge(kind, 1L, Long::sum);
     }
 
+    /** The first epoch's pre-copy: bytes copied running, of them kept (left out of CRIU's dump), the arming freeze. */
+    public void firstPrecopy(long copied, long kept, long armNanos) {
+        firstPrecopy = new LinkedHashMap<>();
+        firstPrecopy.put("copiedBytes", copied);
+        firstPrecopy.put("keptBytes", kept);
+        firstPrecopy.put("armMs", round(armNanos / 1e6));
+    }
+
+    private Map<String, Object> firstPrecopy;
+
     /** An epoch shipped: pages XORed and pages plain. */
     public void shipped(long xored, long plain) {
         xorPages += xored;
@@ -126,6 +136,7 @@ public final class EngineStats {
         m.put("precopyP50Ms", round(precopyMs.percentile(0.5)));
         m.put("precopyPhaseP50Ms", p50(PRECOPY_PHASES, precopyPhases));
         m.put("precopiedBytes", precopiedBytes);
+        if (firstPrecopy != null) m.put("firstPrecopy", firstPrecopy);
         m.put("pauseCopiedBytes", pauseCopiedBytes);
         m.put("preCopyFailures", preCopyFailures);
         m.put("deferredStops", deferrals);
