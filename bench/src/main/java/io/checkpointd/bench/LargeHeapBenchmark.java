@@ -1,6 +1,7 @@
 package io.checkpointd.bench;
 
 import io.checkpointd.demo.Cluster;
+import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,10 +55,14 @@ public final class LargeHeapBenchmark {
         Path work = Files.createTempDirectory("cpd-bench-large");
         CLEANUP.installHook();
         List<Result> rs = new ArrayList<>();
-        rs.add(run("demo service, 64 MiB serial heap", work.resolve("small"), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds));
+        rs.add(run("demo service, 64 MiB serial heap", work.resolve("small"), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds, List.of()));
         Cluster.ServiceLaunch large = new Cluster.ServiceLaunch(List.of(), List.of("-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-Xss512k"), null);
-        rs.add(run(String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb), work.resolve("large"), large,
-                List.of("--ballast", Integer.toString(ballastMb)), seconds));
+        String largeName = String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb);
+        List<String> ballast = List.of("--ballast", Integer.toString(ballastMb));
+        // the baseline: the first epoch one whole CRIU dump, as before the pre-copy (and as without a patched CRIU)
+        rs.add(run(largeName + ", whole first dump (baseline)", work.resolve("large-whole"), large, ballast, seconds,
+                List.of("-D" + EngineSettings.FIRST_PRECOPY_KEY + "=false")));
+        rs.add(run(largeName + ", pre-copied first epoch", work.resolve("large"), large, ballast, seconds, List.of()));
         String section = report(rs, seconds);
         System.out.println(section);
         DocSection.replaceMarked(docs, section, BEGIN, END);
@@ -77,13 +82,14 @@ public final class LargeHeapBenchmark {
         return args[i];
     }
 
-    private static Result run(String name, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds) throws Exception {
+    private static Result run(String name, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds,
+                              List<String> protectProps) throws Exception {
         Files.createDirectories(dir);
         Cluster.Options o = Cluster.Options.of(dir).withEpoch(Duration.ofMillis(EPOCH_MS)).withService(service)
                 .withServiceArgs(serviceArgs).withProtectArgs(List.of("--engine", "incremental"))
                 // the daemons' heaps as bin/checkpointd leaves them on a large host, not the test clusters' 256 MiB:
                 // an epoch's pages are staged in direct buffers, and the backup indexes every page of the image
-                .withProtectJvmArgs(List.of("-Xmx3g")).withBackupJvmArgs(List.of("-Xmx3g"))
+                .withProtectJvmArgs(Stream.concat(Stream.of("-Xmx3g"), protectProps.stream()).toList()).withBackupJvmArgs(List.of("-Xmx3g"))
                 // an epoch of hundreds of MB on a loaded 2-core box outlasts the test clusters' 1 s heartbeat timeout
                 .withHeartbeatTimeout(Duration.ofSeconds(5));
         long t0 = System.nanoTime();
@@ -135,7 +141,9 @@ public final class LargeHeapBenchmark {
         b.append("## A large JVM: first epoch and failover (issue 15)\n\n");
         b.append(String.format(Locale.ROOT, "%s, %s, load %s. Incremental engine at %d ms epochs, each service on a fresh cluster:"
                 + " time from start (the service's own start and heap fill included) to the first acknowledged epoch, the longest freeze among the first 20 epochs (the first"
-                + " one's whole CRIU dump), each epoch's pause for %.0f s after that, then SIGKILL of service and primary."
+                + " one's: a whole CRIU dump in the baseline; with the pre-copy, the freeze that arms the tracker plus the one of CRIU's dump of the rest, summed),"
+                + " each epoch's pause for %.0f s after that, then SIGKILL of service and primary. The pre-copied run needs a CRIU with `--skip-pages-in`"
+                + " (scripts/criu-patches); the baseline turns the pre-copy off (`-D" + EngineSettings.FIRST_PRECOPY_KEY + "=false`) in the same run."
                 + " Failover is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
                 + " accepting; of it, `restoreMs` is image files written from the store plus CRIU restore, `materializeMs` the"
                 + " files alone. Targets (issue 15): longest freeze of a 4 GiB JVM's first epoch ≤ 100 ms; its failover ≤ 1 s.%n%n",
