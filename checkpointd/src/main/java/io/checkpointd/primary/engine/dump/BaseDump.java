@@ -111,7 +111,7 @@ public final class BaseDump {
                 armed = true;
             } else {
                 List<ProcessMemory.RemoteRange> written = tracker.collect(before); // everything written so far is in the dump
-                if (pre != null) skip = pre.skipFile(Ranges.of(written), n);
+                if (pre != null) skip = pre.skipFile(Ranges.of(written), before, n);
             }
             memory.reset(); // so is what earlier pre-copies re-protected and what attempts given up collected
             Dumps.dump(criu, pid, dir, freezer, skip);

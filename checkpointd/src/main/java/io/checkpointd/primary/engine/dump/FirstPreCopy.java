@@ -2,6 +2,7 @@ package io.checkpointd.primary.engine.dump;
 
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.proc.ProcFs;
+import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.track.DirtyTracker;
 import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.primary.engine.CaptureEngine;
@@ -13,6 +14,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,11 +129,11 @@ final class FirstPreCopy {
     }
 
     /**
-     * Frozen, right after the tracker's collect returned {@code written}: writes the ranges CRIU may leave out and
+     * Frozen, right after the tracker's collect returned {@code written} ({@code maps}: read then): writes the ranges CRIU may leave out and
      * returns their file, or null when none is left.
      */
-    Path skipFile(long[] written, long n) throws IOException {
-        skipped = copy.skippable(written, tracker.followed());
+    Path skipFile(long[] written, List<Vma> maps, long n) throws IOException {
+        skipped = copy.skippable(written, tracker.followed(), maps);
         if (skipped.length == 0) return null;
         Path f = work.resolve("precopy-" + n + ".ranges");
         PreCopiedPages.writeSkipFile(skipped, f);

@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The private anonymous memory of a process copied while it runs, for a base dump that freezes it only for the rest
@@ -34,11 +36,14 @@ final class PreCopiedPages implements AutoCloseable {
 
     private final Path file;
     private final long[] ranges;
+    /** The copied VMAs as they were mapped when the copy began. */
+    private final Set<Vma> vmas;
 
-    /** Pages of {@code ranges} already in {@code file}, in order (tests build one). */
-    PreCopiedPages(Path file, long[] ranges) {
+    /** Pages of {@code ranges} already in {@code file}, in order, copied from {@code vmas} (tests build one). */
+    PreCopiedPages(Path file, long[] ranges, Set<Vma> vmas) {
         this.file = file;
         this.ranges = ranges;
+        this.vmas = vmas;
     }
 
     /** The VMAs copied ahead: private anonymous writable ones, which the tracker follows and hold a JVM's heap. */
@@ -74,7 +79,9 @@ final class PreCopiedPages implements AutoCloseable {
                 }
             }
         }
-        return new PreCopiedPages(file, Ranges.of(toRemote(done)));
+        Set<Vma> vmas = new HashSet<>();
+        for (Vma v : maps) if (copied(v)) vmas.add(v);
+        return new PreCopiedPages(file, Ranges.of(toRemote(done)), vmas);
     }
 
     /** Sorted, disjoint {start, end} pairs flattened, as {@link Ranges} keeps them. */
@@ -94,13 +101,15 @@ final class PreCopiedPages implements AutoCloseable {
      * With the process frozen, after the tracker's collect returned {@code written}: the copied pages that still
      * hold the copied bytes. Not written since the arming, not removed ({@code MADV_DONTNEED}), and inside a range
      * the tracker followed without a break (a range unmapped and mapped again is not followed, nor is one
-     * registered only at this collect).
+     * registered only at this collect), within a VMA of {@code mapsNow} mapped exactly as when the copy began (a
+     * belt to the tracker's braces: whatever was unmapped, moved or re-protected meanwhile, CRIU dumps).
      */
-    long[] skippable(long[] written, DirtyTracker.Followed followed) {
+    long[] skippable(long[] written, DirtyTracker.Followed followed, List<Vma> mapsNow) {
         if (followed == null) return Ranges.EMPTY; // a tracker that cannot tell removals: nothing is sure
         long[] removed = Ranges.of(followed.removed());
         long[] kept = Ranges.subtract(Ranges.subtract(ranges, written), removed);
-        return Ranges.intersect(kept, Ranges.of(followed.ranges()));
+        long[] unchanged = Ranges.ofVmas(mapsNow, vmas::contains);
+        return Ranges.intersect(Ranges.intersect(kept, Ranges.of(followed.ranges())), unchanged);
     }
 
     /** Writes {@code skip} as CRIU's {@code --skip-pages-in} reads it: {@code start-end} in hex, a line. */

@@ -3,12 +3,14 @@ package io.checkpointd.primary.engine.dump;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.track.DirtyTracker;
 import io.checkpointd.protocol.image.Pagemap;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,13 +23,18 @@ class PreCopiedPagesTest {
 
     @Test
     void onlyPagesNeitherWrittenNorRemovedInFollowedRangesAreSkipped() throws Exception {
-        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), new long[] {0x10000, 0x14000, 0x20000, 0x22000, 0x40000, 0x41000});
+        Vma a = anon(0x10000, 0x14000), b = anon(0x20000, 0x22000), c = anon(0x40000, 0x41000), d = anon(0x50000, 0x52000);
+        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), new long[] {0x10000, 0x14000, 0x20000, 0x22000, 0x40000, 0x41000,
+                0x50000, 0x52000}, Set.of(a, b, c, d));
         long[] written = {0x12000, 0x13000};
         DirtyTracker.Followed followed = new DirtyTracker.Followed(
-                List.of(new RemoteRange(0x10000, 0x20000)), // 0x40000 was unmapped and mapped again: not followed
+                // 0x40000 was unmapped and mapped again: not followed
+                List.of(new RemoteRange(0x10000, 0x20000), new RemoteRange(0x50000, 0x2000)),
                 List.of(new RemoteRange(0x21000, PAGE)));
-        assertThat(copy.skippable(written, followed)).containsExactly(0x10000, 0x12000, 0x13000, 0x14000, 0x20000, 0x21000);
-        assertThat(copy.skippable(written, null)).as("a tracker that does not follow removals").isEmpty();
+        // 0x50000's VMA was made read-only since the copy: not skipped either
+        List<Vma> now = List.of(a, b, c, new Vma(0x50000, 0x52000, "r--p", 0, "00:00", 0, ""));
+        assertThat(copy.skippable(written, followed, now)).containsExactly(0x10000, 0x12000, 0x13000, 0x14000, 0x20000, 0x21000);
+        assertThat(copy.skippable(written, null, now)).as("a tracker that does not follow removals").isEmpty();
     }
 
     @Test
@@ -35,7 +42,7 @@ class PreCopiedPagesTest {
         // copied: 0x10000..0x14000 (4 pages), 0x20000..0x22000 (2 pages); byte value = 'a' + page index in the copy
         long[] copied = {0x10000, 0x14000, 0x20000, 0x22000};
         Files.write(tmp.resolve("copy"), pages('a', 6));
-        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), copied);
+        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), copied, Set.of());
         // CRIU dumped 0x12000 (written during the copy) and 0x30000; its pages 'X', 'Y'
         Pagemap criu = Pagemap.of(1, List.of(new Pagemap.Run(0x12000, 1, Pagemap.PE_PRESENT, 0),
                 new Pagemap.Run(0x30000, 1, Pagemap.PE_PRESENT, 0)));
@@ -60,6 +67,10 @@ class PreCopiedPagesTest {
         }
         // 0x10000 a, 0x11000 b, 0x12000 CRIU's X, 0x13000 d, 0x20000 e, 0x21000 f, 0x30000 Y
         assertThat(firsts.toString()).isEqualTo("abXdefY");
+    }
+
+    private static Vma anon(long start, long end) {
+        return new Vma(start, end, "rw-p", 0, "00:00", 0, "");
     }
 
     private static byte[] pages(char first, int n) {
