@@ -115,6 +115,7 @@ public final class BaseDump {
             }
             memory.reset(); // so is what earlier pre-copies re-protected and what attempts given up collected
             Dumps.dump(criu, pid, dir, freezer, skip);
+            if (pre != null) pre.dumped();
             pause.atCapture();
             atDump = ProcFs.maps(pid);
             s = Structure.read(pid, ProcFs.threads(pid), atDump);

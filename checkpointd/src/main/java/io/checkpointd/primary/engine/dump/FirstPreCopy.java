@@ -125,14 +125,23 @@ final class FirstPreCopy {
 
     /** Just before the dump's freeze: the process ran since the arming thaw. */
     void freezing() {
-        runningNanos = System.nanoTime() - copiedAt;
+        freezingAt = System.nanoTime();
+        runningNanos = freezingAt - copiedAt;
     }
+
+    /** CRIU's dump is done (the process still frozen). */
+    void dumped() {
+        dumpedAt = System.nanoTime();
+    }
+
+    private long freezingAt, skipAt, dumpedAt;
 
     /**
      * Frozen, right after the tracker's collect returned {@code written} ({@code maps}: read then): writes the ranges CRIU may leave out and
      * returns their file, or null when none is left.
      */
     Path skipFile(long[] written, List<Vma> maps, long n) throws IOException {
+        skipAt = System.nanoTime();
         skipped = copy.skippable(written, tracker.followed(), maps);
         if (skipped.length == 0) return null;
         Path f = work.resolve("precopy-" + n + ".ranges");
@@ -149,13 +158,14 @@ final class FirstPreCopy {
             Files.write(pm, copy.mergeInto(dir, criu, skipped));
         }
         log.info("pid {}: first epoch pre-copied {} MiB in {} ms after a {} ms freeze to arm the tracker; {} MiB of it"
-                        + " still as copied at the dump, left out of CRIU's and merged in {} ms",
+                        + " still as copied at the dump, left out of CRIU's and merged in {} ms; the dump's freeze: {} ms to"
+                        + " the tracker's collect, {} ms of CRIU",
                 pid, copy.bytes() >> 20, copyNanos / 1_000_000, armNanos / 1_000_000, Ranges.bytes(skipped) >> 20,
-                (System.nanoTime() - t0) / 1_000_000);
+                (System.nanoTime() - t0) / 1_000_000, (skipAt - freezingAt) / 1_000_000, (dumpedAt - skipAt) / 1_000_000);
     }
 
     void report(EngineStats stats) {
-        stats.firstPrecopy(copy.bytes(), Ranges.bytes(skipped), armNanos);
+        stats.firstPrecopy(copy.bytes(), Ranges.bytes(skipped), armNanos, skipAt - freezingAt, dumpedAt - skipAt);
     }
 
     /** Nanoseconds the process ran between the arming freeze and the dump's: not part of the epoch's pause. */

@@ -99,12 +99,17 @@ public final class EngineStats {
         dumpReasons.merge(kind, 1L, Long::sum);
     }
 
-    /** The first epoch's pre-copy: bytes copied running, of them kept (left out of CRIU's dump), the arming freeze. */
-    public void firstPrecopy(long copied, long kept, long armNanos) {
+    /**
+     * The first epoch's pre-copy: bytes copied running, of them kept (left out of CRIU's dump), the arming freeze, and
+     * in the dump's freeze the time up to the tracker's collect and CRIU's dump.
+     */
+    public void firstPrecopy(long copied, long kept, long armNanos, long toCollectNanos, long criuNanos) {
         firstPrecopy = new LinkedHashMap<>();
         firstPrecopy.put("copiedBytes", copied);
         firstPrecopy.put("keptBytes", kept);
         firstPrecopy.put("armMs", round(armNanos / 1e6));
+        firstPrecopy.put("toCollectMs", round(toCollectNanos / 1e6));
+        firstPrecopy.put("criuMs", round(criuNanos / 1e6));
     }
 
     private Map<String, Object> firstPrecopy;
