@@ -1,6 +1,7 @@
 package io.checkpointd.bench;
 
 import io.checkpointd.demo.Cluster;
+import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +29,8 @@ public final class LargeHeapBenchmark {
     static final String END = "<!-- END large-heap -->";
     private static final int EPOCH_MS = 25;
 
-    private record Result(String name, String path, long rssMb, double firstAckS, double longestFreezeMs, double[] pauses, long dumps,
+    private record Result(String name, String path, long rssMb, double firstAckS, double longestFreezeMs, double armMs, double criuMs, double keptMb,
+                          double[] pauses, long dumps,
                           double failoverMs, double restoreMs, double materializeMs, double allPagesMs, boolean fromStandby, boolean lazy) {
     }
 
@@ -69,10 +71,15 @@ public final class LargeHeapBenchmark {
         CLEANUP.installHook();
         List<Result> rs = new ArrayList<>();
         Cluster.ServiceLaunch large = new Cluster.ServiceLaunch(List.of(), List.of("-Xms" + heapMb + "m", "-Xmx" + heapMb + "m", "-Xss512k"), null);
+        String largeName = String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb);
+        List<String> ballast = List.of("--ballast", Integer.toString(ballastMb));
         for (RestorePath path : RestorePath.values()) {
-            rs.add(run("demo service, 64 MiB serial heap", path, work.resolve("small-" + path), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds));
-            rs.add(run(String.format(Locale.ROOT, "%d MiB G1 heap, %d MiB live", heapMb, ballastMb), path, work.resolve("large-" + path), large,
-                    List.of("--ballast", Integer.toString(ballastMb)), seconds));
+            // before: the first epoch one whole CRIU dump; now: pre-copied where the CRIU has --skip-pages-in
+            boolean now = path == RestorePath.STANDBY;
+            List<String> precopy = List.of("-D" + EngineSettings.FIRST_PRECOPY_KEY + "=" + now);
+            rs.add(run("demo service, 64 MiB serial heap", path, work.resolve("small-" + path), Cluster.ServiceLaunch.DEFAULT, List.of(), seconds, precopy));
+            rs.add(run(largeName + (now ? ", pre-copied first epoch" : ", whole first dump"), path, work.resolve("large-" + path), large, ballast, seconds,
+                    precopy));
             deleteTree(work.resolve("small-" + path));
             deleteTree(work.resolve("large-" + path)); // the stores and images hold several GB
         }
@@ -95,7 +102,8 @@ public final class LargeHeapBenchmark {
         return args[i];
     }
 
-    private static Result run(String name, RestorePath path, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds) throws Exception {
+    private static Result run(String name, RestorePath path, Path dir, Cluster.ServiceLaunch service, List<String> serviceArgs, double seconds,
+                              List<String> protectProps) throws Exception {
         List<String> backupJvm = new ArrayList<>(List.of("-Xmx3g"));
         backupJvm.addAll(path.backupJvmArgs);
         Files.createDirectories(dir);
@@ -103,7 +111,7 @@ public final class LargeHeapBenchmark {
                 .withServiceArgs(serviceArgs).withProtectArgs(List.of("--engine", "incremental"))
                 // the daemons' heaps as bin/checkpointd leaves them on a large host, not the test clusters' 256 MiB:
                 // an epoch's pages are staged in direct buffers, and the backup indexes every page of the image
-                .withProtectJvmArgs(List.of("-Xmx3g")).withBackupJvmArgs(backupJvm)
+                .withProtectJvmArgs(Stream.concat(Stream.of("-Xmx3g"), protectProps.stream()).toList()).withBackupJvmArgs(backupJvm)
                 // an epoch of hundreds of MB on a loaded 2-core box outlasts the test clusters' 1 s heartbeat timeout
                 .withHeartbeatTimeout(Duration.ofSeconds(5));
         long t0 = System.nanoTime();
@@ -113,6 +121,10 @@ public final class LargeHeapBenchmark {
             c.awaitAckedEpoch(20, Duration.ofSeconds(120));
             Json s0 = c.status("primary").orElseThrow();
             double longest = ((Number) ((Json) s0.get("pauseMs")).get("max")).doubleValue();
+            Json first = (Json) ((Json) s0.get("engineStats")).get("firstPrecopy");
+            double armMs = first == null ? Double.NaN : num(first, "armMs");
+            double criuMs = first == null ? Double.NaN : num(first, "criuMs");
+            double keptMb = first == null ? Double.NaN : num(first, "keptBytes") / (1 << 20);
             long rss = rssMb(c.servicePid());
             List<Double> pauses = new ArrayList<>();
             long lastN = PrimarySampler.windowCount(s0, "pauseMs");
@@ -131,7 +143,7 @@ public final class LargeHeapBenchmark {
             c.awaitFailover(Duration.ofSeconds(300));
             Json f = awaitAllPages(c);
             CLEANUP.clear();
-            return new Result(name, path.label, rss, firstAck, longest, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
+            return new Result(name, path.label, rss, firstAck, longest, armMs, criuMs, keptMb, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
                     num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"), num(f, "allPagesMs"),
                     Boolean.TRUE.equals(f.get("fromStandby")), Boolean.TRUE.equals(f.get("lazy")));
         }
@@ -180,9 +192,11 @@ public final class LargeHeapBenchmark {
         b.append("## A large JVM: first epoch and failover (issue 15)\n\n");
         b.append(String.format(Locale.ROOT, "%s, %s, load %s. Incremental engine at %d ms epochs, each service on a fresh cluster:"
                 + " time from start (the service's own start and heap fill included) to the first acknowledged epoch, the longest freeze among the first 20 epochs (the first"
-                + " one's whole CRIU dump), each epoch's pause for %.0f s after that, then SIGKILL of service and primary."
-                + " Each service twice, as the backup restored before this change (the whole image written from the store, then"
-                + " a plain CRIU restore) and as now (the standby image the backup keeps current behind its commits: only the"
+                + " one's: a whole CRIU dump before; with the pre-copy, the freeze that arms the tracker plus the one of CRIU's dump of the rest, summed),"
+                + " each epoch's pause for %.0f s after that, then SIGKILL of service and primary."
+                + " Each service twice: as before (first epoch one whole CRIU dump; the backup writes the whole image from the store, then"
+                + " a plain CRIU restore) and as now (first epoch pre-copied, `-D" + EngineSettings.FIRST_PRECOPY_KEY + "=true`, which needs a CRIU"
+                + " with `--skip-pages-in` from scripts/criu-patches; the standby image the backup keeps current behind its commits: only the"
                 + " epochs it had not caught up are written; images with 256 MiB or more of `PE_LAZY` pages restored with `--lazy-pages`)."
                 + " *Failover* is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
                 + " accepting; of it, *restore* is image files written plus CRIU restore, *image files* the files alone;"
@@ -190,12 +204,14 @@ public final class LargeHeapBenchmark {
                 + " Targets (issue 15): longest freeze of a 4 GiB JVM's first epoch ≤ 100 ms; its failover ≤ 1 s.%n%n",
                 DateTimeFormatter.ISO_LOCAL_DATE.format(ZonedDateTime.now(ZoneOffset.UTC)), HostInfo.machine(), HostInfo.loadAverage(),
                 EPOCH_MS, seconds));
-        b.append("| service | restore | RSS MiB | first ack s | longest freeze ms | pause p50 / p99 ms | CRIU dumps after | failover ms | restore ms | image files ms | all pages ms |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| service | restore | RSS MiB | first ack s | longest freeze ms | of it, arming / CRIU ms | MiB pre-copied and kept | pause p50 / p99 ms"
+                + " | CRIU dumps after | failover ms | restore ms | image files ms | all pages ms |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Result r : rs) {
             String path = r.path() + (r.fromStandby() ? "" : r.path().contains("before") ? "" : " (standby not used)") + (r.lazy() ? ", lazy" : "");
-            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.0f | %.2f / %.2f | %d | %.0f | %.0f | %.0f | %.0f |%n", r.name(), path, r.rssMb(),
-                    r.firstAckS(), r.longestFreezeMs(), PrimarySampler.percentile(r.pauses(), 0.5), PrimarySampler.percentile(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.0f | %s | %s | %.2f / %.2f | %d | %.0f | %.0f | %.0f | %.0f |%n", r.name(), path, r.rssMb(),
+                    r.firstAckS(), r.longestFreezeMs(), Double.isNaN(r.armMs()) ? "–" : String.format(Locale.ROOT, "%.1f / %.1f", r.armMs(), r.criuMs()),
+                    Double.isNaN(r.keptMb()) ? "–" : String.format(Locale.ROOT, "%.0f", r.keptMb()), PrimarySampler.percentile(r.pauses(), 0.5), PrimarySampler.percentile(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
                     r.restoreMs(), r.materializeMs(), r.allPagesMs()));
         }
         b.append(END).append('\n');

@@ -22,6 +22,11 @@ public final class Dumps {
      * freezer state it found), so the caller decides when the process runs again.
      */
     public static void dump(Criu criu, int pid, Path dir, Freezer freezer) throws IOException {
+        dump(criu, pid, dir, freezer, null);
+    }
+
+    /** Same, leaving out the pages of the ranges {@code skipPagesIn} lists (null: none; see {@code FirstPreCopy}). */
+    public static void dump(Criu criu, int pid, Path dir, Freezer freezer, Path skipPagesIn) throws IOException {
         HostFiles host = HostFilesCapture.read(pid);
         // connections with their repair state (tcp-stream-*.img), as the engine's own epochs write them; no CRIU
         // network lock: the process is frozen, and holding its packets is the output commit's business
@@ -29,6 +34,7 @@ public final class Dumps {
                 .freezeCgroup(freezer.cgroup().toString()).fileLocks(true).logFile("dump.log");
         // stdio on journald's socket: its peer is outside the dump; the backup hands in a stream of its own
         for (HostFiles.Stdio s : host.stdio()) if (s.isSocket()) b.externalUnixSocket(s.inode());
+        if (skipPagesIn != null) b.skipPagesIn(skipPagesIn);
         criu.dump(b.build());
         Files.write(dir.resolve(HostFiles.NAME), host.encode());
     }

@@ -29,6 +29,18 @@ public final class EngineSettings {
         return Long.getLong(PRECOPY_MIN_BYTES_KEY, PRECOPY_MIN_BYTES_DEFAULT);
     }
 
+    /**
+     * Copy the first base dump's private anonymous memory while the process runs, CRIU dumping only the rest
+     * (needs the uffd-wp tracker and a CRIU with {@code --skip-pages-in}). Off by default: the memory oracle found
+     * thread-stack pages that differ in one of two runs with it on (docs/benchmarks.md).
+     */
+    public static final String FIRST_PRECOPY_KEY = "checkpointd.first-precopy";
+    public static final boolean FIRST_PRECOPY_DEFAULT = false;
+
+    public static boolean firstPrecopy() {
+        return bool(FIRST_PRECOPY_KEY, FIRST_PRECOPY_DEFAULT);
+    }
+
     /** Run the pre-copy at real-time priority ({@link #pauseRealtime()}). */
     public static final String PRECOPY_REALTIME_KEY = "checkpointd.precopy.realtime";
     public static final boolean PRECOPY_REALTIME_DEFAULT = true;

@@ -167,7 +167,7 @@ public final class IncrementalEngine implements CaptureEngine {
         BaseDump.Result d = dump.run(n, pause, why, frozen, base, reference);
         base = d.base();
         sinceBase = 0;
-        return new BaseCapture(shipper, base, d.dir(), full, d.resumed(), d.pagemaps());
+        return new BaseCapture(shipper, base, d.dir(), full, d.resumed(), d.pagemaps(), d.runningNanos());
     }
 
     /** For the memory oracle test: the next incremental epoch also writes an {@link OracleSnapshot} into {@code dir}. */

@@ -135,6 +135,7 @@ public final class Criu {
                 lib.criu_local_set_shell_job(o, opts.shellJob());
                 lib.criu_local_set_track_mem(o, opts.trackMem());
                 for (long ino : opts.externalUnixSockets()) check(lib.criu_local_add_unix_sk(o, (int) ino), "external unix socket " + ino);
+                if (opts.skipPagesIn().isPresent()) check(lib.criu_local_set_config_file(o, skipConfig(opts).toString()), "config file");
             });
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             if (r.rc() < 0) throw new CriuException(op, r.rc(), r.errno(), logPath, tail(logPath));
@@ -143,6 +144,34 @@ public final class Criu {
         } catch (SyscallException e) {
             throw new CriuException(op + " (" + e.getMessage() + ")", 0, e.errno(), null, null);
         }
+    }
+
+    /**
+     * Whether this CRIU has {@code --skip-pages-in} (checkpointd's patch, scripts/criu-patches): asks {@code criu
+     * --help} once. Without it a dump cannot leave out pages the caller copied itself.
+     */
+    public boolean canSkipPages() {
+        Boolean b = skipPages;
+        if (b == null) {
+            String help = runForOutput(List.of(binary().toString(), "--help"));
+            b = help != null && help.contains("--skip-pages-in");
+            skipPages = b;
+            log.info("{} {} --skip-pages-in", binary(), b ? "has" : "lacks");
+        }
+        return b;
+    }
+
+    private volatile Boolean skipPages;
+
+    /** libcriu has no setter for a patch's option: it goes in a config file CRIU reads after the RPC options. */
+    private static Path skipConfig(DumpOptions opts) throws CriuException {
+        Path conf = opts.effectiveWorkDir().resolve("skip-pages.conf");
+        try {
+            Files.writeString(conf, "skip-pages-in " + opts.skipPagesIn().get().toAbsolutePath() + "\n");
+        } catch (IOException e) {
+            throw new CriuException("writing " + conf + ": " + e.getMessage(), 0, 0, null, null);
+        }
+        return conf;
     }
 
     /**
@@ -347,21 +376,28 @@ public final class Criu {
     }
 
     private String runCheckForOutput() {
+        String out = runForOutput(List.of(binary().toString(), "check"));
+        return out == null ? "cannot run `" + binary() + " check`" : "`" + binary() + " check` says:\n" + lastLines(out, LOG_TAIL_LINES);
+    }
+
+    /** What {@code command} prints (stdout and stderr, at most 256 KiB, within 30 s), or null if it cannot run. */
+    private static String runForOutput(List<String> command) {
         Process p = null;
         try {
-            p = new ProcessBuilder(binary().toString(), "check").redirectErrorStream(true)
+            p = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             String out;
             try (InputStream in = p.getInputStream()) {
                 out = new String(in.readNBytes(256 * 1024), StandardCharsets.UTF_8);
             }
             p.waitFor(30, TimeUnit.SECONDS);
-            return "`" + binary() + " check` says:\n" + lastLines(out, LOG_TAIL_LINES);
+            return out;
         } catch (IOException e) {
-            return "cannot run `" + binary() + " check`: " + e.getMessage();
+            log.debug("cannot run {}: {}", command, e.getMessage());
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return "interrupted while running `criu check`";
+            return null;
         } finally {
             if (p != null && p.isAlive()) {
                 p.destroyForcibly();

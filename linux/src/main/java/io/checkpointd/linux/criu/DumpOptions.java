@@ -32,6 +32,7 @@ public final class DumpOptions {
     private final boolean shellJob;
     private final boolean trackMem;
     private final Path workDir;
+    private final Path skipPagesIn;
     private final List<Long> externalUnixSockets;
 
     private DumpOptions(Builder b) {
@@ -51,6 +52,7 @@ public final class DumpOptions {
         this.shellJob = b.shellJob;
         this.trackMem = b.trackMem;
         this.workDir = b.workDir;
+        this.skipPagesIn = b.skipPagesIn;
         this.externalUnixSockets = List.copyOf(b.externalUnixSockets);
     }
 
@@ -105,6 +107,12 @@ public final class DumpOptions {
     public Optional<Path> workDir() { return Optional.ofNullable(workDir); }
 
     /**
+     * A file of page ranges ({@code start-end} in hex, a line) of private mappings whose pages CRIU leaves out: the
+     * caller copied them and merges them into the image. Needs a CRIU with {@link Criu#canSkipPages()}.
+     */
+    public Optional<Path> skipPagesIn() { return Optional.ofNullable(skipPagesIn); }
+
+    /**
      * Inodes of unix sockets whose peer is outside the dump that CRIU may dump anyway ({@code --ext-unix-sk=INO}):
      * a service's stdout/stderr connected to journald. The restore must hand each one in ({@code --inherit-fd}).
      */
@@ -139,6 +147,7 @@ public final class DumpOptions {
         private boolean shellJob;
         private boolean trackMem;
         private Path workDir;
+        private Path skipPagesIn;
         private final List<Long> externalUnixSockets = new java.util.ArrayList<>();
 
         private Builder(int pid, Path imagesDir) {
@@ -181,6 +190,9 @@ public final class DumpOptions {
         public Builder trackMem(boolean v) { this.trackMem = v; return this; }
 
         public Builder workDir(Path dir) { this.workDir = dir; return this; }
+
+        /** See {@link DumpOptions#skipPagesIn()}. */
+        public Builder skipPagesIn(Path rangesFile) { this.skipPagesIn = rangesFile; return this; }
 
         /** See {@link DumpOptions#externalUnixSockets()}. */
         public Builder externalUnixSocket(long inode) {

@@ -39,7 +39,8 @@ interface LibCriu extends Library {
 
     void criu_local_set_file_locks(Pointer opts, boolean value);
 
-    /** Options CRIU reads from a file, as on its command line; libcriu has no setter for some ({@code lazy-pages}). */
+    /** Options CRIU reads from a file, as on its command line; libcriu has no setter for some
+     * ({@code lazy-pages}, the patched {@code --skip-pages-in}). */
     int criu_local_set_config_file(Pointer opts, String path);
 
     void criu_local_set_manage_cgroups_mode(Pointer opts, int mode);

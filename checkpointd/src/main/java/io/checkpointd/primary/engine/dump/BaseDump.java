@@ -1,11 +1,13 @@
 package io.checkpointd.primary.engine.dump;
 
+import io.checkpointd.linux.ProcessMemory;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.freezer.Freezer;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
 import io.checkpointd.linux.ptrace.Tracer;
 import io.checkpointd.linux.track.DirtyTracker;
+import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.protocol.replication.DeltaComputer;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.Dumps;
@@ -48,7 +50,7 @@ public final class BaseDump {
     private boolean armed;
 
     /** What a dump gave: the new base, and the dump's directory and pagemaps to ship from. */
-    public record Result(Base base, Path dir, long resumed, List<String> pagemaps) {
+    public record Result(Base base, Path dir, long resumed, List<String> pagemaps, long runningNanos) {
     }
 
     public BaseDump(Criu criu, int pid, Path work, Tracer tracer, DirtyTracker tracker, MemoryStage memory, ImagePatch patch,
@@ -76,7 +78,12 @@ public final class BaseDump {
         List<Vma> atDump;
         Structure s;
         ref.resync(true);
+        // the first dump copies the memory while the process runs (the tracker armed first), then freezes for the rest
+        FirstPreCopy pre = !armed && !frozen && !tracer.attached() && FirstPreCopy.usable(criu, tracker, pid)
+                ? FirstPreCopy.run(pid, tracker, pause, work, n) : null; // null too if it failed: a whole dump then
+        if (pre != null) armed = true;
         try {
+            if (pre != null) pre.freezing();
             if (!frozen) {
                 if (tracer.attached()) {
                     tracer.call(() -> {
@@ -98,25 +105,40 @@ public final class BaseDump {
             // re-armed before the dump, not after: CRIU's parasite runs on the threads' stacks and leaves bytes below
             // their stack pointers; pages it writes after reading them must count as written in the next epoch
             List<Vma> before = ProcFs.maps(pid);
+            Path skip = null;
             if (!armed) {
                 tracker.arm(before);
                 armed = true;
             } else {
-                tracker.collect(before); // everything written so far is in the dump
+                List<ProcessMemory.RemoteRange> written = tracker.collect(before); // everything written so far is in the dump
+                if (pre != null) skip = pre.skipFile(Ranges.of(written), before, n);
             }
             memory.reset(); // so is what earlier pre-copies re-protected and what attempts given up collected
-            Dumps.dump(criu, pid, dir, freezer);
+            Dumps.dump(criu, pid, dir, freezer, skip);
+            if (pre != null) pre.dumped();
             pause.atCapture();
             atDump = ProcFs.maps(pid);
             s = Structure.read(pid, ProcFs.threads(pid), atDump);
         } catch (IOException | RuntimeException e) {
             ImageDirs.deleteTree(dir);
+            if (pre != null) pre.close(n);
             throw e;
         } finally {
             traceAgain(freezer);
             freezer.thaw();
         }
         long resumed = System.nanoTime();
+        if (pre != null) {
+            try {
+                pre.merge(dir);
+                pre.report(stats);
+            } catch (IOException | RuntimeException e) {
+                ImageDirs.deleteTree(dir);
+                throw e;
+            } finally {
+                pre.close(n);
+            }
+        }
         Map<String, byte[]> files = new TreeMap<>();
         List<String> pagemaps = new ArrayList<>();
         try (Stream<Path> list = Files.list(dir)) {
@@ -154,7 +176,7 @@ public final class BaseDump {
         ref.resync(false);
         stats.baseDump(Structure.kind(why));
         log.info("epoch {}: CRIU dump ({})", n, why);
-        return new Result(base, dir, resumed, pagemaps);
+        return new Result(base, dir, resumed, pagemaps, pre == null ? 0 : pre.runningNanos());
     }
 
     /** Seizes the threads again after a CRIU dump, while the cgroup is still frozen; a failure makes the next epoch a dump too. */

@@ -29,15 +29,20 @@ public final class BaseCapture implements CaptureEngine.Capture {
     private final boolean full;
     private final long resumed;
     private final List<String> pagemaps;
+    private final long runningNanos;
 
-    /** The dump in {@code dir} that gave {@code base}, with its pagemaps' names; deleted once shipped or discarded. */
-    public BaseCapture(Shipper shipper, Base base, Path dir, boolean full, long resumed, List<String> pagemaps) {
+    /**
+     * The dump in {@code dir} that gave {@code base}, with its pagemaps' names; deleted once shipped or discarded.
+     * {@code runningNanos}: how long the process ran during the capture (a pre-copy), not counted as pause.
+     */
+    public BaseCapture(Shipper shipper, Base base, Path dir, boolean full, long resumed, List<String> pagemaps, long runningNanos) {
         this.shipper = shipper;
         this.base = base;
         this.dir = dir;
         this.full = full;
         this.resumed = resumed;
         this.pagemaps = pagemaps;
+        this.runningNanos = runningNanos;
     }
 
     @Override
@@ -48,6 +53,11 @@ public final class BaseCapture implements CaptureEngine.Capture {
     @Override
     public long resumedAtNanos() {
         return resumed;
+    }
+
+    @Override
+    public long pausedNanos(long startNanos) {
+        return resumed - startNanos - runningNanos;
     }
 
     @Override

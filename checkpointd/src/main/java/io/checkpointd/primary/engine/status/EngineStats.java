@@ -117,6 +117,21 @@ public final class EngineStats {
         dumpReasons.merge(kind, 1L, Long::sum);
     }
 
+    /**
+     * The first epoch's pre-copy: bytes copied running, of them kept (left out of CRIU's dump), the arming freeze, and
+     * in the dump's freeze the time up to the tracker's collect and CRIU's dump.
+     */
+    public void firstPrecopy(long copied, long kept, long armNanos, long toCollectNanos, long criuNanos) {
+        firstPrecopy = new LinkedHashMap<>();
+        firstPrecopy.put("copiedBytes", copied);
+        firstPrecopy.put("keptBytes", kept);
+        firstPrecopy.put("armMs", round(armNanos / 1e6));
+        firstPrecopy.put("toCollectMs", round(toCollectNanos / 1e6));
+        firstPrecopy.put("criuMs", round(criuNanos / 1e6));
+    }
+
+    private Map<String, Object> firstPrecopy;
+
     /** An epoch shipped: pages XORed and pages plain. */
     public void shipped(long xored, long plain) {
         xorPages += xored;
@@ -145,6 +160,7 @@ public final class EngineStats {
         m.put("precopyPhaseP50Ms", p50(PRECOPY_PHASES, precopyPhases));
         m.put("recordPhaseP50Ms", p50(RECORD_PHASES, recordPhases));
         m.put("precopiedBytes", precopiedBytes);
+        if (firstPrecopy != null) m.put("firstPrecopy", firstPrecopy);
         m.put("pauseCopiedBytes", pauseCopiedBytes);
         m.put("preCopyFailures", preCopyFailures);
         m.put("precopiesSkipped", precopiesSkipped);

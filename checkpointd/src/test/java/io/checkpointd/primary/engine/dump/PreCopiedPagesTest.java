@@ -1,0 +1,81 @@
+package io.checkpointd.primary.engine.dump;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.checkpointd.linux.ProcessMemory.RemoteRange;
+import io.checkpointd.linux.proc.Vma;
+import io.checkpointd.linux.track.DirtyTracker;
+import io.checkpointd.protocol.image.Pagemap;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Which pre-copied pages CRIU may leave out, and the merge of the rest of them into CRIU's dump. */
+class PreCopiedPagesTest {
+    private static final int PAGE = 4096;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void onlyPagesNeitherWrittenNorRemovedInFollowedRangesAreSkipped() throws Exception {
+        Vma a = anon(0x10000, 0x14000), b = anon(0x20000, 0x22000), c = anon(0x40000, 0x41000), d = anon(0x50000, 0x52000);
+        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), new long[] {0x10000, 0x14000, 0x20000, 0x22000, 0x40000, 0x41000,
+                0x50000, 0x52000}, Set.of(a, b, c, d));
+        long[] written = {0x12000, 0x13000};
+        DirtyTracker.Followed followed = new DirtyTracker.Followed(
+                // 0x40000 was unmapped and mapped again: not followed
+                List.of(new RemoteRange(0x10000, 0x20000), new RemoteRange(0x50000, 0x2000)),
+                List.of(new RemoteRange(0x21000, PAGE)));
+        // 0x50000's VMA was made read-only since the copy: not skipped either
+        List<Vma> now = List.of(a, b, c, new Vma(0x50000, 0x52000, "r--p", 0, "00:00", 0, ""));
+        assertThat(copy.skippable(written, followed, now)).containsExactly(0x10000, 0x12000, 0x13000, 0x14000, 0x20000, 0x21000);
+        assertThat(copy.skippable(written, null, now)).as("a tracker that does not follow removals").isEmpty();
+    }
+
+    @Test
+    void mergedImageHasCriusPagesAndTheSkippedOnesInAddressOrder() throws Exception {
+        // copied: 0x10000..0x14000 (4 pages), 0x20000..0x22000 (2 pages); byte value = 'a' + page index in the copy
+        long[] copied = {0x10000, 0x14000, 0x20000, 0x22000};
+        Files.write(tmp.resolve("copy"), pages('a', 6));
+        PreCopiedPages copy = new PreCopiedPages(tmp.resolve("copy"), copied, Set.of());
+        // CRIU dumped 0x12000 (written during the copy) and 0x30000; its pages 'X', 'Y'
+        Pagemap criu = Pagemap.of(1, List.of(new Pagemap.Run(0x12000, 1, Pagemap.PE_PRESENT, 0),
+                new Pagemap.Run(0x30000, 1, Pagemap.PE_PRESENT, 0)));
+        Path dir = Files.createDirectories(tmp.resolve("dump"));
+        byte[] criuPages = new byte[2 * PAGE];
+        Arrays.fill(criuPages, 0, PAGE, (byte) 'X');
+        Arrays.fill(criuPages, PAGE, 2 * PAGE, (byte) 'Y');
+        Files.write(dir.resolve("pages-1.img"), criuPages);
+        long[] skipped = {0x10000, 0x12000, 0x13000, 0x14000, 0x20000, 0x22000};
+
+        Pagemap merged = Pagemap.parse(copy.mergeInto(dir, criu, skipped));
+
+        assertThat(merged.runs()).extracting(Pagemap.Run::vaddr, Pagemap.Run::nrPages)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(0x10000L, 4L), org.assertj.core.groups.Tuple.tuple(0x20000L, 2L),
+                        org.assertj.core.groups.Tuple.tuple(0x30000L, 1L));
+        byte[] data = Files.readAllBytes(dir.resolve("pages-1.img"));
+        assertThat(data.length).isEqualTo(7 * PAGE);
+        StringBuilder firsts = new StringBuilder();
+        for (int i = 0; i < 7; i++) {
+            for (int j = 1; j < PAGE; j++) assertThat(data[i * PAGE + j]).isEqualTo(data[i * PAGE]);
+            firsts.append((char) data[i * PAGE]);
+        }
+        // 0x10000 a, 0x11000 b, 0x12000 CRIU's X, 0x13000 d, 0x20000 e, 0x21000 f, 0x30000 Y
+        assertThat(firsts.toString()).isEqualTo("abXdefY");
+    }
+
+    private static Vma anon(long start, long end) {
+        return new Vma(start, end, "rw-p", 0, "00:00", 0, "");
+    }
+
+    private static byte[] pages(char first, int n) {
+        byte[] b = new byte[n * PAGE];
+        for (int i = 0; i < n; i++) Arrays.fill(b, i * PAGE, (i + 1) * PAGE, (byte) (first + i));
+        return b;
+    }
+}
