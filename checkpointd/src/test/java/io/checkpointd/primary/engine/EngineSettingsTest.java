@@ -30,7 +30,7 @@ class EngineSettingsTest {
             else assertThat(((Number) got).longValue()).as(key).isEqualTo(((Number) def).longValue());
             assertThat(doc).as("docs/operations.md row of " + key).contains("| `" + key + "` | `" + def + "` |");
         }
-        assertThat(keys).hasSize(13);
+        assertThat(keys).hasSize(14);
     }
 
     /** The getter of FOO_BAR_KEY: the public static method whose name, upper-cased, starts FOOBAR. */
