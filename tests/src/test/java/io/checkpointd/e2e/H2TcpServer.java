@@ -1,14 +1,19 @@
 package io.checkpointd.e2e;
 
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import org.h2.tools.Server;
 
 /**
  * A third-party server as the protected service: H2's TCP server (thread-per-connection: it starts a thread for
- * every client connection and ends it when the connection closes), serving in-memory databases on loopback. Takes
- * the demo service's {@code --host H --port P --port-file F} and writes the port it listens on to F.
+ * every client connection and ends it when the connection closes), serving in-memory databases (all their state is
+ * the process's memory). Takes the demo service's {@code --host H --port P --port-file F} and writes the port it
+ * listens on to F. On a host other than loopback (e.g. {@code 0.0.0.0} in {@link io.checkpointd.demo.hosts.HostCluster})
+ * it accepts clients from other hosts ({@code -tcpAllowOthers}).
  */
 public final class H2TcpServer {
     private H2TcpServer() {
@@ -30,7 +35,9 @@ public final class H2TcpServer {
             }
         }
         System.setProperty("h2.bindAddress", host);
-        Server server = Server.createTcpServer("-tcpPort", Integer.toString(port), "-ifNotExists").start();
+        List<String> options = new ArrayList<>(List.of("-tcpPort", Integer.toString(port), "-ifNotExists"));
+        if (!InetAddress.getByName(host).isLoopbackAddress()) options.add("-tcpAllowOthers");
+        Server server = Server.createTcpServer(options.toArray(String[]::new)).start();
         if (portFile != null) {
             Path tmp = portFile.resolveSibling(portFile.getFileName() + ".tmp");
             Files.writeString(tmp, Integer.toString(server.getPort()));

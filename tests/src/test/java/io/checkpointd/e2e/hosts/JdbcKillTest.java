@@ -3,6 +3,7 @@ package io.checkpointd.e2e.hosts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.demo.hosts.HostCluster;
+import io.checkpointd.e2e.H2TcpServer;
 import io.checkpointd.protocol.status.Json;
 import java.nio.file.Files;
 import java.sql.Connection;
