@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs short administrative commands (ip, iptables) to completion, bounded in time; every child is reaped. */
-final class Sh {
+public final class Sh {
     private Sh() {
     }
 
@@ -17,7 +17,7 @@ final class Sh {
         return r.output;
     }
 
-    record Result(int exit, String output) {
+    public record Result(int exit, String output) {
     }
 
     /** Runs {@code cmd} (at most 30 s) and returns its exit code and output. */

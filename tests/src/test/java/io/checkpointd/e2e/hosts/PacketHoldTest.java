@@ -58,13 +58,14 @@ class PacketHoldTest extends HostTest {
 
     /**
      * Primary and backup cut apart: the primary gets no ack, so it releases nothing more; the backup takes over and
-     * restores on its host. The sink gets nothing from the old primary after the cut, also after the heal, when the
-     * old primary learns it was fenced, drops what it held and kills its service.
+     * restores on its host, taking over the service's own address. The sink gets nothing from the old primary after
+     * the cut, also after the heal, when the old primary learns it was fenced, takes the service address off its
+     * host, drops what it held and kills its service.
      */
     @Test
     @Timeout(240)
     void anIsolatedOldPrimaryNeverReleasesWhatItHeld() throws Exception {
-        try (HoldCluster c = HoldCluster.start(tmp, Duration.ofSeconds(3))) {
+        try (HoldCluster c = HoldCluster.start(tmp, Duration.ofSeconds(3), HoldCluster.Setup.heldOutput().withTakeover())) {
             String p = c.primaryHost().address(), b = c.backupHost().address();
             awaitFrom(c, p, false, 20, Duration.ofSeconds(20));
             Thread.sleep(1000);
@@ -78,6 +79,8 @@ class PacketHoldTest extends HostTest {
             Thread.sleep(2000); // anything the old primary let out after the heal has arrived by now
             String ctx = "primary while partitioned " + held + "; backup " + backup + c.logs();
             assertThat(exit).as("the old primary learns it was fenced; " + ctx).isEqualTo(3);
+            assertThat(c.primaryHost().exec("ip", "-o", "addr", "show", "to", c.serviceIp() + "/32").output().strip())
+                    .as("the fenced primary took the service address off its host; " + ctx).isEmpty();
             Json hold = (Json) held.get("packetHold");
             assertThat(((Number) hold.get("heldPackets")).longValue()).as("it held output while cut off; " + ctx).isPositive();
             long grace = Duration.ofMillis(500).toNanos(); // released just before the cut: on the wire
