@@ -48,6 +48,16 @@ class ConnectionTakeoverTest extends HostTest {
         goesOn(HostCluster.Options.of(tmp).withAddressTakeover6());
     }
 
+    /**
+     * IPv6 with the packet hold ({@code protect --hold packets --service-address}): protect finds the IPv6 address on
+     * its host and holds its packets with an {@code ip6tables} rule; the connection goes on the same way.
+     */
+    @Test
+    @Timeout(300)
+    void anIpv6ClientConnectionGoesOnWithThePacketHold() throws Exception {
+        goesOn(HostCluster.Options.of(tmp).withAddressTakeover6().withPacketHold());
+    }
+
     private void goesOn(HostCluster.Options opts) throws Exception {
         try (HostCluster c = HostCluster.start(opts);
              KvClient client = KvClient.connect(c.serviceAddress(), Duration.ofSeconds(5), Duration.ofSeconds(30))) {

@@ -31,21 +31,30 @@ final class ServiceAddress {
      * address that is not there (a typo would hold nothing) or has another prefix is refused.
      */
     static ServiceAddress find(Cidr cidr, NetnsCommands ns) throws IOException, InterruptedException {
-        String ip = cidr.ip();
         NetnsCommands.Result r = ns.run(List.of("ip", "-o", cidr.ipv6() ? "-6" : "-4", "addr", "show", "to", cidr.host()));
         if (r.exit() != 0) throw new IOException("ip addr show: " + r.output());
-        // "3: eth0    inet 10.0.0.5/24 brd … scope global eth0\ …", or "inet6 fd00::100/64 scope global …"
+        // "3: eth0    inet 10.0.0.5/24 brd … scope global eth0\ …", or "inet6 fd00::100/64 scope global …" (compressed:
+        // compared as addresses, not strings)
         String family = cidr.ipv6() ? "inet6" : "inet";
         for (String line : r.output().lines().toList()) {
             String[] f = line.trim().split("\\s+");
-            if (f.length < 4 || !f[2].equals(family) || !f[3].startsWith(ip + "/")) continue;
-            String prefix = f[3].substring(ip.length() + 1);
+            int slash = f.length < 4 ? -1 : f[3].indexOf('/');
+            if (slash < 0 || !f[2].equals(family) || !sameAddress(f[3].substring(0, slash), cidr)) continue;
+            String prefix = f[3].substring(slash + 1);
             if (!prefix.equals(Integer.toString(cidr.prefix()))) {
                 throw new IOException("--service-address " + cidr + ": the address has prefix /" + prefix + " on " + f[1]);
             }
             return new ServiceAddress(cidr, f[1], ns);
         }
         throw new IOException("--service-address " + cidr + " is not an address of the service's host (network namespace)");
+    }
+
+    private static boolean sameAddress(String literal, Cidr cidr) {
+        try {
+            return java.net.InetAddress.getByName(literal).equals(cidr.address()); // a literal: no name lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /** The {@code -s} match of the rule that holds the address's packets. */
