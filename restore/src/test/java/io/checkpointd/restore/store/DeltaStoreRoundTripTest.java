@@ -1,5 +1,6 @@
 package io.checkpointd.restore.store;
 
+import org.junit.jupiter.api.AfterEach;
 import static io.checkpointd.restore.store.StoreAssertions.assertSameImage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -23,11 +24,25 @@ class DeltaStoreRoundTripTest {
     @TempDir
     Path tmp;
 
+    /** Every store a test opened, closed after it: a store's standby image is written behind its commits. */
+    private final List<ImageStore> stores = new ArrayList<>();
+
+    private ImageStore open(Path dir) throws IOException {
+        ImageStore s = ImageStore.open(dir);
+        stores.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void closeStores() throws InterruptedException {
+        for (ImageStore s : stores) s.close();
+    }
+
     @Test
     void everyCommittedEpochMaterializesIdentically() throws Exception {
         Random rnd = new Random(42);
         FakeImage img = new FakeImage();
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = open(tmp.resolve("store"));
         Path prev = null;
         long shippedPages = 0, totalPages = 0;
         for (int epoch = 1; epoch <= 80; epoch++) {
@@ -42,7 +57,7 @@ class DeltaStoreRoundTripTest {
             assertThat(store.committedEpoch()).isEqualTo(epoch);
             if (epoch % 7 == 0) {
                 store.close();
-                store = ImageStore.open(tmp.resolve("store")); // as after a crash: replay from disk
+                store = open(tmp.resolve("store")); // as after a crash: replay from disk
             }
             assertSameImage(store, cur, "epoch " + epoch);
             if (prev != null) ImageDirs.deleteTree(prev);
@@ -60,7 +75,7 @@ class DeltaStoreRoundTripTest {
         Random rnd = new Random(3);
         FakeImage img = new FakeImage();
         img.evolve(rnd);
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = open(tmp.resolve("store"));
         Path e1 = commitImage(store, img, 1, null);
         // what a compaction leaves when the disk turned read-only under it: its base, finished or not, not removable then
         Path debris = Files.createDirectories(tmp.resolve("store/base-9.tmp"));
@@ -79,7 +94,7 @@ class DeltaStoreRoundTripTest {
         Random rnd = new Random(7);
         FakeImage img = new FakeImage();
         img.evolve(rnd);
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = open(tmp.resolve("store"));
         Path e1 = commitImage(store, img, 1, null);
 
         for (int i = 0; i < 3; i++) img.pages.put(0x1000L * (1000 + i), new byte[4096]);
@@ -94,14 +109,14 @@ class DeltaStoreRoundTripTest {
         assertThat(store.committedEpoch()).isEqualTo(1);
         assertSameImage(store, e1, "after a rejected epoch");
         store.close();
-        assertSameImage(ImageStore.open(tmp.resolve("store")), e1, "reopened after a rejected epoch");
+        assertSameImage(open(tmp.resolve("store")), e1, "reopened after a rejected epoch");
     }
 
     @Test
     void staleOutOfOrderAndFencedEpochsAreRefused() throws Exception {
         FakeImage img = new FakeImage();
         img.evolve(new Random(3));
-        ImageStore store = ImageStore.open(tmp.resolve("store"));
+        ImageStore store = open(tmp.resolve("store"));
         Path e1 = tmp.resolve("e1");
         img.write(e1);
         List<byte[]> p = new ArrayList<>();
@@ -112,7 +127,7 @@ class DeltaStoreRoundTripTest {
         store.fence(2);
         assertThatThrownBy(() -> store.begin(2, 6, new EpochBegin(5, 0, 0))).hasMessageContaining("fenced");
         store.close();
-        assertThat(ImageStore.open(tmp.resolve("store")).fencedGeneration()).isEqualTo(2);
+        assertThat(open(tmp.resolve("store")).fencedGeneration()).isEqualTo(2);
     }
 
     @Test
@@ -121,7 +136,7 @@ class DeltaStoreRoundTripTest {
         FakeImage img = new FakeImage();
         img.evolve(rnd);
         Path storeDir = tmp.resolve("store");
-        ImageStore store = ImageStore.open(storeDir);
+        ImageStore store = open(storeDir);
         Path e1 = tmp.resolve("e1");
         img.write(e1);
         List<byte[]> p1 = new ArrayList<>();
@@ -139,7 +154,7 @@ class DeltaStoreRoundTripTest {
         Files.createDirectories(storeDir.resolve("base-99.tmp"));
 
         store.close();
-        ImageStore reopened = ImageStore.open(storeDir);
+        ImageStore reopened = open(storeDir);
         assertThat(reopened.committedEpoch()).isEqualTo(1);
         assertSameImage(reopened, e1, "after crash debris");
         try (Stream<Path> s = Files.list(storeDir.resolve("log"))) {
@@ -150,7 +165,7 @@ class DeltaStoreRoundTripTest {
         // and the epoch can then be received and committed for real
         commit(reopened, 1, 2, 1, p2, r2);
         reopened.close();
-        assertSameImage(ImageStore.open(storeDir), e2, "epoch 2 after recovery");
+        assertSameImage(open(storeDir), e2, "epoch 2 after recovery");
     }
 
     private static DeltaComputer.Result withRecords(DeltaComputer.Result r, int records) {

@@ -1,5 +1,6 @@
 package io.checkpointd.restore.store;
 
+import org.junit.jupiter.api.AfterEach;
 import static io.checkpointd.restore.store.StoreAssertions.assertSameImage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -32,6 +33,20 @@ class XorStoreTest {
 
     @TempDir
     Path tmp;
+
+    /** Every store a test opened, closed after it: a store's standby image is written behind its commits. */
+    private final List<ImageStore> stores = new ArrayList<>();
+
+    private ImageStore open(Path dir) throws IOException {
+        ImageStore s = ImageStore.open(dir);
+        stores.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void closeStores() throws InterruptedException {
+        for (ImageStore s : stores) s.close();
+    }
 
     /** An epoch's payloads with every page that {@code base} holds sent as XOR against {@code xorBase}'s version. */
     private static List<byte[]> xored(List<EpochRecord> records, Map<Long, byte[]> xorBase, int[] xorPages) {
@@ -81,7 +96,7 @@ class XorStoreTest {
         Random rnd = new Random(17);
         FakeImage img = new FakeImage();
         Path storeDir = tmp.resolve("store");
-        ImageStore store = ImageStore.open(storeDir);
+        ImageStore store = open(storeDir);
         Path prev = null;
         TreeMap<Long, byte[]> committed = null;
         int[] xorPages = {0};
@@ -96,7 +111,7 @@ class XorStoreTest {
             assertThat(store.committedEpoch()).isEqualTo(epoch);
             if (epoch % 7 == 0) {
                 store.close();
-                store = ImageStore.open(storeDir); // replay of the logs from disk
+                store = open(storeDir); // replay of the logs from disk
             } else if (epoch % 5 == 0) {
                 store.awaitCompaction(); // else a compaction may run while the next epoch's XORs are resolved
             }
@@ -111,7 +126,7 @@ class XorStoreTest {
                 .as("compacted into a base").isEqualTo(1);
         assertNoXorInTheLog(storeDir);
         store.close();
-        assertSameImage(ImageStore.open(storeDir), prev, "reopened at the end");
+        assertSameImage(open(storeDir), prev, "reopened at the end");
     }
 
     @Test
@@ -120,7 +135,7 @@ class XorStoreTest {
         FakeImage img = new FakeImage();
         img.evolve(rnd);
         Path storeDir = tmp.resolve("store");
-        ImageStore store = ImageStore.open(storeDir);
+        ImageStore store = open(storeDir);
         Path e1 = tmp.resolve("e1"), e2 = tmp.resolve("e2"), e3 = tmp.resolve("e3");
         img.write(e1);
         TreeMap<Long, byte[]> at1 = copy(img);
@@ -163,12 +178,12 @@ class XorStoreTest {
         assertThat(store.committedEpoch()).isEqualTo(2);
         assertSameImage(store, e2, "after the rejections");
         store.close();
-        ImageStore reopened = ImageStore.open(storeDir);
+        ImageStore reopened = open(storeDir);
         assertSameImage(reopened, e2, "reopened after the rejections");
         commit(reopened, 1, 3, 2, xored(r3, at2, new int[1]), d3); // the right base
         assertSameImage(reopened, e3, "epoch 3");
         reopened.close();
-        assertSameImage(ImageStore.open(storeDir), e3, "epoch 3 reopened");
+        assertSameImage(open(storeDir), e3, "epoch 3 reopened");
     }
 
     private static TreeMap<Long, byte[]> copy2(TreeMap<Long, byte[]> m) {

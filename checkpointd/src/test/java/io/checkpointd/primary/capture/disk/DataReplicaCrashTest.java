@@ -1,5 +1,6 @@
 package io.checkpointd.primary.capture.disk;
 
+import org.junit.jupiter.api.AfterEach;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.checkpointd.linux.inotify.DirtyHints;
@@ -33,6 +34,20 @@ class DataReplicaCrashTest {
     @TempDir
     Path tmp;
 
+    /** Every store a test opened, closed after it: a store's standby image is written behind its commits. */
+    private final List<ImageStore> stores = new ArrayList<>();
+
+    private ImageStore open(Path dir, DataRoots roots) throws IOException {
+        ImageStore s = ImageStore.open(dir, roots);
+        stores.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void closeStores() throws InterruptedException {
+        for (ImageStore s : stores) s.close();
+    }
+
     @Test
     void aStoreKilledAtARandomMomentMaterializesItsCommittedEpoch() throws Exception {
         Random rnd = new Random();
@@ -56,7 +71,7 @@ class DataReplicaCrashTest {
                 child.destroyForcibly(); // SIGKILL
                 child.waitFor();
             }
-            ImageStore s = ImageStore.open(store, ANY_ROOT);
+            ImageStore s = open(store, ANY_ROOT);
             long n = s.committedEpoch();
             assertThat(n).isPositive();
             Path out = dir.resolve("materialized");

@@ -35,6 +35,20 @@ class DataReplicaStoreTest {
     @TempDir
     Path tmp;
 
+    /** Every store a test opened, closed after it: a store's standby image is written behind its commits. */
+    private final List<ImageStore> stores = new ArrayList<>();
+
+    private ImageStore open(Path dir, DataRoots roots) throws IOException {
+        ImageStore s = ImageStore.open(dir, roots);
+        stores.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void closeStores() throws InterruptedException {
+        for (ImageStore s : stores) s.close();
+    }
+
     @AfterEach
     void resetFaults() {
         CommitFault.reset();
@@ -47,7 +61,7 @@ class DataReplicaStoreTest {
         Random rnd = new Random(5);
         RandomOps ops = new RandomOps(rnd, src);
         ops.populate();
-        ImageStore store = ImageStore.open(storeDir, ANY_ROOT);
+        ImageStore store = open(storeDir, ANY_ROOT);
         Path expected = tmp.resolve("expected");
         try (DirWatcher w = DirWatcher.watch(src)) {
             DataDirTracker tracker = new DataDirTracker(src);
@@ -69,7 +83,7 @@ class DataReplicaStoreTest {
                     assertThatThrownBy(() -> commit(s0, n, full, recs)).hasMessage("crash");
                     CommitFault.reset();
                     store.close();
-                    store = ImageStore.open(storeDir, ANY_ROOT);
+                    store = open(storeDir, ANY_ROOT);
                     assertThat(store.committedEpoch()).isEqualTo(epoch);
                     assertMaterializes(store, expected, "after a crash in epoch " + n);
                     crashes++;
@@ -87,7 +101,7 @@ class DataReplicaStoreTest {
                 copy(src, expected);
                 if (i % 9 == 8) {
                     store.close();
-                    store = ImageStore.open(storeDir, ANY_ROOT);
+                    store = open(storeDir, ANY_ROOT);
                 }
                 try {
                     assertMaterializes(store, expected, "epoch " + n);
@@ -100,7 +114,7 @@ class DataReplicaStoreTest {
             assertThat(Files.list(storeDir).map(p -> p.getFileName().toString()).filter(s -> s.startsWith("base-")).toList())
                     .as("the log was folded into a base with the data dir").hasSize(1);
             store.close();
-            ImageStore reopened = ImageStore.open(storeDir, ANY_ROOT);
+            ImageStore reopened = open(storeDir, ANY_ROOT);
             assertThat(reopened.dataDirs()).isEqualTo(Map.of(0, "/srv/data"));
             assertMaterializes(reopened, expected, "reopened at the end");
         }
@@ -108,7 +122,7 @@ class DataReplicaStoreTest {
 
     @Test
     void recordsThatDoNotFitTheTreeAreRejectedAndNothingChanges() throws Exception {
-        ImageStore store = ImageStore.open(tmp.resolve("store"), ANY_ROOT);
+        ImageStore store = open(tmp.resolve("store"), ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/d"), new EpochRecord.DirMkdir(0, "a", 0755),
                 new EpochRecord.DirSymlink(0, "l", "/etc"), new EpochRecord.DirCreate(0, "a/f", 0644),
                 new EpochRecord.DirResize(0, "a/f", 10)));
@@ -132,7 +146,7 @@ class DataReplicaStoreTest {
     @Test
     void twoDataDirsInterleavedEachMaterializeAtTheirOwnPathAcrossAFold() throws Exception {
         Path storeDir = tmp.resolve("store");
-        ImageStore store = ImageStore.open(storeDir, ANY_ROOT);
+        ImageStore store = open(storeDir, ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/srv/a"), new EpochRecord.DirRoot(1, "/srv/b"),
                 new EpochRecord.DirCreate(0, "x", 0644), new EpochRecord.DirCreate(1, "x", 0600),
                 new EpochRecord.DirResize(1, "x", 3), new EpochRecord.DirBlocks(1, "x", 0, new byte[] {1, 2, 3})));
@@ -143,7 +157,7 @@ class DataReplicaStoreTest {
         commit(store, 41, false, List.of(new EpochRecord.DirRoot(1, "/srv/b"), new EpochRecord.DirMkdir(1, "d", 0755)));
         store.awaitCompaction();
         store.close();
-        store = ImageStore.open(storeDir, ANY_ROOT);
+        store = open(storeDir, ANY_ROOT);
         assertThat(store.dataDirs()).isEqualTo(Map.of(0, "/srv/a", 1, "/srv/b"));
         Path a = tmp.resolve("a"), b = tmp.resolve("b");
         store.materializeDataDirs(p -> p.equals("/srv/a") ? a : b);
@@ -155,7 +169,7 @@ class DataReplicaStoreTest {
 
     @Test
     void aDataDirIsNeverMaterializedOverASystemDirectory() throws Exception {
-        ImageStore store = ImageStore.open(tmp.resolve("store"), ANY_ROOT);
+        ImageStore store = open(tmp.resolve("store"), ANY_ROOT);
         commit(store, 1, true, List.of(new EpochRecord.DirRoot(0, "/etc")));
         assertThatThrownBy(() -> store.materializeDataDirs(Path::of)).hasMessageContaining("system directory");
         assertThat(Path.of("/etc/passwd")).exists();
