@@ -43,10 +43,13 @@ public final class ImageStore {
     private final Path logDir;
     /** Where data dirs may be restored; checked when they arrive and again before they are put back. */
     private final DataRoots dataRoots;
-    /** The committed state: every verified, applied epoch (what the next delta must follow). */
-    private StoreState state;
+    /**
+     * The committed state: every verified, applied epoch (what the next delta must follow). Immutable and volatile,
+     * so status and the heartbeat read it without waiting for an apply or a compaction to release the store lock.
+     */
+    private volatile StoreState state;
     /** What STATE on disk says: {@link #state} less the applied epochs whose log files are not yet fsynced. */
-    private StoreState durable;
+    private volatile StoreState durable;
     /** Applied delta epochs not yet durable, oldest first: their log files, renamed but not fsynced. */
     private final java.util.ArrayDeque<Unsynced> unsynced = new java.util.ArrayDeque<>();
     /** One {@link #sync()} at a time (taken before the store lock, never inside it). */
@@ -93,17 +96,17 @@ public final class ImageStore {
         return s;
     }
 
-    public synchronized long committedGeneration() {
+    public long committedGeneration() {
         return state.generation();
     }
 
     /** The committed epoch (verified and applied, durable or not yet), or -1 if the store holds nothing restorable yet. */
-    public synchronized long committedEpoch() {
+    public long committedEpoch() {
         return state.epoch();
     }
 
     /** The epoch that STATE on disk names: what a crash of this host now would leave, -1 if none. */
-    public synchronized long durableEpoch() {
+    public long durableEpoch() {
         return durable.epoch();
     }
 
@@ -164,7 +167,7 @@ public final class ImageStore {
         durable = s;
     }
 
-    public synchronized long fencedGeneration() {
+    public long fencedGeneration() {
         return state.fencedGeneration();
     }
 
@@ -351,7 +354,11 @@ public final class ImageStore {
         }
 
         private void writeFully(ByteBuffer b) throws IOException {
-            while (b.hasRemaining()) position += out.write(b);
+            try {
+                while (b.hasRemaining()) position += out.write(b);
+            } catch (IOException e) {
+                throw spaceNoted(e);
+            }
         }
 
         /** Verifies the epoch against {@code end} and the committed image, then commits it durably. */
@@ -398,7 +405,10 @@ public final class ImageStore {
                     done = true;
                     open = null;
                     if (full) removeDebris();
-                } catch (IOException | RuntimeException e) {
+                } catch (IOException e) {
+                    abort();
+                    throw spaceNoted(e);
+                } catch (RuntimeException e) {
                     abort();
                     throw e;
                 }
@@ -420,6 +430,12 @@ public final class ImageStore {
                 }
             }
         }
+    }
+
+    /** A write failed: on a full disk the standby's parent gives its space back, so the next (full) epoch fits. */
+    private IOException spaceNoted(IOException e) {
+        if (String.valueOf(e.getMessage()).contains("No space left")) standby.yieldSpace();
+        return e;
     }
 
     private static MessageDigest sha256() {
@@ -483,6 +499,7 @@ public final class ImageStore {
         } catch (IOException | RuntimeException e) {
             // the committed image is untouched: STATE still names the old base and log
             log.warn("compaction into {} failed (will retry later): {}", name, e.toString());
+            if (e instanceof IOException io) spaceNoted(io);
             try {
                 ImageDirs.deleteTree(tmp);
             } catch (IOException ignored) {

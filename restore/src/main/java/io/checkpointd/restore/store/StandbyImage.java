@@ -79,11 +79,11 @@ public final class StandbyImage {
     /** Set once a restore begins (or the store closes): no background work from then on. */
     private volatile boolean stopped;
 
-    // guarded by this
-    private Map<String, Slots> slots; // null: no usable parent
-    private long heldGeneration = -1, heldEpoch = -1;
-    private long extraPages;
-    private long batches, pagesWritten, rebuilds, failures;
+    // written under this by one thread at a time; volatile so that status reads them without waiting for a batch
+    private volatile Map<String, Slots> slots; // null: no usable parent
+    private volatile long heldGeneration = -1, heldEpoch = -1;
+    private volatile long extraPages;
+    private volatile long batches, pagesWritten, rebuilds, failures, spaceSkips;
 
     private StandbyImage(Path storeDir, Executor executor, Source source) {
         this.dir = storeDir.resolve(DIR);
@@ -225,7 +225,7 @@ public final class StandbyImage {
                         long idx = s.layout().indexOf(vaddrs[i] >>> 12);
                         ImagePlan.PageRef r = idx < 0 ? null : refs.get(vaddrs[i]);
                         if (r == null) continue; // no slot (an extra page) or no longer present
-                        copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
+                        StandbyRestoreImage.copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
                         written++;
                     }
                     out.force(false);
@@ -250,10 +250,12 @@ public final class StandbyImage {
         dropParent();
         Path tmp = dir.resolve(PARENT + ".tmp");
         ImageDirs.deleteTree(tmp);
-        Files.createDirectories(tmp);
         ImagePlan plan = t.plan();
+        if (!roomFor(presentBytes(plan))) return; // no parent: the next batch tries again
+        Files.createDirectories(tmp);
         Map<Path, FileChannel> open = new HashMap<>();
         ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
+        boolean laidOut = false;
         try {
             plan.writeFiles(tmp, true, java.util.Set.of(), open);
             for (var e : plan.pagemaps.entrySet()) {
@@ -263,16 +265,18 @@ public final class StandbyImage {
                     e.getValue().forEachPresentPage((vaddr, idx) -> {
                         ImagePlan.PageRef r = refs.get(vaddr);
                         if (r == null) throw new IOException("no data for page 0x" + Long.toHexString(vaddr) + " of " + e.getKey());
-                        copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
+                        StandbyRestoreImage.copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
                         if (++n[0] % CHECK_EVERY == 0 && stopped) throw new IOException("a restore began");
                     });
                     out.force(true);
                 }
             }
+            laidOut = true;
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         } finally {
             for (FileChannel c : open.values()) c.close();
+            if (!laidOut) ImageDirs.deleteTree(tmp); // a half-laid-out parent would hold its space until the next rebuild
         }
         StoreState.fsyncDir(tmp);
         Files.move(tmp, parent, StandardCopyOption.ATOMIC_MOVE);
@@ -311,68 +315,10 @@ public final class StandbyImage {
             }
         }
         if (heldGeneration != generation || heldEpoch != epoch) return false;
-        writeRestoreImage(target, plan);
+        Map<String, ParentLayout> layouts = new HashMap<>();
+        slots.forEach((name, sl) -> layouts.put(name, sl.layout()));
+        StandbyRestoreImage.write(target, plan, layouts, parent);
         return true;
-    }
-
-    /** The restore directory: the plan's files, its pagemaps pointing into the parent, extra pages, a parent link. */
-    private void writeRestoreImage(Path target, ImagePlan plan) throws IOException {
-        Files.createDirectories(target);
-        Map<Path, FileChannel> open = new HashMap<>();
-        ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
-        try {
-            plan.writeFiles(target, false, plan.pagemaps.keySet(), open);
-            for (var e : plan.pagemaps.entrySet()) {
-                Slots s = slots.get(e.getKey());
-                PageTable refs = plan.pages.get(e.getKey());
-                List<Pagemap.Run> runs = new ArrayList<>();
-                try (FileChannel out = FileChannel.open(target.resolve(e.getValue().pagesFileName()), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    for (Pagemap.Run r : e.getValue().runs()) {
-                        if (!r.present()) {
-                            runs.add(r);
-                            continue;
-                        }
-                        long first = r.vaddr() >>> 12, end = first + r.nrPages();
-                        for (long pn = first; pn < end; ) {
-                            long stop = s == null ? end : s.layout().stretchEnd(pn, end);
-                            boolean inParent = s != null && s.layout().indexOf(pn) >= 0;
-                            int flags = inParent ? (r.flags() & ~Pagemap.PE_PRESENT) | Pagemap.PE_PARENT : r.flags();
-                            runs.add(new Pagemap.Run(pn << 12, stop - pn, flags, -1));
-                            if (!inParent) {
-                                for (long p = pn; p < stop; p++) {
-                                    ImagePlan.PageRef ref = refs.get(p << 12);
-                                    if (ref == null) throw new IOException("no data for page 0x" + Long.toHexString(p << 12) + " of " + e.getKey());
-                                    copyPage(open, ref, page, out, -1);
-                                }
-                            }
-                            pn = stop;
-                        }
-                    }
-                }
-                Files.write(target.resolve(e.getKey()), Pagemap.of(e.getValue().pagesId(), runs).encode(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            }
-        } finally {
-            for (FileChannel c : open.values()) c.close();
-        }
-        Files.createSymbolicLink(target.resolve("parent"), parent.toAbsolutePath());
-    }
-
-    /** Reads one stored page into {@code page} and writes it at {@code at} ({@code -1}: at the end) of {@code out}. */
-    private static void copyPage(Map<Path, FileChannel> open, ImagePlan.PageRef r, ByteBuffer page, FileChannel out, long at) throws IOException {
-        FileChannel in = open.get(r.file());
-        if (in == null) {
-            in = FileChannel.open(r.file(), StandardOpenOption.READ);
-            open.put(r.file(), in);
-        }
-        page.clear();
-        while (page.hasRemaining()) {
-            if (in.read(page, r.offset() + page.position()) < 0) throw new IOException("short page in " + r.file());
-        }
-        page.flip();
-        while (page.hasRemaining()) {
-            if (at < 0) out.write(page);
-            else out.write(page, at + page.position());
-        }
     }
 
     /** Present pages of {@code plan} the parent has no slot for. */
@@ -447,15 +393,64 @@ public final class StandbyImage {
         }
     }
 
-    /** The epoch the parent is current at, -1 if none (tests, status). */
-    public synchronized long currentEpoch() {
+    /** The epoch the parent is current at, -1 if none (tests, status); never waits for a batch. */
+    public long currentEpoch() {
         return slots == null ? -1 : heldEpoch;
     }
 
-    /** Figures for the status: current epoch, batches, pages written in place, rebuilds, extra pages, failed updates. */
-    public synchronized Map<String, Long> figures() {
-        return Map.of("epoch", slots == null ? -1 : heldEpoch, "batches", batches, "pagesWritten", pagesWritten, "rebuilds", rebuilds,
-                "extraPages", extraPages, "failures", failures);
+    /**
+     * Figures for the status: current epoch, batches, pages written in place, rebuilds, extra pages, failed updates,
+     * parents given up or not laid out for want of space. Read without the lock: a rebuild holds it for seconds, and
+     * the backup's timer (which also watches the heartbeat) must never wait for one.
+     */
+    public Map<String, Long> figures() {
+        return Map.of("epoch", currentEpoch(), "batches", batches, "pagesWritten", pagesWritten, "rebuilds", rebuilds,
+                "extraPages", extraPages, "failures", failures, "spaceSkips", spaceSkips);
+    }
+
+    /**
+     * The store ran out of space: the parent, a second copy of the committed image, gives its space back so that the
+     * next epoch (a full sync after the rejection) fits. It is laid out again once {@link #roomFor} allows.
+     */
+    void yieldSpace() {
+        try {
+            executor.execute(() -> {
+                synchronized (this) {
+                    if (stopped || !Files.exists(parent)) return;
+                    spaceSkips++;
+                    try {
+                        dropParent();
+                        log.warn("standby image dropped: the store ran out of space (a failover materializes from the store until it is laid out again)");
+                    } catch (IOException e) {
+                        log.warn("standby image: cannot drop it to free space: {}", e.toString());
+                    }
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            // the store is closing
+        }
+    }
+
+    /**
+     * Whether the store's file system can spare a parent of {@code bytes}: after it, an image's worth must stay free
+     * for a full sync, so the standby (a cache) never makes the store reject an epoch it could have committed.
+     */
+    private boolean roomFor(long bytes) throws IOException {
+        long usable = Files.getFileStore(dir).getUsableSpace();
+        if (usable >= 2 * bytes) return true;
+        if (spaceSkips++ % 100 == 0) {
+            log.warn("standby image not laid out: {} MiB free, a {} MiB parent needs twice that (a failover materializes from the store)",
+                    usable >> 20, bytes >> 20);
+        }
+        return false;
+    }
+
+    private static long presentBytes(ImagePlan plan) {
+        long pages = 0;
+        for (Pagemap pm : plan.pagemaps.values()) {
+            for (Pagemap.Run r : pm.runs()) if (r.present()) pages += r.nrPages();
+        }
+        return pages * Pagemap.PAGE_SIZE;
     }
 
     /** Stops background work (the store closes). */
