@@ -2,6 +2,7 @@ package io.checkpointd.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.checkpointd.demo.Await;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvClient;
 import io.checkpointd.demo.KvWorkload;
@@ -56,7 +57,10 @@ class ReprotectTest extends E2eTest {
             Json proxy = c.status("proxy").orElseThrow();
             assertThat(proxy.get("generation")).isEqualTo(2L);
             assertThat(proxy.get("passthrough")).as("output of generation 2 is held until acknowledged").isEqualTo(false);
-            Json spare = c.spareStatus().orElseThrow();
+            // the spare's status file is rewritten every 20 ms: allow it that long to show what it acknowledged
+            Json spare = Await.until(Duration.ofSeconds(5), Duration.ofMillis(20),
+                    () -> "the spare never showed generation 2 committed" + E2eSupport.logs(c),
+                    () -> c.spareStatus().filter(j -> Long.valueOf(2).equals(j.get("committedGeneration"))).orElse(null));
             assertThat(spare.get("committedGeneration")).isEqualTo(2L);
             long ackedBeforeSecondKill = load.progress().ackedWrites();
             Thread.sleep(1000);
