@@ -27,13 +27,17 @@ public interface DirtyTracker extends AutoCloseable {
     /** {@code "uffd-wp"}, {@code "soft-dirty"} or {@code "scan"}. */
     String name();
 
-    /** From now on writes are tracked: registers/clears every private writable range of {@code maps}. */
+    /**
+     * From now on writes are tracked: registers/clears every private writable range of {@code maps}, and every
+     * readable read-only anonymous one (its bytes change only by being mapped again: {@code Ranges.trackable}).
+     */
     void arm(List<Vma> maps) throws IOException;
 
     /**
      * Every page written since {@link #arm} or the previous collect, re-arming atomically (the process is
-     * stopped, so nothing written later is lost), plus, whole, the present pages of private writable ranges
-     * not tracked before (new, grown or split VMAs: they are registered now). Ranges gone from {@code maps}
+     * stopped, so nothing written later is lost), plus, whole, the present pages of trackable ranges (private
+     * writable, or anonymous readable) not tracked before (new, grown, split or replaced VMAs: they are registered
+     * now). Ranges gone from {@code maps}
      * stop being tracked; ranges that became read-only stay tracked (writes just before an {@code mprotect}
      * are only reported there).
      *

@@ -31,9 +31,16 @@ public final class Ranges {
         return v.isSpecial() || v.path().equals("[uprobes]");
     }
 
-    /** Private writable non-special VMAs: what a tracker must watch. */
+    /**
+     * What a tracker must watch: private non-special VMAs that are writable, or anonymous and readable. A read-only
+     * anonymous page can hold bytes written since the last collect under a maps line that did not change: mapped
+     * again at its own address (munmap + mmap, {@code MAP_FIXED}), written, made read-only, all between two stops.
+     * Only a tracker watching it sees that (uffd-wp: the new VMA lacks the registration; scan: the hash; soft-dirty:
+     * a new VMA is soft-dirty). {@code PROT_NONE} ones stay out: the JVM reserves gigabytes of them, which uffd-wp
+     * would fill with page tables of markers.
+     */
     static boolean trackable(Vma v) {
-        return v.isWritable() && v.isPrivate() && !isSpecial(v);
+        return v.isPrivate() && !isSpecial(v) && (v.isWritable() || (v.isReadable() && v.inode() == 0 && v.path().isEmpty()));
     }
 
     /** Adjacent VMAs matching {@code which}, merged into disjoint {@code [start, end)} intervals, in order. */

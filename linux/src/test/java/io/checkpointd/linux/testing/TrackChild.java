@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>{@code unmap NAME}, {@code dontneed NAME PAGE COUNT} ({@code madvise(MADV_DONTNEED)})</li>
  *   <li>{@code threads N} starts N idle threads, {@code busy N} N allocating ones; {@code blocksig SIG} starts a thread that blocks SIG: {@code ok <tid>}</li>
  *   <li>{@code allocdrop NAME PAGES} (MAP_DROPPABLE, {@code ok unsupported} before 6.11), {@code allocthp NAME PAGES} (2 MiB aligned, MADV_HUGEPAGE),
- *       {@code remap NAME PAGE} (fresh page over one page), {@code mprotect NAME PROT}</li>
+ *       {@code remap NAME PAGE} (fresh page over one page), {@code mprotect NAME PROT [PAGE COUNT]}</li>
  *   <li>{@code ping}; {@code q} exits 0.</li>
  * </ul>
  */
@@ -75,9 +75,14 @@ public final class TrackChild {
                     if (r != at) throw new IllegalStateException("mmap MAP_FIXED failed");
                     new Pointer(at).setByte(0, (byte) 1);
                 }
-                case "mprotect" -> { // mprotect NAME PROT (whole region)
+                case "mprotect" -> { // mprotect NAME PROT [PAGE COUNT] (whole region by default)
                     long[] r = regions.get(f[1]);
-                    if (Function.getFunction("c", "mprotect").invokeInt(new Object[] {new Pointer(r[0]), r[1] * PAGE,
+                    long at = r[0], len = r[1] * PAGE;
+                    if (f.length > 3) {
+                        at += Long.parseLong(f[3]) * PAGE;
+                        len = Long.parseLong(f[4]) * PAGE;
+                    }
+                    if (Function.getFunction("c", "mprotect").invokeInt(new Object[] {new Pointer(at), len,
                             Integer.parseInt(f[2])}) != 0) throw new IllegalStateException("mprotect failed");
                 }
                 case "write" -> {

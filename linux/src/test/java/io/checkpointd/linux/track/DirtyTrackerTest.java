@@ -86,6 +86,43 @@ class DirtyTrackerTest {
         }
     }
 
+    /**
+     * A read-only anonymous page mapped again over itself between two stops (mmap {@code MAP_FIXED}, written,
+     * {@code mprotect} read-only: what the JVM demo's churn did by chance, a mapping reusing the address of one just
+     * unmapped) keeps its maps line and changes its bytes: it must be reported, once.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"uffd-wp", "soft-dirty", "scan"})
+    void reportsAReadOnlyPageMappedAgainOverItself(String kind) throws Exception {
+        assumeTrue(Features.ptrace().isAvailable(), () -> Features.ptrace().toString());
+        assumeTrue(Features.freezerKind() != FreezerKind.NONE, "no cgroup freezer");
+        assumeTrue(Trackers.isUsable(kind), () -> Trackers.availability().get(kind));
+        try (TrackChildProcess child = new TrackChildProcess()) {
+            long r = child.alloc("r", 3, true);
+            child.cmd("write r 0 3 7");
+            child.cmd("mprotect r 1 1 1"); // page 1 PROT_READ before the arming: never writable while tracked
+            try (DirtyTracker t = Trackers.open(kind, child.pid())) {
+                child.paused(sp -> {
+                    t.arm(ProcFs.maps(child.pid()));
+                    return null;
+                });
+                assertThat(pagesIn(collect(child, t), r, 3)).as("nothing written in r yet").isEmpty();
+                String before = mapsLine(child.pid(), r + 4096);
+                child.cmd("remap r 1"); // a fresh read-write page over page 1, written
+                child.cmd("mprotect r 1 1 1");
+                assertThat(mapsLine(child.pid(), r + 4096)).as("the maps do not show it").isEqualTo(before);
+                // uffd-wp reports the whole tracked range the new VMA cut into (pages 0-2): more than needed, never less
+                assertThat(pagesIn(collect(child, t), r, 3)).as("the page mapped again, with new bytes").containsAll(pages(r, 1));
+                assertThat(pagesIn(collect(child, t), r, 3)).as("reported once").isEmpty();
+            }
+            child.cmd("ping");
+        }
+    }
+
+    private static String mapsLine(int pid, long address) throws Exception {
+        return ProcFs.maps(pid).stream().filter(v -> v.contains(address)).findFirst().orElseThrow().toString();
+    }
+
     private static List<RemoteRange> collect(TrackChildProcess child, DirtyTracker t) throws Exception {
         return child.paused(sp -> t.collect(ProcFs.maps(child.pid())));
     }
