@@ -11,7 +11,7 @@ import java.util.Random;
 /**
  * Makes a service's memory and structure change the way a long-running JVM's do, for the incremental engine's
  * oracle: the heap grows and shrinks (retained arrays, then dropped), anonymous memory is mapped, re-protected and
- * unmapped and the brk heap grows (every 10 ms step, so every 25 ms epoch sees the memory map change), pages are
+ * unmapped (and a read-only page is mapped again over itself with new bytes) and the brk heap grows (every 10 ms step, so every 25 ms epoch sees the memory map change), pages are
  * dropped with {@code MADV_DONTNEED} (zero again without a write), and threads start and stop: one every 10 ms,
  * each alive 20 to 120 ms (so every epoch sees threads born and ended, and thread stacks mapped and unmapped),
  * joined by the churn thread once done. One daemon thread, a few operations every 10 ms; everything it holds is
@@ -29,11 +29,13 @@ public final class Churn implements Runnable {
     private final ArrayDeque<ByteBuffer> mapped = new ArrayDeque<>();
     private final ArrayDeque<Thread> workers = new ArrayDeque<>();
     private final ByteBuffer arena;
+    private final ByteBuffer recycled;
     private long brkBytes;
     private long ops;
 
     private Churn() throws SyscallException {
         arena = Syscalls.mapAnonymous(8 << 20);
+        recycled = Syscalls.mapAnonymous(PAGE);
     }
 
     /** Starts the churn thread in this JVM. */
@@ -83,6 +85,11 @@ public final class Churn implements Runnable {
         if (b.capacity() >= 2 * PAGE) Syscalls.protect(b, PAGE, PAGE, false); // its second page read-only
         ByteBuffer older = mapped.peek();
         if (older != b && older.capacity() >= 2 * PAGE) Syscalls.protect(older, PAGE, PAGE, ops % 2 == 0);
+        // a read-only page replaced in place: a new mapping at the same address, written, then read-only again. Its
+        // maps line never changes, only its bytes (a writable range is never seen there unless a stop falls in between)
+        Syscalls.remapAnonymous(recycled);
+        recycled.putLong(0, ops);
+        Syscalls.protect(recycled, 0, PAGE, false);
         // the brk heap grows
         if (brkBytes < BRK_MAX) {
             Syscalls.growBreak(PAGE).putLong(0, ops);

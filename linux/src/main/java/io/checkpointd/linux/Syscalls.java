@@ -214,13 +214,23 @@ public final class Syscalls {
 
     /** {@code madvise} advice: drop the pages; private anonymous memory reads back as zeros. */
     public static final int MADV_DONTNEED = 4;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
 
     /** {@code mmap} of fresh private anonymous read-write memory, as a direct buffer over it (release with {@link #unmap}). */
     public static java.nio.ByteBuffer mapAnonymous(int length) throws SyscallException {
         com.sun.jna.Pointer p = LibC.INSTANCE.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (com.sun.jna.Pointer.nativeValue(p) == -1L) throw new SyscallException("mmap", Native.getLastError(), length + " bytes");
         return p.getByteBuffer(0, length);
+    }
+
+    /**
+     * {@code mmap(MAP_FIXED)} of fresh private anonymous read-write memory over a buffer {@link #mapAnonymous} returned:
+     * a new mapping at the same address (the old one's pages are gone), which the buffer keeps addressing.
+     */
+    public static void remapAnonymous(java.nio.ByteBuffer mapped) throws SyscallException {
+        com.sun.jna.Pointer at = Native.getDirectBufferPointer(mapped);
+        com.sun.jna.Pointer p = LibC.INSTANCE.mmap(at, mapped.capacity(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (com.sun.jna.Pointer.nativeValue(p) == -1L) throw new SyscallException("mmap", Native.getLastError(), mapped.capacity() + " bytes, MAP_FIXED");
     }
 
     /** {@code munmap} of a buffer {@link #mapAnonymous} returned; the buffer must not be touched afterwards. */

@@ -31,7 +31,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The incremental engine's memory oracle: the demo service churns its memory and threads (heap growth and
- * shrink, mmap/munmap, {@code MADV_DONTNEED}, a thread started every 10 ms and ended 20-120 ms later) under client
+ * shrink, mmap/munmap, a read-only page mapped again over itself with new bytes, {@code MADV_DONTNEED}, a thread
+ * started every 10 ms and ended 20-120 ms later) under client
  * load at 25 ms epochs, all captured by the engine itself: after the warm-up no epoch takes a CRIU dump. At an incremental
  * epoch N the primary writes the process as it is (every present page read whole through {@code /proc/PID/mem},
  * found through the classic {@code /proc/PID/pagemap}, not the engine's tracker; the maps; and a CRIU dump of the
@@ -185,7 +186,8 @@ class MemoryOracleTest extends E2eTest {
                     restored = backing(v, va);
                 }
                 if (!Arrays.equals(expected, restored)) {
-                    mismatches.add(String.format("0x%x in %s: %s", va, v, imagePages.containsKey(va) ? "image page differs" : "missing from the image"));
+                    mismatches.add(String.format("0x%x in %s: %s%s", va, v, imagePages.containsKey(va) ? "image page differs" : "missing from the image",
+                            firstDifference(expected, restored)));
                 }
             }
         }
@@ -216,6 +218,14 @@ class MemoryOracleTest extends E2eTest {
 
     static List<String> trackers() {
         return List.of(System.getProperty("checkpointd.oracle.trackers", "auto,scan").split(","));
+    }
+
+    /** Where two pages first differ: the offset and the 8-byte words there (little-endian), process's then image's. */
+    private static String firstDifference(byte[] process, byte[] image) {
+        int i = Arrays.mismatch(process, image) & -8;
+        java.nio.ByteBuffer p = java.nio.ByteBuffer.wrap(process).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.ByteBuffer m = java.nio.ByteBuffer.wrap(image).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return String.format(" (at +0x%x: process %d, image %d)", i, p.getLong(i), m.getLong(i));
     }
 
     /** What a page not in the image reads as after a restore: zeros, or the mapped file's bytes. */
