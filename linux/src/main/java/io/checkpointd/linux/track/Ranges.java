@@ -26,6 +26,13 @@ public final class Ranges {
     private Ranges() {
     }
 
+    /**
+     * {@code false}: trackers watch writable VMAs only, as before read-only anonymous ones were added (which misses the
+     * bytes of one mapped again over itself, see {@link #trackable}); the read-only benchmark's baseline only.
+     */
+    public static final String READ_ONLY_ANONYMOUS_KEY = "checkpointd.track.readOnlyAnonymous";
+    private static final boolean READ_ONLY_ANONYMOUS = !"false".equals(System.getProperty(READ_ONLY_ANONYMOUS_KEY));
+
     /** Kernel special mappings neither tracked nor dumped (CRIU skips them too). */
     static boolean isSpecial(Vma v) {
         return v.isSpecial() || v.path().equals("[uprobes]");
@@ -40,7 +47,8 @@ public final class Ranges {
      * would fill with page tables of markers.
      */
     static boolean trackable(Vma v) {
-        return v.isPrivate() && !isSpecial(v) && (v.isWritable() || (v.isReadable() && v.inode() == 0 && v.path().isEmpty()));
+        return v.isPrivate() && !isSpecial(v)
+                && (v.isWritable() || (READ_ONLY_ANONYMOUS && v.isReadable() && v.inode() == 0 && v.path().isEmpty()));
     }
 
     /** Adjacent VMAs matching {@code which}, merged into disjoint {@code [start, end)} intervals, in order. */
