@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *   <li>A tracked range that no longer is wholly registered (munmap + mmap over it, {@code mremap} away and back)
  *       shows in a second walk of its cluster, which reports the mapped parts lacking {@code PAGE_IS_WPALLOWED}: its
  *       registered pages' writes are still taken, and the range is registered again and reported whole (its parts
- *       mapped read-only since are reported whole but not registered).</li>
+ *       mapped read-only since are reported whole too, and registered if anonymous and readable:
+ *       {@code Ranges.trackable}).</li>
  *   <li>A range the kernel refuses to register (e.g. {@code EPERM}/{@code EINVAL} for a mapping kind uffd does not
  *       support) is reported whole (its present pages) every epoch and counted in {@code unregistered-ranges}.</li>
  *   <li>Transparent huge pages: a write to a write-protected THP splits it (async mode), so the report is per
@@ -153,11 +154,11 @@ final class UffdWpTracker implements DirtyTracker {
             }
             if (!register(u[0], u[1])) stillUnregistered.put(u[0], u[1]);
         }
-        // a replaced range's parts now mapped read-only (mmap, write, mprotect before the stop) hold pages no walk
-        // saw written and no trackable range covers: their present pages whole too
+        // a replaced range's parts now mapped read-only and not trackable (PROT_NONE, a file; mmap, write, mprotect
+        // before the stop) hold pages no walk saw written and no trackable range covers: their present pages whole too
         for (long[] r : replaced) {
             for (Vma v : maps) {
-                if (v.isWritable() || !v.isPrivate() || Ranges.isSpecial(v) || v.end() <= r[0] || v.start() >= r[1]) continue;
+                if (Ranges.trackable(v) || !v.isPrivate() || Ranges.isSpecial(v) || v.end() <= r[0] || v.start() >= r[1]) continue;
                 regions.clear();
                 PresentPages.scan(scan, Math.max(v.start(), r[0]), Math.min(v.end(), r[1]), v.inode() != 0, regions);
                 for (PagemapScan.PageRegion p : regions) {
