@@ -32,12 +32,11 @@ import org.slf4j.LoggerFactory;
  * An epoch is staged in a temp log file, verified (record count, digest, every page of the new image has data,
  * the manifest matches), renamed and applied in memory ({@link EpochWriter#apply}: the next epoch may follow it);
  * {@link #sync()} then fsyncs the log files of every epoch applied since the last sync and only then names them
- * in STATE, once for the group: a crash at any instant leaves STATE naming a complete image, the last durable one. Every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
- * folded into a new base in the background, so the store holds one image, not a pile that grows with time.
+ * in STATE, once for the group: a crash at any instant leaves STATE naming a complete image, the last durable one. Every {@link Compaction#COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
+ * folded into a new base in the background ({@link Compaction}), so the store holds one image, not a pile that grows with time.
  */
 public final class ImageStore {
     private static final Logger log = LoggerFactory.getLogger(ImageStore.class);
-    static final int COMPACT_EPOCHS = 32;
 
     private final Path dir;
     private final Path logDir;
@@ -59,20 +58,15 @@ public final class ImageStore {
     private StandbyImage standby;
     /** The data dirs' replica: committed with the image, see {@link DataReplica}. */
     private DataReplica data;
-    private long logBytes;
     private EpochWriter open;
-    private boolean compacting;
     private boolean closed;
-    private final java.util.concurrent.ExecutorService compactor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "store-compactor");
-        t.setDaemon(true);
-        return t;
-    });
+    private final Compaction compaction;
 
     private ImageStore(Path dir, DataRoots dataRoots) {
         this.dir = dir;
         this.logDir = dir.resolve("log");
         this.dataRoots = dataRoots;
+        this.compaction = new Compaction(this, dir);
     }
 
     /** As {@link #open(Path, DataRoots)} with no data root: every epoch naming a data dir is rejected. */
@@ -91,7 +85,7 @@ public final class ImageStore {
         s.durable = s.state;
         s.removeDebris();
         s.rebuildPlan();
-        s.standby = StandbyImage.open(dir, s.compactor, s::standbyTarget, s.plan, s.state.generation(), s.state.epoch());
+        s.standby = StandbyImage.open(dir, s.compaction.executor(), s::standbyTarget, s.plan, s.state.generation(), s.state.epoch());
         s.standby.start();
         return s;
     }
@@ -141,7 +135,7 @@ public final class ImageStore {
                 for (Unsynced u : batch) if (unsynced.remove(u)) u.file().close(); // a full epoch may have cleared them
                 // unless a full epoch replaced them meanwhile (then STATE already names it), name the group in STATE
                 if (state.generation() == last.generation() && durable.epoch() < upTo && state.log().contains(upTo)) writeDurable(state.upTo(upTo));
-                if (compactionDue() && !compacting && !closed) {
+                if (compaction.due(state, plan) && !compaction.running() && !closed) {
                     // a base folds in durable epochs only; under steady load some epoch is always in flight, so
                     // once per compaction the newest ones are synced under the lock
                     syncLocked();
@@ -261,15 +255,7 @@ public final class ImageStore {
                     + ") does not follow the committed epoch " + state.epoch() + " (gen " + state.generation() + ")");
         }
         if (open != null) open.abort();
-        if (!compacting) {
-            // a compaction that failed on a full or read-only disk may have left its base-N.tmp (an image's worth of
-            // space); left until the next open, it would keep a recovered disk from ever fitting a full sync again
-            try {
-                StoreDebris.removeTop(dir, state);
-            } catch (IOException e) {
-                log.debug("cannot remove debris yet (tried again at the next epoch): {}", e.toString());
-            }
-        }
+        compaction.removeLeftovers(state);
         open = new EpochWriter(generation, epoch, begin.full());
         return open;
     }
@@ -401,7 +387,7 @@ public final class ImageStore {
                     standby.committed(generation, epoch, full, plan, next);
                     plan = next;
                     data = nextData;
-                    logBytes = full ? position : logBytes + position;
+                    compaction.logged(full, position);
                     done = true;
                     open = null;
                     if (full) removeDebris();
@@ -433,7 +419,7 @@ public final class ImageStore {
     }
 
     /** A write failed: on a full disk the standby's parent gives its space back, so the next (full) epoch fits. */
-    private IOException spaceNoted(IOException e) {
+    IOException spaceNoted(IOException e) {
         if (String.valueOf(e.getMessage()).contains("No space left")) standby.yieldSpace();
         return e;
     }
@@ -447,75 +433,45 @@ public final class ImageStore {
     }
 
     /**
-     * Starts folding the log into a new base when it has grown enough, in the background: materializing reads only
-     * files the snapshot plan references, and the store lock is held just for the rename and the STATE switch.
+     * Starts folding the log into a new base when it has grown enough, in the background ({@link Compaction}):
+     * materializing reads only files the snapshot plan references, and the store lock is held just for the rename
+     * and the STATE switch ({@link #adoptBase}).
      */
     private void maybeCompact() {
-        // the base folds in only durable epochs: STATE may then name it (see compact)
-        if (compacting || closed || !unsynced.isEmpty() || !compactionDue()) return;
-        compacting = true;
-        ImagePlan snapshot = plan; // plans are never mutated in place, so the snapshot stays valid
-        DataReplica dataSnapshot = data; // nor are replicas
-        long epoch = state.epoch();
-        String base = state.base();
-        compactor.execute(() -> compact(snapshot, dataSnapshot, epoch, base));
+        // the base folds in only durable epochs: STATE may then name it (see adoptBase)
+        if (compaction.running() || closed || !unsynced.isEmpty() || !compaction.due(state, plan)) return;
+        // plans are never mutated in place, so the snapshot stays valid; nor are replicas
+        compaction.start(new Compaction.Snapshot(plan, data, state.epoch(), state.base()));
     }
 
-    private boolean compactionDue() {
-        return state.log().size() >= COMPACT_EPOCHS || (logBytes >= 64L << 20 && logBytes >= plan.imageBytes());
-    }
-
-    private void compact(ImagePlan snapshot, DataReplica dataSnapshot, long epoch, String baseBefore) {
-        long t0 = System.nanoTime();
-        String name = "base-" + epoch;
-        Path tmp = dir.resolve(name + ".tmp");
-        try {
-            ImageDirs.deleteTree(tmp);
-            snapshot.materialize(tmp, true);
-            if (!dataSnapshot.isEmpty()) {
-                dataSnapshot.foldInto(tmp.resolve(DataReplica.DATA), true); // links the old base's unchanged files
-                StoreState.fsyncDir(tmp);
-            }
-            ImagePlan relocated = snapshot.relocatedTo(dir.resolve(name)); // O(image): outside the lock
-            synchronized (this) {
-                if (closed || !state.base().equals(baseBefore) || !state.log().contains(epoch)) {
-                    ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
-                    return;
-                }
-                ImagePlan rebased = plan.rebase(snapshot, relocated); // proportional to the epochs since the snapshot
-                Path target = dir.resolve(name);
-                ImageDirs.deleteTree(target);
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                StoreState.fsyncDir(dir);
-                writeDurable(durable.withBase(name, epoch)); // durable is at or past epoch: only durable epochs compact
-                state = state.withBase(name, epoch);
-                removeDebris();
-                plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
-                if (!dataSnapshot.isEmpty() || !data.isEmpty()) data = StoreReplay.data(dir, state); // the replica onto the new base's data
-                logBytes = 0;
-                for (long e : state.log()) logBytes += Files.size(logDir.resolve("epoch-" + e + ".d"));
-            }
-            log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
-        } catch (IOException | RuntimeException e) {
-            // the committed image is untouched: STATE still names the old base and log
-            log.warn("compaction into {} failed (will retry later): {}", name, e.toString());
-            if (e instanceof IOException io) spaceNoted(io);
-            try {
-                ImageDirs.deleteTree(tmp);
-            } catch (IOException ignored) {
-                // removed at the next open
-            }
-        } finally {
-            synchronized (this) {
-                compacting = false;
-                notifyAll();
-            }
+    /**
+     * Makes {@code tmp}, the base a compaction built from {@code s}, the store's base {@code name}: renamed, named in
+     * STATE, the log files it folded in removed. Under the store lock; the lock is not held while it is built.
+     *
+     * @return false if a full sync replaced the image meanwhile (then the base, moot, is removed)
+     */
+    synchronized boolean adoptBase(Compaction.Snapshot s, String name, Path tmp, ImagePlan relocated) throws IOException {
+        if (closed || !state.base().equals(s.base()) || !state.log().contains(s.epoch())) {
+            ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
+            return false;
         }
+        ImagePlan rebased = plan.rebase(s.plan(), relocated); // proportional to the epochs since the snapshot
+        Path target = dir.resolve(name);
+        ImageDirs.deleteTree(target);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        StoreState.fsyncDir(dir);
+        writeDurable(durable.withBase(name, s.epoch())); // durable is at or past epoch: only durable epochs compact
+        state = state.withBase(name, s.epoch());
+        removeDebris();
+        plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
+        if (!s.data().isEmpty() || !data.isEmpty()) data = StoreReplay.data(dir, state); // the replica onto the new base's data
+        compaction.rebased(state);
+        return true;
     }
 
     /** Waits until no compaction runs (tests, and before close). */
     public synchronized void awaitCompaction() throws InterruptedException {
-        while (compacting) wait();
+        while (compaction.running()) wait();
     }
 
     /** Stops background compaction (waiting for a running one); the store must not be used afterwards. */
@@ -525,8 +481,7 @@ public final class ImageStore {
         }
         standby.stop();
         awaitCompaction();
-        compactor.shutdown();
-        compactor.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS); // a standby batch stops at its next check
+        compaction.shutdown(); // a standby batch stops at its next check
     }
 
     /** Removes base dirs, log files and temp files that {@link #state} does not name (see {@link StoreDebris}). */
@@ -538,6 +493,6 @@ public final class ImageStore {
         StoreReplay.Replayed r = StoreReplay.all(dir, state);
         plan = r.plan();
         data = r.data();
-        logBytes = r.logBytes();
+        compaction.replayed(r.logBytes());
     }
 }
