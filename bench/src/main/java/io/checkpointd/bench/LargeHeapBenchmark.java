@@ -31,7 +31,8 @@ public final class LargeHeapBenchmark {
 
     private record Result(String name, String path, long rssMb, double firstAckS, double longestFreezeMs, double armMs, double criuMs, double keptMb,
                           double[] pauses, long dumps,
-                          double failoverMs, double restoreMs, double materializeMs, double allPagesMs, boolean fromStandby, boolean lazy) {
+                          double failoverMs, double restoreMs, double materializeMs, double allPagesMs, boolean fromStandby, boolean lazy,
+                          double lazyMb, double lazyParentMb, double servedMb) {
     }
 
     /** How the backup restores: as before this change (the whole image written from the store), or as now. */
@@ -145,7 +146,8 @@ public final class LargeHeapBenchmark {
             CLEANUP.clear();
             return new Result(name, path.label, rss, firstAck, longest, armMs, criuMs, keptMb, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
                     num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"), num(f, "allPagesMs"),
-                    Boolean.TRUE.equals(f.get("fromStandby")), Boolean.TRUE.equals(f.get("lazy")));
+                    Boolean.TRUE.equals(f.get("fromStandby")), Boolean.TRUE.equals(f.get("lazy")),
+                    num(f, "lazyPages") / 256, num(f, "lazyParentPages") / 256, Math.max(0, num(f, "servedPages")) / 256);
         }
     }
 
@@ -165,7 +167,7 @@ public final class LargeHeapBenchmark {
         long deadline = System.nanoTime() + Duration.ofSeconds(600).toNanos();
         while (true) {
             Json f = (Json) c.status("backup").orElseThrow().get("failover");
-            if (f != null && f.get("allPagesMs") != null) return f;
+            if (f != null && f.get("allPagesMs") != null && f.get("servedPages") != null) return f;
             if (System.nanoTime() > deadline) throw new IllegalStateException("pages still missing after 600 s: " + f);
             Thread.sleep(20);
         }
@@ -200,19 +202,21 @@ public final class LargeHeapBenchmark {
                 + " epochs it had not caught up are written; images with 256 MiB or more of `PE_LAZY` pages restored with `--lazy-pages`)."
                 + " *Failover* is the backup's `failoverMs`: failure noticed (heartbeat timeout) to the restored service"
                 + " accepting; of it, *restore* is image files written plus CRIU restore, *image files* the files alone;"
-                + " *all pages* is failure noticed to every page present (a lazy restore's daemon finishing)."
+                + " *all pages* is failure noticed to every page present (a lazy restore's daemon finishing);"
+                + " *lazy MiB* the pages the restore image flags `PE_LAZY` (where CRIU's dump would), of them in the standby's parent"
+                + " (`PE_PARENT | PE_LAZY`, served only by a CRIU with patch 0002), and what the lazy-pages daemon copied in."
                 + " Targets (issue 15): longest freeze of a 4 GiB JVM's first epoch ≤ 100 ms; its failover ≤ 1 s.%n%n",
                 DateTimeFormatter.ISO_LOCAL_DATE.format(ZonedDateTime.now(ZoneOffset.UTC)), HostInfo.machine(), HostInfo.loadAverage(),
                 EPOCH_MS, seconds));
         b.append("| service | restore | RSS MiB | first ack s | longest freeze ms | of it, arming / CRIU ms | MiB pre-copied and kept | pause p50 / p99 ms"
-                + " | CRIU dumps after | failover ms | restore ms | image files ms | all pages ms |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                + " | CRIU dumps after | failover ms | restore ms | image files ms | all pages ms | lazy MiB: image / parent / served |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Result r : rs) {
             String path = r.path() + (r.fromStandby() ? "" : r.path().contains("before") ? "" : " (standby not used)") + (r.lazy() ? ", lazy" : "");
-            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.0f | %s | %s | %.2f / %.2f | %d | %.0f | %.0f | %.0f | %.0f |%n", r.name(), path, r.rssMb(),
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.0f | %s | %s | %.2f / %.2f | %d | %.0f | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f |%n", r.name(), path, r.rssMb(),
                     r.firstAckS(), r.longestFreezeMs(), Double.isNaN(r.armMs()) ? "–" : String.format(Locale.ROOT, "%.1f / %.1f", r.armMs(), r.criuMs()),
                     Double.isNaN(r.keptMb()) ? "–" : String.format(Locale.ROOT, "%.0f", r.keptMb()), PrimarySampler.percentile(r.pauses(), 0.5), PrimarySampler.percentile(r.pauses(), 0.99), r.dumps(), r.failoverMs(),
-                    r.restoreMs(), r.materializeMs(), r.allPagesMs()));
+                    r.restoreMs(), r.materializeMs(), r.allPagesMs(), r.lazyMb(), r.lazyParentMb(), r.servedMb()));
         }
         b.append(END).append('\n');
         return b.toString();

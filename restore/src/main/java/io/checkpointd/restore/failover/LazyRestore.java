@@ -126,7 +126,11 @@ final class LazyRestore {
                 log.error("failover: the lazy-pages daemon (pid {}) still serves pid {} after {} min", daemon.pid(), pid, ALL_PAGES_TIMEOUT.toMinutes());
                 allPagesPresent.complete(-1L);
             } else if (rc.getAsInt() != 0) {
-                log.error("failover: the lazy-pages daemon serving pid {} failed (exit {}): {}", pid, rc.getAsInt(), daemon.logTail());
+                // the restored process closed its copy of the userfaultfd: with the daemon's gone, the kernel drops the
+                // registration and every page not copied in yet would read as zeros. Wrong memory must not serve.
+                log.error("failover: the lazy-pages daemon serving pid {} failed (exit {}): killing pid {}, whose missing pages would read as zeros: {}",
+                        pid, rc.getAsInt(), pid, daemon.logTail());
+                io.checkpointd.linux.criu.Reaper.killAndReap(pid, java.time.Duration.ofSeconds(5));
                 allPagesPresent.complete(-1L);
             } else {
                 long ns = daemon.exitedNanos() - noticedNanos;
