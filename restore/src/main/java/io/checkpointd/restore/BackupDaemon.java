@@ -421,7 +421,9 @@ public final class BackupDaemon implements AutoCloseable {
                     .put("reprotectedTo", cfg.reprotect() == null || f.newPrimary() == null ? null : cfg.reprotect().spare().toString())
                     .put("failoverMs", Math.round(f.failoverNanos() / 1e5) / 10.0).put("restoreMs", Math.round(f.restoreNanos() / 1e5) / 10.0)
                     .put("materializeMs", Math.round(f.materializeNanos() / 1e5) / 10.0).put("fromStandby", f.fromStandby())
-                    .put("lazy", f.lazy()).put("allPagesMs", allPagesMs(f)));
+                    .put("lazy", f.lazy()).put("allPagesMs", allPagesMs(f))
+                    .put("lazyPages", f.lazyPages().lazyPages()).put("lazyParentPages", f.lazyPages().lazyParentPages())
+                    .put("servedPages", f.servedPages().getNow(null)));
         }
         if (!failure.isEmpty()) j.put("error", failure);
         if (cfg.arbiter() != null) {

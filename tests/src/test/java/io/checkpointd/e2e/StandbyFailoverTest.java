@@ -16,9 +16,10 @@ import org.junit.jupiter.api.Timeout;
  * four clients whose writes are acknowledged through the proxy, the primary SIGKILLed; after failover every
  * acknowledged write is there, exactly, and the service serves on. The first restores from the standby image
  * (only its tail written at failover), the second also with {@code --lazy-pages} and a {@code criu lazy-pages}
- * daemon (forced on: the engine's pagemaps flag no page {@code PE_LAZY}, so CRIU still restores every page itself
- * and the daemon has nothing to serve; this checks the plumbing, and that lazy mode over a parent image restores
- * the committed state).
+ * daemon (forced on: the demo's image is below the automatic threshold). The restore image flags {@code PE_LAZY} where
+ * CRIU's dump would, on the pages in the standby's parent too ({@code PE_PARENT | PE_LAZY}, which needs the CRIU of
+ * scripts/criu-patches): CRIU restores none of those, the daemon serves them all, and the service still has every
+ * acknowledged write.
  */
 class StandbyFailoverTest extends E2eTest {
     private static final Duration EPOCH = Duration.ofMillis(25);
@@ -29,6 +30,7 @@ class StandbyFailoverTest extends E2eTest {
         Json f = killAndCheck(Cluster.Options.of(tmp).withEpoch(EPOCH).withBackupJvmArgs(List.of("-Dcheckpointd.restore.lazy=off")));
         assertThat(f.get("fromStandby")).as("restored from the standby image; " + f).isEqualTo(true);
         assertThat(f.get("lazy")).isEqualTo(false);
+        assertThat(((Number) f.get("servedPages")).longValue()).as("no daemon").isZero();
     }
 
     @Test
@@ -39,6 +41,11 @@ class StandbyFailoverTest extends E2eTest {
         Json f = killAndCheck(opts);
         assertThat(f.get("lazy")).as("restored lazily; " + f).isEqualTo(true);
         assertThat(f.get("fromStandby")).isEqualTo(true);
+        long lazyPages = ((Number) f.get("lazyPages")).longValue(), parentPages = ((Number) f.get("lazyParentPages")).longValue();
+        assertThat(parentPages).as("pages left to the daemon in the standby's parent (the heap: 24 MiB of ballast); " + f).isGreaterThan(24L * 256);
+        assertThat(lazyPages).isGreaterThanOrEqualTo(parentPages);
+        assertThat(((Number) f.get("servedPages")).longValue()).as("the daemon copied in the lazy pages (the ballast's at least); " + f)
+                .isGreaterThanOrEqualTo(24L * 256);
     }
 
     private Json killAndCheck(Cluster.Options opts) throws Exception {
@@ -85,7 +92,7 @@ class StandbyFailoverTest extends E2eTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
             Json f = (Json) c.status("backup").orElseThrow().get("failover");
-            if (f.get("allPagesMs") != null) return f;
+            if (f.get("allPagesMs") != null && f.get("servedPages") != null) return f;
             assertThat(System.nanoTime() - deadline).as("all pages present; " + f).isNegative();
             Thread.sleep(20);
         }

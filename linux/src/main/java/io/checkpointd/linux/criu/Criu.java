@@ -163,6 +163,24 @@ public final class Criu {
 
     private volatile Boolean skipPages;
 
+    /**
+     * Whether this CRIU's lazy-pages daemon serves lazy pages whose data is in a parent image ({@code PE_PARENT |
+     * PE_LAZY}): checkpointd's CRIU patch 0002, found by {@code criu check --feature uffd-parent-pages}. Unpatched,
+     * such a page is read and never copied in, and the process waits for it for ever. Asked once.
+     */
+    public boolean canServeLazyParentPages() {
+        Boolean b = lazyParent;
+        if (b == null) {
+            String out = runForOutput(List.of(binary().toString(), "check", "--feature", "uffd-parent-pages"));
+            b = out != null && out.contains("uffd-parent-pages is supported");
+            lazyParent = b;
+            log.info("{} {} lazy pages through a parent image", binary(), b ? "serves" : "cannot serve");
+        }
+        return b;
+    }
+
+    private volatile Boolean lazyParent;
+
     /** libcriu has no setter for a patch's option: it goes in a config file CRIU reads after the RPC options. */
     private static Path skipConfig(DumpOptions opts) throws CriuException {
         Path conf = opts.effectiveWorkDir().resolve("skip-pages.conf");

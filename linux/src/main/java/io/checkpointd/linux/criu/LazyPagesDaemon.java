@@ -44,7 +44,7 @@ public final class LazyPagesDaemon implements AutoCloseable {
             Files.createDirectories(workDir);
             Files.deleteIfExists(socket);
             p = new ProcessBuilder(criu.binary().toString(), "lazy-pages", "-D", images.toString(), "-W", workDir.toString(),
-                    "-o", LOG, "-v2").redirectErrorStream(true).redirectOutput(workDir.resolve("lazy-pages.out").toFile()).start();
+                    "-o", LOG, "-v4").redirectErrorStream(true).redirectOutput(workDir.resolve("lazy-pages.out").toFile()).start();
         } catch (IOException e) {
             throw new CriuException(op + " (cannot start " + criu.binary() + ": " + e.getMessage() + ")", 0, 0, null, null);
         }
@@ -81,6 +81,28 @@ public final class LazyPagesDaemon implements AutoCloseable {
     public long startNanos() {
         return startNanos;
     }
+
+    /**
+     * Pages it copied into the processes it served, from its log's {@code UFFD transferred pages: (copied/total)}
+     * lines (one per process, written as it finishes one; debug level, hence {@code -v4}); empty if there are none.
+     */
+    public java.util.OptionalLong transferredPages() {
+        try (var lines = Files.lines(workDir.resolve(LOG), java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            long[] sum = {0, 0};
+            lines.forEach(l -> {
+                var m = TRANSFERRED.matcher(l);
+                if (m.find()) {
+                    sum[0] += Long.parseLong(m.group(1));
+                    sum[1]++;
+                }
+            });
+            return sum[1] == 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(sum[0]);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return java.util.OptionalLong.empty();
+        }
+    }
+
+    private static final java.util.regex.Pattern TRANSFERRED = java.util.regex.Pattern.compile("UFFD transferred pages: \\((\\d+)/\\d+\\)");
 
     /** The last lines of its log, for an error message. */
     public String logTail() {

@@ -29,6 +29,13 @@ public final class PstreeImage {
         return new PstreeImage(file, List.copyOf(entries));
     }
 
+    /** The pids of the processes, in image order. */
+    public List<Integer> pids() {
+        List<Integer> pids = new ArrayList<>(entries.size());
+        for (pstree_entry e : entries) pids.add(e.getPid());
+        return List.copyOf(pids);
+    }
+
     /** The threads of process {@code pid}, in image order. */
     public List<Integer> threads(int pid) throws IOException {
         for (pstree_entry e : entries) if (e.getPid() == pid) return List.copyOf(e.getThreadsList());

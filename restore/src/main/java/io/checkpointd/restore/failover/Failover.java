@@ -45,11 +45,14 @@ public final class Failover {
     /**
      * The outcome; {@code newPrimary} is the re-protecting {@code protect} process, or null when unprotected;
      * {@code fromStandby}: the image came from the store's standby image; {@code allPagesPresent}: nanoseconds from
-     * the failure noticed to every page in (a lazy restore completes it later; -1 if its daemon failed).
+     * the failure noticed to every page in (a lazy restore completes it later; -1 if its daemon failed);
+     * {@code lazyPages}: pages the image left to a lazy restore; {@code servedPages}: pages the lazy-pages daemon
+     * copied in (completed when it exits; 0 for a plain restore, -1 unknown).
      */
     public record Result(long newGeneration, long restoredEpoch, int restoredPid, long failoverNanos, long restoreNanos,
                          long materializeNanos, Process newPrimary, boolean fromStandby, boolean lazy,
-                         java.util.concurrent.CompletableFuture<Long> allPagesPresent) {
+                         java.util.concurrent.CompletableFuture<Long> allPagesPresent, io.checkpointd.protocol.image.LazyFlags.Counts lazyPages,
+                         java.util.concurrent.CompletableFuture<Long> servedPages) {
     }
 
     /** {@code false}: restore from the whole image written from the store even when the standby image is current (benchmarks). */
@@ -157,6 +160,7 @@ public final class Failover {
         Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
         if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
         // much memory CRIU may leave to a lazy-pages daemon: the service runs before all its pages are in
+        io.checkpointd.protocol.image.LazyFlags.Counts lazyPages = LazyRestore.flag(criu, images);
         LazyRestore lazy = LazyRestore.wanted(images) ? LazyRestore.start(criu, images) : null;
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
@@ -188,7 +192,8 @@ public final class Failover {
                         Reprotector.carried(primary == null ? "" : primary.protectOptions()));
         if (newPrimary == null && proxy != null) passthrough(proxy, newGen);
         closeQuietly(proxy);
-        return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary, fromStandby, lazy != null, allPages);
+        return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary, fromStandby, lazy != null, allPages,
+                lazyPages, lazy != null ? lazy.servedPages() : java.util.concurrent.CompletableFuture.completedFuture(0L));
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */

@@ -4,6 +4,7 @@ import io.checkpointd.linux.cgroup.Placement;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.criu.CriuException;
 import io.checkpointd.linux.criu.LazyPagesDaemon;
+import io.checkpointd.protocol.image.LazyFlags;
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,9 +20,10 @@ import org.slf4j.LoggerFactory;
  * Restoring a large image lazily: CRIU's {@code --lazy-pages}, with a {@code criu lazy-pages} daemon serving the
  * process's private memory from the image through userfaultfd, so the service runs (and accepts) before every page
  * is in; the daemon copies the rest in the background and exits. CRIU leaves to the daemon only pages flagged
- * {@code PE_LAZY} (CRIU's dump flags those of lazy-capable mappings; the incremental engine's rebuilt pagemaps do
- * not, yet), so it is used when the image has at least {@link #AUTO_MIN_BYTES} of them; the system property
- * {@value #PROPERTY} ({@code auto}, {@code on}, {@code off}) overrides that.
+ * {@code PE_LAZY}: {@link #flag} sets them in the restore image where CRIU's own dump would ({@link LazyFlags}; in the
+ * standby's parent too when the CRIU serves those), and a lazy restore is used when the image has at least
+ * {@link #AUTO_MIN_BYTES} of them; the system property {@value #PROPERTY} ({@code auto}, {@code on}, {@code off})
+ * overrides that ({@code off} leaves the image's flags as they are).
  */
 final class LazyRestore {
     private static final Logger log = LoggerFactory.getLogger(LazyRestore.class);
@@ -33,9 +35,31 @@ final class LazyRestore {
 
     private final LazyPagesDaemon daemon;
     private final CompletableFuture<Long> allPagesPresent = new CompletableFuture<>();
+    private final CompletableFuture<Long> servedPages = new CompletableFuture<>();
 
     private LazyRestore(LazyPagesDaemon daemon) {
         this.daemon = daemon;
+    }
+
+    /**
+     * Flags {@code PE_LAZY} in the restore image in {@code images} where CRIU's dump would, {@code PE_PARENT} pages
+     * included if {@code criu} serves them (else those stay eager, as in CRIU's own incremental images). Nothing is
+     * touched with the property {@code off}; an image whose flags cannot be set keeps its own (a warning).
+     */
+    static LazyFlags.Counts flag(Criu criu, Path images) {
+        if ("off".equals(System.getProperty(PROPERTY, "auto"))) return new LazyFlags.Counts(0, 0);
+        long t0 = System.nanoTime();
+        try {
+            boolean parent = criu.canServeLazyParentPages();
+            LazyFlags.Counts c = LazyFlags.apply(images, parent);
+            log.info("failover: {} MiB of the image may be restored lazily ({} MiB of them in the parent image{}), flagged in {} ms",
+                    c.lazyPages() * Pagemap.PAGE_SIZE >> 20, c.lazyParentPages() * Pagemap.PAGE_SIZE >> 20,
+                    parent ? "" : "; this CRIU serves none from a parent", (System.nanoTime() - t0) / 1_000_000);
+            return c;
+        } catch (IOException | RuntimeException e) {
+            log.warn("failover: cannot flag the lazy pages of {} ({}): its pagemaps keep their flags", images, e.toString());
+            return new LazyFlags.Counts(0, 0);
+        }
     }
 
     /** Whether the image in {@code images} is restored lazily (not if its pagemaps cannot be read: a plain restore). */
@@ -102,16 +126,27 @@ final class LazyRestore {
                 log.error("failover: the lazy-pages daemon (pid {}) still serves pid {} after {} min", daemon.pid(), pid, ALL_PAGES_TIMEOUT.toMinutes());
                 allPagesPresent.complete(-1L);
             } else if (rc.getAsInt() != 0) {
-                log.error("failover: the lazy-pages daemon serving pid {} failed (exit {}): {}", pid, rc.getAsInt(), daemon.logTail());
+                // the restored process closed its copy of the userfaultfd: with the daemon's gone, the kernel drops the
+                // registration and every page not copied in yet would read as zeros. Wrong memory must not serve.
+                log.error("failover: the lazy-pages daemon serving pid {} failed (exit {}): killing pid {}, whose missing pages would read as zeros: {}",
+                        pid, rc.getAsInt(), pid, daemon.logTail());
+                io.checkpointd.linux.criu.Reaper.killAndReap(pid, java.time.Duration.ofSeconds(5));
                 allPagesPresent.complete(-1L);
             } else {
                 long ns = daemon.exitedNanos() - noticedNanos;
                 log.info("failover: every page of pid {} is present, {} ms after the failure was noticed", pid, ns / 1_000_000);
                 allPagesPresent.complete(ns);
             }
+            servedPages.complete(daemon.transferredPages().orElse(-1));
         } catch (InterruptedException e) {
             allPagesPresent.complete(-1L);
+            servedPages.complete(-1L);
         }
+    }
+
+    /** Pages the daemon copied in (from its log, once it exited); -1 if unknown. */
+    CompletableFuture<Long> servedPages() {
+        return servedPages;
     }
 
     /** Nanoseconds from the failure noticed to every page present; -1 if the daemon failed or never finished. */
@@ -127,5 +162,6 @@ final class LazyRestore {
             Thread.currentThread().interrupt();
         }
         allPagesPresent.complete(-1L);
+        servedPages.complete(-1L);
     }
 }
