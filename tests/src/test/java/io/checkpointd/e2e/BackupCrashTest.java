@@ -29,8 +29,10 @@ class BackupCrashTest extends E2eTest {
             load.awaitAcked(20, Duration.ofSeconds(30)); // writes flow before any fault
             int midEpochKills = 0;
             for (int attempt = 0; attempt < 12 && midEpochKills < 2; attempt++) {
-                Thread.sleep(300 + rnd.nextInt(700));
+                Thread.sleep(100 + rnd.nextInt(300));
                 long committedBefore = ((Number) c.status("backup").orElseThrow().get("committedEpoch")).longValue();
+                // epochs end on output and take a millisecond or two to receive: aim the kill at one in flight
+                awaitEpochInFlight(c.storeDir(), Duration.ofSeconds(2));
                 c.killBackup();
                 if (halfWrittenEpoch(c.storeDir())) midEpochKills++;
                 c.restartBackup();
@@ -53,6 +55,12 @@ class BackupCrashTest extends E2eTest {
     }
 
     /** An epoch being received leaves its temp log file behind when the backup dies. */
+    /** Polls (bounded) until the store holds an epoch being received; a random instant rarely finds one. */
+    private static void awaitEpochInFlight(Path store, Duration max) throws Exception {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (System.nanoTime() < deadline && !halfWrittenEpoch(store)) Thread.onSpinWait();
+    }
+
     private static boolean halfWrittenEpoch(Path store) throws Exception {
         try (Stream<Path> s = Files.list(store.resolve("log"))) {
             return s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp"));
