@@ -39,7 +39,10 @@ public record Hello(long generation, int servicePid, long serviceStartTicks, Str
         int pid = in.i32();
         long ticks = in.i64();
         String bootId = in.str(), service = in.str();
-        String options = in.remaining() > 0 ? in.str() : "";
+        boolean optionsSent = in.remaining() > 0;
+        String options = optionsSent ? in.str() : "";
+        // no options go as no field at all (the old format): an empty field is what no encoder writes
+        if (optionsSent && options.isEmpty()) throw new ProtocolException("hello: an empty protect-options field");
         in.end();
         return new Hello(generation, pid, ticks, bootId, service, options);
     }
