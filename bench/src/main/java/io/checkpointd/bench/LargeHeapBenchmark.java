@@ -131,24 +131,14 @@ public final class LargeHeapBenchmark {
             double criuMs = first == null ? Double.NaN : num(first, "criuMs");
             double keptMb = first == null ? Double.NaN : num(first, "keptBytes") / (1 << 20);
             long rss = rssMb(c.servicePid());
-            List<Double> pauses = new ArrayList<>();
-            long lastN = PrimarySampler.windowCount(s0, "pauseMs");
-            long end = System.nanoTime() + (long) (seconds * 1e9);
-            while (System.nanoTime() < end) {
-                Json s = c.status("primary").orElse(null);
-                if (s != null && PrimarySampler.windowCount(s, "pauseMs") > lastN) {
-                    pauses.add(((Number) ((Json) s.get("pauseMs")).get("last")).doubleValue());
-                    lastN = PrimarySampler.windowCount(s, "pauseMs");
-                }
-                Thread.sleep(3);
-            }
-            long dumps = dumps(c.status("primary").orElseThrow()) - dumps(s0);
+            PauseSamples pauses = PauseSamples.collect(c, s0, seconds);
+            long dumps = PauseSamples.criuDumps(c.status("primary").orElseThrow()) - PauseSamples.criuDumps(s0);
             if (path == RestorePath.STANDBY) awaitStandby(c); // laid out once after the first epoch, then caught up behind
             c.killPrimary();
             c.awaitFailover(Duration.ofSeconds(300));
             Json f = awaitAllPages(c);
             CLEANUP.clear();
-            return new Result(name, path.label, rss, firstAck, longest, armMs, criuMs, keptMb, pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray(), dumps,
+            return new Result(name, path.label, rss, firstAck, longest, armMs, criuMs, keptMb, pauses.sorted(), dumps,
                     num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"), num(f, "allPagesMs"),
                     Boolean.TRUE.equals(f.get("fromStandby")), Boolean.TRUE.equals(f.get("lazy")),
                     num(f, "lazyPages") / 256, num(f, "lazyParentPages") / 256, Math.max(0, num(f, "servedPages")) / 256);
@@ -187,10 +177,6 @@ public final class LargeHeapBenchmark {
             if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024;
         }
         return -1;
-    }
-
-    private static long dumps(Json s) {
-        return ((Number) ((Json) s.get("engineStats")).get("criuDumps")).longValue();
     }
 
     private static String report(List<Result> rs, double seconds, boolean firstPrecopy) {

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * What tracking read-only anonymous VMAs costs the uffd-wp path: the demo KV service with {@code --churn} (read-only
@@ -68,51 +67,17 @@ public final class ReadOnlyTrackingBenchmark {
         Cluster.Options o = Cluster.Options.of(dir).withEpoch(Duration.ofMillis(EPOCH_MS)).withServiceArgs(List.of("--churn"))
                 .withProtectArgs(List.of("--engine", "incremental", "--tracker", "uffd-wp")).withProtectJvmArgs(protectJvm);
         try (Cluster c = Cluster.start(o)) {
-            long warm = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (num(c, "lastAckedEpoch") < 20 && System.nanoTime() < warm) Thread.sleep(20);
+            PauseSamples.warmUp(c, 20, Duration.ofSeconds(30));
             Json s0 = c.status("primary").orElseThrow();
-            List<Double> pauses = new ArrayList<>();
-            long lastN = PrimarySampler.windowCount(s0, "pauseMs"), missed = 0;
-            long end = System.nanoTime() + (long) (seconds * 1e9);
-            long t0 = System.nanoTime();
-            while (System.nanoTime() < end) {
-                Json s = c.status("primary").orElse(null);
-                if (s != null) {
-                    long n = PrimarySampler.windowCount(s, "pauseMs");
-                    if (n > lastN) {
-                        missed += n - lastN - 1;
-                        pauses.add(((Number) ((Json) s.get("pauseMs")).get("last")).doubleValue());
-                        lastN = n;
-                    }
-                }
-                Thread.sleep(3);
-            }
-            double secs = (System.nanoTime() - t0) / 1e9;
+            PauseSamples ps = PauseSamples.collect(c, s0, seconds);
             Json s1 = c.status("primary").orElseThrow();
             Json st = (Json) s1.get("engineStats"), phases = (Json) st.get("pausePhaseP50Ms"), tracker = (Json) st.get("tracker");
-            Map<String, Long> reasons = new TreeMap<>();
-            Json r0 = (Json) ((Json) s0.get("engineStats")).get("criuDumpReasons"), r1 = (Json) st.get("criuDumpReasons");
-            for (var e : r1.fields().entrySet()) {
-                long before = r0.fields().containsKey(e.getKey()) ? ((Number) r0.fields().get(e.getKey())).longValue() : 0;
-                long d = ((Number) e.getValue()).longValue() - before;
-                if (d > 0) reasons.put(e.getKey(), d);
-            }
-            double[] p = pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             return new Result(name, ((Number) s1.get("lastAckedEpoch")).longValue() - ((Number) s0.get("lastAckedEpoch")).longValue(),
-                    dumps(s1) - dumps(s0), secs, p, missed, ((Number) phases.get("collect")).doubleValue(),
+                    PauseSamples.criuDumps(s1) - PauseSamples.criuDumps(s0), ps.seconds(), ps.sorted(), ps.missed(), ((Number) phases.get("collect")).doubleValue(),
                     ((Number) phases.get("present")).doubleValue(), ((Number) tracker.get("tracked-bytes")).longValue(),
                     ((Number) tracker.get("replaced-ranges")).longValue() - ((Number) ((Json) ((Json) s0.get("engineStats")).get("tracker"))
-                            .get("replaced-ranges")).longValue(), reasons);
+                            .get("replaced-ranges")).longValue(), PauseSamples.dumpReasonsSince(s0, s1));
         }
-    }
-
-    private static long dumps(Json s) {
-        return ((Number) ((Json) s.get("engineStats")).get("criuDumps")).longValue();
-    }
-
-    private static long num(Cluster c, String field) throws IOException {
-        Json s = c.status("primary").orElse(null);
-        return s == null || s.get(field) == null ? -1 : ((Number) s.get(field)).longValue();
     }
 
     private static String report(List<Result> rs, double seconds) throws IOException {
