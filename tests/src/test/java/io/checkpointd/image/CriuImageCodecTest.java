@@ -35,10 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The pure-Java CRIU image codec ({@code io.checkpointd.protocol.image}) against real CRIU 4.2 dumps: every core,
@@ -48,28 +45,13 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Targets are {@link DetachedTargets}: not children of this JVM's process reaper, killed and reaped by pid.
  */
-class CriuImageCodecTest {
+class CriuImageCodecTest extends DetachedTargetTest {
     private static final String[] REG_NAMES = {"r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax",
             "cx", "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"};
     private static final int AX = 10, ORIG_AX = 15, IP = 16;
     // kernel-internal restart codes (include/linux/errno.h)
     private static final long ERESTARTSYS = -512, ERESTARTNOINTR = -513, ERESTARTNOHAND = -514,
             ERESTART_RESTARTBLOCK = -516, EINTR = -4;
-
-    @TempDir
-    Path tmp;
-
-    private DetachedTargets targets;
-
-    @BeforeEach
-    void rootCriuAndSubreaper() throws Exception {
-        targets = DetachedTargets.create();
-    }
-
-    @AfterEach
-    void killWhatWeStarted() throws Exception {
-        if (targets != null) targets.close();
-    }
 
     @Test
     void everyImageOfAPlainProcessRoundTrips() throws Exception {

@@ -21,11 +21,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The engine's capture of fds opened and closed after a base dump ({@link FdReader}, patched in by
@@ -35,23 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * options set, epoll registrations, a new selector, sockets no {@code sock_diag} table lists (unbound, bound only,
  * reset), and closes a connection of the base dump.
  */
-class FdCaptureFidelityTest {
+class FdCaptureFidelityTest extends DetachedTargetTest {
     private static final int FILES_MAGIC = 0x56303138, FDINFO_MAGIC = 0x56213732;
-
-    @TempDir
-    Path tmp;
-
-    private DetachedTargets targets;
-
-    @BeforeEach
-    void rootCriuAndSubreaper() throws Exception {
-        targets = DetachedTargets.create();
-    }
-
-    @AfterEach
-    void killWhatWeStarted() throws Exception {
-        if (targets != null) targets.close();
-    }
 
     @Test
     @Timeout(120)

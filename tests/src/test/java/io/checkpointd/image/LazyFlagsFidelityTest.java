@@ -19,10 +19,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link LazyFlags} against CRIU itself: CRIU's dump flags {@code PE_LAZY} on every page it could leave to a lazy
@@ -32,22 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * unless an {@code sp} is page-aligned (then it keeps every page eager; such a dump is taken again), and
  * {@link LazyFlags} keeps them eager.
  */
-class LazyFlagsFidelityTest {
-    @TempDir
-    Path tmp;
-
-    private DetachedTargets targets;
-
-    @BeforeEach
-    void rootCriuAndSubreaper() throws Exception {
-        targets = DetachedTargets.create();
-    }
-
-    @AfterEach
-    void killWhatWeStarted() throws Exception {
-        if (targets != null) targets.close();
-    }
-
+class LazyFlagsFidelityTest extends DetachedTargetTest {
     @Test
     void lazyPagesAreExactlyThoseCriusDumpFlags() throws Exception {
         Path portFile = tmp.resolve("port");

@@ -20,11 +20,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The engine's read of TCP connections' repair state ({@link TcpStreams}) against {@code criu dump --tcp-established}
@@ -34,23 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * the state the engine read, and the accepted ends still their listener's {@code SO_REUSEADDR}. {@link TcpStreamTarget} holds unread received bytes, a send queue held back by a full
  * window, and a half-closed IPv6 connection.
  */
-class TcpStreamFidelityTest {
+class TcpStreamFidelityTest extends DetachedTargetTest {
     private static final int FILES_MAGIC = 0x56303138;
-
-    @TempDir
-    Path tmp;
-
-    private DetachedTargets targets;
-
-    @BeforeEach
-    void rootCriuAndSubreaper() throws Exception {
-        targets = DetachedTargets.create();
-    }
-
-    @AfterEach
-    void killWhatWeStarted() throws Exception {
-        if (targets != null) targets.close();
-    }
 
     @Test
     @Timeout(120)
