@@ -26,8 +26,6 @@ import java.util.List;
 public final class LazyFlags {
     // mmap flags as CRIU records them in vma_entry.flags (asm-generic/mman*.h, x86-64)
     static final long MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_LOCKED = 0x2000, MAP_HUGETLB = 0x40000;
-    // vma_entry.status bits (criu/include/image.h)
-    static final long VMA_AREA_VSYSCALL = 1 << 2, VMA_AREA_VDSO = 1 << 3, VMA_AREA_VVAR = 1 << 12;
     /** Index of {@code sp} in {@code struct user_regs_struct} ({@link CoreImage#gpregs()}). */
     static final int SP = 19;
 
@@ -45,7 +43,7 @@ public final class LazyFlags {
     public static boolean canBeLazy(MmImage.Vma v) {
         long f = v.flags();
         return (f & MAP_ANONYMOUS) != 0 && (f & MAP_PRIVATE) != 0 && (f & MAP_LOCKED) == 0 && (f & MAP_HUGETLB) == 0
-                && !is(v, VMA_AREA_VDSO) && !is(v, VMA_AREA_VVAR) && !is(v, VMA_AREA_VSYSCALL);
+                && !is(v, MmImage.VMA_AREA_VDSO) && !is(v, MmImage.VMA_AREA_VVAR) && !is(v, MmImage.VMA_AREA_VSYSCALL);
     }
 
     private static boolean is(MmImage.Vma v, long status) {

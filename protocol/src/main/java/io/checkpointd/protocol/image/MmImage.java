@@ -18,6 +18,10 @@ import java.util.OptionalLong;
  * byte-identical to an {@code x} CRIU wrote.
  */
 public final class MmImage {
+    /** {@code vma_entry.status} bits (criu/include/image.h). */
+    public static final long VMA_AREA_REGULAR = 1, VMA_AREA_VSYSCALL = 1 << 2, VMA_AREA_VDSO = 1 << 3, VMA_AREA_HEAP = 1 << 5,
+            VMA_FILE_PRIVATE = 1 << 6, VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_VVAR = 1 << 12;
+
     /**
      * One {@code vma_entry}. {@code prot}, {@code flags}, {@code status} and {@code fdflags} are uint32 held in a
      * long; {@code fd} is the sint64 CRIU writes as -1; {@code madv} and {@code fdflags} are optional in the image.

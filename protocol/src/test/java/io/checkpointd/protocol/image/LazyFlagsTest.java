@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class LazyFlagsTest {
     private static final long P = Pagemap.PAGE_SIZE;
     private static final long ANON = LazyFlags.MAP_PRIVATE | LazyFlags.MAP_ANONYMOUS;
-    private static final long REGULAR = 1, ANON_PRIVATE = 1 << 9, FILE_PRIVATE = 1 << 6;
+    private static final long REGULAR = MmImage.VMA_AREA_REGULAR, ANON_PRIVATE = MmImage.VMA_ANON_PRIVATE, FILE_PRIVATE = MmImage.VMA_FILE_PRIVATE;
 
     private static MmImage.Vma vma(long start, long pages, long flags, long status) {
         return new MmImage.Vma(start, start + pages * P, 0, 0, 3, flags, status, -1, OptionalLong.empty(), OptionalLong.empty());
@@ -27,9 +27,9 @@ class LazyFlagsTest {
         assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, LazyFlags.MAP_ANONYMOUS | 0x01, REGULAR))).as("shared").isFalse();
         assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON | LazyFlags.MAP_LOCKED, REGULAR | ANON_PRIVATE))).as("locked").isFalse();
         assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON | LazyFlags.MAP_HUGETLB, REGULAR | ANON_PRIVATE))).as("hugetlb").isFalse();
-        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | ANON_PRIVATE | LazyFlags.VMA_AREA_VDSO))).as("vdso").isFalse();
-        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | ANON_PRIVATE | LazyFlags.VMA_AREA_VVAR))).as("vvar").isFalse();
-        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | LazyFlags.VMA_AREA_VSYSCALL))).as("vsyscall").isFalse();
+        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | ANON_PRIVATE | MmImage.VMA_AREA_VDSO))).as("vdso").isFalse();
+        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | ANON_PRIVATE | MmImage.VMA_AREA_VVAR))).as("vvar").isFalse();
+        assertThat(LazyFlags.canBeLazy(vma(0x1000, 1, ANON, REGULAR | MmImage.VMA_AREA_VSYSCALL))).as("vsyscall").isFalse();
     }
 
     @Test

@@ -26,8 +26,6 @@ import java.util.OptionalLong;
  * copy of the break in memory.
  */
 public final class MmPatch {
-    private static final long VMA_ANON_PRIVATE = 1 << 9, VMA_AREA_REGULAR = 1, VMA_AREA_VDSO = 1 << 3, VMA_AREA_HEAP = 1 << 5,
-            VMA_AREA_VVAR = 1 << 12;
     /** {@code MAP_PRIVATE | MAP_ANONYMOUS}: the flags CRIU records for the brk heap. */
     private static final long HEAP_FLAGS = 0x22;
 
@@ -43,12 +41,12 @@ public final class MmPatch {
         this.base = base;
         for (MmImage.Vma v : base.vmas()) {
             byRange.put(v.start(), v);
-            if ((v.status() & (VMA_AREA_VDSO | VMA_AREA_VVAR)) != 0) special.add(v);
-            if ((v.status() & (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == (VMA_ANON_PRIVATE | VMA_AREA_REGULAR)
-                    && (v.status() & ~(VMA_ANON_PRIVATE | VMA_AREA_REGULAR)) == 0) {
+            if ((v.status() & (MmImage.VMA_AREA_VDSO | MmImage.VMA_AREA_VVAR)) != 0) special.add(v);
+            if ((v.status() & (MmImage.VMA_ANON_PRIVATE | MmImage.VMA_AREA_REGULAR)) == (MmImage.VMA_ANON_PRIVATE | MmImage.VMA_AREA_REGULAR)
+                    && (v.status() & ~(MmImage.VMA_ANON_PRIVATE | MmImage.VMA_AREA_REGULAR)) == 0) {
                 anonymous.add(v);
             }
-            if ((v.status() & VMA_AREA_HEAP) != 0) heap.add(v);
+            if ((v.status() & MmImage.VMA_AREA_HEAP) != 0) heap.add(v);
         }
     }
 
@@ -98,7 +96,7 @@ public final class MmPatch {
     /** A [heap] VMA's entry: the base's heap entry (else CRIU's heap status on an anonymous one) with this range and protection. */
     private MmImage.Vma heapVma(Vma v) throws IOException {
         MmImage.Vma t = heap.isEmpty() ? null : heap.get(0);
-        long status = t != null ? t.status() : VMA_AREA_REGULAR | VMA_ANON_PRIVATE | VMA_AREA_HEAP;
+        long status = t != null ? t.status() : MmImage.VMA_AREA_REGULAR | MmImage.VMA_ANON_PRIVATE | MmImage.VMA_AREA_HEAP;
         if (t == null) t = anonymous.isEmpty() ? null : anonymous.get(0);
         if (t == null) throw new IOException("no anonymous VMA in the base dump to model " + v + " on");
         return new MmImage.Vma(v.start(), v.end(), 0, t.shmid(), prot(v), HEAP_FLAGS, status, t.fd(), heap.isEmpty() ? OptionalLong.empty() : t.madv(),
