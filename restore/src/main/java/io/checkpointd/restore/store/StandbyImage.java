@@ -251,7 +251,7 @@ public final class StandbyImage {
         Path tmp = dir.resolve(PARENT + ".tmp");
         ImageDirs.deleteTree(tmp);
         ImagePlan plan = t.plan();
-        if (!roomFor(presentBytes(plan))) return; // no parent: the next batch tries again
+        if (!roomFor(plan.imageBytes())) return; // no parent: the next batch tries again
         Files.createDirectories(tmp);
         Map<Path, FileChannel> open = new HashMap<>();
         ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
@@ -443,14 +443,6 @@ public final class StandbyImage {
                     usable >> 20, bytes >> 20);
         }
         return false;
-    }
-
-    private static long presentBytes(ImagePlan plan) {
-        long pages = 0;
-        for (Pagemap pm : plan.pagemaps.values()) {
-            for (Pagemap.Run r : pm.runs()) if (r.present()) pages += r.nrPages();
-        }
-        return pages * Pagemap.PAGE_SIZE;
     }
 
     /** Stops background work (the store closes). */
