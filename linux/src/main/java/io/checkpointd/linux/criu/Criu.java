@@ -151,17 +151,8 @@ public final class Criu {
      * --help} once. Without it a dump cannot leave out pages the caller copied itself.
      */
     public boolean canSkipPages() {
-        Boolean b = skipPages;
-        if (b == null) {
-            String help = runForOutput(List.of(binary().toString(), "--help"));
-            b = help != null && help.contains("--skip-pages-in");
-            skipPages = b;
-            log.info("{} {} --skip-pages-in", binary(), b ? "has" : "lacks");
-        }
-        return b;
+        return answers(List.of("--help"), "--skip-pages-in", "--skip-pages-in");
     }
-
-    private volatile Boolean skipPages;
 
     /**
      * Whether this CRIU's lazy-pages daemon serves lazy pages whose data is in a parent image ({@code PE_PARENT |
@@ -169,17 +160,22 @@ public final class Criu {
      * such a page is read and never copied in, and the process waits for it for ever. Asked once.
      */
     public boolean canServeLazyParentPages() {
-        Boolean b = lazyParent;
-        if (b == null) {
-            String out = runForOutput(List.of(binary().toString(), "check", "--feature", "uffd-parent-pages"));
-            b = out != null && out.contains("uffd-parent-pages is supported");
-            lazyParent = b;
-            log.info("{} {} lazy pages through a parent image", binary(), b ? "serves" : "cannot serve");
-        }
-        return b;
+        return answers(List.of("check", "--feature", "uffd-parent-pages"), "uffd-parent-pages is supported", "lazy pages through a parent image");
     }
 
-    private volatile Boolean lazyParent;
+    /** What this CRIU's patches add, each asked once: whether its output for the arguments contains the text. */
+    private final java.util.concurrent.ConcurrentHashMap<List<String>, Boolean> features = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private boolean answers(List<String> args, String text, String feature) {
+        return features.computeIfAbsent(args, a -> {
+            List<String> cmd = new java.util.ArrayList<>(List.of(binary().toString()));
+            cmd.addAll(a);
+            String out = runForOutput(cmd);
+            boolean b = out != null && out.contains(text);
+            log.info("{} {} {}", binary(), b ? "has" : "lacks", feature);
+            return b;
+        });
+    }
 
     /** libcriu has no setter for a patch's option: it goes in a config file CRIU reads after the RPC options. */
     private static Path skipConfig(DumpOptions opts) throws CriuException {
