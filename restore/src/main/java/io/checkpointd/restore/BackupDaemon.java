@@ -19,6 +19,7 @@ import io.checkpointd.restore.failover.Reprotector;
 import io.checkpointd.restore.receive.ReplicationSession;
 import io.checkpointd.restore.store.GroupCommit;
 import io.checkpointd.restore.store.ImageStore;
+import io.checkpointd.restore.store.StandbyImage;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -437,6 +438,11 @@ public final class BackupDaemon implements AutoCloseable {
     private Json standbyFigures() {
         Json j = Json.object();
         store.standby().figures().forEach(j::put);
+        StandbyImage.RestorePhases r = store.standby().restorePhases();
+        if (r != null) {
+            j.put("restore", Json.object().put("batchWaitMs", r.batchWaitMs()).put("tailEpochs", r.tailEpochs()).put("tailMs", r.tailMs())
+                    .put("copiedPages", r.copiedPages()).put("writeMs", r.writeMs()));
+        }
         return j;
     }
 

@@ -160,8 +160,10 @@ public final class Failover {
         Optional<Placement> placement = Placement.forRestoredService("checkpointd-restored-g" + newGen, null);
         if (placement.isEmpty()) log.warn("failover: no systemd and no cgroup v2 hierarchy: the restored service stays in this daemon's cgroups");
         // much memory CRIU may leave to a lazy-pages daemon: the service runs before all its pages are in
+        long f0 = System.nanoTime();
         io.checkpointd.protocol.image.LazyFlags.Counts lazyPages = LazyRestore.flag(criu, images);
         LazyRestore lazy = LazyRestore.wanted(images) ? LazyRestore.start(criu, images) : null;
+        long flagNanos = System.nanoTime() - f0;
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
@@ -178,8 +180,10 @@ public final class Failover {
         }
         long restoreNanos = System.nanoTime() - r0;
         if (lazy != null) lazy.restored(pid, placement, noticedNanos);
-        log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files{}{})", pid, epoch,
-                restoreNanos / 1_000_000, materializeNanos / 1_000_000, fromStandby ? ", from the standby image" : "", lazy != null ? "; pages lazily" : "");
+        log.info("failover: CRIU restored pid {} from epoch {} in {} ms ({} ms of it writing the image files{}, {} ms flagging lazy pages and starting "
+                + "the daemon{}; {} ms since the failure was noticed)", pid, epoch, restoreNanos / 1_000_000, materializeNanos / 1_000_000,
+                fromStandby ? " from the standby image" : "", flagNanos / 1_000_000, lazy != null ? "; pages lazily" : "",
+                (System.nanoTime() - noticedNanos) / 1_000_000);
         if (service != null) awaitAccepting(service);
         long total = System.nanoTime() - noticedNanos;
         java.util.concurrent.CompletableFuture<Long> allPages = lazy != null ? lazy.allPagesPresent()

@@ -372,6 +372,7 @@ public final class ImageStore {
                     CommitFault.beforeDurable.run();
                     // renamed before fsync: until STATE names it (after the group's fsync), a crash leaves it debris
                     Files.move(tmp, fin, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    long base = state.epoch();
                     StoreState committed = state.withLogged(generation, epoch, full);
                     if (full) {
                         out.force(true);
@@ -384,7 +385,7 @@ public final class ImageStore {
                         unsynced.addLast(new Unsynced(generation, epoch, out));
                     }
                     state = committed;
-                    standby.committed(generation, epoch, full, plan, next);
+                    standby.committed(generation, base, epoch, full, plan, next);
                     plan = next;
                     data = nextData;
                     compaction.logged(full, position);

@@ -49,8 +49,11 @@ public final class StandbyImage {
     static final long EXTRA_LIMIT_BYTES = 64L << 20;
     private static final int CHECK_EVERY = 1024;
 
-    /** One applied epoch: the plan before and after it ({@code full}: a new image, not a delta). */
-    record Transition(long generation, long epoch, boolean full, ImagePlan before, ImagePlan after) {
+    /**
+     * One applied epoch: the plan before and after it ({@code full}: a new image, not a delta; {@code base}: the
+     * committed epoch it followed).
+     */
+    record Transition(long generation, long base, long epoch, boolean full, ImagePlan before, ImagePlan after) {
     }
 
     /** What a batch catches up to: the store's plan and epoch at the moment its queue was drained. */
@@ -76,6 +79,8 @@ public final class StandbyImage {
     /** A drained batch not yet taken up by {@link #work} (a restore takes it over). */
     private Target inFlight;
     private boolean scheduled;
+    /** A batch drained the queue but has not set {@link #inFlight} yet. */
+    private boolean handedOver;
     /** Set once a restore begins (or the store closes): no background work from then on. */
     private volatile boolean stopped;
 
@@ -84,6 +89,7 @@ public final class StandbyImage {
     private volatile long heldGeneration = -1, heldEpoch = -1;
     private volatile long extraPages;
     private volatile long batches, pagesWritten, rebuilds, failures, spaceSkips;
+    private volatile RestorePhases restorePhases;
 
     private StandbyImage(Path storeDir, Executor executor, Source source) {
         this.dir = storeDir.resolve(DIR);
@@ -110,7 +116,7 @@ public final class StandbyImage {
             s.dropParent();
             if (epoch >= 0) {
                 log.info("standby image {}: rebuilding it from the store's epoch {}", current == null ? "absent or torn" : "at another epoch", epoch);
-                s.queue.add(new Transition(generation, epoch, true, null, plan));
+                s.queue.add(new Transition(generation, -1, epoch, true, null, plan));
             }
         }
         return s;
@@ -136,21 +142,25 @@ public final class StandbyImage {
     }
 
     /** Queues an applied epoch (called under the store lock, on the ack path: only a queue and a wake-up). */
-    void committed(long generation, long epoch, boolean full, ImagePlan before, ImagePlan after) {
+    void committed(long generation, long base, long epoch, boolean full, ImagePlan before, ImagePlan after) {
         synchronized (queueLock) {
-            queue.addLast(new Transition(generation, epoch, full, before, after));
+            queue.addLast(new Transition(generation, base, epoch, full, before, after));
             if (scheduled || stopped) return;
             scheduled = true;
         }
         schedule();
     }
 
-    /** Hands the queued transitions to a batch (under the store lock, with the plan they lead to). */
+    /**
+     * Hands the queued transitions to a batch (under the store lock, with the plan they lead to). Until the batch
+     * has them as {@link #inFlight}, a restore waits ({@link #handedOver}): they are in neither place.
+     */
     List<Transition> drainQueue() {
         synchronized (queueLock) {
             List<Transition> t = new ArrayList<>(queue);
             queue.clear();
             scheduled = false;
+            handedOver = true;
             return t;
         }
     }
@@ -159,6 +169,8 @@ public final class StandbyImage {
     private void work() {
         Target t = source.drain();
         synchronized (queueLock) {
+            handedOver = false;
+            queueLock.notifyAll();
             if (stopped) {
                 inFlight = merge(inFlight, t);
                 return;
@@ -172,7 +184,12 @@ public final class StandbyImage {
             }
             if (t.transitions().isEmpty()) return;
             try {
-                catchUp(t, true);
+                catchUp(t);
+            } catch (Aborted e) {
+                // a restore began: this batch's pages are partly in place, so the restore takes them from the store
+                synchronized (queueLock) {
+                    inFlight = merge(t, inFlight);
+                }
             } catch (IOException | RuntimeException e) {
                 log.warn("standby image: catching up to epoch {} failed, dropped until rebuilt: {}", t.epoch(), e.toString());
                 tear();
@@ -182,6 +199,7 @@ public final class StandbyImage {
 
     private static Target merge(Target a, Target b) {
         if (a == null) return b;
+        if (b == null) return a;
         List<Transition> all = new ArrayList<>(a.transitions());
         all.addAll(b.transitions());
         return new Target(b.generation(), b.epoch(), b.plan(), all);
@@ -190,25 +208,16 @@ public final class StandbyImage {
     /**
      * Brings the parent to {@code t}: the pages the transitions changed, written at their slots from {@code t}'s
      * plan, or the whole parent laid out anew (after a full epoch, with no usable parent, or with too many pages
-     * outside its layout when {@code mayRebuild}).
+     * outside its layout). Throws {@link Aborted} as soon as a restore begins.
      */
-    private void catchUp(Target t, boolean mayRebuild) throws IOException {
+    private void catchUp(Target t) throws IOException {
         boolean rebuild = slots == null;
         for (Transition x : t.transitions()) rebuild |= x.full();
         if (rebuild) {
-            if (!mayRebuild) throw new IOException("the standby image needs a rebuild");
             rebuild(t);
             return;
         }
-        Map<String, LongList> dirty = new HashMap<>();
-        for (Transition x : t.transitions()) {
-            for (var e : x.after().pages.entrySet()) {
-                if (!slots.containsKey(e.getKey())) continue; // no parent pagemap: all its pages are extra
-                PageTable before = x.before().pages.getOrDefault(e.getKey(), PageTable.EMPTY);
-                LongList l = dirty.computeIfAbsent(e.getKey(), k -> new LongList());
-                e.getValue().forEachChanged(before, l::add);
-            }
-        }
+        Map<String, long[]> dirty = changedPages(t.transitions());
         markNotCurrent();
         Map<Path, FileChannel> open = new HashMap<>();
         ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
@@ -218,16 +227,19 @@ public final class StandbyImage {
                 PageTable refs = t.plan().pages.get(e.getKey());
                 if (refs == null) continue;
                 Slots s = slots.get(e.getKey());
-                long[] vaddrs = e.getValue().sortedDistinct();
+                if (s == null) continue; // no parent pagemap: all its pages are extra
+                long[] pns = e.getValue();
                 try (FileChannel out = FileChannel.open(s.pages(), StandardOpenOption.WRITE)) {
-                    for (int i = 0; i < vaddrs.length; i++) {
-                        if (i == vaddrs.length / 2 && i > 0) CommitFault.midStandbyUpdate.run();
-                        long idx = s.layout().indexOf(vaddrs[i] >>> 12);
-                        ImagePlan.PageRef r = idx < 0 ? null : refs.get(vaddrs[i]);
+                    for (int i = 0; i < pns.length; i++) {
+                        if (i == pns.length / 2 && i > 0) CommitFault.midStandbyUpdate.run();
+                        if (stopped) throw new Aborted();
+                        long idx = s.layout().indexOf(pns[i]);
+                        ImagePlan.PageRef r = idx < 0 ? null : refs.get(pns[i] << 12);
                         if (r == null) continue; // no slot (an extra page) or no longer present
                         StandbyRestoreImage.copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
                         written++;
                     }
+                    if (stopped) throw new Aborted();
                     out.force(false);
                 }
             }
@@ -238,7 +250,7 @@ public final class StandbyImage {
         batches++;
         pagesWritten += written;
         markCurrent(t.generation(), t.epoch());
-        if (mayRebuild && extraPages * Pagemap.PAGE_SIZE > EXTRA_LIMIT_BYTES) {
+        if (extraPages * Pagemap.PAGE_SIZE > EXTRA_LIMIT_BYTES) {
             log.info("standby image: {} MiB of pages outside the parent's layout: laying it out anew", extraPages * Pagemap.PAGE_SIZE >> 20);
             rebuild(t);
         }
@@ -266,7 +278,7 @@ public final class StandbyImage {
                         ImagePlan.PageRef r = refs.get(vaddr);
                         if (r == null) throw new IOException("no data for page 0x" + Long.toHexString(vaddr) + " of " + e.getKey());
                         StandbyRestoreImage.copyPage(open, r, page, out, idx * Pagemap.PAGE_SIZE);
-                        if (++n[0] % CHECK_EVERY == 0 && stopped) throw new IOException("a restore began");
+                        if (++n[0] % CHECK_EVERY == 0 && stopped) throw new Aborted();
                     });
                     out.force(true);
                 }
@@ -290,35 +302,103 @@ public final class StandbyImage {
 
     /**
      * Writes a restore image of the committed epoch ({@code plan}, {@code generation}/{@code epoch}, read under the
-     * store lock) into {@code target}, finishing the tail of epochs the background has not caught up yet, and stops
-     * the background for good: the parent must not change under a restored process (its lazy pages are read from
-     * it). False if the parent is not usable (absent, torn, being rebuilt): then nothing was written.
+     * store lock) into {@code target} and stops the background for good: the parent must not change under a restored
+     * process (its lazy pages are read from it). A batch in progress stops at its next check; the pages of the epochs
+     * the parent has not caught up (that batch's included) go into the restore image's own pages file, copied from the
+     * store, and the parent serves the rest. False if the parent is not usable (absent, being rebuilt, or behind by a
+     * full epoch): then nothing was written.
      */
-    synchronized boolean prepareRestore(Path target, ImagePlan plan, long generation, long epoch) throws IOException {
-        Target rest;
+    boolean prepareRestore(Path target, ImagePlan plan, long generation, long epoch) throws IOException {
+        long t0 = System.nanoTime();
         synchronized (queueLock) {
             stopped = true;
-            List<Transition> tail = new ArrayList<>(inFlight == null ? List.of() : inFlight.transitions());
-            inFlight = null;
-            tail.addAll(queue);
-            queue.clear();
-            rest = new Target(generation, epoch, plan, tail);
-        }
-        if (slots == null) return false;
-        if (!rest.transitions().isEmpty()) {
             try {
-                catchUp(rest, false);
-            } catch (IOException | RuntimeException e) {
-                log.warn("standby image: cannot finish the tail up to epoch {}: {}", epoch, e.toString());
-                tear();
-                return false;
+                while (handedOver) queueLock.wait(); // a batch's drain is between the queue and inFlight
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted waiting for the standby's batch");
             }
         }
-        if (heldGeneration != generation || heldEpoch != epoch) return false;
-        Map<String, ParentLayout> layouts = new HashMap<>();
-        slots.forEach((name, sl) -> layouts.put(name, sl.layout()));
-        StandbyRestoreImage.write(target, plan, layouts, parent);
-        return true;
+        synchronized (this) {
+            long t1 = System.nanoTime();
+            List<Transition> tail;
+            synchronized (queueLock) {
+                tail = new ArrayList<>(inFlight == null ? List.of() : inFlight.transitions());
+                inFlight = null;
+                tail.addAll(queue);
+                queue.clear();
+            }
+            if (slots == null) return false;
+            String gap = gap(tail, generation, epoch);
+            if (gap != null) {
+                log.warn("standby image not used for the restore: {}", gap);
+                return false;
+            }
+            Map<String, long[]> changed = changedPages(tail);
+            long t2 = System.nanoTime();
+            Map<String, ParentLayout> layouts = new HashMap<>();
+            slots.forEach((name, sl) -> layouts.put(name, sl.layout()));
+            long copied = StandbyRestoreImage.write(target, plan, layouts, changed, parent);
+            long t3 = System.nanoTime();
+            restorePhases = new RestorePhases(ms(t1 - t0), tail.size(), ms(t2 - t1), copied, ms(t3 - t2));
+            log.info("standby image: restore image written: {}", restorePhases);
+            return true;
+        }
+    }
+
+    /**
+     * Why {@code tail} does not lead from the parent's epoch to {@code generation}/{@code epoch} one committed epoch
+     * after another, or null if it does.
+     */
+    private String gap(List<Transition> tail, long generation, long epoch) {
+        long g = heldGeneration, e = heldEpoch;
+        for (Transition x : tail) {
+            if (x.full()) return "a full epoch (" + x.epoch() + ") since its layout";
+            if (x.generation() != g || x.base() != e) {
+                return "epoch " + x.epoch() + " (gen " + x.generation() + ") follows " + x.base() + ", the parent is at " + e + " (gen " + g + ")";
+            }
+            e = x.epoch();
+        }
+        return g == generation && e == epoch ? null : "it leads to epoch " + e + " (gen " + g + "), the store is at " + epoch + " (gen " + generation + ")";
+    }
+
+    /** Per pagemap, the page numbers ({@code vaddr >>> 12}) {@code transitions} changed, sorted and distinct. */
+    private static Map<String, long[]> changedPages(List<Transition> transitions) throws IOException {
+        Map<String, LongList> dirty = new HashMap<>();
+        for (Transition x : transitions) {
+            for (var e : x.after().pages.entrySet()) {
+                PageTable before = x.before().pages.getOrDefault(e.getKey(), PageTable.EMPTY);
+                LongList l = dirty.computeIfAbsent(e.getKey(), k -> new LongList());
+                e.getValue().forEachChanged(before, vaddr -> l.add(vaddr >>> 12));
+            }
+        }
+        Map<String, long[]> m = new HashMap<>();
+        dirty.forEach((k, v) -> m.put(k, v.sortedDistinct()));
+        return m;
+    }
+
+    /** A batch stopped because a restore began (not a failure: the parent stays usable for that restore). */
+    private static final class Aborted extends IOException {
+        Aborted() {
+            super("a restore began");
+        }
+    }
+
+    private static double ms(long nanos) {
+        return Math.round(nanos / 1e4) / 100.0;
+    }
+
+    /**
+     * Where a failover's restore image went: waiting for a batch in progress to stop, finding the pages of the
+     * {@code tailEpochs} the parent had not caught up, and writing the restore image ({@code copiedPages} of it
+     * copied from the store: those pages, and those outside the parent's layout).
+     */
+    public record RestorePhases(double batchWaitMs, int tailEpochs, double tailMs, long copiedPages, double writeMs) {
+    }
+
+    /** The last {@link #prepareRestore}'s phases, null before one succeeded. */
+    public RestorePhases restorePhases() {
+        return restorePhases;
     }
 
     /** Present pages of {@code plan} the parent has no slot for. */
@@ -443,6 +523,11 @@ public final class StandbyImage {
                     usable >> 20, bytes >> 20);
         }
         return false;
+    }
+
+    /** Whether a restore began (or the store closed): batches stop at their next page (tests). */
+    boolean stopping() {
+        return stopped;
     }
 
     /** Stops background work (the store closes). */

@@ -102,6 +102,38 @@ class StandbyImageTest {
         store.close();
     }
 
+    @Test
+    void aRestoreStopsABatchHalfWayAndTakesItsPagesFromTheStore() throws Exception {
+        Random rnd = new Random(13);
+        DeltaStoreRandomEpochsTest.Model img = new DeltaStoreRandomEpochsTest.Model();
+        Path storeDir = tmp.resolve("store");
+        ImageStore store = ImageStore.open(storeDir);
+        Path prev = null;
+        for (int epoch = 1; epoch <= 5; epoch++) {
+            img.evolve(rnd);
+            prev = commit(store, img, prev, epoch, epoch == 1 || epoch == 5);
+        }
+        awaitStandby(store); // laid out at epoch 5
+        // the batch for epoch 6 stops half way through its slots until the restore has begun
+        java.util.concurrent.CountDownLatch halfWay = new java.util.concurrent.CountDownLatch(1);
+        ImageStore s = store;
+        CommitFault.midStandbyUpdate = () -> {
+            halfWay.countDown();
+            while (!s.standby().stopping()) Thread.onSpinWait();
+        };
+        for (var pages : img.memory.values()) for (var e : pages.entrySet()) e.getValue()[0] ^= 1; // every page changes
+        prev = commit(store, img, prev, 6, false);
+        assertThat(halfWay.await(20, java.util.concurrent.TimeUnit.SECONDS)).as("the batch reached half way").isTrue();
+        img.evolve(rnd);
+        commit(store, img, prev, 7, false); // queued behind the stopped batch
+        Path out = tmp.resolve("restore-mid-batch");
+        assertThat(store.materializeForRestore(out)).as("restored from the standby").isTrue();
+        assertRestores(out, img, "a restore during a batch");
+        assertThat(store.standby().restorePhases().tailEpochs()).as("epochs not caught up: the stopped batch's and the queued one").isEqualTo(2);
+        assertThat(store.standby().figures().get("failures")).isZero();
+        store.close();
+    }
+
     /** As a crash mid-update leaves it: CURRENT gone (it is removed first), some slots overwritten. */
     private static void tearOnDisk(Path storeDir) throws IOException {
         Path parent = storeDir.resolve("standby/parent");
