@@ -84,6 +84,13 @@ public final class LargeHeapBenchmark {
             rs.add(run(largeName + ", whole first dump", RestorePath.STANDBY, work.resolve("large-only"), large, ballast, seconds,
                     List.of("-D" + EngineSettings.FIRST_PRECOPY_KEY + "=false")));
             System.out.println(report(rs, seconds, false));
+            Path logs = Path.of(System.getProperty("java.io.tmpdir"), "cpd-bench-large-logs");
+            if (Files.isDirectory(logs)) deleteTree(logs);
+            Files.createDirectories(logs);
+            try (Stream<Path> s = Files.list(work.resolve("large-only/logs"))) {
+                for (Path p : s.toList()) Files.copy(p, logs.resolve(p.getFileName()));
+            }
+            System.out.println("the cluster's logs: " + logs);
             deleteTree(work);
             return;
         }

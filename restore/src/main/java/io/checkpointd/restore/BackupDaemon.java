@@ -128,6 +128,7 @@ public final class BackupDaemon implements AutoCloseable {
             log.warn("cannot become a child subreaper ({}): restored services will be reaped by pid 1, if at all", e.getMessage());
         }
         this.status = new StatusFile(StatusFile.runDir(cfg.runDir()), "backup");
+        io.checkpointd.restore.failover.PreparedCriu.warm(); // ready before a failover asks for it
         boolean epoll = Epoll.isAvailable();
         group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         group.next().execute(ReplyPathPriority::raise); // its one thread reads every epoch and writes every ack

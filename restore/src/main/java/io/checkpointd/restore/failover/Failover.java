@@ -147,7 +147,7 @@ public final class Failover {
         // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
-        Criu criu = Criu.locate();
+        Criu criu = PreparedCriu.get();
         TcpMode tcp = TcpMode.CLOSE;
         if (takeover != null) {
             // connections on the service address are restored established (CRIU's TCP repair); others cannot be here
