@@ -240,8 +240,8 @@ public final class LargeHeapBenchmark {
             if (r.standbyRestore() == null || !r.fromStandby()) continue;
             Json p = r.standbyRestore();
             b.append(String.format(Locale.ROOT, "- %s: image files from the standby: %s ms waiting for the batch in progress to stop, %s ms finding"
-                    + " the pages of the %s epochs the parent had not caught up, %s ms writing the restore image (%s pages copied from the store)%n", r.name(),
-                    p.get("batchWaitMs"), p.get("tailMs"), p.get("tailEpochs"), p.get("writeMs"), p.get("copiedPages")));
+                    + " the pages of the %s epochs the parent had not caught up, %s ms writing the restore image (%s ms of it the files other than pages, %s pages copied from the store)%n",
+                    r.name(), p.get("batchWaitMs"), p.get("tailMs"), p.get("tailEpochs"), p.get("writeMs"), p.get("filesMs"), p.get("copiedPages")));
         }
         b.append(END).append('\n');
         return b.toString();

@@ -442,7 +442,7 @@ public final class BackupDaemon implements AutoCloseable {
         StandbyImage.RestorePhases r = store.standby().restorePhases();
         if (r != null) {
             j.put("restore", Json.object().put("batchWaitMs", r.batchWaitMs()).put("tailEpochs", r.tailEpochs()).put("tailMs", r.tailMs())
-                    .put("copiedPages", r.copiedPages()).put("writeMs", r.writeMs()));
+                    .put("copiedPages", r.copiedPages()).put("writeMs", r.writeMs()).put("filesMs", r.filesMs()));
         }
         return j;
     }

@@ -132,7 +132,9 @@ public final class Failover {
                 proxy = null;
             }
         }
-        if (primary != null) killStaleService(primary);
+        // the old service's end (thawed, killed, its memory freed: ~100 ms for 4 GiB) overlaps the image files; only
+        // its data dirs and CRIU's restore (the same pids) need it gone
+        java.util.concurrent.CompletableFuture<Void> staleGone = endStaleService(primary);
 
         Path images = workRoot.resolve("restore-gen" + newGen);
         ImageDirs.deleteTree(images);
@@ -146,6 +148,7 @@ public final class Failover {
         long materializeNanos = System.nanoTime() - r0;
         // data dirs: each at the path the process had, as of the same epoch, before CRIU reopens its files
         if (!store.dataDirs().isEmpty()) log.info("failover: materializing data dirs {}", store.dataDirs().values());
+        awaitStale(staleGone);
         store.restoreDataDirs(); // refuses a data dir outside --data-root before touching any
         Criu criu = PreparedCriu.get();
         TcpMode tcp = TcpMode.CLOSE;
@@ -257,6 +260,37 @@ public final class Failover {
             passthrough(proxy, generation);
         } catch (IOException e) {
             log.error("failover: cannot reach the proxy for passthrough of generation {}: {}", generation, e.getMessage());
+        }
+    }
+
+    /** {@link #killStaleService} on a thread of its own (done at once without a primary). */
+    private java.util.concurrent.CompletableFuture<Void> endStaleService(Hello primary) {
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        if (primary == null) {
+            done.complete(null);
+            return done;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                killStaleService(primary);
+                done.complete(null);
+            } catch (InterruptedException | RuntimeException e) {
+                done.completeExceptionally(e);
+            }
+        }, "failover-stale-service");
+        t.setDaemon(true);
+        t.start();
+        return done;
+    }
+
+    /** Waits for {@code f}, rethrowing what it failed with. */
+    private static void awaitStale(java.util.concurrent.CompletableFuture<Void> f) throws InterruptedException {
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof InterruptedException ie) throw ie;
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            throw new IllegalStateException(e.getCause());
         }
     }
 

@@ -34,10 +34,11 @@ import org.slf4j.LoggerFactory;
  * Epochs are handed over as they are applied ({@link #committed}: a queue, nothing else on the ack path) and caught
  * up in batches on the store's background thread (the compactor's, so no stored file a batch reads is removed
  * under it): the pages an epoch changed are the pages its plan's tables do not share with the previous plan's.
- * A restore image ({@link #prepareRestore}) is then a directory whose pagemaps mark every page the parent has a
- * slot for as {@code PE_PARENT} and carry the others (pages that became present after the layout) in their own
- * pages file, with a {@code parent} link to the parent, as CRIU's incremental dumps do. When those extra pages
- * outgrow {@link #EXTRA_LIMIT_BYTES}, or after a full epoch, the parent is laid out anew.
+ * A restore image ({@link #prepareRestore}) is then a directory whose pagemaps mark as {@code PE_PARENT} every page
+ * the parent has a slot for and no epoch since its last batch changed, and carry the others (pages that became
+ * present after the layout, pages of that tail) in their own pages file, with a {@code parent} link to the parent,
+ * as CRIU's incremental dumps do. When pages outside the layout outgrow {@link #EXTRA_LIMIT_BYTES}, or after a full
+ * epoch, the parent is laid out anew.
  *
  * <p>The committed store stays the truth: a failed update, an unclean shutdown or any doubt drops the parent, the
  * next batch rebuilds it from the store, and until then a failover materializes from the store as before.
@@ -49,15 +50,8 @@ public final class StandbyImage {
     static final long EXTRA_LIMIT_BYTES = 64L << 20;
     private static final int CHECK_EVERY = 1024;
 
-    /**
-     * One applied epoch: the plan before and after it ({@code full}: a new image, not a delta; {@code base}: the
-     * committed epoch it followed).
-     */
-    record Transition(long generation, long base, long epoch, boolean full, ImagePlan before, ImagePlan after) {
-    }
-
     /** What a batch catches up to: the store's plan and epoch at the moment its queue was drained. */
-    record Target(long generation, long epoch, ImagePlan plan, List<Transition> transitions) {
+    record Target(long generation, long epoch, ImagePlan plan, List<StandbyTail.Transition> transitions) {
     }
 
     /** A parent pagemap: where its pages sit, and its pages file. */
@@ -75,7 +69,7 @@ public final class StandbyImage {
     private final Source source;
 
     private final Object queueLock = new Object();
-    private final ArrayDeque<Transition> queue = new ArrayDeque<>();
+    private final ArrayDeque<StandbyTail.Transition> queue = new ArrayDeque<>();
     /** A drained batch not yet taken up by {@link #work} (a restore takes it over). */
     private Target inFlight;
     private boolean scheduled;
@@ -116,7 +110,7 @@ public final class StandbyImage {
             s.dropParent();
             if (epoch >= 0) {
                 log.info("standby image {}: rebuilding it from the store's epoch {}", current == null ? "absent or torn" : "at another epoch", epoch);
-                s.queue.add(new Transition(generation, -1, epoch, true, null, plan));
+                s.queue.add(new StandbyTail.Transition(generation, -1, epoch, true, null, plan));
             }
         }
         return s;
@@ -144,7 +138,7 @@ public final class StandbyImage {
     /** Queues an applied epoch (called under the store lock, on the ack path: only a queue and a wake-up). */
     void committed(long generation, long base, long epoch, boolean full, ImagePlan before, ImagePlan after) {
         synchronized (queueLock) {
-            queue.addLast(new Transition(generation, base, epoch, full, before, after));
+            queue.addLast(new StandbyTail.Transition(generation, base, epoch, full, before, after));
             if (scheduled || stopped) return;
             scheduled = true;
         }
@@ -155,9 +149,9 @@ public final class StandbyImage {
      * Hands the queued transitions to a batch (under the store lock, with the plan they lead to). Until the batch
      * has them as {@link #inFlight}, a restore waits ({@link #handedOver}): they are in neither place.
      */
-    List<Transition> drainQueue() {
+    List<StandbyTail.Transition> drainQueue() {
         synchronized (queueLock) {
-            List<Transition> t = new ArrayList<>(queue);
+            List<StandbyTail.Transition> t = new ArrayList<>(queue);
             queue.clear();
             scheduled = false;
             handedOver = true;
@@ -200,7 +194,7 @@ public final class StandbyImage {
     private static Target merge(Target a, Target b) {
         if (a == null) return b;
         if (b == null) return a;
-        List<Transition> all = new ArrayList<>(a.transitions());
+        List<StandbyTail.Transition> all = new ArrayList<>(a.transitions());
         all.addAll(b.transitions());
         return new Target(b.generation(), b.epoch(), b.plan(), all);
     }
@@ -212,12 +206,12 @@ public final class StandbyImage {
      */
     private void catchUp(Target t) throws IOException {
         boolean rebuild = slots == null;
-        for (Transition x : t.transitions()) rebuild |= x.full();
+        for (StandbyTail.Transition x : t.transitions()) rebuild |= x.full();
         if (rebuild) {
             rebuild(t);
             return;
         }
-        Map<String, long[]> dirty = changedPages(t.transitions());
+        Map<String, long[]> dirty = StandbyTail.changedPages(t.transitions());
         markNotCurrent();
         Map<Path, FileChannel> open = new HashMap<>();
         ByteBuffer page = ByteBuffer.allocateDirect(Pagemap.PAGE_SIZE);
@@ -321,7 +315,7 @@ public final class StandbyImage {
         }
         synchronized (this) {
             long t1 = System.nanoTime();
-            List<Transition> tail;
+            List<StandbyTail.Transition> tail;
             synchronized (queueLock) {
                 tail = new ArrayList<>(inFlight == null ? List.of() : inFlight.transitions());
                 inFlight = null;
@@ -329,52 +323,21 @@ public final class StandbyImage {
                 queue.clear();
             }
             if (slots == null) return false;
-            String gap = gap(tail, generation, epoch);
+            String gap = StandbyTail.gap(tail, heldGeneration, heldEpoch, generation, epoch);
             if (gap != null) {
                 log.warn("standby image not used for the restore: {}", gap);
                 return false;
             }
-            Map<String, long[]> changed = changedPages(tail);
+            Map<String, long[]> changed = StandbyTail.changedPages(tail);
             long t2 = System.nanoTime();
             Map<String, ParentLayout> layouts = new HashMap<>();
             slots.forEach((name, sl) -> layouts.put(name, sl.layout()));
-            long copied = StandbyRestoreImage.write(target, plan, layouts, changed, parent);
+            StandbyRestoreImage.Written w = StandbyRestoreImage.write(target, plan, layouts, changed, parent);
             long t3 = System.nanoTime();
-            restorePhases = new RestorePhases(ms(t1 - t0), tail.size(), ms(t2 - t1), copied, ms(t3 - t2));
+            restorePhases = new RestorePhases(ms(t1 - t0), tail.size(), ms(t2 - t1), w.copiedPages(), ms(t3 - t2), ms(w.filesNanos()));
             log.info("standby image: restore image written: {}", restorePhases);
             return true;
         }
-    }
-
-    /**
-     * Why {@code tail} does not lead from the parent's epoch to {@code generation}/{@code epoch} one committed epoch
-     * after another, or null if it does.
-     */
-    private String gap(List<Transition> tail, long generation, long epoch) {
-        long g = heldGeneration, e = heldEpoch;
-        for (Transition x : tail) {
-            if (x.full()) return "a full epoch (" + x.epoch() + ") since its layout";
-            if (x.generation() != g || x.base() != e) {
-                return "epoch " + x.epoch() + " (gen " + x.generation() + ") follows " + x.base() + ", the parent is at " + e + " (gen " + g + ")";
-            }
-            e = x.epoch();
-        }
-        return g == generation && e == epoch ? null : "it leads to epoch " + e + " (gen " + g + "), the store is at " + epoch + " (gen " + generation + ")";
-    }
-
-    /** Per pagemap, the page numbers ({@code vaddr >>> 12}) {@code transitions} changed, sorted and distinct. */
-    private static Map<String, long[]> changedPages(List<Transition> transitions) throws IOException {
-        Map<String, LongList> dirty = new HashMap<>();
-        for (Transition x : transitions) {
-            for (var e : x.after().pages.entrySet()) {
-                PageTable before = x.before().pages.getOrDefault(e.getKey(), PageTable.EMPTY);
-                LongList l = dirty.computeIfAbsent(e.getKey(), k -> new LongList());
-                e.getValue().forEachChanged(before, vaddr -> l.add(vaddr >>> 12));
-            }
-        }
-        Map<String, long[]> m = new HashMap<>();
-        dirty.forEach((k, v) -> m.put(k, v.sortedDistinct()));
-        return m;
     }
 
     /** A batch stopped because a restore began (not a failure: the parent stays usable for that restore). */
@@ -391,9 +354,10 @@ public final class StandbyImage {
     /**
      * Where a failover's restore image went: waiting for a batch in progress to stop, finding the pages of the
      * {@code tailEpochs} the parent had not caught up, and writing the restore image ({@code copiedPages} of it
-     * copied from the store: those pages, and those outside the parent's layout).
+     * copied from the store: those pages, and those outside the parent's layout; {@code filesMs} of it the files other
+     * than pages and pagemaps).
      */
-    public record RestorePhases(double batchWaitMs, int tailEpochs, double tailMs, long copiedPages, double writeMs) {
+    public record RestorePhases(double batchWaitMs, int tailEpochs, double tailMs, long copiedPages, double writeMs, double filesMs) {
     }
 
     /** The last {@link #prepareRestore}'s phases, null before one succeeded. */
@@ -533,24 +497,5 @@ public final class StandbyImage {
     /** Stops background work (the store closes). */
     void stop() {
         stopped = true;
-    }
-
-    /** A growable list of longs. */
-    private static final class LongList {
-        private long[] a = new long[64];
-        private int n;
-
-        void add(long v) {
-            if (n == a.length) a = java.util.Arrays.copyOf(a, n * 2);
-            a[n++] = v;
-        }
-
-        long[] sortedDistinct() {
-            long[] s = java.util.Arrays.copyOf(a, n);
-            java.util.Arrays.sort(s);
-            int m = 0;
-            for (int i = 0; i < s.length; i++) if (m == 0 || s[i] != s[m - 1]) s[m++] = s[i];
-            return java.util.Arrays.copyOf(s, m);
-        }
     }
 }

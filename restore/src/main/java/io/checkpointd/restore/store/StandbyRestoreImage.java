@@ -24,16 +24,17 @@ final class StandbyRestoreImage {
      * Writes into {@code target} the plan's files, its pagemaps pointing into the parent (pages {@code layouts} has a
      * slot for and {@code changed} does not name, as {@code PE_PARENT}), the other pages in the restore's own pages
      * files, and a {@code parent} link. Nothing is synced: CRIU reads the files from the page cache, and a backup that
-     * crashes during a failover writes them again. Returns the pages copied from the store.
+     * crashes during a failover writes them again.
      *
      * @param changed per pagemap, sorted page numbers whose slot in the parent is stale (epochs it has not caught up)
      */
-    static long write(Path target, ImagePlan plan, Map<String, ParentLayout> layouts, Map<String, long[]> changed, Path parent) throws IOException {
+    static Written write(Path target, ImagePlan plan, Map<String, ParentLayout> layouts, Map<String, long[]> changed, Path parent) throws IOException {
         Files.createDirectories(target);
         Map<Path, FileChannel> open = new HashMap<>();
-        long copied = 0;
+        long copied = 0, t0 = System.nanoTime(), filesNanos;
         try {
             plan.writeFiles(target, false, plan.pagemaps.keySet(), open);
+            filesNanos = System.nanoTime() - t0;
             for (var e : plan.pagemaps.entrySet()) {
                 ParentLayout layout = layouts.get(e.getKey());
                 long[] stale = changed.getOrDefault(e.getKey(), new long[0]);
@@ -82,7 +83,11 @@ final class StandbyRestoreImage {
             for (FileChannel c : open.values()) c.close();
         }
         Files.createSymbolicLink(target.resolve("parent"), parent.toAbsolutePath());
-        return copied;
+        return new Written(copied, filesNanos);
+    }
+
+    /** What {@link #write} did: pages copied from the store, and the time the image's other files took. */
+    record Written(long copiedPages, long filesNanos) {
     }
 
     /**
