@@ -248,9 +248,9 @@ public final class ResponseBenchmark {
                 Fmt.ms(cycle.trigger()), Fmt.ms(cycle.capture()), Fmt.ms(r.pauseP50()), Fmt.ms(cycle.ship()),
                 Fmt.ms(cycle.write()), Fmt.ms(cycle.ack()), Fmt.ms(cycle.apply()));
         Json engine = (Json) after.get("engineStats");
-        if (engine != null) say("    engine p50 ms: pre-copy %s %s (skipped %s), pause phases %s, records %s; last epoch copied %s + %s bytes",
+        if (engine != null) say("    engine p50 ms: pre-copy %s %s (skipped %s), pause phases %s (structure: %s), records %s; last epoch copied %s + %s bytes",
                 engine.get("precopyP50Ms"), engine.get("precopyPhaseP50Ms"), engine.get("precopiesSkipped"), engine.get("pausePhaseP50Ms"),
-                engine.get("recordPhaseP50Ms"), engine.get("precopiedBytes"), engine.get("pauseCopiedBytes"));
+                engine.get("structurePhaseP50Ms"), engine.get("recordPhaseP50Ms"), engine.get("precopiedBytes"), engine.get("pauseCopiedBytes"));
         if (phases != null) say("    backup commit phases p50 ms: %s", phases);
         return r;
     }

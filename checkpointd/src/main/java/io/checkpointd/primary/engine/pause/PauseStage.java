@@ -151,6 +151,7 @@ public final class PauseStage implements AutoCloseable {
                 CompletableFuture<List<Vma>> mapsRead = new CompletableFuture<>();
                 mem = memoryThread.submit(() -> memory.capture(() -> Handoff.spinJoin(mapsRead, Handoff.HANDOFF_SPIN_NANOS), pre, carry, ref));
                 List<Vma> maps;
+                long tm = System.nanoTime();
                 try {
                     maps = ProcFs.maps(pid);
                 } catch (IOException | RuntimeException e) {
@@ -158,7 +159,7 @@ public final class PauseStage implements AutoCloseable {
                     throw e;
                 }
                 mapsRead.complete(maps);
-                StructureCheck check = checkStructure(sp, maps, base.structure(), base.files());
+                StructureCheck check = checkStructure(sp, maps, System.nanoTime() - tm, base.structure(), base.files());
                 long t2 = System.nanoTime();
                 if (check.why() != null) {
                     // what the memory thread's collect took from the tracker (pages reported whole or re-protected,
@@ -257,27 +258,34 @@ public final class PauseStage implements AutoCloseable {
     }
 
     /** Threads, fds, non-anonymous mappings, signal dispositions and cwd against the base; the mm image when only anonymous mappings changed. */
-    private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, Structure base, Map<String, byte[]> baseFiles) throws IOException {
+    private StructureCheck checkStructure(Tracer.Stop sp, List<Vma> maps, long mapsNanos, Structure base, Map<String, byte[]> baseFiles)
+            throws IOException {
+        long[] at = new long[EngineStats.STRUCTURE_PHASES.length];
+        at[0] = mapsNanos;
+        long t = System.nanoTime();
         if (!sp.threadSetStable()) return new StructureCheck("threads changed", null, null, null);
         String why = ThreadCheck.why(pid, sp, threadModel.get());
         if (why != null) return new StructureCheck(why, null, null, null);
+        t = lap(at, 1, t);
         Structure now = Structure.read(pid, sp.tids(), maps);
         why = base.changeTo(now);
+        t = lap(at, 2, t);
         FdChanges fds = null;
         if (why == null && !fdsCapture && !base.fds().equals(now.fds())) why = "open files changed";
         if (why == null && fdsCapture) {
-            long t0 = System.nanoTime();
             FdReader.Result r = fdReader.read(base.fds(), now.fds());
-            stats.fdRead(System.nanoTime() - t0);
+            stats.fdRead(System.nanoTime() - t);
             why = r.why();
             fds = r.changes();
         }
+        t = lap(at, 3, t);
         if (why == null) {
-            TcpStreams.Result t = tcpStreams.read(now.fds(), baseFiles);
-            why = t.why();
-            if (why == null) fds = (fds == null ? FdChanges.NONE : fds).withStreams(t.streams());
+            TcpStreams.Result ts = tcpStreams.read(now.fds(), baseFiles);
+            why = ts.why();
+            if (why == null) fds = (fds == null ? FdChanges.NONE : fds).withStreams(ts.streams());
         }
         if (why == null && sp.pendingSignals() > 0) why = "signals pending";
+        t = lap(at, 4, t);
         byte[] mm = null;
         if (why == null && base.anonymousChanged(now)) {
             try {
@@ -286,7 +294,16 @@ public final class PauseStage implements AutoCloseable {
                 why = "memory map changed (" + e.getMessage() + ")";
             }
         }
+        lap(at, 5, t);
+        if (why == null) stats.structurePhases(at);
         return new StructureCheck(why, now, mm, fds);
+    }
+
+    /** Records the time since {@code t} as part {@code i} and returns now. */
+    private static long lap(long[] at, int i, long t) {
+        long now = System.nanoTime();
+        at[i] = now - t;
+        return now;
     }
 
     @Override

@@ -16,6 +16,12 @@ public final class EngineStats {
      * memory thread), resume; memory thread, from the end of the stop: collect (its walks need no maps), present, copy.
      */
     public static final String[] PHASES = {"stop", "structure", "seal", "collect", "present", "copy", "registers", "wait", "resume"};
+    /**
+     * The structure phase's parts, ms, in a pause that found no change needing a CRIU dump: the maps read, the
+     * thread check, the fd table, status and cwd read and compared, the fd reader, the TCP streams' repair state, the
+     * mm image rebuilt (0 when the anonymous mappings did not change).
+     */
+    public static final String[] STRUCTURE_PHASES = {"maps", "threads", "read", "fds", "tcp", "mm"};
     /** The pre-copy's parts, ms: the precollect (report and re-protect), the copy. */
     public static final String[] PRECOPY_PHASES = {"precollect", "copy"};
     /**
@@ -28,6 +34,7 @@ public final class EngineStats {
     private final Window precopyMs = new Window(1024);
     /** Time, ms, the fd reader took inside the structure phase (issue 15's cost in the pause). */
     private final Window fdReadMs = new Window(1024);
+    private final Window[] structurePhases = windows(STRUCTURE_PHASES.length);
     private final Window[] precopyPhases = windows(PRECOPY_PHASES.length);
     private final Window[] recordPhases = windows(RECORD_PHASES.length);
     private final Map<String, Long> dumpReasons = new TreeMap<>();
@@ -48,6 +55,11 @@ public final class EngineStats {
     /** One incremental pause's phases, ns, in {@link #PHASES} order. */
     public void pausePhases(double[] nanos) {
         for (int i = 0; i < phases.length; i++) phases[i].add(nanos[i] / 1e6);
+    }
+
+    /** One pause's structure phase, ns, in {@link #STRUCTURE_PHASES} order. */
+    public void structurePhases(long[] nanos) {
+        for (int i = 0; i < structurePhases.length; i++) structurePhases[i].add(nanos[i] / 1e6);
     }
 
     /** The fd reader's time in one pause, ns (part of the structure phase). */
@@ -150,6 +162,7 @@ public final class EngineStats {
         Map<String, Object> last = new LinkedHashMap<>();
         for (int i = 0; i < phases.length; i++) last.put(PHASES[i], round(phases[i].last()));
         m.put("pausePhaseLastMs", last);
+        m.put("structurePhaseP50Ms", p50(STRUCTURE_PHASES, structurePhases));
         m.put("tracker", trackerCounters);
         m.put("tracer", tracerCounters);
         if (fdReadMs.count() > 0) { // the fd reader runs unless checkpointd.fds.capture is off
