@@ -69,12 +69,7 @@ class StandbyImageTest {
         DeltaStoreRandomEpochsTest.Model img = new DeltaStoreRandomEpochsTest.Model();
         Path storeDir = tmp.resolve("store");
         ImageStore store = ImageStore.open(storeDir);
-        Path prev = null;
-        for (int epoch = 1; epoch <= 5; epoch++) {
-            img.evolve(rnd);
-            prev = commit(store, img, prev, epoch, epoch == 1 || epoch == 5);
-        }
-        awaitStandby(store); // laid out at epoch 5: every page has a slot
+        Path prev = laidOutAtEpoch5(store, img, rnd); // every page has a slot
         // the next update dies half way: some slots hold epoch 6, the others epoch 5
         CommitFault.midStandbyUpdate = () -> {
             throw new IllegalStateException("planted: the update stops half way");
@@ -108,12 +103,7 @@ class StandbyImageTest {
         DeltaStoreRandomEpochsTest.Model img = new DeltaStoreRandomEpochsTest.Model();
         Path storeDir = tmp.resolve("store");
         ImageStore store = ImageStore.open(storeDir);
-        Path prev = null;
-        for (int epoch = 1; epoch <= 5; epoch++) {
-            img.evolve(rnd);
-            prev = commit(store, img, prev, epoch, epoch == 1 || epoch == 5);
-        }
-        awaitStandby(store); // laid out at epoch 5
+        Path prev = laidOutAtEpoch5(store, img, rnd);
         // the batch for epoch 6 stops half way through its slots until the restore has begun
         java.util.concurrent.CountDownLatch halfWay = new java.util.concurrent.CountDownLatch(1);
         ImageStore s = store;
@@ -132,6 +122,17 @@ class StandbyImageTest {
         assertThat(store.standby().restorePhases().tailEpochs()).as("epochs not caught up: the stopped batch's and the queued one").isEqualTo(2);
         assertThat(store.standby().figures().get("failures")).isZero();
         store.close();
+    }
+
+    /** Epochs 1 to 5 (1 and 5 full syncs) committed and the standby laid out at 5; returns epoch 5's image. */
+    private Path laidOutAtEpoch5(ImageStore store, DeltaStoreRandomEpochsTest.Model img, Random rnd) throws Exception {
+        Path prev = null;
+        for (int epoch = 1; epoch <= 5; epoch++) {
+            img.evolve(rnd);
+            prev = commit(store, img, prev, epoch, epoch == 1 || epoch == 5);
+        }
+        awaitStandby(store);
+        return prev;
     }
 
     /** As a crash mid-update leaves it: CURRENT gone (it is removed first), some slots overwritten. */
