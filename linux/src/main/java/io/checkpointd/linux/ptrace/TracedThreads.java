@@ -203,7 +203,7 @@ final class TracedThreads {
             }
             if (System.nanoTime() - deadlineNanos > 0) {
                 throw new IOException("pid " + pid + ": " + interrupting() + " of " + threads.size()
-                        + " threads not in ptrace-stop within " + timeout.toMillis() + " ms");
+                        + " threads not in ptrace-stop within " + timeout.toMillis() + " ms (" + describeInterrupting() + ")");
             }
             if (pause < SPIN_NANOS) Thread.onSpinWait();
             else LockSupport.parkNanos(pause);
@@ -273,6 +273,43 @@ final class TracedThreads {
             if (r >= 0) return new WaitStatus(r, r == 0 ? 0 : waitStatus[0]);
             int e = Native.getLastError();
             if (e != Errno.EINTR) throw new SyscallException("waitpid", e, "pid -1 (tracees of pid " + pid + ")");
+        }
+    }
+
+    /** What the kernel says of the first few threads still not stopped: what a stop that timed out waited on. */
+    private String describeInterrupting() {
+        List<String> out = new ArrayList<>();
+        for (Traced t : threads.values()) {
+            if (t.state != State.INTERRUPTING) continue;
+            if (out.size() == 3) {
+                out.add("…");
+                break;
+            }
+            out.add(describe(pid, t.tid));
+        }
+        return String.join("; ", out);
+    }
+
+    /**
+     * "tid N (comm): state S, wchan W" from {@code /proc/PID/task/N}: the scheduler state letter and the kernel
+     * function a sleeping thread waits in ({@code D} with a page-fault or I/O function, say), or what could not be read.
+     */
+    static String describe(int pid, int tid) {
+        String dir = "/proc/" + pid + "/task/" + tid + "/";
+        try {
+            String stat = Files.readString(java.nio.file.Path.of(dir + "stat"));
+            int close = stat.lastIndexOf(')');
+            String comm = stat.substring(stat.indexOf('(') + 1, close);
+            String state = stat.substring(close + 2, close + 3);
+            String wchan;
+            try {
+                wchan = Files.readString(java.nio.file.Path.of(dir + "wchan")).trim();
+            } catch (IOException e) {
+                wchan = "?";
+            }
+            return "tid " + tid + " (" + comm + "): state " + state + ", wchan " + (wchan.isEmpty() || wchan.equals("0") ? "-" : wchan);
+        } catch (IOException | RuntimeException e) {
+            return "tid " + tid + ": " + e.getMessage();
         }
     }
 

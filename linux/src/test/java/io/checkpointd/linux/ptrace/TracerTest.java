@@ -75,6 +75,23 @@ class TracerTest {
     }
 
     @Test
+    void aStopThatTimesOutSaysWhatTheThreadsWaitOn() throws Exception {
+        child.freezer().freeze(STOP); // frozen threads take no ptrace-stop until thawed
+        try {
+            assertThatThrownBy(() -> tracer.call(() -> {
+                try (Tracer.Stop s = tracer.stopAll(Duration.ofMillis(200))) {
+                    return null;
+                }
+            })).isInstanceOf(IOException.class).hasMessageContaining("not in ptrace-stop within 200 ms")
+                    .hasMessageMatching("(?s).*\\(tid " + child.pid() + " \\([^)]*\\): state [A-Za-z], wchan [^;)]+.*");
+        } finally {
+            child.freezer().thaw();
+        }
+        child.cmd("ping");
+        stopped(s -> null); // the next stop works
+    }
+
+    @Test
     void stopsEveryThreadReadsItsStateAndLetsItRunOnStillTraced() throws Exception {
         child.cmd("threads 4");
         int blocker = Integer.parseInt(child.cmd("blocksig 40"));
