@@ -413,11 +413,23 @@ final class TracedThreads {
         return t;
     }
 
-    /** Lets a thread run on after a report that is not its epoch stop; an interrupt still pending stops it later. */
+    /**
+     * Lets a thread run on after a report that is not its epoch stop. Entering any ptrace-stop (this clone, exec or
+     * signal report) clears a {@code PTRACE_INTERRUPT} still pending (kernel/signal.c {@code ptrace_stop}: "any trap
+     * clears pending STOP trap"), so a thread being stopped is interrupted again: else it ran on, and the stop timed
+     * out waiting for it (seen with H2's acceptor thread, which clones a thread per connection).
+     */
     private void continueKeeping(Traced t, int sig) {
         State s = t.state;
         resume(t, PtraceLib.PTRACE_CONT, sig);
-        if (s == State.INTERRUPTING && t.state == State.RUNNING) t.state = State.INTERRUPTING;
+        if (s != State.INTERRUPTING || t.state != State.RUNNING) return;
+        if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) == 0) {
+            t.state = State.INTERRUPTING;
+        } else {
+            int e = Native.getLastError();
+            if (e != Errno.ESRCH) LOG.warn("pid {}: PTRACE_INTERRUPT of tid {} failed: {}", pid, t.tid, Errno.name(e));
+            t.state = State.DYING; // killed meanwhile: its exit comes as an event
+        }
     }
 
     private void resume(Traced t, long request, int sig) {

@@ -167,6 +167,25 @@ class TracerTest {
     }
 
     @Test
+    void stopsAThreadThatClonesAllTheTime() throws Exception {
+        // a clone's event-stop clears an interrupt still pending: the cloning thread must be interrupted again, or it
+        // runs on and the stop times out (H2's acceptor starts a thread per connection)
+        child.cmd("spawner 4000");
+        long end = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        int stops = 0;
+        while (System.nanoTime() < end) {
+            tracer.call(() -> {
+                try (Tracer.Stop s = tracer.stopAll(Duration.ofSeconds(1))) {
+                    return null;
+                }
+            });
+            stops++;
+        }
+        assertThat(stops).isGreaterThan(50);
+        assertThat(tracer.counters().get("clones")).as("threads started meanwhile").isGreaterThan(500L);
+    }
+
+    @Test
     void followsThreadsThatStartAndEnd() throws Exception {
         int before = stopped(s -> s.tids().size());
         child.cmd("threads 3");

@@ -118,6 +118,22 @@ public final class TrackChild {
                         t.start();
                     }
                 }
+                case "spawner" -> { // spawner MS: one thread starting and joining short threads back to back for MS ms
+                    long until = System.nanoTime() + Long.parseLong(f[1]) * 1_000_000L;
+                    Thread t = new Thread(() -> {
+                        while (System.nanoTime() < until) {
+                            Thread c = new Thread(() -> { }, "spawned");
+                            c.start();
+                            try {
+                                c.join();
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                    }, "spawner");
+                    t.setDaemon(true);
+                    t.start();
+                }
                 case "busy" -> { // N threads allocating in a loop: GCs, so safepoints (SIGSEGV polls in compiled code)
                     for (int i = 0; i < Integer.parseInt(f[1]); i++) {
                         Thread t = new Thread(() -> {
