@@ -176,14 +176,26 @@ final class TracedThreads {
     /** {@code PTRACE_INTERRUPT}s every traced thread; one already gone is marked dying. */
     void interruptAll() throws SyscallException {
         for (Traced t : threads.values()) {
-            if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) < 0) {
-                int e = Native.getLastError();
-                if (e != Errno.ESRCH) throw new SyscallException("ptrace(PTRACE_INTERRUPT)", e, "tid " + t.tid);
-                t.state = State.DYING; // killed, or a zombie leader: its exit, if any, comes as an event
-            } else {
-                t.state = State.INTERRUPTING;
-            }
+            int e = interrupt(t);
+            if (e != 0) throw new SyscallException("ptrace(PTRACE_INTERRUPT)", e, "tid " + t.tid);
         }
+    }
+
+    /**
+     * {@code PTRACE_INTERRUPT} of {@code t}: INTERRUPTING, or DYING if it is gone (killed, or a zombie leader: its
+     * exit, if any, comes as an event). Returns any other errno, 0 otherwise.
+     */
+    private int interrupt(Traced t) {
+        if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) == 0) {
+            t.state = State.INTERRUPTING;
+            return 0;
+        }
+        int e = Native.getLastError();
+        if (e == Errno.ESRCH) {
+            t.state = State.DYING;
+            return 0;
+        }
+        return e;
     }
 
     /**
@@ -423,12 +435,10 @@ final class TracedThreads {
         State s = t.state;
         resume(t, PtraceLib.PTRACE_CONT, sig);
         if (s != State.INTERRUPTING || t.state != State.RUNNING) return;
-        if (PtraceDirect.ptrace(PtraceLib.PTRACE_INTERRUPT, t.tid, 0L, 0L) == 0) {
-            t.state = State.INTERRUPTING;
-        } else {
-            int e = Native.getLastError();
-            if (e != Errno.ESRCH) LOG.warn("pid {}: PTRACE_INTERRUPT of tid {} failed: {}", pid, t.tid, Errno.name(e));
-            t.state = State.DYING; // killed meanwhile: its exit comes as an event
+        int e = interrupt(t);
+        if (e != 0) {
+            LOG.warn("pid {}: PTRACE_INTERRUPT of tid {} failed: {}", pid, t.tid, Errno.name(e));
+            t.state = State.DYING;
         }
     }
 
