@@ -82,6 +82,9 @@ public final class BackupDaemon implements AutoCloseable {
         ReplyPathPriority.raise();
         r.run();
     }, "backup-store"));
+    /** The timer ticks every 20 ms (heartbeats, acks); the status is published every 5th tick, 10 times a second. */
+    private static final int TICKS_PER_STATUS = 5;
+    private long ticks;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemonThread(r, "backup-timer"));
     private final EventLoopGroup group;
     private final Channel server;
@@ -210,7 +213,7 @@ public final class BackupDaemon implements AutoCloseable {
                     && System.nanoTime() - lastSeen > cfg.heartbeatTimeout().toNanos()) {
                 startFailover("no heartbeat from the primary for " + cfg.heartbeatTimeout().toMillis() + " ms");
             }
-            publish();
+            if (++ticks % TICKS_PER_STATUS == 0) publish();
         } catch (RuntimeException e) {
             log.error("backup timer: {}", e.toString());
         }

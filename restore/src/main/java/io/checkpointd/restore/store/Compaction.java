@@ -7,12 +7,15 @@ import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An {@link ImageStore}'s compaction: every {@link #COMPACT_EPOCHS} epochs (or when the log outgrows the image) the
- * log is folded into a new base in the background, so the store holds one image, not a pile that grows with time.
+ * An {@link ImageStore}'s compaction: once the log holds as many bytes as the image (and {@link #COMPACT_EPOCHS}
+ * epochs, unless it passed 64 MiB first), or {@link #MAX_LOG_EPOCHS} epochs, it is folded into a new base in the
+ * background, so the store holds one image, not a pile that grows with time. A compaction writes the whole image, so
+ * it waits until the log is as large: folding every 32 small epochs kept a core busy beside the service.
  * The base is materialized from a snapshot of the committed plan outside the store lock (plans and replicas are never
  * mutated in place, so the snapshot stays valid while epochs go on committing); the store takes it under its lock
  * ({@link ImageStore#adoptBase}). The compactor's thread also runs the standby image's batches.
@@ -23,7 +26,7 @@ import org.slf4j.LoggerFactory;
  */
 final class Compaction {
     private static final Logger log = LoggerFactory.getLogger(Compaction.class);
-    static final int COMPACT_EPOCHS = 32;
+    static final int COMPACT_EPOCHS = 32, MAX_LOG_EPOCHS = 1024;
 
     /** What a compaction folds: the committed plan and data replica of {@code epoch}, on base {@code base}. */
     record Snapshot(ImagePlan plan, DataReplica data, long epoch, String base) { }
@@ -56,7 +59,14 @@ final class Compaction {
 
     /** Whether the log of {@code state} has grown enough to fold into a new base. */
     boolean due(StoreState state, ImagePlan plan) {
-        return state.log().size() >= COMPACT_EPOCHS || (logBytes >= 64L << 20 && logBytes >= plan.imageBytes());
+        return due(state.log().size(), logBytes, plan::imageBytes);
+    }
+
+    /** Whether a log of {@code epochs} epochs and {@code logBytes} bytes is worth folding (the image sized only if needed). */
+    static boolean due(int epochs, long logBytes, LongSupplier imageBytes) {
+        if (epochs >= MAX_LOG_EPOCHS) return true;
+        if (epochs < COMPACT_EPOCHS && logBytes < 64L << 20) return false;
+        return logBytes >= imageBytes.getAsLong();
     }
 
     /** An epoch's log file of {@code bytes} was applied; a full epoch starts the log over. */

@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
  * An epoch is staged in a temp log file, verified (record count, digest, every page of the new image has data,
  * the manifest matches), renamed and applied in memory ({@link EpochWriter#apply}: the next epoch may follow it);
  * {@link #sync()} then fsyncs the log files of every epoch applied since the last sync and only then names them
- * in STATE, once for the group: a crash at any instant leaves STATE naming a complete image, the last durable one. Every {@link Compaction#COMPACT_EPOCHS} epochs (or when the log outgrows the image) the log is
- * folded into a new base in the background ({@link Compaction}), so the store holds one image, not a pile that grows with time.
+ * in STATE, once for the group: a crash at any instant leaves STATE naming a complete image, the last durable one.
+ * Once the log is worth it ({@link Compaction#due}) it is folded into a new base in the background
+ * ({@link Compaction}), so the store holds one image, not a pile that grows with time.
  */
 public final class ImageStore {
     private static final Logger log = LoggerFactory.getLogger(ImageStore.class);
