@@ -51,8 +51,11 @@ public final class Primary implements AutoCloseable {
     private static final int MAX_CONSECUTIVE_FAILURES = 20;
     /** The status is published at least this often, also while no epoch is due. */
     private static final long STATUS_EVERY_NANOS = 200_000_000L;
-    /** ... and at most this often after epochs; once the loop idles this long, the last epoch is published. */
-    private static final long STATUS_MIN_NANOS = 50_000_000L, STATUS_IDLE_NANOS = 20_000_000L;
+    /**
+     * ... and at most this often after epochs, once the loop idles this long. Each publish (percentiles sorted, the
+     * file replaced) takes milliseconds of the epoch loop, which a held reply may be waiting for.
+     */
+    private static final long STATUS_MIN_NANOS = 200_000_000L, STATUS_IDLE_NANOS = 20_000_000L;
 
     /** Exit codes of {@link #run()}. */
     public static final int EXIT_PROCESS_GONE = 0, EXIT_STOPPED = 0, EXIT_FAILED = 1, EXIT_FENCED = 3;
@@ -193,7 +196,8 @@ public final class Primary implements AutoCloseable {
         try {
             while (!stop) {
                 // no epoch due yet (a long --epoch): status and checks go on; an epoch not yet published is soon
-                if (!schedule.awaitNext(lastPublishNanos < lastEpochNanos ? STATUS_IDLE_NANOS : STATUS_EVERY_NANOS)) {
+                long unpublished = Math.max(STATUS_IDLE_NANOS, lastPublishNanos + STATUS_MIN_NANOS - System.nanoTime());
+                if (!schedule.awaitNext(lastPublishNanos < lastEpochNanos ? unpublished : STATUS_EVERY_NANOS)) {
                     if (!service.isAlive()) return processGone();
                     if (link.fencedBy() >= 0) return fenced();
                     publish();

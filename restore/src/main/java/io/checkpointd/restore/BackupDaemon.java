@@ -82,8 +82,8 @@ public final class BackupDaemon implements AutoCloseable {
         ReplyPathPriority.raise();
         r.run();
     }, "backup-store"));
-    /** The timer ticks every 20 ms (heartbeats, acks); the status is published every 5th tick, 10 times a second. */
-    private static final int TICKS_PER_STATUS = 5;
+    /** The timer ticks every 20 ms (heartbeats, acks); the status is published every 10th tick, 5 times a second. */
+    private static final int TICKS_PER_STATUS = 10;
     private long ticks;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemonThread(r, "backup-timer"));
     private final EventLoopGroup group;
