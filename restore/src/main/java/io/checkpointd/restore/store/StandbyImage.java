@@ -16,7 +16,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +52,17 @@ public final class StandbyImage {
     /** Pages outside the parent's layout beyond which it is laid out anew. */
     static final long EXTRA_LIMIT_BYTES = 64L << 20;
     private static final int CHECK_EVERY = 1024;
+    /**
+     * A batch starts at least this long after the last one ended: each costs four fsyncs however few pages it
+     * writes, and a failover copies a short tail from the store in milliseconds (docs/benchmarks.md).
+     */
+    static final long BATCH_GAP_NANOS = 100_000_000L;
+    /** Starts the batches that wait for their gap (one daemon thread for every store of the JVM). */
+    private static final ScheduledExecutorService GAP = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "standby-gap");
+        t.setDaemon(true);
+        return t;
+    });
 
     /** What a batch catches up to: the store's plan and epoch at the moment its queue was drained. */
     record Target(long generation, long epoch, ImagePlan plan, List<StandbyTail.Transition> transitions) {
@@ -84,6 +98,8 @@ public final class StandbyImage {
     private volatile long extraPages;
     private volatile long batches, pagesWritten, rebuilds, failures, spaceSkips;
     private volatile RestorePhases restorePhases;
+    /** When the last batch ended (System.nanoTime), 0 before one did. */
+    private volatile long lastBatchEnd;
 
     private StandbyImage(Path storeDir, Executor executor, Source source) {
         this.dir = storeDir.resolve(DIR);
@@ -126,6 +142,15 @@ public final class StandbyImage {
     }
 
     private void schedule() {
+        long wait = lastBatchEnd == 0 ? 0 : lastBatchEnd + BATCH_GAP_NANOS - System.nanoTime();
+        if (wait > 0) {
+            GAP.schedule(this::submit, wait, TimeUnit.NANOSECONDS);
+        } else {
+            submit();
+        }
+    }
+
+    private void submit() {
         try {
             executor.execute(this::work);
         } catch (RejectedExecutionException e) {
@@ -179,6 +204,7 @@ public final class StandbyImage {
             if (t.transitions().isEmpty()) return;
             try {
                 catchUp(t);
+                lastBatchEnd = System.nanoTime();
             } catch (Aborted e) {
                 // a restore began: this batch's pages are partly in place, so the restore takes them from the store
                 synchronized (queueLock) {
