@@ -40,7 +40,32 @@ public final class ResponseBenchmark {
 
     /** One load's figures under one setup; protected runs add the proxy's held time and the primary's epochs. */
     record Row(String load, String setup, ResponseLoads.Measured m, double heldP50, double heldP99, long heldN,
-               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, Inside inside, String error) {
+               long endedOnOutput, long endedOnInterval, double pauseP50, Cycle cycle, Inside inside, Cpu cpu, String error) {
+    }
+
+    /**
+     * CPU time per epoch (user and system, ms) of protect, the backup, the proxy and the service while a load ran
+     * (warm-up included), from each process's /proc stat: what protection costs the host beside the replies' delay.
+     */
+    record Cpu(double protect, double backup, double proxy, double service) {
+        static final Cpu NONE = new Cpu(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+
+        /** The CPU time so far of the four processes, in ms (NaN for one that is gone). */
+        static double[] now(Cluster c) {
+            long[] pids = {c.protectProcess().pid(), c.backupPid(), c.proxyPid(), c.servicePid()};
+            double[] ms = new double[pids.length];
+            for (int i = 0; i < pids.length; i++) {
+                ms[i] = ProcessHandle.of(pids[i]).flatMap(h -> h.info().totalCpuDuration()).map(d -> d.toNanos() / 1e6).orElse(Double.NaN);
+            }
+            return ms;
+        }
+
+        static Cpu perEpoch(double[] before, double[] after, long epochs) {
+            if (epochs <= 0) return NONE;
+            double[] d = new double[before.length];
+            for (int i = 0; i < d.length; i++) d[i] = (after[i] - before[i]) / epochs;
+            return new Cpu(d[0], d[1], d[2], d[3]);
+        }
     }
 
     /**
@@ -180,7 +205,7 @@ public final class ResponseBenchmark {
 
     private static Row plain(String load, ResponseLoads.Measured m) {
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms", load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()));
-        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, null);
+        return new Row(load, "unprotected", m, Double.NaN, Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, Cpu.NONE, null);
     }
 
     private static Cluster.Options options(Path base, Setup s) {
@@ -217,14 +242,16 @@ public final class ResponseBenchmark {
 
     private static Row measure(Cluster c, String load, Setup s, Load l) throws Exception {
         Json before = c.status("primary").orElse(Json.object());
+        double[] cpu0 = Cpu.now(c);
         ResponseLoads.Measured m;
         try {
             m = l.run();
         } catch (Exception e) {
             say("  %s failed: %s", load, Fmt.oneLine(e));
             return new Row(load, s.name(), new ResponseLoads.Measured(Double.NaN, Double.NaN, Double.NaN, 0), Double.NaN,
-                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
+                    Double.NaN, 0, 0, 0, Double.NaN, Cycle.NONE, Inside.NONE, Cpu.NONE, Fmt.oneLine(e) + " (logs in " + c.logDir() + ")");
         }
+        double[] cpu1 = Cpu.now(c);
         Json proxy = c.status("proxy").orElse(Json.object());
         Json after = c.status("primary").orElse(Json.object());
         Json held = (Json) proxy.get("addedDelayMs");
@@ -237,10 +264,10 @@ public final class ResponseBenchmark {
                 num((Json) cycleMs.get("capture"), "p50"), num((Json) cycleMs.get("ship"), "p50"),
                 num((Json) cycleMs.get("write"), "p50"), num((Json) after.get("ackMs"), "p50"),
                 num(phases == null ? null : (Json) phases.get("apply"), "p50"));
-        Row r = new Row(load, s.name(), m, num(held, "p50"), num(held, "p99"), (long) num(held, "n"),
-                (long) (num(ends1, "endedOnOutput") - num(ends0, "endedOnOutput")),
-                (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval")), num(pause, "p50"), cycle,
-                Inside.of((Json) after.get("engineStats"), phases), null);
+        long onOutput = (long) (num(ends1, "endedOnOutput") - num(ends0, "endedOnOutput"));
+        long onInterval = (long) (num(ends1, "endedOnInterval") - num(ends0, "endedOnInterval"));
+        Row r = new Row(load, s.name(), m, num(held, "p50"), num(held, "p99"), (long) num(held, "n"), onOutput, onInterval,
+                num(pause, "p50"), cycle, Inside.of((Json) after.get("engineStats"), phases), Cpu.perEpoch(cpu0, cpu1, onOutput + onInterval), null);
         say("  %s: %.0f/s, p50 %s ms, p99 %s ms; held p50 %s ms, p99 %s ms; epochs %d on output, %d on interval",
                 load, m.perSecond(), Fmt.ms(m.p50()), Fmt.ms(m.p99()), Fmt.ms(r.heldP50()), Fmt.ms(r.heldP99()),
                 r.endedOnOutput(), r.endedOnInterval());
@@ -252,6 +279,8 @@ public final class ResponseBenchmark {
                 engine.get("precopyP50Ms"), engine.get("precopyPhaseP50Ms"), engine.get("precopiesSkipped"), engine.get("pausePhaseP50Ms"),
                 engine.get("structurePhaseP50Ms"), engine.get("recordPhaseP50Ms"), engine.get("precopiedBytes"), engine.get("pauseCopiedBytes"));
         if (phases != null) say("    backup commit phases p50 ms: %s", phases);
+        say("    CPU ms per epoch: protect %s, backup %s, proxy %s, service %s", Fmt.ms(r.cpu().protect()),
+                Fmt.ms(r.cpu().backup()), Fmt.ms(r.cpu().proxy()), Fmt.ms(r.cpu().service()));
         return r;
     }
 

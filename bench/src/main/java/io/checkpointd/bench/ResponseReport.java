@@ -79,6 +79,17 @@ final class ResponseReport {
                     Fmt.ms(i.files()), Fmt.ms(i.pages()), Fmt.ms(i.backupRecords())});
         }
         sb.append(Fmt.table(in)).append("\n\n");
+        sb.append("CPU time per epoch, ms (user and system, from each process's /proc stat over the load, warm-up included; "
+                + "the daemons' JVMs start with the cluster, so some of it is their JIT compiling):\n\n");
+        List<String[]> cpu = new ArrayList<>();
+        cpu.add(new String[] {"load", "setup", "protect", "backup", "proxy", "service", "daemons"});
+        for (ResponseBenchmark.Row r : rows) {
+            if (r.setup().equals("unprotected") || r.error() != null) continue;
+            ResponseBenchmark.Cpu c = r.cpu();
+            cpu.add(new String[] {r.load(), r.setup(), Fmt.ms(c.protect()), Fmt.ms(c.backup()), Fmt.ms(c.proxy()),
+                    Fmt.ms(c.service()), Fmt.ms(c.protect() + c.backup() + c.proxy())});
+        }
+        sb.append(Fmt.table(cpu)).append("\n\n");
         for (ResponseBenchmark.Row r : rows) if (r.error() != null) sb.append("- ").append(r.load()).append(", ").append(r.setup())
                 .append(": failed: ").append(r.error()).append('\n');
         sb.append(targets(rows)).append('\n');

@@ -296,6 +296,11 @@ public final class Cluster implements AutoCloseable {
         return service.pid();
     }
 
+    /** The proxy daemon's pid. */
+    public long proxyPid() {
+        return proxy.pid();
+    }
+
     public Process protectProcess() {
         return protect;
     }
