@@ -2,6 +2,7 @@ package io.checkpointd.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.checkpointd.demo.Await;
 import io.checkpointd.demo.Cluster;
 import io.checkpointd.demo.KvWorkload;
 import io.checkpointd.protocol.status.Json;
@@ -126,7 +127,7 @@ class BackupDiskTest extends E2eTest {
             assertThat(System.nanoTime() - deadline).as("no rejection '" + reason + "' reported" + E2eSupport.logs(c)).isNegative();
             Thread.sleep(50);
         }
-        long committed = committed(c);
+        long committed = committedAfter(c, System.currentTimeMillis());
         for (long end = System.nanoTime() + Duration.ofSeconds(1).toNanos(); System.nanoTime() < end; ) {
             failure.apply();
             Thread.sleep(20);
@@ -195,6 +196,17 @@ class BackupDiskTest extends E2eTest {
 
     private static long committed(Cluster c) throws IOException {
         return ((Number) c.status("backup").orElseThrow().get("committedEpoch")).longValue();
+    }
+
+    /**
+     * The backup's committed epoch as a status published after {@code sinceMillis} (wall clock) gives it: the backup
+     * publishes a few times a second, so an older status may not yet show epochs committed before the disk failed.
+     */
+    private static long committedAfter(Cluster c, long sinceMillis) throws Exception {
+        return Await.until(Duration.ofSeconds(10), Duration.ofMillis(20), () -> "no backup status after the rejection", () -> {
+            Json b = c.status("backup").orElseThrow();
+            return ((Number) b.get("updatedAt")).longValue() > sinceMillis ? ((Number) b.get("committedEpoch")).longValue() : null;
+        });
     }
 
     private static void run(String... cmd) throws IOException, InterruptedException {
