@@ -52,8 +52,9 @@ public final class Primary implements AutoCloseable {
     /** The status is published at least this often, also while no epoch is due. */
     private static final long STATUS_EVERY_NANOS = 200_000_000L;
     /**
-     * ... and at most this often after epochs, once the loop idles this long. Each publish (percentiles sorted, the
-     * file replaced) takes milliseconds of the epoch loop, which a held reply may be waiting for.
+     * After epochs, at most every STATUS_MIN: right after an epoch once that long has passed, else when the loop has
+     * idled until then (at least STATUS_IDLE). Each publish (percentiles sorted, the file replaced) takes milliseconds
+     * of the epoch loop, which a held reply may be waiting for.
      */
     private static final long STATUS_MIN_NANOS = 200_000_000L, STATUS_IDLE_NANOS = 20_000_000L;
 
