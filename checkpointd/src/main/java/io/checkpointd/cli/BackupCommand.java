@@ -173,7 +173,8 @@ public final class BackupCommand implements Callable<Integer> {
         spec.commandLine().getOut().flush();
         try (Readiness sd = readiness) {
             sd.ready("listening on " + d.boundAddress() + ", store " + dir, () -> d.state().name().toLowerCase()
-                    + ", committed generation " + d.store().committedGeneration() + " epoch " + d.store().committedEpoch());
+                    + ", committed generation " + d.store().committedGeneration() + " epoch " + d.store().committedEpoch()
+                    + "; listening on " + d.boundAddress());
             d.awaitClose();
         }
         if (ep != null) ep.close();

@@ -98,7 +98,7 @@ public final class ProxyCommand implements Callable<Integer> {
         readiness.ready("listening on " + proxy.listenAddress() + ", upstream " + upstream, () -> {
             ProxyStats s = proxy.stats();
             return "generation " + s.generation() + ", released epoch " + s.lastReleased() + ", " + s.connections()
-                    + " connections" + (s.passthrough() ? ", passthrough" : "");
+                    + " connections" + (s.passthrough() ? ", passthrough" : "") + "; listening on " + proxy.listenAddress();
         });
         StatusFile status = new StatusFile(StatusFile.runDir(runDir.path()), "proxy");
         long statusFailures = 0;

@@ -48,7 +48,8 @@ class ReadinessTest {
         assumeTrue(io.checkpointd.e2e.E2eSupport.isRoot(), "the backup needs root");
         List<String> got = notifications("backup", "--listen", "127.0.0.1:0", "--dir", tmp.resolve("store").toString());
         assertThat(got.get(0)).startsWith("READY=1|STATUS=listening on /127.0.0.1:").contains("store");
-        assertThat(got).anySatisfy(s -> assertThat(s).startsWith("STATUS=waiting, committed generation"));
+        assertThat(got).anySatisfy(s -> assertThat(s).startsWith("STATUS=waiting, committed generation")
+                .contains("; listening on /127.0.0.1:"));
         assertThat(got.get(got.size() - 1)).isEqualTo("STOPPING=1|STATUS=stopping");
     }
 
