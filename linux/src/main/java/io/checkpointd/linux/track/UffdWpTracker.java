@@ -21,9 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code uffd-wp}: userfaultfd write-protect in async mode plus {@code PAGEMAP_SCAN} (kernel 6.7+), through
  * {@link UffdTracker} (the userfaultfd is injected into the target, taken with {@code pidfd_getfd} and closed
- * there again). Each {@link #collect} reports (and with {@code rearm} re-protects) the written pages of the
- * tracked ranges with one {@code PAGEMAP_SCAN} per cluster of them (ranges less than 64 MiB apart), on the
- * kernel's fast path, clipped to the tracked ranges, then registers what is new.
+ * there again). Each {@link #collect} reports the written pages of the tracked ranges with one {@code PAGEMAP_SCAN}
+ * per cluster of them (ranges less than 64 MiB apart), on the kernel's fast path, clipped to the tracked ranges,
+ * with {@code rearm} re-protects them ({@link #reprotect}), then registers what is new.
  *
  * <ul>
  *   <li>A tracked range that no longer is wholly registered (munmap + mmap over it, {@code mremap} away and back)
@@ -47,6 +47,11 @@ final class UffdWpTracker implements DirtyTracker {
     private static final Logger LOG = LoggerFactory.getLogger(UffdWpTracker.class);
     /** Tracked ranges closer than this are walked in one {@code PAGEMAP_SCAN} ({@link #clusters}). */
     private static final long CLUSTER_GAP = 64L << 20;
+    /**
+     * Written pages of a tracked range closer than this are protected again in one span ({@link #reprotect}): the
+     * kernel rewrites every present PTE of a span, so a wide one costs more than the TLB flush it saves.
+     */
+    private static final long SPAN_GAP = 64L << 10;
 
     private final int pid;
     private final UffdTracker uffd;
@@ -114,7 +119,8 @@ final class UffdWpTracker implements DirtyTracker {
         // unregistered VMAs' populated pages too, hence the clip below), then the mapped parts not registered. A
         // tracked range among those was replaced (munmap + mmap, mremap away and back): it is tracked again, whole.
         for (long[] c : clusters()) {
-            scan.writtenWherever(c[0], c[1], rearm, regions);
+            // report only: the re-protect comes after, in spans (see reprotect)
+            scan.writtenWherever(c[0], c[1], false, regions);
             unregisteredNow.clear();
             scan.unregistered(c[0], c[1], unregisteredNow);
             for (PagemapScan.PageRegion u : unregisteredNow) {
@@ -139,8 +145,10 @@ final class UffdWpTracker implements DirtyTracker {
         removedBytes = rb;
         followed = new Followed(followedRanges, removed);
         long written = 0;
-        for (PagemapScan.PageRegion w : regions) written += addClipped(w.start(), w.end(), out);
+        List<long[]> spans = rearm ? new ArrayList<>() : null;
+        for (PagemapScan.PageRegion w : regions) written += addClipped(w.start(), w.end(), out, spans);
         writtenBytes = written;
+        if (rearm) reprotect(spans);
 
         // New, grown, split, replaced or never-registrable ranges: their present pages whole, then register.
         long whole = 0;
@@ -221,7 +229,7 @@ final class UffdWpTracker implements DirtyTracker {
      * Appends the parts of {@code [start, end)} inside tracked ranges to {@code out}; returns their bytes. A
      * replaced range was dropped from the tracked ones before: it is reported whole instead.
      */
-    private long addClipped(long start, long end, List<RemoteRange> out) {
+    private long addClipped(long start, long end, List<RemoteRange> out, List<long[]> spans) {
         Map.Entry<Long, Long> t = tracked.floorEntry(start);
         if (t == null || t.getValue() <= start) t = tracked.higherEntry(start);
         long n = 0;
@@ -230,9 +238,39 @@ final class UffdWpTracker implements DirtyTracker {
             if (s < e) {
                 out.add(new RemoteRange(s, e - s));
                 n += e - s;
+                if (spans != null) {
+                    long[] last = spans.isEmpty() ? null : spans.get(spans.size() - 1);
+                    if (last != null && last[2] == t.getKey() && s - last[1] < SPAN_GAP) {
+                        last[1] = e;
+                    } else {
+                        spans.add(new long[] {s, e, t.getKey()});
+                    }
+                }
             }
         }
         return n;
+    }
+
+    /**
+     * Write-protects the written pages again, the process stopped: one {@code UFFDIO_WRITEPROTECT} per span of
+     * written pages less than {@link #SPAN_GAP} apart within a tracked range, the pages between already protected.
+     * The kernel then flushes the TLB once per span, batched, where {@code PM_SCAN_WP_MATCHING} flushes the
+     * written pages of each page table (2 MiB) as they are found: IPIs, hypercalls on a paravirtualized guest.
+     * A span the kernel refuses falls back to the walk that re-protects only registered written pages:
+     * {@code ENOENT} (a VMA in it lost its registration after the walks) and {@code EAGAIN} (a removal event not
+     * yet read), which the stop rules out.
+     */
+    private void reprotect(List<long[]> spans) throws SyscallException {
+        List<PagemapScan.PageRegion> again = null;
+        for (long[] s : spans) {
+            try {
+                uffd.protect(s[0], s[1]);
+            } catch (SyscallException e) {
+                if (e.errno() != Errno.ENOENT && e.errno() != Errno.EAGAIN) throw e;
+                if (again == null) again = new ArrayList<>();
+                scan.writtenWherever(s[0], s[1], true, again);
+            }
+        }
     }
 
     @Override

@@ -134,6 +134,15 @@ public final class UffdTracker implements AutoCloseable {
         return failed;
     }
 
+    /**
+     * Write-protects {@code [start, end)} again, a range whose VMAs are all registered ({@code ENOENT} otherwise):
+     * one TLB flush per VMA that had written pages. Only with the target stopped: a write between the caller's
+     * report and this call would be lost.
+     */
+    public void protect(long start, long end) throws SyscallException {
+        uffd.writeProtect(start, end - start, true);
+    }
+
     /** Stops tracking {@code [start, end)} (a range previously given to {@link #track}). */
     public void untrack(long start, long end) throws SyscallException {
         uffd.unregister(start, end - start);

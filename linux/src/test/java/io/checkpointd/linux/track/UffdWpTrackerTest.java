@@ -88,6 +88,29 @@ class UffdWpTrackerTest {
     }
 
     @Test
+    void writtenPagesSpreadOverPageTablesAndMappingsAreProtectedAgainAndNoOthersLeftOpen() throws Exception {
+        long a = child.alloc("a", 1200, true); // over two page tables (512 pages each)
+        long b = child.alloc("b", 8, false);
+        try (DirtyTracker t = armed()) {
+            child.cmd("write a 0 1 1");
+            child.cmd("write a 600 1 1");
+            child.cmd("write a 1199 1 1");
+            child.cmd("write b 2 1 1");
+            List<RemoteRange> first = collect(t);
+            assertThat(pagesIn(first, a, 1200)).isEqualTo(pages(a, 0, 600, 1199));
+            assertThat(pagesIn(first, b, 8)).isEqualTo(pages(b, 2));
+            // a page written twice, one never written between two that were, one never touched
+            child.cmd("write a 600 1 2");
+            child.cmd("write a 300 1 2");
+            child.cmd("write b 5 1 2");
+            List<RemoteRange> second = collect(t);
+            assertThat(pagesIn(second, a, 1200)).isEqualTo(pages(a, 300, 600));
+            assertThat(pagesIn(second, b, 8)).isEqualTo(pages(b, 5));
+            assertThat(pagesIn(collect(t), a, 1200)).as("nothing written since").isEmpty();
+        }
+    }
+
+    @Test
     void aWrittenTransparentHugePageIsReportedInPageAlignedRanges() throws Exception {
         long h = child.alloc("h", 8, true); // warm up the command path
         h = Long.parseUnsignedLong(child.cmd("allocthp h 1024"), 16);
