@@ -78,6 +78,29 @@ class StoppedProcessTest {
     }
 
     @Test
+    void theLegacyFpAreaIsGetFpregsWhetherReadOrTakenFromTheRegset() throws Exception {
+        child.cmd("threads 4");
+        child.freezer().freeze(Duration.ofSeconds(5));
+        try (StoppedProcess sp = StoppedProcess.stop(child.pid(), child.freezer(), Duration.ofSeconds(5))) {
+            // enough reads to settle whether this kernel's regset fills x87/SSE init state, then one more
+            for (int i = 0; i < ThreadReader.LEGACY_CHECKS && !ThreadReader.regsetFillsLegacy(); i++) sp.capture();
+            if (kernelAtLeast(5, 14)) assertThat(ThreadReader.regsetFillsLegacy()).as("5.14+ fill init state").isTrue();
+            for (ThreadState s : sp.capture()) {
+                byte[] fp = Ptrace.getFpRegs(s.tid());
+                assertThat(Arrays.copyOf(s.xstate(), 464)).as("legacy area of %d (regset trusted: %s)", s.tid(),
+                        ThreadReader.regsetFillsLegacy()).isEqualTo(Arrays.copyOf(fp, 464));
+            }
+        }
+        assertRunningNormally();
+    }
+
+    private static boolean kernelAtLeast(int major, int minor) {
+        String[] v = System.getProperty("os.version").split("[.-]");
+        int ma = Integer.parseInt(v[0]), mi = Integer.parseInt(v[1]);
+        return ma > major || (ma == major && mi >= minor);
+    }
+
+    @Test
     void stopsThirtyThreadsFiftyTimesAndAlwaysLeavesTheProcessRunning() throws Exception {
         child.cmd("threads 24");
         int threads = ProcFs.threads(child.pid()).size();
