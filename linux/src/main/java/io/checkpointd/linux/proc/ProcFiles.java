@@ -33,6 +33,19 @@ public final class ProcFiles {
 
     /** The whole content of {@code path}. */
     public static byte[] read(String path) throws IOException {
+        return read(path, false);
+    }
+
+    /**
+     * The whole content of a one-record {@code /proc} file ({@code single_open}: {@code fdinfo/N}, {@code status},
+     * {@code comm}): the kernel renders it whole at the first read, so a read shorter than the buffer is the end
+     * and needs no second read to see 0. Multi-record files ({@code maps}) return short reads before their end.
+     */
+    public static byte[] readSingle(String path) throws IOException {
+        return read(path, true);
+    }
+
+    private static byte[] read(String path, boolean single) throws IOException {
         Memory[] m = SCRATCH.get();
         int fd = ProcDirect.open(cString(path), O_RDONLY | O_CLOEXEC);
         if (fd < 0) throw failure("open", Native.getLastError(), path);
@@ -51,7 +64,9 @@ public final class ProcFiles {
                     throw failure("read", e, path);
                 }
                 if (k == 0) break;
+                boolean shortRead = k < m[0].size() - n;
                 n += k;
+                if (single && shortRead) break;
             }
             return m[0].getByteArray(0, (int) n);
         } finally {

@@ -110,7 +110,7 @@ final class ThreadReader {
      * compel's {@code __compel_arch_fetch_thread_area} read it.
      */
     ThreadAttributes attributes(int pid, int tid) throws IOException {
-        byte[] c = ProcFiles.read("/proc/" + pid + "/task/" + tid + "/comm");
+        byte[] c = ProcFiles.readSingle("/proc/" + pid + "/task/" + tid + "/comm");
         int n = c.length;
         while (n > 0 && (c[n - 1] == '\n' || c[n - 1] == 0)) n--;
         String comm = new String(c, 0, n, StandardCharsets.UTF_8);

@@ -89,4 +89,38 @@ class ProcFilesTest {
         assertThrows(NoSuchFileException.class, () -> ProcFiles.read("/proc/self/no-such-file"));
         assertThrows(NoSuchFileException.class, () -> ProcFs.maps(Integer.MAX_VALUE - 1));
     }
+
+    @Test
+    void oneRecordFilesReadWholeInOneReadOrSeveral() throws Exception {
+        String comm = "/proc/self/task/" + ProcFs.threads((int) SELF).get(0) + "/comm";
+        assertEquals(new String(Files.readAllBytes(Path.of(comm))), new String(ProcFiles.readSingle(comm)));
+        assertEquals(ProcFiles.field(ProcFiles.read("/proc/self/status"), "Name:"), ProcFiles.field(ProcFiles.readSingle("/proc/self/status"), "Name:"));
+        // an epoll set's fdinfo (one tfd line per target) longer than the reader's first buffer (64 KiB)
+        List<java.nio.channels.Pipe> pipes = new ArrayList<>();
+        try (java.nio.channels.Selector sel = java.nio.channels.Selector.open()) {
+            for (int i = 0; i < 900; i++) {
+                java.nio.channels.Pipe p = java.nio.channels.Pipe.open();
+                pipes.add(p);
+                p.source().configureBlocking(false).register(sel, java.nio.channels.SelectionKey.OP_READ);
+            }
+            sel.selectNow(); // registrations reach the epoll set
+            String path = null;
+            byte[] got = new byte[0];
+            for (Map.Entry<Integer, String> e : ProcFiles.fds((int) SELF).entrySet()) {
+                if (!e.getValue().equals("anon_inode:[eventpoll]")) continue;
+                byte[] b = ProcFiles.readSingle("/proc/self/fdinfo/" + e.getKey());
+                if (b.length > got.length) {
+                    got = b;
+                    path = "/proc/self/fdinfo/" + e.getKey(); // the selector's: the largest set
+                }
+            }
+            assertTrue(got.length > 64 << 10, "fdinfo of " + got.length + " bytes");
+            assertEquals(new String(Files.readAllBytes(Path.of(path))), new String(got));
+        } finally {
+            for (java.nio.channels.Pipe p : pipes) {
+                p.source().close();
+                p.sink().close();
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ record FdInfo(int flags, List<Target> targets, long eventfdCount) {
     }
 
     static FdInfo read(int pid, int fd) throws IOException {
-        return parse(new String(ProcFiles.read("/proc/" + pid + "/fdinfo/" + fd), StandardCharsets.US_ASCII));
+        return parse(new String(ProcFiles.readSingle("/proc/" + pid + "/fdinfo/" + fd), StandardCharsets.US_ASCII));
     }
 
     static FdInfo parse(String text) throws IOException {

@@ -31,7 +31,7 @@ public final class OpenFiles {
                 continue;
             }
             if (!a.isRegularFile()) continue;
-            String pos = ProcFiles.field(ProcFiles.read(dir + "/fdinfo/" + e.getKey()), "pos:");
+            String pos = ProcFiles.field(ProcFiles.readSingle(dir + "/fdinfo/" + e.getKey()), "pos:");
             out.put(e.getKey(), new Open(pos == null ? -1 : Long.parseLong(pos), a.size()));
         }
         return out;

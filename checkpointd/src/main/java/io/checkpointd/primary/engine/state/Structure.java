@@ -22,7 +22,7 @@ public record Structure(List<Integer> tids, Map<Integer, String> fds, List<Vma> 
         // plain system calls (ProcFiles): read in every pause, where java.nio.file costs several times the kernel's work
         Map<Integer, String> fds = ProcFiles.fds(pid);
         String signals = "";
-        byte[] status = ProcFiles.read("/proc/" + pid + "/status");
+        byte[] status = ProcFiles.readSingle("/proc/" + pid + "/status");
         for (String key : new String[] {"SigIgn:", "SigCgt:"}) {
             String v = ProcFiles.field(status, key);
             if (v != null) signals += v + "/";
