@@ -59,7 +59,7 @@ class FdCaptureFidelityTest extends DetachedTargetTest {
             assertThat(r.why()).as("every new fd expressible").isNull();
             changes = r.changes();
             patched = imageFiles(base);
-            FilesImage.of(patched).patch(patched, OpenFiles.read(pid, nowFds), changes);
+            FilesImage.of(patched).patch(patched, OpenFiles.read(pid, nowFds, reader.fdInfo(nowFds.keySet())), changes);
             freezer.thaw();
         }
         assertThat(changes.closed()).as("the base connection, closed at both ends").hasSize(2);

@@ -25,6 +25,9 @@ final class ProcDirect {
 
     static native int close(int fd);
 
+    /** {@code ssize_t pread(int fd, void *buf, size_t count, off_t offset)} */
+    static native long pread(int fd, Pointer buf, long count, long offset);
+
     /** {@code ssize_t readlink(const char *path, char *buf, size_t size)}, path NUL-terminated. */
     static native long readlink(byte[] path, Pointer buf, long size);
 

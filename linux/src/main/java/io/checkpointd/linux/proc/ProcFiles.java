@@ -74,6 +74,35 @@ public final class ProcFiles {
         }
     }
 
+    /** Opens {@code path} for reading: the descriptor for {@link #preadSingle}, closed with {@link #close(int)}. */
+    static int open(String path) throws IOException {
+        int fd = ProcDirect.open(cString(path), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw failure("open", Native.getLastError(), path);
+        return fd;
+    }
+
+    /**
+     * The whole content of the one-record {@code /proc} file open at {@code fd} ({@link #readSingle}), rendered
+     * afresh: a read at offset 0 of a seq file starts over. {@code path} names it in errors.
+     */
+    static byte[] preadSingle(int fd, String path) throws IOException {
+        Memory[] m = SCRATCH.get();
+        while (true) {
+            long k = ProcDirect.pread(fd, m[0], m[0].size(), 0);
+            if (k < 0) {
+                int e = Native.getLastError();
+                if (e == Errno.EINTR) continue;
+                throw failure("read", e, path);
+            }
+            if (k < m[0].size()) return m[0].getByteArray(0, (int) k);
+            m[0] = new Memory(m[0].size() * 2); // filled: larger than the buffer, read it again whole
+        }
+    }
+
+    static void close(int fd) {
+        ProcDirect.close(fd);
+    }
+
     /** The target of the symbolic link {@code path} (e.g. {@code /proc/PID/cwd}). */
     public static String readlink(String path) throws IOException {
         Memory m = SCRATCH.get()[0];

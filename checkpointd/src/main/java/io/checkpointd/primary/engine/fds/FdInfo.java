@@ -1,6 +1,6 @@
 package io.checkpointd.primary.engine.fds;
 
-import io.checkpointd.linux.proc.ProcFiles;
+import io.checkpointd.linux.proc.FdInfoFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -36,8 +36,8 @@ record FdInfo(int flags, List<Target> targets, long eventfdCount) {
         return (flags & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0;
     }
 
-    static FdInfo read(int pid, int fd) throws IOException {
-        return parse(new String(ProcFiles.readSingle("/proc/" + pid + "/fdinfo/" + fd), StandardCharsets.US_ASCII));
+    static FdInfo read(FdInfoFiles files, int fd) throws IOException {
+        return parse(new String(files.read(fd), StandardCharsets.US_ASCII));
     }
 
     static FdInfo parse(String text) throws IOException {

@@ -5,6 +5,7 @@ import io.checkpointd.linux.SyscallException;
 import io.checkpointd.linux.Syscalls;
 import io.checkpointd.linux.net.SockDiag;
 import io.checkpointd.linux.net.SocketOptions;
+import io.checkpointd.linux.proc.FdInfoFiles;
 import io.checkpointd.linux.proc.ProcFiles;
 import io.checkpointd.protocol.image.criu.Eventfd.eventfd_file_entry;
 import io.checkpointd.protocol.image.criu.Eventpoll.eventpoll_file_entry;
@@ -40,8 +41,18 @@ public final class FdReader implements AutoCloseable {
     public record Result(FdChanges changes, String why) {
     }
 
+    /** The fdinfo files of the process, kept open across pauses (also for {@code OpenFiles}). */
+    private final FdInfoFiles fdInfo;
+
     public FdReader(int pid) {
         this.pid = pid;
+        this.fdInfo = new FdInfoFiles(pid);
+    }
+
+    /** The process's fdinfo files, kept open across pauses: close what {@code now}'s fd table no longer has. */
+    public FdInfoFiles fdInfo(Set<Integer> now) {
+        fdInfo.retain(now);
+        return fdInfo;
     }
 
     /**
@@ -72,13 +83,13 @@ public final class FdReader implements AutoCloseable {
         Map<Integer, FdChanges.Opened> out = new TreeMap<>();
         try {
             for (Map.Entry<Integer, String> e : now.entrySet()) {
-                if (e.getValue().equals(EPOLL)) epolls.put(e.getKey(), targets(e.getKey(), FdInfo.read(pid, e.getKey()), now));
+                if (e.getValue().equals(EPOLL)) epolls.put(e.getKey(), targets(e.getKey(), FdInfo.read(fdInfo, e.getKey()), now));
             }
             dumped = null;
             boolean netnsChecked = false;
             for (int fd : opened) {
                 String target = now.get(fd);
-                FdInfo info = FdInfo.read(pid, fd);
+                FdInfo info = FdInfo.read(fdInfo, fd);
                 if (target.startsWith(SOCKET)) {
                     if (!netnsChecked) {
                         checkSameNetns();
@@ -242,5 +253,6 @@ public final class FdReader implements AutoCloseable {
     @Override
     public void close() {
         if (pidfd != null) pidfd.close();
+        fdInfo.close();
     }
 }

@@ -1,5 +1,6 @@
 package io.checkpointd.primary.engine.patch;
 
+import io.checkpointd.linux.proc.FdInfoFiles;
 import io.checkpointd.linux.proc.ProcFiles;
 import java.io.IOException;
 import java.util.Map;
@@ -18,8 +19,11 @@ public final class OpenFiles {
     private OpenFiles() {
     }
 
-    /** fd → position and size, for the fds of {@code fds} (fd → link target) that name a regular file. */
-    public static Map<Integer, Open> read(int pid, Map<Integer, String> fds) throws IOException {
+    /**
+     * fd → position and size, for the fds of {@code fds} (fd → link target) that name a regular file; positions
+     * from {@code fdInfo}.
+     */
+    public static Map<Integer, Open> read(int pid, Map<Integer, String> fds, FdInfoFiles fdInfo) throws IOException {
         String dir = "/proc/" + pid;
         Map<Integer, Open> out = new TreeMap<>();
         for (Map.Entry<Integer, String> e : fds.entrySet()) {
@@ -31,7 +35,12 @@ public final class OpenFiles {
                 continue;
             }
             if (!a.isRegularFile()) continue;
-            String pos = ProcFiles.field(ProcFiles.readSingle(dir + "/fdinfo/" + e.getKey()), "pos:");
+            String pos;
+            try {
+                pos = ProcFiles.field(fdInfo.read(e.getKey()), "pos:");
+            } catch (java.nio.file.NoSuchFileException gone) {
+                continue;
+            }
             out.put(e.getKey(), new Open(pos == null ? -1 : Long.parseLong(pos), a.size()));
         }
         return out;

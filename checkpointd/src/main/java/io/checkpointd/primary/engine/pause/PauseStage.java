@@ -185,7 +185,7 @@ public final class PauseStage implements AutoCloseable {
                 pause.sealStart(); // the proxy's answer travels while the registers and the memory are taken
                 long t3 = System.nanoTime();
                 List<ThreadState> threads = sp.captureWithAttributes();
-                Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, check.now().fds());
+                Map<Integer, OpenFiles.Open> open = OpenFiles.read(pid, check.now().fds(), fdReader.fdInfo(check.now().fds().keySet()));
                 long t4 = System.nanoTime();
                 MemoryCapture m;
                 try {
