@@ -84,9 +84,12 @@ final class Pagemap implements AutoCloseable {
     }
 
     /**
-     * The PFN of the shared zero page, as CRIU's kerndat finds it: map an anonymous page, read it (the kernel
-     * maps the zero page), look up its pagemap entry. Needs {@code CAP_SYS_ADMIN} (PFNs read as 0 otherwise):
-     * then -1, and zero pages are not recognised (they are dumped as data, which is correct, only larger).
+     * The PFN of the shared zero page, as CRIU's kerndat finds it: map anonymous pages, read them (the kernel
+     * maps the zero page), look up their pagemap entries. Two pages, which must share the PFN: a kernel without a
+     * shared zero page (a PVM guest booted with {@code pvm_no_zero_page=1}) gives each read its own page, and that
+     * page, freed again, may later hold another process's data. Needs {@code CAP_SYS_ADMIN} (PFNs read as 0
+     * otherwise). -1 when there is none or it cannot be read: zero pages are then not recognised (they are dumped
+     * as data, which is correct, only larger).
      */
     static long zeroPagePfn() {
         return ZeroPfn.PFN;
@@ -96,19 +99,20 @@ final class Pagemap implements AutoCloseable {
         static final long PFN = probe();
 
         private static long probe() {
-            Pointer p = Mman.INSTANCE.mmap(null, Ranges.PAGE, Mman.PROT_READ, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
+            Pointer p = Mman.INSTANCE.mmap(null, 2 * Ranges.PAGE, Mman.PROT_READ, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
             if (Pointer.nativeValue(p) == -1L) return -1;
             try (FileChannel ch = FileChannel.open(Path.of("/proc/self/pagemap"), StandardOpenOption.READ)) {
-                if (p.getByte(0) != 0) return -1;
-                ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+                if (p.getByte(0) != 0 || p.getByte(Ranges.PAGE) != 0) return -1;
+                ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
                 ch.read(b, Pointer.nativeValue(p) / Ranges.PAGE * 8);
-                long e = b.getLong(0);
-                long pfn = e & PM_PFN_MASK;
-                return (e & PM_PRESENT) != 0 && pfn != 0 ? pfn : -1;
+                long e0 = b.getLong(0), e1 = b.getLong(8);
+                long pfn = e0 & PM_PFN_MASK;
+                boolean shared = (e0 & PM_PRESENT) != 0 && (e1 & PM_PRESENT) != 0 && pfn == (e1 & PM_PFN_MASK);
+                return shared && pfn != 0 ? pfn : -1;
             } catch (IOException e) {
                 return -1;
             } finally {
-                Mman.INSTANCE.munmap(p, Ranges.PAGE);
+                Mman.INSTANCE.munmap(p, 2 * Ranges.PAGE);
             }
         }
     }

@@ -78,6 +78,17 @@ class PagemapParsingTest {
                 .containsExactly(new RemoteRange(0x1000, 0x3000), new RemoteRange(0x5000, 0x1000));
     }
 
+    @Test
+    void theZeroPagePfnIsSharedOrNone() throws Exception {
+        String cmdline = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cmdline"));
+        long pfn = Pagemap.zeroPagePfn();
+        if (cmdline.contains("pvm_no_zero_page=1")) {
+            assertThat(pfn).as("no shared zero page on this kernel: every read maps a page of its own").isEqualTo(-1);
+        } else if (pfn >= 0) {
+            assertThat(pfn).as("a page that a read of fresh anonymous memory maps").isPositive();
+        }
+    }
+
     private static Vma vma(long s, long e, String perms, String path) {
         return new Vma(s, e, perms, 0, "00:00", 0, path);
     }
