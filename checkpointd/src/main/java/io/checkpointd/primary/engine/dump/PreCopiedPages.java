@@ -56,13 +56,15 @@ final class PreCopiedPages implements AutoCloseable {
      * range that cannot be read whole (unmapped meanwhile) is left out: CRIU dumps whatever is there at the freeze.
      */
     static PreCopiedPages copy(int pid, List<Vma> maps, Path file) throws IOException {
-        List<ProcessMemory.RemoteRange> present = PresentPages.of(pid, maps, PreCopiedPages::copied);
+        // maps read while the process runs may show a VMA twice (one changed between two reads of the file), so the
+        // present ranges may overlap: the copy walks their union, which is what the ranges of the file count
+        long[] present = Ranges.of(PresentPages.of(pid, maps, PreCopiedPages::copied));
         List<long[]> done = new ArrayList<>();
         ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
-            for (ProcessMemory.RemoteRange r : present) {
-                for (long a = r.address(), end = r.address() + r.length(); a < end; a += CHUNK) {
+            for (int i = 0; i < present.length; i += 2) {
+                for (long a = present[i], end = present[i + 1]; a < end; a += CHUNK) {
                     int len = (int) Math.min(CHUNK, end - a);
                     buf.clear().limit(len);
                     long got;

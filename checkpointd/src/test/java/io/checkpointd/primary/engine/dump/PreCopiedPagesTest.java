@@ -69,6 +69,25 @@ class PreCopiedPagesTest {
         assertThat(firsts.toString()).isEqualTo("abXdefY");
     }
 
+    @Test
+    void overlappingVmasOfMapsReadWhileRunningAreCopiedOnceEach() throws Exception {
+        // 16 pages of this process, page i holding 'a' + i; the maps show them as two VMAs that overlap by 4 pages
+        java.nio.ByteBuffer mem = java.nio.ByteBuffer.allocateDirect(17 * PAGE);
+        long base = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(mem));
+        int skip = (int) ((PAGE - base % PAGE) % PAGE);
+        long s = base + skip;
+        for (int i = 0; i < 16; i++) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('a' + i));
+        List<Vma> maps = List.of(anon(s, s + 12 * PAGE), anon(s + 8 * PAGE, s + 16 * PAGE));
+        int pid = (int) ProcessHandle.current().pid();
+        try (PreCopiedPages copy = PreCopiedPages.copy(pid, maps, tmp.resolve("own"))) {
+            assertThat(copy.ranges()).containsExactly(s, s + 16 * PAGE);
+            byte[] file = Files.readAllBytes(tmp.resolve("own"));
+            assertThat(file.length).as("each page once").isEqualTo(16 * PAGE);
+            for (int i = 0; i < 16; i++) assertThat(file[i * PAGE]).as("page %d", i).isEqualTo((byte) ('a' + i));
+        }
+        java.lang.ref.Reference.reachabilityFence(mem);
+    }
+
     private static Vma anon(long start, long end) {
         return new Vma(start, end, "rw-p", 0, "00:00", 0, "");
     }
