@@ -106,7 +106,7 @@ final class FirstPreCopy {
         Path file = work.resolve("precopy-" + n + ".pages");
         try {
             p.copy = PreCopiedPages.copy(pid, ProcFs.maps(pid), file);
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             log.warn("pid {}: first epoch: the pre-copy failed ({}); a whole CRIU dump instead", pid, e.getMessage());
             Files.deleteIfExists(file);
             return null;

@@ -31,8 +31,11 @@ import java.util.Set;
  */
 final class PreCopiedPages implements AutoCloseable {
     private static final int PAGE = 4096;
-    /** The copy goes through one direct buffer of this size: process_vm_readv into it, then a write to the file. */
-    private static final int CHUNK = 32 << 20;
+    /**
+     * The copy goes through one direct buffer of this size: process_vm_readv into it, then a write to the file. Small,
+     * so that it fits beside the staging buffers in protect's direct memory; a chunk that cannot be read is left out.
+     */
+    static final int CHUNK = 1 << 20;
 
     private final Path file;
     private final long[] ranges;
@@ -53,31 +56,35 @@ final class PreCopiedPages implements AutoCloseable {
 
     /**
      * Copies the present pages of the {@link #copied} VMAs of {@code maps} into {@code file}, the process running. A
-     * range that cannot be read whole (unmapped meanwhile) is left out: CRIU dumps whatever is there at the freeze.
+     * chunk that cannot be read whole (unmapped meanwhile) is left out: CRIU dumps whatever is there at the freeze.
+     *
+     * @throws IOException also when the copy buffer cannot be had: the caller then dumps whole
      */
     static PreCopiedPages copy(int pid, List<Vma> maps, Path file) throws IOException {
         // maps read while the process runs may show a VMA twice (one changed between two reads of the file), so the
         // present ranges may overlap: the copy walks their union, which is what the ranges of the file count
         long[] present = Ranges.of(PresentPages.of(pid, maps, PreCopiedPages::copied));
         List<long[]> done = new ArrayList<>();
-        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+        ByteBuffer buf;
+        try {
+            buf = ByteBuffer.allocateDirect(CHUNK);
+        } catch (OutOfMemoryError e) { // direct memory exhausted: a matter for this dump, not for protect
+            throw new IOException("no direct memory for the copy buffer: " + e.getMessage());
+        }
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
             for (int i = 0; i < present.length; i += 2) {
                 for (long a = present[i], end = present[i + 1]; a < end; a += CHUNK) {
                     int len = (int) Math.min(CHUNK, end - a);
                     buf.clear().limit(len);
-                    long got;
                     try {
-                        got = ProcessMemory.read(pid, List.of(new ProcessMemory.RemoteRange(a, len)), buf);
+                        ProcessMemory.read(pid, List.of(new ProcessMemory.RemoteRange(a, len)), buf);
                     } catch (SyscallException e) {
-                        got = -1;
+                        continue; // a hole in the chunk (read resumes after short counts, so this is one)
                     }
-                    if (got < PAGE) continue;
-                    long whole = got & -PAGE; // a short read stops at a hole: keep the pages before it
-                    buf.position(0).limit((int) whole);
+                    buf.flip();
                     while (buf.hasRemaining()) out.write(buf);
-                    done.add(new long[] {a, a + whole});
+                    done.add(new long[] {a, a + len});
                 }
             }
         }
