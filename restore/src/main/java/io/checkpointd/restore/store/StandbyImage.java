@@ -89,6 +89,8 @@ public final class StandbyImage {
     private boolean scheduled;
     /** A batch drained the queue but has not set {@link #inFlight} yet. */
     private boolean handedOver;
+    /** A batch is past its drain and not yet done ({@link #stop} waits for it). */
+    private boolean running;
     /** Set once a restore begins (or the store closes): no background work from then on. */
     private volatile boolean stopped;
 
@@ -195,7 +197,19 @@ public final class StandbyImage {
                 return;
             }
             inFlight = t;
+            running = true;
         }
+        try {
+            catchUpTo(t);
+        } finally {
+            synchronized (queueLock) {
+                running = false;
+                queueLock.notifyAll();
+            }
+        }
+    }
+
+    private void catchUpTo(Target t) {
         synchronized (this) {
             synchronized (queueLock) {
                 if (inFlight != t) return; // a restore took it over
@@ -520,8 +534,14 @@ public final class StandbyImage {
         return stopped;
     }
 
-    /** Stops background work (the store closes). */
-    void stop() {
-        stopped = true;
+    /**
+     * Stops background work (the store closes) and waits for a batch in progress to stop at its next check, so that
+     * nothing writes under the directory once the store is closed (a store opened on it next clears its temp dir).
+     */
+    void stop() throws InterruptedException {
+        synchronized (queueLock) {
+            stopped = true;
+            while (handedOver || running) queueLock.wait();
+        }
     }
 }
