@@ -76,12 +76,20 @@ final class KvEventLoop implements Runnable {
             for (SelectionKey key : selector.keys()) {
                 KvServer.closeQuietly(key.channel());
             }
-            SocketChannel ch;
-            while ((ch = incoming.poll()) != null) {
-                KvServer.closeQuietly(ch);
-            }
+            closeIncoming();
             KvServer.closeQuietly(selector);
             connections.set(0);
+        }
+    }
+
+    /**
+     * Closes connections handed over but not registered. The server calls it again once the acceptor has ended: a
+     * connection accepted as the server closed may be handed after this loop's last look.
+     */
+    void closeIncoming() {
+        SocketChannel ch;
+        while ((ch = incoming.poll()) != null) {
+            KvServer.closeQuietly(ch);
         }
     }
 

@@ -155,6 +155,7 @@ public final class KvServer implements AutoCloseable {
         join(acceptor, deadline);
         for (KvEventLoop l : loops) {
             join(l.thread, deadline);
+            l.closeIncoming();
         }
     }
 
