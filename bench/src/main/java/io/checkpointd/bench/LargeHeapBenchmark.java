@@ -81,9 +81,9 @@ public final class LargeHeapBenchmark {
         List<String> ballast = List.of("--ballast", Integer.toString(ballastMb));
         if (standbyOnly) {
             // a quick look at the failover path alone: printed, not written to the docs (no baseline beside it)
-            rs.add(run(largeName + ", whole first dump", RestorePath.STANDBY, work.resolve("large-only"), large, ballast, seconds,
-                    List.of("-D" + EngineSettings.FIRST_PRECOPY_KEY + "=false")));
-            System.out.println(report(rs, seconds, false));
+            rs.add(run(largeName + (firstPrecopy ? ", pre-copied first epoch" : ", whole first dump"), RestorePath.STANDBY,
+                    work.resolve("large-only"), large, ballast, seconds, List.of("-D" + EngineSettings.FIRST_PRECOPY_KEY + "=" + firstPrecopy)));
+            System.out.println(report(rs, seconds, firstPrecopy));
             Path logs = Path.of(System.getProperty("java.io.tmpdir"), "cpd-bench-large-logs");
             if (Files.isDirectory(logs)) deleteTree(logs);
             Files.createDirectories(logs);

@@ -240,9 +240,9 @@ final class UffdWpTracker implements DirtyTracker {
                 n += e - s;
                 if (spans != null) {
                     long[] last = spans.isEmpty() ? null : spans.get(spans.size() - 1);
-                    if (last != null && last[2] == t.getKey() && s - last[1] < SPAN_GAP) {
-                        last[1] = e;
-                    } else {
+                    if (last != null && last[2] == t.getKey() && s >= last[0] && s - last[1] < SPAN_GAP) {
+                        last[1] = Math.max(last[1], e);
+                    } else { // regions come in address order; one that did not would start a span of its own
                         spans.add(new long[] {s, e, t.getKey()});
                     }
                 }

@@ -127,8 +127,17 @@ public final class PagemapScan implements AutoCloseable {
                 }
                 throw new SyscallException("ioctl(PAGEMAP_SCAN)", errno, String.format("pid %d range 0x%x-0x%x", pid, from, end));
             }
-            for (int i = 0; i < n; i++) out.add(region(i));
-            long walkEnd = arg.getLong(32);
+            long reported = from;
+            for (int i = 0; i < n; i++) {
+                PageRegion r = region(i);
+                out.add(r);
+                reported = r.end();
+            }
+            // The kernel stops early only when the vector is full. Its walk_end is not to be trusted otherwise: after
+            // an internal pass that filled its own buffer (512 regions) it keeps that pass's stop even when a later
+            // pass reached the end (6.18), and a walk resumed from there reports the rest a second time
+            if (n < VEC_LEN) break;
+            long walkEnd = Math.max(arg.getLong(32), reported);
             if (walkEnd <= from) break; // no progress: avoid spinning (should not happen)
             from = walkEnd;
         }

@@ -91,6 +91,12 @@ public final class TrackChild {
                     byte v = (byte) Integer.parseInt(f[4]);
                     for (long p = first; p < first + count; p++) new Pointer(a + p * PAGE).setByte(100, v);
                 }
+                case "writestride" -> { // writestride NAME FIRST COUNT STRIDE V: COUNT pages, STRIDE pages apart
+                    long a = regions.get(f[1])[0];
+                    long first = Long.parseLong(f[2]), count = Long.parseLong(f[3]), stride = Long.parseLong(f[4]);
+                    byte v = (byte) Integer.parseInt(f[5]);
+                    for (long i = 0; i < count; i++) new Pointer(a + (first + i * stride) * PAGE).setByte(100, v);
+                }
                 case "unmap" -> {
                     long[] r = regions.remove(f[1]);
                     if (MUNMAP.invokeInt(new Object[] {new Pointer(r[0]), r[1] * PAGE}) != 0) throw new IllegalStateException("munmap failed");

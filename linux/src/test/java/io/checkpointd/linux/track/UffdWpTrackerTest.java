@@ -13,6 +13,8 @@ import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.testing.TrackChildProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.checkpointd.linux.uffd.PagemapScan;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -107,6 +109,32 @@ class UffdWpTrackerTest {
             assertThat(pagesIn(second, a, 1200)).isEqualTo(pages(a, 300, 600));
             assertThat(pagesIn(second, b, 8)).isEqualTo(pages(b, 5));
             assertThat(pagesIn(collect(t), a, 1200)).as("nothing written since").isEmpty();
+        }
+    }
+
+    @Test
+    void moreWrittenRegionsThanOneScanHoldsAreReportedOnceInOrderAndProtectedAgain() throws Exception {
+        // 6,000 written pages 17 pages apart: more regions than the scan's vector (4,096) and the kernel's buffer
+        // (512), each its own re-protect span; this kernel's PAGEMAP_SCAN can return a walk_end short of where its
+        // walk ended, and a scan resumed from there reported regions a second time, out of order
+        int n = 6_000, stride = 17;
+        long a = child.alloc("a", n * stride, false);
+        try (DirtyTracker t = armed()) {
+            child.cmd("writestride a 0 " + n + " " + stride + " 1");
+            List<PagemapScan.PageRegion> raw = child.paused(sp -> {
+                try (PagemapScan scan = PagemapScan.open(child.pid())) {
+                    return scan.written(a, a + (long) n * stride * 4096, false);
+                }
+            });
+            assertThat(raw).hasSize(n);
+            for (int i = 1; i < raw.size(); i++) assertThat(raw.get(i).start()).isGreaterThanOrEqualTo(raw.get(i - 1).end());
+            List<Long> expect = new ArrayList<>();
+            for (int i = 0; i < n; i++) expect.add(a + (long) stride * i * 4096);
+            assertThat(pagesIn(collect(t), a, n * stride)).isEqualTo(expect);
+            child.cmd("writestride a 1 " + n + " " + stride + " 2");
+            List<Long> next = new ArrayList<>();
+            for (int i = 0; i < n; i++) next.add(a + ((long) stride * i + 1) * 4096);
+            assertThat(pagesIn(collect(t), a, n * stride)).as("the first pages protected again").isEqualTo(next);
         }
     }
 
