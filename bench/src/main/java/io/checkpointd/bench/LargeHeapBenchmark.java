@@ -1,6 +1,7 @@
 package io.checkpointd.bench;
 
 import io.checkpointd.demo.Cluster;
+import io.checkpointd.demo.KvClient;
 import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.protocol.status.Json;
 import java.io.IOException;
@@ -153,6 +154,7 @@ public final class LargeHeapBenchmark {
             c.killPrimary();
             c.awaitFailover(Duration.ofSeconds(300));
             Json f = awaitAllPages(c);
+            servesAfterFailover(c, name);
             CLEANUP.clear();
             return new Result(name, path.label, rss, firstAck, longest, armMs, criuMs, keptMb, pauses.sorted(), dumps,
                     num(f, "failoverMs"), num(f, "restoreMs"), num(f, "materializeMs"), num(f, "allPagesMs"),
@@ -177,6 +179,23 @@ public final class LargeHeapBenchmark {
             Thread.sleep(50);
         }
         throw new IllegalStateException("the backup's standby image was not within " + STEADY_LAG + " epochs of the commits after 300 s");
+    }
+
+    /**
+     * The restored service answers through the proxy once every page is in, and still does a second later: a
+     * failover time means nothing if the service it restored then crashes.
+     */
+    private static void servesAfterFailover(Cluster c, String name) throws Exception {
+        for (int round = 0; round < 2; round++) {
+            if (round > 0) Thread.sleep(1000);
+            try (KvClient k = KvClient.connect(c.proxyAddress(), Duration.ofSeconds(5), Duration.ofSeconds(10))) {
+                k.ping();
+                long keys = k.size();
+                if (round == 0) System.err.printf(Locale.ROOT, "[bench] %s: the restored service answers (%d keys)%n", name, keys);
+            } catch (IOException e) {
+                throw new IllegalStateException(name + ": the restored service did not answer after the failover: " + e.getMessage());
+            }
+        }
     }
 
     /** The standby's lag behind the commits (epochs, about 1 s of them) at which a run counts as steady. */

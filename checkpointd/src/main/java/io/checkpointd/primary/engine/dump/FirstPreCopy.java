@@ -8,6 +8,7 @@ import io.checkpointd.linux.track.Ranges;
 import io.checkpointd.primary.engine.CaptureEngine;
 import io.checkpointd.primary.engine.EngineSettings;
 import io.checkpointd.primary.engine.status.EngineStats;
+import io.checkpointd.protocol.image.DumpStats;
 import io.checkpointd.protocol.image.Pagemap;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -159,9 +161,22 @@ final class FirstPreCopy {
         }
         log.info("pid {}: first epoch pre-copied {} MiB in {} ms after a {} ms freeze to arm the tracker; {} MiB of it"
                         + " still as copied at the dump, left out of CRIU's and merged in {} ms; the dump's freeze: {} ms to"
-                        + " the tracker's collect, {} ms of CRIU",
+                        + " the tracker's collect, {} ms of CRIU ({})",
                 pid, copy.bytes() >> 20, copyNanos / 1_000_000, armNanos / 1_000_000, Ranges.bytes(skipped) >> 20,
-                (System.nanoTime() - t0) / 1_000_000, (skipAt - freezingAt) / 1_000_000, (dumpedAt - skipAt) / 1_000_000);
+                (System.nanoTime() - t0) / 1_000_000, (skipAt - freezingAt) / 1_000_000, (dumpedAt - skipAt) / 1_000_000,
+                criuStats(dir));
+    }
+
+    /** CRIU's own times and page counts of the dump in {@code dir}, for the log. */
+    private static String criuStats(Path dir) {
+        try {
+            DumpStats d = DumpStats.read(dir.resolve("stats-dump"));
+            return String.format(Locale.ROOT, "its own account: freezing %.1f ms, frozen %.1f ms, of it collecting pages %.1f ms and"
+                    + " writing %.1f ms; %d pages scanned, %d written", d.freezingUs() / 1e3, d.frozenUs() / 1e3,
+                    d.memdumpUs() / 1e3, d.memwriteUs() / 1e3, d.pagesScanned(), d.pagesWritten());
+        } catch (IOException e) {
+            return "no stats-dump: " + e.getMessage();
+        }
     }
 
     void report(EngineStats stats) {
