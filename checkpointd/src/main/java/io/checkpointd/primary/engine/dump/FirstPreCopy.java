@@ -1,5 +1,6 @@
 package io.checkpointd.primary.engine.dump;
 
+import io.checkpointd.linux.ProcessMemory;
 import io.checkpointd.linux.criu.Criu;
 import io.checkpointd.linux.proc.ProcFs;
 import io.checkpointd.linux.proc.Vma;
@@ -22,7 +23,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The first base dump of a process without freezing it for all its memory. A short freeze arms the tracker; the
- * private anonymous memory is then copied while the process runs ({@link PreCopiedPages}); at the dump's freeze the
+ * private anonymous memory is then copied while the process runs ({@link PreCopiedPages}), and what it wrote
+ * meanwhile copied again in a few rounds (the tracker's precollect protects it again first); at the dump's freeze the
  * tracker's collect says which copied pages are still as copied, CRIU leaves exactly those out
  * ({@code --skip-pages-in}, scripts/criu-patches) and dumps everything else, written pages included, at the frozen
  * instant; after the thaw the copied pages are merged into CRIU's pagemap and pages image, so the base is an
@@ -37,8 +39,8 @@ final class FirstPreCopy {
     private static final Logger log = LoggerFactory.getLogger(FirstPreCopy.class);
 
     /**
-     * Fault point for tests: ms the process runs after the copy before the dump's freeze, so that it writes to
-     * copied pages (the memory oracle test); 0 by default.
+     * Fault point for tests: ms the process runs after the copy before the rounds that copy again what it wrote
+     * meanwhile, so that it writes to copied pages (the memory oracle test); 0 by default.
      */
     static final String HOLD_PROPERTY = "checkpointd.fault.firstPrecopyHoldMs";
 
@@ -47,7 +49,13 @@ final class FirstPreCopy {
     private final Path work;
     private PreCopiedPages copy;
     private long[] skipped = Ranges.EMPTY;
+    /** Rounds of {@link #recopyRounds} at most, and the bytes of a round small enough to end them. */
+    private static final int RECOPY_ROUNDS = 3;
+    private static final long RECOPY_ENOUGH = 16L << 20;
+
     private long armNanos, copyNanos, runningNanos;
+    private long recopied;
+    private int rounds;
     private long copiedAt;
 
     private FirstPreCopy(int pid, DirtyTracker tracker, Path work) {
@@ -113,7 +121,6 @@ final class FirstPreCopy {
             Files.deleteIfExists(file);
             return null;
         }
-        p.copyNanos = System.nanoTime() - t1;
         long hold = Long.getLong(HOLD_PROPERTY, 0);
         if (hold > 0) {
             try {
@@ -122,7 +129,31 @@ final class FirstPreCopy {
                 Thread.currentThread().interrupt();
             }
         }
+        try {
+            p.recopyRounds(pid);
+        } catch (IOException | RuntimeException e) {
+            // a failed precollect may have protected pages again without saying which: the copy cannot be trusted
+            log.warn("pid {}: first epoch: copying the pages written meanwhile failed ({}); a whole CRIU dump instead", pid, e.getMessage());
+            p.copy.close();
+            return null;
+        }
+        p.copyNanos = System.nanoTime() - t1;
         return p;
+    }
+
+    /**
+     * The pages the process wrote during the copy, copied again (the tracker protects them again first) in rounds
+     * until one is small: the dump's freeze then leaves to CRIU only what was written during the last round.
+     */
+    private void recopyRounds(int pid) throws IOException {
+        for (int round = 0; round < RECOPY_ROUNDS; round++) {
+            List<ProcessMemory.RemoteRange> written = tracker.precollect();
+            if (written == null) return;
+            long b = copy.recopy(pid, written);
+            recopied += b;
+            rounds++;
+            if (b < RECOPY_ENOUGH) return;
+        }
     }
 
     /** Just before the dump's freeze: the process ran since the arming thaw. */
@@ -159,10 +190,10 @@ final class FirstPreCopy {
             Pagemap criu = Pagemap.parse(Files.readAllBytes(pm));
             Files.write(pm, copy.mergeInto(dir, criu, skipped));
         }
-        log.info("pid {}: first epoch pre-copied {} MiB in {} ms after a {} ms freeze to arm the tracker; {} MiB of it"
+        log.info("pid {}: first epoch pre-copied {} MiB in {} ms ({} MiB written meanwhile copied again in {} rounds) after a {} ms freeze to arm the tracker; {} MiB of it"
                         + " still as copied at the dump, left out of CRIU's and merged in {} ms; the dump's freeze: {} ms to"
                         + " the tracker's collect, {} ms of CRIU ({})",
-                pid, copy.bytes() >> 20, copyNanos / 1_000_000, armNanos / 1_000_000, Ranges.bytes(skipped) >> 20,
+                pid, copy.bytes() >> 20, copyNanos / 1_000_000, recopied >> 20, rounds, armNanos / 1_000_000, Ranges.bytes(skipped) >> 20,
                 (System.nanoTime() - t0) / 1_000_000, (skipAt - freezingAt) / 1_000_000, (dumpedAt - skipAt) / 1_000_000,
                 criuStats(dir));
     }
@@ -180,7 +211,7 @@ final class FirstPreCopy {
     }
 
     void report(EngineStats stats) {
-        stats.firstPrecopy(copy.bytes(), Ranges.bytes(skipped), armNanos, skipAt - freezingAt, dumpedAt - skipAt);
+        stats.firstPrecopy(copy.bytes(), recopied, Ranges.bytes(skipped), armNanos, skipAt - freezingAt, dumpedAt - skipAt);
     }
 
     /** Nanoseconds the process ran between the arming freeze and the dump's: not part of the epoch's pause. */

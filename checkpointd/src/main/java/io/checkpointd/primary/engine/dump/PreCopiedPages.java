@@ -25,7 +25,8 @@ import java.util.Set;
  * The private anonymous memory of a process copied while it runs, for a base dump that freezes it only for the rest
  * ({@link FirstPreCopy}). The copy is armed-tracker exact: it starts after the tracker was armed, so a page it holds
  * whose tracker never reported it written nor removed, in a range the tracker followed throughout, still has the
- * copied bytes when the process is frozen ({@link #skippable}).
+ * copied bytes when the process is frozen ({@link #skippable}). Pages the tracker reported written while it ran are
+ * copied again ({@link #recopy}) after it protected them again, so that only the last round's writes go to CRIU.
  *
  * <p>The pages sit in {@code file} in address order of {@link #ranges()}, as in a CRIU pages image.
  */
@@ -41,6 +42,8 @@ final class PreCopiedPages implements AutoCloseable {
     private final long[] ranges;
     /** The copied VMAs as they were mapped when the copy began. */
     private final Set<Vma> vmas;
+    /** Pages a {@link #recopy} could not read again: their slots in the file are stale, never skippable. */
+    private long[] stale = Ranges.EMPTY;
 
     /** Pages of {@code ranges} already in {@code file}, in order, copied from {@code vmas} (tests build one). */
     PreCopiedPages(Path file, long[] ranges, Set<Vma> vmas) {
@@ -93,6 +96,58 @@ final class PreCopiedPages implements AutoCloseable {
         return new PreCopiedPages(file, Ranges.of(toRemote(done)), vmas);
     }
 
+    /**
+     * Copies again, the process running, the pages of the copy among {@code written}, which the tracker has just
+     * reported and protected again: their slots in the file take the newer bytes, and the dump's freeze then has to
+     * leave to CRIU only what is written after this. A chunk that cannot be read is marked stale.
+     *
+     * @return the bytes copied again
+     */
+    long recopy(int pid, List<ProcessMemory.RemoteRange> written) throws IOException {
+        long[] again = Ranges.intersect(ranges, Ranges.of(written));
+        if (again.length == 0) return 0;
+        ByteBuffer buf;
+        try {
+            buf = ByteBuffer.allocateDirect(CHUNK);
+        } catch (OutOfMemoryError e) {
+            throw new IOException("no direct memory for the copy buffer: " + e.getMessage());
+        }
+        long[] offsets = offsets();
+        long done = 0;
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            int k = 0; // the copied range holding the next piece
+            for (int i = 0; i < again.length; i += 2) {
+                while (ranges[k + 1] <= again[i]) k += 2;
+                for (long a = again[i], end = again[i + 1]; a < end; a += CHUNK) {
+                    int len = (int) Math.min(CHUNK, end - a);
+                    buf.clear().limit(len);
+                    try {
+                        ProcessMemory.read(pid, List.of(new ProcessMemory.RemoteRange(a, len)), buf);
+                    } catch (SyscallException e) {
+                        stale = Ranges.union(stale, new long[] {a, a + len});
+                        continue;
+                    }
+                    buf.flip();
+                    long at = offsets[k / 2] + (a - ranges[k]);
+                    while (buf.hasRemaining()) at += out.write(buf, at);
+                    done += len;
+                }
+            }
+        }
+        return done;
+    }
+
+    /** The file offset of each copied range's first page. */
+    private long[] offsets() {
+        long[] o = new long[ranges.length / 2];
+        long off = 0;
+        for (int i = 0; i < ranges.length; i += 2) {
+            o[i / 2] = off;
+            off += ranges[i + 1] - ranges[i];
+        }
+        return o;
+    }
+
     /** Sorted, disjoint {start, end} pairs flattened, as {@link Ranges} keeps them. */
     long[] ranges() {
         return ranges;
@@ -116,7 +171,7 @@ final class PreCopiedPages implements AutoCloseable {
     long[] skippable(long[] written, DirtyTracker.Followed followed, List<Vma> mapsNow) {
         if (followed == null) return Ranges.EMPTY; // a tracker that cannot tell removals: nothing is sure
         long[] removed = Ranges.of(followed.removed());
-        long[] kept = Ranges.subtract(Ranges.subtract(ranges, written), removed);
+        long[] kept = Ranges.subtract(Ranges.subtract(Ranges.subtract(ranges, written), removed), stale);
         long[] unchanged = Ranges.ofVmas(mapsNow, vmas::contains);
         return Ranges.intersect(Ranges.intersect(kept, Ranges.of(followed.ranges())), unchanged);
     }

@@ -133,9 +133,10 @@ public final class EngineStats {
      * The first epoch's pre-copy: bytes copied running, of them kept (left out of CRIU's dump), the arming freeze, and
      * in the dump's freeze the time up to the tracker's collect and CRIU's dump.
      */
-    public void firstPrecopy(long copied, long kept, long armNanos, long toCollectNanos, long criuNanos) {
+    public void firstPrecopy(long copied, long recopied, long kept, long armNanos, long toCollectNanos, long criuNanos) {
         firstPrecopy = new LinkedHashMap<>();
         firstPrecopy.put("copiedBytes", copied);
+        firstPrecopy.put("recopiedBytes", recopied);
         firstPrecopy.put("keptBytes", kept);
         firstPrecopy.put("armMs", round(armNanos / 1e6));
         firstPrecopy.put("toCollectMs", round(toCollectNanos / 1e6));

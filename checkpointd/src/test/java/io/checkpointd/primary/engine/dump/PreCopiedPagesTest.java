@@ -88,6 +88,34 @@ class PreCopiedPagesTest {
         java.lang.ref.Reference.reachabilityFence(mem);
     }
 
+    @Test
+    void pagesWrittenDuringTheCopyAreCopiedAgainIntoTheirSlots() throws Exception {
+        // two copied ranges of this process, 4 and 8 pages, with an uncopied gap of 4 pages between them
+        java.nio.ByteBuffer mem = java.nio.ByteBuffer.allocateDirect(17 * PAGE);
+        long base = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(mem));
+        int skip = (int) ((PAGE - base % PAGE) % PAGE);
+        long s = base + skip;
+        for (int i = 0; i < 16; i++) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('a' + i));
+        List<Vma> maps = List.of(anon(s, s + 4 * PAGE), anon(s + 8 * PAGE, s + 16 * PAGE));
+        int pid = (int) ProcessHandle.current().pid();
+        try (PreCopiedPages copy = PreCopiedPages.copy(pid, maps, tmp.resolve("own"))) {
+            // written meanwhile: page 1, pages 5 (not copied) to 9, page 15
+            for (int i : new int[] {1, 5, 8, 9, 15}) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('A' + i));
+            long again = copy.recopy(pid, List.of(new RemoteRange(s + PAGE, PAGE), new RemoteRange(s + 5 * PAGE, 5 * PAGE),
+                    new RemoteRange(s + 15 * PAGE, PAGE)));
+            assertThat(again).as("pages 1, 8, 9 and 15: the copied ones among those written").isEqualTo(4L * PAGE);
+            byte[] file = Files.readAllBytes(tmp.resolve("own"));
+            assertThat(file.length).isEqualTo(12 * PAGE);
+            StringBuilder firsts = new StringBuilder();
+            for (int i = 0; i < 12; i++) {
+                for (int j = 1; j < PAGE; j++) assertThat(file[i * PAGE + j]).isEqualTo(file[i * PAGE]);
+                firsts.append((char) file[i * PAGE]);
+            }
+            assertThat(firsts.toString()).isEqualTo("aBcdIJklmnoP");
+        }
+        java.lang.ref.Reference.reachabilityFence(mem);
+    }
+
     private static Vma anon(long start, long end) {
         return new Vma(start, end, "rw-p", 0, "00:00", 0, "");
     }
