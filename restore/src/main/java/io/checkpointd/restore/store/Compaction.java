@@ -4,6 +4,7 @@ import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -97,8 +98,14 @@ final class Compaction {
                 StoreState.fsyncDir(tmp);
             }
             ImagePlan relocated = s.plan().relocatedTo(dir.resolve(name)); // O(image): outside the lock
-            if (!store.adoptBase(s, name, tmp, relocated)) return;
-            log.info("compacted the store into {} in {} ms", name, (System.nanoTime() - t0) / 1_000_000);
+            long t1 = System.nanoTime();
+            List<Path> garbage = store.adoptBase(s, name, tmp, relocated);
+            if (garbage == null) return;
+            long t2 = System.nanoTime();
+            StoreDebris.delete(garbage); // outside the store lock: commits and a failover's restore go on meanwhile
+            log.info("compacted the store into {} in {} ms ({} ms of it adopting it under the store lock, {} ms deleting {} files"
+                    + " it replaced)", name, (System.nanoTime() - t0) / 1_000_000, (t2 - t1) / 1_000_000,
+                    (System.nanoTime() - t2) / 1_000_000, garbage.size());
         } catch (IOException | RuntimeException e) {
             // the committed image is untouched: STATE still names the old base and log
             log.warn("compaction into {} failed (will retry later): {}", name, e.toString());

@@ -14,6 +14,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.slf4j.Logger;
@@ -448,14 +449,16 @@ public final class ImageStore {
 
     /**
      * Makes {@code tmp}, the base a compaction built from {@code s}, the store's base {@code name}: renamed, named in
-     * STATE, the log files it folded in removed. Under the store lock; the lock is not held while it is built.
+     * STATE. Under the store lock; the lock is not held while it is built, nor while the log files it folded in and
+     * the old base are deleted (the caller deletes what this returns: thousands of files, an image's worth of bytes).
      *
-     * @return false if a full sync replaced the image meanwhile (then the base, moot, is removed)
+     * @return the garbage to delete, or null if a full sync replaced the image meanwhile (then the base, moot, is
+     *         removed)
      */
-    synchronized boolean adoptBase(Compaction.Snapshot s, String name, Path tmp, ImagePlan relocated) throws IOException {
+    synchronized List<Path> adoptBase(Compaction.Snapshot s, String name, Path tmp, ImagePlan relocated) throws IOException {
         if (closed || !state.base().equals(s.base()) || !state.log().contains(s.epoch())) {
             ImageDirs.deleteTree(tmp); // a full sync replaced the image meanwhile: this base is moot
-            return false;
+            return null;
         }
         ImagePlan rebased = plan.rebase(s.plan(), relocated); // proportional to the epochs since the snapshot
         Path target = dir.resolve(name);
@@ -464,11 +467,11 @@ public final class ImageStore {
         StoreState.fsyncDir(dir);
         writeDurable(durable.withBase(name, s.epoch())); // durable is at or past epoch: only durable epochs compact
         state = state.withBase(name, s.epoch());
-        removeDebris();
+        List<Path> garbage = StoreDebris.list(dir, state, open == null ? null : open.tmp);
         plan = rebased; // the plan's references onto the new base and the remaining log, which is not re-read
         if (!s.data().isEmpty() || !data.isEmpty()) data = StoreReplay.data(dir, state); // the replica onto the new base's data
         compaction.rebased(state);
-        return true;
+        return garbage;
     }
 
     /** Waits until no compaction runs (tests, and before close). */

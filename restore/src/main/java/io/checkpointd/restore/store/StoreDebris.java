@@ -4,7 +4,9 @@ import io.checkpointd.protocol.image.ImageDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -18,14 +20,36 @@ final class StoreDebris {
      * being received, or null). Log files of applied epochs not yet durable are named by the in-memory state.
      */
     static void remove(Path dir, StoreState state, Path openTmp) throws IOException {
+        delete(list(dir, state, openTmp));
+        removeTop(dir, state);
+    }
+
+    /**
+     * The log files and base dirs {@code state} does not name, except {@code openTmp}: what a compaction made
+     * garbage. Their names never come back (epochs and bases are named by increasing epochs), so they may be
+     * deleted after the store lock is released.
+     */
+    static List<Path> list(Path dir, StoreState state, Path openTmp) throws IOException {
+        List<Path> out = new ArrayList<>();
         Set<String> keepLogs = new HashSet<>();
         for (long e : state.log()) keepLogs.add("epoch-" + e + ".d");
         try (Stream<Path> s = Files.list(dir.resolve("log"))) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                if (!keepLogs.contains(p.getFileName().toString()) && !p.equals(openTmp)) Files.deleteIfExists(p);
+                if (!keepLogs.contains(p.getFileName().toString()) && !p.equals(openTmp)) out.add(p);
             }
         }
-        removeTop(dir, state);
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("base-") && !n.equals(state.base())) out.add(p);
+            }
+        }
+        return out;
+    }
+
+    /** Deletes what {@link #list} returned. */
+    static void delete(List<Path> garbage) throws IOException {
+        for (Path p : garbage) ImageDirs.deleteTree(p);
     }
 
     /** Of {@link #remove}, the store's top directory: bases {@code state} does not name, temp files and directories. */

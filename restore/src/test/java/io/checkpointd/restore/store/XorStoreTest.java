@@ -124,6 +124,16 @@ class XorStoreTest {
         store.awaitCompaction();
         assertThat(Files.list(storeDir).filter(p -> p.getFileName().toString().startsWith("base-")).count())
                 .as("compacted into a base").isEqualTo(1);
+        long baseEpoch;
+        try (var bases = Files.list(storeDir)) {
+            baseEpoch = bases.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("base-"))
+                    .mapToLong(n -> Long.parseLong(n.substring(5))).findFirst().orElseThrow();
+        }
+        try (var logs = Files.list(storeDir.resolve("log"))) {
+            assertThat(logs.map(p -> p.getFileName().toString()).filter(n -> n.matches("epoch-\\d+\\.d"))
+                    .mapToLong(n -> Long.parseLong(n.substring(6, n.length() - 2))).filter(e -> e <= baseEpoch).count())
+                    .as("log files folded into base-%d deleted", baseEpoch).isZero();
+        }
         assertNoXorInTheLog(storeDir);
         store.close();
         assertSameImage(open(storeDir), prev, "reopened at the end");
