@@ -125,16 +125,18 @@ class MemoryOracleTest extends E2eTest {
         Json reasons = (Json) ((Json) engineStats).get("criuDumpReasons");
         assertThat(reasons.fields().keySet()).as("CRIU dump reasons; " + ctx).doesNotContain("threads changed", "thread not modelled",
                 "thread exiting", "memory map changed");
-        // with -Dcheckpointd.oracle.protectJvm=-Dcheckpointd.first-precopy=true (off by default, experimental) the
-        // base is the pre-copied first epoch where CRIU can leave pages out: some pages copied while the service
-        // ran and were written before the freeze (CRIU dumped those), most kept from the copy; the pages compared
-        // below not written since come from that copy
-        boolean precopyOn = System.getProperty("checkpointd.oracle.protectJvm", "").contains("-Dcheckpointd.first-precopy=true");
+        // the base is the pre-copied first epoch (on by default; -Dcheckpointd.oracle.protectJvm=-Dcheckpointd.first-precopy=false
+        // turns it off) where CRIU can leave pages out: some pages copied while the service ran and were written
+        // before the freeze (CRIU dumped those), most kept from the copy; the pages compared below not written since
+        // come from that copy
+        boolean precopyOn = !System.getProperty("checkpointd.oracle.protectJvm", "").contains("-Dcheckpointd.first-precopy=false");
         if (precopyOn && Criu.locate().canSkipPages() && expectTracker.equals("uffd-wp")) {
             Object first = ((Json) engineStats).get("firstPrecopy");
             assertThat(first).as("the first epoch was pre-copied; " + ctx).isInstanceOf(Json.class);
             long copied = ((Number) ((Json) first).get("copiedBytes")).longValue(), kept = ((Number) ((Json) first).get("keptBytes")).longValue();
             assertThat(kept).as("pre-copied bytes kept; " + ctx).isPositive().isLessThan(copied);
+            // the service wrote to copied pages during the hold after the copy: copied again before the freeze
+            assertThat(((Number) ((Json) first).get("recopiedBytes")).longValue()).as("pre-copied bytes copied again; " + ctx).isPositive();
         }
         assertThat(withXsave).as("CRIU's dump has every thread's FPU/XSAVE state to compare; " + ctx).isEqualTo(truthThreads.size());
         assertThat(regDiffs).as("registers and signal masks, CRIU's dump vs the committed image (%d threads, %d fields); %s",

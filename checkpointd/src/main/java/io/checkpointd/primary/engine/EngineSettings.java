@@ -31,12 +31,10 @@ public final class EngineSettings {
 
     /**
      * Copy the first base dump's private anonymous memory while the process runs, CRIU dumping only the rest
-     * (needs the uffd-wp tracker and a CRIU with {@code --skip-pages-in}). Off by default: its 32 MiB copy buffer
-     * can exceed protect's direct memory, and that error ends protect instead of making the dump whole
-     * (docs/benchmarks.md).
+     * (needs the uffd-wp tracker and a CRIU with {@code --skip-pages-in}); a copy that fails makes the dump whole.
      */
     public static final String FIRST_PRECOPY_KEY = "checkpointd.first-precopy";
-    public static final boolean FIRST_PRECOPY_DEFAULT = false;
+    public static final boolean FIRST_PRECOPY_DEFAULT = true;
 
     public static boolean firstPrecopy() {
         return bool(FIRST_PRECOPY_KEY, FIRST_PRECOPY_DEFAULT);
