@@ -2,6 +2,7 @@ package io.checkpointd.restore.failover;
 
 import io.checkpointd.linux.cgroup.Placement;
 import io.checkpointd.linux.criu.Criu;
+import io.checkpointd.linux.criu.CriuException;
 import io.checkpointd.linux.criu.Reaper;
 import io.checkpointd.linux.criu.RestoreOptions;
 import io.checkpointd.linux.criu.TcpMode;
@@ -170,11 +171,17 @@ public final class Failover {
         int pid;
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
-            // no CRIU network lock: the takeover's drop rule holds the peers off until the sockets exist
-            pid = criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(tcp).networkLock(false).fileLocks(true)
-                    .logFile("restore.log").lazyPages(lazy != null).beforeResume(placement.isEmpty() ? null : p -> {
-                        log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
-                    })).build());
+            try {
+                pid = restore(criu, host, images, tcp, lazy != null, placement);
+            } catch (CriuException e) {
+                if (lazy == null) throw e;
+                // the lazy-pages daemon is one more process that can fail (one 4 GiB failover in seven in the bench
+                // lost it mid-restore): CRIU killed what it had restored, so the image is restored again, whole
+                lazy.abandon();
+                lazy = null;
+                log.error("failover: the lazy restore failed ({}); restoring every page before the service runs", e.getMessage());
+                pid = restore(criu, host, images, tcp, false, placement);
+            }
         } catch (IOException | RuntimeException e) {
             if (lazy != null) lazy.abandon();
             throw e;
@@ -201,6 +208,15 @@ public final class Failover {
         closeQuietly(proxy);
         return new Result(newGen, epoch, pid, total, restoreNanos, materializeNanos, newPrimary, fromStandby, lazy != null, allPages,
                 lazyPages, lazy != null ? lazy.servedPages() : java.util.concurrent.CompletableFuture.completedFuture(0L));
+    }
+
+    private static int restore(Criu criu, HostFilesSetup host, Path images, TcpMode tcp, boolean lazy, Optional<Placement> placement)
+            throws CriuException {
+        // no CRIU network lock: the takeover's drop rule holds the peers off until the sockets exist
+        return criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(tcp).networkLock(false).fileLocks(true)
+                .logFile(lazy ? "restore.log" : "restore-whole.log").lazyPages(lazy).beforeResume(placement.isEmpty() ? null : p -> {
+                    log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
+                })).build());
     }
 
     /** Starts the new primary toward the spare; null if it could not start (then the caller runs unprotected). */

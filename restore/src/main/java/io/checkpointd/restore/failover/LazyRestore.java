@@ -97,8 +97,16 @@ final class LazyRestore {
 
     /** Starts the daemon on {@code images} (also the restore's work dir), before CRIU restores. */
     static LazyRestore start(Criu criu, Path images) throws CriuException, InterruptedException {
-        return new LazyRestore(LazyPagesDaemon.start(criu, images, images, Duration.ofSeconds(10)));
+        LazyRestore l = new LazyRestore(LazyPagesDaemon.start(criu, images, images, Duration.ofSeconds(10)));
+        if (Boolean.getBoolean(DAEMON_DIES_PROPERTY)) {
+            log.warn("fault point: the lazy-pages daemon (pid {}) is killed before the restore", l.daemon.pid());
+            ProcessHandle.of(l.daemon.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        return l;
     }
+
+    /** Fault point for tests: the daemon dies before CRIU's restore connects to it, so the lazy restore fails. */
+    static final String DAEMON_DIES_PROPERTY = "checkpointd.fault.lazyDaemonDies";
 
     /**
      * The restore succeeded: the daemon goes where the restored service went (so it outlives this daemon's unit,
