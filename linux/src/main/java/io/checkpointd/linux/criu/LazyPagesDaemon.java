@@ -65,6 +65,11 @@ public final class LazyPagesDaemon implements AutoCloseable {
         return process.pid();
     }
 
+    /** Its log file ({@code -v4}). */
+    public Path log() {
+        return workDir.resolve(LOG);
+    }
+
     /** Waits up to {@code max} for the daemon to exit (every page served); its exit code, or empty if it still runs. */
     public OptionalInt awaitExit(Duration max) throws InterruptedException {
         if (!process.waitFor(max.toMillis(), TimeUnit.MILLISECONDS)) return OptionalInt.empty();

@@ -165,6 +165,11 @@ final class LazyRestore {
     /** The restore failed: the daemon has nothing to serve. */
     void abandon() {
         try {
+            // whether it had ended by itself, and how (an exit code, or 128 + a signal): the restore's log only says
+            // it lost the connection
+            java.util.OptionalInt exit = daemon.awaitExit(Duration.ZERO);
+            log.warn("failover: abandoning the lazy-pages daemon (pid {}): {}; its log: {}", daemon.pid(),
+                    exit.isPresent() ? "it had exited with " + exit.getAsInt() : "still running", daemon.log());
             daemon.close();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
