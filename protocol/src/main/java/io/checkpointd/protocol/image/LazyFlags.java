@@ -119,15 +119,30 @@ public final class LazyFlags {
                     if (parent) counts[1] += (stop - at) / Pagemap.PAGE_SIZE;
                 }
                 if (flags != prevFlags && prevFlags != -1) {
-                    out.add(new Pagemap.Run(prevStart, (at - prevStart) / Pagemap.PAGE_SIZE, prevFlags, -1));
+                    add(out, prevStart, (at - prevStart) / Pagemap.PAGE_SIZE, prevFlags);
                     prevStart = at;
                 }
                 prevFlags = flags;
                 at = stop;
             }
-            out.add(new Pagemap.Run(prevStart, (end - prevStart) / Pagemap.PAGE_SIZE, prevFlags, -1));
+            add(out, prevStart, (end - prevStart) / Pagemap.PAGE_SIZE, prevFlags);
         }
         return out;
+    }
+
+    /**
+     * The longest lazy run written, in pages (64 MiB). CRIU 4.2's lazy-pages daemon keeps the length of its longest
+     * range in an {@code int} ({@code collect_iovs}, criu/uffd.c) and allocates a buffer of that size: a lazy entry
+     * of 2 GiB or more in one VMA (a large heap whose pages are all present) makes the allocation fail, and the
+     * daemon exits 1 without a word, failing the restore.
+     */
+    static final long MAX_LAZY_RUN_PAGES = 16_384;
+
+    private static void add(List<Pagemap.Run> out, long start, long pages, int flags) {
+        long max = (flags & Pagemap.PE_LAZY) != 0 ? MAX_LAZY_RUN_PAGES : Long.MAX_VALUE;
+        for (long done = 0; done < pages; done += max) {
+            out.add(new Pagemap.Run(start + done * Pagemap.PAGE_SIZE, Math.min(max, pages - done), flags, -1));
+        }
     }
 
     /** The index of the VMA holding {@code addr}, or {@code -(index of the next one) - 1}. */

@@ -60,6 +60,24 @@ class LazyFlagsTest {
     }
 
     @Test
+    void aLazyRunOfAWholeLargeHeapIsSplitIntoRunsCriusDaemonCanBuffer() {
+        // a 4 GiB heap whose pages are all in the parent, one entry: CRIU's daemon would size its buffer from it in an int
+        long heap = 0x700000000L, pages = (4L << 30) / P;
+        long[] counts = new long[2];
+        List<Pagemap.Run> out = LazyFlags.flag(List.of(new Pagemap.Run(heap, pages, Pagemap.PE_PARENT, -1)),
+                List.of(vma(heap, pages, ANON, REGULAR | ANON_PRIVATE)), List.of(), true, counts);
+        assertThat(out).hasSize((int) (pages / LazyFlags.MAX_LAZY_RUN_PAGES));
+        long at = heap;
+        for (Pagemap.Run r : out) {
+            assertThat(r.vaddr()).isEqualTo(at);
+            assertThat(r.nrPages()).isEqualTo(LazyFlags.MAX_LAZY_RUN_PAGES);
+            assertThat(r.flags()).isEqualTo(Pagemap.PE_PARENT | Pagemap.PE_LAZY);
+            at += r.nrPages() * P;
+        }
+        assertThat(counts).containsExactly(pages, pages);
+    }
+
+    @Test
     void pagesOutsideEveryMappingAreNotLazy() {
         long[] counts = new long[2];
         List<Pagemap.Run> out = LazyFlags.flag(List.of(new Pagemap.Run(0x5000, 3, Pagemap.PE_PRESENT | Pagemap.PE_LAZY, 0)),
