@@ -51,8 +51,9 @@ class StandbyFailoverTest extends E2eTest {
     @Test
     @Timeout(180)
     void aLazyRestoreThatFailsIsRestoredWhole() throws Exception {
-        // the lazy-pages daemon killed before CRIU's restore connects to it: that restore fails, and the failover
-        // restores the image again without it instead of leaving the service down
+        // the lazy-pages daemon killed once CRIU has restored the process, before it resumes: that restore fails and
+        // CRIU kills what it restored; the failover reaps those processes and restores the image again without the
+        // daemon instead of leaving the service down
         Cluster.Options opts = Cluster.Options.of(tmp).withEpoch(EPOCH).withServiceArgs(List.of("--ballast", "24"))
                 .withBackupJvmArgs(List.of("-Dcheckpointd.restore.lazy=on", "-Dcheckpointd.fault.lazyDaemonDies=true"));
         Json f = killAndCheck(opts);

@@ -172,7 +172,7 @@ public final class Failover {
         // the hsperfdata file it maps, a stream for its stdout: what the old host gave the process, this one must
         try (HostFilesSetup host = HostFilesSetup.prepare(images, serviceOutput)) {
             try {
-                pid = restore(criu, host, images, tcp, lazy != null, placement);
+                pid = restore(criu, host, images, tcp, lazy, placement);
             } catch (CriuException e) {
                 if (lazy == null) throw e;
                 // the lazy-pages daemon is one more process that can fail (one 4 GiB failover in seven in the bench
@@ -180,7 +180,8 @@ public final class Failover {
                 lazy.abandon();
                 lazy = null;
                 log.error("failover: the lazy restore failed ({}); restoring every page before the service runs", e.getMessage());
-                pid = restore(criu, host, images, tcp, false, placement);
+                reapFailedRestore(images);
+                pid = restore(criu, host, images, tcp, null, placement);
             }
         } catch (IOException | RuntimeException e) {
             if (lazy != null) lazy.abandon();
@@ -210,12 +211,27 @@ public final class Failover {
                 lazyPages, lazy != null ? lazy.servedPages() : java.util.concurrent.CompletableFuture.completedFuture(0L));
     }
 
-    private static int restore(Criu criu, HostFilesSetup host, Path images, TcpMode tcp, boolean lazy, Optional<Placement> placement)
+    /**
+     * The processes a failed restore had created and CRIU killed are orphans of this daemon (a child subreaper):
+     * reaped here, or their zombies would hold the pids the next restore needs.
+     */
+    private static void reapFailedRestore(Path images) throws InterruptedException {
+        try {
+            for (int id : Criu.imagePids(images)) Reaper.reap(id, Duration.ofMillis(100));
+        } catch (IOException e) {
+            log.warn("failover: cannot list the image's pids to reap the failed restore's: {}", e.getMessage());
+        }
+    }
+
+    /** CRIU's restore of {@code images}, lazily if {@code lazy} (its daemon) is given. */
+    private static int restore(Criu criu, HostFilesSetup host, Path images, TcpMode tcp, LazyRestore lazy, Optional<Placement> placement)
             throws CriuException {
+        boolean hook = placement.isPresent() || lazy != null;
         // no CRIU network lock: the takeover's drop rule holds the peers off until the sockets exist
         return criu.restore(host.addTo(RestoreOptions.builder(images).detached(true).tcpMode(tcp).networkLock(false).fileLocks(true)
-                .logFile(lazy ? "restore.log" : "restore-whole.log").lazyPages(lazy).beforeResume(placement.isEmpty() ? null : p -> {
-                    log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
+                .logFile(lazy != null ? "restore.log" : "restore-whole.log").lazyPages(lazy != null).beforeResume(!hook ? null : p -> {
+                    if (placement.isPresent()) log.info("failover: restored pid {} placed in {} before it runs", p, placement.get().place(p));
+                    if (lazy != null) lazy.beforeResume();
                 })).build());
     }
 

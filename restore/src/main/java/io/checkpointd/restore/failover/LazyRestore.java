@@ -97,15 +97,21 @@ final class LazyRestore {
 
     /** Starts the daemon on {@code images} (also the restore's work dir), before CRIU restores. */
     static LazyRestore start(Criu criu, Path images) throws CriuException, InterruptedException {
-        LazyRestore l = new LazyRestore(LazyPagesDaemon.start(criu, images, images, Duration.ofSeconds(10)));
-        if (Boolean.getBoolean(DAEMON_DIES_PROPERTY)) {
-            log.warn("fault point: the lazy-pages daemon (pid {}) is killed before the restore", l.daemon.pid());
-            ProcessHandle.of(l.daemon.pid()).ifPresent(ProcessHandle::destroyForcibly);
-        }
-        return l;
+        return new LazyRestore(LazyPagesDaemon.start(criu, images, images, Duration.ofSeconds(10)));
     }
 
-    /** Fault point for tests: the daemon dies before CRIU's restore connects to it, so the lazy restore fails. */
+    /** CRIU has restored the process and is about to resume it (its post-restore hook). */
+    void beforeResume() throws InterruptedException {
+        if (!Boolean.getBoolean(DAEMON_DIES_PROPERTY)) return;
+        log.warn("fault point: the lazy-pages daemon (pid {}) is killed before the restored process resumes", daemon.pid());
+        ProcessHandle.of(daemon.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        daemon.awaitExit(Duration.ofSeconds(5));
+    }
+
+    /**
+     * Fault point for tests: the daemon dies once CRIU has restored the process and before it tells the daemon it is
+     * done, so the lazy restore fails with the restored processes killed by CRIU, to be reaped.
+     */
     static final String DAEMON_DIES_PROPERTY = "checkpointd.fault.lazyDaemonDies";
 
     /**
