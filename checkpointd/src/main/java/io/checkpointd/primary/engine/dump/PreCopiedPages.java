@@ -68,12 +68,7 @@ final class PreCopiedPages implements AutoCloseable {
         // present ranges may overlap: the copy walks their union, which is what the ranges of the file count
         long[] present = Ranges.of(PresentPages.of(pid, maps, PreCopiedPages::copied));
         List<long[]> done = new ArrayList<>();
-        ByteBuffer buf;
-        try {
-            buf = ByteBuffer.allocateDirect(CHUNK);
-        } catch (OutOfMemoryError e) { // direct memory exhausted: a matter for this dump, not for protect
-            throw new IOException("no direct memory for the copy buffer: " + e.getMessage());
-        }
+        ByteBuffer buf = copyBuffer();
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
             for (int i = 0; i < present.length; i += 2) {
@@ -106,12 +101,7 @@ final class PreCopiedPages implements AutoCloseable {
     long recopy(int pid, List<ProcessMemory.RemoteRange> written) throws IOException {
         long[] again = Ranges.intersect(ranges, Ranges.of(written));
         if (again.length == 0) return 0;
-        ByteBuffer buf;
-        try {
-            buf = ByteBuffer.allocateDirect(CHUNK);
-        } catch (OutOfMemoryError e) {
-            throw new IOException("no direct memory for the copy buffer: " + e.getMessage());
-        }
+        ByteBuffer buf = copyBuffer();
         long[] offsets = offsets();
         long done = 0;
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE)) {
@@ -135,6 +125,14 @@ final class PreCopiedPages implements AutoCloseable {
             }
         }
         return done;
+    }
+
+    private static ByteBuffer copyBuffer() throws IOException {
+        try {
+            return ByteBuffer.allocateDirect(CHUNK);
+        } catch (OutOfMemoryError e) { // direct memory exhausted: a matter for this dump, not for protect
+            throw new IOException("no direct memory for the copy buffer: " + e.getMessage());
+        }
     }
 
     /** The file offset of each copied range's first page. */

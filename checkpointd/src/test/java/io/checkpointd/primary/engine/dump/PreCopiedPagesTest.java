@@ -71,12 +71,9 @@ class PreCopiedPagesTest {
 
     @Test
     void overlappingVmasOfMapsReadWhileRunningAreCopiedOnceEach() throws Exception {
-        // 16 pages of this process, page i holding 'a' + i; the maps show them as two VMAs that overlap by 4 pages
-        java.nio.ByteBuffer mem = java.nio.ByteBuffer.allocateDirect(17 * PAGE);
-        long base = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(mem));
-        int skip = (int) ((PAGE - base % PAGE) % PAGE);
-        long s = base + skip;
-        for (int i = 0; i < 16; i++) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('a' + i));
+        // the maps show the 16 pages as two VMAs that overlap by 4 pages
+        OwnPages own = new OwnPages();
+        long s = own.start;
         List<Vma> maps = List.of(anon(s, s + 12 * PAGE), anon(s + 8 * PAGE, s + 16 * PAGE));
         int pid = (int) ProcessHandle.current().pid();
         try (PreCopiedPages copy = PreCopiedPages.copy(pid, maps, tmp.resolve("own"))) {
@@ -85,22 +82,19 @@ class PreCopiedPagesTest {
             assertThat(file.length).as("each page once").isEqualTo(16 * PAGE);
             for (int i = 0; i < 16; i++) assertThat(file[i * PAGE]).as("page %d", i).isEqualTo((byte) ('a' + i));
         }
-        java.lang.ref.Reference.reachabilityFence(mem);
+        java.lang.ref.Reference.reachabilityFence(own);
     }
 
     @Test
     void pagesWrittenDuringTheCopyAreCopiedAgainIntoTheirSlots() throws Exception {
         // two copied ranges of this process, 4 and 8 pages, with an uncopied gap of 4 pages between them
-        java.nio.ByteBuffer mem = java.nio.ByteBuffer.allocateDirect(17 * PAGE);
-        long base = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(mem));
-        int skip = (int) ((PAGE - base % PAGE) % PAGE);
-        long s = base + skip;
-        for (int i = 0; i < 16; i++) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('a' + i));
+        OwnPages own = new OwnPages();
+        long s = own.start;
         List<Vma> maps = List.of(anon(s, s + 4 * PAGE), anon(s + 8 * PAGE, s + 16 * PAGE));
         int pid = (int) ProcessHandle.current().pid();
         try (PreCopiedPages copy = PreCopiedPages.copy(pid, maps, tmp.resolve("own"))) {
             // written meanwhile: page 1, pages 5 (not copied) to 9, page 15
-            for (int i : new int[] {1, 5, 8, 9, 15}) for (int j = 0; j < PAGE; j++) mem.put(skip + i * PAGE + j, (byte) ('A' + i));
+            for (int i : new int[] {1, 5, 8, 9, 15}) own.fill(i, (byte) ('A' + i));
             long again = copy.recopy(pid, List.of(new RemoteRange(s + PAGE, PAGE), new RemoteRange(s + 5 * PAGE, 5 * PAGE),
                     new RemoteRange(s + 15 * PAGE, PAGE)));
             assertThat(again).as("pages 1, 8, 9 and 15: the copied ones among those written").isEqualTo(4L * PAGE);
@@ -113,7 +107,25 @@ class PreCopiedPagesTest {
             }
             assertThat(firsts.toString()).isEqualTo("aBcdIJklmnoP");
         }
-        java.lang.ref.Reference.reachabilityFence(mem);
+        java.lang.ref.Reference.reachabilityFence(own);
+    }
+
+    /** 16 pages of this process, page i holding 'a' + i. */
+    private static final class OwnPages {
+        final java.nio.ByteBuffer mem = java.nio.ByteBuffer.allocateDirect(17 * PAGE);
+        final int skip;
+        final long start;
+
+        OwnPages() {
+            long base = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(mem));
+            skip = (int) ((PAGE - base % PAGE) % PAGE);
+            start = base + skip;
+            for (int i = 0; i < 16; i++) fill(i, (byte) ('a' + i));
+        }
+
+        void fill(int page, byte value) {
+            for (int j = 0; j < PAGE; j++) mem.put(skip + page * PAGE + j, value);
+        }
     }
 
     private static Vma anon(long start, long end) {
