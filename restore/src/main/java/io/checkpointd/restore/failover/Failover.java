@@ -175,8 +175,8 @@ public final class Failover {
                 pid = restore(criu, host, images, tcp, lazy, placement);
             } catch (CriuException e) {
                 if (lazy == null) throw e;
-                // the lazy-pages daemon is one more process that can fail (one 4 GiB failover in seven in the bench
-                // lost it mid-restore): CRIU killed what it had restored, so the image is restored again, whole
+                // the lazy-pages daemon is one more process, with limits of its own (see LazyFlags), that can fail
+                // the restore: CRIU killed what it had restored, so the image is restored again, whole
                 lazy.abandon();
                 lazy = null;
                 log.error("failover: the lazy restore failed ({}); restoring every page before the service runs", e.getMessage());
