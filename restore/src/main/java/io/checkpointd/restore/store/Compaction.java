@@ -102,7 +102,13 @@ final class Compaction {
             List<Path> garbage = store.adoptBase(s, name, tmp, relocated);
             if (garbage == null) return;
             long t2 = System.nanoTime();
-            StoreDebris.delete(garbage); // outside the store lock: commits and a failover's restore go on meanwhile
+            try {
+                StoreDebris.delete(garbage); // outside the store lock: commits and a failover's restore go on meanwhile
+            } catch (IOException e) {
+                log.warn("compacted the store into {}; deleting the files it replaced failed (deleted when space runs short,"
+                        + " or at the next open): {}", name, e.toString());
+                return;
+            }
             log.info("compacted the store into {} in {} ms ({} ms of it adopting it under the store lock, {} ms deleting {} files"
                     + " it replaced)", name, (System.nanoTime() - t0) / 1_000_000, (t2 - t1) / 1_000_000,
                     (System.nanoTime() - t2) / 1_000_000, garbage.size());

@@ -422,8 +422,20 @@ public final class ImageStore {
     }
 
     /** A write failed: on a full disk the standby's parent gives its space back, so the next (full) epoch fits. */
-    IOException spaceNoted(IOException e) {
-        if (String.valueOf(e.getMessage()).contains("No space left")) standby.yieldSpace();
+    synchronized IOException spaceNoted(IOException e) {
+        if (!String.valueOf(e.getMessage()).contains("No space left")) return e;
+        standby.yieldSpace();
+        // what a compaction replaced but could not delete (a read-only or failing disk at that moment) is freed now:
+        // a full epoch may need exactly that space
+        try {
+            List<Path> garbage = StoreDebris.list(dir, state, open == null ? null : open.tmp);
+            if (!garbage.isEmpty()) {
+                StoreDebris.delete(garbage);
+                log.warn("store: out of space: deleted {} files no longer part of the image", garbage.size());
+            }
+        } catch (IOException de) {
+            e.addSuppressed(de);
+        }
         return e;
     }
 

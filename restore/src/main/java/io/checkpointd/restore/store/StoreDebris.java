@@ -41,7 +41,7 @@ final class StoreDebris {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
-                if (n.startsWith("base-") && !n.equals(state.base())) out.add(p);
+                if (n.startsWith("base-") && !n.endsWith(".tmp") && !n.equals(state.base())) out.add(p); // not a compaction's
             }
         }
         return out;
